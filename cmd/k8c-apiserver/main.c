@@ -1,0 +1,43 @@
+/*
+ * k8c-apiserver - flag parsing and wiring only; the server lives in src/apiserver.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "k8c/flags.h"
+#include "k8c/log.h"
+
+int main(int argc, char **argv)
+{
+        char *bind_address = "127.0.0.1";
+        int port = 6443;
+        char *data_dir = "/var/lib/k8c/apiserver";
+        char *storage_backend = "sqlite";
+        char *etcd_servers = "";
+        char *service_cidr = "10.96.0.0/12";
+        char *node_port_range = "30000-32767";
+        int64_t max_body = 3 * 1024 * 1024;
+        const struct k8c_flag flags[] = {
+                { "bind-address", 0, K8C_FLAG_STRING, &bind_address, "IP address to listen on", NULL },
+                { "port", 0, K8C_FLAG_INT, &port, "port to serve the API on (plain HTTP)", NULL },
+                { "data-dir", 0, K8C_FLAG_STRING, &data_dir, "directory of the SQLite store", NULL },
+                { "storage-backend", 0, K8C_FLAG_STRING, &storage_backend, "storage backend: sqlite or etcd",
+                  NULL },
+                { "etcd-servers", 0, K8C_FLAG_STRING, &etcd_servers,
+                  "comma-separated etcd endpoints (with --storage-backend=etcd)", NULL },
+                { "service-cluster-ip-range", 0, K8C_FLAG_STRING, &service_cidr,
+                  "CIDR from which Service ClusterIPs are allocated", NULL },
+                { "service-node-port-range", 0, K8C_FLAG_STRING, &node_port_range,
+                  "port range reserved for NodePort Services", NULL },
+                { "max-request-body-bytes", 0, K8C_FLAG_INT64, &max_body,
+                  "largest request body accepted (413 beyond)", NULL },
+                { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
+                { NULL, 0, 0, NULL, NULL, NULL },
+        };
+        struct k8c_flags_result args;
+        k8c_flags_parse_or_exit(flags, argc, argv, "k8c-apiserver", "[flags]", &args);
+        k8c_flags_result_free(&args);
+        fprintf(stderr, "k8c-apiserver: the API server is not implemented yet\n");
+        return 1;
+}
