@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "k8c/apiserver.h"
+#include "k8c/cleanup.h"
 #include "k8c/flags.h"
 #include "k8c/log.h"
 
@@ -22,8 +24,8 @@ int main(int argc, char **argv)
                 { "bind-address", 0, K8C_FLAG_STRING, &bind_address, "IP address to listen on", NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port to serve the API on (plain HTTP)", NULL },
                 { "data-dir", 0, K8C_FLAG_STRING, &data_dir, "directory of the SQLite store", NULL },
-                { "storage-backend", 0, K8C_FLAG_STRING, &storage_backend, "storage backend: sqlite or etcd",
-                  NULL },
+                { "storage-backend", 0, K8C_FLAG_STRING, &storage_backend,
+                  "storage backend: sqlite, etcd, or memory (nothing persists; for tests)", NULL },
                 { "etcd-servers", 0, K8C_FLAG_STRING, &etcd_servers,
                   "comma-separated etcd endpoints (with --storage-backend=etcd)", NULL },
                 { "service-cluster-ip-range", 0, K8C_FLAG_STRING, &service_cidr,
@@ -38,6 +40,24 @@ int main(int argc, char **argv)
         struct k8c_flags_result args;
         k8c_flags_parse_or_exit(flags, argc, argv, "k8c-apiserver", "[flags]", &args);
         k8c_flags_result_free(&args);
-        fprintf(stderr, "k8c-apiserver: the API server is not implemented yet\n");
-        return 1;
+        k8c_log_set_component("apiserver");
+
+        struct k8c_apiserver_config cfg = {
+                .bind_address = bind_address,
+                .port = port,
+                .data_dir = data_dir,
+                .storage_backend = storage_backend,
+                .etcd_servers = etcd_servers,
+                .service_cluster_ip_range = service_cidr,
+                .service_node_port_range = node_port_range,
+                .max_request_body_bytes = max_body,
+        };
+        cleanup_error k8c_error_t err = NULL;
+        if (k8c_apiserver_run(&cfg, &err) < 0) {
+                char q[1024];
+                k8c_log_error("apiserver failed", "error=%s",
+                              k8c_log_quote(q, sizeof(q), k8c_error_msg(&err)));
+                return 1;
+        }
+        return 0;
 }
