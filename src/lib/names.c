@@ -78,6 +78,21 @@ size_t k8c_dns1123_subdomain_errors(const char *s, char *ret_msgs[2])
         return n;
 }
 
+size_t k8c_dns1035_label_errors(const char *s, char *ret_msgs[2])
+{
+        static const char msg[] =
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+                "'abc-123', "
+                "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+        size_t n = 0;
+        if (strlen(s) > 63)
+                ret_msgs[n++] = k8c_xstrdup("must be no more than 63 characters");
+        if (!label_matches(s, strlen(s)) || !(s[0] >= 'a' && s[0] <= 'z'))
+                ret_msgs[n++] = k8c_xstrdup(msg);
+        return n;
+}
+
 static bool join_msgs(char *msgs[2], size_t n, char **msg)
 {
         if (n == 0)

@@ -61,6 +61,14 @@ static void test_label(void **state)
         free(msgs[0]);
         free(msgs[1]);
         assert_int_equal(k8c_dns1123_subdomain_errors("ok.name", msgs), 0);
+        assert_int_equal(k8c_dns1035_label_errors("web-1", msgs), 0);
+        assert_int_equal(k8c_dns1035_label_errors("1web", msgs), 1);
+        assert_string_equal(msgs[0],
+                            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
+                            "start with an alphabetic character, and end with an alphanumeric character "
+                            "(e.g. 'my-name',  or 'abc-123', regex used for validation is "
+                            "'[a-z]([-a-z0-9]*[a-z0-9])?')");
+        free(msgs[0]);
 }
 
 static void test_generate_name(void **state)
