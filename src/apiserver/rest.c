@@ -541,10 +541,12 @@ static char *encode_continue(int64_t rv, const char *key)
 
 static int decode_continue(const char *tok, int64_t *ret_rv, char **ret_key, k8c_error_t *err)
 {
+        json_auto_t *o = NULL;
+        cleanup_free char *s = NULL;
         size_t n = strlen(tok);
         if (n == 0 || n % 2 != 0)
                 goto bad;
-        cleanup_free char *s = k8c_xmalloc(n / 2 + 1);
+        s = k8c_xmalloc(n / 2 + 1);
         for (size_t i = 0; i < n / 2; i++) {
                 unsigned v;
                 if (!isxdigit((unsigned char)tok[2 * i]) || !isxdigit((unsigned char)tok[2 * i + 1]) ||
@@ -553,7 +555,7 @@ static int decode_continue(const char *tok, int64_t *ret_rv, char **ret_key, k8c
                 s[i] = (char)v;
         }
         s[n / 2] = '\0';
-        json_auto_t *o = json_loads(s, 0, NULL);
+        o = json_loads(s, 0, NULL);
         json_int_t rv;
         const char *key;
         if (o == NULL || json_unpack(o, "{s:I, s:s}", "rv", &rv, "start", &key) != 0 || rv <= 0)
@@ -598,6 +600,8 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
         cleanup_error k8c_error_t err = NULL;
         struct k8c_selector lsel = { 0 };
         struct k8c_field_selector fsel = { 0 };
+        json_auto_t *items = NULL;
+        cleanup_free char *start = NULL, *last_key = NULL, *prefix = NULL;
         int64_t rv_q = 0;
         const char *w = k8c_req_query(req, "watch");
         bool watch = w != NULL && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
@@ -622,7 +626,6 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                 if (*end != '\0' || limit < 0)
                         limit = 0;
         }
-        cleanup_free char *start = NULL;
         int64_t list_rev = 0;
         const char *cont = k8c_req_query(req, "continue");
         if (cont != NULL && cont[0] != '\0') {
@@ -631,17 +634,13 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                         goto out;
                 }
         }
-        cleanup_free char *prefix = k8c_rest_key(t->res, t->ns, NULL);
-        if (!t->res->namespaced || t->ns == NULL) {
-                /* Cluster-wide: key ends with "/" already. */
-        }
+        prefix = k8c_rest_key(t->res, t->ns, NULL);
         bool table = k8c_req_wants_table(req);
         struct k8c_registry_ctx ctx;
         k8c_registry_ctx_init(req->srv, &ctx);
         const char *incl = k8c_req_query(req, "includeObject");
-        json_auto_t *items = json_array();
+        items = json_array();
         bool more = false;
-        cleanup_free char *last_key = NULL;
         for (;;) {
                 struct k8c_list_opts opts = { .revision = list_rev,
                                               .limit = limit > 0 ? (size_t)limit : 0,
