@@ -577,8 +577,7 @@ static int parse_selectors(struct k8c_req *req, const struct k8c_resource *res, 
         const char *fs = k8c_req_query(req, "fieldSelector");
         int r = k8c_selector_parse(ls != NULL ? ls : "", lsel, err);
         if (r < 0)
-                return k8c_make_error(err, K8C_EBADREQUEST, "unable to parse requirement: %s",
-                                      k8c_error_msg(err));
+                return r;
         r = k8c_field_selector_parse(fs != NULL ? fs : "", fsel, err);
         if (r < 0)
                 return r;
@@ -601,7 +600,7 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
         struct k8c_selector lsel = { 0 };
         struct k8c_field_selector fsel = { 0 };
         json_auto_t *items = NULL;
-        cleanup_free char *start = NULL, *last_key = NULL, *prefix = NULL;
+        cleanup_free char *start = NULL, *last_key = NULL, *prefix = NULL, *token = NULL;
         int64_t rv_q = 0;
         const char *w = k8c_req_query(req, "watch");
         bool watch = w != NULL && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
@@ -694,7 +693,7 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                 free(start);
                 start = k8c_xstrdup(last_key);
         }
-        cleanup_free char *token = more ? encode_continue(list_rev, last_key) : NULL;
+        token = more ? encode_continue(list_rev, last_key) : NULL;
         json_t *reply;
         if (table) {
                 reply = table_new(t->res, list_rev, token);

@@ -388,11 +388,23 @@ int k8c_watch_cache_start(struct k8c_apiserver *srv, k8c_error_t *err)
         int r = k8c_store_current_revision(srv->store, &cur, err);
         if (r < 0)
                 return r;
-        wc->window_start = cur;
-        wc->last_rev = cur;
-        r = k8c_store_watch(srv->store, "/registry/", cur, &wc->sw, err);
+        /* Start the window in the past (as far as storage history and the window allow) so
+         * clients resuming from a resourceVersion read before a restart are served. */
+        int64_t start = cur - (int64_t)wc->ring_cap / 2, compacted = 0;
+        srv->store->ops->compacted_revision(srv->store, &compacted, NULL);
+        if (start < compacted)
+                start = compacted;
+        if (start < 1)
+                start = cur > 0 ? 1 : 0;
+        r = k8c_store_watch(srv->store, "/registry/", start, &wc->sw, NULL);
+        if (r < 0) {
+                start = cur;
+                r = k8c_store_watch(srv->store, "/registry/", cur, &wc->sw, err);
+        }
         if (r < 0)
                 return k8c_error_wrap(err, "starting the storage watch");
+        wc->window_start = start;
+        wc->last_rev = start;
         if (pthread_create(&wc->thread, NULL, fanout_main, wc) != 0)
                 return k8c_make_errno(err, errno, "starting the watch cache thread");
         wc->thread_started = true;
