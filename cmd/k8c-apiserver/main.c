@@ -20,6 +20,7 @@ int main(int argc, char **argv)
         char *service_cidr = "10.96.0.0/12";
         char *node_port_range = "30000-32767";
         int64_t max_body = 3 * 1024 * 1024;
+        int watch_cache_size = 10000;
         const struct k8c_flag flags[] = {
                 { "bind-address", 0, K8C_FLAG_STRING, &bind_address, "IP address to listen on", NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port to serve the API on (plain HTTP)", NULL },
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
                   "port range reserved for NodePort Services", NULL },
                 { "max-request-body-bytes", 0, K8C_FLAG_INT64, &max_body,
                   "largest request body accepted (413 beyond)", NULL },
+                { "watch-cache-size", 0, K8C_FLAG_INT, &watch_cache_size,
+                  "recent events kept in memory for watches (older resourceVersions get 410)", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
@@ -51,6 +54,7 @@ int main(int argc, char **argv)
                 .service_cluster_ip_range = service_cidr,
                 .service_node_port_range = node_port_range,
                 .max_request_body_bytes = max_body,
+                .watch_window = watch_cache_size,
         };
         cleanup_error k8c_error_t err = NULL;
         if (k8c_apiserver_run(&cfg, &err) < 0) {
