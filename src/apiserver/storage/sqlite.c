@@ -43,8 +43,8 @@
 #define DEFAULT_RING_SIZE 4096
 #define DEFAULT_COMPACT_BATCH 1000
 #define DEFAULT_READ_CONNS 4
-#define MAX_GROUP 1024          /* writes per transaction */
-#define LOG_FETCH 256           /* events per log-table read of a lagging watcher */
+#define MAX_GROUP 1024 /* writes per transaction */
+#define LOG_FETCH 256  /* events per log-table read of a lagging watcher */
 #define VACUUM_PAGES_PER_STEP 2048
 
 enum { OP_CREATE = 1, OP_UPDATE = 2, OP_DELETE = 3 };
@@ -122,7 +122,7 @@ struct sqlite_watch {
         struct sqlite_store *s;
         char *prefix;
         size_t plen;
-        int64_t next_rev; /* next revision to look at */
+        int64_t next_rev;             /* next revision to look at */
         struct k8c_store_event **buf; /* events read from the log table */
         size_t nbuf, ibuf;
 };
@@ -136,8 +136,7 @@ static int sql_error(k8c_error_t *err, sqlite3 *db, int rc, const char *what)
         const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         switch (rc & 0xff) {
         case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return k8c_make_error(err, K8C_EUNAVAILABLE, "sqlite: %s: %s", what, msg);
+        case SQLITE_LOCKED: return k8c_make_error(err, K8C_EUNAVAILABLE, "sqlite: %s: %s", what, msg);
         case SQLITE_CORRUPT:
         case SQLITE_NOTADB:
                 return k8c_make_error(err, K8C_EINTERNAL, "sqlite: %s: database is corrupt: %s", what, msg);
@@ -275,7 +274,8 @@ static int w_lookup(struct sqlite_store *s, const char *key, struct k8c_kv *ret_
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
                 kv_fill(ret_kv, key, sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3),
-                        sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2));
+                        sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0),
+                        sqlite3_column_int64(st, 2));
                 sqlite3_reset(st);
                 return 1;
         }
@@ -325,7 +325,8 @@ static int w_apply(struct sqlite_store *s, struct wreq *req, int64_t *next, stru
                                                  (long long)req->expected, (long long)(*next - 1));
                         return 0;
                 }
-                int64_t compacted = s->compact_target > s->group_compact ? s->compact_target : s->group_compact;
+                int64_t compacted =
+                        s->compact_target > s->group_compact ? s->compact_target : s->group_compact;
                 if (req->expected <= compacted) {
                         req->rc = k8c_make_error(&req->err, K8C_EEXPIRED,
                                                  "revision %lld has already been compacted (compacted %lld)",
@@ -522,7 +523,8 @@ static bool w_compact_step(struct sqlite_store *s)
         if (s->vacuum_pending) {
                 /* Free pages a few thousand at a time so writers wait for at most one step. */
                 sqlite3_stmt *st = NULL;
-                cleanup_free char *sql = k8c_xasprintf("PRAGMA incremental_vacuum(%d)", VACUUM_PAGES_PER_STEP);
+                cleanup_free char *sql =
+                        k8c_xasprintf("PRAGMA incremental_vacuum(%d)", VACUUM_PAGES_PER_STEP);
                 if (sqlite3_prepare_v2(s->wdb, "PRAGMA freelist_count", -1, &st, NULL) == SQLITE_OK &&
                     sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
                         sqlite3_finalize(st);
@@ -658,7 +660,8 @@ static int rconn_open(struct rconn *c, const char *path, k8c_error_t *err)
         int r = exec_sql(c->db, "PRAGMA query_only = ON", err);
         if (r >= 0)
                 r = prepare(c->db,
-                            "SELECT l.rev, l.create_rev, l.version, l.value FROM cur c JOIN log l ON l.rev = c.rev"
+                            "SELECT l.rev, l.create_rev, l.version, l.value FROM cur c JOIN log l ON l.rev = "
+                            "c.rev"
                             " WHERE c.key = ?1",
                             &c->get, err);
         if (r >= 0)
@@ -882,8 +885,8 @@ static int sq_compacted_revision(struct k8c_store *base, int64_t *ret_rev, k8c_e
 
 static void store_unref(struct sqlite_store *s);
 
-static int sq_watch(struct k8c_store *base, const char *prefix, int64_t from, struct k8c_store_watch **ret_watch,
-                    k8c_error_t *err)
+static int sq_watch(struct k8c_store *base, const char *prefix, int64_t from,
+                    struct k8c_store_watch **ret_watch, k8c_error_t *err)
 {
         struct sqlite_store *s = S(base);
         if (from < 0)
@@ -896,8 +899,9 @@ static int sq_watch(struct k8c_store *base, const char *prefix, int64_t from, st
         if (from > 0 && from < s->compact_rev) {
                 int64_t c = s->compact_rev;
                 pthread_mutex_unlock(&s->hlock);
-                return k8c_make_error(err, K8C_EEXPIRED, "watch from revision %lld: compacted (compacted %lld)",
-                                      (long long)from, (long long)c);
+                return k8c_make_error(err, K8C_EEXPIRED,
+                                      "watch from revision %lld: compacted (compacted %lld)", (long long)from,
+                                      (long long)c);
         }
         struct sqlite_watch *w = k8c_xcalloc(1, sizeof(*w));
         w->base.store = base;
@@ -943,13 +947,15 @@ static int watch_fill_from_log(struct sqlite_watch *w, int64_t upto, k8c_error_t
                 const char *key = (const char *)sqlite3_column_text(st, 1);
                 int op = sqlite3_column_int(st, 2);
                 ev->revision = erev;
-                ev->type = op == OP_CREATE ? K8C_STORE_CREATE : op == OP_UPDATE ? K8C_STORE_UPDATE : K8C_STORE_DELETE;
+                ev->type = op == OP_CREATE   ? K8C_STORE_CREATE
+                           : op == OP_UPDATE ? K8C_STORE_UPDATE
+                                             : K8C_STORE_DELETE;
                 kv_fill(&ev->kv, key, sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5),
                         sqlite3_column_int64(st, 3), erev, sqlite3_column_int64(st, 4));
                 if (sqlite3_column_type(st, 6) != SQLITE_NULL)
-                        kv_fill(&ev->prev, key, sqlite3_column_blob(st, 9), (size_t)sqlite3_column_bytes(st, 9),
-                                sqlite3_column_int64(st, 7), sqlite3_column_int64(st, 6),
-                                sqlite3_column_int64(st, 8));
+                        kv_fill(&ev->prev, key, sqlite3_column_blob(st, 9),
+                                (size_t)sqlite3_column_bytes(st, 9), sqlite3_column_int64(st, 7),
+                                sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 8));
                 w->buf[w->nbuf++] = ev;
                 w->next_rev = erev + 1;
         }
@@ -1096,8 +1102,9 @@ static void store_shutdown(struct sqlite_store *s)
         for (size_t i = 0; i < s->nconns; i++)
                 rconn_close(&s->conns[i]);
 
-        sqlite3_stmt **wst[] = { &s->w_begin,      &s->w_commit,     &s->w_rollback, &s->w_lookup, &s->w_insert,
-                                 &s->w_upsert_cur, &s->w_delete_cur, &s->w_set_meta, &s->w_compact };
+        sqlite3_stmt **wst[] = { &s->w_begin,      &s->w_commit,   &s->w_rollback,
+                                 &s->w_lookup,     &s->w_insert,   &s->w_upsert_cur,
+                                 &s->w_delete_cur, &s->w_set_meta, &s->w_compact };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(wst); i++)
                 finalize_stmt(wst[i]);
         if (s->wdb != NULL)
@@ -1136,10 +1143,11 @@ static int mkdir_p(const char *dir, k8c_error_t *err)
 
 static int corrupt_error(k8c_error_t *err, const char *path, const char *detail)
 {
-        return k8c_make_error(err, K8C_EINTERNAL,
-                              "database %s is corrupt (%s); refusing to start. The database and its WAL "
-                              "(%s-wal) were left untouched: restore from a backup or inspect them with sqlite3",
-                              path, detail, path);
+        return k8c_make_error(
+                err, K8C_EINTERNAL,
+                "database %s is corrupt (%s); refusing to start. The database and its WAL "
+                "(%s-wal) were left untouched: restore from a backup or inspect them with sqlite3",
+                path, detail, path);
 }
 
 static int quick_check(struct sqlite_store *s, k8c_error_t *err)
@@ -1206,18 +1214,20 @@ static int open_writer(struct sqlite_store *s, k8c_error_t *err)
         sqlite3_finalize(st);
         if (!wal)
                 return k8c_make_error(err, K8C_EINTERNAL, "sqlite: %s: cannot switch to WAL mode", s->path);
-        r = exec_sql(s->wdb,
-                     "PRAGMA synchronous = FULL;"
-                     "PRAGMA journal_size_limit = 67108864;"
-                     "CREATE TABLE IF NOT EXISTS log("
-                     " rev INTEGER PRIMARY KEY, key TEXT NOT NULL, op INTEGER NOT NULL,"
-                     " create_rev INTEGER NOT NULL, prev_rev INTEGER NOT NULL, version INTEGER NOT NULL,"
-                     " value BLOB NOT NULL);"
-                     "CREATE INDEX IF NOT EXISTS log_key_rev ON log(key, rev);"
-                     "CREATE TABLE IF NOT EXISTS cur(key TEXT PRIMARY KEY, rev INTEGER NOT NULL) WITHOUT ROWID;"
-                     "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-                     "INSERT OR IGNORE INTO meta(name, value) VALUES('rev', 0), ('compact_rev', 0);",
-                     err);
+        r = exec_sql(
+                s->wdb,
+                "PRAGMA synchronous = FULL;"
+                "PRAGMA journal_size_limit = 67108864;"
+                "CREATE TABLE IF NOT EXISTS log("
+                " rev INTEGER PRIMARY KEY, key TEXT NOT NULL, op INTEGER NOT NULL,"
+                " create_rev INTEGER NOT NULL, prev_rev INTEGER NOT NULL, version INTEGER NOT NULL,"
+                " value BLOB NOT NULL);"
+                "CREATE INDEX IF NOT EXISTS log_key_rev ON log(key, rev);"
+                "CREATE TABLE IF NOT EXISTS cur(key TEXT PRIMARY KEY, rev INTEGER NOT NULL) WITHOUT ROWID;"
+                "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT "
+                "ROWID;"
+                "INSERT OR IGNORE INTO meta(name, value) VALUES('rev', 0), ('compact_rev', 0);",
+                err);
         if (r < 0)
                 return r;
         r = read_meta(s, "rev", &s->wrev, err);
@@ -1236,11 +1246,11 @@ static int open_writer(struct sqlite_store *s, k8c_error_t *err)
                 { &s->w_lookup,
                   "SELECT l.rev, l.create_rev, l.version, l.value FROM cur c JOIN log l ON l.rev = c.rev"
                   " WHERE c.key = ?1" },
-                { &s->w_insert,
-                  "INSERT INTO log(rev, key, op, create_rev, prev_rev, version, value) VALUES(?1, ?2, ?3, ?4, ?5, "
-                  "?6, ?7)" },
-                { &s->w_upsert_cur,
-                  "INSERT INTO cur(key, rev) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET rev = excluded.rev" },
+                { &s->w_insert, "INSERT INTO log(rev, key, op, create_rev, prev_rev, version, value) "
+                                "VALUES(?1, ?2, ?3, ?4, ?5, "
+                                "?6, ?7)" },
+                { &s->w_upsert_cur, "INSERT INTO cur(key, rev) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET "
+                                    "rev = excluded.rev" },
                 { &s->w_delete_cur, "DELETE FROM cur WHERE key = ?1" },
                 { &s->w_set_meta,
                   "INSERT INTO meta(name, value) VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET value = "
