@@ -46,6 +46,7 @@
 #define MAX_GROUP 1024 /* writes per transaction */
 #define LOG_FETCH 256  /* events per log-table read of a lagging watcher */
 #define VACUUM_PAGES_PER_STEP 2048
+#define CHECKPOINT_FRAMES 1000 /* WAL frames that trigger a background checkpoint */
 
 enum { OP_CREATE = 1, OP_UPDATE = 2, OP_DELETE = 3 };
 enum wop { WOP_CREATE = 1, WOP_UPDATE, WOP_DELETE, WOP_COMPACT };
@@ -89,6 +90,14 @@ struct sqlite_store {
         bool vacuum_pending;
         pthread_t writer;
         bool writer_started;
+
+        /* checkpointer: copies the WAL back into the database off the write path */
+        sqlite3 *cdb;
+        pthread_t ckpt;
+        bool ckpt_started;
+        pthread_mutex_t clock;
+        pthread_cond_t ccond;
+        bool ckpt_wanted, ckpt_stop;
 
         /* write queue */
         pthread_mutex_t qlock;
@@ -540,6 +549,44 @@ static bool w_compact_step(struct sqlite_store *s)
                 sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         }
         return false;
+}
+
+/*
+ * Checkpoints run on their own thread and connection so that the fsync of the
+ * database file never lands inside a writer's COMMIT. A PASSIVE checkpoint
+ * takes no write lock; once it has copied everything, the writer restarts the
+ * WAL from its start (truncated to journal_size_limit), which bounds the file.
+ */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+        struct sqlite_store *s = arg;
+        if (frames >= CHECKPOINT_FRAMES) {
+                pthread_mutex_lock(&s->clock);
+                s->ckpt_wanted = true;
+                pthread_cond_signal(&s->ccond);
+                pthread_mutex_unlock(&s->clock);
+        }
+        return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+        struct sqlite_store *s = arg;
+        pthread_mutex_lock(&s->clock);
+        for (;;) {
+                while (!s->ckpt_wanted && !s->ckpt_stop)
+                        pthread_cond_wait(&s->ccond, &s->clock);
+                if (s->ckpt_stop)
+                        break;
+                s->ckpt_wanted = false;
+                pthread_mutex_unlock(&s->clock);
+                int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                if (rc != SQLITE_OK)
+                        k8c_logv(4, "sqlite checkpoint", "rc=%d msg=\"%s\"", rc, sqlite3_errmsg(s->cdb));
+                pthread_mutex_lock(&s->clock);
+        }
+        pthread_mutex_unlock(&s->clock);
+        return NULL;
 }
 
 static void *writer_main(void *arg)
@@ -1058,6 +1105,8 @@ static void store_free(struct sqlite_store *s)
         pthread_cond_destroy(&s->pcond);
         pthread_mutex_destroy(&s->hlock);
         pthread_cond_destroy(&s->hcond);
+        pthread_mutex_destroy(&s->clock);
+        pthread_cond_destroy(&s->ccond);
         free(s);
 }
 
@@ -1080,6 +1129,17 @@ static void store_shutdown(struct sqlite_store *s)
         if (s->writer_started)
                 pthread_join(s->writer, NULL);
         s->writer_started = false;
+
+        pthread_mutex_lock(&s->clock);
+        s->ckpt_stop = true;
+        pthread_cond_signal(&s->ccond);
+        pthread_mutex_unlock(&s->clock);
+        if (s->ckpt_started)
+                pthread_join(s->ckpt, NULL);
+        s->ckpt_started = false;
+        if (s->cdb != NULL)
+                sqlite3_close_v2(s->cdb);
+        s->cdb = NULL;
 
         pthread_mutex_lock(&s->hlock);
         s->closed = true;
@@ -1293,6 +1353,8 @@ int k8c_store_sqlite_open(const struct k8c_store_config *cfg, struct k8c_store *
         cond_init(&s->pcond);
         pthread_mutex_init(&s->hlock, NULL);
         cond_init(&s->hcond);
+        pthread_mutex_init(&s->clock, NULL);
+        cond_init(&s->ccond);
 
         /* Create the file ourselves so it is 0600 from the start; SQLite gives the WAL
          * and shm files the database file's mode. */
@@ -1318,6 +1380,18 @@ int k8c_store_sqlite_open(const struct k8c_store_config *cfg, struct k8c_store *
                 s->free_conns = &s->conns[i];
                 s->nopen++;
         }
+        int rc = sqlite3_open_v2(s->path, &s->cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                r = sql_error(err, s->cdb, rc, "open checkpoint connection");
+                goto fail;
+        }
+        if (pthread_create(&s->ckpt, NULL, checkpointer_main, s) != 0) {
+                r = k8c_make_errno(err, errno, "sqlite store: start checkpoint thread");
+                goto fail;
+        }
+        s->ckpt_started = true;
+        /* Replaces SQLite's automatic checkpoint, which would run inside the writer's COMMIT. */
+        sqlite3_wal_hook(s->wdb, wal_hook, s);
         if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
                 r = k8c_make_errno(err, errno, "sqlite store: start writer thread");
                 goto fail;
