@@ -116,6 +116,13 @@ static void test_persistence_and_modes(void **state)
         assert_int_equal(st.st_mode & 0777, 0600);
         assert_int_equal(stat(wal, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
+        /* a second opener of the same database is refused while the first holds it */
+        struct k8c_store_config cfg = { .data_dir = fx->data_dir };
+        struct k8c_store *second = NULL;
+        assert_int_equal(k8c_store_open(&cfg, &second, &err), -K8C_EUNAVAILABLE);
+        assert_null(second);
+        assert_non_null(strstr(k8c_error_msg(&err), "in use by another process"));
+        k8c_error_release(&err);
         k8c_store_close(s);
 
         s = open_store(fx, 0, 0);
