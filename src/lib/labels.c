@@ -1032,6 +1032,38 @@ int k8c_selector_from_json(const json_t *ls, struct k8c_selector *ret, k8c_error
         return 0;
 }
 
+int k8c_selector_from_set(const json_t *set, struct k8c_selector *ret, k8c_error_t *err)
+{
+        if (set == NULL || json_is_null(set)) {
+                *ret = (struct k8c_selector){ 0 };
+                return 0;
+        }
+        if (!json_is_object(set))
+                return k8c_make_error(err, K8C_EINVALID, "label set must be an object of strings");
+        struct k8c_selector sel = { 0 };
+        size_t cap = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)set, k, v)
+        {
+                if (!json_is_string(v)) {
+                        k8c_selector_free(&sel);
+                        return k8c_make_error(err, K8C_EINVALID, "label set value for %s must be a string",
+                                              k);
+                }
+                /* SelectorFromSet does not validate: the object was validated when stored */
+                char **vals = k8c_xcalloc(2, sizeof(char *));
+                vals[0] = k8c_xstrdup(json_string_value(v));
+                struct k8c_sel_req r = {
+                        .key = k8c_xstrdup(k), .op = K8C_SEL_EQUALS, .values = vals, .nvalues = 1
+                };
+                sel_append(&sel, &cap, &r);
+        }
+        sort_reqs(sel.reqs, sel.n);
+        *ret = sel;
+        return 0;
+}
+
 /* ---- matching and printing -------------------------------------------------------------- */
 
 static bool has_value(const struct k8c_sel_req *r, const char *v)

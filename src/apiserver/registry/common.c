@@ -218,31 +218,6 @@ int k8c_field_errors_to_error(const struct k8c_field_errors *errs, const char *k
         return k8c_make_error(err, K8C_EINVALID, "%s %s is invalid: %s", kind, qname, joined);
 }
 
-char *k8c_go_quote(const char *s)
-{
-        size_t cap = strlen(s) * 4 + 3;
-        char *out = k8c_xmalloc(cap);
-        char *p = out;
-        *p++ = '"';
-        for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
-                switch (*c) {
-                case '"': *p++ = '\\', *p++ = '"'; break;
-                case '\\': *p++ = '\\', *p++ = '\\'; break;
-                case '\n': *p++ = '\\', *p++ = 'n'; break;
-                case '\t': *p++ = '\\', *p++ = 't'; break;
-                case '\r': *p++ = '\\', *p++ = 'r'; break;
-                default:
-                        if (*c < 0x20 || *c == 0x7f)
-                                p += sprintf(p, "\\x%02x", *c);
-                        else
-                                *p++ = (char)*c;
-                }
-        }
-        *p++ = '"';
-        *p = '\0';
-        return out;
-}
-
 static int cmp_strp(const void *a, const void *b)
 {
         return strcmp(*(const char *const *)a, *(const char *const *)b);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "apiserver/registry.h"
+#include "k8c/labels.h"
 
 /* ---- JSON access (borrowed references; NULL when absent or of another type) ---- */
 json_t *k8c_reg_get(const json_t *obj, const char *key);
@@ -50,8 +51,7 @@ void k8c_field_not_supported(struct k8c_field_errors *errs, const char *field, c
                              const char *const *valid);
 void k8c_field_duplicate_str(struct k8c_field_errors *errs, const char *field, const char *value);
 void k8c_field_duplicate_int(struct k8c_field_errors *errs, const char *field, json_int_t value);
-/* Go's %q of s (caller frees). */
-char *k8c_go_quote(const char *s);
+/* Go's %q of a string: k8c_go_quote() from labels.h. */
 /* Go's %#v of a map[string]string held in a JSON object: map[string]string{"a":"b", "c":"d"}. */
 char *k8c_go_string_map(const json_t *obj);
 
