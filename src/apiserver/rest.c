@@ -459,7 +459,10 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
 static void fail(struct k8c_req *req, const struct k8c_target *t, k8c_error_t *err, const char *name,
                  json_t *causes)
 {
-        k8c_req_fail(req, err, name, t->res->group, t->res->plural, causes);
+        /* Kubernetes names the Kind in Invalid details (kubectl prints "The Pod "x" is invalid")
+         * and the resource in the others. */
+        bool invalid = k8c_error_reason(err) == K8C_EINVALID;
+        k8c_req_fail(req, err, name, t->res->group, invalid ? t->res->kind : t->res->plural, causes);
 }
 
 static void reply_object(struct k8c_req *req, const struct k8c_target *t, int code, json_t *obj)

@@ -10,13 +10,14 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../common/apiserver_harness.h"
+#include "../../common/apiserver_harness.h"
 
 static struct k8c_test_apiserver srv;
 /* The group's server while a test runs a server of its own in srv. */
@@ -420,8 +421,9 @@ static void test_kubectl_create_get_delete(void **state)
         assert_string_equal(out, "Error from server (NotFound): pods \"web-1\" not found\n");
         free(out);
 
+        /* kubectl follows a 404 with a GET of the namespace and reports that. */
         out = kubectl(1, "get pods -n nonexistent-ns nope");
-        assert_string_equal(out, "Error from server (NotFound): pods \"nope\" not found\n");
+        assert_string_equal(out, "Error from server (NotFound): namespaces \"nonexistent-ns\" not found\n");
         free(out);
         free(path);
 }
