@@ -114,6 +114,12 @@ void k8c_discovery_handle(struct k8c_req *req, char **segs, size_t nsegs);
 int k8c_service_allocate(struct k8c_apiserver *srv, json_t *obj, const json_t *old,
                          struct k8c_field_errors *errs, k8c_error_t *err);
 
+/* ---- patch.c ---- */
+/* Applies a PATCH body of content_type (merge, strategic-merge, apply-patch, json-patch) to old.
+ * K8C_EUNSUPPORTEDMEDIATYPE for other types, K8C_EBADREQUEST for bad bodies. */
+int k8c_patch_apply(const char *content_type, const json_t *old, const char *body, size_t len, json_t **ret,
+                    k8c_error_t *err);
+
 /* ---- knownfields.c ---- */
 /* Removes fields the kind's schema does not know from obj and returns their dotted paths
  * (NULL-terminated, NULL when none) in *ret_unknown. Kinds without a table keep everything. */

@@ -19,6 +19,7 @@
 #include "apiserver/apiserver_int.h"
 #include "k8c/cleanup.h"
 #include "k8c/fields.h"
+#include "k8c/json.h"
 #include "k8c/labels.h"
 #include "k8c/names.h"
 #include "k8c/yaml.h"
@@ -197,7 +198,12 @@ static int decode_body(struct k8c_req *req, json_t **ret, k8c_error_t *err)
         if (req->body_len == 0 || req->body == NULL)
                 return k8c_make_error(err, K8C_EBADREQUEST, "the request body is empty");
         json_t *obj = NULL;
-        if (is_yaml(req)) {
+        size_t i = 0;
+        while (i < req->body_len && (req->body[i] == ' ' || req->body[i] == '\n' || req->body[i] == '\t'))
+                i++;
+        /* JSON is YAML: a YAML-typed body that is plainly JSON (kubectl apply --server-side) is read as JSON.
+         */
+        if (is_yaml(req) && !(i < req->body_len && req->body[i] == '{')) {
                 int r = k8c_yaml_to_json(req->body, req->body_len, &obj, err);
                 if (r < 0)
                         return r;
@@ -514,12 +520,19 @@ static int load(struct k8c_apiserver *srv, const struct k8c_target *t, json_t **
         return r;
 }
 
+static json_t *scale_of(const struct k8c_resource *res, const json_t *obj);
+
 static void handle_get(struct k8c_req *req, const struct k8c_target *t)
 {
         cleanup_error k8c_error_t err = NULL;
         json_t *obj = NULL;
         if (load(req->srv, t, &obj, NULL, &err) < 0) {
                 fail(req, t, &err, t->name, NULL);
+                return;
+        }
+        if (t->sub != NULL && strcmp(t->sub, "scale") == 0 && t->res->has_scale) {
+                k8c_req_reply(req, 200, scale_of(t->res, obj));
+                json_decref(obj);
                 return;
         }
         if (t->sub != NULL && strcmp(t->sub, "status") != 0) {
@@ -755,18 +768,16 @@ static json_t *spec_part(const json_t *obj)
 static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t *obj, int64_t expect,
                         json_t **ret_causes, k8c_error_t *err);
 
-static void handle_update(struct k8c_req *req, const struct k8c_target *t)
+/* Update with obj (stolen) as the new state; decode errors arrive as r < 0 in err. With
+ * scale_reply the answer is the object's Scale. */
+static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *obj_in, int r,
+                      k8c_error_t *errp, bool scale_reply)
 {
-        cleanup_error k8c_error_t err = NULL;
-        json_auto_t *obj = NULL, *old = NULL, *causes = NULL;
+        cleanup_error k8c_error_t err = k8c_steal(errp);
+        json_auto_t *obj = obj_in, *old = NULL, *causes = NULL;
         struct k8c_registry_ctx ctx;
         k8c_registry_ctx_init(req->srv, &ctx);
-        int r = decode_body(req, &obj, &err);
         bool status = t->sub != NULL && strcmp(t->sub, "status") == 0;
-        if (t->sub != NULL && !status) {
-                k8c_req_fail_msg(req, K8C_ENOTFOUND, "the server could not find the requested resource");
-                return;
-        }
         if (r >= 0)
                 r = check_kind(t->res, obj, &err);
         if (r < 0)
@@ -867,10 +878,132 @@ static void handle_update(struct k8c_req *req, const struct k8c_target *t)
         if (r < 0)
                 goto fail;
         fix_kind(t->res, obj);
-        reply_object(req, t, 200, json_incref(obj));
+        if (scale_reply)
+                k8c_req_reply(req, 200, scale_of(t->res, obj));
+        else
+                reply_object(req, t, 200, json_incref(obj));
         return;
 fail:
         fail(req, t, &err, t->name, causes);
+}
+
+/* ---- scale subresource (autoscaling/v1 Scale over spec.replicas) ---- */
+
+static json_t *scale_of(const struct k8c_resource *res, const json_t *obj)
+{
+        json_t *md = json_object_get(obj, "metadata");
+        json_t *smd = json_object();
+        const char *keep[] = { "name", "namespace", "uid", "resourceVersion", "creationTimestamp" };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(keep); i++) {
+                json_t *v = json_object_get(md, keep[i]);
+                if (v != NULL)
+                        json_object_set(smd, keep[i], v);
+        }
+        json_int_t want = k8c_json_get_int(obj, "spec.replicas", 1);
+        json_int_t have = k8c_json_get_int(obj, "status.replicas", 0);
+        json_t *st = json_pack("{s:I}", "replicas", (json_int_t)have);
+        struct k8c_selector sel = { 0 };
+        json_t *js = k8c_json_get(obj, "spec.selector");
+        if (json_is_object(js) && json_object_get(js, "matchLabels") == NULL &&
+            json_object_get(js, "matchExpressions") == NULL) {
+                /* ReplicationController style map selector. */
+                json_t *wrapped = json_pack("{s:O}", "matchLabels", js);
+                if (k8c_selector_from_json(wrapped, &sel, NULL) >= 0) {
+                        cleanup_free char *str = k8c_selector_string(&sel);
+                        json_object_set_new(st, "selector", json_string(str));
+                }
+                json_decref(wrapped);
+        } else if (js != NULL && k8c_selector_from_json(js, &sel, NULL) >= 0) {
+                cleanup_free char *str = k8c_selector_string(&sel);
+                json_object_set_new(st, "selector", json_string(str));
+        }
+        k8c_selector_free(&sel);
+        return json_pack("{s:s, s:s, s:o, s:{s:I}, s:o}", "kind", "Scale", "apiVersion", "autoscaling/v1",
+                         "metadata", smd, "spec", "replicas", (json_int_t)want, "status", st);
+}
+
+/* New state of the object after a (PUT or patched) Scale: only spec.replicas changes. */
+static int apply_scale(const struct k8c_target *t, const json_t *old, const json_t *scale, json_t **ret,
+                       k8c_error_t *err)
+{
+        json_t *rep = k8c_json_get(scale, "spec.replicas");
+        if (rep != NULL && !json_is_integer(rep))
+                return k8c_make_error(err, K8C_EBADREQUEST, "spec.replicas must be an integer");
+        json_t *obj = json_deep_copy(old);
+        json_t *spec = k8c_json_object_ensure(obj, "spec");
+        json_object_set_new(spec, "replicas", json_integer(rep != NULL ? json_integer_value(rep) : 0));
+        const char *rv = k8c_json_get_string(scale, "metadata.resourceVersion");
+        if (rv != NULL && rv[0] != '\0')
+                json_object_set_new(meta_ensure(obj), "resourceVersion", json_string(rv));
+        *ret = obj;
+        return 0;
+}
+
+static void handle_update(struct k8c_req *req, const struct k8c_target *t)
+{
+        k8c_error_t err = NULL;
+        json_t *obj = NULL;
+        bool scale = t->sub != NULL && strcmp(t->sub, "scale") == 0 && t->res->has_scale;
+        if (t->sub != NULL && strcmp(t->sub, "status") != 0 && !scale) {
+                k8c_req_fail_msg(req, K8C_ENOTFOUND, "the server could not find the requested resource");
+                return;
+        }
+        int r = decode_body(req, &obj, &err);
+        if (r >= 0 && scale) {
+                json_auto_t *old = NULL, *sc = obj;
+                obj = NULL;
+                r = load(req->srv, t, &old, NULL, &err);
+                if (r >= 0)
+                        r = apply_scale(t, old, sc, &obj, &err);
+                struct k8c_target main = *t;
+                main.sub = NULL;
+                do_update(req, &main, obj, r, &err, true);
+                return;
+        }
+        do_update(req, t, obj, r, &err, false);
+}
+
+static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
+{
+        k8c_error_t err = NULL;
+        json_auto_t *old = NULL;
+        json_t *obj = NULL;
+        const char *ct = k8c_req_header(req, "Content-Type");
+        bool scale = t->sub != NULL && strcmp(t->sub, "scale") == 0 && t->res->has_scale;
+        bool apply = ct != NULL && strncmp(ct, "application/apply-patch", 23) == 0;
+        if (t->sub != NULL && strcmp(t->sub, "status") != 0 && !scale) {
+                k8c_req_fail_msg(req, K8C_ENOTFOUND, "the server could not find the requested resource");
+                return;
+        }
+        if (ct == NULL) {
+                k8c_req_fail_msg(req, K8C_EUNSUPPORTEDMEDIATYPE,
+                                 "the body of the request was in an unknown format");
+                return;
+        }
+        int r = load(req->srv, t, &old, NULL, &err);
+        if (r < 0 && apply && k8c_error_reason(&err) == K8C_ENOTFOUND && t->sub == NULL) {
+                /* Server-side apply of an absent object creates it. */
+                k8c_error_release(&err);
+                handle_create(req, &(struct k8c_target){ .res = t->res, .ns = t->ns });
+                return;
+        }
+        if (r < 0) {
+                fail(req, t, &err, t->name, NULL);
+                return;
+        }
+        /* Writes through the main resource ignore status unless patching /status. */
+        json_auto_t *base = scale ? scale_of(t->res, old) : json_incref(old);
+        r = k8c_patch_apply(ct, base, req->body != NULL ? req->body : "{}", req->body_len, &obj, &err);
+        if (r >= 0 && scale) {
+                json_auto_t *sc = obj;
+                obj = NULL;
+                r = apply_scale(t, old, sc, &obj, &err);
+                struct k8c_target main = *t;
+                main.sub = NULL;
+                do_update(req, &main, obj, r, &err, true);
+                return;
+        }
+        do_update(req, t, obj, r, &err, false);
 }
 
 /* Stores obj over the version cur (CAS); removes it instead when it is being deleted and its
@@ -1019,9 +1152,7 @@ void k8c_rest_handle(struct k8c_req *req, const struct k8c_target *t)
                 }
                 if (strcmp(m, "PATCH") == 0) {
                         req->verb = "PATCH";
-                        k8c_req_fail_msg(req, K8C_EUNSUPPORTEDMEDIATYPE,
-                                         "the body of the request was in an unknown format - accepted media "
-                                         "types include: none (PATCH is not implemented yet)");
+                        handle_patch(req, t);
                         return;
                 }
         }
