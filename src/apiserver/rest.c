@@ -326,6 +326,7 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
                          json_t *obj, bool dry, json_t **ret_obj, json_t **ret_causes, k8c_error_t *err)
 {
         struct k8c_registry_ctx ctx;
+        cleanup_free char *key = NULL;
         k8c_registry_ctx_init(srv, &ctx);
         json_t *md = meta_ensure(obj);
         if (res->namespaced) {
@@ -387,7 +388,7 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
                 if (r < 0)
                         goto out_unlock;
         }
-        cleanup_free char *key = k8c_rest_key(res, ns, name);
+        key = k8c_rest_key(res, ns, name);
         if (dry) {
                 set_rv(obj, 0);
                 json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
@@ -941,7 +942,7 @@ static int apply_scale(const struct k8c_target *t, const json_t *old, const json
 
 static void handle_update(struct k8c_req *req, const struct k8c_target *t)
 {
-        k8c_error_t err = NULL;
+        cleanup_error k8c_error_t err = NULL;
         json_t *obj = NULL;
         bool scale = t->sub != NULL && strcmp(t->sub, "scale") == 0 && t->res->has_scale;
         if (t->sub != NULL && strcmp(t->sub, "status") != 0 && !scale) {
@@ -965,7 +966,7 @@ static void handle_update(struct k8c_req *req, const struct k8c_target *t)
 
 static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
 {
-        k8c_error_t err = NULL;
+        cleanup_error k8c_error_t err = NULL;
         json_auto_t *old = NULL;
         json_t *obj = NULL;
         const char *ct = k8c_req_header(req, "Content-Type");

@@ -540,6 +540,102 @@ static void test_kubectl_watch(void **state)
         free(sq);
 }
 
+/* ---- apply, patch, scale ------------------------------------------------------------ */
+
+static void test_kubectl_apply_patch_scale(void **state)
+{
+        const char *dep = "{\"apiVersion\":\"apps/"
+                          "v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},\"spec\":"
+                          "{\"replicas\":%d,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{"
+                          "\"metadata\":"
+                          "{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+                          "\"image\":\"nginx\","
+                          "\"ports\":[{\"containerPort\":80}]}]}}}}";
+        char body[1024];
+        snprintf(body, sizeof(body), dep, 2);
+        char *path = write_file("dep.json", body);
+        char *out = kubectl(0, "apply -f %s", path);
+        assert_string_equal(out, "deployment.apps/web created\n");
+        free(out);
+        out = kubectl(0, "apply -f %s", path);
+        assert_string_equal(out, "deployment.apps/web unchanged\n");
+        free(out);
+        snprintf(body, sizeof(body), dep, 3);
+        free(write_file("dep.json", body));
+        out = kubectl(0, "apply -f %s", path);
+        assert_string_equal(out, "deployment.apps/web configured\n");
+        free(out);
+        /* Strategic merge keeps the container ports (a JSON merge would drop them). */
+        out = kubectl(
+                0, "get deploy web -o jsonpath='{.spec.replicas} {.spec.template.spec.containers[0].ports[0]."
+                   "containerPort} {.metadata.generation}'");
+        assert_string_equal(out, "3 80 2");
+        free(out);
+
+        out = kubectl(0, "label deploy web tier=front");
+        assert_string_equal(out, "deployment.apps/web labeled\n");
+        free(out);
+        out = kubectl(0, "get deploy web -o jsonpath='{.metadata.labels.tier} {.metadata.generation}'");
+        assert_string_equal(out, "front 2");
+        free(out);
+        out = kubectl(0, "label deploy web tier-");
+        assert_string_equal(out, "deployment.apps/web unlabeled\n");
+        free(out);
+        out = kubectl(1, "label deploy web stale=1 --resource-version=1");
+        assert_string_equal(
+                out,
+                "Error from server (Conflict): Operation cannot be fulfilled on deployments.apps \"web\": "
+                "the object has been modified; please apply your changes to the latest version and try "
+                "again\n");
+        free(out);
+
+        out = kubectl(0, "scale deploy web --replicas=5");
+        assert_string_equal(out, "deployment.apps/web scaled\n");
+        free(out);
+        long code;
+        json_t *sc = http_json("GET", "/apis/apps/v1/namespaces/default/deployments/web/scale", NULL, NULL,
+                               NULL, &code);
+        assert_int_equal(code, 200);
+        assert_string_equal(json_string_value(json_object_get(sc, "kind")), "Scale");
+        assert_string_equal(json_string_value(json_object_get(sc, "apiVersion")), "autoscaling/v1");
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(sc, "spec"), "replicas")), 5);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(sc, "status"), "selector")),
+                            "app=web");
+        json_decref(sc);
+        out = kubectl(0, "scale deploy web --current-replicas=5 --replicas=1");
+        assert_string_equal(out, "deployment.apps/web scaled\n");
+        free(out);
+
+        out = kubectl(0, "patch deploy web --type=json -p "
+                         "'[{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":7}]'");
+        assert_string_equal(out, "deployment.apps/web patched\n");
+        free(out);
+        out = kubectl(0, "patch deploy web --type=merge -p '{\"spec\":{\"paused\":true}}'");
+        assert_string_equal(out, "deployment.apps/web patched\n");
+        free(out);
+        out = kubectl(0, "get deploy web -o jsonpath='{.spec.replicas} {.spec.paused}'");
+        assert_string_equal(out, "7 true");
+        free(out);
+
+        out = kubectl(0, "apply --server-side -f %s", path);
+        assert_string_equal(out, "deployment.apps/web serverside-applied\n");
+        free(out);
+
+        json_t *st = http_json("PATCH", "/apis/apps/v1/namespaces/default/deployments/web", "text/plain",
+                               "{}", NULL, &code);
+        assert_status(st, code, 415, "UnsupportedMediaType", NULL);
+        json_decref(st);
+        st = http_json("PATCH", "/apis/apps/v1/namespaces/default/deployments/nope",
+                       "application/merge-patch+json", "{}", NULL, &code);
+        assert_status(st, code, 404, "NotFound", "deployments.apps \"nope\" not found");
+        json_decref(st);
+
+        out = kubectl(0, "delete -f %s", path);
+        assert_string_equal(out, "deployment.apps \"web\" deleted\n");
+        free(out);
+        free(path);
+}
+
 /* ---- raw REST semantics ---------------------------------------------------------- */
 
 static const char *pod_body(const char *name)
@@ -1047,6 +1143,7 @@ int main(void)
                 cmocka_unit_test(test_kubectl_invalid_pod),
                 cmocka_unit_test(test_kubectl_selectors_sort_labels),
                 cmocka_unit_test(test_kubectl_watch),
+                cmocka_unit_test(test_kubectl_apply_patch_scale),
                 cmocka_unit_test(test_bad_input_changes_nothing),
                 cmocka_unit_test(test_update_conflict_generation_warning),
                 cmocka_unit_test(test_list_table_and_continue),
