@@ -144,6 +144,42 @@ static void test_validate(void **state)
         assert_cause(e, 0, "FieldValueRequired", "spec.ports", "Required value");
 }
 
+static void test_ranges(void **state)
+{
+        static const struct k8c_registry_ctx rctx = { .now = 1795534338,
+                                                      .service_cluster_ip_range = "10.96.0.0/12",
+                                                      .service_node_port_range = "30000-32767" };
+        json_auto_t *ok = J(SVC("{\"type\":\"NodePort\",\"clusterIP\":\"10.111.2.3\",\"ports\":[{\"port\":80,"
+                                "\"nodePort\":32767}]}"));
+        R->set_defaults(ok);
+        struct k8c_field_errors errs = { 0 };
+        R->validate(ok, &rctx, &errs);
+        assert_int_equal(k8c_field_errors_count(&errs), 0);
+        json_auto_t *bad = J(SVC("{\"type\":\"NodePort\",\"clusterIP\":\"10.0.0.1\",\"ports\":[{\"port\":80,"
+                                 "\"nodePort\":8080}]}"));
+        R->set_defaults(bad);
+        R->validate(bad, &rctx, &errs);
+        assert_int_equal(k8c_field_errors_count(&errs), 2);
+        assert_cause(errs.causes, 0, "FieldValueInvalid", "spec.clusterIPs",
+                     "Invalid value: []string{\"10.0.0.1\"}: failed to allocate IP 10.0.0.1: provided IP is "
+                     "not in the "
+                     "valid range. The range of valid IPs is 10.96.0.0/12");
+        assert_cause(
+                errs.causes, 1, "FieldValueInvalid", "spec.ports[0].nodePort",
+                "Invalid value: 8080: provided port is not in the valid range. The range of valid ports is "
+                "30000-32767");
+        cleanup_error k8c_error_t err = NULL;
+        k8c_field_errors_to_error(&errs, "Service", "web", &err);
+        assert_string_equal(
+                k8c_error_msg(&err),
+                "Service \"web\" is invalid: [spec.clusterIPs: Invalid value: []string{\"10.0.0.1\"}: failed "
+                "to allocate IP 10.0.0.1: provided IP is not in the valid range. The range of valid IPs is "
+                "10.96.0.0/12, spec.ports[0].nodePort: Invalid value: 8080: provided port is not in the "
+                "valid "
+                "range. The range of valid ports is 30000-32767]");
+        k8c_field_errors_free(&errs);
+}
+
 static void test_update(void **state)
 {
         json_auto_t *old =
@@ -263,9 +299,9 @@ static void test_endpoints(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),  cmocka_unit_test(test_validate),
-                cmocka_unit_test(test_update),    cmocka_unit_test(test_rows),
-                cmocka_unit_test(test_endpoints),
+                cmocka_unit_test(test_defaults), cmocka_unit_test(test_validate),
+                cmocka_unit_test(test_ranges),   cmocka_unit_test(test_update),
+                cmocka_unit_test(test_rows),     cmocka_unit_test(test_endpoints),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

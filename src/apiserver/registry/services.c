@@ -5,6 +5,9 @@
  * ClusterIP and NodePort allocation needs the set of used values, so it belongs to the
  * REST code (with ctx->service_cluster_ip_range / service_node_port_range), not here.
  */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apiserver/registry/common.h"
@@ -190,6 +193,63 @@ static void validate_svc_port(const json_t *p, size_t i, size_t nports, const ch
         }
 }
 
+/* ip inside cidr ("10.96.0.0/12"); false when either does not parse. */
+static bool ip_in_cidr(const char *ip, const char *cidr)
+{
+        cleanup_free char *net = k8c_xstrdup(cidr);
+        char *slash = strchr(net, '/');
+        if (slash == NULL)
+                return false;
+        *slash = '\0';
+        long bits = strtol(slash + 1, NULL, 10);
+        unsigned char a[16], b[16];
+        int fam = strchr(net, ':') != NULL ? AF_INET6 : AF_INET;
+        if (inet_pton(fam, net, a) != 1 || inet_pton(fam, ip, b) != 1)
+                return false;
+        long max = fam == AF_INET ? 32 : 128;
+        if (bits < 0 || bits > max)
+                return false;
+        for (long i = 0; i < bits; i++) {
+                int byte = (int)(i / 8), bit = 7 - (int)(i % 8);
+                if (((a[byte] >> bit) & 1) != ((b[byte] >> bit) & 1))
+                        return false;
+        }
+        return true;
+}
+
+/* The allocators' range checks, reported as kube-apiserver's service REST code does. */
+static void validate_ranges(const json_t *spec, const struct k8c_registry_ctx *ctx,
+                            struct k8c_field_errors *errs)
+{
+        const char *cip = k8c_reg_str0(spec, "clusterIP");
+        if (ctx->service_cluster_ip_range != NULL && k8c_is_ip(cip) &&
+            !ip_in_cidr(cip, ctx->service_cluster_ip_range)) {
+                cleanup_free char *q = k8c_go_quote(cip);
+                cleanup_free char *raw = k8c_xasprintf("[]string{%s}", q);
+                cleanup_free char *detail = k8c_xasprintf("failed to allocate IP %s: provided IP is not in "
+                                                          "the valid range. The range of valid IPs is %s",
+                                                          cip, ctx->service_cluster_ip_range);
+                k8c_field_invalid_raw(errs, "spec.clusterIPs", raw, detail);
+        }
+        long lo = 0, hi = 0;
+        if (ctx->service_node_port_range == NULL ||
+            sscanf(ctx->service_node_port_range, "%ld-%ld", &lo, &hi) != 2)
+                return;
+        size_t i;
+        json_t *p;
+        json_array_foreach(k8c_reg_arr(spec, "ports"), i, p)
+        {
+                json_int_t np = k8c_reg_int(p, "nodePort", 0);
+                if (np == 0 || (np >= lo && np <= hi))
+                        continue;
+                cleanup_free char *f = k8c_xasprintf("spec.ports[%zu].nodePort", i);
+                cleanup_free char *detail = k8c_xasprintf(
+                        "provided port is not in the valid range. The range of valid ports is %s",
+                        ctx->service_node_port_range);
+                k8c_field_invalid_int(errs, f, np, detail);
+        }
+}
+
 static void svc_validate(const json_t *obj, const struct k8c_registry_ctx *ctx, struct k8c_field_errors *errs)
 {
         k8c_validate_object_meta_rule(obj, true, K8C_NAME_DNS1035, errs);
@@ -266,6 +326,8 @@ static void svc_validate(const json_t *obj, const struct k8c_registry_ctx *ctx, 
         if (itp != NULL && strcmp(itp, "Cluster") != 0 && strcmp(itp, "Local") != 0)
                 k8c_field_not_supported(errs, "spec.internalTrafficPolicy", itp, svc_traffic_policies);
         k8c_validate_labels_at(k8c_reg_get(spec, "selector"), "spec.selector", errs);
+        if (k8c_field_errors_count(errs) == 0)
+                validate_ranges(spec, ctx, errs);
 }
 
 static void svc_validate_update(const json_t *obj, const json_t *old, const struct k8c_registry_ctx *ctx,
