@@ -649,31 +649,23 @@ static void validate_containers(const json_t *ctrs, const char *path, const json
         {
                 cleanup_free char *cp = k8c_xasprintf("%s[%zu]", path, i);
                 cleanup_free char *np = k8c_xasprintf("%s.name", cp);
+                /* validateContainerCommon's order: name, image, terminationMessagePolicy, ports, env,
+                 * volumeMounts, imagePullPolicy, resources; then the duplicate-name check. */
                 const char *name = k8c_reg_str0(c, "name");
                 char *msgs[2];
                 if (name[0] == '\0')
                         k8c_field_required(errs, np, "");
-                else {
-                        size_t n = k8c_dns1123_label_errors(name, msgs);
-                        invalid_each(errs, np, name, msgs, n);
-                        if (n == 0 && json_object_get(all_names, name) != NULL)
-                                k8c_field_duplicate_str(errs, np, name);
-                        json_object_set_new(all_names, name, json_true());
-                }
+                else
+                        invalid_each(errs, np, name, msgs, k8c_dns1123_label_errors(name, msgs));
                 cleanup_free char *ip = k8c_xasprintf("%s.image", cp);
                 if (k8c_reg_str0(c, "image")[0] == '\0')
                         k8c_field_required(errs, ip, "");
-                const char *ipp = k8c_reg_str0(c, "imagePullPolicy");
-                cleanup_free char *ippp = k8c_xasprintf("%s.imagePullPolicy", cp);
-                if (ipp[0] == '\0')
-                        k8c_field_required(errs, ippp, "");
-                else if (!in_list(ipp, pull_policies))
-                        k8c_field_not_supported(errs, ippp, ipp, pull_policies);
-                const char *tmp = k8c_reg_str(c, "terminationMessagePolicy");
-                if (tmp != NULL && !in_list(tmp, termination_policies)) {
-                        cleanup_free char *f = k8c_xasprintf("%s.terminationMessagePolicy", cp);
-                        k8c_field_not_supported(errs, f, tmp, termination_policies);
-                }
+                const char *tmp = k8c_reg_str0(c, "terminationMessagePolicy");
+                cleanup_free char *tmpp = k8c_xasprintf("%s.terminationMessagePolicy", cp);
+                if (tmp[0] == '\0')
+                        k8c_field_required(errs, tmpp, "");
+                else if (!in_list(tmp, termination_policies))
+                        k8c_field_not_supported(errs, tmpp, tmp, termination_policies);
                 cleanup_free char *pp = k8c_xasprintf("%s.ports", cp);
                 validate_container_ports(k8c_reg_arr(c, "ports"), pp, errs);
                 size_t j;
@@ -702,13 +694,23 @@ static void validate_containers(const json_t *ctrs, const char *path, const json
                                 k8c_field_required(errs, mp, "");
                         }
                 }
+                const char *ipp = k8c_reg_str0(c, "imagePullPolicy");
+                cleanup_free char *ippp = k8c_xasprintf("%s.imagePullPolicy", cp);
+                if (ipp[0] == '\0')
+                        k8c_field_required(errs, ippp, "");
+                else if (!in_list(ipp, pull_policies))
+                        k8c_field_not_supported(errs, ippp, ipp, pull_policies);
                 cleanup_free char *rp = k8c_xasprintf("%s.resources", cp);
                 validate_resources(k8c_reg_obj(c, "resources"), rp, errs);
+                if (json_object_get(all_names, name) != NULL)
+                        k8c_field_duplicate_str(errs, np, name);
+                else
+                        json_object_set_new(all_names, name, json_true());
         }
 }
 
 static const char *const restart_policies[] = { "Always", "OnFailure", "Never", NULL };
-static const char *const dns_policies[] = { "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None",
+static const char *const dns_policies[] = { "ClusterFirstWithHostNet", "ClusterFirst", "Default", "None",
                                             NULL };
 static const char *const toleration_ops[] = { "Equal", "Exists", NULL };
 static const char *const taint_effects[] = { "NoExecute", "NoSchedule", "PreferNoSchedule", NULL };
