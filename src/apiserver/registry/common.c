@@ -893,8 +893,6 @@ char *k8c_go_label_selector(const json_t *sel)
 
 void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struct k8c_field_errors *errs)
 {
-        k8c_validate_nonnegative(spec, "replicas", "spec.replicas", errs);
-        k8c_validate_nonnegative(spec, "minReadySeconds", "spec.minReadySeconds", errs);
         json_t *sel = k8c_reg_obj(spec, "selector");
         bool sel_ok = false;
         struct k8c_selector selector = { 0 };
@@ -914,17 +912,20 @@ void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struc
                 if (k8c_field_errors_count(errs) == before)
                         sel_ok = k8c_selector_from_json(sel, &selector, NULL) >= 0;
         }
+        /* The template is a struct, not a pointer, in Kubernetes: a missing one validates as empty. */
+        json_auto_t *empty = json_object();
         json_t *tmpl = k8c_reg_obj(spec, "template");
-        if (tmpl == NULL) {
-                k8c_field_required(errs, "spec.template", "");
-        } else {
+        if (tmpl == NULL)
+                tmpl = empty;
+        {
                 json_t *labels = k8c_reg_path(tmpl, "metadata.labels");
                 if (sel_ok && !k8c_selector_empty(&selector) && !k8c_selector_matches(&selector, labels)) {
                         cleanup_free char *raw = k8c_go_string_map(labels);
                         k8c_field_invalid_raw(errs, "spec.template.metadata.labels", raw,
                                               "`selector` does not match template `labels`");
                 }
-                k8c_validate_labels_at(labels, "spec.template.metadata.labels", errs);
+                /* ValidatePodTemplateSpec reports template labels under "<template>.labels". */
+                k8c_validate_labels_at(labels, "spec.template.labels", errs);
                 json_t *pspec = k8c_reg_obj(tmpl, "spec");
                 k8c_validate_pod_spec(pspec, "spec.template.spec", errs);
                 const char *rp = k8c_reg_str0(pspec, "restartPolicy");
@@ -933,11 +934,9 @@ void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struc
                         k8c_field_not_supported(errs, "spec.template.spec.restartPolicy", rp, always);
                 json_t *ads = k8c_reg_get(pspec, "activeDeadlineSeconds");
                 if (json_is_integer(ads)) {
-                        cleanup_free char *detail = k8c_xasprintf(
-                                "activeDeadlineSeconds in %s is not Supported",
-                                strcmp(kind_word, "deployment") == 0 ? "ReplicaSet" : "ReplicaSet");
                         k8c_field_invalid_int(errs, "spec.template.spec.activeDeadlineSeconds",
-                                              json_integer_value(ads), detail);
+                                              json_integer_value(ads),
+                                              "activeDeadlineSeconds in ReplicaSet is not Supported");
                 }
         }
         if (sel_ok)
