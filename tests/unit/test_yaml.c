@@ -417,6 +417,9 @@ static void test_errors(void **state)
         assert_yaml_error("metadata:\n\tname: web\n",
                           "yaml: line 2, column 1: found character that cannot start any token (while "
                           "scanning for the next token)");
+        assert_yaml_error("items:\n- name: a\n\tvalue: b\n",
+                          "yaml: line 3, column 1: found a tab character that violates indentation (while "
+                          "scanning a plain scalar at line 2, column 9)");
         /* Unclosed quotes: reported at the end, with where the scalar began. */
         assert_yaml_error("metadata:\n  name: \"web\nspec: {}\n",
                           "yaml: line 4, column 1: found unexpected end of stream (while scanning a "
