@@ -13,6 +13,7 @@
 #include "k8c/yaml.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -428,14 +429,19 @@ static char *go_format_float(double d, bool f32)
                 return k8c_xstrdup(".nan");
         if (isinf(d))
                 return k8c_xstrdup(d > 0 ? ".inf" : "-.inf");
-        if (f32)
+        if (f32) {
+                /* float32(d) in Go overflows to an infinity; in C it is undefined */
+                if (fabs(d) > FLT_MAX)
+                        return k8c_xstrdup(d > 0 ? ".inf" : "-.inf");
                 d = (float)d;
+        }
         if (d == 0)
                 return k8c_xstrdup(signbit(d) ? "-0" : "0");
         int p = shortest_digits(d, f32);
         char e[64];
         snprintf(e, sizeof(e), "%.*e", p - 1, d);
-        int exp = atoi(strchr(e, 'e') + 1);
+        const char *ep = strchr(e, 'e');
+        int exp = ep != NULL ? atoi(ep + 1) : 0;
         /* Go: exponent form when exp < -4 || exp >= 6 for shortest formatting */
         if (exp < -4 || exp >= 6)
                 return k8c_xstrdup(e);

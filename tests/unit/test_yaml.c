@@ -333,6 +333,9 @@ static void test_typing(void **state)
         assert_one("{1: a, 1.5: b, true: c, no: d, 0x10: e, 1e3: f, \"2\": g}",
                    "{\"1\":\"a\",\"1.5\":\"b\",\"true\":\"c\",\"false\":\"d\",\"16\":\"e\",\"1000\":\"f\","
                    "\"2\":\"g\"}");
+        /* Float keys print as Go's 32-bit shortest form; too large ones overflow. */
+        assert_one("{1e100: a, -1e100: b, 0.1: c, 1e6: d, 1.25e-5: e}",
+                   "{\".inf\":\"a\",\"-.inf\":\"b\",\"0.1\":\"c\",\"1e+06\":\"d\",\"1.25e-05\":\"e\"}");
         /* Large unsigned values become reals (jansson integers are 64-bit signed). */
         assert_one("[9223372036854775808]", "[9.2233720368547758e18]");
 }
