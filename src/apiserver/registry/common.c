@@ -649,31 +649,23 @@ static void validate_containers(const json_t *ctrs, const char *path, const json
         {
                 cleanup_free char *cp = k8c_xasprintf("%s[%zu]", path, i);
                 cleanup_free char *np = k8c_xasprintf("%s.name", cp);
+                /* validateContainerCommon's order: name, image, terminationMessagePolicy, ports, env,
+                 * volumeMounts, imagePullPolicy, resources; then the duplicate-name check. */
                 const char *name = k8c_reg_str0(c, "name");
                 char *msgs[2];
                 if (name[0] == '\0')
                         k8c_field_required(errs, np, "");
-                else {
-                        size_t n = k8c_dns1123_label_errors(name, msgs);
-                        invalid_each(errs, np, name, msgs, n);
-                        if (n == 0 && json_object_get(all_names, name) != NULL)
-                                k8c_field_duplicate_str(errs, np, name);
-                        json_object_set_new(all_names, name, json_true());
-                }
+                else
+                        invalid_each(errs, np, name, msgs, k8c_dns1123_label_errors(name, msgs));
                 cleanup_free char *ip = k8c_xasprintf("%s.image", cp);
                 if (k8c_reg_str0(c, "image")[0] == '\0')
                         k8c_field_required(errs, ip, "");
-                const char *ipp = k8c_reg_str0(c, "imagePullPolicy");
-                cleanup_free char *ippp = k8c_xasprintf("%s.imagePullPolicy", cp);
-                if (ipp[0] == '\0')
-                        k8c_field_required(errs, ippp, "");
-                else if (!in_list(ipp, pull_policies))
-                        k8c_field_not_supported(errs, ippp, ipp, pull_policies);
-                const char *tmp = k8c_reg_str(c, "terminationMessagePolicy");
-                if (tmp != NULL && !in_list(tmp, termination_policies)) {
-                        cleanup_free char *f = k8c_xasprintf("%s.terminationMessagePolicy", cp);
-                        k8c_field_not_supported(errs, f, tmp, termination_policies);
-                }
+                const char *tmp = k8c_reg_str0(c, "terminationMessagePolicy");
+                cleanup_free char *tmpp = k8c_xasprintf("%s.terminationMessagePolicy", cp);
+                if (tmp[0] == '\0')
+                        k8c_field_required(errs, tmpp, "");
+                else if (!in_list(tmp, termination_policies))
+                        k8c_field_not_supported(errs, tmpp, tmp, termination_policies);
                 cleanup_free char *pp = k8c_xasprintf("%s.ports", cp);
                 validate_container_ports(k8c_reg_arr(c, "ports"), pp, errs);
                 size_t j;
@@ -702,13 +694,23 @@ static void validate_containers(const json_t *ctrs, const char *path, const json
                                 k8c_field_required(errs, mp, "");
                         }
                 }
+                const char *ipp = k8c_reg_str0(c, "imagePullPolicy");
+                cleanup_free char *ippp = k8c_xasprintf("%s.imagePullPolicy", cp);
+                if (ipp[0] == '\0')
+                        k8c_field_required(errs, ippp, "");
+                else if (!in_list(ipp, pull_policies))
+                        k8c_field_not_supported(errs, ippp, ipp, pull_policies);
                 cleanup_free char *rp = k8c_xasprintf("%s.resources", cp);
                 validate_resources(k8c_reg_obj(c, "resources"), rp, errs);
+                if (json_object_get(all_names, name) != NULL)
+                        k8c_field_duplicate_str(errs, np, name);
+                else
+                        json_object_set_new(all_names, name, json_true());
         }
 }
 
 static const char *const restart_policies[] = { "Always", "OnFailure", "Never", NULL };
-static const char *const dns_policies[] = { "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None",
+static const char *const dns_policies[] = { "ClusterFirstWithHostNet", "ClusterFirst", "Default", "None",
                                             NULL };
 static const char *const toleration_ops[] = { "Equal", "Exists", NULL };
 static const char *const taint_effects[] = { "NoExecute", "NoSchedule", "PreferNoSchedule", NULL };
@@ -891,8 +893,6 @@ char *k8c_go_label_selector(const json_t *sel)
 
 void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struct k8c_field_errors *errs)
 {
-        k8c_validate_nonnegative(spec, "replicas", "spec.replicas", errs);
-        k8c_validate_nonnegative(spec, "minReadySeconds", "spec.minReadySeconds", errs);
         json_t *sel = k8c_reg_obj(spec, "selector");
         bool sel_ok = false;
         struct k8c_selector selector = { 0 };
@@ -912,17 +912,20 @@ void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struc
                 if (k8c_field_errors_count(errs) == before)
                         sel_ok = k8c_selector_from_json(sel, &selector, NULL) >= 0;
         }
+        /* The template is a struct, not a pointer, in Kubernetes: a missing one validates as empty. */
+        json_auto_t *empty = json_object();
         json_t *tmpl = k8c_reg_obj(spec, "template");
-        if (tmpl == NULL) {
-                k8c_field_required(errs, "spec.template", "");
-        } else {
+        if (tmpl == NULL)
+                tmpl = empty;
+        {
                 json_t *labels = k8c_reg_path(tmpl, "metadata.labels");
                 if (sel_ok && !k8c_selector_empty(&selector) && !k8c_selector_matches(&selector, labels)) {
                         cleanup_free char *raw = k8c_go_string_map(labels);
                         k8c_field_invalid_raw(errs, "spec.template.metadata.labels", raw,
                                               "`selector` does not match template `labels`");
                 }
-                k8c_validate_labels_at(labels, "spec.template.metadata.labels", errs);
+                /* ValidatePodTemplateSpec reports template labels under "<template>.labels". */
+                k8c_validate_labels_at(labels, "spec.template.labels", errs);
                 json_t *pspec = k8c_reg_obj(tmpl, "spec");
                 k8c_validate_pod_spec(pspec, "spec.template.spec", errs);
                 const char *rp = k8c_reg_str0(pspec, "restartPolicy");
@@ -931,11 +934,9 @@ void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struc
                         k8c_field_not_supported(errs, "spec.template.spec.restartPolicy", rp, always);
                 json_t *ads = k8c_reg_get(pspec, "activeDeadlineSeconds");
                 if (json_is_integer(ads)) {
-                        cleanup_free char *detail = k8c_xasprintf(
-                                "activeDeadlineSeconds in %s is not Supported",
-                                strcmp(kind_word, "deployment") == 0 ? "ReplicaSet" : "ReplicaSet");
                         k8c_field_invalid_int(errs, "spec.template.spec.activeDeadlineSeconds",
-                                              json_integer_value(ads), detail);
+                                              json_integer_value(ads),
+                                              "activeDeadlineSeconds in ReplicaSet is not Supported");
                 }
         }
         if (sel_ok)

@@ -72,8 +72,9 @@ void k8c_validate_nonnegative(const json_t *parent, const char *key, const char 
 void k8c_validate_pod_spec(const json_t *spec, const char *path, struct k8c_field_errors *errs);
 /* metav1.LabelSelector structure (matchLabels + matchExpressions operators/values). */
 void k8c_validate_label_selector(const json_t *sel, const char *path, struct k8c_field_errors *errs);
-/* ReplicaSet/Deployment spec: selector required and non-empty, template labels matched,
- * template validated, restartPolicy Always, no activeDeadlineSeconds, replicas ≥ 0. */
+/* ReplicaSet/Deployment spec.selector and spec.template: selector required and non-empty, template
+ * labels matched, template validated, restartPolicy Always, no activeDeadlineSeconds. kind_word
+ * names the kind in "empty selector is invalid for <kind_word>" (Kubernetes says "deployment" for both). */
 void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struct k8c_field_errors *errs);
 /* apps/v1: spec.selector cannot change after creation ("field is immutable"). */
 void k8c_validate_selector_immutable(const json_t *obj, const json_t *old, struct k8c_field_errors *errs);
