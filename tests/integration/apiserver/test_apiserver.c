@@ -636,6 +636,74 @@ static void test_kubectl_apply_patch_scale(void **state)
         free(path);
 }
 
+/* ---- every example manifest, and YAML bodies ---------------------------------------- */
+
+static void test_kubectl_examples(void **state)
+{
+        static const char *const files[][2] = {
+                { "namespace.yaml", "namespace/team-a created\n" },
+                { "configmap.yaml", "configmap/web-config created\n" },
+                { "deployment.yaml", "deployment.apps/web-deploy created\n" },
+                { "endpoints.yaml", "endpoints/external-db created\n" },
+                { "endpointslice.yaml", "endpointslice.discovery.k8s.io/external-db-1 created\n" },
+                { "event.yaml", "event/web.manual-1 created\n" },
+                { "hpa.yaml", "horizontalpodautoscaler.autoscaling/web-deploy created\n" },
+                { "lease.yaml", "lease.coordination.k8s.io/example-leader created\n" },
+                { "node.yaml", "node/node-test created\n" },
+                { "pod.yaml", "pod/web created\n" },
+                { "pv.yaml", "persistentvolume/pv-local-1 created\n" },
+                { "pvc.yaml", "persistentvolumeclaim/data created\n" },
+                { "replicaset.yaml", "replicaset.apps/web-rs created\n" },
+                { "secret.yaml", "secret/web-credentials created\n" },
+                { "service.yaml", "service/web created\n" },
+        };
+        const char *src = getenv("K8C_SRCDIR") != NULL ? getenv("K8C_SRCDIR") : ".";
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                char *out = kubectl(0, "create -f %s/examples/api/%s", src, files[i][0]);
+                assert_string_equal(out, files[i][1]);
+                free(out);
+        }
+        char *out = kubectl(0, "get -f %s/examples/api/ -o name", src);
+        assert_string_equal(
+                out, "configmap/web-config\ndeployment.apps/web-deploy\nendpoints/external-db\n"
+                     "endpointslice.discovery.k8s.io/external-db-1\nevent/web.manual-1\n"
+                     "horizontalpodautoscaler.autoscaling/web-deploy\n"
+                     "lease.coordination.k8s.io/example-leader\nnamespace/team-a\nnode/node-test\npod/web\n"
+                     "persistentvolume/pv-local-1\npersistentvolumeclaim/data\nreplicaset.apps/web-rs\n"
+                     "secret/web-credentials\nservice/web\n");
+        free(out);
+        out = kubectl(0, "get svc web -o jsonpath='{.spec.type} {.spec.ports[0].nodePort}'");
+        assert_string_equal(out, "NodePort 30080");
+        free(out);
+        out = kubectl(0, "delete -f %s/examples/api/ --wait=false", src);
+        assert_non_null(strstr(out, "pod \"web\" deleted\n"));
+        assert_non_null(strstr(out, "service \"web\" deleted\n"));
+        free(out);
+        out = kubectl(0, "get pods,svc -n default -o name");
+        assert_string_equal(out, "service/kubernetes\n");
+        free(out);
+}
+
+static void test_yaml_bodies(void **state)
+{
+        long code;
+        json_t *o =
+                http_json("POST", "/api/v1/namespaces/default/configmaps", "application/yaml",
+                          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y1\ndata:\n  port: \"80\"\n",
+                          NULL, &code);
+        assert_int_equal(code, 201);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(o, "data"), "port")), "80");
+        json_decref(o);
+        long long rev0 = k8c_test_apiserver_revision(&srv);
+        json_t *st = http_json("POST", "/api/v1/namespaces/default/configmaps", "application/yaml",
+                               "apiVersion: v1\nkind: [ConfigMap\n", NULL, &code);
+        assert_status(st, code, 400, "BadRequest", NULL);
+        json_decref(st);
+        assert_int_equal(k8c_test_apiserver_revision(&srv), rev0);
+        json_decref(http_json("DELETE", "/api/v1/namespaces/default/configmaps/y1", NULL, NULL, NULL, &code));
+        assert_int_equal(code, 200);
+}
+
 /* ---- raw REST semantics ---------------------------------------------------------- */
 
 static const char *pod_body(const char *name)
@@ -1144,6 +1212,8 @@ int main(void)
                 cmocka_unit_test(test_kubectl_selectors_sort_labels),
                 cmocka_unit_test(test_kubectl_watch),
                 cmocka_unit_test(test_kubectl_apply_patch_scale),
+                cmocka_unit_test(test_kubectl_examples),
+                cmocka_unit_test(test_yaml_bodies),
                 cmocka_unit_test(test_bad_input_changes_nothing),
                 cmocka_unit_test(test_update_conflict_generation_warning),
                 cmocka_unit_test(test_list_table_and_continue),
