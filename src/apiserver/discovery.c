@@ -175,6 +175,105 @@ static void openapi(struct k8c_req *req, char **segs, size_t n)
         k8c_req_fail_msg(req, K8C_ENOTFOUND, "the server could not find the requested resource");
 }
 
+/* Aggregated discovery (apidiscovery.k8s.io APIGroupDiscoveryList): every group-version's
+ * resources in one answer, for /api (core) or /apis (named groups). */
+static json_t *gvk_json(const char *group, const char *version, const char *kind)
+{
+        return json_pack("{s:s, s:s, s:s}", "group", group, "version", version, "kind", kind);
+}
+
+static json_t *aggregated(bool core, const char *disc_version)
+{
+        static const char *const sub_verbs[] = { "get", "patch", "update", NULL };
+        const char *gvs[32][2];
+        size_t ngv = group_versions(gvs, 32);
+        cleanup_free char *av = k8c_xasprintf("apidiscovery.k8s.io/%s", disc_version);
+        json_t *items = json_array();
+        for (size_t i = 0; i < ngv; i++) {
+                bool is_core = gvs[i][0][0] == '\0';
+                if (is_core != core)
+                        continue;
+                /* One item per group, its versions in registry order (the first is preferred). */
+                json_t *item = NULL;
+                size_t j;
+                json_t *it;
+                json_array_foreach(items, j, it)
+                {
+                        const char *n =
+                                json_string_value(json_object_get(json_object_get(it, "metadata"), "name"));
+                        if (n != NULL && strcmp(n, gvs[i][0]) == 0)
+                                item = it;
+                }
+                if (item == NULL) {
+                        item = json_pack("{s:{s:s}, s:[]}", "metadata", "name", gvs[i][0], "versions");
+                        if (is_core)
+                                json_object_set_new(item, "metadata", json_object());
+                        json_array_append_new(items, item);
+                }
+                json_t *resources = json_array();
+                for (const struct k8c_resource *const *rp = k8c_resources; *rp != NULL; rp++) {
+                        const struct k8c_resource *r = *rp;
+                        if (strcmp(r->group, gvs[i][0]) != 0 || strcmp(r->version, gvs[i][1]) != 0)
+                                continue;
+                        json_t *o = json_object();
+                        json_object_set_new(o, "resource", json_string(r->plural));
+                        json_object_set_new(o, "responseKind", gvk_json(r->group, r->version, r->kind));
+                        json_object_set_new(o, "scope",
+                                            json_string(r->namespaced ? "Namespaced" : "Cluster"));
+                        json_object_set_new(o, "singularResource",
+                                            json_string(r->singular != NULL ? r->singular : ""));
+                        json_object_set_new(o, "verbs", strv_json(verbs_all));
+                        if (r->short_names != NULL)
+                                json_object_set_new(o, "shortNames", strv_json(r->short_names));
+                        if (r->categories != NULL)
+                                json_object_set_new(o, "categories", strv_json(r->categories));
+                        json_t *subs = json_array();
+                        if (r->has_status)
+                                json_array_append_new(subs, json_pack("{s:s, s:o, s:o}", "subresource",
+                                                                      "status", "responseKind",
+                                                                      gvk_json(r->group, r->version, r->kind),
+                                                                      "verbs", strv_json(sub_verbs)));
+                        if (r->has_scale)
+                                json_array_append_new(subs, json_pack("{s:s, s:o, s:o}", "subresource",
+                                                                      "scale", "responseKind",
+                                                                      gvk_json("autoscaling", "v1", "Scale"),
+                                                                      "verbs", strv_json(sub_verbs)));
+                        if (json_array_size(subs) > 0)
+                                json_object_set_new(o, "subresources", subs);
+                        else
+                                json_decref(subs);
+                        json_array_append_new(resources, o);
+                }
+                json_array_append_new(json_object_get(item, "versions"),
+                                      json_pack("{s:s, s:o, s:s}", "version", gvs[i][1], "resources",
+                                                resources, "freshness", "Current"));
+        }
+        return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion", av,
+                         "metadata", "items", items);
+}
+
+/* The aggregated discovery version the client accepts ("v2", "v2beta1"), or NULL. */
+static const char *wants_aggregated(struct k8c_req *req)
+{
+        const char *accept = k8c_req_header(req, "Accept");
+        if (accept == NULL)
+                return NULL;
+        if (strstr(accept, "g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList") != NULL)
+                return "v2";
+        if (strstr(accept, "g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList") != NULL)
+                return "v2beta1";
+        return NULL;
+}
+
+static void reply_aggregated(struct k8c_req *req, bool core, const char *v)
+{
+        k8c_req_reply(req, 200, aggregated(core, v));
+        req->content_type = strcmp(v, "v2") == 0
+                                    ? "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+                                    : "application/json;g=apidiscovery.k8s.io;v=v2beta1;as="
+                                      "APIGroupDiscoveryList";
+}
+
 void k8c_discovery_handle(struct k8c_req *req, char **segs, size_t n)
 {
         snprintf(req->resource, sizeof(req->resource), "discovery");
@@ -184,6 +283,11 @@ void k8c_discovery_handle(struct k8c_req *req, char **segs, size_t n)
         }
         const char *gvs[32][2];
         size_t ngv = group_versions(gvs, 32);
+        const char *agg = wants_aggregated(req);
+        if (agg != NULL && n == 1) {
+                reply_aggregated(req, strcmp(segs[0], "api") == 0, agg);
+                return;
+        }
         if (strcmp(segs[0], "api") == 0) {
                 if (n == 1) {
                         char addr[64];

@@ -251,7 +251,7 @@ static void test_discovery(void **state)
         assert_string_equal(json_string_value(json_object_get(j, "kind")), "APIResourceList");
         assert_string_equal(json_string_value(json_object_get(j, "groupVersion")), "v1");
         bool pods = false, pods_status = false;
-        json_t *r;
+        json_t *r, *r0;
         json_array_foreach(json_object_get(j, "resources"), i, r)
         {
                 const char *name = json_string_value(json_object_get(r, "name"));
@@ -306,6 +306,44 @@ static void test_discovery(void **state)
         assert_line(out, "namespaces ns v1 false Namespace");
         assert_line(out, "deployments deploy apps/v1 true Deployment");
         free(out);
+
+        /* Aggregated discovery echoes the version asked for in Content-Type. */
+        struct k8c_test_http_reply hr;
+        const char *agg[] = { "v2", "v2beta1" };
+        for (size_t k = 0; k < 2; k++) {
+                char accept[160], want_ct[160];
+                snprintf(accept, sizeof(accept),
+                         "application/json;g=apidiscovery.k8s.io;v=%s;as=APIGroupDiscoveryList,application/"
+                         "json",
+                         agg[k]);
+                snprintf(want_ct, sizeof(want_ct),
+                         "Content-Type: "
+                         "application/json;g=apidiscovery.k8s.io;v=%s;as=APIGroupDiscoveryList\r\n",
+                         agg[k]);
+                assert_int_equal(k8c_test_http(&srv, "GET", "/api", NULL, NULL, 0, accept, &hr), 0);
+                assert_int_equal(hr.code, 200);
+                assert_non_null(strstr(hr.headers, want_ct));
+                j = json_loads(hr.body, 0, NULL);
+                k8c_test_http_reply_free(&hr);
+                assert_string_equal(json_string_value(json_object_get(j, "kind")), "APIGroupDiscoveryList");
+                json_t *v1 = json_array_get(
+                        json_object_get(json_array_get(json_object_get(j, "items"), 0), "versions"), 0);
+                assert_string_equal(json_string_value(json_object_get(v1, "version")), "v1");
+                bool found = false;
+                json_array_foreach(json_object_get(v1, "resources"), i, r0)
+                {
+                        if (strcmp(json_string_value(json_object_get(r0, "resource")), "pods") == 0) {
+                                found = true;
+                                assert_string_equal(json_string_value(json_object_get(r0, "scope")),
+                                                    "Namespaced");
+                                assert_string_equal(json_string_value(json_object_get(
+                                                            json_object_get(r0, "responseKind"), "kind")),
+                                                    "Pod");
+                        }
+                }
+                assert_true(found);
+                json_decref(j);
+        }
 
         out = kubectl(0, "cluster-info");
         char *want = NULL;
