@@ -389,6 +389,8 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
                         goto out_unlock;
         }
         key = k8c_rest_key(res, ns, name);
+        if (res->storage_of != NULL && res->to_storage != NULL)
+                res->to_storage(obj);
         if (dry) {
                 set_rv(obj, 0);
                 json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
@@ -491,8 +493,10 @@ static void reply_object(struct k8c_req *req, const struct k8c_target *t, int co
 
 static void fix_kind(const struct k8c_resource *res, json_t *obj)
 {
-        /* Resources sharing another's storage (other versions) answer in their own GVK. */
-        if (res->storage_of != NULL) {
+        /* Resources sharing another's storage (other versions) answer in their own shape and GVK. */
+        if (res->storage_of != NULL && res->from_storage != NULL) {
+                res->from_storage(obj);
+        } else if (res->storage_of != NULL) {
                 cleanup_free char *av = api_version_of(res);
                 json_object_set_new(obj, "apiVersion", json_string(av));
                 json_object_set_new(obj, "kind", json_string(res->kind));
@@ -1016,6 +1020,8 @@ static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t 
         json_t *md = meta_ensure(obj);
         json_t *fin = json_object_get(md, "finalizers");
         bool deleting = json_object_get(md, "deletionTimestamp") != NULL;
+        if (t->res->storage_of != NULL && t->res->to_storage != NULL)
+                t->res->to_storage(obj);
         if (dry_run(req))
                 return 0;
         struct k8c_kv kv = { 0 };
@@ -1041,83 +1047,204 @@ static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t 
         return r;
 }
 
-static void handle_delete(struct k8c_req *req, const struct k8c_target *t)
+static bool add_finalizer(json_t *md, const char *f)
 {
-        cleanup_error k8c_error_t err = NULL;
-        json_auto_t *old = NULL, *opts = NULL;
+        json_t *fin = json_object_get(md, "finalizers");
+        if (!json_is_array(fin)) {
+                fin = json_array();
+                json_object_set_new(md, "finalizers", fin);
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(fin, i, v)
+        {
+                if (json_is_string(v) && strcmp(json_string_value(v), f) == 0)
+                        return false;
+        }
+        json_array_append_new(fin, json_string(f));
+        return true;
+}
+
+/* Deletes (or, with finalizers or a grace period, marks) the object t names, per DeleteOptions
+ * opts (may be NULL). *ret_obj gets the object as last stored. */
+static int delete_object(struct k8c_req *req, const struct k8c_target *t, const json_t *opts,
+                         json_t **ret_obj, k8c_error_t *err)
+{
+        json_auto_t *old = NULL;
         struct k8c_kv kv = { 0 };
-        int r;
-        if (t->sub != NULL) {
-                k8c_req_fail_msg(req, K8C_EMETHODNOTALLOWED,
-                                 "the server does not allow this method on the requested resource");
-                return;
-        }
-        if (req->body_len > 0) {
-                json_error_t jerr;
-                opts = json_loadb(req->body, req->body_len, 0, &jerr);
-                if (opts == NULL || !json_is_object(opts)) {
-                        r = k8c_make_error(&err, K8C_EBADREQUEST, "invalid DeleteOptions: %s",
-                                           opts == NULL ? jerr.text : "not an object");
-                        goto fail;
-                }
-        }
-        r = load(req->srv, t, &old, NULL, &err);
+        int r = load(req->srv, t, &old, NULL, err);
         if (r < 0)
-                goto fail;
+                return r;
         int64_t cur = 0;
         parse_rv(meta_str(old, "resourceVersion"), &cur, NULL);
         json_t *pre = json_object_get(opts, "preconditions");
         const char *puid = json_string_value(json_object_get(pre, "uid"));
         const char *prv = json_string_value(json_object_get(pre, "resourceVersion"));
         const char *uid = meta_str(old, "uid");
-        if ((puid != NULL && (uid == NULL || strcmp(puid, uid) != 0)) ||
-            (prv != NULL && strcmp(prv, meta_str(old, "resourceVersion")) != 0)) {
-                r = k8c_make_error(
-                        &err, K8C_ECONFLICT,
+        if (puid != NULL && (uid == NULL || strcmp(puid, uid) != 0))
+                return k8c_make_error(
+                        err, K8C_ECONFLICT,
                         "Operation cannot be fulfilled on %s%s%s \"%s\": Precondition failed: UID in "
                         "precondition: %s, UID in object meta: %s",
-                        t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name,
-                        puid != NULL ? puid : "", uid != NULL ? uid : "");
-                goto fail;
-        }
+                        t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name, puid,
+                        uid != NULL ? uid : "");
+        if (prv != NULL && strcmp(prv, meta_str(old, "resourceVersion")) != 0)
+                return k8c_make_error(
+                        err, K8C_ECONFLICT,
+                        "Operation cannot be fulfilled on %s%s%s \"%s\": Precondition failed: "
+                        "ResourceVersion in precondition: %s, ResourceVersion in object meta: %s",
+                        t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name, prv,
+                        meta_str(old, "resourceVersion"));
         json_t *md = meta_ensure(old);
-        if (json_array_size(json_object_get(md, "finalizers")) > 0) {
-                /* Only mark: whoever owns the finalizers removes the object. */
-                if (json_object_get(md, "deletionTimestamp") == NULL) {
+        bool changed = false;
+        const char *policy = json_string_value(json_object_get(opts, "propagationPolicy"));
+        if (json_is_true(json_object_get(opts, "orphanDependents")))
+                policy = "Orphan";
+        if (policy != NULL && strcmp(policy, "Orphan") == 0)
+                changed |= add_finalizer(md, "orphan");
+        else if (policy != NULL && strcmp(policy, "Foreground") == 0)
+                changed |= add_finalizer(md, "foregroundDeletion");
+
+        /* Graceful deletion: the resource decides how long the owner of the object gets. */
+        json_t *gp = json_object_get(opts, "gracePeriodSeconds");
+        long requested = json_is_integer(gp) ? (long)json_integer_value(gp) : -1;
+        long grace = t->res->delete_grace_seconds != NULL ? t->res->delete_grace_seconds(old, requested) : 0;
+        time_t now = time(NULL);
+        json_t *cur_grace = json_object_get(md, "deletionGracePeriodSeconds");
+        bool marked = json_object_get(md, "deletionTimestamp") != NULL;
+        bool has_fin = json_array_size(json_object_get(md, "finalizers")) > 0;
+        if (grace > 0 || has_fin) {
+                /* A later delete may only shorten the grace period. */
+                if (!marked || (json_is_integer(cur_grace) && grace < json_integer_value(cur_grace))) {
                         char ts[32];
-                        k8c_rfc3339(time(NULL), ts, sizeof(ts));
+                        k8c_rfc3339(now + grace, ts, sizeof(ts));
                         json_object_set_new(md, "deletionTimestamp", json_string(ts));
-                        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
-                        r = write_update(req, t, old, cur, NULL, &err);
-                        if (r < 0)
-                                goto fail;
+                        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(grace));
+                        changed = true;
                 }
-                reply_object(req, t, 200, json_incref(old));
-                return;
+                if (grace > 0 || has_fin) {
+                        if (changed) {
+                                r = write_update(req, t, old, cur, NULL, err);
+                                if (r < 0)
+                                        return r;
+                        }
+                        *ret_obj = json_incref(old);
+                        return 0;
+                }
         }
         if (!dry_run(req)) {
                 cleanup_free char *key = k8c_rest_key(t->res, t->ns, t->name);
-                r = k8c_store_delete(req->srv->store, key, cur, &kv, &err);
+                r = k8c_store_delete(req->srv->store, key, cur, &kv, err);
                 if (r < 0) {
-                        if (k8c_error_reason(&err) == K8C_ENOTFOUND)
-                                not_found_err(t->res, t->name, &err);
-                        else if (k8c_error_reason(&err) == K8C_ECONFLICT)
-                                k8c_make_error(
-                                        &err, K8C_ECONFLICT,
-                                        "Operation cannot be fulfilled on %s \"%s\": the object has been "
-                                        "modified; please apply your changes to the latest version and "
-                                        "try again",
-                                        t->res->plural, t->name);
-                        goto fail;
+                        k8c_kv_free(&kv);
+                        if (k8c_error_reason(err) == K8C_ENOTFOUND)
+                                return not_found_err(t->res, t->name, err);
+                        if (k8c_error_reason(err) == K8C_ECONFLICT)
+                                return k8c_make_error(
+                                        err, K8C_ECONFLICT,
+                                        "Operation cannot be fulfilled on %s%s%s \"%s\": the object "
+                                        "has been modified; please apply your changes to the latest "
+                                        "version and try again",
+                                        t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name);
+                        return r;
                 }
                 set_rv(old, kv.mod_revision);
                 k8c_kv_free(&kv);
         }
-        reply_object(req, t, 200, json_incref(old));
-        return;
-fail:
-        k8c_kv_free(&kv);
-        fail(req, t, &err, t->name, NULL);
+        *ret_obj = json_incref(old);
+        return 0;
+}
+
+static int delete_options(struct k8c_req *req, json_t **ret, k8c_error_t *err)
+{
+        *ret = NULL;
+        if (req->body_len == 0) {
+                /* kubectl and clients may pass the options as query parameters instead. */
+                const char *gp = k8c_req_query(req, "gracePeriodSeconds");
+                const char *pp = k8c_req_query(req, "propagationPolicy");
+                if (gp == NULL && pp == NULL)
+                        return 0;
+                *ret = json_object();
+                if (gp != NULL)
+                        json_object_set_new(*ret, "gracePeriodSeconds", json_integer(strtoll(gp, NULL, 10)));
+                if (pp != NULL)
+                        json_object_set_new(*ret, "propagationPolicy", json_string(pp));
+                return 0;
+        }
+        json_error_t jerr;
+        json_t *opts = json_loadb(req->body, req->body_len, 0, &jerr);
+        if (opts == NULL || !json_is_object(opts)) {
+                json_decref(opts);
+                return k8c_make_error(err, K8C_EBADREQUEST, "invalid DeleteOptions: %s",
+                                      opts == NULL ? jerr.text : "not an object");
+        }
+        *ret = opts;
+        return 0;
+}
+
+static void handle_delete(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *opts = NULL;
+        json_t *obj = NULL;
+        if (t->sub != NULL) {
+                k8c_req_fail_msg(req, K8C_EMETHODNOTALLOWED,
+                                 "the server does not allow this method on the requested resource");
+                return;
+        }
+        if (delete_options(req, &opts, &err) < 0 || delete_object(req, t, opts, &obj, &err) < 0) {
+                fail(req, t, &err, t->name, NULL);
+                return;
+        }
+        reply_object(req, t, 200, obj);
+}
+
+/* DELETE on a collection: every object matching the selectors, answered with their list. */
+static void handle_delete_collection(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *opts = NULL;
+        struct k8c_selector lsel = { 0 };
+        struct k8c_field_selector fsel = { 0 };
+        struct k8c_kv_list l = { 0 };
+        cleanup_free char *prefix = k8c_rest_key(t->res, t->ns, NULL);
+        json_t *items = json_array();
+        int r = delete_options(req, &opts, &err);
+        if (r >= 0)
+                r = parse_selectors(req, t->res, &lsel, &fsel, &err);
+        if (r >= 0)
+                r = k8c_store_list(req->srv->store, prefix, &(struct k8c_list_opts){ 0 }, &l, &err);
+        for (size_t i = 0; r >= 0 && i < l.n; i++) {
+                json_auto_t *obj = NULL;
+                if (k8c_rest_decode(&l.items[i], &obj, NULL) < 0 ||
+                    !k8c_selector_matches(&lsel,
+                                          json_object_get(json_object_get(obj, "metadata"), "labels")) ||
+                    !k8c_field_selector_matches(&fsel, obj))
+                        continue;
+                struct k8c_target one = { .res = t->res,
+                                          .ns = meta_str(obj, "namespace"),
+                                          .name = meta_str(obj, "name") };
+                json_t *gone = NULL;
+                cleanup_error k8c_error_t e = NULL;
+                if (delete_object(req, &one, opts, &gone, &e) >= 0)
+                        json_array_append_new(items, gone);
+                else if (k8c_error_reason(&e) != K8C_ENOTFOUND)
+                        r = k8c_make_error(&err, k8c_error_reason(&e), "%s", k8c_error_msg(&e));
+        }
+        if (r < 0) {
+                json_decref(items);
+                fail(req, t, &err, NULL, NULL);
+        } else {
+                cleanup_free char *av = api_version_of(t->res);
+                char rvbuf[32];
+                snprintf(rvbuf, sizeof(rvbuf), "%" PRId64, l.revision);
+                k8c_req_reply(req, 200,
+                              json_pack("{s:s, s:s, s:{s:s}, s:o}", "kind", t->res->list_kind, "apiVersion",
+                                        av, "metadata", "resourceVersion", rvbuf, "items", items));
+        }
+        k8c_kv_list_free(&l);
+        k8c_selector_free(&lsel);
+        k8c_field_selector_free(&fsel);
 }
 
 void k8c_rest_handle(struct k8c_req *req, const struct k8c_target *t)
@@ -1133,6 +1260,11 @@ void k8c_rest_handle(struct k8c_req *req, const struct k8c_target *t)
                 if (strcmp(m, "POST") == 0) {
                         req->verb = "POST";
                         handle_create(req, t);
+                        return;
+                }
+                if (strcmp(m, "DELETE") == 0) {
+                        req->verb = "DELETECOLLECTION";
+                        handle_delete_collection(req, t);
                         return;
                 }
         } else {

@@ -208,26 +208,34 @@ static char *table_line(struct watcher *w, int t, const json_t *obj, size_t *ret
 static void send_obj(struct watcher *w, struct wevent *ev, int t, const json_t *obj)
 {
         size_t len;
+        json_auto_t *copy = NULL;
+        if (w->res->storage_of != NULL) {
+                /* Another version's view of shared storage: convert this watcher's copy. */
+                copy = json_deep_copy(obj);
+                if (w->res->from_storage != NULL) {
+                        w->res->from_storage(copy);
+                } else {
+                        json_object_set_new(copy, "kind", json_string(w->res->kind));
+                        char *av = w->res->group[0] ? k8c_xasprintf("%s/%s", w->res->group, w->res->version)
+                                                    : k8c_xstrdup(w->res->version);
+                        json_object_set_new(copy, "apiVersion", json_string(av));
+                        free(av);
+                }
+                obj = copy;
+                ev = NULL;
+        }
         if (w->table) {
                 char *line = table_line(w, t, obj, &len);
                 q_push(w, NULL, 0, line, len);
                 return;
         }
-        if (ev != NULL && w->res->storage_of == NULL) {
+        if (ev != NULL) {
                 if (ev->lines[t] == NULL)
                         ev->lines[t] = event_line(type_names[t], obj, &ev->lens[t]);
                 q_push(w, ev, t, NULL, ev->lens[t]);
                 return;
         }
-        json_auto_t *copy = json_deep_copy(obj);
-        if (w->res->storage_of != NULL) {
-                json_object_set_new(copy, "kind", json_string(w->res->kind));
-                char *av = w->res->group[0] ? k8c_xasprintf("%s/%s", w->res->group, w->res->version)
-                                            : k8c_xstrdup(w->res->version);
-                json_object_set_new(copy, "apiVersion", json_string(av));
-                free(av);
-        }
-        char *line = event_line(type_names[t], copy, &len);
+        char *line = event_line(type_names[t], obj, &len);
         q_push(w, NULL, 0, line, len);
 }
 

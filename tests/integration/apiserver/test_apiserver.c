@@ -742,6 +742,55 @@ static void test_yaml_bodies(void **state)
         assert_int_equal(code, 200);
 }
 
+static void test_finalizers_and_delete_collection(void **state)
+{
+        long code;
+        /* Orphan propagation adds the orphan finalizer: the object is only marked. */
+        create_pod("f1", "{\"grp\":\"f\"}");
+        json_t *o = http_json("DELETE", "/api/v1/namespaces/default/pods/f1", "application/json",
+                              "{\"propagationPolicy\":\"Orphan\"}", NULL, &code);
+        assert_int_equal(code, 200);
+        json_t *md = json_object_get(o, "metadata");
+        assert_non_null(json_string_value(json_object_get(md, "deletionTimestamp")));
+        assert_string_equal(json_string_value(json_array_get(json_object_get(md, "finalizers"), 0)),
+                            "orphan");
+        json_decref(o);
+        o = http_json("GET", "/api/v1/namespaces/default/pods/f1", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        /* Removing the last finalizer of an object being deleted removes it. */
+        json_object_set_new(json_object_get(o, "metadata"), "finalizers", json_array());
+        char *body = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        o = http_json("PUT", "/api/v1/namespaces/default/pods/f1", "application/json", body, NULL, &code);
+        free(body);
+        assert_int_equal(code, 200);
+        json_decref(o);
+        o = http_json("GET", "/api/v1/namespaces/default/pods/f1", NULL, NULL, NULL, &code);
+        assert_status(o, code, 404, "NotFound", "pods \"f1\" not found");
+        json_decref(o);
+
+        /* Preconditions. */
+        create_pod("f2", "{\"grp\":\"f\"}");
+        o = http_json("DELETE", "/api/v1/namespaces/default/pods/f2", "application/json",
+                      "{\"preconditions\":{\"uid\":\"nope\"}}", NULL, &code);
+        assert_status(o, code, 409, "Conflict", NULL);
+        json_decref(o);
+
+        /* deletecollection with a selector. */
+        create_pod("f3", "{\"grp\":\"f\"}");
+        create_pod("keep", "{\"grp\":\"k\"}");
+        o = http_json("DELETE", "/api/v1/namespaces/default/pods?labelSelector=grp%3Df", NULL, NULL, NULL,
+                      &code);
+        assert_int_equal(code, 200);
+        assert_string_equal(json_string_value(json_object_get(o, "kind")), "PodList");
+        assert_int_equal(json_array_size(json_object_get(o, "items")), 2);
+        json_decref(o);
+        char *out = kubectl(0, "get pods -o name");
+        assert_string_equal(out, "pod/keep\n");
+        free(out);
+        delete_all_pods();
+}
+
 /* ---- raw REST semantics ---------------------------------------------------------- */
 
 static const char *pod_body(const char *name)
@@ -1252,6 +1301,7 @@ int main(void)
                 cmocka_unit_test(test_kubectl_apply_patch_scale),
                 cmocka_unit_test(test_kubectl_examples),
                 cmocka_unit_test(test_yaml_bodies),
+                cmocka_unit_test(test_finalizers_and_delete_collection),
                 cmocka_unit_test(test_bad_input_changes_nothing),
                 cmocka_unit_test(test_update_conflict_generation_warning),
                 cmocka_unit_test(test_list_table_and_continue),
