@@ -21,6 +21,7 @@ int main(int argc, char **argv)
         char *node_port_range = "30000-32767";
         int64_t max_body = 3 * 1024 * 1024;
         int watch_cache_size = 10000;
+        int64_t bookmark_ms = 60000;
         const struct k8c_flag flags[] = {
                 { "bind-address", 0, K8C_FLAG_STRING, &bind_address, "IP address to listen on", NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port to serve the API on (plain HTTP)", NULL },
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
                   "largest request body accepted (413 beyond)", NULL },
                 { "watch-cache-size", 0, K8C_FLAG_INT, &watch_cache_size,
                   "recent events kept in memory for watches (older resourceVersions get 410)", NULL },
+                { "watch-bookmark-interval", 0, K8C_FLAG_DURATION, &bookmark_ms,
+                  "period of BOOKMARK events on watches that allow them", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
@@ -55,6 +58,7 @@ int main(int argc, char **argv)
                 .service_node_port_range = node_port_range,
                 .max_request_body_bytes = max_body,
                 .watch_window = watch_cache_size,
+                .bookmark_interval_ms = (int)bookmark_ms,
         };
         cleanup_error k8c_error_t err = NULL;
         if (k8c_apiserver_run(&cfg, &err) < 0) {

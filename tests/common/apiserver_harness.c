@@ -146,32 +146,18 @@ static void cleanup_state(struct k8c_test_apiserver *s)
         memset(s, 0, sizeof(*s));
 }
 
-int k8c_test_apiserver_start(struct k8c_test_apiserver *s, const char *const *extra_args)
+/* Starts the binary on s->port with s->dir/data and waits for /readyz. */
+static int spawn(struct k8c_test_apiserver *s, const char *const *extra_args)
 {
-        memset(s, 0, sizeof(*s));
         char *bin = find_binary();
         if (bin == NULL) {
                 fprintf(stderr, "harness: k8c-apiserver binary not found\n");
                 return -1;
         }
-        char tmpl[] = "/tmp/k8c-apiserver-test-XXXXXX";
-        if (mkdtemp(tmpl) == NULL) {
-                free(bin);
-                return -1;
-        }
-        s->dir = strdup(tmpl);
-        char *data = NULL;
-        if (asprintf(&data, "%s/data", s->dir) < 0 || asprintf(&s->home, "%s/home", s->dir) < 0 ||
-            asprintf(&s->log, "%s/apiserver.log", s->dir) < 0)
-                abort();
-        mkdir(s->home, 0700);
-        s->port = free_port();
-        if (asprintf(&s->url, "http://127.0.0.1:%d", s->port) < 0)
-                abort();
         char portarg[32];
         snprintf(portarg, sizeof(portarg), "--port=%d", s->port);
         char *dataarg = NULL;
-        if (asprintf(&dataarg, "--data-dir=%s", data) < 0)
+        if (asprintf(&dataarg, "--data-dir=%s/data", s->dir) < 0)
                 abort();
         const char *argv[32] = { bin, "--bind-address=127.0.0.1", portarg, dataarg };
         size_t n = 4;
@@ -185,21 +171,18 @@ int k8c_test_apiserver_start(struct k8c_test_apiserver *s, const char *const *ex
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 if (getppid() != parent)
                         _exit(127);
-                FILE *f = freopen(s->log, "w", stderr);
+                FILE *f = freopen(s->log, "a", stderr);
                 (void)f;
-                int devnull = open("/dev/null", 0);
+                int devnull = open("/dev/null", O_RDONLY);
                 dup2(devnull, 0);
                 dup2(2, 1);
                 execv(bin, (char *const *)argv);
                 _exit(127);
         }
         free(bin);
-        free(data);
         free(dataarg);
-        if (pid < 0) {
-                cleanup_state(s);
+        if (pid < 0)
                 return -1;
-        }
         s->pid = pid;
         for (int i = 0; i < 200; i++) {
                 struct k8c_test_http_reply r;
@@ -217,31 +200,65 @@ int k8c_test_apiserver_start(struct k8c_test_apiserver *s, const char *const *ex
                 nanosleep(&ts, NULL);
         }
         fprintf(stderr, "harness: k8c-apiserver did not become ready; log %s\n", s->log);
-        k8c_test_apiserver_stop(s);
         return -1;
+}
+
+int k8c_test_apiserver_start(struct k8c_test_apiserver *s, const char *const *extra_args)
+{
+        memset(s, 0, sizeof(*s));
+        char tmpl[] = "/tmp/k8c-apiserver-test-XXXXXX";
+        if (mkdtemp(tmpl) == NULL)
+                return -1;
+        s->dir = strdup(tmpl);
+        if (asprintf(&s->home, "%s/home", s->dir) < 0 || asprintf(&s->log, "%s/apiserver.log", s->dir) < 0)
+                abort();
+        mkdir(s->home, 0700);
+        s->port = free_port();
+        if (asprintf(&s->url, "http://127.0.0.1:%d", s->port) < 0)
+                abort();
+        if (spawn(s, extra_args) < 0) {
+                k8c_test_apiserver_stop(s);
+                return -1;
+        }
+        return 0;
+}
+
+/* SIGTERM, then SIGKILL after 10 s; returns the wait status (-1 if killed or not running). */
+static int terminate(struct k8c_test_apiserver *s)
+{
+        int status = -1;
+        if (s->pid <= 0)
+                return -1;
+        kill(s->pid, SIGTERM);
+        bool done = false;
+        for (int i = 0; i < 100; i++) {
+                if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+                        done = true;
+                        break;
+                }
+                struct timespec ts = { 0, 100 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        if (!done) {
+                kill(s->pid, SIGKILL);
+                waitpid(s->pid, &status, 0);
+                status = -1;
+        }
+        s->pid = 0;
+        return status;
+}
+
+int k8c_test_apiserver_restart(struct k8c_test_apiserver *s, const char *const *extra_args)
+{
+        int status = terminate(s);
+        if (!(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0))
+                return -1;
+        return spawn(s, extra_args);
 }
 
 int k8c_test_apiserver_stop(struct k8c_test_apiserver *s)
 {
-        int status = -1;
-        if (s->pid > 0) {
-                kill(s->pid, SIGTERM);
-                bool done = false;
-                for (int i = 0; i < 100; i++) {
-                        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-                                done = true;
-                                break;
-                        }
-                        struct timespec ts = { 0, 100 * 1000 * 1000 };
-                        nanosleep(&ts, NULL);
-                }
-                if (!done) {
-                        kill(s->pid, SIGKILL);
-                        waitpid(s->pid, &status, 0);
-                        status = -1;
-                }
-                s->pid = 0;
-        }
+        int status = terminate(s);
         if (s->log != NULL && getenv("K8C_TEST_KEEP_LOG") != NULL) {
                 char *cmd = NULL;
                 if (asprintf(&cmd, "cat %s >&2", s->log) >= 0 && system(cmd) != 0)

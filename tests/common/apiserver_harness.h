@@ -27,6 +27,9 @@ int k8c_test_apiserver_start(struct k8c_test_apiserver *s, const char *const *ex
  * Removes the temp dir. Safe to call twice. */
 int k8c_test_apiserver_stop(struct k8c_test_apiserver *s);
 
+/* Stops the server (it must exit 0) and starts it again on the same port and data dir. */
+int k8c_test_apiserver_restart(struct k8c_test_apiserver *s, const char *const *extra_args);
+
 struct k8c_test_http_reply {
         long code;
         char *body;

@@ -1233,6 +1233,72 @@ static void test_service_allocation(void **state)
         free(out);
 }
 
+/* ---- restart: state and allocations persist; watches resume; bookmarks ------------------- */
+
+static void test_restart_persistence_and_bookmarks(void **state)
+{
+        long code;
+        json_t *a = create_service(
+                "persist", "{\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":31000}]}", &code);
+        assert_int_equal(code, 201);
+        char *ip = strdup(spec_str(a, "clusterIP"));
+        char *rv =
+                strdup(json_string_value(json_object_get(json_object_get(a, "metadata"), "resourceVersion")));
+        json_decref(a);
+        create_pod("after-rv", "{}");
+
+        const char *args[] = { "--watch-bookmark-interval=1s", NULL };
+        assert_int_equal(k8c_test_apiserver_restart(&srv, args), 0);
+
+        json_t *g = http_json("GET", "/api/v1/namespaces/default/services/persist", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        assert_string_equal(spec_str(g, "clusterIP"), ip);
+        json_decref(g);
+        /* The address and port stay taken. */
+        json_t *st = create_service(
+                "clash", "{\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":31000}]}", &code);
+        assert_status(st, code, 422, "Invalid", NULL);
+        json_decref(st);
+        char spec[128];
+        snprintf(spec, sizeof(spec), "{\"clusterIP\":\"%s\",\"ports\":[{\"port\":80}]}", ip);
+        st = create_service("clash", spec, &code);
+        assert_status(st, code, 422, "Invalid", NULL);
+        json_decref(st);
+
+        /* A watch from a resourceVersion read before the restart is served from history. */
+        char *path = NULL;
+        assert_true(asprintf(&path,
+                             "/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1&resourceVersion=%s",
+                             rv) >= 0);
+        json_t *evs = watch_events(path, NULL);
+        free(path);
+        assert_int_equal(json_array_size(evs), 1);
+        assert_string_equal(ev_type(evs, 0), "ADDED");
+        assert_string_equal(ev_name(evs, 0), "after-rv");
+        json_decref(evs);
+
+        /* Periodic bookmarks carry the current resourceVersion. */
+        evs = watch_events(
+                "/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=3&allowWatchBookmarks=true&"
+                "labelSelector=none%3Dnone",
+                NULL);
+        assert_true(json_array_size(evs) >= 1);
+        for (size_t i = 0; i < json_array_size(evs); i++) {
+                assert_string_equal(ev_type(evs, i), "BOOKMARK");
+                json_t *obj = json_object_get(json_array_get(evs, i), "object");
+                assert_string_equal(json_string_value(json_object_get(obj, "kind")), "Pod");
+                assert_true(atoll(json_string_value(json_object_get(json_object_get(obj, "metadata"),
+                                                                    "resourceVersion"))) > atoll(rv));
+        }
+        json_decref(evs);
+        json_decref(
+                http_json("DELETE", "/api/v1/namespaces/default/services/persist", NULL, NULL, NULL, &code));
+        assert_int_equal(code, 200);
+        delete_all_pods();
+        free(ip);
+        free(rv);
+}
+
 static void test_metrics(void **state)
 {
         struct k8c_test_http_reply r;
@@ -1308,6 +1374,7 @@ int main(void)
                 cmocka_unit_test(test_watch_raw),
                 cmocka_unit_test(test_service_allocation),
                 cmocka_unit_test(test_metrics),
+                cmocka_unit_test(test_restart_persistence_and_bookmarks),
                 cmocka_unit_test(test_watch_too_old_and_drain),
         };
         return cmocka_run_group_tests(tests, setup_server, teardown_server);
