@@ -209,7 +209,19 @@ static int decode_body(struct k8c_req *req, json_t **ret, k8c_error_t *err)
                         return r;
         } else {
                 json_error_t jerr;
-                obj = json_loadb(req->body, req->body_len, 0, &jerr);
+                const char *fv = k8c_req_query(req, "fieldValidation");
+                bool strict = fv != NULL && strcmp(fv, "Strict") == 0;
+                obj = json_loadb(req->body, req->body_len, strict ? JSON_REJECT_DUPLICATES : 0, &jerr);
+                if (obj == NULL && strict && strstr(jerr.text, "duplicate object key") != NULL) {
+                        /* jansson says: duplicate object key near '"name"' */
+                        const char *q = strchr(jerr.text, '"');
+                        const char *e = q != NULL ? strchr(q + 1, '"') : NULL;
+                        if (q != NULL && e != NULL)
+                                return k8c_make_error(err, K8C_EBADREQUEST,
+                                                      "strict decoding error: duplicate field \"%.*s\"",
+                                                      (int)(e - q - 1), q + 1);
+                        return k8c_make_error(err, K8C_EBADREQUEST, "strict decoding error: %s", jerr.text);
+                }
                 if (obj == NULL)
                         return k8c_make_error(err, K8C_EBADREQUEST,
                                               "json parse error: line %d, column %d: %s", jerr.line,
@@ -275,7 +287,7 @@ static int unknown_fields(struct k8c_req *req, const struct k8c_resource *res, j
         cleanup_free char *w = NULL;
         for (size_t i = 0; unknown[i] != NULL; i++) {
                 char *n = k8c_xasprintf("%s%s299 - \"unknown field \\\"%s\\\"\"", w != NULL ? w : "",
-                                        w != NULL ? ", " : "", unknown[i]);
+                                        w != NULL ? "\n" : "", unknown[i]);
                 free(w);
                 w = n;
         }
@@ -1247,6 +1259,27 @@ static void handle_delete_collection(struct k8c_req *req, const struct k8c_targe
         k8c_field_selector_free(&fsel);
 }
 
+/* GET .../<name>?watch=true: a watch of the collection narrowed to that name. */
+static void watch_one(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        struct k8c_selector lsel = { 0 };
+        struct k8c_field_selector fsel = { 0 };
+        struct k8c_target coll = { .res = t->res, .ns = t->ns };
+        int r = parse_selectors(req, t->res, &lsel, &fsel, &err);
+        if (r >= 0) {
+                struct k8c_field_req fr = { .field = k8c_xstrdup("metadata.name"),
+                                            .value = k8c_xstrdup(t->name) };
+                fsel.reqs = k8c_xrealloc(fsel.reqs, (fsel.n + 1) * sizeof(*fsel.reqs));
+                fsel.reqs[fsel.n++] = fr;
+                k8c_watch_serve(req, &coll, &lsel, &fsel);
+        } else {
+                fail(req, t, &err, NULL, NULL);
+        }
+        k8c_selector_free(&lsel);
+        k8c_field_selector_free(&fsel);
+}
+
 void k8c_rest_handle(struct k8c_req *req, const struct k8c_target *t)
 {
         const char *m = req->method;
@@ -1269,6 +1302,12 @@ void k8c_rest_handle(struct k8c_req *req, const struct k8c_target *t)
                 }
         } else {
                 if (get) {
+                        const char *w = k8c_req_query(req, "watch");
+                        if (w != NULL && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0) && t->sub == NULL) {
+                                req->verb = "WATCH";
+                                watch_one(req, t);
+                                return;
+                        }
                         req->verb = "GET";
                         handle_get(req, t);
                         return;

@@ -62,8 +62,10 @@ static enum MHD_Result send_reply(struct k8c_req *req)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 req->content_type != NULL ? req->content_type : "application/json");
         MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
-        if (req->warning != NULL)
-                MHD_add_response_header(resp, "Warning", req->warning);
+        /* One Warning header per warning, as Kubernetes sends them. */
+        for (char *save = NULL, *w = req->warning != NULL ? strtok_r(req->warning, "\n", &save) : NULL;
+             w != NULL; w = strtok_r(NULL, "\n", &save))
+                MHD_add_response_header(resp, "Warning", w);
         enum MHD_Result r = MHD_queue_response(req->conn, req->code, resp);
         MHD_destroy_response(resp);
         return r;
@@ -129,6 +131,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (req == NULL)
                 return;
         double secs = (double)(now_us() - req->start_us) / 1e6;
+        if (req->code >= 500 && req->code != 503) {
+                char q[512];
+                const char *msg = json_string_value(json_object_get(req->reply, "message"));
+                k8c_log_error("request failed", "method=%s url=%s code=%d error=%s", req->method, req->url,
+                              req->code, k8c_log_quote(q, sizeof(q), msg != NULL ? msg : ""));
+        }
         k8c_metrics_observe(srv->metrics, req->verb, req->resource, req->code, secs);
         k8c_logv(4, "request", "method=%s url=%s code=%d seconds=%.6f", req->method, req->url, req->code,
                  secs);

@@ -83,6 +83,7 @@ struct k8c_watch_cache {
         int64_t last_rev;
         struct watcher *watchers;
         size_t nwatchers;
+        int64_t last_sweep_ms;
 };
 
 static int64_t mono_ms(void)
@@ -327,8 +328,15 @@ static void process(struct k8c_watch_cache *wc, const struct k8c_store_event *se
 static void tick(struct k8c_watch_cache *wc)
 {
         int64_t now = mono_ms();
+        /* A suspended connection does not notice its client going away; resuming idle watchers
+         * now and then lets the HTTP layer see closed sockets and free them. */
+        bool sweep = now - wc->last_sweep_ms >= 30000;
+        if (sweep)
+                wc->last_sweep_ms = now;
         pthread_mutex_lock(&wc->lock);
         for (struct watcher *w = wc->watchers; w != NULL; w = w->next) {
+                if (sweep)
+                        wake(w);
                 if (w->deadline_ms > 0 && now >= w->deadline_ms)
                         w->done = true;
                 if (w->bookmarks && now >= w->next_bookmark_ms && !w->done) {

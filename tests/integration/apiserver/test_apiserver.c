@@ -862,6 +862,13 @@ static void test_bad_input_changes_nothing(void **state)
         assert_status(st, code, 400, "BadRequest", "strict decoding error: unknown field \"spec.foo\"");
         json_decref(st);
 
+        st = http_json(
+                "POST", "/api/v1/namespaces/default/configmaps?fieldValidation=Strict", "application/json",
+                "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"d\",\"name\":\"e\"}}",
+                NULL, &code);
+        assert_status(st, code, 400, "BadRequest", "strict decoding error: duplicate field \"name\"");
+        json_decref(st);
+
         st = http_json("POST", "/api/v1/namespaces/default/pods?dryRun=All", "application/json",
                        pod_body("dry"), NULL, &code);
         assert_int_equal(code, 201);
@@ -896,6 +903,18 @@ static void test_update_conflict_generation_warning(void **state)
         json_t *obj = json_loads(r.body, 0, NULL);
         k8c_test_http_reply_free(&r);
         assert_null(json_object_get(json_object_get(obj, "spec"), "foo"));
+        /* Two unknown fields: two Warning headers. */
+        const char *two =
+                "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"w2\"},\"foo\":1,"
+                "\"bar\":2}";
+        assert_int_equal(k8c_test_http(&srv, "POST", "/api/v1/namespaces/default/configmaps?dryRun=All",
+                                       "application/json", two, strlen(two), NULL, &r),
+                         0);
+        assert_int_equal(r.code, 201);
+        assert_non_null(strstr(r.headers,
+                               "\r\nWarning: 299 - \"unknown field \\\"foo\\\"\"\r\nWarning: 299 - "
+                               "\"unknown field \\\"bar\\\"\"\r\n"));
+        k8c_test_http_reply_free(&r);
         const char *rv1 =
                 json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
         char *stale = strdup(rv1);
@@ -1109,6 +1128,13 @@ static void test_watch_raw(void **state)
         assert_string_equal(ev_name(evs, 0), "a2");
         assert_string_equal(ev_type(evs, 1), "DELETED");
         assert_string_equal(ev_name(evs, 1), "a1");
+        json_decref(evs);
+
+        /* A watch on one object by name. */
+        evs = watch_events("/api/v1/namespaces/default/pods/a2?watch=true&timeoutSeconds=1", NULL);
+        assert_int_equal(json_array_size(evs), 1);
+        assert_string_equal(ev_type(evs, 0), "ADDED");
+        assert_string_equal(ev_name(evs, 0), "a2");
         json_decref(evs);
 
         /* Table mode: one-row Tables, columnDefinitions on the first event only. */
