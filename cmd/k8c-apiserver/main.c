@@ -22,6 +22,7 @@ int main(int argc, char **argv)
         int64_t max_body = 3 * 1024 * 1024;
         int watch_cache_size = 10000;
         int64_t bookmark_ms = 60000;
+        int64_t watch_queue = 16 * 1024 * 1024;
         const struct k8c_flag flags[] = {
                 { "bind-address", 0, K8C_FLAG_STRING, &bind_address, "IP address to listen on", NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port to serve the API on (plain HTTP)", NULL },
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
                   "recent events kept in memory for watches (older resourceVersions get 410)", NULL },
                 { "watch-bookmark-interval", 0, K8C_FLAG_DURATION, &bookmark_ms,
                   "period of BOOKMARK events on watches that allow them", NULL },
+                { "watch-queue-bytes", 0, K8C_FLAG_INT64, &watch_queue,
+                  "unsent bytes after which a slow watcher is dropped", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
@@ -59,6 +62,7 @@ int main(int argc, char **argv)
                 .max_request_body_bytes = max_body,
                 .watch_window = watch_cache_size,
                 .bookmark_interval_ms = (int)bookmark_ms,
+                .watch_queue_bytes = watch_queue,
         };
         cleanup_error k8c_error_t err = NULL;
         if (k8c_apiserver_run(&cfg, &err) < 0) {

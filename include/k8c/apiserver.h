@@ -23,6 +23,7 @@ struct k8c_apiserver_config {
         int64_t max_request_body_bytes;       /* 3 MiB; larger bodies → 413 */
         int watch_window;                     /* events kept in the watch cache (0 = 10000) */
         int bookmark_interval_ms;             /* BOOKMARK period for allowWatchBookmarks (0 = 60000) */
+        int64_t watch_queue_bytes;            /* a watcher with more unsent bytes is dropped (0 = 16 MiB) */
 };
 
 /* Serves until SIGTERM or SIGINT, then stops accepting, ends watches cleanly and closes

@@ -100,6 +100,7 @@ void k8c_watch_cache_stop(struct k8c_apiserver *srv);
 /* After the HTTP daemon is gone. */
 void k8c_watch_cache_free(struct k8c_apiserver *srv);
 size_t k8c_watch_cache_watchers(struct k8c_apiserver *srv);
+uint64_t k8c_watch_cache_dropped(struct k8c_apiserver *srv);
 /* Serves a watch request for target t (label/field selectors already parsed by the caller). */
 struct k8c_selector;
 struct k8c_field_selector;

@@ -104,6 +104,9 @@ char *k8c_metrics_render(struct k8c_apiserver *srv)
         fprintf(f, "# HELP apiserver_registered_watchers Number of open watch streams.\n");
         fprintf(f, "# TYPE apiserver_registered_watchers gauge\n");
         fprintf(f, "apiserver_registered_watchers %zu\n", k8c_watch_cache_watchers(srv));
+        fprintf(f, "# HELP apiserver_watch_dropped_total Watchers ended because they fell too far behind.\n");
+        fprintf(f, "# TYPE apiserver_watch_dropped_total counter\n");
+        fprintf(f, "apiserver_watch_dropped_total %" PRIu64 "\n", k8c_watch_cache_dropped(srv));
         int64_t rev = 0;
         k8c_store_current_revision(srv->store, &rev, NULL);
         fprintf(f, "# HELP k8c_storage_revision Current storage revision.\n");

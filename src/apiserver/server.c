@@ -184,6 +184,8 @@ static void config_defaults(struct k8c_apiserver_config *c)
                 c->max_request_body_bytes = 3 * 1024 * 1024;
         if (c->watch_window <= 0)
                 c->watch_window = 10000;
+        if (c->watch_queue_bytes <= 0)
+                c->watch_queue_bytes = 16 * 1024 * 1024;
         if (c->bookmark_interval_ms <= 0)
                 c->bookmark_interval_ms = 60000;
 }

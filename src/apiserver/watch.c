@@ -25,7 +25,6 @@
 #include "k8c/labels.h"
 #include "k8c/log.h"
 
-#define QUEUE_MAX_BYTES (16u * 1024 * 1024)
 #define QUEUE_MAX_ITEMS 20000
 
 enum { T_ADDED, T_MODIFIED, T_DELETED, T_MAX };
@@ -67,7 +66,7 @@ struct watcher {
         int64_t last_rev;
         struct out *q;
         size_t qhead, qn, qcap, qbytes, off;
-        bool suspended, done, registered;
+        bool suspended, done, registered, dropped;
 };
 
 struct k8c_watch_cache {
@@ -84,6 +83,7 @@ struct k8c_watch_cache {
         struct watcher *watchers;
         size_t nwatchers;
         int64_t last_sweep_ms;
+        uint64_t dropped; /* watchers dropped for being too slow */
 };
 
 static int64_t mono_ms(void)
@@ -119,17 +119,34 @@ static char *event_line(const char *type, const json_t *obj, size_t *ret_len)
 
 /* ---- watcher queues (wc->lock held) ----------------------------------------- */
 
+static void q_pop(struct watcher *w)
+{
+        struct out *o = &w->q[w->qhead];
+        w->qbytes -= o->len;
+        free(o->own);
+        wevent_unref(o->ev);
+        memset(o, 0, sizeof(*o));
+        w->qhead = (w->qhead + 1) % w->qcap;
+        w->qn--;
+        w->off = 0;
+}
+
 static void q_push(struct watcher *w, struct wevent *ev, int t, char *own, size_t len)
 {
         if (w->done) {
                 free(own);
                 return;
         }
-        if (w->qn + 1 > QUEUE_MAX_ITEMS || w->qbytes + len > QUEUE_MAX_BYTES) {
-                /* Too slow: end this watch rather than hold everyone's memory. */
+        if (w->qn + 1 > QUEUE_MAX_ITEMS || (int64_t)(w->qbytes + len) > w->wc->srv->cfg.watch_queue_bytes) {
+                /* Too slow: end this watch (the client re-lists) rather than hold memory for it or
+                 * slow the others. Its queue goes now; the connection is cut when next writable. */
                 free(own);
-                w->done = true;
                 k8c_logv(2, "dropping slow watcher", "resource=%s queued=%zu", w->res->plural, w->qn);
+                while (w->qn > 0)
+                        q_pop(w);
+                w->done = true;
+                w->dropped = true;
+                w->wc->dropped++;
                 return;
         }
         if (w->qn == w->qcap) {
@@ -151,18 +168,6 @@ static void q_push(struct watcher *w, struct wevent *ev, int t, char *own, size_
                 ev->refs++;
         w->qn++;
         w->qbytes += len;
-}
-
-static void q_pop(struct watcher *w)
-{
-        struct out *o = &w->q[w->qhead];
-        w->qbytes -= o->len;
-        free(o->own);
-        wevent_unref(o->ev);
-        memset(o, 0, sizeof(*o));
-        w->qhead = (w->qhead + 1) % w->qcap;
-        w->qn--;
-        w->off = 0;
 }
 
 static void wake(struct watcher *w)
@@ -473,6 +478,17 @@ void k8c_watch_cache_free(struct k8c_apiserver *srv)
         srv->wc = NULL;
 }
 
+uint64_t k8c_watch_cache_dropped(struct k8c_apiserver *srv)
+{
+        struct k8c_watch_cache *wc = srv->wc;
+        if (wc == NULL)
+                return 0;
+        pthread_mutex_lock(&wc->lock);
+        uint64_t n = wc->dropped;
+        pthread_mutex_unlock(&wc->lock);
+        return n;
+}
+
 size_t k8c_watch_cache_watchers(struct k8c_apiserver *srv)
 {
         struct k8c_watch_cache *wc = srv->wc;
@@ -503,6 +519,10 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
                 w->off += take;
                 if (w->off == o->len)
                         q_pop(w);
+        }
+        if (w->dropped) {
+                pthread_mutex_unlock(&wc->lock);
+                return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         if (n == 0) {
                 if (w->done || wc->srv->stopping) {

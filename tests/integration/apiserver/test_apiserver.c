@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1379,6 +1382,71 @@ static void test_watch_too_old_and_drain(void **state)
         memset(&other, 0, sizeof(other));
 }
 
+static void test_slow_watcher_dropped(void **state)
+{
+        other = srv;
+        const char *args[] = { "--watch-queue-bytes=262144", NULL };
+        assert_int_equal(k8c_test_apiserver_start(&srv, args), 0);
+
+        /* A client that never reads, with a tiny receive window. */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        int small = 4096;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port) };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        const char *req =
+                "GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+
+        /* A client that reads everything. */
+        char *cmd = NULL;
+        assert_true(asprintf(&cmd,
+                             "curl -s -N "
+                             "'%s/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=15' | wc -l",
+                             srv.url) >= 0);
+        FILE *p = popen(cmd, "r");
+        free(cmd);
+        sleep(1);
+
+        size_t big = 100 * 1024;
+        char *value = malloc(big + 1);
+        memset(value, 'x', big);
+        value[big] = '\0';
+        for (int i = 0; i < 80; i++) {
+                char *body = NULL;
+                assert_true(asprintf(&body,
+                                     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                                     "\"big-%d\"},"
+                                     "\"data\":{\"v\":\"%s\"}}",
+                                     i, value) >= 0);
+                long code;
+                json_decref(http_json("POST", "/api/v1/namespaces/default/configmaps", "application/json",
+                                      body, NULL, &code));
+                free(body);
+                assert_int_equal(code, 201);
+        }
+        free(value);
+
+        struct k8c_test_http_reply r;
+        assert_int_equal(k8c_test_http(&srv, "GET", "/metrics", NULL, NULL, 0, NULL, &r), 0);
+        assert_non_null(strstr(r.body, "\napiserver_watch_dropped_total 1\n"));
+        k8c_test_http_reply_free(&r);
+
+        char buf[64] = "";
+        assert_non_null(fgets(buf, sizeof(buf), p));
+        pclose(p);
+        assert_int_equal(atoi(buf), 80);
+        close(fd);
+
+        int status = k8c_test_apiserver_stop(&srv);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        srv = other;
+        memset(&other, 0, sizeof(other));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1402,6 +1470,7 @@ int main(void)
                 cmocka_unit_test(test_metrics),
                 cmocka_unit_test(test_restart_persistence_and_bookmarks),
                 cmocka_unit_test(test_watch_too_old_and_drain),
+                cmocka_unit_test(test_slow_watcher_dropped),
         };
         return cmocka_run_group_tests(tests, setup_server, teardown_server);
 }
