@@ -64,6 +64,32 @@ static void test_defaults(void **state)
         assert_string_equal(S(json_object_get(res, "requests"), "cpu", NULL), "500m");
 }
 
+static void test_admission_defaults(void **state)
+{
+        json_auto_t *pod =
+                J(POD("{\"containers\":[{\"name\":\"a\",\"image\":\"x\"}],\"tolerations\":[{\"key\":"
+                      "\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\","
+                      "\"tolerationSeconds\":60}]}"));
+        R->set_defaults(pod);
+        R->prepare_create(pod, &ctx);
+        json_t *spec = json_object_get(pod, "spec");
+        assert_int_equal(json_integer_value(json_object_get(spec, "priority")), 0);
+        assert_string_equal(S(spec, "preemptionPolicy", NULL), "PreemptLowerPriority");
+        cleanup_free char *tol =
+                json_dumps(json_object_get(spec, "tolerations"), JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(
+                tol, "[{\"effect\":\"NoExecute\",\"key\":\"node.kubernetes.io/unreachable\",\"operator\":"
+                     "\"Exists\",\"tolerationSeconds\":60},{\"effect\":\"NoExecute\",\"key\":"
+                     "\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"tolerationSeconds\":300}]");
+        json_auto_t *all =
+                J(POD("{\"containers\":[{\"name\":\"a\",\"image\":\"x\"}],\"tolerations\":[{\"operator\":"
+                      "\"Exists\"}],\"priorityClassName\":\"high\"}"));
+        R->prepare_create(all, &ctx);
+        spec = json_object_get(all, "spec");
+        assert_int_equal(json_array_size(json_object_get(spec, "tolerations")), 1);
+        assert_null(json_object_get(spec, "priority"));
+}
+
 static void test_prepare_create_qos(void **state)
 {
         static const struct {
@@ -415,6 +441,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_admission_defaults),
                 cmocka_unit_test(test_prepare_create_qos),
                 cmocka_unit_test(test_validate_ok),
                 cmocka_unit_test(test_validate_image_required),
