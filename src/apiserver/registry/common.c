@@ -953,6 +953,147 @@ void k8c_validate_selector_immutable(const json_t *obj, const json_t *old, struc
         }
 }
 
+/* ---- ConfigMap/Secret data ---- */
+
+/* validation.IsConfigMapKey messages. */
+static void validate_key(const char *key, const char *field, struct k8c_field_errors *errs)
+{
+        size_t len = strlen(key);
+        if (len > 253)
+                k8c_field_invalid_str(errs, field, key, "must be no more than 253 characters");
+        bool ok = len > 0;
+        for (size_t i = 0; i < len && ok; i++) {
+                char c = key[i];
+                ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                     c == '.' || c == '_';
+        }
+        if (!ok)
+                k8c_field_invalid_str(
+                        errs, field, key,
+                        "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+                        "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation "
+                        "is '[-._a-zA-Z0-9]+')");
+        if (strcmp(key, ".") == 0)
+                k8c_field_invalid_str(errs, field, key, "must not be '.'");
+        else if (strcmp(key, "..") == 0)
+                k8c_field_invalid_str(errs, field, key, "must not be '..'");
+        else if (strncmp(key, "..", 2) == 0)
+                k8c_field_invalid_str(errs, field, key, "must not start with '..'");
+}
+
+size_t k8c_validate_data_map(const json_t *map, const char *name, const json_t *other, const char *other_name,
+                             struct k8c_field_errors *errs)
+{
+        size_t total = 0;
+        const char *key;
+        json_t *v;
+        if (!json_is_object(map))
+                return 0;
+        json_object_foreach((json_t *)map, key, v)
+        {
+                cleanup_free char *f = k8c_xasprintf("%s[%s]", name, key);
+                validate_key(key, f, errs);
+                if (other != NULL && json_object_get(other, key) != NULL) {
+                        cleanup_free char *detail =
+                                k8c_xasprintf("duplicate of key present in %s", other_name);
+                        k8c_field_invalid_str(errs, f, key, detail);
+                }
+                total += strlen(key) + (json_is_string(v) ? json_string_length(v) : 0);
+        }
+        return total;
+}
+
+void k8c_validate_immutable_data(const json_t *obj, const json_t *old, const char *const *keys,
+                                 struct k8c_field_errors *errs)
+{
+        if (!json_is_true(k8c_reg_get(old, "immutable")))
+                return;
+        if (!json_is_true(k8c_reg_get(obj, "immutable")))
+                k8c_field_forbidden(errs, "immutable", "field is immutable when `immutable` is set");
+        for (size_t i = 0; keys[i] != NULL; i++) {
+                json_t *a = k8c_reg_get(obj, keys[i]), *b = k8c_reg_get(old, keys[i]);
+                bool same = (a == NULL || json_object_size(a) == 0) ? (b == NULL || json_object_size(b) == 0)
+                                                                    : (b != NULL && json_equal(a, b));
+                if (!same)
+                        k8c_field_forbidden(errs, keys[i], "field is immutable when `immutable` is set");
+        }
+}
+
+/* ---- PersistentVolume/Claim ---- */
+
+static const char *const access_modes[] = { "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce",
+                                            "ReadWriteOncePod", NULL };
+static const char *const volume_modes[] = { "Block", "Filesystem", NULL };
+
+static bool pv_in_list(const char *s, const char *const *list)
+{
+        for (size_t i = 0; list[i] != NULL; i++)
+                if (strcmp(s, list[i]) == 0)
+                        return true;
+        return false;
+}
+
+void k8c_validate_access_modes(const json_t *spec, const char *path, struct k8c_field_errors *errs)
+{
+        json_t *modes = k8c_reg_arr(spec, "accessModes");
+        if (json_array_size(modes) == 0) {
+                k8c_field_required(errs, path, "");
+                return;
+        }
+        size_t i;
+        json_t *m;
+        json_array_foreach(modes, i, m)
+        {
+                const char *s = json_string_value(m) ? json_string_value(m) : "";
+                if (!pv_in_list(s, access_modes))
+                        k8c_field_not_supported(errs, path, s, access_modes);
+        }
+}
+
+void k8c_validate_volume_mode(const json_t *spec, const char *path, struct k8c_field_errors *errs)
+{
+        const char *vm = k8c_reg_str(spec, "volumeMode");
+        if (vm != NULL && !pv_in_list(vm, volume_modes))
+                k8c_field_not_supported(errs, path, vm, volume_modes);
+}
+
+/* helper.GetAccessModesAsString: RWO,ROX,RWX,RWOP in this fixed order, each once. */
+char *k8c_access_modes_string(const json_t *modes)
+{
+        static const struct {
+                const char *mode, *abbr;
+        } order[] = { { "ReadWriteOnce", "RWO" },
+                      { "ReadOnlyMany", "ROX" },
+                      { "ReadWriteMany", "RWX" },
+                      { "ReadWriteOncePod", "RWOP" } };
+        char *out = k8c_xstrdup("");
+        for (size_t k = 0; k < K8C_ARRAY_SIZE(order); k++) {
+                size_t i;
+                json_t *m;
+                json_array_foreach(modes, i, m)
+                {
+                        if (json_is_string(m) && strcmp(json_string_value(m), order[k].mode) == 0) {
+                                char *next = k8c_xasprintf("%s%s%s", out, out[0] != '\0' ? "," : "",
+                                                           order[k].abbr);
+                                free(out);
+                                out = next;
+                                break;
+                        }
+                }
+        }
+        return out;
+}
+
+/* storageClassName, or the beta annotation when the field is absent. */
+const char *k8c_storage_class(const json_t *obj)
+{
+        const char *sc = k8c_reg_path_str(obj, "spec.storageClassName");
+        if (sc != NULL)
+                return sc;
+        json_t *ann = k8c_reg_path(obj, "metadata.annotations");
+        return k8c_reg_str0(ann, "volume.beta.kubernetes.io/storage-class");
+}
+
 /* ---- defaults ------------------------------------------------------------------------------------ */
 
 /* SetDefaults_Container's pull policy: "latest" or no tag (and no digest) → Always. */
