@@ -153,6 +153,7 @@ static void test_nodes(void **state)
 
         json_auto_t *upd = json_deep_copy(node);
         json_object_set_new(json_object_get(upd, "spec"), "podCIDR", json_string("10.244.9.0/24"));
+        json_object_set_new(json_object_get(upd, "spec"), "podCIDRs", json_pack("[s]", "10.244.9.0/24"));
         json_object_set_new(upd, "status", json_object());
         r->prepare_update(upd, node, &ctx);
         assert_string_equal(
