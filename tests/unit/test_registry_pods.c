@@ -224,6 +224,34 @@ static void test_validate_misc(void **state)
                             "spec.initContainers[0].resources.limits[memory]");
 }
 
+static void test_validate_probes(void **state)
+{
+        json_auto_t *ok = validate(
+                POD("{\"containers\":[{\"name\":\"web\",\"image\":\"x:1\",\"ports\":[{\"name\":"
+                    "\"http\",\"containerPort\":80}],\"livenessProbe\":{\"httpGet\":{\"port\":"
+                    "\"http\"}},\"readinessProbe\":{\"tcpSocket\":{\"port\":80},\"successThreshold\":2}}]}"),
+                NULL);
+        assert_int_equal(json_array_size(ok), 0);
+        json_auto_t *bad =
+                validate(POD("{\"containers\":[{\"name\":\"web\",\"image\":\"x:1\",\"livenessProbe\":{"
+                             "\"httpGet\":{\"port\":0,\"scheme\":\"FTP\"},\"exec\":{\"command\":[\"true\"]},"
+                             "\"successThreshold\":3},\"startupProbe\":{\"periodSeconds\":-1}}]}"),
+                         NULL);
+        assert_int_equal(json_array_size(bad), 6);
+        assert_cause(bad, 0, "FieldValueForbidden", "spec.containers[0].livenessProbe",
+                     "Forbidden: may not specify more than 1 handler type");
+        assert_cause(bad, 1, "FieldValueInvalid", "spec.containers[0].livenessProbe.httpGet.port",
+                     "Invalid value: 0: must be between 1 and 65535, inclusive");
+        assert_cause(bad, 2, "FieldValueNotSupported", "spec.containers[0].livenessProbe.httpGet.scheme",
+                     "Unsupported value: \"FTP\": supported values: \"HTTP\", \"HTTPS\"");
+        assert_cause(bad, 3, "FieldValueInvalid", "spec.containers[0].livenessProbe.successThreshold",
+                     "Invalid value: 3: must be 1");
+        assert_cause(bad, 4, "FieldValueRequired", "spec.containers[0].startupProbe",
+                     "Required value: must specify a handler type");
+        assert_cause(bad, 5, "FieldValueInvalid", "spec.containers[0].startupProbe.periodSeconds",
+                     "Invalid value: -1: must be greater than or equal to 0");
+}
+
 static void test_prepare_update_keeps_status(void **state)
 {
         json_auto_t *old = J(POD("{\"containers\":[{\"name\":\"a\",\"image\":\"x\"}]}"));
@@ -447,6 +475,7 @@ int main(void)
                 cmocka_unit_test(test_validate_image_required),
                 cmocka_unit_test(test_validate_many),
                 cmocka_unit_test(test_validate_misc),
+                cmocka_unit_test(test_validate_probes),
                 cmocka_unit_test(test_prepare_update_keeps_status),
                 cmocka_unit_test(test_validate_update),
                 cmocka_unit_test(test_columns),

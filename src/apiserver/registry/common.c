@@ -637,6 +637,74 @@ static void validate_resources(const json_t *res, const char *path, struct k8c_f
         }
 }
 
+/* ValidatePortNumOrName on an IntOrString port. */
+static void validate_port_num_or_name(const json_t *v, const char *path, struct k8c_field_errors *errs)
+{
+        if (json_is_integer(v)) {
+                json_int_t n = json_integer_value(v);
+                if (n < 1 || n > 65535)
+                        k8c_field_invalid_int(errs, path, n, "must be between 1 and 65535, inclusive");
+        } else if (json_is_string(v)) {
+                const char *msgs[5];
+                size_t n = port_name_errors(json_string_value(v), msgs);
+                for (size_t i = 0; i < n; i++)
+                        k8c_field_invalid_str(errs, path, json_string_value(v), msgs[i]);
+        } else {
+                k8c_field_required(errs, path, "");
+        }
+}
+
+/* validateProbe + validateHandler; liveness and startup probes need successThreshold 1. */
+static void validate_probe(const json_t *probe, const char *path, bool success_must_be_one,
+                           struct k8c_field_errors *errs)
+{
+        if (probe == NULL)
+                return;
+        static const char *const handlers[] = { "exec", "httpGet", "tcpSocket", "grpc" };
+        size_t n = 0;
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(handlers); i++)
+                if (k8c_reg_has(probe, handlers[i]))
+                        n++;
+        if (n == 0)
+                k8c_field_required(errs, path, "must specify a handler type");
+        else if (n > 1)
+                k8c_field_forbidden(errs, path, "may not specify more than 1 handler type");
+        json_t *exec = k8c_reg_obj(probe, "exec");
+        if (exec != NULL && json_array_size(k8c_reg_arr(exec, "command")) == 0) {
+                cleanup_free char *f = k8c_xasprintf("%s.exec.command", path);
+                k8c_field_required(errs, f, "");
+        }
+        json_t *http = k8c_reg_obj(probe, "httpGet");
+        if (http != NULL) {
+                cleanup_free char *pp = k8c_xasprintf("%s.httpGet.path", path);
+                cleanup_free char *portp = k8c_xasprintf("%s.httpGet.port", path);
+                cleanup_free char *sp = k8c_xasprintf("%s.httpGet.scheme", path);
+                if (k8c_reg_str0(http, "path")[0] == '\0')
+                        k8c_field_required(errs, pp, "");
+                validate_port_num_or_name(k8c_reg_get(http, "port"), portp, errs);
+                const char *scheme = k8c_reg_str0(http, "scheme");
+                static const char *const schemes[] = { "HTTP", "HTTPS", NULL };
+                if (strcmp(scheme, "HTTP") != 0 && strcmp(scheme, "HTTPS") != 0)
+                        k8c_field_not_supported(errs, sp, scheme, schemes);
+        }
+        json_t *tcp = k8c_reg_obj(probe, "tcpSocket");
+        if (tcp != NULL) {
+                cleanup_free char *portp = k8c_xasprintf("%s.tcpSocket.port", path);
+                validate_port_num_or_name(k8c_reg_get(tcp, "port"), portp, errs);
+        }
+        static const char *const numbers[] = { "initialDelaySeconds", "timeoutSeconds", "periodSeconds",
+                                               "successThreshold", "failureThreshold" };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(numbers); i++) {
+                cleanup_free char *f = k8c_xasprintf("%s.%s", path, numbers[i]);
+                k8c_validate_nonnegative(probe, numbers[i], f, errs);
+        }
+        json_t *st = k8c_reg_get(probe, "successThreshold");
+        if (success_must_be_one && json_is_integer(st) && json_integer_value(st) != 1) {
+                cleanup_free char *f = k8c_xasprintf("%s.successThreshold", path);
+                k8c_field_invalid_int(errs, f, json_integer_value(st), "must be 1");
+        }
+}
+
 static const char *const pull_policies[] = { "Always", "IfNotPresent", "Never", NULL };
 static const char *const termination_policies[] = { "File", "FallbackToLogsOnError", NULL };
 
@@ -706,6 +774,11 @@ static void validate_containers(const json_t *ctrs, const char *path, const json
                         k8c_field_duplicate_str(errs, np, name);
                 else
                         json_object_set_new(all_names, name, json_true());
+                static const char *const probes[] = { "livenessProbe", "readinessProbe", "startupProbe" };
+                for (size_t k = 0; k < K8C_ARRAY_SIZE(probes); k++) {
+                        cleanup_free char *probe_path = k8c_xasprintf("%s.%s", cp, probes[k]);
+                        validate_probe(k8c_reg_obj(c, probes[k]), probe_path, k != 1, errs);
+                }
         }
 }
 
