@@ -1183,6 +1183,23 @@ static const char *default_pull_policy(const char *image)
         return at != NULL ? "IfNotPresent" : "Always";
 }
 
+void k8c_canonicalize_quantities(json_t *list)
+{
+        const char *name;
+        json_t *q;
+        if (!json_is_object(list))
+                return;
+        json_object_foreach(list, name, q)
+        {
+                cleanup_free char *text = quantity_text(q);
+                k8c_quantity_t v;
+                if (text == NULL || k8c_quantity_parse(text, &v, NULL) < 0)
+                        continue; /* left for validation to report */
+                cleanup_free char *canon = k8c_quantity_format(&v);
+                json_object_set_new(list, name, json_string(canon));
+        }
+}
+
 static void probe_defaults(json_t *probe)
 {
         if (!json_is_object(probe))
@@ -1222,6 +1239,9 @@ static void container_defaults(json_t *c, bool host_network)
                 if (json_is_object(fr))
                         k8c_reg_default_str(fr, "apiVersion", "v1");
         }
+        json_t *res = k8c_reg_obj(c, "resources");
+        k8c_canonicalize_quantities(k8c_reg_obj(res, "limits"));
+        k8c_canonicalize_quantities(k8c_reg_obj(res, "requests"));
         probe_defaults(k8c_reg_obj(c, "livenessProbe"));
         probe_defaults(k8c_reg_obj(c, "readinessProbe"));
         probe_defaults(k8c_reg_obj(c, "startupProbe"));

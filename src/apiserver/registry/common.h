@@ -101,6 +101,9 @@ char *k8c_access_modes_string(const json_t *modes);
 const char *k8c_storage_class(const json_t *obj);
 
 /* ---- shared defaults ---- */
+/* Rewrites every parsable quantity of a ResourceList in canonical form ("0.5" → "500m", 1 → "1"),
+ * as Kubernetes' decode/encode round trip does; unparsable ones are left for validation. */
+void k8c_canonicalize_quantities(json_t *list);
 void k8c_pod_spec_set_defaults(json_t *spec);
 /* Template of a workload: spec defaults and template labels → selector/labels defaults are per kind. */
 void k8c_pod_template_set_defaults(json_t *tmpl);

@@ -26,6 +26,8 @@ static void node_set_defaults(json_t *obj)
                                     json_string(json_string_value(json_array_get(cidrs, 0))));
         json_t *status = k8c_reg_obj(obj, "status");
         json_t *cap = k8c_reg_obj(status, "capacity");
+        k8c_canonicalize_quantities(cap);
+        k8c_canonicalize_quantities(k8c_reg_obj(status, "allocatable"));
         if (cap != NULL && !k8c_reg_has(status, "allocatable"))
                 json_object_set_new(status, "allocatable", json_deep_copy(cap));
 }

@@ -20,6 +20,9 @@ static void pvc_set_defaults(json_t *obj)
 {
         json_t *spec = k8c_reg_ensure(obj, "spec");
         k8c_reg_default_str(spec, "volumeMode", "Filesystem");
+        json_t *res = k8c_reg_obj(spec, "resources");
+        k8c_canonicalize_quantities(k8c_reg_obj(res, "requests"));
+        k8c_canonicalize_quantities(k8c_reg_obj(res, "limits"));
 }
 
 static void pvc_prepare_create(json_t *obj, const struct k8c_registry_ctx *ctx)

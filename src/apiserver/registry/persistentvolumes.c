@@ -44,6 +44,7 @@ static void pv_set_defaults(json_t *obj)
         json_t *spec = k8c_reg_ensure(obj, "spec");
         k8c_reg_default_str(spec, "persistentVolumeReclaimPolicy", "Retain");
         k8c_reg_default_str(spec, "volumeMode", "Filesystem");
+        k8c_canonicalize_quantities(k8c_reg_obj(spec, "capacity"));
         json_t *hp = k8c_reg_obj(spec, "hostPath");
         if (hp != NULL)
                 k8c_reg_default_str(hp, "type", "");
