@@ -65,14 +65,14 @@ static void test_defaults(void **state)
 
         /* Quantities come back in canonical form, as after Kubernetes' decode/encode. */
         json_auto_t *q = J(POD("{\"containers\":[{\"name\":\"a\",\"image\":\"x\",\"resources\":{\"limits\":{"
-                               "\"cpu\":0.5,\"memory\":\"1Gi\"},\"requests\":{\"cpu\":1,\"memory\":\"1e3\","
+                               "\"cpu\":0.1,\"memory\":\"1Gi\"},\"requests\":{\"cpu\":1,\"memory\":\"1e3\","
                                "\"ephemeral-storage\":\"bogus\"}}}]}"));
         R->set_defaults(q);
         json_t *qres = json_object_get(
                 json_array_get(json_object_get(json_object_get(q, "spec"), "containers"), 0), "resources");
         cleanup_free char *qtext = json_dumps(qres, JSON_COMPACT | JSON_SORT_KEYS);
         assert_string_equal(qtext,
-                            "{\"limits\":{\"cpu\":\"500m\",\"memory\":\"1Gi\"},\"requests\":{\"cpu\":\"1\","
+                            "{\"limits\":{\"cpu\":\"100m\",\"memory\":\"1Gi\"},\"requests\":{\"cpu\":\"1\","
                             "\"ephemeral-storage\":\"bogus\",\"memory\":\"1e3\"}}");
 }
 

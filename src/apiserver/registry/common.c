@@ -555,8 +555,15 @@ static char *quantity_text(const json_t *q)
                 return k8c_xstrdup(json_string_value(q));
         if (json_is_integer(q))
                 return k8c_xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(q));
-        if (json_is_real(q))
-                return k8c_xasprintf("%.17g", json_real_value(q));
+        if (json_is_real(q)) {
+                /* The shortest text that reads back as the same double: 0.1 stays "0.1". */
+                char *t = k8c_xasprintf("%.15g", json_real_value(q));
+                if (strtod(t, NULL) != json_real_value(q)) {
+                        free(t);
+                        t = k8c_xasprintf("%.17g", json_real_value(q));
+                }
+                return t;
+        }
         return NULL;
 }
 
@@ -882,8 +889,6 @@ void k8c_validate_pod_spec(const json_t *spec, const char *path, struct k8c_fiel
 
 /* ---- label selectors and workloads --------------------------------------------------------------- */
 
-static const char *const selector_ops[] = { "In", "NotIn", "Exists", "DoesNotExist", NULL };
-
 void k8c_validate_label_selector(const json_t *sel, const char *path, struct k8c_field_errors *errs)
 {
         if (sel == NULL)
@@ -918,7 +923,6 @@ void k8c_validate_label_selector(const json_t *sel, const char *path, struct k8c
                         k8c_field_invalid_str(errs, kp, key, msg);
                 }
         }
-        (void)selector_ops;
 }
 
 char *k8c_go_label_selector(const json_t *sel)
