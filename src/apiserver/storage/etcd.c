@@ -320,8 +320,8 @@ static bool curl_not_sent(CURLcode cc)
  * compaction) - but a write that may have reached etcd is never re-sent, since
  * it could have been applied.
  */
-static int etcd_call(struct etcd_store *s, const char *path, const json_t *req, bool idempotent,
-                     json_t **ret, k8c_error_t *err)
+static int etcd_call(struct etcd_store *s, const char *path, const json_t *req, bool idempotent, json_t **ret,
+                     k8c_error_t *err)
 {
         cleanup_free char *body = json_dumps(req, JSON_COMPACT);
         size_t first = atomic_load(&s->active);
@@ -350,7 +350,8 @@ static int etcd_call(struct etcd_store *s, const char *path, const json_t *req, 
                 if (cc != CURLE_OK) {
                         free(last_failure);
                         last_failure = k8c_xasprintf("%s: %s", url, curl_easy_strerror(cc));
-                        k8c_logv(4, "etcd request failed", "url=%s error=\"%s\"", url, curl_easy_strerror(cc));
+                        k8c_logv(4, "etcd request failed", "url=%s error=\"%s\"", url,
+                                 curl_easy_strerror(cc));
                         if (idempotent || curl_not_sent(cc))
                                 continue;
                         return k8c_make_error(err, K8C_EUNAVAILABLE, "etcd: %s", last_failure);
@@ -447,15 +448,16 @@ static int etcd_list(struct k8c_store *base, const char *prefix, const struct k8
                 l.n++;
         }
         l.more = json_is_true(json_object_get(resp, "more"));
-        l.revision = opts->revision > 0 ? opts->revision : json_i64(json_object_get(resp, "header"), "revision");
+        l.revision =
+                opts->revision > 0 ? opts->revision : json_i64(json_object_get(resp, "header"), "revision");
         *ret_list = l;
         return 0;
 }
 
 /* One-compare txn: on success run `success`, on failure range the key (to report why). */
 static int etcd_txn(struct etcd_store *s, const char *key, json_t *compare, json_t *success, bool *ret_ok,
-                    json_t **ret_resp, json_t **ret_success_resp, struct k8c_kv *ret_current, bool *ret_exists,
-                    k8c_error_t *err)
+                    json_t **ret_resp, json_t **ret_success_resp, struct k8c_kv *ret_current,
+                    bool *ret_exists, k8c_error_t *err)
 {
         json_auto_t *req = json_object();
         json_t *cmp = json_array();
@@ -493,8 +495,8 @@ static int etcd_txn(struct etcd_store *s, const char *key, json_t *compare, json
         return 0;
 }
 
-static json_t *compare_new(const struct etcd_store *s, const char *key, const char *target, const char *result,
-                           const char *field, int64_t v)
+static json_t *compare_new(const struct etcd_store *s, const char *key, const char *target,
+                           const char *result, const char *field, int64_t v)
 {
         json_t *c = range_for(s, key, false);
         json_object_set_new(c, "target", json_string(target));
@@ -583,8 +585,8 @@ static int etcd_update(struct k8c_store *base, const char *key, const char *valu
         json_auto_t *resp = NULL;
         json_t *succ = NULL;
         struct k8c_kv cur = { 0 };
-        int r = etcd_txn(s, key, compare_guard(s, key, expected), put_op(s, key, value, len, true), &ok, &resp,
-                         &succ, &cur, &exists, err);
+        int r = etcd_txn(s, key, compare_guard(s, key, expected), put_op(s, key, value, len, true), &ok,
+                         &resp, &succ, &cur, &exists, err);
         if (r < 0)
                 return r;
         if (!ok)
@@ -936,7 +938,8 @@ static void *watch_thread(void *arg)
                 failures = w->stream_created ? 1 : failures + 1;
                 if (failures > s->n_endpoints) {
                         cleanup_error k8c_error_t e = NULL;
-                        k8c_make_error(&e, K8C_EUNAVAILABLE, "etcd watch: no endpoint answered (last: %s)", last);
+                        k8c_make_error(&e, K8C_EUNAVAILABLE, "etcd watch: no endpoint answered (last: %s)",
+                                       last);
                         watch_finish(w, &e);
                         break;
                 }
@@ -1031,8 +1034,8 @@ static int etcd_watch_open(struct k8c_store *base, const char *prefix, int64_t f
         pthread_mutex_unlock(&w->lock);
         if (!created && !done) {
                 watch_free(w);
-                return k8c_make_error(err, K8C_EUNAVAILABLE, "etcd watch \"%s\": no answer within %d ms", prefix,
-                                      ETCD_WATCH_OPEN_TIMEOUT_MS);
+                return k8c_make_error(err, K8C_EUNAVAILABLE, "etcd watch \"%s\": no answer within %d ms",
+                                      prefix, ETCD_WATCH_OPEN_TIMEOUT_MS);
         }
         *ret_watch = &w->base;
         return 0;
