@@ -637,8 +637,11 @@ static void test_compaction(void **state)
         int64_t got = -1;
         assert_int_equal(s->ops->compacted_revision(s, &got, &err), 0);
         assert_int_equal(got, c);
-        /* Compacting at or below the compacted revision again is a no-op. */
-        assert_int_equal(k8c_store_compact(s, c - 1, &err), 0);
+        /* Compacting at or below the compacted revision again: Expired; beyond the current: too large. */
+        assert_int_equal(k8c_store_compact(s, c - 1, &err), -(int)K8C_EEXPIRED);
+        k8c_error_release(&err);
+        assert_int_equal(k8c_store_compact(s, c + 1000, &err), -(int)K8C_ETOOLARGERV);
+        k8c_error_release(&err);
 
         struct k8c_kv_list l = { 0 };
         struct k8c_list_opts o = { .revision = c - 1 };
