@@ -135,7 +135,8 @@ static void run_writers(struct k8c_store *s, const char *backend, int n, struct 
         out->p50 = pct(all.v, all.n, 0.50);
         out->p99 = pct(all.v, all.n, 0.99);
         if (atomic_load(&w.errors) > 0)
-                fprintf(stderr, "%s: %ld failed writes with %d writers\n", backend, atomic_load(&w.errors), n);
+                fprintf(stderr, "%s: %ld failed writes with %d writers\n", backend, atomic_load(&w.errors),
+                        n);
         free(all.v);
         free(args);
         free(th);

@@ -83,6 +83,7 @@ struct etcd_watch {
         size_t line_len, line_cap;
         bool stream_created; /* this attempt's stream got its ack */
         bool stream_final;   /* this attempt ended the watch (cancel or gateway error) */
+        char *stream_error;  /* why this attempt broke, when another endpoint may do better */
 };
 
 struct etcd_buf {
@@ -755,6 +756,23 @@ static void watch_finish(struct etcd_watch *w, k8c_error_t *e)
         k8c_error_release(e);
 }
 
+/*
+ * Stops this stream. An unavailable member (no leader, shutting down) is worth
+ * a reconnect to the next endpoint; anything else ends the watch.
+ */
+static bool watch_stream_failed(struct etcd_watch *w, k8c_error_t *e)
+{
+        if (k8c_error_reason(e) == K8C_EUNAVAILABLE) {
+                free(w->stream_error);
+                w->stream_error = k8c_xstrdup(k8c_error_msg(e));
+                k8c_error_release(e);
+                return false;
+        }
+        w->stream_final = true;
+        watch_finish(w, e);
+        return false;
+}
+
 /* Handles one WatchResponse line; false stops this stream. */
 static bool watch_line(struct etcd_watch *w, const char *line, size_t len)
 {
@@ -770,9 +788,7 @@ static bool watch_line(struct etcd_watch *w, const char *line, size_t len)
         json_t *gerr = json_object_get(msg, "error");
         if (gerr != NULL) {
                 gateway_error(json_is_object(gerr) ? gerr : msg, json_i64(gerr, "http_code"), &e);
-                w->stream_final = true;
-                watch_finish(w, &e);
-                return false;
+                return watch_stream_failed(w, &e);
         }
         json_t *res = json_object_get(msg, "result");
         if (res == NULL)
@@ -788,9 +804,7 @@ static bool watch_line(struct etcd_watch *w, const char *line, size_t len)
                 else
                         k8c_make_error(&e, K8C_EUNAVAILABLE, "etcd watch canceled: %s",
                                        why != NULL ? why : "no reason given");
-                w->stream_final = true;
-                watch_finish(w, &e);
-                return false;
+                return watch_stream_failed(w, &e);
         }
         if (json_is_true(json_object_get(res, "created"))) {
                 pthread_mutex_lock(&w->lock);
@@ -892,6 +906,8 @@ static CURLcode watch_stream(struct etcd_watch *w, size_t idx)
         w->line_len = 0;
         w->stream_created = false;
         w->stream_final = false;
+        free(w->stream_error);
+        w->stream_error = NULL;
         curl_multi_add_handle(w->multi, c);
         int running = 1;
         while (running && !atomic_load(&w->closing)) {
@@ -930,7 +946,9 @@ static void *watch_thread(void *arg)
                         break;
                 free(last);
                 last = k8c_xasprintf("%s: %s", s->endpoints[idx],
-                                     cc != CURLE_OK ? curl_easy_strerror(cc) : "stream ended");
+                                     w->stream_error != NULL ? w->stream_error
+                                     : cc != CURLE_OK        ? curl_easy_strerror(cc)
+                                                             : "stream ended");
                 k8c_logv(4, "etcd watch stream broke", "error=\"%s\"", last);
                 failures = w->stream_created ? 1 : failures + 1;
                 if (failures > s->n_endpoints) {
@@ -941,11 +959,10 @@ static void *watch_thread(void *arg)
                         break;
                 }
                 idx = (idx + 1) % s->n_endpoints;
-                if (failures == s->n_endpoints) {
-                        /* Every endpoint refused once: give the cluster a moment before the last try. */
-                        struct timespec ts = { 0, 200 * 1000 * 1000 };
-                        nanosleep(&ts, NULL);
-                }
+                /* A short pause between attempts (longer once every endpoint failed) so that a
+                 * member that accepts and drops watches at once is not hammered. */
+                struct timespec ts = { 0, (failures >= s->n_endpoints ? 200 : 20) * 1000 * 1000 };
+                nanosleep(&ts, NULL);
         }
         return NULL;
 }
@@ -971,6 +988,7 @@ static void watch_free(struct etcd_watch *w)
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);
         free(w->line);
+        free(w->stream_error);
         free(w);
 }
 

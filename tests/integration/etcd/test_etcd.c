@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "../../common/etcd_harness.h"
+#include "fake_gateway.h"
 #include "k8c/cleanup.h"
 #include "k8c/store.h"
 
@@ -618,6 +619,28 @@ static void test_failover_member_dies_under_watch(void **state)
         k8c_store_close(s);
 }
 
+static void test_watch_ends_when_every_endpoint_is_gone(void **state)
+{
+        cleanup_free char *prefix = test_prefix("all-gone");
+        struct proxy *p = proxy_start(etcd->client_port);
+        cleanup_free char *servers = k8c_xasprintf("http://127.0.0.1:%d", p->port);
+        struct k8c_store *s = open_store(servers, prefix);
+        cleanup_error k8c_error_t err = NULL;
+        struct k8c_store_watch *w = NULL;
+        assert_int_equal(k8c_store_watch(s, "/registry/", 0, &w, &err), 0);
+        proxy_stop(p);
+        struct k8c_store_event *ev = NULL;
+        assert_int_equal(k8c_store_watch_next(w, 10000, &ev, &err), -(int)K8C_EUNAVAILABLE);
+        assert_null(ev);
+        assert_non_null(strstr(k8c_error_msg(&err), "no endpoint answered"));
+        k8c_error_release(&err);
+        /* The watch stays finished. */
+        assert_int_equal(k8c_store_watch_next(w, 10, &ev, &err), -(int)K8C_EUNAVAILABLE);
+        k8c_store_watch_close(w);
+        assert_int_equal(k8c_store_get(s, "/registry/a", NULL, &err), -(int)K8C_EUNAVAILABLE);
+        k8c_store_close(s);
+}
+
 /* Last: compaction is global to the shared etcd. */
 static void test_compaction(void **state)
 {
@@ -691,7 +714,12 @@ int main(void)
                 cmocka_unit_test(test_watch_types_prev_and_replay),
                 cmocka_unit_test(test_failover_dead_first_endpoint),
                 cmocka_unit_test(test_failover_member_dies_under_watch),
+                cmocka_unit_test(test_watch_ends_when_every_endpoint_is_gone),
                 cmocka_unit_test(test_compaction),
+                cmocka_unit_test(test_fake_gateway_range_parsing),
+                cmocka_unit_test(test_fake_gateway_watch_pieces_and_resume),
+                cmocka_unit_test(test_fake_gateway_watch_canceled_compacted),
+                cmocka_unit_test(test_fake_gateway_error_mapping),
         };
         return cmocka_run_group_tests_name("etcd backend", tests, group_setup, group_teardown);
 }
