@@ -169,17 +169,22 @@ static void print_log_tail(const char *path)
         fclose(f);
 }
 
-static int start_once(struct etcd_harness *h, const char *bin)
+/* Picks ports and the URLs of one member (no process yet). */
+static int member_prepare(struct etcd_harness *h, int index)
 {
         h->client_port = etcd_harness_free_port();
         h->peer_port = etcd_harness_free_port();
         if (h->client_port <= 0 || h->peer_port <= 0 || h->client_port == h->peer_port)
                 return -1;
         snprintf(h->url, sizeof(h->url), "http://127.0.0.1:%d", h->client_port);
-        char peer[64], cluster[96], data[512], name[32];
+        snprintf(h->name, sizeof(h->name), "k8c-test-%d-%d", (int)getpid(), index);
+        return 0;
+}
+
+static int member_spawn(struct etcd_harness *h, const char *bin, const char *cluster, const char *token)
+{
+        char peer[64], data[512];
         snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", h->peer_port);
-        snprintf(name, sizeof(name), "k8c-test-%d", (int)getpid());
-        snprintf(cluster, sizeof(cluster), "%s=%s", name, peer);
         snprintf(data, sizeof(data), "%s/data", h->tmp_dir);
         nftw(data, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         pid_t parent = getpid();
@@ -199,48 +204,52 @@ static int start_once(struct etcd_harness *h, const char *bin)
                 int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (devnull >= 0)
                         dup2(devnull, 0);
-                execl(bin, bin, "--name", name, "--data-dir", data, "--listen-client-urls", h->url,
+                execl(bin, bin, "--name", h->name, "--data-dir", data, "--listen-client-urls", h->url,
                       "--advertise-client-urls", h->url, "--listen-peer-urls", peer,
                       "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
-                      "--initial-cluster-state", "new", "--initial-cluster-token", name, "--log-level",
+                      "--initial-cluster-state", "new", "--initial-cluster-token", token, "--log-level",
                       "warn", "--logger", "zap", (char *)NULL);
                 _exit(127);
         }
         h->pid = pid;
-        long deadline = now_ms() + 20000;
-        while (now_ms() < deadline) {
-                int st;
-                if (waitpid(pid, &st, WNOHANG) == pid) {
-                        h->pid = 0;
-                        return -1; /* exited: most likely a port race; the caller retries */
-                }
-                if (healthy(h->url))
-                        return 0;
-                sleep_ms(50);
-        }
-        return -1;
+        return 0;
 }
 
-int etcd_harness_start(struct etcd_harness **ret)
+/* Waits until every member answers /health with a leader; -1 if one exits or time runs out. */
+static int members_wait_healthy(struct etcd_harness **hs, int n)
 {
-        const char *bin = etcd_harness_binary();
-        if (bin == NULL) {
-                fprintf(stderr, "etcd_harness: no etcd binary (install etcd-server or set K8C_ETCD)\n");
-                return -1;
+        long deadline = now_ms() + 20000;
+        int ready = 0;
+        while (now_ms() < deadline && ready < n) {
+                ready = 0;
+                for (int i = 0; i < n; i++) {
+                        int st;
+                        if (waitpid(hs[i]->pid, &st, WNOHANG) == hs[i]->pid) {
+                                hs[i]->pid = 0;
+                                return -1; /* exited: most likely a port race; the caller retries */
+                        }
+                        if (healthy(hs[i]->url))
+                                ready++;
+                }
+                if (ready < n)
+                        sleep_ms(50);
         }
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        return ready == n ? 0 : -1;
+}
+
+static struct etcd_harness *member_new(void)
+{
         struct etcd_harness *h = calloc(1, sizeof(*h));
         if (h == NULL)
-                return -1;
+                abort();
         char tmpl[] = "/tmp/k8c-etcd-test-XXXXXX";
         if (mkdtemp(tmpl) == NULL) {
                 free(h);
-                return -1;
+                return NULL;
         }
         h->tmp_dir = strdup(tmpl);
-        if (asprintf(&h->log_path, "%s/etcd.log", tmpl) < 0)
+        if (h->tmp_dir == NULL || asprintf(&h->log_path, "%s/etcd.log", tmpl) < 0)
                 abort();
-
         pthread_mutex_lock(&live_lock);
         int slot = -1;
         for (int i = 0; i < MAX_LIVE && slot < 0; i++)
@@ -256,22 +265,70 @@ int etcd_harness_start(struct etcd_harness **ret)
         if (slot < 0) {
                 fprintf(stderr, "etcd_harness: more than %d etcds at once\n", MAX_LIVE);
                 etcd_harness_stop(h);
+                return NULL;
+        }
+        return h;
+}
+
+static void member_kill(struct etcd_harness *h)
+{
+        if (h->pid > 0) {
+                kill(h->pid, SIGKILL);
+                waitpid(h->pid, NULL, 0);
+                h->pid = 0;
+        }
+}
+
+int etcd_harness_start_cluster(int n, struct etcd_harness **ret)
+{
+        const char *bin = etcd_harness_binary();
+        if (bin == NULL) {
+                fprintf(stderr, "etcd_harness: no etcd binary (install etcd-server or set K8C_ETCD)\n");
                 return -1;
         }
-
-        for (int attempt = 0; attempt < 3; attempt++) {
-                if (start_once(h, bin) == 0) {
-                        *ret = h;
-                        return 0;
-                }
-                if (h->pid > 0) {
-                        kill(h->pid, SIGKILL);
-                        waitpid(h->pid, NULL, 0);
-                        h->pid = 0;
+        if (n < 1 || n > 5)
+                return -1;
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        struct etcd_harness *hs[5] = { NULL };
+        for (int i = 0; i < n; i++) {
+                hs[i] = member_new();
+                if (hs[i] == NULL) {
+                        for (int j = 0; j < i; j++)
+                                etcd_harness_stop(hs[j]);
+                        return -1;
                 }
         }
-        fprintf(stderr, "etcd_harness: etcd did not become healthy on %s\n", h->url);
-        print_log_tail(h->log_path);
-        etcd_harness_stop(h);
+        static int clusters;
+        char token[64];
+        snprintf(token, sizeof(token), "k8c-test-%d-%d", (int)getpid(), ++clusters);
+        for (int attempt = 0; attempt < 3; attempt++) {
+                char cluster[512] = "";
+                bool ok = true;
+                for (int i = 0; i < n && ok; i++) {
+                        ok = member_prepare(hs[i], clusters * 10 + i) == 0;
+                        size_t len = strlen(cluster);
+                        snprintf(cluster + len, sizeof(cluster) - len, "%s%s=http://127.0.0.1:%d",
+                                 i ? "," : "", hs[i]->name, hs[i]->peer_port);
+                }
+                for (int i = 0; i < n && ok; i++)
+                        ok = member_spawn(hs[i], bin, cluster, token) == 0;
+                if (ok && members_wait_healthy(hs, n) == 0) {
+                        for (int i = 0; i < n; i++)
+                                ret[i] = hs[i];
+                        return 0;
+                }
+                for (int i = 0; i < n; i++)
+                        member_kill(hs[i]);
+        }
+        fprintf(stderr, "etcd_harness: etcd (%d member(s)) did not become healthy\n", n);
+        for (int i = 0; i < n; i++) {
+                print_log_tail(hs[i]->log_path);
+                etcd_harness_stop(hs[i]);
+        }
         return -1;
+}
+
+int etcd_harness_start(struct etcd_harness **ret)
+{
+        return etcd_harness_start_cluster(1, ret);
 }

@@ -19,6 +19,7 @@ struct etcd_harness {
         int client_port;
         int peer_port;
         char url[64];   /* http://127.0.0.1:<client_port> */
+        char name[48];  /* member name */
         char *tmp_dir;  /* holds data/ and etcd.log */
         char *log_path; /* etcd's stdout+stderr */
 };
@@ -29,6 +30,10 @@ const char *etcd_harness_binary(void);
 /* Starts etcd and waits until healthy (up to ~20 s). Returns 0 or -1 with a
  * message on stderr (including etcd's log tail). */
 int etcd_harness_start(struct etcd_harness **ret);
+
+/* Starts an n-member cluster (1..5) on loopback; ret[0..n-1] get the members,
+ * each stopped on its own with etcd_harness_stop. 0 or -1 as above. */
+int etcd_harness_start_cluster(int n, struct etcd_harness **ret);
 
 /* Stops etcd (SIGTERM, SIGKILL after 5 s), reaps it, removes its files, frees h. NULL ok. */
 void etcd_harness_stop(struct etcd_harness *h);

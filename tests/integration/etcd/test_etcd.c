@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -641,6 +642,84 @@ static void test_watch_ends_when_every_endpoint_is_gone(void **state)
         k8c_store_close(s);
 }
 
+/* POSTs {} to a member's /v3/maintenance/status; returns its member id and the leader's. */
+static void member_status(const char *url, char *ret_id, char *ret_leader, size_t len)
+{
+        cleanup_free char *u = k8c_xasprintf("%s/v3/maintenance/status", url);
+        char *resp = NULL;
+        size_t resp_len = 0;
+        FILE *f = open_memstream(&resp, &resp_len);
+        CURL *c = curl_easy_init();
+        curl_easy_setopt(c, CURLOPT_URL, u);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_cleanup(c);
+        fclose(f);
+        json_error_t jerr;
+        json_auto_t *j = json_loadb(resp, resp_len, 0, &jerr);
+        free(resp);
+        assert_non_null(j);
+        const char *id = json_string_value(json_object_get(json_object_get(j, "header"), "member_id"));
+        const char *leader = json_string_value(json_object_get(j, "leader"));
+        assert_non_null(id);
+        assert_non_null(leader);
+        snprintf(ret_id, len, "%s", id);
+        snprintf(ret_leader, len, "%s", leader);
+}
+
+/* A real 3-member cluster: the member the backend talks to is killed (SIGKILL) under an open watch. */
+static void test_cluster_member_killed(void **state)
+{
+        struct etcd_harness *m[3] = { NULL };
+        assert_int_equal(etcd_harness_start_cluster(3, m), 0);
+        /* Talk to a follower first, so that killing it needs no leader election (which would make
+         * the outcome of an in-flight write timing-dependent). */
+        char id[3][32], leader[32] = "";
+        for (int i = 0; i < 3; i++)
+                member_status(m[i]->url, id[i], leader, sizeof(leader));
+        int victim = strcmp(id[0], leader) != 0 ? 0 : 1;
+        int other = (victim + 1) % 3;
+        int third = (victim + 2) % 3;
+        cleanup_free char *servers = k8c_xasprintf("%s,%s,%s", m[victim]->url, m[other]->url, m[third]->url);
+        cleanup_free char *prefix = test_prefix("cluster");
+        struct k8c_store *s = open_store(servers, prefix);
+        cleanup_error k8c_error_t err = NULL;
+        struct k8c_store_watch *w = NULL;
+        assert_int_equal(k8c_store_watch(s, "/registry/", 0, &w, &err), 0);
+        struct k8c_kv kv = { 0 };
+        assert_int_equal(k8c_store_create(s, "/registry/a", "1", 1, &kv, &err), 0);
+        int64_t r1 = kv.mod_revision;
+        k8c_kv_free(&kv);
+        struct k8c_store_event *ev = next_event(w);
+        assert_int_equal(ev->revision, r1);
+        k8c_store_event_free(ev);
+
+        kill(m[victim]->pid, SIGKILL);
+        etcd_harness_stop(m[victim]); /* reaps it and removes its data */
+        m[victim] = NULL;
+
+        assert_int_equal(k8c_store_update(s, "/registry/a", "2", 1, r1, &kv, &err), 0);
+        int64_t r2 = kv.mod_revision;
+        assert_int_equal(r2, r1 + 1);
+        k8c_kv_free(&kv);
+        assert_int_equal(k8c_store_get(s, "/registry/a", &kv, &err), 0);
+        assert_string_equal(kv.value, "2");
+        k8c_kv_free(&kv);
+        ev = next_event(w);
+        assert_int_equal(ev->type, K8C_STORE_UPDATE);
+        assert_int_equal(ev->revision, r2);
+        assert_string_equal(ev->prev.value, "1");
+        k8c_store_event_free(ev);
+        ev = NULL;
+        assert_int_equal(k8c_store_watch_next(w, 300, &ev, &err), 0);
+        k8c_store_watch_close(w);
+        k8c_store_close(s);
+        for (int i = 0; i < 3; i++)
+                etcd_harness_stop(m[i]);
+}
+
 /* Last: compaction is global to the shared etcd. */
 static void test_compaction(void **state)
 {
@@ -715,6 +794,7 @@ int main(void)
                 cmocka_unit_test(test_failover_dead_first_endpoint),
                 cmocka_unit_test(test_failover_member_dies_under_watch),
                 cmocka_unit_test(test_watch_ends_when_every_endpoint_is_gone),
+                cmocka_unit_test(test_cluster_member_killed),
                 cmocka_unit_test(test_compaction),
                 cmocka_unit_test(test_fake_gateway_range_parsing),
                 cmocka_unit_test(test_fake_gateway_watch_pieces_and_resume),
