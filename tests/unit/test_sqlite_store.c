@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,6 +437,165 @@ static void test_many_writers(void **state)
         k8c_store_close(s);
 }
 
+/* ---- writers, readers, a watcher and compaction all at once ------------------------------ */
+
+#define ST_WRITERS 4
+#define ST_KEYS 10   /* per writer */
+#define ST_ROUNDS 60 /* updates per key */
+
+struct stress {
+        struct k8c_store *s;
+        atomic_bool stop;
+        atomic_int failures;
+        atomic_long list_checks, expired;
+};
+
+struct stress_writer {
+        struct stress *st;
+        int id;
+};
+
+static void *stress_write(void *p)
+{
+        struct stress_writer *a = p;
+        char key[64], val[64];
+        for (int round = 0; round <= ST_ROUNDS; round++)
+                for (int k = 0; k < ST_KEYS; k++) {
+                        cleanup_error k8c_error_t err = NULL;
+                        snprintf(key, sizeof(key), "/s/%d/%d", a->id, k);
+                        int n = snprintf(val, sizeof(val), "%d", round);
+                        int r = round == 0 ? k8c_store_create(a->st->s, key, val, (size_t)n, NULL, &err)
+                                           : k8c_store_update(a->st->s, key, val, (size_t)n, 0, NULL, &err);
+                        if (r < 0)
+                                atomic_fetch_add(&a->st->failures, 1);
+                }
+        return NULL;
+}
+
+/* A list at the current revision R and a list at exactly R must agree (or R was compacted). */
+static void *stress_read(void *p)
+{
+        struct stress *st = p;
+        while (!atomic_load(&st->stop)) {
+                cleanup_error k8c_error_t err = NULL;
+                struct k8c_kv_list a = { 0 }, b = { 0 };
+                if (k8c_store_list(st->s, "/s/", NULL, &a, &err) < 0) {
+                        atomic_fetch_add(&st->failures, 1);
+                        continue;
+                }
+                struct k8c_list_opts o = { .revision = a.revision };
+                int r = k8c_store_list(st->s, "/s/", &o, &b, &err);
+                if (r == -K8C_EEXPIRED) {
+                        atomic_fetch_add(&st->expired, 1);
+                } else if (r < 0 || a.n != b.n || b.revision != a.revision) {
+                        atomic_fetch_add(&st->failures, 1);
+                } else {
+                        for (size_t i = 0; i < a.n; i++)
+                                if (strcmp(a.items[i].key, b.items[i].key) != 0 ||
+                                    a.items[i].mod_revision != b.items[i].mod_revision ||
+                                    strcmp(a.items[i].value, b.items[i].value) != 0 ||
+                                    a.items[i].mod_revision > a.revision)
+                                        atomic_fetch_add(&st->failures, 1);
+                        atomic_fetch_add(&st->list_checks, 1);
+                }
+                k8c_kv_list_free(&a);
+                k8c_kv_list_free(&b);
+                usleep(200); /* leave CPU to the writers */
+        }
+        return NULL;
+}
+
+static void *stress_compact(void *p)
+{
+        struct stress *st = p;
+        int64_t last = 0;
+        while (!atomic_load(&st->stop)) {
+                cleanup_error k8c_error_t err = NULL;
+                int64_t cur = rev_now(st->s);
+                if (cur - 40 > last) {
+                        if (k8c_store_compact(st->s, cur - 40, &err) < 0)
+                                atomic_fetch_add(&st->failures, 1);
+                        last = cur - 40;
+                }
+                usleep(5000);
+        }
+        return NULL;
+}
+
+static void test_stress_with_compaction(void **state)
+{
+        struct fx *fx = *state;
+        struct stress st = { .s = open_store(fx, 0, 16) };
+        cleanup_error k8c_error_t err = NULL;
+        int64_t r0 = put(st.s, "/first", "1", 1);
+        struct k8c_store_watch *w = NULL;
+        assert_int_equal(k8c_store_watch(st.s, "/s/", r0, &w, &err), 0);
+
+        pthread_t wt[ST_WRITERS], rt[2], ct;
+        struct stress_writer wa[ST_WRITERS];
+        for (int i = 0; i < ST_WRITERS; i++) {
+                wa[i] = (struct stress_writer){ .st = &st, .id = i };
+                assert_int_equal(pthread_create(&wt[i], NULL, stress_write, &wa[i]), 0);
+        }
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(pthread_create(&rt[i], NULL, stress_read, &st), 0);
+        assert_int_equal(pthread_create(&ct, NULL, stress_compact, &st), 0);
+
+        /* every write is one event, in revision order, with the right previous value */
+        const int total = ST_WRITERS * ST_KEYS * (ST_ROUNDS + 1);
+        int last_round[ST_WRITERS][ST_KEYS];
+        memset(last_round, 0xff, sizeof(last_round));
+        for (int i = 0; i < total; i++) {
+                struct k8c_store_event *ev = NULL;
+                assert_int_equal(k8c_store_watch_next(w, 10000, &ev, &err), 1);
+                assert_int_equal(ev->revision, r0 + 1 + i);
+                int id = -1, k = -1;
+                assert_int_equal(sscanf(ev->kv.key, "/s/%d/%d", &id, &k), 2);
+                int round = atoi(ev->kv.value);
+                assert_int_equal(round, last_round[id][k] + 1);
+                if (round == 0)
+                        assert_null(ev->prev.key);
+                else
+                        assert_int_equal(atoi(ev->prev.value), round - 1);
+                last_round[id][k] = round;
+                k8c_store_event_free(ev);
+        }
+        for (int i = 0; i < ST_WRITERS; i++)
+                pthread_join(wt[i], NULL);
+        atomic_store(&st.stop, true);
+        for (int i = 0; i < 2; i++)
+                pthread_join(rt[i], NULL);
+        pthread_join(ct, NULL);
+        k8c_store_watch_close(w);
+
+        assert_int_equal(atomic_load(&st.failures), 0);
+        assert_true(atomic_load(&st.list_checks) > 0);
+        printf("stress: %d writes, %ld consistent list pairs, %ld lists expired by compaction\n", total,
+               atomic_load(&st.list_checks), atomic_load(&st.expired));
+        struct k8c_kv_list l = { 0 };
+        assert_int_equal(k8c_store_list(st.s, "/s/", NULL, &l, &err), 0);
+        assert_int_equal(l.n, ST_WRITERS * ST_KEYS);
+        for (size_t i = 0; i < l.n; i++) {
+                assert_int_equal(atoi(l.items[i].value), ST_ROUNDS);
+                assert_int_equal(l.items[i].version, ST_ROUNDS + 1);
+        }
+        assert_int_equal(l.revision, r0 + total);
+        k8c_kv_list_free(&l);
+        k8c_store_close(st.s);
+
+        /* after a restart the compacted history stays compacted and the state is the same */
+        struct k8c_store *s = open_store(fx, 0, 0);
+        int64_t compacted = 0;
+        assert_int_equal(s->ops->compacted_revision(s, &compacted, &err), 0);
+        assert_true(compacted > r0);
+        assert_int_equal(k8c_store_list(s, "/s/", NULL, &l, &err), 0);
+        assert_int_equal(l.n, ST_WRITERS * ST_KEYS);
+        k8c_kv_list_free(&l);
+        struct k8c_list_opts o = { .revision = compacted - 1 };
+        assert_int_equal(k8c_store_list(s, "/s/", &o, &l, &err), -K8C_EEXPIRED);
+        k8c_store_close(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -447,6 +607,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_compaction_reclaims_space, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_close_with_open_watches, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_many_writers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stress_with_compaction, setup, teardown),
         };
         return cmocka_run_group_tests_name("sqlite_store", tests, NULL, NULL);
 }
