@@ -33,6 +33,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +46,8 @@
 #define DEFAULT_READ_CONNS 4
 #define MAX_GROUP 1024 /* writes per transaction */
 #define LOG_FETCH 256  /* events per log-table read of a lagging watcher */
-#define VACUUM_PAGES_PER_STEP 2048
+#define VACUUM_PAGES_PER_STEP 512
+#define CHECKPOINT_FRAMES 1000 /* WAL frames that trigger a background checkpoint */
 
 enum { OP_CREATE = 1, OP_UPDATE = 2, OP_DELETE = 3 };
 enum wop { WOP_CREATE = 1, WOP_UPDATE, WOP_DELETE, WOP_COMPACT };
@@ -87,8 +89,18 @@ struct sqlite_store {
         int64_t compact_done;   /* rows at or below this are done */
         int64_t group_compact;  /* compaction revision set by the group being applied */
         bool vacuum_pending;
+        bool compact_paused; /* a step failed: wait for the next compaction request */
+        int lock_fd;         /* flock on <data_dir>/k8c.lock: one process per database */
         pthread_t writer;
         bool writer_started;
+
+        /* checkpointer: copies the WAL back into the database off the write path */
+        sqlite3 *cdb;
+        pthread_t ckpt;
+        bool ckpt_started;
+        pthread_mutex_t clock;
+        pthread_cond_t ccond;
+        bool ckpt_wanted, ckpt_stop;
 
         /* write queue */
         pthread_mutex_t qlock;
@@ -494,8 +506,10 @@ static void w_run_group(struct sqlite_store *s, struct wreq *batch, size_t n)
                 return;
         }
         s->wrev = next - 1;
-        if (s->group_compact > s->compact_target)
+        if (s->group_compact > s->compact_target) {
                 s->compact_target = s->group_compact;
+                s->compact_paused = false;
+        }
         publish(s, evs, nev, s->wrev, s->group_compact);
         complete(s, batch);
 }
@@ -513,7 +527,8 @@ static bool w_compact_step(struct sqlite_store *s)
                 sqlite3_bind_int64(s->w_compact, 3, s->compact_target);
                 if (step_done(s->wdb, s->w_compact, "compact", &err) < 0) {
                         k8c_logv(4, "sqlite compaction step failed", "err=\"%s\"", k8c_error_msg(&err));
-                        return false; /* retried at the next compaction request or restart */
+                        s->compact_paused = true; /* resumed by the next compaction request or restart */
+                        return false;
                 }
                 s->compact_done = hi;
                 if (s->compact_done >= s->compact_target)
@@ -542,12 +557,51 @@ static bool w_compact_step(struct sqlite_store *s)
         return false;
 }
 
+/*
+ * Checkpoints run on their own thread and connection so that the fsync of the
+ * database file never lands inside a writer's COMMIT. A PASSIVE checkpoint
+ * takes no write lock; once it has copied everything, the writer restarts the
+ * WAL from its start (truncated to journal_size_limit), which bounds the file.
+ */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+        struct sqlite_store *s = arg;
+        if (frames >= CHECKPOINT_FRAMES) {
+                pthread_mutex_lock(&s->clock);
+                s->ckpt_wanted = true;
+                pthread_cond_signal(&s->ccond);
+                pthread_mutex_unlock(&s->clock);
+        }
+        return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+        struct sqlite_store *s = arg;
+        pthread_mutex_lock(&s->clock);
+        for (;;) {
+                while (!s->ckpt_wanted && !s->ckpt_stop)
+                        pthread_cond_wait(&s->ccond, &s->clock);
+                if (s->ckpt_stop)
+                        break;
+                s->ckpt_wanted = false;
+                pthread_mutex_unlock(&s->clock);
+                int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                if (rc != SQLITE_OK)
+                        k8c_logv(4, "sqlite checkpoint", "rc=%d msg=\"%s\"", rc, sqlite3_errmsg(s->cdb));
+                pthread_mutex_lock(&s->clock);
+        }
+        pthread_mutex_unlock(&s->clock);
+        return NULL;
+}
+
 static void *writer_main(void *arg)
 {
         struct sqlite_store *s = arg;
         pthread_mutex_lock(&s->qlock);
         for (;;) {
-                bool maintenance = s->compact_done < s->compact_target || s->vacuum_pending;
+                bool maintenance =
+                        !s->compact_paused && (s->compact_done < s->compact_target || s->vacuum_pending);
                 while (s->qhead == NULL && !s->stopping && !maintenance)
                         pthread_cond_wait(&s->qcond, &s->qlock);
                 bool stopping = s->stopping;
@@ -1058,6 +1112,8 @@ static void store_free(struct sqlite_store *s)
         pthread_cond_destroy(&s->pcond);
         pthread_mutex_destroy(&s->hlock);
         pthread_cond_destroy(&s->hcond);
+        pthread_mutex_destroy(&s->clock);
+        pthread_cond_destroy(&s->ccond);
         free(s);
 }
 
@@ -1080,6 +1136,17 @@ static void store_shutdown(struct sqlite_store *s)
         if (s->writer_started)
                 pthread_join(s->writer, NULL);
         s->writer_started = false;
+
+        pthread_mutex_lock(&s->clock);
+        s->ckpt_stop = true;
+        pthread_cond_signal(&s->ccond);
+        pthread_mutex_unlock(&s->clock);
+        if (s->ckpt_started)
+                pthread_join(s->ckpt, NULL);
+        s->ckpt_started = false;
+        if (s->cdb != NULL)
+                sqlite3_close_v2(s->cdb);
+        s->cdb = NULL;
 
         pthread_mutex_lock(&s->hlock);
         s->closed = true;
@@ -1110,6 +1177,8 @@ static void store_shutdown(struct sqlite_store *s)
         if (s->wdb != NULL)
                 sqlite3_close_v2(s->wdb);
         s->wdb = NULL;
+        k8c_cleanup_closep(&s->lock_fd); /* releases the flock, after the last connection */
+        s->lock_fd = -1;
 }
 
 static void sq_close(struct k8c_store *base)
@@ -1235,6 +1304,15 @@ static int open_writer(struct sqlite_store *s, k8c_error_t *err)
                 r = read_meta(s, "compact_rev", &s->compact_target, err);
         if (r < 0)
                 return r;
+        /* An interrupted compaction resumes from the oldest row still in the log. */
+        r = prepare(s->wdb, "SELECT coalesce(min(rev), 0) FROM log", &st, err);
+        if (r < 0)
+                return r;
+        if (sqlite3_step(st) == SQLITE_ROW)
+                s->compact_done = sqlite3_column_int64(st, 0) - 1;
+        sqlite3_finalize(st);
+        if (s->compact_done < 0)
+                s->compact_done = s->compact_target;
 
         struct {
                 sqlite3_stmt **st;
@@ -1286,6 +1364,7 @@ int k8c_store_sqlite_open(const struct k8c_store_config *cfg, struct k8c_store *
         s->nconns = cfg->sqlite_read_conns > 0 ? cfg->sqlite_read_conns : DEFAULT_READ_CONNS;
         s->conns = k8c_xcalloc(s->nconns, sizeof(*s->conns));
         s->refs = 1;
+        s->lock_fd = -1;
         s->qtail = &s->qhead;
         pthread_mutex_init(&s->qlock, NULL);
         cond_init(&s->qcond);
@@ -1293,13 +1372,36 @@ int k8c_store_sqlite_open(const struct k8c_store_config *cfg, struct k8c_store *
         cond_init(&s->pcond);
         pthread_mutex_init(&s->hlock, NULL);
         cond_init(&s->hcond);
+        pthread_mutex_init(&s->clock, NULL);
+        cond_init(&s->ccond);
 
         /* Create the file ourselves so it is 0600 from the start; SQLite gives the WAL
          * and shm files the database file's mode. */
         {
+                cleanup_free char *lock_path = k8c_xasprintf("%s/k8c.lock", cfg->data_dir);
+                s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                if (s->lock_fd < 0) {
+                        r = k8c_make_errno(err, errno, "sqlite store: create %s", lock_path);
+                        goto fail;
+                }
+                /* Revisions and the watch ring live in this process: a second one on the
+                 * same file would hand out the same revisions. */
+                if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                        r = errno == EWOULDBLOCK
+                                    ? k8c_make_error(err, K8C_EUNAVAILABLE,
+                                                     "sqlite store: %s is in use by another process", s->path)
+                                    : k8c_make_errno(err, errno, "sqlite store: lock %s", lock_path);
+                        goto fail;
+                }
                 cleanup_close int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
                 if (fd < 0) {
                         r = k8c_make_errno(err, errno, "sqlite store: create %s", s->path);
+                        goto fail;
+                }
+                /* Make the new file's directory entry durable before anything is acknowledged. */
+                cleanup_close int dfd = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd < 0 || fsync(fd) < 0 || fsync(dfd) < 0) {
+                        r = k8c_make_errno(err, errno, "sqlite store: sync %s", s->path);
                         goto fail;
                 }
         }
@@ -1318,6 +1420,18 @@ int k8c_store_sqlite_open(const struct k8c_store_config *cfg, struct k8c_store *
                 s->free_conns = &s->conns[i];
                 s->nopen++;
         }
+        int rc = sqlite3_open_v2(s->path, &s->cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                r = sql_error(err, s->cdb, rc, "open checkpoint connection");
+                goto fail;
+        }
+        if (pthread_create(&s->ckpt, NULL, checkpointer_main, s) != 0) {
+                r = k8c_make_errno(err, errno, "sqlite store: start checkpoint thread");
+                goto fail;
+        }
+        s->ckpt_started = true;
+        /* Replaces SQLite's automatic checkpoint, which would run inside the writer's COMMIT. */
+        sqlite3_wal_hook(s->wdb, wal_hook, s);
         if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
                 r = k8c_make_errno(err, errno, "sqlite store: start writer thread");
                 goto fail;
