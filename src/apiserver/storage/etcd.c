@@ -406,7 +406,15 @@ static int etcd_get(struct k8c_store *base, const char *key, struct k8c_kv *ret_
         int r = etcd_range(s, req, &resp, err);
         if (r < 0)
                 return r;
-        return first_kv(s, resp, key, ret_kv, err);
+        struct k8c_kv kv = { 0 };
+        r = first_kv(s, resp, key, &kv, err);
+        if (r < 0)
+                return r;
+        if (ret_kv != NULL)
+                *ret_kv = kv;
+        else
+                k8c_kv_free(&kv);
+        return 0;
 }
 
 static int etcd_list(struct k8c_store *base, const char *prefix, const struct k8c_list_opts *opts,
