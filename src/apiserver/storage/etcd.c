@@ -42,6 +42,7 @@
 #define ETCD_CONNECT_TIMEOUT_MS 2000L
 #define ETCD_REQUEST_TIMEOUT_MS 30000L
 #define ETCD_WATCH_OPEN_TIMEOUT_MS 10000
+#define ETCD_WATCH_QUEUE_DEFAULT 10000
 
 struct etcd_store {
         struct k8c_store base;
@@ -49,6 +50,7 @@ struct etcd_store {
         size_t n_endpoints;
         atomic_size_t active; /* the endpoint that answered last */
         char *prefix;         /* prepended to every key; "" for the default layout */
+        size_t watch_queue;   /* events a watch buffers before it stops reading its stream */
         size_t prefix_len;
         struct curl_slist *headers;
         pthread_mutex_t pool_lock;
@@ -74,6 +76,7 @@ struct etcd_watch {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         struct etcd_event_node *head, *tail;
+        size_t queued;
         bool created; /* the first "created" ack arrived */
         bool done;    /* the stream ended for good; error holds why */
         k8c_error_t error;
@@ -835,6 +838,14 @@ static bool watch_line(struct etcd_watch *w, const char *line, size_t len)
                         return false;
                 }
                 pthread_mutex_lock(&w->lock);
+                /* A slow reader pauses the stream (TCP pushes back to etcd) instead of growing memory. */
+                while (w->queued >= w->s->watch_queue && !atomic_load(&w->closing))
+                        pthread_cond_wait(&w->cond, &w->lock);
+                if (atomic_load(&w->closing)) {
+                        pthread_mutex_unlock(&w->lock);
+                        k8c_store_event_free(ev);
+                        return false;
+                }
                 if (ev->revision <= w->last_rev) {
                         pthread_mutex_unlock(&w->lock);
                         k8c_store_event_free(ev);
@@ -848,6 +859,7 @@ static bool watch_line(struct etcd_watch *w, const char *line, size_t len)
                 else
                         w->head = n;
                 w->tail = n;
+                w->queued++;
                 pthread_cond_broadcast(&w->cond);
                 pthread_mutex_unlock(&w->lock);
         }
@@ -980,7 +992,10 @@ static void watch_free(struct etcd_watch *w)
         if (w == NULL)
                 return;
         if (w->thread_started) {
+                pthread_mutex_lock(&w->lock);
                 atomic_store(&w->closing, true);
+                pthread_cond_broadcast(&w->cond); /* a thread paused on a full queue */
+                pthread_mutex_unlock(&w->lock);
                 curl_multi_wakeup(w->multi);
                 pthread_join(w->thread, NULL);
         }
@@ -1083,6 +1098,8 @@ static int etcd_watch_next(struct k8c_store_watch *base, int timeout_ms, struct 
                 w->head = n->next;
                 if (w->head == NULL)
                         w->tail = NULL;
+                w->queued--;
+                pthread_cond_broadcast(&w->cond); /* the stream may continue */
                 pthread_mutex_unlock(&w->lock);
                 *ret_ev = n->ev;
                 free(n);
@@ -1159,6 +1176,7 @@ int k8c_store_etcd_open(const struct k8c_store_config *cfg, struct k8c_store **r
         while (s->prefix[0] != '\0' && s->prefix[strlen(s->prefix) - 1] == '/')
                 s->prefix[strlen(s->prefix) - 1] = '\0';
         s->prefix_len = strlen(s->prefix);
+        s->watch_queue = cfg->etcd_watch_queue > 0 ? cfg->etcd_watch_queue : ETCD_WATCH_QUEUE_DEFAULT;
         s->headers = curl_slist_append(NULL, "Content-Type: application/json");
         /* curl waits for "100 Continue" before sending bodies over 1 KiB; etcd needs no such dance. */
         s->headers = curl_slist_append(s->headers, "Expect:");

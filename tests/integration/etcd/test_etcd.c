@@ -426,6 +426,40 @@ static void test_watch_types_prev_and_replay(void **state)
         k8c_store_close(s);
 }
 
+/* A reader slower than the stream: the watch pauses at its queue bound and loses nothing. */
+static void test_watch_slow_reader_backpressure(void **state)
+{
+        cleanup_free char *prefix = test_prefix("slow-reader");
+        struct k8c_store_config cfg = {
+                .backend = "etcd", .etcd_servers = etcd->url, .etcd_prefix = prefix, .etcd_watch_queue = 3
+        };
+        struct k8c_store *s = NULL;
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_store_open(&cfg, &s, &err), 0);
+        struct k8c_store_watch *w = NULL, *w_unread = NULL;
+        assert_int_equal(k8c_store_watch(s, "/registry/", 0, &w, &err), 0);
+        assert_int_equal(k8c_store_watch(s, "/registry/", 0, &w_unread, &err), 0);
+        int64_t r0 = current_rev(s);
+        for (int i = 0; i < 40; i++) {
+                char key[64];
+                snprintf(key, sizeof(key), "/registry/k%02d", i);
+                assert_int_equal(k8c_store_create(s, key, "v", 1, NULL, &err), 0);
+        }
+        usleep(300 * 1000); /* let the watch thread hit the bound */
+        for (int i = 0; i < 40; i++) {
+                struct k8c_store_event *ev = next_event(w);
+                char key[64];
+                snprintf(key, sizeof(key), "/registry/k%02d", i);
+                assert_string_equal(ev->kv.key, key);
+                assert_int_equal(ev->revision, r0 + 1 + i);
+                k8c_store_event_free(ev);
+        }
+        k8c_store_watch_close(w);
+        /* Closing a watch whose thread is paused on a full queue does not hang. */
+        k8c_store_watch_close(w_unread);
+        k8c_store_close(s);
+}
+
 static void test_failover_dead_first_endpoint(void **state)
 {
         cleanup_free char *prefix = test_prefix("dead-first");
@@ -791,6 +825,7 @@ int main(void)
                 cmocka_unit_test(test_prefix_layout_and_isolation),
                 cmocka_unit_test(test_list_paging_and_revisions),
                 cmocka_unit_test(test_watch_types_prev_and_replay),
+                cmocka_unit_test(test_watch_slow_reader_backpressure),
                 cmocka_unit_test(test_failover_dead_first_endpoint),
                 cmocka_unit_test(test_failover_member_dies_under_watch),
                 cmocka_unit_test(test_watch_ends_when_every_endpoint_is_gone),
