@@ -1169,12 +1169,12 @@ int k8c_store_etcd_open(const struct k8c_store_config *cfg, struct k8c_store **r
         struct etcd_store *s = k8c_xcalloc(1, sizeof(*s));
         s->base.ops = &etcd_ops;
         pthread_mutex_init(&s->pool_lock, NULL);
-        const char *prefix = cfg->etcd_prefix != NULL ? cfg->etcd_prefix : ETCD_DEFAULT_PREFIX;
-        if (strcmp(prefix, ETCD_DEFAULT_PREFIX) == 0)
-                prefix = "";
-        s->prefix = k8c_xstrdup(prefix);
+        s->prefix = k8c_xstrdup(cfg->etcd_prefix != NULL ? cfg->etcd_prefix : ETCD_DEFAULT_PREFIX);
         while (s->prefix[0] != '\0' && s->prefix[strlen(s->prefix) - 1] == '/')
                 s->prefix[strlen(s->prefix) - 1] = '\0';
+        /* The interface's keys already start with /registry (see the head of this file). */
+        if (strcmp(s->prefix, ETCD_DEFAULT_PREFIX) == 0)
+                s->prefix[0] = '\0';
         s->prefix_len = strlen(s->prefix);
         s->watch_queue = cfg->etcd_watch_queue > 0 ? cfg->etcd_watch_queue : ETCD_WATCH_QUEUE_DEFAULT;
         s->headers = curl_slist_append(NULL, "Content-Type: application/json");

@@ -241,7 +241,8 @@ static void test_prefix_layout_and_isolation(void **state)
         cleanup_free char *pa = test_prefix("layout-a");
         cleanup_free char *pb = test_prefix("layout-b");
         struct k8c_store *a = open_store(etcd->url, pa);
-        struct k8c_store *b = open_store(etcd->url, pb);
+        cleanup_free char *pb_slash = k8c_xasprintf("%s/", pb);
+        struct k8c_store *b = open_store(etcd->url, pb_slash); /* a trailing slash is dropped */
         cleanup_error k8c_error_t err = NULL;
         assert_int_equal(k8c_store_create(a, "/registry/cm/x", "from-a", 6, NULL, &err), 0);
         assert_int_equal(k8c_store_create(b, "/registry/cm/x", "from-b", 6, NULL, &err), 0);
@@ -258,7 +259,7 @@ static void test_prefix_layout_and_isolation(void **state)
         cleanup_free char *raw_a = raw_get(raw_a_key);
         assert_non_null(raw_a);
         assert_string_equal(raw_a, "from-a");
-        cleanup_free char *raw_b_key = k8c_xasprintf("%s/registry/cm/x", pb);
+        cleanup_free char *raw_b_key = k8c_xasprintf("%s/registry/cm/x", pb); /* opened with pb + "/" */
         cleanup_free char *raw_b = raw_get(raw_b_key);
         assert_string_equal(raw_b, "from-b");
 
@@ -268,7 +269,7 @@ static void test_prefix_layout_and_isolation(void **state)
         assert_int_equal(k8c_store_create(d, dk, "plain", 5, NULL, &err), 0);
         cleanup_free char *raw_d = raw_get(dk);
         assert_string_equal(raw_d, "plain");
-        struct k8c_store *d2 = open_store(etcd->url, "/registry");
+        struct k8c_store *d2 = open_store(etcd->url, "/registry/");
         struct k8c_kv kv = { 0 };
         assert_int_equal(k8c_store_get(d2, dk, &kv, &err), 0);
         assert_string_equal(kv.value, "plain");
