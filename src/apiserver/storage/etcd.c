@@ -20,6 +20,13 @@
  * revision F is opened with start_revision F (not F+1) and events at F are
  * dropped: that makes etcd itself refuse (canceled + compact_revision) exactly
  * when F is below the compacted revision, as the interface says.
+ *
+ * Threads: any number of callers share the store (a locked pool of curl
+ * handles). Each watch owns one thread running its stream on a curl multi
+ * handle; it resumes on the next endpoint after the last delivered revision
+ * when a member goes away, and pauses reading when its bounded queue is full.
+ *
+ * Needs etcd >= 3.4 (the "/v3/" gateway prefix; 3.3 only served /v3beta/).
  */
 #include "k8c/store.h"
 
