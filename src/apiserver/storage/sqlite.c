@@ -90,6 +90,7 @@ struct sqlite_store {
         int64_t group_compact;  /* compaction revision set by the group being applied */
         bool vacuum_pending;
         bool compact_paused; /* a step failed: wait for the next compaction request */
+        char *broken;        /* set when a COMMIT hit an I/O error: writes are refused */
         int lock_fd;         /* flock on <data_dir>/k8c.lock: one process per database */
         pthread_t writer;
         bool writer_started;
@@ -483,7 +484,11 @@ static void w_run_group(struct sqlite_store *s, struct wreq *batch, size_t n)
         int64_t next = s->wrev + 1;
         s->group_compact = 0;
 
-        int r = step_done(s->wdb, s->w_begin, "begin", &err);
+        int r = 0;
+        if (s->broken != NULL)
+                r = k8c_make_error(&err, K8C_EUNAVAILABLE, "%s", s->broken);
+        if (r >= 0)
+                r = step_done(s->wdb, s->w_begin, "begin", &err);
         for (struct wreq *q = batch; r >= 0 && q != NULL; q = q->next) {
                 struct k8c_store_event *ev = NULL;
                 r = w_apply(s, q, &next, &ev, &err);
@@ -492,8 +497,15 @@ static void w_run_group(struct sqlite_store *s, struct wreq *batch, size_t n)
         }
         if (r >= 0 && next - 1 > s->wrev)
                 r = w_set_meta(s, "rev", next - 1, &err);
-        if (r >= 0)
+        if (r >= 0) {
                 r = step_done(s->wdb, s->w_commit, "commit", &err);
+                /* After a failed write or fsync the kernel's view of the file can no longer be
+                 * trusted (the page cache may be dropped or kept): stop writing until a restart
+                 * recovers from what is really on disk. */
+                if (r < 0 && (sqlite3_extended_errcode(s->wdb) & 0xff) == SQLITE_IOERR)
+                        s->broken = k8c_xasprintf("sqlite store: a commit failed (%s); restart to recover",
+                                                  k8c_error_msg(&err));
+        }
         if (r < 0) {
                 w_rollback(s);
                 for (size_t i = 0; i < nev; i++)
@@ -1106,6 +1118,7 @@ static void store_free(struct sqlite_store *s)
         free(s->ring);
         free(s->conns);
         free(s->path);
+        free(s->broken);
         pthread_mutex_destroy(&s->qlock);
         pthread_cond_destroy(&s->qcond);
         pthread_mutex_destroy(&s->plock);
