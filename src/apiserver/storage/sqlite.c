@@ -598,9 +598,21 @@ static void *checkpointer_main(void *arg)
                         break;
                 s->ckpt_wanted = false;
                 pthread_mutex_unlock(&s->clock);
-                int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-                if (rc != SQLITE_OK)
-                        k8c_logv(4, "sqlite checkpoint", "rc=%d msg=\"%s\"", rc, sqlite3_errmsg(s->cdb));
+                /* Repeat while writers appended during the pass: only a checkpoint that copied
+                 * every frame lets the writer restart the WAL at its start, so the file stops
+                 * growing and its fsyncs stay cheap (overwriting, not extending). */
+                for (int pass = 0; pass < 8; pass++) {
+                        int log = 0, done = 0;
+                        int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                                           &done);
+                        if (rc != SQLITE_OK) {
+                                k8c_logv(4, "sqlite checkpoint", "rc=%d msg=\"%s\"", rc,
+                                         sqlite3_errmsg(s->cdb));
+                                break;
+                        }
+                        if (done >= log)
+                                break;
+                }
                 pthread_mutex_lock(&s->clock);
         }
         pthread_mutex_unlock(&s->clock);
