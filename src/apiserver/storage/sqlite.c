@@ -754,13 +754,13 @@ static int rconn_open(struct rconn *c, const char *path, k8c_error_t *err)
                             " ORDER BY c.key LIMIT ?4",
                             &c->list_cur, err);
         /* SQLite takes the bare columns of a max() aggregate from the row holding the max:
-         * for each key, its newest row at or below the revision. */
+         * for each key, its newest row at or below the revision (dropped when a delete).
+         * Grouping walks log_key_rev in key order, so LIMIT stops the scan early. */
         if (r >= 0)
                 r = prepare(c->db,
-                            "SELECT key, rev, create_rev, version, value FROM"
-                            " (SELECT key, max(rev) AS rev, op, create_rev, version, value FROM log"
-                            "  WHERE key >= ?1 AND key < ?2 AND key > ?3 AND rev <= ?5 GROUP BY key)"
-                            " WHERE op != 3 ORDER BY key LIMIT ?4",
+                            "SELECT key, max(rev) AS rev, create_rev, version, value, op AS last_op FROM log"
+                            " WHERE key >= ?1 AND key < ?2 AND key > ?3 AND rev <= ?5"
+                            " GROUP BY key HAVING last_op != 3 ORDER BY key LIMIT ?4",
                             &c->list_rev, err);
         if (r >= 0)
                 r = prepare(c->db,
