@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -355,6 +357,63 @@ static void test_compaction_reclaims_space(void **state)
         k8c_store_close(s);
 }
 
+/* A COMMIT that fails with an I/O error (here: a file size limit, EFBIG) stops all
+ * writes until a restart; nothing acknowledged is lost and revisions stay dense. */
+static void test_io_error_stops_writes(void **state)
+{
+        struct fx *fx = *state;
+        struct k8c_store *s = open_store(fx, 0, 0);
+        cleanup_error k8c_error_t err = NULL;
+        size_t len = 64 * 1024;
+        cleanup_free char *big = k8c_xmalloc(len);
+        memset(big, 'x', len);
+        int64_t acked = put(s, "/io/0", big, len);
+
+        cleanup_free char *wal = k8c_xasprintf("%s/k8c.db-wal", fx->data_dir);
+        struct rlimit old;
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        struct rlimit lim = { .rlim_cur = (rlim_t)file_size(wal) + 256 * 1024, .rlim_max = old.rlim_max };
+        void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        int failed_at = -1, r = 0;
+        char key[32];
+        for (int i = 1; i < 200 && failed_at < 0; i++) {
+                snprintf(key, sizeof(key), "/io/%d", i);
+                struct k8c_kv kv = { 0 };
+                r = k8c_store_create(s, key, big, len, &kv, &err);
+                if (r < 0)
+                        failed_at = i;
+                else
+                        acked = kv.mod_revision;
+                k8c_kv_free(&kv);
+        }
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        signal(SIGXFSZ, old_handler);
+        assert_true(failed_at > 0);
+        assert_int_equal(r, -K8C_EINTERNAL);
+        k8c_error_release(&err);
+        assert_int_equal(rev_now(s), acked);
+
+        /* the limit is gone, but the store refuses writes until restarted; reads still work */
+        assert_int_equal(k8c_store_create(s, "/io/after", "x", 1, NULL, &err), -K8C_EUNAVAILABLE);
+        assert_non_null(strstr(k8c_error_msg(&err), "restart"));
+        k8c_error_release(&err);
+        struct k8c_kv_list l = { 0 };
+        assert_int_equal(k8c_store_list(s, "/io/", NULL, &l, &err), 0);
+        assert_int_equal(l.n, (size_t)failed_at);
+        k8c_kv_list_free(&l);
+        k8c_store_close(s);
+
+        s = open_store(fx, 0, 0);
+        assert_int_equal(rev_now(s), acked);
+        assert_int_equal(k8c_store_list(s, "/io/", NULL, &l, &err), 0);
+        assert_int_equal(l.n, (size_t)failed_at);
+        assert_int_equal(l.items[l.n - 1].value_len, len);
+        k8c_kv_list_free(&l);
+        assert_int_equal(put(s, "/io/after", "x", 1), acked + 1);
+        k8c_store_close(s);
+}
+
 struct waiter {
         struct k8c_store_watch *w;
         int rc;
@@ -605,6 +664,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_watch_crosses_ring_into_log, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lagging_watch_hits_compaction, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compaction_reclaims_space, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_io_error_stops_writes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_close_with_open_watches, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_many_writers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stress_with_compaction, setup, teardown),

@@ -90,6 +90,7 @@ struct sqlite_store {
         int64_t group_compact;  /* compaction revision set by the group being applied */
         bool vacuum_pending;
         bool compact_paused; /* a step failed: wait for the next compaction request */
+        char *broken;        /* set when a COMMIT hit an I/O error: writes are refused */
         int lock_fd;         /* flock on <data_dir>/k8c.lock: one process per database */
         pthread_t writer;
         bool writer_started;
@@ -483,7 +484,11 @@ static void w_run_group(struct sqlite_store *s, struct wreq *batch, size_t n)
         int64_t next = s->wrev + 1;
         s->group_compact = 0;
 
-        int r = step_done(s->wdb, s->w_begin, "begin", &err);
+        int r = 0;
+        if (s->broken != NULL)
+                r = k8c_make_error(&err, K8C_EUNAVAILABLE, "%s", s->broken);
+        if (r >= 0)
+                r = step_done(s->wdb, s->w_begin, "begin", &err);
         for (struct wreq *q = batch; r >= 0 && q != NULL; q = q->next) {
                 struct k8c_store_event *ev = NULL;
                 r = w_apply(s, q, &next, &ev, &err);
@@ -492,8 +497,15 @@ static void w_run_group(struct sqlite_store *s, struct wreq *batch, size_t n)
         }
         if (r >= 0 && next - 1 > s->wrev)
                 r = w_set_meta(s, "rev", next - 1, &err);
-        if (r >= 0)
+        if (r >= 0) {
                 r = step_done(s->wdb, s->w_commit, "commit", &err);
+                /* After a failed write or fsync the kernel's view of the file can no longer be
+                 * trusted (the page cache may be dropped or kept): stop writing until a restart
+                 * recovers from what is really on disk. */
+                if (r < 0 && (sqlite3_extended_errcode(s->wdb) & 0xff) == SQLITE_IOERR)
+                        s->broken = k8c_xasprintf("sqlite store: a commit failed (%s); restart to recover",
+                                                  k8c_error_msg(&err));
+        }
         if (r < 0) {
                 w_rollback(s);
                 for (size_t i = 0; i < nev; i++)
@@ -586,9 +598,21 @@ static void *checkpointer_main(void *arg)
                         break;
                 s->ckpt_wanted = false;
                 pthread_mutex_unlock(&s->clock);
-                int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-                if (rc != SQLITE_OK)
-                        k8c_logv(4, "sqlite checkpoint", "rc=%d msg=\"%s\"", rc, sqlite3_errmsg(s->cdb));
+                /* Repeat while writers appended during the pass: only a checkpoint that copied
+                 * every frame lets the writer restart the WAL at its start, so the file stops
+                 * growing and its fsyncs stay cheap (overwriting, not extending). */
+                for (int pass = 0; pass < 8; pass++) {
+                        int log = 0, done = 0;
+                        int rc = sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                                           &done);
+                        if (rc != SQLITE_OK) {
+                                k8c_logv(4, "sqlite checkpoint", "rc=%d msg=\"%s\"", rc,
+                                         sqlite3_errmsg(s->cdb));
+                                break;
+                        }
+                        if (done >= log)
+                                break;
+                }
                 pthread_mutex_lock(&s->clock);
         }
         pthread_mutex_unlock(&s->clock);
@@ -730,13 +754,13 @@ static int rconn_open(struct rconn *c, const char *path, k8c_error_t *err)
                             " ORDER BY c.key LIMIT ?4",
                             &c->list_cur, err);
         /* SQLite takes the bare columns of a max() aggregate from the row holding the max:
-         * for each key, its newest row at or below the revision. */
+         * for each key, its newest row at or below the revision (dropped when a delete).
+         * Grouping walks log_key_rev in key order, so LIMIT stops the scan early. */
         if (r >= 0)
                 r = prepare(c->db,
-                            "SELECT key, rev, create_rev, version, value FROM"
-                            " (SELECT key, max(rev) AS rev, op, create_rev, version, value FROM log"
-                            "  WHERE key >= ?1 AND key < ?2 AND key > ?3 AND rev <= ?5 GROUP BY key)"
-                            " WHERE op != 3 ORDER BY key LIMIT ?4",
+                            "SELECT key, max(rev) AS rev, create_rev, version, value, op AS last_op FROM log"
+                            " WHERE key >= ?1 AND key < ?2 AND key > ?3 AND rev <= ?5"
+                            " GROUP BY key HAVING last_op != 3 ORDER BY key LIMIT ?4",
                             &c->list_rev, err);
         if (r >= 0)
                 r = prepare(c->db,
@@ -1106,6 +1130,7 @@ static void store_free(struct sqlite_store *s)
         free(s->ring);
         free(s->conns);
         free(s->path);
+        free(s->broken);
         pthread_mutex_destroy(&s->qlock);
         pthread_cond_destroy(&s->qcond);
         pthread_mutex_destroy(&s->plock);

@@ -840,6 +840,8 @@ static void test_concurrent_creates_dense_revisions(void **state)
         struct k8c_store *s = ST(state);
         cleanup_error k8c_error_t err = NULL;
         int64_t r0 = rev_now(s);
+        struct k8c_store_watch *w = NULL;
+        assert_int_equal(k8c_store_watch(s, "/t/c/", 0, &w, &err), 0);
         pthread_t th[WORKERS];
         static struct create_arg args[WORKERS];
         for (int i = 0; i < WORKERS; i++) {
@@ -867,6 +869,16 @@ static void test_concurrent_creates_dense_revisions(void **state)
         assert_int_equal(l.n, n);
         assert_int_equal(l.revision, r0 + (int64_t)n);
         k8c_kv_list_free(&l);
+        /* the watcher saw every create once, in revision order */
+        for (size_t i = 0; i < n; i++) {
+                struct k8c_store_event *ev = next_event(w);
+                assert_int_equal(ev->type, K8C_STORE_CREATE);
+                assert_int_equal(ev->revision, r0 + 1 + (int64_t)i);
+                assert_string_equal(ev->kv.value, ev->kv.key);
+                k8c_store_event_free(ev);
+        }
+        assert_no_event(w, 50);
+        k8c_store_watch_close(w);
 }
 
 static const struct CMUnitTest conformance_tests[] = {
