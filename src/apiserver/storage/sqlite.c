@@ -20,7 +20,10 @@
  * behind the ring reads the log table instead. Reads use a pool of read-only
  * connections; every read runs inside one snapshot. Compaction runs on the
  * writer thread in bounded batches between write groups, then frees pages
- * (incremental vacuum) and truncates the WAL.
+ * (incremental vacuum) and truncates the WAL. WAL checkpoints run on a third
+ * thread with its own connection, so no COMMIT waits for the database fsync.
+ * One process owns a database at a time (flock on <data_dir>/k8c.lock); a COMMIT
+ * that fails with an I/O error stops all writes until restart.
  *
  * This file must not: write from any connection but the writer's, acknowledge
  * a write before its COMMIT, delete or rewrite the WAL by hand, or log above debug.
