@@ -293,6 +293,44 @@ static void test_watch_crosses_ring_into_log(void **state)
         k8c_store_close(s);
 }
 
+/* Big values: the ring's byte budget (16 KiB per slot) evicts early; watchers still get everything. */
+static void test_ring_byte_budget(void **state)
+{
+        struct fx *fx = *state;
+        struct k8c_store *s = open_store(fx, 8, 0); /* 128 KiB budget */
+        cleanup_error k8c_error_t err = NULL;
+        int64_t r0 = put(s, "/first", "1", 1);
+        struct k8c_store_watch *w = NULL;
+        assert_int_equal(k8c_store_watch(s, "/big/", r0, &w, &err), 0);
+        size_t len = 100 * 1024;
+        cleanup_free char *big = k8c_xmalloc(len);
+        char key[32];
+        for (int i = 0; i < 12; i++) {
+                memset(big, 'a' + i, len);
+                snprintf(key, sizeof(key), "/big/%d", i % 2);
+                put(s, key, big, len);
+        }
+        for (int i = 0; i < 12; i++) {
+                struct k8c_store_event *ev = NULL;
+                assert_int_equal(k8c_store_watch_next(w, 2000, &ev, &err), 1);
+                assert_int_equal(ev->revision, r0 + 1 + i);
+                assert_int_equal(ev->type, i < 2 ? K8C_STORE_CREATE : K8C_STORE_UPDATE);
+                assert_int_equal(ev->kv.value_len, len);
+                assert_int_equal(ev->kv.value[0], 'a' + i);
+                assert_int_equal(ev->kv.value[len - 1], 'a' + i);
+                if (i >= 2) {
+                        assert_int_equal(ev->prev.value_len, len);
+                        assert_int_equal(ev->prev.value[0], 'a' + i - 2);
+                        assert_int_equal(ev->prev.mod_revision, r0 + 1 + i - 2);
+                }
+                k8c_store_event_free(ev);
+        }
+        struct k8c_store_event *ev = NULL;
+        assert_int_equal(k8c_store_watch_next(w, 20, &ev, &err), 0);
+        k8c_store_watch_close(w);
+        k8c_store_close(s);
+}
+
 static void test_lagging_watch_hits_compaction(void **state)
 {
         struct fx *fx = *state;
@@ -662,6 +700,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_refuses_corrupt_database, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_damaged_page_keeps_wal, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch_crosses_ring_into_log, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ring_byte_budget, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lagging_watch_hits_compaction, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compaction_reclaims_space, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_io_error_stops_writes, setup, teardown),

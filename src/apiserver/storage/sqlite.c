@@ -45,6 +45,7 @@
 #include "k8c/log.h"
 
 #define DEFAULT_RING_SIZE 4096
+#define RING_BYTES_PER_SLOT (16 * 1024) /* memory budget of the ring: slots x this */
 #define DEFAULT_COMPACT_BATCH 1000
 #define DEFAULT_READ_CONNS 4
 #define MAX_GROUP 1024 /* writes per transaction */
@@ -129,6 +130,7 @@ struct sqlite_store {
         struct k8c_store_event **ring;
         size_t ring_cap;
         int64_t ring_first; /* oldest revision in the ring; ring holds [ring_first, rev] */
+        size_t ring_bytes, ring_max_bytes;
         bool closed;
         int refs; /* the owner + open watches; the struct is freed at 0 */
 };
@@ -448,6 +450,24 @@ static void complete(struct sqlite_store *s, struct wreq *batch)
         pthread_mutex_unlock(&s->qlock);
 }
 
+static size_t event_bytes(const struct k8c_store_event *ev)
+{
+        size_t n = sizeof(*ev) + ev->kv.value_len + (ev->kv.key != NULL ? strlen(ev->kv.key) : 0);
+        if (ev->prev.key != NULL)
+                n += ev->prev.value_len + strlen(ev->prev.key);
+        return n;
+}
+
+/* Called with hlock held. */
+static void ring_evict_oldest(struct sqlite_store *s)
+{
+        size_t old = (size_t)(s->ring_first % (int64_t)s->ring_cap);
+        s->ring_bytes -= event_bytes(s->ring[old]);
+        k8c_store_event_free(s->ring[old]);
+        s->ring[old] = NULL;
+        s->ring_first++;
+}
+
 /* Appends committed events to the ring and wakes watchers. */
 static void publish(struct sqlite_store *s, struct k8c_store_event **evs, size_t n, int64_t rev,
                     int64_t compact_rev)
@@ -455,13 +475,14 @@ static void publish(struct sqlite_store *s, struct k8c_store_event **evs, size_t
         pthread_mutex_lock(&s->hlock);
         for (size_t i = 0; i < n; i++) {
                 struct k8c_store_event *ev = evs[i];
-                if (ev->revision - s->ring_first >= (int64_t)s->ring_cap) {
-                        size_t old = (size_t)(s->ring_first % (int64_t)s->ring_cap);
-                        k8c_store_event_free(s->ring[old]);
-                        s->ring[old] = NULL;
-                        s->ring_first++;
-                }
+                if (ev->revision - s->ring_first >= (int64_t)s->ring_cap)
+                        ring_evict_oldest(s);
                 s->ring[ev->revision % (int64_t)s->ring_cap] = ev;
+                s->ring_bytes += event_bytes(ev);
+                /* Big values must not make the ring hold gigabytes: past the byte budget the
+                 * oldest events go (their watchers read them from the log table). */
+                while (s->ring_bytes > s->ring_max_bytes && s->ring_first < ev->revision)
+                        ring_evict_oldest(s);
         }
         s->rev = rev;
         if (compact_rev > s->compact_rev)
@@ -1389,6 +1410,7 @@ int k8c_store_sqlite_open(const struct k8c_store_config *cfg, struct k8c_store *
         s->compact_batch = cfg->sqlite_compact_batch > 0 ? cfg->sqlite_compact_batch : DEFAULT_COMPACT_BATCH;
         s->ring_cap = cfg->sqlite_ring_size > 0 ? cfg->sqlite_ring_size : DEFAULT_RING_SIZE;
         s->ring = k8c_xcalloc(s->ring_cap, sizeof(*s->ring));
+        s->ring_max_bytes = s->ring_cap * RING_BYTES_PER_SLOT;
         s->nconns = cfg->sqlite_read_conns > 0 ? cfg->sqlite_read_conns : DEFAULT_READ_CONNS;
         s->conns = k8c_xcalloc(s->nconns, sizeof(*s->conns));
         s->refs = 1;
