@@ -48,9 +48,10 @@
 #define RING_BYTES_PER_SLOT (16 * 1024) /* memory budget of the ring: slots x this */
 #define DEFAULT_COMPACT_BATCH 1000
 #define DEFAULT_READ_CONNS 4
-#define MAX_GROUP 1024 /* writes per transaction */
-#define LOG_FETCH 256  /* events per log-table read of a lagging watcher */
-#define VACUUM_PAGES_PER_STEP 512
+#define MAX_GROUP 1024         /* writes per transaction */
+#define LOG_FETCH 256          /* events per log-table read of a lagging watcher */
+#define VACUUM_MAX_PAGES 4096  /* pages one incremental vacuum step frees, at most */
+#define MAINT_STEP_MS 4        /* target duration of one compaction or vacuum step */
 #define CHECKPOINT_FRAMES 1000 /* WAL frames that trigger a background checkpoint */
 
 enum { OP_CREATE = 1, OP_UPDATE = 2, OP_DELETE = 3 };
@@ -82,7 +83,10 @@ struct rconn {
 struct sqlite_store {
         struct k8c_store base;
         char *path;
-        size_t compact_batch;
+        size_t compact_batch;     /* the most revisions one compaction step examines */
+        size_t compact_step;      /* the current step size (adapts to how long steps take) */
+        size_t vacuum_step;       /* pages per incremental vacuum step (adapts too) */
+        int64_t maint_not_before; /* monotonic ms: next maintenance step while writes wait */
 
         /* writer thread state (touched only by the writer once started) */
         sqlite3 *wdb;
@@ -550,12 +554,12 @@ static void w_run_group(struct sqlite_store *s, struct wreq *batch, size_t n)
         complete(s, batch);
 }
 
-/* One bounded compaction step. Returns true while work remains. */
-static bool w_compact_step(struct sqlite_store *s)
+/* One bounded compaction or vacuum step. Returns true while work remains. */
+static bool w_maintenance_step(struct sqlite_store *s)
 {
         cleanup_error k8c_error_t err = NULL;
         if (s->compact_done < s->compact_target) {
-                int64_t hi = s->compact_done + (int64_t)s->compact_batch;
+                int64_t hi = s->compact_done + (int64_t)s->compact_step;
                 if (hi > s->compact_target)
                         hi = s->compact_target;
                 sqlite3_bind_int64(s->w_compact, 1, s->compact_done);
@@ -572,10 +576,8 @@ static bool w_compact_step(struct sqlite_store *s)
                 return true;
         }
         if (s->vacuum_pending) {
-                /* Free pages a few thousand at a time so writers wait for at most one step. */
                 sqlite3_stmt *st = NULL;
-                cleanup_free char *sql =
-                        k8c_xasprintf("PRAGMA incremental_vacuum(%d)", VACUUM_PAGES_PER_STEP);
+                cleanup_free char *sql = k8c_xasprintf("PRAGMA incremental_vacuum(%zu)", s->vacuum_step);
                 if (sqlite3_prepare_v2(s->wdb, "PRAGMA freelist_count", -1, &st, NULL) == SQLITE_OK &&
                     sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
                         sqlite3_finalize(st);
@@ -643,6 +645,23 @@ static void *checkpointer_main(void *arg)
         return NULL;
 }
 
+/* Writes queue behind a maintenance step: keep each near MAINT_STEP_MS by resizing
+ * it, and while writes wait give maintenance at most a quarter of the writer's time. */
+static void w_maintenance(struct sqlite_store *s)
+{
+        int64_t start = now_ms();
+        bool compacting = s->compact_done < s->compact_target;
+        w_maintenance_step(s);
+        int64_t took = now_ms() - start;
+        size_t *step = compacting ? &s->compact_step : &s->vacuum_step;
+        size_t max = compacting ? s->compact_batch : VACUUM_MAX_PAGES;
+        if (took > MAINT_STEP_MS && *step > 16)
+                *step /= 2;
+        else if (took < MAINT_STEP_MS / 2 && *step < max)
+                *step = *step * 2 > max ? max : *step * 2;
+        s->maint_not_before = now_ms() + 3 * took;
+}
+
 static void *writer_main(void *arg)
 {
         struct sqlite_store *s = arg;
@@ -652,6 +671,8 @@ static void *writer_main(void *arg)
                         !s->compact_paused && (s->compact_done < s->compact_target || s->vacuum_pending);
                 while (s->qhead == NULL && !s->stopping && !maintenance)
                         pthread_cond_wait(&s->qcond, &s->qlock);
+                /* Idle: maintain at full speed. Busy: only when its time share allows. */
+                maintenance = maintenance && (s->qhead == NULL || now_ms() >= s->maint_not_before);
                 bool stopping = s->stopping;
                 if (s->qhead == NULL && stopping)
                         break;
@@ -672,7 +693,7 @@ static void *writer_main(void *arg)
                         w_run_group(s, batch, n);
                 /* At most one bounded maintenance step between groups, so it never stalls writes. */
                 if (maintenance && !stopping)
-                        w_compact_step(s);
+                        w_maintenance(s);
                 pthread_mutex_lock(&s->qlock);
         }
         pthread_mutex_unlock(&s->qlock);
@@ -1408,6 +1429,8 @@ int k8c_store_sqlite_open(const struct k8c_store_config *cfg, struct k8c_store *
         s->base.ops = &sqlite_ops;
         s->path = k8c_xasprintf("%s/k8c.db", cfg->data_dir);
         s->compact_batch = cfg->sqlite_compact_batch > 0 ? cfg->sqlite_compact_batch : DEFAULT_COMPACT_BATCH;
+        s->compact_step = s->compact_batch;
+        s->vacuum_step = 256;
         s->ring_cap = cfg->sqlite_ring_size > 0 ? cfg->sqlite_ring_size : DEFAULT_RING_SIZE;
         s->ring = k8c_xcalloc(s->ring_cap, sizeof(*s->ring));
         s->ring_max_bytes = s->ring_cap * RING_BYTES_PER_SLOT;
