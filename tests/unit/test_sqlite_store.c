@@ -158,6 +158,33 @@ static void test_persistence_and_modes(void **state)
         k8c_store_close(s);
 }
 
+/* An existing, too-open directory and database are tightened to 0700 / 0600. */
+static void test_tightens_modes(void **state)
+{
+        struct fx *fx = *state;
+        cleanup_free char *parent = k8c_xasprintf("%s/data", fx->root);
+        assert_int_equal(mkdir(parent, 0755), 0);
+        assert_int_equal(chmod(parent, 0755), 0); /* whatever the umask */
+        assert_int_equal(mkdir(fx->data_dir, 0755), 0);
+        assert_int_equal(chmod(fx->data_dir, 0755), 0);
+        cleanup_free char *db = k8c_xasprintf("%s/k8c.db", fx->data_dir);
+        {
+                cleanup_close int fd = open(db, O_WRONLY | O_CREAT, 0644);
+                assert_true(fd >= 0);
+                assert_int_equal(fchmod(fd, 0644), 0);
+        }
+        struct k8c_store *s = open_store(fx, 0, 0);
+        assert_int_equal(put(s, "/a", "1", 1), 1);
+        struct stat st;
+        assert_int_equal(stat(fx->data_dir, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+        assert_int_equal(stat(db, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(stat(parent, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0755); /* only the database directory itself */
+        k8c_store_close(s);
+}
+
 static void test_refuses_corrupt_database(void **state)
 {
         struct fx *fx = *state;
@@ -697,6 +724,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_persistence_and_modes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tightens_modes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_corrupt_database, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_damaged_page_keeps_wal, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch_crosses_ring_into_log, setup, teardown),

@@ -1277,6 +1277,9 @@ static int mkdir_p(const char *dir, k8c_error_t *err)
                 return k8c_make_errno(err, errno, "stat %s", dir);
         if (!S_ISDIR(st.st_mode))
                 return k8c_make_error(err, K8C_EINTERNAL, "%s is not a directory", dir);
+        /* The database holds every Secret: nobody but the owner may read it. */
+        if ((st.st_mode & 077) != 0 && chmod(dir, 0700) < 0)
+                return k8c_make_errno(err, errno, "chmod 0700 %s", dir);
         return 0;
 }
 
@@ -1470,6 +1473,20 @@ int k8c_store_sqlite_open(const struct k8c_store_config *cfg, struct k8c_store *
                 if (fd < 0) {
                         r = k8c_make_errno(err, errno, "sqlite store: create %s", s->path);
                         goto fail;
+                }
+                struct stat st;
+                if (fstat(fd, &st) < 0 || ((st.st_mode & 077) != 0 && fchmod(fd, 0600) < 0)) {
+                        r = k8c_make_errno(err, errno, "sqlite store: chmod 0600 %s", s->path);
+                        goto fail;
+                }
+                /* An existing WAL or shm file gets the same treatment. */
+                const char *suffixes[] = { "-wal", "-shm" };
+                for (size_t i = 0; i < K8C_ARRAY_SIZE(suffixes); i++) {
+                        cleanup_free char *side = k8c_xasprintf("%s%s", s->path, suffixes[i]);
+                        if (stat(side, &st) == 0 && (st.st_mode & 077) != 0 && chmod(side, 0600) < 0) {
+                                r = k8c_make_errno(err, errno, "sqlite store: chmod 0600 %s", side);
+                                goto fail;
+                        }
                 }
                 /* Make the new file's directory entry durable before anything is acknowledged. */
                 cleanup_close int dfd = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
