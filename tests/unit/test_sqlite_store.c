@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -119,6 +120,18 @@ static void test_persistence_and_modes(void **state)
         assert_int_equal(st.st_mode & 0777, 0600);
         assert_int_equal(stat(wal, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
+        /* the file itself says WAL and incremental auto-vacuum */
+        sqlite3 *db3 = NULL;
+        assert_int_equal(sqlite3_open_v2(db, &db3, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        const char *pragmas[][2] = { { "PRAGMA journal_mode", "wal" }, { "PRAGMA auto_vacuum", "2" } };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(pragmas); i++) {
+                sqlite3_stmt *q = NULL;
+                assert_int_equal(sqlite3_prepare_v2(db3, pragmas[i][0], -1, &q, NULL), SQLITE_OK);
+                assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+                assert_string_equal((const char *)sqlite3_column_text(q, 0), pragmas[i][1]);
+                sqlite3_finalize(q);
+        }
+        sqlite3_close(db3);
         /* a second opener of the same database is refused while the first holds it */
         struct k8c_store_config cfg = { .data_dir = fx->data_dir };
         struct k8c_store *second = NULL;
