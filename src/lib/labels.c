@@ -559,6 +559,19 @@ static char *field_invalid(const char *path, const char *value, const char *deta
         return k8c_xasprintf("%s: Invalid value: %s: %s", path, q, detail);
 }
 
+/* Go's %#v of a []string, as field errors print a bad value list. */
+static char *go_string_slice(char **values, size_t n)
+{
+        if (n == 0)
+                return k8c_xstrdup("[]string(nil)");
+        struct strlist q = { 0 };
+        for (size_t i = 0; i < n; i++)
+                strlist_push(&q, k8c_go_quote(values[i]));
+        cleanup_free char *j = strlist_join(&q, ", ");
+        strlist_clear(&q);
+        return k8c_xasprintf("[]string{%s}", j);
+}
+
 /* labels.NewRequirement: validates and takes ownership of key and values (a
  * NULL-terminated vector of n strings); on error returns the aggregated message. */
 static char *new_requirement(char *key, k8c_sel_op_t op, char **values, size_t n, struct k8c_sel_req *ret)
@@ -570,31 +583,34 @@ static char *new_requirement(char *key, k8c_sel_op_t op, char **values, size_t n
                 strlist_push(&errs, field_invalid("key", key, j));
         }
         strlist_clear(&msgs);
+        /* The value-count rules cannot fail for what the parser and the (validated)
+         * LabelSelector conversion hand in; kept for callers yet to come. */
+        const char *count_msg = NULL;
         switch (op) {
         case K8C_SEL_IN:
         case K8C_SEL_NOT_IN:
                 if (n == 0)
-                        strlist_push(&errs,
-                                     k8c_xstrdup("values: Invalid value: []string(nil): for 'in', 'notin' "
-                                                 "operators, values set can't be empty"));
+                        count_msg = "for 'in', 'notin' operators, values set can't be empty";
                 break;
         case K8C_SEL_EQUALS:
         case K8C_SEL_NOT_EQUALS:
                 if (n != 1)
-                        strlist_push(&errs, k8c_xstrdup("values: Invalid value: exact-match compatibility "
-                                                        "requires one single value"));
+                        count_msg = "exact-match compatibility requires one single value";
                 break;
         case K8C_SEL_EXISTS:
         case K8C_SEL_DOES_NOT_EXIST:
                 if (n != 0)
-                        strlist_push(&errs, k8c_xstrdup("values: Invalid value: values set must be empty for "
-                                                        "exists and does not exist"));
+                        count_msg = "values set must be empty for exists and does not exist";
                 break;
         case K8C_SEL_GREATER_THAN:
         case K8C_SEL_LESS_THAN:
-                if (n != 1)
-                        strlist_push(&errs, k8c_xstrdup("values: Invalid value: for 'Gt', 'Lt' operators, "
-                                                        "exactly one value is required"));
+                if (n != 1) {
+                        cleanup_free char *v = go_string_slice(values, n);
+                        strlist_push(&errs,
+                                     k8c_xasprintf("values: Invalid value: %s: for 'Gt', 'Lt' operators, "
+                                                   "exactly one value is required",
+                                                   v));
+                }
                 for (size_t i = 0; i < n; i++) {
                         int64_t dummy;
                         if (!parse_int64(values[i], &dummy)) {
@@ -605,6 +621,10 @@ static char *new_requirement(char *key, k8c_sel_op_t op, char **values, size_t n
                         }
                 }
                 break;
+        }
+        if (count_msg != NULL) {
+                cleanup_free char *v = go_string_slice(values, n);
+                strlist_push(&errs, k8c_xasprintf("values: Invalid value: %s: %s", v, count_msg));
         }
         for (size_t i = 0; i < n; i++) {
                 label_value_errors(values[i], &msgs);

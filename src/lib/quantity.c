@@ -7,11 +7,12 @@
  *
  * It must not compute in floating point: quantities are exact or rejected (the one
  * double is a JSON number jansson already holds, turned back into its text).
- * Differences from Kubernetes, both deliberate: magnitudes beyond int64 milli
- * units (about 9.2e15) are errors instead of being capped or kept in a big
- * decimal, and the text form is always canonical (Kubernetes echoes a parsed
- * string such as "+1" or "1E3" back verbatim when it happens to be in canonical
- * form apart from the sign or exponent letter).
+ * Differences from Kubernetes, all deliberate: precision stops at the milli-unit
+ * (Kubernetes keeps nano: "100u" prints there as "100u", here as "1m");
+ * magnitudes beyond int64 milli-units (about 9.2e15) are errors instead of being
+ * capped or kept in a big decimal; and the text form is always canonical
+ * (Kubernetes echoes a parsed string such as "+1" or "1E3" back verbatim when it
+ * is canonical apart from the sign or exponent letter).
  */
 #include "k8c/quantity.h"
 
@@ -139,7 +140,8 @@ static bool interpret_suffix(const char *s, int *ret_base, int64_t *ret_exp, k8c
         return false;
 }
 
-/* Multiplies the decimal digit string d (length *n, capacity cap) by 2 in place. */
+/* Multiplies the decimal digit string d (length *n) by 2 in place; d must have room
+ * for one more digit. */
 static void digits_double(char *d, size_t *n)
 {
         int carry = 0;

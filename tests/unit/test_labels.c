@@ -64,6 +64,8 @@ static const struct {
         { "notin=in", "notin=in", NULL },
         { "z!=c,!y,x in (a)", "x in (a),!y,z!=c", NULL },
         { "b,a,a=x", "a,a=x,b", NULL },
+        { "kubernetes.io/cluster-service=true", "kubernetes.io/cluster-service=true", NULL },
+        { "env in (a,b),!canary", "!canary,env in (a,b)", NULL },
         { "x=a||y=b", NULL,
           "unable to parse requirement: values[0][x]: Invalid value: \"a||y\": " VALUE_MSG },
         { "x==a==b", NULL, "found '==', expected: ',' or 'end of string'" },

@@ -153,6 +153,7 @@ static void test_nodes(void **state)
 
         json_auto_t *upd = json_deep_copy(node);
         json_object_set_new(json_object_get(upd, "spec"), "podCIDR", json_string("10.244.9.0/24"));
+        json_object_set_new(json_object_get(upd, "spec"), "podCIDRs", json_pack("[s]", "10.244.9.0/24"));
         json_object_set_new(upd, "status", json_object());
         r->prepare_update(upd, node, &ctx);
         assert_string_equal(
@@ -192,9 +193,17 @@ static void test_events(void **state)
         json_auto_t *c2 = row(r, ev2);
         assert_json(c2, "[\"10s\",\"Warning\",\"X\",\"node\",\"\",\"k8c-scheduler\",\"\",\"10s\",1,\"e2\"]");
         json_auto_t *v2 = validate(r, ev2);
-        assert_int_equal(json_array_size(v2), 1);
-        assert_cause(v2, 0, "FieldValueInvalid", "involvedObject.namespace",
+        assert_int_equal(json_array_size(v2), 2);
+        assert_cause(v2, 0, "FieldValueRequired", "reportingInstance", "Required value");
+        assert_cause(v2, 1, "FieldValueRequired", "action", "Required value");
+        json_auto_t *ev3 = J("{\"metadata\":{\"name\":\"a/b\",\"namespace\":\"team-a\"},\"involvedObject\":{"
+                             "\"kind\":\"Pod\",\"namespace\":\"default\"},\"reason\":\"X\"}");
+        json_auto_t *v3 = validate(r, ev3);
+        assert_int_equal(json_array_size(v3), 2);
+        assert_cause(v3, 0, "FieldValueInvalid", "involvedObject.namespace",
                      "Invalid value: \"default\": does not match event.namespace");
+        assert_cause(v3, 1, "FieldValueInvalid", "metadata.name",
+                     "Invalid value: \"a/b\": may not contain '/'");
         static const char *const names[] = { "Last Seen", "Type",    "Reason",     "Object", "Subobject",
                                              "Source",    "Message", "First Seen", "Count",  "Name" };
         static const int prio[] = { 0, 0, 0, 0, 1, 1, 0, 1, 1, 1 };

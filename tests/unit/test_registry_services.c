@@ -292,6 +292,9 @@ static void test_rows(void **state)
         }
         assert_null(R->columns[7].name);
         assert_string_equal(R->short_names[0], "svc");
+        assert_string_equal(R->field_selectors[0], "spec.clusterIP");
+        assert_string_equal(R->field_selectors[1], "spec.type");
+        assert_null(R->field_selectors[2]);
 
         json_auto_t *a = row(
                 R, "{\"metadata\":{\"name\":\"web\",\"creationTimestamp\":\"2026-11-24T12:32:18Z\"},"

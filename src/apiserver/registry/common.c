@@ -555,8 +555,15 @@ static char *quantity_text(const json_t *q)
                 return k8c_xstrdup(json_string_value(q));
         if (json_is_integer(q))
                 return k8c_xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(q));
-        if (json_is_real(q))
-                return k8c_xasprintf("%.17g", json_real_value(q));
+        if (json_is_real(q)) {
+                /* The shortest text that reads back as the same double: 0.1 stays "0.1". */
+                char *t = k8c_xasprintf("%.15g", json_real_value(q));
+                if (strtod(t, NULL) != json_real_value(q)) {
+                        free(t);
+                        t = k8c_xasprintf("%.17g", json_real_value(q));
+                }
+                return t;
+        }
         return NULL;
 }
 
@@ -637,6 +644,74 @@ static void validate_resources(const json_t *res, const char *path, struct k8c_f
         }
 }
 
+/* ValidatePortNumOrName on an IntOrString port. */
+static void validate_port_num_or_name(const json_t *v, const char *path, struct k8c_field_errors *errs)
+{
+        if (json_is_integer(v)) {
+                json_int_t n = json_integer_value(v);
+                if (n < 1 || n > 65535)
+                        k8c_field_invalid_int(errs, path, n, "must be between 1 and 65535, inclusive");
+        } else if (json_is_string(v)) {
+                const char *msgs[5];
+                size_t n = port_name_errors(json_string_value(v), msgs);
+                for (size_t i = 0; i < n; i++)
+                        k8c_field_invalid_str(errs, path, json_string_value(v), msgs[i]);
+        } else {
+                k8c_field_required(errs, path, "");
+        }
+}
+
+/* validateProbe + validateHandler; liveness and startup probes need successThreshold 1. */
+static void validate_probe(const json_t *probe, const char *path, bool success_must_be_one,
+                           struct k8c_field_errors *errs)
+{
+        if (probe == NULL)
+                return;
+        static const char *const handlers[] = { "exec", "httpGet", "tcpSocket", "grpc" };
+        size_t n = 0;
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(handlers); i++)
+                if (k8c_reg_has(probe, handlers[i]))
+                        n++;
+        if (n == 0)
+                k8c_field_required(errs, path, "must specify a handler type");
+        else if (n > 1)
+                k8c_field_forbidden(errs, path, "may not specify more than 1 handler type");
+        json_t *exec = k8c_reg_obj(probe, "exec");
+        if (exec != NULL && json_array_size(k8c_reg_arr(exec, "command")) == 0) {
+                cleanup_free char *f = k8c_xasprintf("%s.exec.command", path);
+                k8c_field_required(errs, f, "");
+        }
+        json_t *http = k8c_reg_obj(probe, "httpGet");
+        if (http != NULL) {
+                cleanup_free char *pp = k8c_xasprintf("%s.httpGet.path", path);
+                cleanup_free char *portp = k8c_xasprintf("%s.httpGet.port", path);
+                cleanup_free char *sp = k8c_xasprintf("%s.httpGet.scheme", path);
+                if (k8c_reg_str0(http, "path")[0] == '\0')
+                        k8c_field_required(errs, pp, "");
+                validate_port_num_or_name(k8c_reg_get(http, "port"), portp, errs);
+                const char *scheme = k8c_reg_str0(http, "scheme");
+                static const char *const schemes[] = { "HTTP", "HTTPS", NULL };
+                if (strcmp(scheme, "HTTP") != 0 && strcmp(scheme, "HTTPS") != 0)
+                        k8c_field_not_supported(errs, sp, scheme, schemes);
+        }
+        json_t *tcp = k8c_reg_obj(probe, "tcpSocket");
+        if (tcp != NULL) {
+                cleanup_free char *portp = k8c_xasprintf("%s.tcpSocket.port", path);
+                validate_port_num_or_name(k8c_reg_get(tcp, "port"), portp, errs);
+        }
+        static const char *const numbers[] = { "initialDelaySeconds", "timeoutSeconds", "periodSeconds",
+                                               "successThreshold", "failureThreshold" };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(numbers); i++) {
+                cleanup_free char *f = k8c_xasprintf("%s.%s", path, numbers[i]);
+                k8c_validate_nonnegative(probe, numbers[i], f, errs);
+        }
+        json_t *st = k8c_reg_get(probe, "successThreshold");
+        if (success_must_be_one && json_is_integer(st) && json_integer_value(st) != 1) {
+                cleanup_free char *f = k8c_xasprintf("%s.successThreshold", path);
+                k8c_field_invalid_int(errs, f, json_integer_value(st), "must be 1");
+        }
+}
+
 static const char *const pull_policies[] = { "Always", "IfNotPresent", "Never", NULL };
 static const char *const termination_policies[] = { "File", "FallbackToLogsOnError", NULL };
 
@@ -706,6 +781,11 @@ static void validate_containers(const json_t *ctrs, const char *path, const json
                         k8c_field_duplicate_str(errs, np, name);
                 else
                         json_object_set_new(all_names, name, json_true());
+                static const char *const probes[] = { "livenessProbe", "readinessProbe", "startupProbe" };
+                for (size_t k = 0; k < K8C_ARRAY_SIZE(probes); k++) {
+                        cleanup_free char *probe_path = k8c_xasprintf("%s.%s", cp, probes[k]);
+                        validate_probe(k8c_reg_obj(c, probes[k]), probe_path, k != 1, errs);
+                }
         }
 }
 
@@ -809,8 +889,6 @@ void k8c_validate_pod_spec(const json_t *spec, const char *path, struct k8c_fiel
 
 /* ---- label selectors and workloads --------------------------------------------------------------- */
 
-static const char *const selector_ops[] = { "In", "NotIn", "Exists", "DoesNotExist", NULL };
-
 void k8c_validate_label_selector(const json_t *sel, const char *path, struct k8c_field_errors *errs)
 {
         if (sel == NULL)
@@ -845,7 +923,6 @@ void k8c_validate_label_selector(const json_t *sel, const char *path, struct k8c
                         k8c_field_invalid_str(errs, kp, key, msg);
                 }
         }
-        (void)selector_ops;
 }
 
 char *k8c_go_label_selector(const json_t *sel)
@@ -953,6 +1030,147 @@ void k8c_validate_selector_immutable(const json_t *obj, const json_t *old, struc
         }
 }
 
+/* ---- ConfigMap/Secret data ---- */
+
+/* validation.IsConfigMapKey messages. */
+static void validate_key(const char *key, const char *field, struct k8c_field_errors *errs)
+{
+        size_t len = strlen(key);
+        if (len > 253)
+                k8c_field_invalid_str(errs, field, key, "must be no more than 253 characters");
+        bool ok = len > 0;
+        for (size_t i = 0; i < len && ok; i++) {
+                char c = key[i];
+                ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                     c == '.' || c == '_';
+        }
+        if (!ok)
+                k8c_field_invalid_str(
+                        errs, field, key,
+                        "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+                        "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation "
+                        "is '[-._a-zA-Z0-9]+')");
+        if (strcmp(key, ".") == 0)
+                k8c_field_invalid_str(errs, field, key, "must not be '.'");
+        else if (strcmp(key, "..") == 0)
+                k8c_field_invalid_str(errs, field, key, "must not be '..'");
+        else if (strncmp(key, "..", 2) == 0)
+                k8c_field_invalid_str(errs, field, key, "must not start with '..'");
+}
+
+size_t k8c_validate_data_map(const json_t *map, const char *name, const json_t *other, const char *other_name,
+                             struct k8c_field_errors *errs)
+{
+        size_t total = 0;
+        const char *key;
+        json_t *v;
+        if (!json_is_object(map))
+                return 0;
+        json_object_foreach((json_t *)map, key, v)
+        {
+                cleanup_free char *f = k8c_xasprintf("%s[%s]", name, key);
+                validate_key(key, f, errs);
+                if (other != NULL && json_object_get(other, key) != NULL) {
+                        cleanup_free char *detail =
+                                k8c_xasprintf("duplicate of key present in %s", other_name);
+                        k8c_field_invalid_str(errs, f, key, detail);
+                }
+                total += strlen(key) + (json_is_string(v) ? json_string_length(v) : 0);
+        }
+        return total;
+}
+
+void k8c_validate_immutable_data(const json_t *obj, const json_t *old, const char *const *keys,
+                                 struct k8c_field_errors *errs)
+{
+        if (!json_is_true(k8c_reg_get(old, "immutable")))
+                return;
+        if (!json_is_true(k8c_reg_get(obj, "immutable")))
+                k8c_field_forbidden(errs, "immutable", "field is immutable when `immutable` is set");
+        for (size_t i = 0; keys[i] != NULL; i++) {
+                json_t *a = k8c_reg_get(obj, keys[i]), *b = k8c_reg_get(old, keys[i]);
+                bool same = (a == NULL || json_object_size(a) == 0) ? (b == NULL || json_object_size(b) == 0)
+                                                                    : (b != NULL && json_equal(a, b));
+                if (!same)
+                        k8c_field_forbidden(errs, keys[i], "field is immutable when `immutable` is set");
+        }
+}
+
+/* ---- PersistentVolume/Claim ---- */
+
+static const char *const access_modes[] = { "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce",
+                                            "ReadWriteOncePod", NULL };
+static const char *const volume_modes[] = { "Block", "Filesystem", NULL };
+
+static bool pv_in_list(const char *s, const char *const *list)
+{
+        for (size_t i = 0; list[i] != NULL; i++)
+                if (strcmp(s, list[i]) == 0)
+                        return true;
+        return false;
+}
+
+void k8c_validate_access_modes(const json_t *spec, const char *path, struct k8c_field_errors *errs)
+{
+        json_t *modes = k8c_reg_arr(spec, "accessModes");
+        if (json_array_size(modes) == 0) {
+                k8c_field_required(errs, path, "");
+                return;
+        }
+        size_t i;
+        json_t *m;
+        json_array_foreach(modes, i, m)
+        {
+                const char *s = json_string_value(m) ? json_string_value(m) : "";
+                if (!pv_in_list(s, access_modes))
+                        k8c_field_not_supported(errs, path, s, access_modes);
+        }
+}
+
+void k8c_validate_volume_mode(const json_t *spec, const char *path, struct k8c_field_errors *errs)
+{
+        const char *vm = k8c_reg_str(spec, "volumeMode");
+        if (vm != NULL && !pv_in_list(vm, volume_modes))
+                k8c_field_not_supported(errs, path, vm, volume_modes);
+}
+
+/* helper.GetAccessModesAsString: RWO,ROX,RWX,RWOP in this fixed order, each once. */
+char *k8c_access_modes_string(const json_t *modes)
+{
+        static const struct {
+                const char *mode, *abbr;
+        } order[] = { { "ReadWriteOnce", "RWO" },
+                      { "ReadOnlyMany", "ROX" },
+                      { "ReadWriteMany", "RWX" },
+                      { "ReadWriteOncePod", "RWOP" } };
+        char *out = k8c_xstrdup("");
+        for (size_t k = 0; k < K8C_ARRAY_SIZE(order); k++) {
+                size_t i;
+                json_t *m;
+                json_array_foreach(modes, i, m)
+                {
+                        if (json_is_string(m) && strcmp(json_string_value(m), order[k].mode) == 0) {
+                                char *next = k8c_xasprintf("%s%s%s", out, out[0] != '\0' ? "," : "",
+                                                           order[k].abbr);
+                                free(out);
+                                out = next;
+                                break;
+                        }
+                }
+        }
+        return out;
+}
+
+/* storageClassName, or the beta annotation when the field is absent. */
+const char *k8c_storage_class(const json_t *obj)
+{
+        const char *sc = k8c_reg_path_str(obj, "spec.storageClassName");
+        if (sc != NULL)
+                return sc;
+        json_t *ann = k8c_reg_path(obj, "metadata.annotations");
+        return k8c_reg_str0(ann, "volume.beta.kubernetes.io/storage-class");
+}
+
 /* ---- defaults ------------------------------------------------------------------------------------ */
 
 /* SetDefaults_Container's pull policy: "latest" or no tag (and no digest) → Always. */
@@ -967,6 +1185,23 @@ static const char *default_pull_policy(const char *image)
                 return (taglen == 6 && strncmp(colon + 1, "latest", 6) == 0) ? "Always" : "IfNotPresent";
         }
         return at != NULL ? "IfNotPresent" : "Always";
+}
+
+void k8c_canonicalize_quantities(json_t *list)
+{
+        const char *name;
+        json_t *q;
+        if (!json_is_object(list))
+                return;
+        json_object_foreach(list, name, q)
+        {
+                cleanup_free char *text = quantity_text(q);
+                k8c_quantity_t v;
+                if (text == NULL || k8c_quantity_parse(text, &v, NULL) < 0)
+                        continue; /* left for validation to report */
+                cleanup_free char *canon = k8c_quantity_format(&v);
+                json_object_set_new(list, name, json_string(canon));
+        }
 }
 
 static void probe_defaults(json_t *probe)
@@ -1008,6 +1243,9 @@ static void container_defaults(json_t *c, bool host_network)
                 if (json_is_object(fr))
                         k8c_reg_default_str(fr, "apiVersion", "v1");
         }
+        json_t *res = k8c_reg_obj(c, "resources");
+        k8c_canonicalize_quantities(k8c_reg_obj(res, "limits"));
+        k8c_canonicalize_quantities(k8c_reg_obj(res, "requests"));
         probe_defaults(k8c_reg_obj(c, "livenessProbe"));
         probe_defaults(k8c_reg_obj(c, "readinessProbe"));
         probe_defaults(k8c_reg_obj(c, "startupProbe"));

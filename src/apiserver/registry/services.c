@@ -16,6 +16,7 @@
 
 static const char *const svc_short_names[] = { "svc", NULL };
 static const char *const svc_categories[] = { "all", NULL };
+static const char *const svc_field_selectors[] = { "spec.clusterIP", "spec.type", NULL };
 static const char *const svc_types[] = { "ClusterIP", "ExternalName", "LoadBalancer", "NodePort", NULL };
 static const char *const svc_affinities[] = { "ClientIP", "None", NULL };
 static const char *const svc_protocols[] = { "SCTP", "TCP", "UDP", NULL };
@@ -602,6 +603,7 @@ const struct k8c_resource k8c_resource_services = {
         .categories = svc_categories,
         .namespaced = true,
         .has_status = true,
+        .field_selectors = svc_field_selectors,
         .set_defaults = svc_set_defaults,
         .prepare_create = svc_prepare_create,
         .prepare_update = svc_prepare_update,
