@@ -794,6 +794,51 @@ static void test_finalizers_and_delete_collection(void **state)
         delete_all_pods();
 }
 
+static void test_namespace_lifecycle(void **state)
+{
+        /* (kubectl create namespace sends protobuf, which is answered 415; use a manifest.) */
+        char *path = write_file("doomed.json",
+                                "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+                                "\"doomed\"}}");
+        char *out = kubectl(0, "create -f %s", path);
+        assert_string_equal(out, "namespace/doomed created\n");
+        free(out);
+        free(path);
+        out = kubectl(1, "create namespace pb");
+        assert_string_equal(
+                out, "Error from server (UnsupportedMediaType): the body of the request was in an unknown "
+                     "format - accepted media types include: application/json, application/yaml\n");
+        free(out);
+        out = kubectl(0, "delete namespace doomed --wait=false");
+        assert_string_equal(out, "namespace \"doomed\" deleted\n");
+        free(out);
+        out = kubectl(0, "get namespace doomed --no-headers");
+        char *sq = squeeze(out);
+        assert_memory_equal(sq, "doomed Terminating ", 19);
+        free(sq);
+        free(out);
+        long code;
+        json_t *st = http_json("POST", "/api/v1/namespaces/doomed/configmaps", "application/json",
+                               "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}",
+                               NULL, &code);
+        assert_status(st, code, 403, "Forbidden",
+                      "unable to create new content in namespace doomed because it is being terminated");
+        json_decref(st);
+        /* The namespace controller's last step: empty spec.finalizers through /finalize. */
+        json_t *ns = http_json("GET", "/api/v1/namespaces/doomed", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        json_object_set_new(json_object_get(ns, "spec"), "finalizers", json_array());
+        char *body = json_dumps(ns, JSON_COMPACT);
+        json_decref(ns);
+        ns = http_json("PUT", "/api/v1/namespaces/doomed/finalize", "application/json", body, NULL, &code);
+        free(body);
+        assert_int_equal(code, 200);
+        json_decref(ns);
+        out = kubectl(1, "get namespace doomed");
+        assert_string_equal(out, "Error from server (NotFound): namespaces \"doomed\" not found\n");
+        free(out);
+}
+
 /* ---- raw REST semantics ---------------------------------------------------------- */
 
 static const char *pod_body(const char *name)
@@ -1462,6 +1507,7 @@ int main(void)
                 cmocka_unit_test(test_kubectl_examples),
                 cmocka_unit_test(test_yaml_bodies),
                 cmocka_unit_test(test_finalizers_and_delete_collection),
+                cmocka_unit_test(test_namespace_lifecycle),
                 cmocka_unit_test(test_bad_input_changes_nothing),
                 cmocka_unit_test(test_update_conflict_generation_warning),
                 cmocka_unit_test(test_list_table_and_continue),
