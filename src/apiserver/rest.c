@@ -1308,6 +1308,83 @@ static void handle_delete_collection(struct k8c_req *req, const struct k8c_targe
         k8c_field_selector_free(&fsel);
 }
 
+/* POST pods/<name>/binding: the scheduler's decision. Sets spec.nodeName and the PodScheduled
+ * condition in one guarded write; a pod already bound or being deleted is a 409. */
+static void handle_binding(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *b = NULL, *pod = NULL;
+        struct k8c_target main = *t;
+        main.sub = NULL;
+        int r = decode_body(req, &b, &err);
+        if (r < 0)
+                goto fail;
+        const char *kind = json_string_value(json_object_get(b, "kind"));
+        const char *node = k8c_json_get_string(b, "target.name");
+        if ((kind != NULL && strcmp(kind, "Binding") != 0) || node == NULL || node[0] == '\0') {
+                r = k8c_make_error(&err, K8C_EINVALID,
+                                   "Binding \"%s\" is invalid: target.name: Required value", t->name);
+                goto fail;
+        }
+        r = load(req->srv, &main, &pod, NULL, &err);
+        if (r < 0)
+                goto fail;
+        const char *cur_node = k8c_json_get_string(pod, "spec.nodeName");
+        if (k8c_json_get(pod, "metadata.deletionTimestamp") != NULL) {
+                r = k8c_make_error(
+                        &err, K8C_ECONFLICT,
+                        "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, "
+                        "cannot be assigned to a host",
+                        t->name, t->name);
+                goto fail;
+        }
+        if (cur_node != NULL && cur_node[0] != '\0') {
+                r = k8c_make_error(
+                        &err, K8C_ECONFLICT,
+                        "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already assigned "
+                        "to node \"%s\"",
+                        t->name, t->name, cur_node);
+                goto fail;
+        }
+        int64_t cur = 0;
+        parse_rv(meta_str(pod, "resourceVersion"), &cur, NULL);
+        json_object_set_new(k8c_json_object_ensure(pod, "spec"), "nodeName", json_string(node));
+        json_t *status = k8c_json_object_ensure(pod, "status");
+        json_t *conds = json_object_get(status, "conditions");
+        if (!json_is_array(conds)) {
+                conds = json_array();
+                json_object_set_new(status, "conditions", conds);
+        }
+        char ts[32];
+        k8c_rfc3339(time(NULL), ts, sizeof(ts));
+        json_t *cond = json_pack("{s:s, s:s, s:n, s:s}", "type", "PodScheduled", "status", "True",
+                                 "lastProbeTime", "lastTransitionTime", ts);
+        size_t i;
+        json_t *c;
+        bool replaced = false;
+        json_array_foreach(conds, i, c)
+        {
+                const char *ty = json_string_value(json_object_get(c, "type"));
+                if (ty != NULL && strcmp(ty, "PodScheduled") == 0) {
+                        json_array_set(conds, i, cond);
+                        replaced = true;
+                        break;
+                }
+        }
+        if (!replaced)
+                json_array_append(conds, cond);
+        json_decref(cond);
+        r = write_update(req, &main, pod, cur, NULL, &err);
+        if (r < 0)
+                goto fail;
+        k8c_req_reply(req, 201,
+                      json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
+                                "metadata", "status", "Success", "code", 201));
+        return;
+fail:
+        k8c_req_fail(req, &err, t->name, "", "pods/binding", NULL);
+}
+
 /* GET .../<name>?watch=true: a watch of the collection narrowed to that name. */
 static void watch_one(struct k8c_req *req, const struct k8c_target *t)
 {
@@ -1359,6 +1436,12 @@ void k8c_rest_handle(struct k8c_req *req, const struct k8c_target *t)
                         }
                         req->verb = "GET";
                         handle_get(req, t);
+                        return;
+                }
+                if (strcmp(m, "POST") == 0 && t->sub != NULL && strcmp(t->sub, "binding") == 0 &&
+                    t->res->group[0] == '\0' && strcmp(t->res->plural, "pods") == 0) {
+                        req->verb = "POST";
+                        handle_binding(req, t);
                         return;
                 }
                 if (strcmp(m, "PUT") == 0) {

@@ -839,6 +839,44 @@ static void test_namespace_lifecycle(void **state)
         free(out);
 }
 
+static void test_pod_binding(void **state)
+{
+        create_pod("b1", "{}");
+        long code;
+        const char *bind =
+                "{\"kind\":\"Binding\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"b1\"},\"target\":{"
+                "\"kind\":\"Node\",\"name\":\"node-1\"}}";
+        json_t *st = http_json("POST", "/api/v1/namespaces/default/pods/b1/binding", "application/json", bind,
+                               NULL, &code);
+        assert_int_equal(code, 201);
+        assert_string_equal(json_string_value(json_object_get(st, "status")), "Success");
+        json_decref(st);
+        json_t *pod = http_json("GET", "/api/v1/namespaces/default/pods/b1", NULL, NULL, NULL, &code);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")),
+                            "node-1");
+        json_t *cond = json_array_get(json_object_get(json_object_get(pod, "status"), "conditions"), 0);
+        assert_string_equal(json_string_value(json_object_get(cond, "type")), "PodScheduled");
+        assert_string_equal(json_string_value(json_object_get(cond, "status")), "True");
+        json_decref(pod);
+        st = http_json("POST", "/api/v1/namespaces/default/pods/b1/binding", "application/json", bind, NULL,
+                       &code);
+        assert_status(
+                st, code, 409, "Conflict",
+                "Operation cannot be fulfilled on pods/binding \"b1\": pod b1 is already assigned to node "
+                "\"node-1\"");
+        json_decref(st);
+        st = http_json("POST", "/api/v1/namespaces/default/pods/none/binding", "application/json", bind, NULL,
+                       &code);
+        assert_status(st, code, 404, "NotFound", "pods \"none\" not found");
+        json_decref(st);
+        char *out = kubectl(0, "get pod b1 -o wide --no-headers");
+        char *sq = squeeze(out);
+        assert_non_null(strstr(sq, " node-1 <none> <none>\n"));
+        free(sq);
+        free(out);
+        delete_all_pods();
+}
+
 /* ---- raw REST semantics ---------------------------------------------------------- */
 
 static const char *pod_body(const char *name)
@@ -1508,6 +1546,7 @@ int main(void)
                 cmocka_unit_test(test_yaml_bodies),
                 cmocka_unit_test(test_finalizers_and_delete_collection),
                 cmocka_unit_test(test_namespace_lifecycle),
+                cmocka_unit_test(test_pod_binding),
                 cmocka_unit_test(test_bad_input_changes_nothing),
                 cmocka_unit_test(test_update_conflict_generation_warning),
                 cmocka_unit_test(test_list_table_and_continue),
