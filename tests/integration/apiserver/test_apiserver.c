@@ -17,6 +17,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1530,6 +1532,43 @@ static void test_slow_watcher_dropped(void **state)
         memset(&other, 0, sizeof(other));
 }
 
+static void test_sd_notify(void **state)
+{
+        char path[] = "/tmp/k8c-notify-XXXXXX";
+        assert_non_null(mkdtemp(path));
+        char sock[64];
+        snprintf(sock, sizeof(sock), "%s/notify", path);
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        struct timeval tv = { .tv_sec = 10 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+        other = srv;
+        setenv("NOTIFY_SOCKET", sock, 1);
+        int started = k8c_test_apiserver_start(&srv, NULL);
+        unsetenv("NOTIFY_SOCKET");
+        char buf[256];
+        ssize_t n = started == 0 ? recv(fd, buf, sizeof(buf) - 1, 0) : -1;
+        buf[n > 0 ? n : 0] = '\0';
+        int status = k8c_test_apiserver_stop(&srv);
+        char buf2[256];
+        ssize_t n2 = recv(fd, buf2, sizeof(buf2) - 1, 0);
+        buf2[n2 > 0 ? n2 : 0] = '\0';
+        close(fd);
+        unlink(sock);
+        rmdir(path);
+        srv = other;
+        memset(&other, 0, sizeof(other));
+        assert_int_equal(started, 0);
+        assert_string_equal(buf, "READY=1");
+        assert_string_equal(buf2, "STOPPING=1");
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1556,6 +1595,7 @@ int main(void)
                 cmocka_unit_test(test_restart_persistence_and_bookmarks),
                 cmocka_unit_test(test_watch_too_old_and_drain),
                 cmocka_unit_test(test_slow_watcher_dropped),
+                cmocka_unit_test(test_sd_notify),
         };
         return cmocka_run_group_tests(tests, setup_server, teardown_server);
 }
