@@ -24,8 +24,6 @@
 #include "k8c/names.h"
 #include "k8c/yaml.h"
 
-#define json_auto_t_ json_auto_t
-
 static const struct k8c_resource *storage_res(const struct k8c_resource *res)
 {
         return res->storage_of != NULL ? res->storage_of : res;
@@ -692,7 +690,12 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                 if (*end != '\0' || limit < 0)
                         limit = 0;
         }
+        /* resourceVersion "" / "0" / N (NotOlderThan) are all served from the latest state, which
+         * is never older than N; resourceVersionMatch=Exact reads the store at exactly N. */
         int64_t list_rev = 0;
+        const char *match = k8c_req_query(req, "resourceVersionMatch");
+        if (match != NULL && strcmp(match, "Exact") == 0)
+                list_rev = rv_q;
         const char *cont = k8c_req_query(req, "continue");
         if (cont != NULL && cont[0] != '\0') {
                 if (decode_continue(cont, &list_rev, &start, &err) < 0) {

@@ -1122,6 +1122,20 @@ static void test_list_table_and_continue(void **state)
         json_decref(l1);
         json_decref(l2);
 
+        /* resourceVersionMatch=Exact: the list as it was at t1's creation. */
+        json_t *t1 = http_json("GET", "/api/v1/namespaces/default/pods/t1", NULL, NULL, NULL, &code);
+        char *p1 = NULL;
+        assert_true(asprintf(&p1,
+                             "/api/v1/namespaces/default/pods?resourceVersionMatch=Exact&resourceVersion=%s",
+                             json_string_value(json_object_get(json_object_get(t1, "metadata"),
+                                                               "resourceVersion"))) >= 0);
+        json_decref(t1);
+        json_t *old = http_json("GET", p1, NULL, NULL, NULL, &code);
+        free(p1);
+        assert_int_equal(code, 200);
+        assert_int_equal(json_array_size(json_object_get(old, "items")), 1);
+        json_decref(old);
+
         json_t *st = http_json("GET", "/api/v1/namespaces/default/pods?limit=2&continue=zz", NULL, NULL, NULL,
                                &code);
         assert_status(st, code, 400, "BadRequest", NULL);
