@@ -1,22 +1,38 @@
 /*
- * k8c-kubelet - flag parsing and wiring only; the logic lives in src/.
+ * k8c-kubelet - flag parsing and wiring only; the logic lives in src/kubelet/.
  */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "k8c/cleanup.h"
+#include "k8c/client.h"
 #include "k8c/flags.h"
+#include "k8c/kubelet.h"
 #include "k8c/log.h"
+
+static volatile bool stop;
+
+static void on_signal(int sig)
+{
+        stop = true;
+}
 
 int main(int argc, char **argv)
 {
         char *kubeconfig = NULL;
         char *server = NULL;
         char *hostname_override = NULL;
+        char *node_ip = NULL;
         char *root_dir = "/var/lib/k8c/kubelet";
         char *capacity = NULL;
+        char *node_labels = NULL;
+        char *taints = NULL;
         char *pod_cidr = NULL;
-        char *runtime = "runc";
+        char *runtime = "fake";
+        int64_t lease_interval_ms = 10000;
+        int64_t status_interval_ms = 60000;
         int port = 10250;
         const struct k8c_flag flags[] = {
                 { "kubeconfig", 0, K8C_FLAG_STRING, &kubeconfig,
@@ -25,12 +41,21 @@ int main(int argc, char **argv)
                   "address of the API server (overrides the kubeconfig)", NULL },
                 { "hostname-override", 0, K8C_FLAG_STRING, &hostname_override,
                   "node name to register instead of the hostname", NULL },
+                { "node-ip", 0, K8C_FLAG_STRING, &node_ip, "the node's InternalIP", NULL },
                 { "root-dir", 0, K8C_FLAG_STRING, &root_dir, "directory for kubelet state", NULL },
                 { "capacity", 0, K8C_FLAG_STRING, &capacity,
                   "node capacity, e.g. cpu=4,memory=8Gi,pods=110 (default: measured)", NULL },
+                { "node-labels", 0, K8C_FLAG_STRING, &node_labels, "extra node labels, k=v,k2=v2", NULL },
+                { "register-with-taints", 0, K8C_FLAG_STRING, &taints,
+                  "taints to register with, key=value:Effect,...", NULL },
                 { "pod-cidr", 0, K8C_FLAG_STRING, &pod_cidr,
                   "podCIDR to use instead of the one from the Node object", NULL },
-                { "runtime", 0, K8C_FLAG_STRING, &runtime, "container runtime: runc or fake", NULL },
+                { "runtime", 0, K8C_FLAG_STRING, &runtime,
+                  "container runtime: fake (runc is not implemented yet)", NULL },
+                { "node-lease-interval", 0, K8C_FLAG_DURATION, &lease_interval_ms,
+                  "how often the node Lease is renewed", NULL },
+                { "node-status-update-frequency", 0, K8C_FLAG_DURATION, &status_interval_ms,
+                  "node status is written at least this often", NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port of the kubelet API", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
@@ -38,6 +63,34 @@ int main(int argc, char **argv)
         struct k8c_flags_result args;
         k8c_flags_parse_or_exit(flags, argc, argv, "k8c-kubelet", "[flags]", &args);
         k8c_flags_result_free(&args);
-        fprintf(stderr, "k8c-kubelet: the kubelet is not implemented yet\n");
-        return 1;
+        k8c_log_set_component("kubelet");
+
+        cleanup_error k8c_error_t err = NULL;
+        struct k8c_client *client = NULL;
+        if (k8c_client_new_from_kubeconfig(kubeconfig, NULL, server, &client, &err) < 0) {
+                k8c_log_error("cannot create API client", "err=\"%s\"", k8c_error_msg(&err));
+                return 1;
+        }
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        const struct k8c_kubelet_config cfg = {
+                .client = client,
+                .node_name = hostname_override,
+                .node_ip = node_ip,
+                .root_dir = root_dir,
+                .capacity = capacity,
+                .node_labels = node_labels,
+                .taints = taints,
+                .pod_cidr = pod_cidr,
+                .runtime = runtime,
+                .lease_interval_ms = lease_interval_ms,
+                .status_interval_ms = status_interval_ms,
+                .port = port,
+        };
+        int r = k8c_kubelet_run(&cfg, &stop, &err);
+        if (r < 0)
+                k8c_log_error("kubelet failed", "err=\"%s\"", k8c_error_msg(&err));
+        k8c_client_free(client);
+        return r < 0 ? 1 : 0;
 }

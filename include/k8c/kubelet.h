@@ -1,0 +1,155 @@
+/*
+ * kubelet.h - the node agent: registers the Node, heartbeats through a Lease,
+ * and runs the pods bound to it through a container runtime behind an ops
+ * table (fake for simulated nodes; runc is a later step).
+ *
+ * The pure pieces (capacity parsing, CIDR arithmetic, IPAM, pod status
+ * computation, node object construction) are exposed here so unit tests can
+ * check them without a server.
+ */
+#ifndef K8C_KUBELET_H
+#define K8C_KUBELET_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "k8c/client.h"
+#include "k8c/error.h"
+
+/* ---- configuration ---- */
+
+struct k8c_kubelet_config {
+        struct k8c_client *client; /* borrowed */
+        const char *node_name;     /* NULL = gethostname() */
+        const char *node_ip;       /* InternalIP; NULL = none reported */
+        const char *root_dir;      /* state (IPAM file, ...) */
+        const char *capacity;      /* "cpu=4,memory=8Gi,pods=110"; NULL = measured */
+        const char *node_labels;   /* "k=v,k2=v2" */
+        const char *taints;        /* "key=value:Effect,key2:Effect" */
+        const char *pod_cidr;      /* overrides spec.podCIDR */
+        const char *runtime;       /* "fake" (default) */
+        int64_t lease_interval_ms; /* default 10 s */
+        int64_t status_interval_ms; /* node status at least this often; default 60 s */
+        int64_t pod_resync_ms;      /* each pod re-checked at least this often; default 10 s */
+        int workers;                /* pod worker threads; default 4 */
+        int port;                   /* reported as daemonEndpoints.kubeletEndpoint.Port */
+};
+
+struct k8c_kubelet;
+
+/* Registers the node and starts the lease, status and pod worker threads. */
+int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet **ret, k8c_error_t *err);
+/* Stops every thread and frees; pods keep running (as a restarted kubelet would find them). */
+void k8c_kubelet_stop(struct k8c_kubelet *k);
+/* start, then block until *stop becomes true, then stop. */
+int k8c_kubelet_run(const struct k8c_kubelet_config *cfg, const volatile bool *stop, k8c_error_t *err);
+
+/* The runtime instance once the podCIDR is known (NULL before); for tests driving the fake. */
+void *k8c_kubelet_runtime(struct k8c_kubelet *k);
+
+/* ---- runtime ops ---- */
+
+typedef enum {
+        K8C_CONTAINER_ABSENT = 0, /* never started (or removed) */
+        K8C_CONTAINER_RUNNING,
+        K8C_CONTAINER_EXITED,
+} k8c_container_phase_t;
+
+struct k8c_container_state {
+        k8c_container_phase_t phase;
+        char id[80]; /* runtime container ID, without the scheme */
+        int exit_code;
+        time_t started_at, finished_at;
+};
+
+/* What the worker needs from a runtime. pod is the Pod object (borrowed). Every operation is
+ * idempotent: creating an existing sandbox or removing an absent one succeeds. */
+struct k8c_runtime_ops {
+        const char *name; /* also the containerID scheme: "fake://..." */
+        /* Makes the pod's sandbox (network etc.) and returns its IP (caller frees). */
+        int (*create_sandbox)(void *rt, const json_t *pod, const char *pod_ip_hint, char **ret_ip,
+                              k8c_error_t *err);
+        int (*start_container)(void *rt, const json_t *pod, const json_t *container, int restart_count,
+                               k8c_error_t *err);
+        int (*container_status)(void *rt, const json_t *pod, const char *container,
+                                struct k8c_container_state *ret, k8c_error_t *err);
+        /* SIGTERM, wait up to grace_s, SIGKILL; then removes the container. */
+        int (*stop_container)(void *rt, const json_t *pod, const char *container, int64_t grace_s,
+                              k8c_error_t *err);
+        int (*remove_sandbox)(void *rt, const json_t *pod, k8c_error_t *err);
+        /* UIDs of the pods with a sandbox (NULL-terminated, caller frees). */
+        int (*list)(void *rt, char ***ret_uids, k8c_error_t *err);
+        void (*free)(void *rt);
+};
+
+/* The fake runtime: no processes; containers "run" as soon as started and never exit unless
+ * told to by k8c_fake_runtime_exit (tests). IPs come from the IPAM over pod_cidr. */
+int k8c_fake_runtime_new(const char *pod_cidr, const char *ipam_file, void **ret_rt, k8c_error_t *err);
+extern const struct k8c_runtime_ops k8c_fake_runtime_ops;
+/* Makes a running fake container exit with code (test hook). */
+int k8c_fake_runtime_exit(void *rt, const char *pod_uid, const char *container, int code);
+
+/* ---- pure helpers ---- */
+
+/* "cpu=4,memory=8Gi,pods=110" → {"cpu":"4","memory":"8Gi","pods":"110"} with canonical quantities. */
+int k8c_kubelet_parse_capacity(const char *s, json_t **ret, k8c_error_t *err);
+/* Measured capacity: cpu (online CPUs), memory (MemTotal), pods (110), ephemeral-storage (of root_dir). */
+json_t *k8c_kubelet_measure_capacity(const char *root_dir);
+/* "a=b,c=d" → object */
+int k8c_kubelet_parse_labels(const char *s, json_t **ret, k8c_error_t *err);
+/* "k=v:NoSchedule,k2:NoExecute" → taints array */
+int k8c_kubelet_parse_taints(const char *s, json_t **ret, k8c_error_t *err);
+
+/* The Node object to register. */
+json_t *k8c_kubelet_node_object(const struct k8c_kubelet_config *cfg, const char *node_name,
+                                const json_t *capacity);
+
+/* IPv4 CIDR "10.244.1.0/24": network address (host order) and prefix length. */
+int k8c_cidr_parse(const char *cidr, uint32_t *ret_net, int *ret_prefix, k8c_error_t *err);
+/* Host index i of the CIDR (1 = gateway) as dotted text into buf (16 bytes). */
+void k8c_ip_format(uint32_t ip, char buf[16]);
+
+/* A small IPAM over one CIDR: .1 is the gateway, the network and broadcast addresses are never
+ * given. With a file, allocations survive restarts ("ip owner" lines). Thread-safe. */
+struct k8c_ipam;
+int k8c_ipam_new(const char *cidr, const char *file, struct k8c_ipam **ret, k8c_error_t *err);
+void k8c_ipam_free(struct k8c_ipam *ipam);
+/* The owner's IP, allocating the lowest free one if it has none. Caller frees. */
+int k8c_ipam_allocate(struct k8c_ipam *ipam, const char *owner, char **ret_ip, k8c_error_t *err);
+int k8c_ipam_release(struct k8c_ipam *ipam, const char *owner, k8c_error_t *err);
+/* Gateway (first host) address into buf. */
+void k8c_ipam_gateway(const struct k8c_ipam *ipam, char buf[16]);
+
+/* What the worker knows about one container for the status computation. */
+struct k8c_container_view {
+        const char *name;
+        struct k8c_container_state state;
+        struct k8c_container_state last; /* previous termination (phase EXITED) or ABSENT */
+        int restart_count;
+        const char *waiting_reason; /* when not running: "ContainerCreating", "CrashLoopBackOff", ... */
+        const char *waiting_message;
+};
+
+struct k8c_pod_view {
+        const char *runtime_name; /* containerID scheme */
+        const char *pod_ip;       /* NULL before the sandbox exists */
+        const char *host_ip;
+        time_t start_time; /* 0 = not started */
+        const struct k8c_container_view *containers; /* in spec order */
+        size_t ncontainers;
+        bool will_restart; /* restart policy would restart an exited container */
+        time_t now;
+};
+
+/* The status the kubelet owns (phase, conditions, podIP(s), hostIP, startTime,
+ * containerStatuses), keeping lastTransitionTime from old_status for unchanged conditions. */
+json_t *k8c_kubelet_pod_status(const json_t *pod, const struct k8c_pod_view *v, const json_t *old_status);
+/* True when every key of new_status equals the same key of old_status. */
+bool k8c_kubelet_status_equal(const json_t *new_status, const json_t *old_status);
+
+/* Back-off before the Nth restart (restarts ≥ 1): 10 s doubling to 5 min. */
+int64_t k8c_kubelet_backoff_s(int restarts);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * kubelet.c - the daemon's lifecycle: configuration defaults, node
+ * registration, then the heartbeat thread, the pod informer (field selector
+ * spec.nodeName=<node>) and the pod worker threads; stop joins them all.
+ *
+ * Owns: the threads and the struct k8c_kubelet. Must not: log except the
+ * daemon-level errors of run().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "k8c/cleanup.h"
+#include "k8c/log.h"
+#include "kubelet/kubelet_int.h"
+
+static char *dup_or_null(const char *s)
+{
+        return s != NULL ? k8c_xstrdup(s) : NULL;
+}
+
+static int mkdir_p(const char *dir, k8c_error_t *err)
+{
+        cleanup_free char *p = k8c_xstrdup(dir);
+        for (char *s = p + 1; *s != '\0'; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return k8c_make_errno(err, errno, "mkdir %s", p);
+                *s = '/';
+        }
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return k8c_make_errno(err, errno, "mkdir %s", p);
+        return 0;
+}
+
+void *k8c_kubelet_runtime(struct k8c_kubelet *k)
+{
+        pthread_mutex_lock(&k->lock);
+        void *rt = k->rt;
+        pthread_mutex_unlock(&k->lock);
+        return rt;
+}
+
+int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet **ret, k8c_error_t *err)
+{
+        const char *runtime = cfg->runtime != NULL ? cfg->runtime : "fake";
+        if (strcmp(runtime, "fake") != 0)
+                return k8c_make_error(err, K8C_EINVALID,
+                                      "runtime %s is not implemented yet (only --runtime=fake is)", runtime);
+        if (cfg->client == NULL)
+                return k8c_make_error(err, K8C_EINVALID, "no API client");
+        char host[256] = "";
+        if (cfg->node_name == NULL && gethostname(host, sizeof(host) - 1) < 0)
+                return k8c_make_errno(err, errno, "gethostname");
+        /* Node names are lower-case DNS subdomains; hostnames may not be. */
+        for (char *h = host; *h != '\0'; h++)
+                if (*h >= 'A' && *h <= 'Z')
+                        *h = (char)(*h - 'A' + 'a');
+
+        struct k8c_kubelet *k = k8c_xcalloc(1, sizeof(*k));
+        k->client = cfg->client;
+        k->node_name = k8c_xstrdup(cfg->node_name != NULL ? cfg->node_name : host);
+        k->node_ip = dup_or_null(cfg->node_ip);
+        k->root_dir = k8c_xstrdup(cfg->root_dir != NULL ? cfg->root_dir : "/var/lib/k8c/kubelet");
+        k->capacity = dup_or_null(cfg->capacity);
+        k->node_labels = dup_or_null(cfg->node_labels);
+        k->taints = dup_or_null(cfg->taints);
+        k->runtime_name = k8c_xstrdup(runtime);
+        char *pod_cidr_flag = dup_or_null(cfg->pod_cidr);
+        k->cfg = *cfg;
+        k->cfg.node_name = k->node_name;
+        k->cfg.node_ip = k->node_ip;
+        k->cfg.root_dir = k->root_dir;
+        k->cfg.capacity = k->capacity;
+        k->cfg.node_labels = k->node_labels;
+        k->cfg.taints = k->taints;
+        k->cfg.runtime = k->runtime_name;
+        k->cfg.pod_cidr = pod_cidr_flag;
+        k->pod_cidr = NULL;
+        if (k->cfg.lease_interval_ms <= 0)
+                k->cfg.lease_interval_ms = 10000;
+        if (k->cfg.status_interval_ms <= 0)
+                k->cfg.status_interval_ms = 60000;
+        if (k->cfg.pod_resync_ms <= 0)
+                k->cfg.pod_resync_ms = 10000;
+        if (k->cfg.workers <= 0)
+                k->cfg.workers = 4;
+        pthread_mutex_init(&k->lock, NULL);
+        pthread_cond_init(&k->cond, NULL);
+        k8c_strmap_init(&k->pods);
+        k->queue = k8c_workqueue_new(&(struct k8c_workqueue_opts){ .base_delay_ms = 200, .max_delay_ms = 30000 });
+
+        int r = mkdir_p(k->root_dir, err);
+        if (r >= 0)
+                r = k8c_kubelet_register_node(k, err);
+        if (r < 0) {
+                k8c_kubelet_stop(k);
+                return r;
+        }
+        if (pthread_create(&k->heartbeat, NULL, k8c_kubelet_heartbeat_main, k) != 0) {
+                k8c_kubelet_stop(k);
+                return k8c_make_error(err, K8C_EINTERNAL, "cannot start the heartbeat thread");
+        }
+        k->heartbeat_started = true;
+
+        cleanup_free char *selector = k8c_xasprintf("spec.nodeName=%s", k->node_name);
+        k->informer = k8c_informer_new(&(struct k8c_informer_config){
+                .client = k->client,
+                .path = "/api/v1/pods",
+                .field_selector = selector,
+        });
+        struct k8c_informer_handlers h = k8c_kubelet_pod_handlers;
+        h.opaque = k;
+        k8c_informer_add_handlers(k->informer, &h);
+        r = k8c_informer_start(k->informer, err);
+        if (r < 0) {
+                k8c_kubelet_stop(k);
+                return k8c_error_wrap(err, "pod informer");
+        }
+        k->workers = k8c_xcalloc((size_t)k->cfg.workers, sizeof(pthread_t));
+        for (int i = 0; i < k->cfg.workers; i++) {
+                if (pthread_create(&k->workers[i], NULL, k8c_kubelet_worker_main, k) != 0)
+                        break;
+                k->nworkers++;
+        }
+        *ret = k;
+        return 0;
+}
+
+void k8c_kubelet_stop(struct k8c_kubelet *k)
+{
+        if (k == NULL)
+                return;
+        pthread_mutex_lock(&k->lock);
+        k->stopping = true;
+        pthread_cond_broadcast(&k->cond);
+        pthread_mutex_unlock(&k->lock);
+        /* The informer goes first so no handler enqueues into a queue being shut down. */
+        k8c_informer_free(k->informer);
+        k8c_workqueue_shutdown(k->queue);
+        for (int i = 0; i < k->nworkers; i++)
+                pthread_join(k->workers[i], NULL);
+        free(k->workers);
+        if (k->heartbeat_started)
+                pthread_join(k->heartbeat, NULL);
+        k8c_workqueue_free(k->queue);
+        k8c_kubelet_pods_free(k);
+        if (k->rt_ops != NULL)
+                k->rt_ops->free(k->rt);
+        free(k->pod_cidr);
+        free((char *)k->cfg.pod_cidr);
+        free(k->node_name);
+        free(k->node_ip);
+        free(k->root_dir);
+        free(k->capacity);
+        free(k->node_labels);
+        free(k->taints);
+        free(k->runtime_name);
+        pthread_cond_destroy(&k->cond);
+        pthread_mutex_destroy(&k->lock);
+        free(k);
+}
+
+int k8c_kubelet_run(const struct k8c_kubelet_config *cfg, const volatile bool *stop, k8c_error_t *err)
+{
+        struct k8c_kubelet *k = NULL;
+        int r = k8c_kubelet_start(cfg, &k, err);
+        if (r < 0)
+                return r;
+        k8c_log_info("kubelet started", "node=%s", k->node_name);
+        while (!*stop)
+                usleep(100 * 1000);
+        k8c_log_info("kubelet stopping", "node=%s", k->node_name);
+        k8c_kubelet_stop(k);
+        return 0;
+}

@@ -1,0 +1,73 @@
+/*
+ * kubelet_int.h - what the kubelet's own files share: the daemon state and
+ * the node helpers used by the heartbeat. Not a public header.
+ */
+#ifndef K8C_KUBELET_INT_H
+#define K8C_KUBELET_INT_H
+
+#include <pthread.h>
+
+#include "k8c/informer.h"
+#include "k8c/kubelet.h"
+#include "k8c/strmap.h"
+#include "k8c/workqueue.h"
+
+int64_t k8c_kubelet_meminfo(const char *field);
+/* MemoryPressure, DiskPressure, PIDPressure and Ready, without times. */
+json_t *k8c_kubelet_node_conditions(const char *root_dir);
+/* Sets lastHeartbeatTime = now and lastTransitionTime (kept from old_conds when unchanged). */
+void k8c_kubelet_stamp_conditions(json_t *conds, const json_t *old_conds, const char *now);
+
+struct kubelet_container {
+        char *name;
+        int restarts;
+        struct k8c_container_state last; /* previous termination */
+        time_t backoff_until;            /* no restart before this */
+};
+
+/* What the worker remembers about one pod (keyed "namespace/name"). */
+struct kubelet_pod {
+        char *uid;
+        json_t *pod; /* last seen object, for tear-down after it left the cache */
+        char *ip;
+        time_t start_time;
+        struct kubelet_container *containers;
+        size_t ncontainers;
+        json_t *last_status; /* last status written */
+};
+
+struct k8c_kubelet {
+        struct k8c_client *client;
+        char *node_name, *node_ip, *root_dir, *capacity, *node_labels, *taints, *runtime_name;
+        struct k8c_kubelet_config cfg; /* strings point at the copies above */
+
+        pthread_mutex_t lock; /* pod_cidr, rt, pods */
+        pthread_cond_t cond;  /* wakes the heartbeat on stop */
+        bool stopping;
+        char *pod_cidr;
+        const struct k8c_runtime_ops *rt_ops;
+        void *rt;
+        struct k8c_strmap pods; /* key → struct kubelet_pod */
+
+        struct k8c_informer *informer;
+        struct k8c_workqueue *queue;
+        pthread_t *workers;
+        int nworkers;
+        pthread_t heartbeat;
+        bool heartbeat_started;
+        /* Counters for tests. */
+        uint64_t lease_renewals, status_writes, pod_status_writes;
+};
+
+/* heartbeat.c */
+int k8c_kubelet_register_node(struct k8c_kubelet *k, k8c_error_t *err);
+void *k8c_kubelet_heartbeat_main(void *opaque);
+/* Creates the runtime once the podCIDR is known (idempotent). Caller holds k->lock. */
+int k8c_kubelet_ensure_runtime_locked(struct k8c_kubelet *k, const char *pod_cidr, k8c_error_t *err);
+
+/* pods.c */
+void *k8c_kubelet_worker_main(void *opaque);
+void k8c_kubelet_pods_free(struct k8c_kubelet *k);
+extern const struct k8c_informer_handlers k8c_kubelet_pod_handlers;
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * pods.c - the pod workers: the informer over pods with spec.nodeName = this
+ * node only enqueues keys; workers take one key at a time (the queue never
+ * hands a key to two workers, so pods are independent and each is handled by
+ * one worker at a time) and reconcile the runtime with the pod: sandbox,
+ * containers started and restarted by restartPolicy with back-off, status
+ * written to pods/NAME/status only when it changed, and on deletion the
+ * containers stopped with the grace period before the object is removed.
+ *
+ * Owns: the per-pod records (k->pods). Must not: write anything but the status
+ * of pods bound to this node (and their final DELETE).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "k8c/cleanup.h"
+#include "k8c/json.h"
+#include "k8c/log.h"
+#include "k8c/names.h"
+#include "kubelet/kubelet_int.h"
+
+static void enqueue(struct k8c_kubelet *k, const json_t *obj)
+{
+        cleanup_free char *key = k8c_object_key(obj);
+        if (key != NULL)
+                k8c_workqueue_add(k->queue, key);
+}
+
+static void on_add(void *opaque, json_t *obj)
+{
+        enqueue(opaque, obj);
+}
+
+static void on_update(void *opaque, json_t *old_obj, json_t *new_obj)
+{
+        enqueue(opaque, new_obj);
+}
+
+static void on_delete(void *opaque, json_t *obj)
+{
+        enqueue(opaque, obj);
+}
+
+const struct k8c_informer_handlers k8c_kubelet_pod_handlers = {
+        .on_add = on_add,
+        .on_update = on_update,
+        .on_delete = on_delete,
+};
+
+static void record_free(struct kubelet_pod *rec)
+{
+        if (rec == NULL)
+                return;
+        for (size_t i = 0; i < rec->ncontainers; i++)
+                free(rec->containers[i].name);
+        free(rec->containers);
+        free(rec->uid);
+        free(rec->ip);
+        json_decref(rec->pod);
+        json_decref(rec->last_status);
+        free(rec);
+}
+
+void k8c_kubelet_pods_free(struct k8c_kubelet *k)
+{
+        const char *key;
+        void *v;
+        for (size_t i = 0; k8c_strmap_next(&k->pods, &i, &key, &v);)
+                record_free(v);
+        k8c_strmap_clear(&k->pods);
+}
+
+static struct kubelet_pod *record_new(const json_t *pod)
+{
+        struct kubelet_pod *rec = k8c_xcalloc(1, sizeof(*rec));
+        rec->uid = k8c_xstrdup(k8c_json_get_string(pod, "metadata.uid") ?: "");
+        const json_t *cs = k8c_json_get(pod, "spec.containers");
+        rec->ncontainers = json_array_size(cs);
+        rec->containers = k8c_xcalloc(rec->ncontainers + 1, sizeof(*rec->containers));
+        for (size_t i = 0; i < rec->ncontainers; i++)
+                rec->containers[i].name =
+                        k8c_xstrdup(json_string_value(json_object_get(json_array_get(cs, i), "name")) ?: "");
+        return rec;
+}
+
+/* Stops every container of the pod (SIGTERM, grace, SIGKILL) and removes its sandbox. */
+static int teardown(struct k8c_kubelet *k, struct kubelet_pod *rec, int64_t grace_s, k8c_error_t *err)
+{
+        for (size_t i = 0; i < rec->ncontainers; i++) {
+                int r = k->rt_ops->stop_container(k->rt, rec->pod, rec->containers[i].name, grace_s, err);
+                if (r < 0)
+                        return k8c_error_wrap(err, "stop container %s", rec->containers[i].name);
+        }
+        int r = k->rt_ops->remove_sandbox(k->rt, rec->pod, err);
+        if (r < 0)
+                return k8c_error_wrap(err, "remove sandbox");
+        return 0;
+}
+
+static void forget_record(struct k8c_kubelet *k, const char *key)
+{
+        struct kubelet_pod *rec = NULL;
+        pthread_mutex_lock(&k->lock);
+        k8c_strmap_del(&k->pods, key, (void **)&rec);
+        pthread_mutex_unlock(&k->lock);
+        record_free(rec);
+}
+
+static int64_t grace_of(const json_t *pod)
+{
+        json_int_t g = k8c_json_get_int(pod, "metadata.deletionGracePeriodSeconds", -1);
+        if (g < 0)
+                g = k8c_json_get_int(pod, "spec.terminationGracePeriodSeconds", 30);
+        return g < 0 ? 0 : g;
+}
+
+static bool should_restart(const json_t *pod, const struct k8c_container_state *st)
+{
+        const char *policy = k8c_json_get_string(pod, "spec.restartPolicy") ?: "Always";
+        if (strcmp(policy, "Never") == 0)
+                return false;
+        if (strcmp(policy, "OnFailure") == 0)
+                return st->exit_code != 0;
+        return true;
+}
+
+/* Reconciles one pod. Returns 0, or negative to retry with back-off; *ret_requeue_ms > 0 asks
+ * for another look after that long (back-off expiry, periodic status). */
+static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue_ms, k8c_error_t *err)
+{
+        json_auto_t *pod = k8c_informer_get(k->informer, key);
+        struct kubelet_pod *rec = NULL;
+        pthread_mutex_lock(&k->lock);
+        k8c_strmap_get(&k->pods, key, (void **)&rec);
+        bool have_runtime = k->rt != NULL;
+        pthread_mutex_unlock(&k->lock);
+        const char *uid = k8c_json_get_string(pod, "metadata.uid");
+
+        if (rec != NULL && (pod == NULL || uid == NULL || strcmp(rec->uid, uid) != 0)) {
+                /* Gone from the API (or replaced by a new pod of the same name): nothing may keep running. */
+                int r = teardown(k, rec, 0, err);
+                if (r < 0)
+                        return r;
+                forget_record(k, key);
+                rec = NULL;
+        }
+        if (pod == NULL)
+                return 0;
+        if (!have_runtime) {
+                /* No podCIDR yet: the heartbeat makes the runtime once the node has one. */
+                *ret_requeue_ms = 1000;
+                return 0;
+        }
+
+        if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") != NULL) {
+                if (rec == NULL) {
+                        rec = record_new(pod);
+                        rec->pod = json_incref(pod);
+                        pthread_mutex_lock(&k->lock);
+                        k8c_strmap_put(&k->pods, key, rec, NULL);
+                        pthread_mutex_unlock(&k->lock);
+                }
+                int r = teardown(k, rec, grace_of(pod), err);
+                if (r < 0)
+                        return r;
+                forget_record(k, key);
+                cleanup_free char *path = k8c_xasprintf("/api/v1/namespaces/%s/pods/%s",
+                                                        k8c_json_get_string(pod, "metadata.namespace"),
+                                                        k8c_json_get_string(pod, "metadata.name"));
+                /* grace 0 and the uid precondition: only this pod object, and at once. */
+                json_auto_t *opts = json_pack("{s:i, s:{s:s}}", "gracePeriodSeconds", 0, "preconditions", "uid", uid);
+                cleanup_error k8c_error_t e = NULL;
+                r = k8c_client_delete(k->client, path, opts, NULL, &e);
+                if (r < 0 && r != -(int)K8C_ENOTFOUND && r != -(int)K8C_ECONFLICT) {
+                        k8c_make_error(err, k8c_error_reason(&e), "delete: %s", k8c_error_msg(&e));
+                        return r;
+                }
+                return 0;
+        }
+
+        const char *phase = k8c_json_get_string(pod, "status.phase") ?: "";
+        if (rec == NULL && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
+                return 0; /* finished before this kubelet started: never run again */
+
+        if (rec == NULL) {
+                rec = record_new(pod);
+                pthread_mutex_lock(&k->lock);
+                k8c_strmap_put(&k->pods, key, rec, NULL);
+                pthread_mutex_unlock(&k->lock);
+        }
+        json_decref(rec->pod);
+        rec->pod = json_incref(pod);
+
+        time_t now = time(NULL);
+        if (rec->ip == NULL) {
+                char *ip = NULL;
+                int r = k->rt_ops->create_sandbox(k->rt, pod, NULL, &ip, err);
+                if (r < 0)
+                        return k8c_error_wrap(err, "create sandbox");
+                rec->ip = ip;
+                rec->start_time = now;
+        }
+
+        struct k8c_container_view *views = k8c_xcalloc(rec->ncontainers + 1, sizeof(*views));
+        char **msgs = k8c_xcalloc(rec->ncontainers + 1, sizeof(char *));
+        bool will_restart = false;
+        int64_t requeue_ms = k->cfg.pod_resync_ms;
+        const json_t *spec_cs = k8c_json_get(pod, "spec.containers");
+        int r = 0;
+        for (size_t i = 0; i < rec->ncontainers && r >= 0; i++) {
+                struct kubelet_container *c = &rec->containers[i];
+                const json_t *spec_c = json_array_get(spec_cs, i);
+                struct k8c_container_state st;
+                r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
+                if (r < 0)
+                        break;
+                views[i].name = c->name;
+                if (st.phase == K8C_CONTAINER_ABSENT && c->restarts == 0 && c->last.phase == K8C_CONTAINER_ABSENT) {
+                        r = k->rt_ops->start_container(k->rt, pod, spec_c, 0, err);
+                        if (r >= 0)
+                                r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
+                        if (r < 0) {
+                                k8c_error_wrap(err, "start container %s", c->name);
+                                break;
+                        }
+                } else if (st.phase == K8C_CONTAINER_EXITED && should_restart(pod, &st)) {
+                        will_restart = true;
+                        /* The first restart is immediate; later ones wait 10 s doubling to 5 min. */
+                        if (c->restarts > 0 && c->backoff_until == 0)
+                                c->backoff_until = st.finished_at + k8c_kubelet_backoff_s(c->restarts);
+                        if (now >= c->backoff_until) {
+                                c->last = st;
+                                c->restarts++;
+                                c->backoff_until = 0;
+                                r = k->rt_ops->stop_container(k->rt, pod, c->name, 0, err);
+                                if (r >= 0)
+                                        r = k->rt_ops->start_container(k->rt, pod, spec_c, c->restarts, err);
+                                if (r >= 0)
+                                        r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
+                                if (r < 0) {
+                                        k8c_error_wrap(err, "restart container %s", c->name);
+                                        break;
+                                }
+                        } else {
+                                views[i].waiting_reason = "CrashLoopBackOff";
+                                msgs[i] = k8c_xasprintf("back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+                                                        (long long)k8c_kubelet_backoff_s(c->restarts), c->name,
+                                                        k8c_json_get_string(pod, "metadata.name"),
+                                                        k8c_json_get_string(pod, "metadata.namespace"), rec->uid);
+                                views[i].waiting_message = msgs[i];
+                                int64_t left = (int64_t)(c->backoff_until - now) * 1000;
+                                if (left < requeue_ms)
+                                        requeue_ms = left;
+                        }
+                }
+                views[i].state = st;
+                views[i].last = c->last;
+                views[i].restart_count = c->restarts;
+        }
+
+        if (r >= 0) {
+                const struct k8c_pod_view v = {
+                        .runtime_name = k->rt_ops->name,
+                        .pod_ip = rec->ip,
+                        .host_ip = k->cfg.node_ip,
+                        .start_time = rec->start_time,
+                        .containers = views,
+                        .ncontainers = rec->ncontainers,
+                        .will_restart = will_restart,
+                        .now = now,
+                };
+                const json_t *cur = json_object_get(pod, "status");
+                json_auto_t *status = k8c_kubelet_pod_status(pod, &v, cur);
+                if (!k8c_kubelet_status_equal(status, cur) &&
+                    (rec->last_status == NULL || !json_equal(status, rec->last_status))) {
+                        cleanup_free char *path = k8c_xasprintf("/api/v1/namespaces/%s/pods/%s/status",
+                                                                k8c_json_get_string(pod, "metadata.namespace"),
+                                                                k8c_json_get_string(pod, "metadata.name"));
+                        json_auto_t *patch = json_pack("{s:O}", "status", status);
+                        r = k8c_client_patch(k->client, path, "application/merge-patch+json", patch, NULL, err);
+                        if (r >= 0) {
+                                json_decref(rec->last_status);
+                                rec->last_status = json_incref(status);
+                                __atomic_add_fetch(&k->pod_status_writes, 1, __ATOMIC_RELAXED);
+                        } else {
+                                k8c_error_wrap(err, "write status");
+                        }
+                }
+        }
+        for (size_t i = 0; i < rec->ncontainers; i++)
+                free(msgs[i]);
+        free(msgs);
+        free(views);
+        if (r < 0)
+                return r;
+        *ret_requeue_ms = requeue_ms > 0 ? requeue_ms : 1;
+        return 0;
+}
+
+void *k8c_kubelet_worker_main(void *opaque)
+{
+        struct k8c_kubelet *k = opaque;
+        char *key = NULL;
+        while (k8c_workqueue_get(k->queue, &key)) {
+                cleanup_error k8c_error_t err = NULL;
+                int64_t requeue_ms = 0;
+                int r = sync_pod(k, key, &requeue_ms, &err);
+                if (r < 0) {
+                        k8c_log_error("pod sync failed", "pod=%s err=\"%s\"", key, k8c_error_msg(&err));
+                        k8c_workqueue_add_rate_limited(k->queue, key);
+                } else {
+                        k8c_workqueue_forget(k->queue, key);
+                        if (requeue_ms > 0)
+                                k8c_workqueue_add_after(k->queue, key, requeue_ms);
+                }
+                k8c_workqueue_done(k->queue, key);
+                free(key);
+        }
+        return NULL;
+}
