@@ -121,6 +121,8 @@ int k8c_kubelet_register_node(struct k8c_kubelet *k, k8c_error_t *err)
         r = patch_status(k, status, &updated, err);
         if (r < 0)
                 return k8c_error_wrap(err, "node %s status", k->node_name);
+        json_decref(k->registered_status);
+        k->registered_status = json_incref(status);
         return learn_pod_cidr(k, updated, err);
 }
 
@@ -176,6 +178,18 @@ void *k8c_kubelet_heartbeat_main(void *opaque)
         json_auto_t *last_written = NULL;
         struct timespec last_status = { 0 };
         clock_gettime(CLOCK_MONOTONIC, &last_status);
+        if (k->registered_status != NULL) {
+                last_written = k8c_steal(&k->registered_status);
+                last_conds = json_deep_copy(json_object_get(last_written, "conditions"));
+                /* Compared without their times, as k8c_kubelet_node_conditions makes them. */
+                size_t i;
+                json_t *c;
+                json_array_foreach(last_conds, i, c)
+                {
+                        json_object_del(c, "lastHeartbeatTime");
+                        json_object_del(c, "lastTransitionTime");
+                }
+        }
         for (;;) {
                 cleanup_error k8c_error_t err = NULL;
                 if (renew_lease(k, &lease, &err) < 0)

@@ -149,6 +149,7 @@ void k8c_kubelet_stop(struct k8c_kubelet *k)
                 pthread_join(k->heartbeat, NULL);
         k8c_workqueue_free(k->queue);
         k8c_kubelet_pods_free(k);
+        json_decref(k->registered_status);
         if (k->rt_ops != NULL)
                 k->rt_ops->free(k->rt);
         free(k->pod_cidr);

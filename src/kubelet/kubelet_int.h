@@ -55,6 +55,8 @@ struct k8c_kubelet {
         int nworkers;
         pthread_t heartbeat;
         bool heartbeat_started;
+        /* The node status registration wrote, handed to the heartbeat so it does not write it again. */
+        json_t *registered_status;
         /* Counters for tests. */
         uint64_t lease_renewals, status_writes, pod_status_writes;
 };

@@ -1,0 +1,379 @@
+/*
+ * Integration tests of the kubelet core (fake runtime) against the real
+ * k8c-apiserver on loopback: node registration and readiness, lease renewal,
+ * a pod bound to the node going Running with an IP from the podCIDR and the
+ * right conditions, restarts with CrashLoopBackOff, and deletion removing
+ * the object. The kubelet runs in-process; its state lives in a temp dir.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/apiserver_harness.h"
+#include "k8c/cleanup.h"
+#include "k8c/client.h"
+#include "k8c/json.h"
+#include "k8c/kubelet.h"
+
+struct fixture {
+        struct k8c_test_apiserver srv;
+        struct k8c_client *client;
+        struct k8c_kubelet *k; /* stopped by teardown even when an assertion fails */
+        char root[64];
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = k8c_xcalloc(1, sizeof(*f));
+        if (k8c_test_apiserver_start(&f->srv, NULL) < 0) {
+                free(f);
+                return -1;
+        }
+        struct k8c_client_config cfg = { .server = f->srv.url, .max_retries = 2 };
+        if (k8c_client_new(&cfg, &f->client, NULL) < 0)
+                return -1;
+        snprintf(f->root, sizeof(f->root), "/tmp/k8ct%d-kubelet-XXXXXX", (int)getpid());
+        if (mkdtemp(f->root) == NULL)
+                return -1;
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        k8c_kubelet_stop(f->k);
+        k8c_client_free(f->client);
+        k8c_test_apiserver_stop(&f->srv);
+        cleanup_free char *cmd = k8c_xasprintf("rm -rf '%s'", f->root);
+        if (system(cmd) != 0)
+                fprintf(stderr, "cannot remove %s\n", f->root);
+        free(f);
+        return 0;
+}
+
+static struct k8c_kubelet_config config(struct fixture *f, const char *node)
+{
+        return (struct k8c_kubelet_config){
+                .client = f->client,
+                .node_name = node,
+                .node_ip = "10.99.0.7",
+                .root_dir = f->root,
+                .capacity = "cpu=4,memory=8Gi,pods=110",
+                .node_labels = "tier=test,zone=a",
+                .taints = "dedicated=infra:NoSchedule",
+                .pod_cidr = "10.244.3.0/24",
+                .runtime = "fake",
+                .lease_interval_ms = 300,
+                .status_interval_ms = 60000,
+                .pod_resync_ms = 300,
+                .port = 10250,
+        };
+}
+
+static json_t *get(struct fixture *f, const char *path)
+{
+        json_t *obj = NULL;
+        if (k8c_client_get(f->client, path, &obj, NULL) < 0)
+                return NULL;
+        return obj;
+}
+
+static const json_t *find_condition(const json_t *obj, const char *type)
+{
+        size_t i;
+        json_t *c;
+        json_array_foreach(k8c_json_get(obj, "status.conditions"), i, c)
+        {
+                if (strcmp(json_string_value(json_object_get(c, "type")), type) == 0)
+                        return c;
+        }
+        return NULL;
+}
+
+static const char *cond_status(const json_t *obj, const char *type)
+{
+        const json_t *c = find_condition(obj, type);
+        return c != NULL ? json_string_value(json_object_get(c, "status")) : "";
+}
+
+/* Polls path until pred(obj) holds (up to timeout_ms); returns the object (caller decrefs) or NULL. */
+static json_t *wait_for(struct fixture *f, const char *path, bool (*pred)(const json_t *), int timeout_ms)
+{
+        for (int waited = 0; waited <= timeout_ms; waited += 50) {
+                json_t *obj = get(f, path);
+                if (obj != NULL && pred(obj))
+                        return obj;
+                json_decref(obj);
+                usleep(50 * 1000);
+        }
+        return NULL;
+}
+
+static bool node_ready(const json_t *n)
+{
+        return strcmp(cond_status(n, "Ready"), "True") == 0;
+}
+
+static void test_node_registers_and_heartbeats(void **state)
+{
+        struct fixture *f = *state;
+        struct k8c_kubelet_config cfg = config(f, "node-a");
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
+
+        json_auto_t *node = wait_for(f, "/api/v1/nodes/node-a", node_ready, 5000);
+        assert_non_null(node);
+        assert_string_equal(k8c_json_get_string(node, "metadata.labels[\"kubernetes.io/hostname\"]"), "node-a");
+        assert_string_equal(k8c_json_get_string(node, "metadata.labels[\"kubernetes.io/os\"]"), "linux");
+        assert_string_equal(k8c_json_get_string(node, "metadata.labels.tier"), "test");
+        assert_string_equal(k8c_json_get_string(node, "metadata.labels.zone"), "a");
+        assert_string_equal(k8c_json_get_string(node, "spec.podCIDR"), "10.244.3.0/24");
+        assert_string_equal(k8c_json_get_string(node, "spec.taints[0].key"), "dedicated");
+        assert_string_equal(k8c_json_get_string(node, "spec.taints[0].value"), "infra");
+        assert_string_equal(k8c_json_get_string(node, "spec.taints[0].effect"), "NoSchedule");
+        assert_string_equal(k8c_json_get_string(node, "status.capacity.cpu"), "4");
+        assert_string_equal(k8c_json_get_string(node, "status.capacity.memory"), "8Gi");
+        assert_string_equal(k8c_json_get_string(node, "status.capacity.pods"), "110");
+        assert_non_null(k8c_json_get_string(node, "status.capacity[\"ephemeral-storage\"]"));
+        assert_string_equal(k8c_json_get_string(node, "status.allocatable.cpu"), "4");
+        assert_string_equal(k8c_json_get_string(node, "status.allocatable.memory"), "8Gi");
+        assert_string_equal(k8c_json_get_string(node, "status.addresses[0].type"), "InternalIP");
+        assert_string_equal(k8c_json_get_string(node, "status.addresses[0].address"), "10.99.0.7");
+        assert_string_equal(k8c_json_get_string(node, "status.addresses[1].type"), "Hostname");
+        assert_string_equal(k8c_json_get_string(node, "status.addresses[1].address"), "node-a");
+        assert_int_equal(k8c_json_get_int(node, "status.daemonEndpoints.kubeletEndpoint.Port", 0), 10250);
+        assert_string_equal(k8c_json_get_string(node, "status.nodeInfo.operatingSystem"), "linux");
+        const json_t *ready = find_condition(node, "Ready");
+        assert_string_equal(json_string_value(json_object_get(ready, "reason")), "KubeletReady");
+        assert_string_equal(json_string_value(json_object_get(ready, "message")), "kubelet is posting ready status");
+        const char *pressures[] = { "MemoryPressure", "DiskPressure", "PIDPressure" };
+        for (size_t i = 0; i < 3; i++)
+                assert_non_null(find_condition(node, pressures[i]));
+        assert_string_equal(
+                json_string_value(json_object_get(find_condition(node, "MemoryPressure"), "type")),
+                "MemoryPressure");
+
+        /* The lease exists, is held by the node, owned by it, and its renewTime moves. */
+        const char *lpath = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-a";
+        json_auto_t *lease1 = NULL;
+        for (int i = 0; i < 100 && lease1 == NULL; i++) {
+                lease1 = get(f, lpath);
+                if (lease1 == NULL)
+                        usleep(50 * 1000);
+        }
+        assert_non_null(lease1);
+        assert_string_equal(k8c_json_get_string(lease1, "spec.holderIdentity"), "node-a");
+        assert_int_equal(k8c_json_get_int(lease1, "spec.leaseDurationSeconds", 0), 40);
+        assert_string_equal(k8c_json_get_string(lease1, "metadata.ownerReferences[0].kind"), "Node");
+        assert_string_equal(k8c_json_get_string(lease1, "metadata.ownerReferences[0].name"), "node-a");
+        assert_string_equal(k8c_json_get_string(lease1, "metadata.ownerReferences[0].uid"),
+                            k8c_json_get_string(node, "metadata.uid"));
+        cleanup_free char *renew1 = k8c_xstrdup(k8c_json_get_string(lease1, "spec.renewTime"));
+        usleep(1000 * 1000);
+        json_auto_t *lease2 = get(f, lpath);
+        assert_non_null(lease2);
+        assert_string_not_equal(k8c_json_get_string(lease2, "spec.renewTime"), renew1);
+        /* 1 s at a 300 ms interval: at least two renewals after the first one. */
+        long long rv1 = atoll(k8c_json_get_string(lease1, "metadata.resourceVersion"));
+        long long rv2 = atoll(k8c_json_get_string(lease2, "metadata.resourceVersion"));
+        assert_true(rv2 > rv1);
+
+        /* Status is written only on change (or every 60 s): the node did not change meanwhile. */
+        json_auto_t *node2 = get(f, "/api/v1/nodes/node-a");
+        assert_string_equal(k8c_json_get_string(node2, "metadata.resourceVersion"),
+                            k8c_json_get_string(node, "metadata.resourceVersion"));
+        k8c_kubelet_stop(k8c_steal(&f->k));
+
+        /* A restarted kubelet re-registers the existing node without error and keeps it Ready. */
+        assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
+        json_auto_t *node3 = wait_for(f, "/api/v1/nodes/node-a", node_ready, 5000);
+        assert_non_null(node3);
+        assert_string_equal(k8c_json_get_string(node3, "metadata.uid"), k8c_json_get_string(node, "metadata.uid"));
+        /* An unchanged Ready condition keeps its transition time. */
+        assert_string_equal(json_string_value(json_object_get(find_condition(node3, "Ready"), "lastTransitionTime")),
+                            json_string_value(json_object_get(ready, "lastTransitionTime")));
+        k8c_kubelet_stop(k8c_steal(&f->k));
+}
+
+static json_t *pod(const char *name, const char *node, const char *restart_policy)
+{
+        return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:i, s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion", "v1",
+                         "kind", "Pod", "metadata", "name", name, "spec", "nodeName", node, "restartPolicy",
+                         restart_policy, "terminationGracePeriodSeconds", 5, "containers", "name", "web", "image",
+                         "busybox", "name", "side", "image", "busybox:1.36");
+}
+
+static bool pod_running(const json_t *p)
+{
+        const char *phase = k8c_json_get_string(p, "status.phase");
+        return phase != NULL && strcmp(phase, "Running") == 0 && strcmp(cond_status(p, "Ready"), "True") == 0;
+}
+
+static void check_running_pod(const json_t *p, const char *node_ip)
+{
+        assert_string_equal(k8c_json_get_string(p, "status.phase"), "Running");
+        const char *ip = k8c_json_get_string(p, "status.podIP");
+        assert_non_null(ip);
+        assert_string_equal(ip, "10.244.3.2");
+        assert_string_equal(k8c_json_get_string(p, "status.podIPs[0].ip"), ip);
+        assert_string_equal(k8c_json_get_string(p, "status.hostIP"), node_ip);
+        assert_non_null(k8c_json_get_string(p, "status.startTime"));
+        const char *types[] = { "PodScheduled", "Initialized", "ContainersReady", "Ready" };
+        for (size_t i = 0; i < 4; i++)
+                assert_string_equal(cond_status(p, types[i]), "True");
+        assert_int_equal(json_array_size(k8c_json_get(p, "status.containerStatuses")), 2);
+        assert_string_equal(k8c_json_get_string(p, "status.containerStatuses[0].name"), "web");
+        assert_string_equal(k8c_json_get_string(p, "status.containerStatuses[0].image"), "busybox");
+        assert_true(k8c_json_get_bool(p, "status.containerStatuses[0].ready", false));
+        assert_int_equal(k8c_json_get_int(p, "status.containerStatuses[0].restartCount", -1), 0);
+        assert_non_null(k8c_json_get(p, "status.containerStatuses[0].state.running.startedAt"));
+        const char *cid = k8c_json_get_string(p, "status.containerStatuses[0].containerID");
+        assert_non_null(cid);
+        assert_int_equal(strncmp(cid, "fake://", 7), 0);
+        assert_string_equal(k8c_json_get_string(p, "status.containerStatuses[1].name"), "side");
+        assert_string_equal(k8c_json_get_string(p, "status.containerStatuses[1].image"), "busybox:1.36");
+}
+
+static bool pod_gone_pred(const json_t *p)
+{
+        return false;
+}
+
+static void test_pod_lifecycle(void **state)
+{
+        struct fixture *f = *state;
+        struct k8c_kubelet_config cfg = config(f, "node-b");
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
+
+        /* A pod bound to another node is not ours. */
+        json_auto_t *other = pod("elsewhere", "node-zz", "Always");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", other, NULL, &err), 0);
+        json_auto_t *p = pod("web-1", "node-b", "Always");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, NULL, &err), 0);
+
+        json_auto_t *running = wait_for(f, "/api/v1/namespaces/default/pods/web-1", pod_running, 5000);
+        assert_non_null(running);
+        check_running_pod(running, "10.99.0.7");
+
+        /* Nothing changes, so nothing is written: the resourceVersion stays over several resyncs. */
+        usleep(1000 * 1000);
+        json_auto_t *again = get(f, "/api/v1/namespaces/default/pods/web-1");
+        assert_string_equal(k8c_json_get_string(again, "metadata.resourceVersion"),
+                            k8c_json_get_string(running, "metadata.resourceVersion"));
+
+        json_auto_t *untouched = get(f, "/api/v1/namespaces/default/pods/elsewhere");
+        assert_string_equal(k8c_json_get_string(untouched, "status.phase"), "Pending");
+        assert_null(k8c_json_get(untouched, "status.podIP"));
+
+        /* Deletion: the kubelet stops the containers and removes the object itself. */
+        assert_int_equal(k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/web-1", NULL, NULL, &err), 0);
+        bool gone = false;
+        for (int i = 0; i < 100 && !gone; i++) {
+                json_auto_t *cur = NULL;
+                cleanup_error k8c_error_t e = NULL;
+                int r = k8c_client_get(f->client, "/api/v1/namespaces/default/pods/web-1", &cur, &e);
+                gone = r == -(int)K8C_ENOTFOUND;
+                if (!gone)
+                        usleep(50 * 1000);
+        }
+        assert_true(gone);
+        (void)pod_gone_pred;
+
+        /* Its IP went back to the pool: the next pod gets the same one. */
+        json_auto_t *p2 = pod("web-2", "node-b", "Always");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p2, NULL, &err), 0);
+        json_auto_t *running2 = wait_for(f, "/api/v1/namespaces/default/pods/web-2", pod_running, 5000);
+        assert_non_null(running2);
+        assert_string_equal(k8c_json_get_string(running2, "status.podIP"), "10.244.3.2");
+        k8c_kubelet_stop(k8c_steal(&f->k));
+}
+
+static bool restarted_once(const json_t *p)
+{
+        return k8c_json_get_int(p, "status.containerStatuses[0].restartCount", 0) == 1 &&
+               k8c_json_get(p, "status.containerStatuses[0].state.running") != NULL;
+}
+
+static bool crash_loop(const json_t *p)
+{
+        const char *r = k8c_json_get_string(p, "status.containerStatuses[0].state.waiting.reason");
+        return r != NULL && strcmp(r, "CrashLoopBackOff") == 0;
+}
+
+static bool failed(const json_t *p)
+{
+        const char *phase = k8c_json_get_string(p, "status.phase");
+        return phase != NULL && strcmp(phase, "Failed") == 0;
+}
+
+static void test_restart_and_backoff(void **state)
+{
+        struct fixture *f = *state;
+        struct k8c_kubelet_config cfg = config(f, "node-c");
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
+        json_auto_t *p = pod("crashy", "node-c", "Always");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, NULL, &err), 0);
+        json_auto_t *running = wait_for(f, "/api/v1/namespaces/default/pods/crashy", pod_running, 5000);
+        assert_non_null(running);
+        const char *uid = k8c_json_get_string(running, "metadata.uid");
+
+        /* First exit: restarted at once; lastState shows the exit. */
+        assert_int_equal(k8c_fake_runtime_exit(k8c_kubelet_runtime(f->k), uid, "web", 3), 0);
+        json_auto_t *r1 = wait_for(f, "/api/v1/namespaces/default/pods/crashy", restarted_once, 5000);
+        assert_non_null(r1);
+        assert_int_equal(k8c_json_get_int(r1, "status.containerStatuses[0].lastState.terminated.exitCode", 0), 3);
+        assert_string_equal(k8c_json_get_string(r1, "status.containerStatuses[0].lastState.terminated.reason"),
+                            "Error");
+
+        /* Second exit: 10 s back-off, shown as CrashLoopBackOff; the pod is not Ready meanwhile. */
+        assert_int_equal(k8c_fake_runtime_exit(k8c_kubelet_runtime(f->k), uid, "web", 1), 0);
+        json_auto_t *r2 = wait_for(f, "/api/v1/namespaces/default/pods/crashy", crash_loop, 5000);
+        assert_non_null(r2);
+        assert_int_equal(k8c_json_get_int(r2, "status.containerStatuses[0].restartCount", 0), 1);
+        assert_string_equal(k8c_json_get_string(r2, "status.phase"), "Running");
+        assert_string_equal(cond_status(r2, "Ready"), "False");
+        assert_string_equal(cond_status(r2, "ContainersReady"), "False");
+        assert_string_equal(json_string_value(json_object_get(find_condition(r2, "Ready"), "message")),
+                            "containers with unready status: [web]");
+        cleanup_free char *msg = k8c_xasprintf("back-off 10s restarting failed container=web pod=crashy_default(%s)",
+                                               uid);
+        assert_string_equal(k8c_json_get_string(r2, "status.containerStatuses[0].state.waiting.message"), msg);
+        assert_int_equal(k8c_json_get_int(r2, "status.containerStatuses[0].lastState.terminated.exitCode", 0), 1);
+        k8c_kubelet_stop(k8c_steal(&f->k));
+
+        /* restartPolicy Never: an exit with an error ends the pod as Failed. */
+        assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
+        json_auto_t *once = pod("once", "node-c", "Never");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", once, NULL, &err), 0);
+        json_auto_t *orun = wait_for(f, "/api/v1/namespaces/default/pods/once", pod_running, 5000);
+        assert_non_null(orun);
+        const char *ouid = k8c_json_get_string(orun, "metadata.uid");
+        assert_int_equal(k8c_fake_runtime_exit(k8c_kubelet_runtime(f->k), ouid, "web", 0), 0);
+        assert_int_equal(k8c_fake_runtime_exit(k8c_kubelet_runtime(f->k), ouid, "side", 2), 0);
+        json_auto_t *ofail = wait_for(f, "/api/v1/namespaces/default/pods/once", failed, 5000);
+        assert_non_null(ofail);
+        assert_string_equal(k8c_json_get_string(ofail, "status.containerStatuses[0].state.terminated.reason"),
+                            "Completed");
+        assert_int_equal(k8c_json_get_int(ofail, "status.containerStatuses[1].state.terminated.exitCode", 0), 2);
+        assert_int_equal(k8c_json_get_int(ofail, "status.containerStatuses[1].restartCount", -1), 0);
+        k8c_kubelet_stop(k8c_steal(&f->k));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_node_registers_and_heartbeats, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pod_lifecycle, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restart_and_backoff, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
