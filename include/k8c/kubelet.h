@@ -21,16 +21,16 @@
 /* ---- configuration ---- */
 
 struct k8c_kubelet_config {
-        struct k8c_client *client; /* borrowed */
-        const char *node_name;     /* NULL = gethostname() */
-        const char *node_ip;       /* InternalIP; NULL = none reported */
-        const char *root_dir;      /* state (IPAM file, ...) */
-        const char *capacity;      /* "cpu=4,memory=8Gi,pods=110"; NULL = measured */
-        const char *node_labels;   /* "k=v,k2=v2" */
-        const char *taints;        /* "key=value:Effect,key2:Effect" */
-        const char *pod_cidr;      /* overrides spec.podCIDR */
-        const char *runtime;       /* "fake" (default) */
-        int64_t lease_interval_ms; /* default 10 s */
+        struct k8c_client *client;  /* borrowed */
+        const char *node_name;      /* NULL = gethostname() */
+        const char *node_ip;        /* InternalIP; NULL = none reported */
+        const char *root_dir;       /* state (IPAM file, ...) */
+        const char *capacity;       /* "cpu=4,memory=8Gi,pods=110"; NULL = measured */
+        const char *node_labels;    /* "k=v,k2=v2" */
+        const char *taints;         /* "key=value:Effect,key2:Effect" */
+        const char *pod_cidr;       /* overrides spec.podCIDR */
+        const char *runtime;        /* "fake" (default) */
+        int64_t lease_interval_ms;  /* default 10 s */
         int64_t status_interval_ms; /* node status at least this often; default 60 s */
         int64_t pod_resync_ms;      /* each pod re-checked at least this often; default 10 s */
         int workers;                /* pod worker threads; default 4 */
@@ -136,7 +136,7 @@ struct k8c_pod_view {
         const char *runtime_name; /* containerID scheme */
         const char *pod_ip;       /* NULL before the sandbox exists */
         const char *host_ip;
-        time_t start_time; /* 0 = not started */
+        time_t start_time;                           /* 0 = not started */
         const struct k8c_container_view *containers; /* in spec order */
         size_t ncontainers;
         bool will_restart; /* restart policy would restart an exited container */

@@ -62,7 +62,8 @@ int k8c_kubelet_ensure_runtime_locked(struct k8c_kubelet *k, const char *pod_cid
 
 static int learn_pod_cidr(struct k8c_kubelet *k, const json_t *node, k8c_error_t *err)
 {
-        const char *cidr = k->cfg.pod_cidr != NULL ? k->cfg.pod_cidr : k8c_json_get_string(node, "spec.podCIDR");
+        const char *cidr =
+                k->cfg.pod_cidr != NULL ? k->cfg.pod_cidr : k8c_json_get_string(node, "spec.podCIDR");
         pthread_mutex_lock(&k->lock);
         int r = k8c_kubelet_ensure_runtime_locked(k, cidr, err);
         pthread_mutex_unlock(&k->lock);
@@ -104,8 +105,8 @@ int k8c_kubelet_register_node(struct k8c_kubelet *k, k8c_error_t *err)
         if (r == -(int)K8C_EALREADYEXISTS) {
                 /* Re-registration (kubelet restart): bring labels up to date, as
                  * reconcileExtendedResource/updateDefaultLabels do, keeping everything else. */
-                json_auto_t *patch = json_pack("{s:{s:O}}", "metadata", "labels",
-                                               k8c_json_get(node, "metadata.labels"));
+                json_auto_t *patch =
+                        json_pack("{s:{s:O}}", "metadata", "labels", k8c_json_get(node, "metadata.labels"));
                 cleanup_free char *path = k8c_xasprintf("/api/v1/nodes/%s", k->node_name);
                 r = k8c_client_patch(k->client, path, "application/merge-patch+json", patch, &created, err);
                 if (r < 0)
@@ -131,8 +132,8 @@ static int renew_lease(struct k8c_kubelet *k, json_t **lease, k8c_error_t *err)
 {
         char now[48];
         micro_time(now, sizeof(now));
-        cleanup_free char *path = k8c_xasprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s",
-                                                k->node_name);
+        cleanup_free char *path = k8c_xasprintf(
+                "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", k->node_name);
         int r;
         if (*lease == NULL) {
                 r = k8c_client_get(k->client, path, lease, err);
@@ -152,9 +153,9 @@ static int renew_lease(struct k8c_kubelet *k, json_t **lease, k8c_error_t *err)
                                 k->node_name, "leaseDurationSeconds", 40, "renewTime", now);
                         json_decref(*lease);
                         *lease = NULL;
-                        return k8c_client_post(k->client,
-                                               "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", obj,
-                                               lease, err);
+                        return k8c_client_post(
+                                k->client, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                                obj, lease, err);
                 }
                 if (r < 0)
                         return r;
@@ -208,7 +209,8 @@ void *k8c_kubelet_heartbeat_main(void *opaque)
                 pthread_mutex_lock(&k->lock);
                 need_cidr = k->rt == NULL;
                 pthread_mutex_unlock(&k->lock);
-                if (last_conds == NULL || !json_equal(conds, last_conds) || since_ms >= k->cfg.status_interval_ms) {
+                if (last_conds == NULL || !json_equal(conds, last_conds) ||
+                    since_ms >= k->cfg.status_interval_ms) {
                         k8c_error_release(&err);
                         json_auto_t *status =
                                 node_status(k, json_object_get(last_written, "conditions"), &err);
@@ -224,8 +226,8 @@ void *k8c_kubelet_heartbeat_main(void *opaque)
                                 last_status = now;
                                 __atomic_add_fetch(&k->status_writes, 1, __ATOMIC_RELAXED);
                                 if (need_cidr && learn_pod_cidr(k, node, &err) < 0)
-                                        k8c_log_error("runtime start failed", "node=%s err=\"%s\"", k->node_name,
-                                                      k8c_error_msg(&err));
+                                        k8c_log_error("runtime start failed", "node=%s err=\"%s\"",
+                                                      k->node_name, k8c_error_msg(&err));
                                 need_cidr = false;
                         }
                 }
@@ -234,7 +236,8 @@ void *k8c_kubelet_heartbeat_main(void *opaque)
                         json_auto_t *node = NULL;
                         cleanup_free char *path = k8c_xasprintf("/api/v1/nodes/%s", k->node_name);
                         k8c_error_release(&err);
-                        if (k8c_client_get(k->client, path, &node, &err) == 0 && learn_pod_cidr(k, node, &err) < 0)
+                        if (k8c_client_get(k->client, path, &node, &err) == 0 &&
+                            learn_pod_cidr(k, node, &err) < 0)
                                 k8c_log_error("runtime start failed", "node=%s err=\"%s\"", k->node_name,
                                               k8c_error_msg(&err));
                 }

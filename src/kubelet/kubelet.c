@@ -92,7 +92,8 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
         pthread_mutex_init(&k->lock, NULL);
         pthread_cond_init(&k->cond, NULL);
         k8c_strmap_init(&k->pods);
-        k->queue = k8c_workqueue_new(&(struct k8c_workqueue_opts){ .base_delay_ms = 200, .max_delay_ms = 30000 });
+        k->queue = k8c_workqueue_new(
+                &(struct k8c_workqueue_opts){ .base_delay_ms = 200, .max_delay_ms = 30000 });
 
         int r = mkdir_p(k->root_dir, err);
         if (r >= 0)

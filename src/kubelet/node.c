@@ -96,14 +96,15 @@ int k8c_kubelet_parse_taints(const char *s, json_t **ret, k8c_error_t *err)
                 /* key[=value]:Effect, as --register-with-taints takes them. */
                 char *colon = strrchr(tok, ':');
                 if (colon == NULL)
-                        return k8c_make_error(err, K8C_EINVALID, "taint %s: expected key[=value]:Effect", tok);
+                        return k8c_make_error(err, K8C_EINVALID, "taint %s: expected key[=value]:Effect",
+                                              tok);
                 *colon = '\0';
                 const char *effect = colon + 1;
                 if (strcmp(effect, "NoSchedule") != 0 && strcmp(effect, "PreferNoSchedule") != 0 &&
                     strcmp(effect, "NoExecute") != 0)
-                        return k8c_make_error(err, K8C_EINVALID,
-                                              "taint %s: effect must be NoSchedule, PreferNoSchedule or NoExecute",
-                                              tok);
+                        return k8c_make_error(
+                                err, K8C_EINVALID,
+                                "taint %s: effect must be NoSchedule, PreferNoSchedule or NoExecute", tok);
                 char *eq = strchr(tok, '=');
                 if (eq != NULL)
                         *eq++ = '\0';
@@ -145,8 +146,9 @@ json_t *k8c_kubelet_measure_capacity(const char *root_dir)
         json_object_set_new(cap, "pods", json_string("110"));
         struct statvfs vfs;
         if (statvfs(root_dir != NULL ? root_dir : "/", &vfs) == 0)
-                json_object_set_new(cap, "ephemeral-storage",
-                                    json_sprintf("%lluKi", (unsigned long long)vfs.f_blocks * vfs.f_frsize / 1024));
+                json_object_set_new(
+                        cap, "ephemeral-storage",
+                        json_sprintf("%lluKi", (unsigned long long)vfs.f_blocks * vfs.f_frsize / 1024));
         return cap;
 }
 
@@ -182,10 +184,10 @@ static json_t *node_info(void)
                 fclose(f);
         }
         return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "machineID", machine_id,
-                         "systemUUID", machine_id, "bootID", "", "kernelVersion", u.release, "osImage", os_image,
-                         "containerRuntimeVersion", "runc://1", "kubeletVersion",
-                         "v" K8C_KUBE_VERSION_MAJOR "." K8C_KUBE_VERSION_MINOR ".0-k8c", "kubeProxyVersion", "",
-                         "operatingSystem", "linux", "architecture", arch);
+                         "systemUUID", machine_id, "bootID", "", "kernelVersion", u.release, "osImage",
+                         os_image, "containerRuntimeVersion", "runc://1", "kubeletVersion",
+                         "v" K8C_KUBE_VERSION_MAJOR "." K8C_KUBE_VERSION_MINOR ".0-k8c", "kubeProxyVersion",
+                         "", "operatingSystem", "linux", "architecture", arch);
 }
 
 json_t *k8c_kubelet_node_object(const struct k8c_kubelet_config *cfg, const char *node_name,
@@ -213,12 +215,13 @@ json_t *k8c_kubelet_node_object(const struct k8c_kubelet_config *cfg, const char
 
         json_t *addresses = json_array();
         if (cfg->node_ip != NULL)
-                json_array_append_new(addresses, json_pack("{s:s, s:s}", "type", "InternalIP", "address", cfg->node_ip));
+                json_array_append_new(addresses,
+                                      json_pack("{s:s, s:s}", "type", "InternalIP", "address", cfg->node_ip));
         json_array_append_new(addresses, json_pack("{s:s, s:s}", "type", "Hostname", "address", node_name));
 
         json_t *status = json_pack("{s:O, s:O, s:o, s:{s:{s:i}}, s:o}", "capacity", capacity, "allocatable",
-                                   capacity, "addresses", addresses, "daemonEndpoints", "kubeletEndpoint", "Port",
-                                   cfg->port, "nodeInfo", info);
+                                   capacity, "addresses", addresses, "daemonEndpoints", "kubeletEndpoint",
+                                   "Port", cfg->port, "nodeInfo", info);
         return json_pack("{s:s, s:s, s:{s:s, s:o}, s:o, s:o}", "apiVersion", "v1", "kind", "Node", "metadata",
                          "name", node_name, "labels", labels, "spec", spec, "status", status);
 }
@@ -256,20 +259,23 @@ json_t *k8c_kubelet_node_conditions(const char *root_dir)
                 fclose(f);
         }
         json_t *conds = json_array();
-        json_array_append_new(conds, condition("MemoryPressure", mem_pressure,
-                                               mem_pressure ? "KubeletHasInsufficientMemory"
-                                                            : "KubeletHasSufficientMemory",
-                                               mem_pressure ? "kubelet has insufficient memory available"
-                                                            : "kubelet has sufficient memory available"));
-        json_array_append_new(conds, condition("DiskPressure", disk_pressure,
-                                               disk_pressure ? "KubeletHasDiskPressure" : "KubeletHasNoDiskPressure",
-                                               disk_pressure ? "kubelet has disk pressure"
-                                                             : "kubelet has no disk pressure"));
-        json_array_append_new(conds, condition("PIDPressure", pid_pressure,
-                                               pid_pressure ? "KubeletHasInsufficientPID" : "KubeletHasSufficientPID",
-                                               pid_pressure ? "kubelet has insufficient PID available"
-                                                            : "kubelet has sufficient PID available"));
-        json_array_append_new(conds, condition("Ready", true, "KubeletReady", "kubelet is posting ready status"));
+        json_array_append_new(
+                conds, condition("MemoryPressure", mem_pressure,
+                                 mem_pressure ? "KubeletHasInsufficientMemory" : "KubeletHasSufficientMemory",
+                                 mem_pressure ? "kubelet has insufficient memory available"
+                                              : "kubelet has sufficient memory available"));
+        json_array_append_new(
+                conds,
+                condition("DiskPressure", disk_pressure,
+                          disk_pressure ? "KubeletHasDiskPressure" : "KubeletHasNoDiskPressure",
+                          disk_pressure ? "kubelet has disk pressure" : "kubelet has no disk pressure"));
+        json_array_append_new(
+                conds, condition("PIDPressure", pid_pressure,
+                                 pid_pressure ? "KubeletHasInsufficientPID" : "KubeletHasSufficientPID",
+                                 pid_pressure ? "kubelet has insufficient PID available"
+                                              : "kubelet has sufficient PID available"));
+        json_array_append_new(conds,
+                              condition("Ready", true, "KubeletReady", "kubelet is posting ready status"));
         return conds;
 }
 

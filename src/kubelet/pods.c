@@ -168,7 +168,8 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                                                         k8c_json_get_string(pod, "metadata.namespace"),
                                                         k8c_json_get_string(pod, "metadata.name"));
                 /* grace 0 and the uid precondition: only this pod object, and at once. */
-                json_auto_t *opts = json_pack("{s:i, s:{s:s}}", "gracePeriodSeconds", 0, "preconditions", "uid", uid);
+                json_auto_t *opts =
+                        json_pack("{s:i, s:{s:s}}", "gracePeriodSeconds", 0, "preconditions", "uid", uid);
                 cleanup_error k8c_error_t e = NULL;
                 r = k8c_client_delete(k->client, path, opts, NULL, &e);
                 if (r < 0 && r != -(int)K8C_ENOTFOUND && r != -(int)K8C_ECONFLICT) {
@@ -215,7 +216,8 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                 if (r < 0)
                         break;
                 views[i].name = c->name;
-                if (st.phase == K8C_CONTAINER_ABSENT && c->restarts == 0 && c->last.phase == K8C_CONTAINER_ABSENT) {
+                if (st.phase == K8C_CONTAINER_ABSENT && c->restarts == 0 &&
+                    c->last.phase == K8C_CONTAINER_ABSENT) {
                         r = k->rt_ops->start_container(k->rt, pod, spec_c, 0, err);
                         if (r >= 0)
                                 r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
@@ -243,10 +245,11 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                                 }
                         } else {
                                 views[i].waiting_reason = "CrashLoopBackOff";
-                                msgs[i] = k8c_xasprintf("back-off %llds restarting failed container=%s pod=%s_%s(%s)",
-                                                        (long long)k8c_kubelet_backoff_s(c->restarts), c->name,
-                                                        k8c_json_get_string(pod, "metadata.name"),
-                                                        k8c_json_get_string(pod, "metadata.namespace"), rec->uid);
+                                msgs[i] = k8c_xasprintf(
+                                        "back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+                                        (long long)k8c_kubelet_backoff_s(c->restarts), c->name,
+                                        k8c_json_get_string(pod, "metadata.name"),
+                                        k8c_json_get_string(pod, "metadata.namespace"), rec->uid);
                                 views[i].waiting_message = msgs[i];
                                 int64_t left = (int64_t)(c->backoff_until - now) * 1000;
                                 if (left < requeue_ms)
@@ -273,11 +276,13 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                 json_auto_t *status = k8c_kubelet_pod_status(pod, &v, cur);
                 if (!k8c_kubelet_status_equal(status, cur) &&
                     (rec->last_status == NULL || !json_equal(status, rec->last_status))) {
-                        cleanup_free char *path = k8c_xasprintf("/api/v1/namespaces/%s/pods/%s/status",
-                                                                k8c_json_get_string(pod, "metadata.namespace"),
-                                                                k8c_json_get_string(pod, "metadata.name"));
+                        cleanup_free char *path =
+                                k8c_xasprintf("/api/v1/namespaces/%s/pods/%s/status",
+                                              k8c_json_get_string(pod, "metadata.namespace"),
+                                              k8c_json_get_string(pod, "metadata.name"));
                         json_auto_t *patch = json_pack("{s:O}", "status", status);
-                        r = k8c_client_patch(k->client, path, "application/merge-patch+json", patch, NULL, err);
+                        r = k8c_client_patch(k->client, path, "application/merge-patch+json", patch, NULL,
+                                             err);
                         if (r >= 0) {
                                 json_decref(rec->last_status);
                                 rec->last_status = json_incref(status);

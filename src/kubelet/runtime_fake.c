@@ -144,7 +144,8 @@ static int fake_stop_container(void *opaque, const json_t *pod, const char *name
         pthread_mutex_lock(&rt->lock);
         struct fake_sandbox *sb = NULL;
         void *c = NULL;
-        if (k8c_strmap_get(&rt->sandboxes, pod_uid(pod), (void **)&sb) && k8c_strmap_del(&sb->containers, name, &c))
+        if (k8c_strmap_get(&rt->sandboxes, pod_uid(pod), (void **)&sb) &&
+            k8c_strmap_del(&sb->containers, name, &c))
                 free(c);
         pthread_mutex_unlock(&rt->lock);
         return 0;
@@ -184,8 +185,8 @@ int k8c_fake_runtime_exit(void *opaque, const char *uid, const char *name, int c
         pthread_mutex_lock(&rt->lock);
         struct fake_sandbox *sb = NULL;
         struct fake_container *c = NULL;
-        if (k8c_strmap_get(&rt->sandboxes, uid, (void **)&sb) && k8c_strmap_get(&sb->containers, name, (void **)&c) &&
-            c->st.phase == K8C_CONTAINER_RUNNING) {
+        if (k8c_strmap_get(&rt->sandboxes, uid, (void **)&sb) &&
+            k8c_strmap_get(&sb->containers, name, (void **)&c) && c->st.phase == K8C_CONTAINER_RUNNING) {
                 c->st.phase = K8C_CONTAINER_EXITED;
                 c->st.exit_code = code;
                 c->st.finished_at = time(NULL);

@@ -30,8 +30,8 @@ static json_t *ts(time_t t)
 static json_t *terminated(const struct k8c_pod_view *v, const struct k8c_container_state *s)
 {
         return json_pack("{s:i, s:s, s:o, s:o, s:s++}", "exitCode", s->exit_code, "reason",
-                         s->exit_code == 0 ? "Completed" : "Error", "startedAt", ts(s->started_at), "finishedAt",
-                         ts(s->finished_at), "containerID", v->runtime_name, "://", s->id);
+                         s->exit_code == 0 ? "Completed" : "Error", "startedAt", ts(s->started_at),
+                         "finishedAt", ts(s->finished_at), "containerID", v->runtime_name, "://", s->id);
 }
 
 static json_t *container_status(const json_t *spec_c, const struct k8c_pod_view *v,
@@ -129,9 +129,10 @@ json_t *k8c_kubelet_pod_status(const json_t *pod, const struct k8c_pod_view *v, 
         bool all_ready = n > 0 && ready == n;
         json_t *conds = json_array();
         json_array_append_new(conds, pod_condition("Initialized", true, NULL, old_status, v->now));
-        json_array_append_new(conds, pod_condition("Ready", all_ready, "ContainersNotReady", old_status, v->now));
-        json_array_append_new(conds, pod_condition("ContainersReady", all_ready, "ContainersNotReady", old_status,
-                                                   v->now));
+        json_array_append_new(conds,
+                              pod_condition("Ready", all_ready, "ContainersNotReady", old_status, v->now));
+        json_array_append_new(
+                conds, pod_condition("ContainersReady", all_ready, "ContainersNotReady", old_status, v->now));
         json_array_append_new(conds, pod_condition("PodScheduled", true, NULL, old_status, v->now));
         if (!all_ready) {
                 /* The real kubelet names the containers that are not ready. */

@@ -130,7 +130,8 @@ static void test_node_registers_and_heartbeats(void **state)
 
         json_auto_t *node = wait_for(f, "/api/v1/nodes/node-a", node_ready, 5000);
         assert_non_null(node);
-        assert_string_equal(k8c_json_get_string(node, "metadata.labels[\"kubernetes.io/hostname\"]"), "node-a");
+        assert_string_equal(k8c_json_get_string(node, "metadata.labels[\"kubernetes.io/hostname\"]"),
+                            "node-a");
         assert_string_equal(k8c_json_get_string(node, "metadata.labels[\"kubernetes.io/os\"]"), "linux");
         assert_string_equal(k8c_json_get_string(node, "metadata.labels.tier"), "test");
         assert_string_equal(k8c_json_get_string(node, "metadata.labels.zone"), "a");
@@ -152,7 +153,8 @@ static void test_node_registers_and_heartbeats(void **state)
         assert_string_equal(k8c_json_get_string(node, "status.nodeInfo.operatingSystem"), "linux");
         const json_t *ready = find_condition(node, "Ready");
         assert_string_equal(json_string_value(json_object_get(ready, "reason")), "KubeletReady");
-        assert_string_equal(json_string_value(json_object_get(ready, "message")), "kubelet is posting ready status");
+        assert_string_equal(json_string_value(json_object_get(ready, "message")),
+                            "kubelet is posting ready status");
         const char *pressures[] = { "MemoryPressure", "DiskPressure", "PIDPressure" };
         for (size_t i = 0; i < 3; i++)
                 assert_non_null(find_condition(node, pressures[i]));
@@ -195,19 +197,21 @@ static void test_node_registers_and_heartbeats(void **state)
         assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
         json_auto_t *node3 = wait_for(f, "/api/v1/nodes/node-a", node_ready, 5000);
         assert_non_null(node3);
-        assert_string_equal(k8c_json_get_string(node3, "metadata.uid"), k8c_json_get_string(node, "metadata.uid"));
+        assert_string_equal(k8c_json_get_string(node3, "metadata.uid"),
+                            k8c_json_get_string(node, "metadata.uid"));
         /* An unchanged Ready condition keeps its transition time. */
-        assert_string_equal(json_string_value(json_object_get(find_condition(node3, "Ready"), "lastTransitionTime")),
-                            json_string_value(json_object_get(ready, "lastTransitionTime")));
+        assert_string_equal(
+                json_string_value(json_object_get(find_condition(node3, "Ready"), "lastTransitionTime")),
+                json_string_value(json_object_get(ready, "lastTransitionTime")));
         k8c_kubelet_stop(k8c_steal(&f->k));
 }
 
 static json_t *pod(const char *name, const char *node, const char *restart_policy)
 {
-        return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:i, s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion", "v1",
-                         "kind", "Pod", "metadata", "name", name, "spec", "nodeName", node, "restartPolicy",
-                         restart_policy, "terminationGracePeriodSeconds", 5, "containers", "name", "web", "image",
-                         "busybox", "name", "side", "image", "busybox:1.36");
+        return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:i, s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion",
+                         "v1", "kind", "Pod", "metadata", "name", name, "spec", "nodeName", node,
+                         "restartPolicy", restart_policy, "terminationGracePeriodSeconds", 5, "containers",
+                         "name", "web", "image", "busybox", "name", "side", "image", "busybox:1.36");
 }
 
 static bool pod_running(const json_t *p)
@@ -274,7 +278,8 @@ static void test_pod_lifecycle(void **state)
         assert_null(k8c_json_get(untouched, "status.podIP"));
 
         /* Deletion: the kubelet stops the containers and removes the object itself. */
-        assert_int_equal(k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/web-1", NULL, NULL, &err), 0);
+        assert_int_equal(
+                k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/web-1", NULL, NULL, &err), 0);
         bool gone = false;
         for (int i = 0; i < 100 && !gone; i++) {
                 json_auto_t *cur = NULL;
@@ -330,9 +335,10 @@ static void test_restart_and_backoff(void **state)
         assert_int_equal(k8c_fake_runtime_exit(k8c_kubelet_runtime(f->k), uid, "web", 3), 0);
         json_auto_t *r1 = wait_for(f, "/api/v1/namespaces/default/pods/crashy", restarted_once, 5000);
         assert_non_null(r1);
-        assert_int_equal(k8c_json_get_int(r1, "status.containerStatuses[0].lastState.terminated.exitCode", 0), 3);
-        assert_string_equal(k8c_json_get_string(r1, "status.containerStatuses[0].lastState.terminated.reason"),
-                            "Error");
+        assert_int_equal(k8c_json_get_int(r1, "status.containerStatuses[0].lastState.terminated.exitCode", 0),
+                         3);
+        assert_string_equal(
+                k8c_json_get_string(r1, "status.containerStatuses[0].lastState.terminated.reason"), "Error");
 
         /* Second exit: 10 s back-off, shown as CrashLoopBackOff; the pod is not Ready meanwhile. */
         assert_int_equal(k8c_fake_runtime_exit(k8c_kubelet_runtime(f->k), uid, "web", 1), 0);
@@ -344,10 +350,12 @@ static void test_restart_and_backoff(void **state)
         assert_string_equal(cond_status(r2, "ContainersReady"), "False");
         assert_string_equal(json_string_value(json_object_get(find_condition(r2, "Ready"), "message")),
                             "containers with unready status: [web]");
-        cleanup_free char *msg = k8c_xasprintf("back-off 10s restarting failed container=web pod=crashy_default(%s)",
-                                               uid);
-        assert_string_equal(k8c_json_get_string(r2, "status.containerStatuses[0].state.waiting.message"), msg);
-        assert_int_equal(k8c_json_get_int(r2, "status.containerStatuses[0].lastState.terminated.exitCode", 0), 1);
+        cleanup_free char *msg =
+                k8c_xasprintf("back-off 10s restarting failed container=web pod=crashy_default(%s)", uid);
+        assert_string_equal(k8c_json_get_string(r2, "status.containerStatuses[0].state.waiting.message"),
+                            msg);
+        assert_int_equal(k8c_json_get_int(r2, "status.containerStatuses[0].lastState.terminated.exitCode", 0),
+                         1);
         k8c_kubelet_stop(k8c_steal(&f->k));
 
         /* restartPolicy Never: an exit with an error ends the pod as Failed. */
@@ -363,7 +371,8 @@ static void test_restart_and_backoff(void **state)
         assert_non_null(ofail);
         assert_string_equal(k8c_json_get_string(ofail, "status.containerStatuses[0].state.terminated.reason"),
                             "Completed");
-        assert_int_equal(k8c_json_get_int(ofail, "status.containerStatuses[1].state.terminated.exitCode", 0), 2);
+        assert_int_equal(k8c_json_get_int(ofail, "status.containerStatuses[1].state.terminated.exitCode", 0),
+                         2);
         assert_int_equal(k8c_json_get_int(ofail, "status.containerStatuses[1].restartCount", -1), 0);
         k8c_kubelet_stop(k8c_steal(&f->k));
 }
