@@ -91,6 +91,52 @@ extern const struct k8c_runtime_ops k8c_fake_runtime_ops;
 /* Makes a running fake container exit with code (test hook). */
 int k8c_fake_runtime_exit(void *rt, const char *pod_uid, const char *container, int code);
 
+/* The runc runtime. Strings are copied. */
+struct k8c_runc_config {
+        const char *root_dir;      /* pods/<uid>/ (bundles, namespaces' files), ipam */
+        const char *log_dir;       /* default <root_dir>/logs; <ns>_<pod>_<uid>/<container>/<restart>.log */
+        const char *runc_root;     /* runc --root; default <root_dir>/runc */
+        const char *runc_binary;   /* default "runc" */
+        const char *netns_dir;     /* pod netns files k8c-<uid prefix>; default /run/netns */
+        const char *node_netns;    /* netns of the node (bridge, veths); NULL = the kubelet's own */
+        const char *cgroup_parent; /* relative to the kubelet's cgroups; default "k8c" */
+        const char *node_name;
+        const char *pod_cidr;
+        const char *busybox; /* default /bin/busybox */
+        const char *bridge;  /* default k8c0 */
+};
+int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_error_t *err);
+extern const struct k8c_runtime_ops k8c_runc_runtime_ops;
+
+/* What the OCI config.json of one container is made from (oci.c, pure). */
+struct k8c_oci_inputs {
+        const json_t *pod;
+        const json_t *container;
+        const char *pod_ip;
+        const char *node_name;
+        const char *netns;         /* path joined */
+        const char *pod_dir;       /* holds uts, ipc, hosts, resolv.conf, hostname */
+        const char *cgroup_parent; /* cgroupsPath = <parent>/pod<uid>/<container> */
+};
+json_t *k8c_oci_spec(const struct k8c_oci_inputs *in);
+
+/* ---- namespaces and pod network (network.c; root only) ---- */
+
+/* New net/UTS/IPC namespaces (a NULL path skips that kind) held by bind mounts at the paths,
+ * with hostname set in the UTS one. */
+int k8c_ns_create(const char *net_path, const char *uts_path, const char *ipc_path, const char *hostname,
+                  k8c_error_t *err);
+/* Unmounts and unlinks a namespace file; absent is fine. */
+int k8c_ns_remove(const char *path, k8c_error_t *err);
+/* node_netns NULL = the kubelet's own netns. NLE_EXIST is success everywhere. */
+int k8c_net_ensure_bridge(const char *node_netns, const char *bridge, const char *gw_cidr, k8c_error_t *err);
+/* veth host_if (on bridge, in node_netns) + eth0 in pod_netns with ip_cidr, lo up, default via gw. */
+int k8c_net_attach_pod(const char *node_netns, const char *pod_netns, const char *bridge, const char *host_if,
+                       const char *ip_cidr, const char *gw, k8c_error_t *err);
+int k8c_net_delete_link(const char *netns, const char *ifname, k8c_error_t *err);
+/* 1 if the link exists in netns, 0 if not, negative on error. */
+int k8c_net_link_exists(const char *netns, const char *ifname, k8c_error_t *err);
+
 /* ---- pure helpers ---- */
 
 /* "cpu=4,memory=8Gi,pods=110" → {"cpu":"4","memory":"8Gi","pods":"110"} with canonical quantities. */
