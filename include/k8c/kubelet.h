@@ -21,15 +21,17 @@
 /* ---- configuration ---- */
 
 struct k8c_kubelet_config {
-        struct k8c_client *client;  /* borrowed */
-        const char *node_name;      /* NULL = gethostname() */
-        const char *node_ip;        /* InternalIP; NULL = none reported */
-        const char *root_dir;       /* state (IPAM file, ...) */
-        const char *capacity;       /* "cpu=4,memory=8Gi,pods=110"; NULL = measured */
-        const char *node_labels;    /* "k=v,k2=v2" */
-        const char *taints;         /* "key=value:Effect,key2:Effect" */
-        const char *pod_cidr;       /* overrides spec.podCIDR */
-        const char *runtime;        /* "fake" (default) */
+        struct k8c_client *client; /* borrowed */
+        const char *node_name;     /* NULL = gethostname() */
+        const char *node_ip;       /* InternalIP; NULL = none reported */
+        const char *root_dir;      /* state (IPAM file, ...) */
+        const char *capacity;      /* "cpu=4,memory=8Gi,pods=110"; NULL = measured */
+        const char *node_labels;   /* "k=v,k2=v2" */
+        const char *taints;        /* "key=value:Effect,key2:Effect" */
+        const char *pod_cidr;      /* overrides spec.podCIDR */
+        const char *runtime;       /* "fake" (default) or "runc" */
+        /* runc runtime only (see struct k8c_runc_config): */
+        const char *runc_root, *runc_binary, *log_dir, *netns_dir, *node_netns, *cgroup_parent;
         int64_t lease_interval_ms;  /* default 10 s */
         int64_t status_interval_ms; /* node status at least this often; default 60 s */
         int64_t pod_resync_ms;      /* each pod re-checked at least this often; default 10 s */

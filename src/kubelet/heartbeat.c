@@ -50,11 +50,31 @@ int k8c_kubelet_ensure_runtime_locked(struct k8c_kubelet *k, const char *pod_cid
 {
         if (k->rt != NULL || pod_cidr == NULL || pod_cidr[0] == '\0')
                 return 0;
-        cleanup_free char *ipam_file = k8c_xasprintf("%s/ipam", k->cfg.root_dir);
-        int r = k8c_fake_runtime_new(pod_cidr, ipam_file, &k->rt, err);
-        if (r < 0)
+        int r;
+        if (strcmp(k->cfg.runtime, "runc") == 0) {
+                const struct k8c_runc_config rc = {
+                        .root_dir = k->cfg.root_dir,
+                        .log_dir = k->cfg.log_dir,
+                        .runc_root = k->cfg.runc_root,
+                        .runc_binary = k->cfg.runc_binary,
+                        .netns_dir = k->cfg.netns_dir,
+                        .node_netns = k->cfg.node_netns,
+                        .cgroup_parent = k->cfg.cgroup_parent,
+                        .node_name = k->node_name,
+                        .pod_cidr = pod_cidr,
+                };
+                r = k8c_runc_runtime_new(&rc, &k->rt, err);
+                k->rt_ops = &k8c_runc_runtime_ops;
+        } else {
+                cleanup_free char *ipam_file = k8c_xasprintf("%s/ipam", k->cfg.root_dir);
+                r = k8c_fake_runtime_new(pod_cidr, ipam_file, &k->rt, err);
+                k->rt_ops = &k8c_fake_runtime_ops;
+        }
+        if (r < 0) {
+                k->rt = NULL;
+                k->rt_ops = NULL;
                 return k8c_error_wrap(err, "runtime %s", k->cfg.runtime);
-        k->rt_ops = &k8c_fake_runtime_ops;
+        }
         free(k->pod_cidr);
         k->pod_cidr = k8c_xstrdup(pod_cidr);
         return 0;

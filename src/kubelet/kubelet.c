@@ -48,9 +48,8 @@ void *k8c_kubelet_runtime(struct k8c_kubelet *k)
 int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet **ret, k8c_error_t *err)
 {
         const char *runtime = cfg->runtime != NULL ? cfg->runtime : "fake";
-        if (strcmp(runtime, "fake") != 0)
-                return k8c_make_error(err, K8C_EINVALID,
-                                      "runtime %s is not implemented yet (only --runtime=fake is)", runtime);
+        if (strcmp(runtime, "fake") != 0 && strcmp(runtime, "runc") != 0)
+                return k8c_make_error(err, K8C_EINVALID, "unknown runtime %s (fake or runc)", runtime);
         if (cfg->client == NULL)
                 return k8c_make_error(err, K8C_EINVALID, "no API client");
         char host[256] = "";
@@ -71,6 +70,11 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
         k->taints = dup_or_null(cfg->taints);
         k->runtime_name = k8c_xstrdup(runtime);
         char *pod_cidr_flag = dup_or_null(cfg->pod_cidr);
+        k->runc_root = dup_or_null(cfg->runc_root);
+        k->runc_binary = dup_or_null(cfg->runc_binary);
+        k->log_dir = dup_or_null(cfg->log_dir);
+        k->netns_dir = dup_or_null(cfg->netns_dir);
+        k->node_netns = dup_or_null(cfg->node_netns);
         k->cfg = *cfg;
         k->cfg.node_name = k->node_name;
         k->cfg.node_ip = k->node_ip;
@@ -80,6 +84,15 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
         k->cfg.taints = k->taints;
         k->cfg.runtime = k->runtime_name;
         k->cfg.pod_cidr = pod_cidr_flag;
+        k->cfg.runc_root = k->runc_root;
+        k->cfg.runc_binary = k->runc_binary;
+        k->cfg.log_dir = k->log_dir;
+        k->cfg.netns_dir = k->netns_dir;
+        k->cfg.node_netns = k->node_netns;
+        /* Default cgroup parent k8c/<node>, so several kubelets on one machine stay apart. */
+        k->cgroup_parent = cfg->cgroup_parent != NULL ? k8c_xstrdup(cfg->cgroup_parent)
+                                                      : k8c_xasprintf("k8c/%s", k->node_name);
+        k->cfg.cgroup_parent = k->cgroup_parent;
         k->pod_cidr = NULL;
         if (k->cfg.lease_interval_ms <= 0)
                 k->cfg.lease_interval_ms = 10000;
@@ -162,6 +175,12 @@ void k8c_kubelet_stop(struct k8c_kubelet *k)
         free(k->node_labels);
         free(k->taints);
         free(k->runtime_name);
+        free(k->runc_root);
+        free(k->runc_binary);
+        free(k->log_dir);
+        free(k->netns_dir);
+        free(k->node_netns);
+        free(k->cgroup_parent);
         pthread_cond_destroy(&k->cond);
         pthread_mutex_destroy(&k->lock);
         free(k);

@@ -39,6 +39,7 @@ struct kubelet_pod {
 struct k8c_kubelet {
         struct k8c_client *client;
         char *node_name, *node_ip, *root_dir, *capacity, *node_labels, *taints, *runtime_name;
+        char *runc_root, *runc_binary, *log_dir, *netns_dir, *node_netns, *cgroup_parent;
         struct k8c_kubelet_config cfg; /* strings point at the copies above */
 
         pthread_mutex_t lock; /* pod_cidr, rt, pods */

@@ -92,7 +92,9 @@ static void *ns_thread(void *opaque)
 int k8c_ns_create(const char *net_path, const char *uts_path, const char *ipc_path, const char *hostname,
                   k8c_error_t *err)
 {
-        struct ns_job j = { .net = net_path, .uts = uts_path, .ipc = ipc_path, .hostname = hostname, .err = err };
+        struct ns_job j = {
+                .net = net_path, .uts = uts_path, .ipc = ipc_path, .hostname = hostname, .err = err
+        };
         pthread_t t;
         if (pthread_create(&t, NULL, ns_thread, &j) != 0)
                 return k8c_make_error(err, K8C_EINTERNAL, "cannot start the namespace thread");

@@ -28,7 +28,8 @@ static json_t *env_of(const struct k8c_oci_inputs *in)
 {
         const char *pod_name = k8c_json_get_string(in->pod, "metadata.name") ?: "";
         json_t *env = json_array();
-        json_array_append_new(env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+        json_array_append_new(
+                env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
         json_array_append_new(env, json_sprintf("HOSTNAME=%s", pod_name));
         size_t i;
         json_t *e;
@@ -62,10 +63,12 @@ static json_t *args_of(const json_t *c)
 static json_t *caps(void)
 {
         /* Docker's and containerd's default set. */
-        static const char *const names[] = { "CAP_CHOWN",  "CAP_DAC_OVERRIDE",     "CAP_FSETID",   "CAP_FOWNER",
-                                             "CAP_MKNOD",  "CAP_NET_RAW",          "CAP_SETGID",   "CAP_SETUID",
-                                             "CAP_SETFCAP", "CAP_SETPCAP",         "CAP_NET_BIND_SERVICE",
-                                             "CAP_SYS_CHROOT", "CAP_KILL",         "CAP_AUDIT_WRITE" };
+        static const char *const names[] = {
+                "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+                "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+                "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+                "CAP_KILL",    "CAP_AUDIT_WRITE"
+        };
         json_t *a = json_array();
         for (size_t i = 0; i < K8C_ARRAY_SIZE(names); i++)
                 json_array_append_new(a, json_string(names[i]));
@@ -102,7 +105,8 @@ static json_t *resources(const json_t *c)
                 json_decref(cpu);
         v = k8c_json_get(c, "resources.limits.memory");
         if (v != NULL && k8c_quantity_from_json(v, &q, NULL) == 0)
-                json_object_set_new(res, "memory", json_pack("{s:I}", "limit", (json_int_t)k8c_quantity_value(&q)));
+                json_object_set_new(res, "memory",
+                                    json_pack("{s:I}", "limit", (json_int_t)k8c_quantity_value(&q)));
         json_object_set_new(res, "devices", json_pack("[{s:b, s:s}]", "allow", false, "access", "rwm"));
         return res;
 }
@@ -120,43 +124,46 @@ json_t *k8c_oci_spec(const struct k8c_oci_inputs *in)
         cleanup_free char *cgroups = k8c_xasprintf("%s/pod%s/%s", in->cgroup_parent, uid, cname);
 
         json_t *c = caps();
-        json_t *process = json_pack(
-                "{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:[{s:s, s:i, s:i}], s:b}", "terminal",
-                false, "user", "uid", 0, "gid", 0, "args", args_of(in->container), "env", env_of(in), "cwd",
-                cwd != NULL && cwd[0] == '/' ? cwd : "/", "capabilities", "bounding", c, "effective", c,
-                "permitted", c, "ambient", c, "rlimits", "type", "RLIMIT_NOFILE", "hard", 1048576, "soft", 1048576,
-                "noNewPrivileges", true);
+        json_t *process = json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b}",
+                                    "terminal", false, "user", "uid", 0, "gid", 0, "args",
+                                    args_of(in->container), "env", env_of(in), "cwd",
+                                    cwd != NULL && cwd[0] == '/' ? cwd : "/", "capabilities", "bounding", c,
+                                    "effective", c, "permitted", c, "ambient", c, "noNewPrivileges", true);
+        /* No rlimits: the kubelet's own are inherited (raising them may be refused, as in CI sandboxes). */
         json_decref(c);
 
         json_t *mounts = json_array();
-        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s}", "destination", "/proc", "type", "proc", "source",
-                                                "proc"));
-        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s, s]}", "destination", "/dev", "type",
-                                                "tmpfs", "source", "tmpfs", "options", "nosuid", "strictatime",
-                                                "mode=755", "size=65536k"));
-        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s, s, s, s]}", "destination", "/dev/pts",
-                                                "type", "devpts", "source", "devpts", "options", "nosuid",
-                                                "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"));
-        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s, s, s]}", "destination", "/dev/shm",
-                                                "type", "tmpfs", "source", "shm", "options", "nosuid", "noexec",
-                                                "nodev", "mode=1777", "size=65536k"));
-        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s, s]}", "destination", "/sys", "type",
-                                                "sysfs", "source", "sysfs", "options", "nosuid", "noexec", "nodev",
-                                                "ro"));
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s}", "destination", "/proc", "type", "proc",
+                                                "source", "proc"));
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s, s]}", "destination", "/dev",
+                                                "type", "tmpfs", "source", "tmpfs", "options", "nosuid",
+                                                "strictatime", "mode=755", "size=65536k"));
+        json_array_append_new(mounts,
+                              json_pack("{s:s, s:s, s:s, s:[s, s, s, s, s, s]}", "destination", "/dev/pts",
+                                        "type", "devpts", "source", "devpts", "options", "nosuid", "noexec",
+                                        "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"));
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s, s, s]}", "destination",
+                                                "/dev/shm", "type", "tmpfs", "source", "shm", "options",
+                                                "nosuid", "noexec", "nodev", "mode=1777", "size=65536k"));
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s, s]}", "destination", "/sys",
+                                                "type", "sysfs", "source", "sysfs", "options", "nosuid",
+                                                "noexec", "nodev", "ro"));
         json_array_append_new(mounts, bind("/etc/hosts", hosts, false));
         json_array_append_new(mounts, bind("/etc/resolv.conf", resolv, false));
         json_array_append_new(mounts, bind("/etc/hostname", hostname, false));
 
-        json_t *namespaces = json_pack("[{s:s}, {s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "type", "pid", "type",
-                                       "mount", "type", "network", "path", in->netns, "type", "uts", "path", uts,
-                                       "type", "ipc", "path", ipc);
-        json_t *linux_ = json_pack(
-                "{s:o, s:s, s:o, s:[s, s, s, s, s, s, s, s, s], s:[s, s, s, s, s, s]}", "namespaces", namespaces,
-                "cgroupsPath", cgroups, "resources", resources(in->container), "maskedPaths", "/proc/acpi",
-                "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-                "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "readonlyPaths", "/proc/bus", "/proc/fs",
-                "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/proc/scsi");
+        json_t *namespaces = json_pack("[{s:s}, {s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "type", "pid",
+                                       "type", "mount", "type", "network", "path", in->netns, "type", "uts",
+                                       "path", uts, "type", "ipc", "path", ipc);
+        json_t *linux_ = json_pack("{s:o, s:s, s:o, s:[s, s, s, s, s, s, s, s, s], s:[s, s, s, s, s, s]}",
+                                   "namespaces", namespaces, "cgroupsPath", cgroups, "resources",
+                                   resources(in->container), "maskedPaths", "/proc/acpi", "/proc/asound",
+                                   "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                                   "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "readonlyPaths",
+                                   "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+                                   "/proc/scsi");
         return json_pack("{s:s, s:o, s:{s:s, s:b}, s:o, s:o, s:{s:s, s:s}}", "ociVersion", "1.0.2", "process",
-                         process, "root", "path", "rootfs", "readonly", false, "mounts", mounts, "linux", linux_,
-                         "annotations", "io.kubernetes.pod.uid", uid, "io.kubernetes.container.name", cname);
+                         process, "root", "path", "rootfs", "readonly", false, "mounts", mounts, "linux",
+                         linux_, "annotations", "io.kubernetes.pod.uid", uid, "io.kubernetes.container.name",
+                         cname);
 }

@@ -165,7 +165,8 @@ static int run_runc(struct runc_runtime *rt, const char *const *args, int out_fd
 }
 
 /* Like run_runc but captures stdout (caller frees *ret_out). */
-static int run_runc_capture(struct runc_runtime *rt, const char *const *args, char **ret_out, k8c_error_t *err)
+static int run_runc_capture(struct runc_runtime *rt, const char *const *args, char **ret_out,
+                            k8c_error_t *err)
 {
         char tmpl[] = "/tmp/k8c-runc-XXXXXX";
         cleanup_close int fd = mkostemp(tmpl, O_CLOEXEC);
@@ -192,7 +193,8 @@ int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_e
                 return r;
         struct runc_runtime *rt = k8c_xcalloc(1, sizeof(*rt));
         rt->cfg.root_dir = dupn(cfg->root_dir);
-        rt->cfg.log_dir = cfg->log_dir != NULL ? k8c_xstrdup(cfg->log_dir) : k8c_xasprintf("%s/logs", cfg->root_dir);
+        rt->cfg.log_dir =
+                cfg->log_dir != NULL ? k8c_xstrdup(cfg->log_dir) : k8c_xasprintf("%s/logs", cfg->root_dir);
         rt->cfg.runc_root = cfg->runc_root != NULL ? k8c_xstrdup(cfg->runc_root)
                                                    : k8c_xasprintf("%s/runc", cfg->root_dir);
         rt->cfg.runc_binary = k8c_xstrdup(cfg->runc_binary ?: "runc");
@@ -284,13 +286,14 @@ static int runc_create_sandbox(void *opaque, const json_t *pod, const char *hint
         if (r < 0)
                 return k8c_error_wrap(err, "pod network");
         cleanup_free char *hosts_path = k8c_xasprintf("%s/hosts", dir);
-        cleanup_free char *hosts = k8c_xasprintf("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost "
-                                                 "ip6-localhost ip6-loopback\n%s\t%s\n",
-                                                 ip, name);
+        cleanup_free char *hosts =
+                k8c_xasprintf("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost "
+                              "ip6-localhost ip6-loopback\n%s\t%s\n",
+                              ip, name);
         cleanup_free char *resolv_path = k8c_xasprintf("%s/resolv.conf", dir);
         const char *ns = k8c_json_get_string(pod, "metadata.namespace") ?: "default";
-        cleanup_free char *resolv =
-                k8c_xasprintf("search %s.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n", ns);
+        cleanup_free char *resolv = k8c_xasprintf(
+                "search %s.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n", ns);
         cleanup_free char *hostname_path = k8c_xasprintf("%s/hostname", dir);
         cleanup_free char *hostname = k8c_xasprintf("%s\n", name);
         cleanup_free char *ip_path = k8c_xasprintf("%s/ip", dir);
@@ -325,9 +328,10 @@ static int prepare_rootfs(struct runc_runtime *rt, const char *image, const char
 {
         if (image == NULL || (strcmp(image, "busybox") != 0 && strncmp(image, "busybox:", 8) != 0 &&
                               strncmp(image, "docker.io/library/busybox", 25) != 0))
-                return k8c_make_error(err, K8C_EINVALID,
-                                      "image %s: only busybox is available (image pulling is not implemented yet)",
-                                      image ?: "");
+                return k8c_make_error(
+                        err, K8C_EINVALID,
+                        "image %s: only busybox is available (image pulling is not implemented yet)",
+                        image ?: "");
         cleanup_free char *bin = k8c_xasprintf("%s/bin", rootfs);
         cleanup_free char *bb = k8c_xasprintf("%s/bin/busybox", rootfs);
         struct stat st;
@@ -345,8 +349,8 @@ static int prepare_rootfs(struct runc_runtime *rt, const char *image, const char
         cleanup_free char *tmp = k8c_xasprintf("%s.tmp", bb);
         if ((r = copy_file(rt->cfg.busybox, tmp, err)) < 0)
                 return r;
-        static const char *const applets[] = { "sh",    "echo", "sleep",    "httpd", "cat",  "wget", "ls",
-                                               "hostname", "env", "true", "false", "ps", "kill", "id" };
+        static const char *const applets[] = { "sh",       "echo", "sleep", "httpd", "cat", "wget", "ls",
+                                               "hostname", "env",  "true",  "false", "ps",  "kill", "id" };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(applets); i++) {
                 cleanup_free char *l = k8c_xasprintf("%s/%s", bin, applets[i]);
                 if (symlink("busybox", l) < 0 && errno != EEXIST)
@@ -402,7 +406,7 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
         if ((r = mkdirs(log_dir, err)) < 0)
                 return r;
         cleanup_free char *log_path = k8c_xasprintf("%s/%d.log", log_dir, restart_count);
-        cleanup_close int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        cleanup_close int log_fd = open(log_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (log_fd < 0)
                 return k8c_make_errno(err, errno, "open %s", log_path);
 
@@ -421,7 +425,17 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
                 return r;
         if (r != 0) {
                 run_runc(rt, del, -1, NULL);
-                return k8c_make_error(err, K8C_EINTERNAL, "runc run %s exited with %d (see %s)", id, r, log_path);
+                /* runc reports why on stderr, which went to the log: quote its last line. */
+                char tail[512] = "";
+                off_t end = lseek(log_fd, 0, SEEK_END);
+                off_t from = end > (off_t)sizeof(tail) - 1 ? end - (off_t)sizeof(tail) + 1 : 0;
+                ssize_t got = pread(log_fd, tail, sizeof(tail) - 1, from);
+                tail[got > 0 ? got : 0] = '\0';
+                while (got > 0 && tail[got - 1] == '\n')
+                        tail[--got] = '\0';
+                char *last = strrchr(tail, '\n');
+                return k8c_make_error(err, K8C_EINTERNAL, "runc run %s exited with %d: %s", id, r,
+                                      last != NULL ? last + 1 : tail);
         }
         return write_file(id_path, id, err);
 }
@@ -502,7 +516,8 @@ static int runc_stop_container(void *opaque, const json_t *pod, const char *name
         if (st.phase == K8C_CONTAINER_RUNNING) {
                 const char *term[] = { "kill", id, "TERM", NULL };
                 run_runc(rt, term, -1, NULL);
-                for (int64_t waited = 0; waited < grace_s * 10 && st.phase == K8C_CONTAINER_RUNNING; waited++) {
+                for (int64_t waited = 0; waited < grace_s * 10 && st.phase == K8C_CONTAINER_RUNNING;
+                     waited++) {
                         usleep(100 * 1000);
                         runc_container_status(rt, pod, name, &st, NULL);
                 }
