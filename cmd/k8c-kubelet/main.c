@@ -33,6 +33,9 @@ int main(int argc, char **argv)
         char *runtime = "fake";
         int64_t lease_interval_ms = 10000;
         int64_t status_interval_ms = 60000;
+        char *runc_root = NULL, *runc_binary = NULL, *log_dir = NULL, *netns_dir = NULL,
+             *cgroup_parent = NULL;
+        char *address = "0.0.0.0";
         int port = 10250;
         const struct k8c_flag flags[] = {
                 { "kubeconfig", 0, K8C_FLAG_STRING, &kubeconfig,
@@ -51,7 +54,18 @@ int main(int argc, char **argv)
                 { "pod-cidr", 0, K8C_FLAG_STRING, &pod_cidr,
                   "podCIDR to use instead of the one from the Node object", NULL },
                 { "runtime", 0, K8C_FLAG_STRING, &runtime,
-                  "container runtime: fake (runc is not implemented yet)", NULL },
+                  "container runtime: runc or fake (no containers; pods reported Running)", NULL },
+                { "runc-root", 0, K8C_FLAG_STRING, &runc_root,
+                  "runc state directory (default <root-dir>/runc)", NULL },
+                { "runc", 0, K8C_FLAG_STRING, &runc_binary, "runc binary (default runc from PATH)", NULL },
+                { "pod-log-dir", 0, K8C_FLAG_STRING, &log_dir,
+                  "container logs <ns>_<pod>_<uid>/<container>/<restart>.log (default <root-dir>/logs)",
+                  NULL },
+                { "netns-dir", 0, K8C_FLAG_STRING, &netns_dir,
+                  "where pod netns files live (default /run/netns)", NULL },
+                { "cgroup-parent", 0, K8C_FLAG_STRING, &cgroup_parent,
+                  "pods' cgroups parent, relative to the kubelet's (default k8c/<node>)", NULL },
+                { "address", 0, K8C_FLAG_STRING, &address, "address of the kubelet API", NULL },
                 { "node-lease-interval", 0, K8C_FLAG_DURATION, &lease_interval_ms,
                   "how often the node Lease is renewed", NULL },
                 { "node-status-update-frequency", 0, K8C_FLAG_DURATION, &status_interval_ms,
@@ -84,6 +98,12 @@ int main(int argc, char **argv)
                 .taints = taints,
                 .pod_cidr = pod_cidr,
                 .runtime = runtime,
+                .runc_root = runc_root,
+                .runc_binary = runc_binary,
+                .log_dir = log_dir,
+                .netns_dir = netns_dir,
+                .cgroup_parent = cgroup_parent,
+                .address = address,
                 .lease_interval_ms = lease_interval_ms,
                 .status_interval_ms = status_interval_ms,
                 .port = port,

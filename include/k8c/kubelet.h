@@ -36,7 +36,8 @@ struct k8c_kubelet_config {
         int64_t status_interval_ms; /* node status at least this often; default 60 s */
         int64_t pod_resync_ms;      /* each pod re-checked at least this often; default 10 s */
         int workers;                /* pod worker threads; default 4 */
-        int port;                   /* reported as daemonEndpoints.kubeletEndpoint.Port */
+        int port;                   /* kubelet API port, reported as daemonEndpoints.kubeletEndpoint.Port */
+        const char *address;        /* kubelet API address; NULL = no API server (tests) */
 };
 
 struct k8c_kubelet;

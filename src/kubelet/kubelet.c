@@ -73,6 +73,7 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
         k->runc_root = dup_or_null(cfg->runc_root);
         k->runc_binary = dup_or_null(cfg->runc_binary);
         k->log_dir = dup_or_null(cfg->log_dir);
+        k->address = dup_or_null(cfg->address);
         k->netns_dir = dup_or_null(cfg->netns_dir);
         k->node_netns = dup_or_null(cfg->node_netns);
         k->cfg = *cfg;
@@ -87,6 +88,7 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
         k->cfg.runc_root = k->runc_root;
         k->cfg.runc_binary = k->runc_binary;
         k->cfg.log_dir = k->log_dir;
+        k->cfg.address = k->address;
         k->cfg.netns_dir = k->netns_dir;
         k->cfg.node_netns = k->node_netns;
         /* Default cgroup parent k8c/<node>, so several kubelets on one machine stay apart. */
@@ -135,6 +137,10 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
                 k8c_kubelet_stop(k);
                 return k8c_error_wrap(err, "pod informer");
         }
+        if (k->cfg.address != NULL && (r = k8c_kubelet_server_start(k, err)) < 0) {
+                k8c_kubelet_stop(k);
+                return k8c_error_wrap(err, "kubelet API");
+        }
         k->workers = k8c_xcalloc((size_t)k->cfg.workers, sizeof(pthread_t));
         for (int i = 0; i < k->cfg.workers; i++) {
                 if (pthread_create(&k->workers[i], NULL, k8c_kubelet_worker_main, k) != 0)
@@ -153,7 +159,9 @@ void k8c_kubelet_stop(struct k8c_kubelet *k)
         k->stopping = true;
         pthread_cond_broadcast(&k->cond);
         pthread_mutex_unlock(&k->lock);
-        /* The informer goes first so no handler enqueues into a queue being shut down. */
+        /* The server goes first (a followed log reads the informer and the runtime), then the informer
+         * so no handler enqueues into a queue being shut down. */
+        k8c_kubelet_server_stop(k);
         k8c_informer_free(k->informer);
         k8c_workqueue_shutdown(k->queue);
         for (int i = 0; i < k->nworkers; i++)
@@ -178,6 +186,7 @@ void k8c_kubelet_stop(struct k8c_kubelet *k)
         free(k->runc_root);
         free(k->runc_binary);
         free(k->log_dir);
+        free(k->address);
         free(k->netns_dir);
         free(k->node_netns);
         free(k->cgroup_parent);

@@ -18,6 +18,8 @@ json_t *k8c_kubelet_node_conditions(const char *root_dir);
 /* Sets lastHeartbeatTime = now and lastTransitionTime (kept from old_conds when unchanged). */
 void k8c_kubelet_stamp_conditions(json_t *conds, const json_t *old_conds, const char *now);
 
+struct MHD_Daemon;
+
 struct kubelet_container {
         char *name;
         int restarts;
@@ -39,7 +41,7 @@ struct kubelet_pod {
 struct k8c_kubelet {
         struct k8c_client *client;
         char *node_name, *node_ip, *root_dir, *capacity, *node_labels, *taints, *runtime_name;
-        char *runc_root, *runc_binary, *log_dir, *netns_dir, *node_netns, *cgroup_parent;
+        char *address, *runc_root, *runc_binary, *log_dir, *netns_dir, *node_netns, *cgroup_parent;
         struct k8c_kubelet_config cfg; /* strings point at the copies above */
 
         pthread_mutex_t lock; /* pod_cidr, rt, pods */
@@ -56,6 +58,7 @@ struct k8c_kubelet {
         int nworkers;
         pthread_t heartbeat;
         bool heartbeat_started;
+        struct MHD_Daemon *server; /* kubelet API */
         /* The node status registration wrote, handed to the heartbeat so it does not write it again. */
         json_t *registered_status;
         /* Counters for tests. */
@@ -67,6 +70,12 @@ int k8c_kubelet_register_node(struct k8c_kubelet *k, k8c_error_t *err);
 void *k8c_kubelet_heartbeat_main(void *opaque);
 /* Creates the runtime once the podCIDR is known (idempotent). Caller holds k->lock. */
 int k8c_kubelet_ensure_runtime_locked(struct k8c_kubelet *k, const char *pod_cidr, k8c_error_t *err);
+
+/* server.c */
+int k8c_kubelet_server_start(struct k8c_kubelet *k, k8c_error_t *err);
+void k8c_kubelet_server_stop(struct k8c_kubelet *k);
+char *k8c_kubelet_log_path(struct k8c_kubelet *k, const char *ns, const char *pod, const char *uid,
+                           const char *container, int restart);
 
 /* pods.c */
 void *k8c_kubelet_worker_main(void *opaque);

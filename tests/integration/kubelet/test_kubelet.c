@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -445,6 +448,76 @@ static int count_cgroup_dirs(const char *pattern)
         return n;
 }
 
+/* A loopback port nobody listens on right now. */
+static int free_port(void)
+{
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int port = -1;
+        if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+            getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+                port = ntohs(sa.sin_port);
+        if (fd >= 0)
+                close(fd);
+        return port;
+}
+
+static long api_get(struct k8c_client *c, const char *path, char **ret_body)
+{
+        struct k8c_response resp = { 0 };
+        k8c_error_t err = NULL;
+        k8c_client_do(c, "GET", path, NULL, NULL, &resp, &err);
+        k8c_error_release(&err);
+        long code = resp.code;
+        *ret_body = resp.raw != NULL ? k8c_xstrdup(resp.raw) : k8c_xstrdup("");
+        k8c_response_free(&resp);
+        return code;
+}
+
+/* The kubelet API on loopback: healthz, pods, container logs with tailLines/limitBytes/previous. */
+static void check_kubelet_api(int port, const char *uid)
+{
+        cleanup_free char *url = k8c_xasprintf("http://127.0.0.1:%d", port);
+        struct k8c_client_config cc = { .server = url, .max_retries = 1 };
+        struct k8c_client *c = NULL;
+        assert_int_equal(k8c_client_new(&cc, &c, NULL), 0);
+        cleanup_free char *body = NULL;
+        assert_int_equal(api_get(c, "/healthz", &body), 200);
+        assert_string_equal(body, "ok");
+        free(k8c_steal(&body));
+        assert_int_equal(api_get(c, "/pods", &body), 200);
+        json_auto_t *list = json_loads(body, 0, NULL);
+        assert_string_equal(k8c_json_get_string(list, "kind"), "PodList");
+        assert_int_equal(json_array_size(json_object_get(list, "items")), 1);
+        assert_string_equal(k8c_json_get_string(list, "items[0].metadata.uid"), uid);
+        free(k8c_steal(&body));
+        /* The web container printed its hostname, then name=...; the last line alone: */
+        assert_int_equal(api_get(c, "/containerLogs/default/web-runc/web?tailLines=1", &body), 200);
+        assert_string_equal(body, "name=web-runc\n");
+        free(k8c_steal(&body));
+        assert_int_equal(api_get(c, "/containerLogs/default/web-runc/web", &body), 200);
+        assert_string_equal(body, "web-runc\nname=web-runc\n");
+        free(k8c_steal(&body));
+        assert_int_equal(api_get(c, "/containerLogs/default/web-runc/web?limitBytes=3", &body), 200);
+        assert_string_equal(body, "web");
+        free(k8c_steal(&body));
+        assert_int_equal(api_get(c, "/containerLogs/default/web-runc/client?tailLines=1", &body), 200);
+        assert_string_equal(body, "served\n");
+        free(k8c_steal(&body));
+        assert_int_equal(api_get(c, "/containerLogs/default/web-runc/web?previous=true", &body), 400);
+        json_auto_t *st = json_loads(body, 0, NULL);
+        assert_string_equal(k8c_json_get_string(st, "message"),
+                            "previous terminated container \"web\" in pod \"web-runc\" not found");
+        free(k8c_steal(&body));
+        assert_int_equal(api_get(c, "/containerLogs/default/web-runc/nope", &body), 400);
+        free(k8c_steal(&body));
+        assert_int_equal(api_get(c, "/containerLogs/default/absent/web", &body), 404);
+        free(k8c_steal(&body));
+        assert_int_equal(api_get(c, "/nothing-here", &body), 404);
+        k8c_client_free(c);
+}
+
 static void test_runc_pod(void **state)
 {
         struct fixture *f = *state;
@@ -467,6 +540,10 @@ static void test_runc_pod(void **state)
         cfg.netns_dir = e.netns_dir;
         cfg.node_netns = e.node_netns;
         cfg.cgroup_parent = e.cgroup_parent;
+        int api_port = free_port();
+        assert_true(api_port > 0);
+        cfg.address = "127.0.0.1";
+        cfg.port = api_port;
         assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
 
         json_auto_t *p = json_pack(
@@ -522,6 +599,7 @@ static void test_runc_pod(void **state)
         cleanup_free char *pod_ns = k8c_xasprintf("%s/k8c-%.13s", e.netns_dir, uid);
         assert_int_equal(access(pod_ns, F_OK), 0);
         assert_int_equal(k8c_net_link_exists(pod_ns, "eth0", &err), 1);
+        check_kubelet_api(api_port, uid);
         cleanup_free char *pod_cg = k8c_xasprintf("%s/pod%s", e.cgroup_parent, uid);
         assert_true(count_cgroup_dirs(pod_cg) > 0);
 
@@ -541,15 +619,16 @@ static void test_runc_pod(void **state)
         assert_true(gone);
         /* With graceful deletion the kubelet removes the object after tearing down; without it (an
          * apiserver that deletes at once) the tear-down follows the DELETED event: wait for it. */
-        for (int i = 0; i < 200 && k8c_net_link_exists(e.node_netns, ifname, NULL) != 0; i++)
+        cleanup_free char *ipam = k8c_xasprintf("%s/ipam", f->root);
+        struct stat st;
+        /* Releasing the IP is the last step of the tear-down. */
+        for (int i = 0; i < 200 && (stat(ipam, &st) != 0 || st.st_size != 0); i++)
                 usleep(50 * 1000);
         assert_int_equal(k8c_net_link_exists(e.node_netns, ifname, &err), 0);
         assert_int_equal(access(pod_ns, F_OK), -1);
         assert_int_equal(count_cgroup_dirs(pod_cg), 0);
         cleanup_free char *list = k8c_xasprintf("test -z \"$(runc --root '%s' list -q)\"", e.runc_root);
         assert_int_equal(system(list), 0);
-        cleanup_free char *ipam = k8c_xasprintf("%s/ipam", f->root);
-        struct stat st;
         assert_int_equal(stat(ipam, &st), 0);
         assert_int_equal(st.st_size, 0);
         k8c_kubelet_stop(k8c_steal(&f->k));
