@@ -603,6 +603,40 @@ static void test_runc_pod(void **state)
         cleanup_free char *pod_cg = k8c_xasprintf("%s/pod%s", e.cgroup_parent, uid);
         assert_true(count_cgroup_dirs(pod_cg) > 0);
 
+        /* A container that exits 3: restarted at once, then CrashLoopBackOff; the exit code came
+         * through the subreaper, the previous run's log through the kubelet API. */
+        json_auto_t *crashy =
+                json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:[{s:s, s:s, s:[s, s, s]}]}}", "apiVersion",
+                          "v1", "kind", "Pod", "metadata", "name", "crashy-runc", "spec", "nodeName",
+                          "node-r", "terminationGracePeriodSeconds", 1, "containers", "name", "c", "image",
+                          "busybox", "command", "sh", "-c", "echo started; exit 3");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", crashy, NULL, &err),
+                         0);
+        json_auto_t *looping = wait_for(f, "/api/v1/namespaces/default/pods/crashy-runc", crash_loop, 30000);
+        assert_non_null(looping);
+        assert_int_equal(k8c_json_get_int(looping, "status.containerStatuses[0].restartCount", -1), 1);
+        assert_int_equal(
+                k8c_json_get_int(looping, "status.containerStatuses[0].lastState.terminated.exitCode", -1),
+                3);
+        assert_string_equal(
+                k8c_json_get_string(looping, "status.containerStatuses[0].lastState.terminated.reason"),
+                "Error");
+        assert_string_equal(k8c_json_get_string(looping, "status.podIP"), "10.244.9.3");
+        {
+                cleanup_free char *url = k8c_xasprintf("http://127.0.0.1:%d", api_port);
+                struct k8c_client_config cc = { .server = url, .max_retries = 1 };
+                struct k8c_client *c = NULL;
+                assert_int_equal(k8c_client_new(&cc, &c, NULL), 0);
+                cleanup_free char *body = NULL;
+                long code = api_get(c, "/containerLogs/default/crashy-runc/c?previous=true", &body);
+                k8c_client_free(c);
+                assert_int_equal(code, 200);
+                assert_string_equal(body, "started\n");
+        }
+        assert_int_equal(
+                k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/crashy-runc", NULL, NULL, &err),
+                0);
+
         /* Deletion cleans netns, veth, IP, cgroups and runc state. */
         assert_int_equal(
                 k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/web-runc", NULL, NULL, &err),
