@@ -337,6 +337,88 @@ static void test_fake_runtime(void **state)
         ops->free(rt);
 }
 
+static void test_oci_spec(void **state)
+{
+        json_auto_t *pod = json_pack("{s:{s:s, s:s, s:s}}", "metadata", "name", "web", "namespace", "prod",
+                                     "uid", "u-9");
+        json_auto_t *c = json_pack(
+                "{s:s, s:s, s:[s, s], s:[s], s:s, s:[{s:s, s:s}, {s:s, s:{s:{s:s}}}, {s:s, s:{s:{s:s}}}, "
+                "{s:s, s:{s:{s:s}}}], s:{s:{s:s, s:s}, s:{s:s}}}",
+                "name", "app", "image", "busybox", "command", "sh", "-c", "args", "echo hi", "workingDir",
+                "/tmp", "env", "name", "A", "value", "1", "name", "POD", "valueFrom", "fieldRef", "fieldPath",
+                "metadata.name", "name", "IP", "valueFrom", "fieldRef", "fieldPath", "status.podIP", "name",
+                "NODE", "valueFrom", "fieldRef", "fieldPath", "spec.nodeName", "resources", "limits", "cpu",
+                "500m", "memory", "128Mi", "requests", "cpu", "250m");
+        const struct k8c_oci_inputs in = { .pod = pod,
+                                           .container = c,
+                                           .pod_ip = "10.1.0.5",
+                                           .node_name = "n1",
+                                           .netns = "/run/netns/k8c-u-9",
+                                           .pod_dir = "/var/lib/k/pods/u-9",
+                                           .cgroup_parent = "k8c/n1" };
+        json_auto_t *spec = k8c_oci_spec(&in);
+        json_auto_t *args = json_pack("[s, s, s]", "sh", "-c", "echo hi");
+        assert_true(json_equal(k8c_json_get(spec, "process.args"), args));
+        assert_string_equal(k8c_json_get_string(spec, "process.cwd"), "/tmp");
+        assert_false(k8c_json_get_bool(spec, "process.terminal", true));
+        json_t *env = k8c_json_get(spec, "process.env");
+        assert_int_equal(json_array_size(env), 6);
+        assert_string_equal(json_string_value(json_array_get(env, 1)), "HOSTNAME=web");
+        assert_string_equal(json_string_value(json_array_get(env, 2)), "A=1");
+        assert_string_equal(json_string_value(json_array_get(env, 3)), "POD=web");
+        assert_string_equal(json_string_value(json_array_get(env, 4)), "IP=10.1.0.5");
+        assert_string_equal(json_string_value(json_array_get(env, 5)), "NODE=n1");
+        assert_string_equal(k8c_json_get_string(spec, "root.path"), "rootfs");
+        assert_string_equal(k8c_json_get_string(spec, "linux.cgroupsPath"), "k8c/n1/podu-9/app");
+        assert_int_equal(k8c_json_get_int(spec, "linux.resources.cpu.shares", 0), 256);
+        assert_int_equal(k8c_json_get_int(spec, "linux.resources.cpu.quota", 0), 50000);
+        assert_int_equal(k8c_json_get_int(spec, "linux.resources.cpu.period", 0), 100000);
+        assert_int_equal(k8c_json_get_int(spec, "linux.resources.memory.limit", 0), 128 * 1024 * 1024);
+        json_auto_t *ns =
+                json_pack("[{s:s}, {s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "type", "pid", "type",
+                          "mount", "type", "network", "path", "/run/netns/k8c-u-9", "type", "uts", "path",
+                          "/var/lib/k/pods/u-9/uts", "type", "ipc", "path", "/var/lib/k/pods/u-9/ipc");
+        assert_true(json_equal(k8c_json_get(spec, "linux.namespaces"), ns));
+        bool hosts = false, resolv = false;
+        size_t i;
+        json_t *m;
+        json_array_foreach(k8c_json_get(spec, "mounts"), i, m)
+        {
+                const char *dst = k8c_json_get_string(m, "destination");
+                if (strcmp(dst, "/etc/hosts") == 0)
+                        hosts = strcmp(k8c_json_get_string(m, "source"), "/var/lib/k/pods/u-9/hosts") == 0;
+                if (strcmp(dst, "/etc/resolv.conf") == 0)
+                        resolv = strcmp(k8c_json_get_string(m, "source"),
+                                        "/var/lib/k/pods/u-9/resolv.conf") == 0;
+        }
+        assert_true(hosts);
+        assert_true(resolv);
+
+        /* No command or args: busybox's default command; no resources: no cpu/memory section. */
+        json_auto_t *bare = json_pack("{s:s, s:s}", "name", "b", "image", "busybox");
+        const struct k8c_oci_inputs in2 = { .pod = pod,
+                                            .container = bare,
+                                            .pod_ip = "10.1.0.5",
+                                            .node_name = "n1",
+                                            .netns = "/n",
+                                            .pod_dir = "/p",
+                                            .cgroup_parent = "x" };
+        json_auto_t *spec2 = k8c_oci_spec(&in2);
+        json_auto_t *sh = json_pack("[s]", "sh");
+        assert_true(json_equal(k8c_json_get(spec2, "process.args"), sh));
+        assert_string_equal(k8c_json_get_string(spec2, "process.cwd"), "/");
+        assert_null(k8c_json_get(spec2, "linux.resources.cpu"));
+        assert_null(k8c_json_get(spec2, "linux.resources.memory"));
+        /* cpu request below 2 shares is raised to 2, as MilliCPUToShares does. */
+        json_auto_t *tiny =
+                json_pack("{s:s, s:{s:{s:s}}}", "name", "t", "resources", "requests", "cpu", "1m");
+        const struct k8c_oci_inputs in3 = {
+                .pod = pod, .container = tiny, .netns = "/n", .pod_dir = "/p", .cgroup_parent = "x"
+        };
+        json_auto_t *spec3 = k8c_oci_spec(&in3);
+        assert_int_equal(k8c_json_get_int(spec3, "linux.resources.cpu.shares", 0), 2);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -347,6 +429,7 @@ int main(void)
                 cmocka_unit_test(test_node_object),
                 cmocka_unit_test(test_cidr_and_ipam),
                 cmocka_unit_test(test_fake_runtime),
+                cmocka_unit_test(test_oci_spec),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
