@@ -168,6 +168,8 @@ void k8c_ipam_free(struct k8c_ipam *ipam);
 /* The owner's IP, allocating the lowest free one if it has none. Caller frees. */
 int k8c_ipam_allocate(struct k8c_ipam *ipam, const char *owner, char **ret_ip, k8c_error_t *err);
 int k8c_ipam_release(struct k8c_ipam *ipam, const char *owner, k8c_error_t *err);
+/* Owners holding an address (NULL-terminated, caller frees). */
+char **k8c_ipam_owners(struct k8c_ipam *ipam);
 /* Gateway (first host) address into buf. */
 void k8c_ipam_gateway(const struct k8c_ipam *ipam, char buf[16]);
 

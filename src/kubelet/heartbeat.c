@@ -262,6 +262,8 @@ void *k8c_kubelet_heartbeat_main(void *opaque)
                                               k8c_error_msg(&err));
                 }
 
+                k8c_kubelet_housekeeping(k);
+
                 pthread_mutex_lock(&k->lock);
                 if (!k->stopping) {
                         struct timespec deadline;

@@ -185,3 +185,18 @@ void k8c_ipam_gateway(const struct k8c_ipam *ipam, char buf[16])
 {
         k8c_ip_format(ipam->net + 1, buf);
 }
+
+char **k8c_ipam_owners(struct k8c_ipam *ipam)
+{
+        pthread_mutex_lock(&ipam->lock);
+        size_t n = 0;
+        for (uint32_t i = 0; i < ipam->size; i++)
+                n += ipam->owners[i] != NULL;
+        char **owners = k8c_xcalloc(n + 1, sizeof(char *));
+        n = 0;
+        for (uint32_t i = 0; i < ipam->size; i++)
+                if (ipam->owners[i] != NULL)
+                        owners[n++] = k8c_xstrdup(ipam->owners[i]);
+        pthread_mutex_unlock(&ipam->lock);
+        return owners;
+}

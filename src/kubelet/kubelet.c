@@ -117,12 +117,6 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
                 k8c_kubelet_stop(k);
                 return r;
         }
-        if (pthread_create(&k->heartbeat, NULL, k8c_kubelet_heartbeat_main, k) != 0) {
-                k8c_kubelet_stop(k);
-                return k8c_make_error(err, K8C_EINTERNAL, "cannot start the heartbeat thread");
-        }
-        k->heartbeat_started = true;
-
         cleanup_free char *selector = k8c_xasprintf("spec.nodeName=%s", k->node_name);
         k->informer = k8c_informer_new(&(struct k8c_informer_config){
                 .client = k->client,
@@ -137,6 +131,12 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
                 k8c_kubelet_stop(k);
                 return k8c_error_wrap(err, "pod informer");
         }
+        if (pthread_create(&k->heartbeat, NULL, k8c_kubelet_heartbeat_main, k) != 0) {
+                k8c_kubelet_stop(k);
+                return k8c_make_error(err, K8C_EINTERNAL, "cannot start the heartbeat thread");
+        }
+        k->heartbeat_started = true;
+
         if (k->cfg.address != NULL && (r = k8c_kubelet_server_start(k, err)) < 0) {
                 k8c_kubelet_stop(k);
                 return k8c_error_wrap(err, "kubelet API");
@@ -159,16 +159,17 @@ void k8c_kubelet_stop(struct k8c_kubelet *k)
         k->stopping = true;
         pthread_cond_broadcast(&k->cond);
         pthread_mutex_unlock(&k->lock);
-        /* The server goes first (a followed log reads the informer and the runtime), then the informer
-         * so no handler enqueues into a queue being shut down. */
+        /* The server goes first (a followed log reads the informer and the runtime); then the
+         * heartbeat (housekeeping reads the informer) and the workers; the informer last, its
+         * handlers' adds being ignored by the shut-down queue. */
         k8c_kubelet_server_stop(k);
-        k8c_informer_free(k->informer);
+        if (k->heartbeat_started)
+                pthread_join(k->heartbeat, NULL);
         k8c_workqueue_shutdown(k->queue);
         for (int i = 0; i < k->nworkers; i++)
                 pthread_join(k->workers[i], NULL);
         free(k->workers);
-        if (k->heartbeat_started)
-                pthread_join(k->heartbeat, NULL);
+        k8c_informer_free(k->informer);
         k8c_workqueue_free(k->queue);
         k8c_kubelet_pods_free(k);
         json_decref(k->registered_status);

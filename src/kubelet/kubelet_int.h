@@ -80,6 +80,8 @@ char *k8c_kubelet_log_path(struct k8c_kubelet *k, const char *ns, const char *po
 /* pods.c */
 void *k8c_kubelet_worker_main(void *opaque);
 void k8c_kubelet_pods_free(struct k8c_kubelet *k);
+/* Removes sandboxes whose pods are gone (e.g. deleted while the kubelet was down). */
+void k8c_kubelet_housekeeping(struct k8c_kubelet *k);
 extern const struct k8c_informer_handlers k8c_kubelet_pod_handlers;
 
 #endif

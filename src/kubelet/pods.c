@@ -323,3 +323,52 @@ void *k8c_kubelet_worker_main(void *opaque)
         }
         return NULL;
 }
+
+void k8c_kubelet_housekeeping(struct k8c_kubelet *k)
+{
+        if (!k8c_informer_has_synced(k->informer))
+                return;
+        pthread_mutex_lock(&k->lock);
+        bool have_runtime = k->rt != NULL;
+        pthread_mutex_unlock(&k->lock);
+        if (!have_runtime)
+                return;
+        cleanup_error k8c_error_t err = NULL;
+        cleanup_strv char **uids = NULL;
+        if (k->rt_ops->list(k->rt, &uids, &err) < 0) {
+                k8c_log_error("listing sandboxes failed", "err=\"%s\"", k8c_error_msg(&err));
+                return;
+        }
+        /* Known = in the cache (the cache is updated before any handler runs, so a pod whose
+         * sandbox is being made is there) or still held by a worker (being torn down). */
+        struct k8c_strmap known;
+        k8c_strmap_init(&known);
+        json_auto_t *pods = k8c_informer_list(k->informer);
+        size_t i;
+        json_t *p;
+        json_array_foreach(pods, i, p)
+        {
+                const char *uid = k8c_json_get_string(p, "metadata.uid");
+                if (uid != NULL)
+                        k8c_strmap_put(&known, uid, NULL, NULL);
+        }
+        pthread_mutex_lock(&k->lock);
+        const char *key;
+        void *v;
+        for (size_t it = 0; k8c_strmap_next(&k->pods, &it, &key, &v);)
+                k8c_strmap_put(&known, ((struct kubelet_pod *)v)->uid, NULL, NULL);
+        pthread_mutex_unlock(&k->lock);
+        for (char **u = uids; *u != NULL; u++) {
+                if (k8c_strmap_has(&known, *u))
+                        continue;
+                /* A sandbox of a pod that no longer exists (deleted while the kubelet was down). */
+                json_auto_t *stub = json_pack("{s:{s:s}}", "metadata", "uid", *u);
+                k8c_error_release(&err);
+                if (k->rt_ops->remove_sandbox(k->rt, stub, &err) < 0)
+                        k8c_log_error("orphan sandbox removal failed", "uid=%s err=\"%s\"", *u,
+                                      k8c_error_msg(&err));
+                else
+                        k8c_log_info("orphan sandbox removed", "uid=%s", *u);
+        }
+        k8c_strmap_clear(&known);
+}

@@ -166,14 +166,22 @@ static int fake_remove_sandbox(void *opaque, const json_t *pod, k8c_error_t *err
 static int fake_list(void *opaque, char ***ret_uids, k8c_error_t *err)
 {
         struct fake_runtime *rt = opaque;
+        /* Sandboxes live in memory, but their addresses persist in the IPAM file: a pod deleted
+         * while the kubelet was down still holds one, so IPAM owners count as sandboxes too. */
+        char **owners = k8c_ipam_owners(rt->ipam);
         pthread_mutex_lock(&rt->lock);
-        char **uids = k8c_xcalloc(k8c_strmap_len(&rt->sandboxes) + 1, sizeof(char *));
+        size_t nowners = k8c_strv_len(owners);
+        char **uids = k8c_xcalloc(k8c_strmap_len(&rt->sandboxes) + nowners + 1, sizeof(char *));
         size_t n = 0;
         const char *k;
         void *v;
         for (size_t i = 0; k8c_strmap_next(&rt->sandboxes, &i, &k, &v);)
                 uids[n++] = k8c_xstrdup(k);
+        for (size_t i = 0; i < nowners; i++)
+                if (!k8c_strmap_has(&rt->sandboxes, owners[i]))
+                        uids[n++] = k8c_steal(&owners[i]);
         pthread_mutex_unlock(&rt->lock);
+        k8c_strv_free(owners);
         *ret_uids = uids;
         return 0;
 }

@@ -309,6 +309,25 @@ static void test_pod_lifecycle(void **state)
         assert_non_null(running2);
         assert_string_equal(k8c_json_get_string(running2, "status.podIP"), "10.244.3.2");
         k8c_kubelet_stop(k8c_steal(&f->k));
+
+        /* Deleted while the kubelet is down: the restarted kubelet frees its sandbox and address. */
+        assert_int_equal(
+                k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/web-2", NULL, NULL, &err), 0);
+        cleanup_free char *ipam = k8c_xasprintf("%s/ipam", f->root);
+        struct stat st;
+        assert_int_equal(stat(ipam, &st), 0);
+        assert_int_equal(st.st_size,
+                         strlen("10.244.3.2 ") + strlen(k8c_json_get_string(running2, "metadata.uid")) + 1);
+        assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
+        for (int i = 0; i < 100 && (stat(ipam, &st) != 0 || st.st_size != 0); i++)
+                usleep(50 * 1000);
+        assert_int_equal(st.st_size, 0);
+        json_auto_t *p3 = pod("web-3", "node-b", "Always");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p3, NULL, &err), 0);
+        json_auto_t *running3 = wait_for(f, "/api/v1/namespaces/default/pods/web-3", pod_running, 5000);
+        assert_non_null(running3);
+        assert_string_equal(k8c_json_get_string(running3, "status.podIP"), "10.244.3.2");
+        k8c_kubelet_stop(k8c_steal(&f->k));
 }
 
 static bool restarted_once(const json_t *p)
