@@ -16,7 +16,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../common/apiserver_harness.h"
@@ -687,6 +690,51 @@ static void test_runc_pod(void **state)
         k8c_kubelet_stop(k8c_steal(&f->k));
 }
 
+/* The k8c-kubelet binary: flags wired, node registered, API served, SIGTERM exits 0. */
+static void test_binary(void **state)
+{
+        struct fixture *f = *state;
+        const char *dir = getenv("K8C_ASAN_BINDIR");
+        cleanup_free char *bin = k8c_xasprintf("%s/k8c-kubelet", dir != NULL ? dir : "build/asan/bin");
+        int port = free_port();
+        assert_true(port > 0);
+        cleanup_free char *port_s = k8c_xasprintf("%d", port);
+        cleanup_free char *log = k8c_xasprintf("%s/kubelet.log", f->root);
+        cleanup_pid pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                dup2(fd, 2);
+                execl(bin, bin, "--server", f->srv.url, "--hostname-override", "node-bin", "--runtime",
+                      "fake", "--pod-cidr", "10.244.5.0/24", "--root-dir", f->root, "--address", "127.0.0.1",
+                      "--port", port_s, "--node-lease-interval", "300ms", "--capacity", "cpu=2,memory=1Gi",
+                      "--node-labels", "lab=yes", (char *)NULL);
+                _exit(127);
+        }
+        json_auto_t *node = wait_for(f, "/api/v1/nodes/node-bin", node_ready, 10000);
+        assert_non_null(node);
+        assert_string_equal(k8c_json_get_string(node, "status.capacity.cpu"), "2");
+        assert_string_equal(k8c_json_get_string(node, "status.capacity.memory"), "1Gi");
+        assert_string_equal(k8c_json_get_string(node, "metadata.labels.lab"), "yes");
+        assert_string_equal(k8c_json_get_string(node, "spec.podCIDR"), "10.244.5.0/24");
+        assert_int_equal(k8c_json_get_int(node, "status.daemonEndpoints.kubeletEndpoint.Port", 0), port);
+        cleanup_free char *url = k8c_xasprintf("http://127.0.0.1:%d", port);
+        struct k8c_client_config cc = { .server = url, .max_retries = 3 };
+        struct k8c_client *c = NULL;
+        assert_int_equal(k8c_client_new(&cc, &c, NULL), 0);
+        cleanup_free char *body = NULL;
+        long code = api_get(c, "/healthz", &body);
+        k8c_client_free(c);
+        assert_int_equal(code, 200);
+        assert_string_equal(body, "ok");
+        assert_int_equal(kill(pid, SIGTERM), 0);
+        int status = -1;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        pid = -1;
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -694,6 +742,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_pod_lifecycle, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_and_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_runc_pod, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
