@@ -721,10 +721,16 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                 if (r < 0) {
                         k8c_kv_list_free(&l);
                         if (k8c_error_reason(&err) == K8C_EEXPIRED && cont != NULL)
-                                k8c_make_error(&err, K8C_EEXPIRED,
-                                               "The provided continue parameter is too old to display a "
-                                               "consistent list result. You can start a new list without "
-                                               "the continue parameter.");
+                                k8c_make_error(
+                                        &err, K8C_EEXPIRED,
+                                        "The provided continue parameter is too old to display a "
+                                        "consistent list result. You can start a new list without "
+                                        "the continue parameter, or use the continue token in this "
+                                        "response to retrieve the remainder of the results. Continuing "
+                                        "with the provided token results in an inconsistent list - "
+                                        "objects that were created, modified, or deleted between the "
+                                        "time the first chunk was returned and now may show up in the "
+                                        "list.");
                         fail(req, t, &err, NULL, NULL);
                         goto out;
                 }

@@ -1588,6 +1588,7 @@ static void test_sd_notify(void **state)
 
 static pid_t etcd_pid;
 static char etcd_dir[64];
+static char etcd_url[64];
 
 static int free_loopback_port(void)
 {
@@ -1629,6 +1630,7 @@ static int setup_etcd_server(void **state)
         int cport = free_loopback_port(), pport = free_loopback_port();
         char client[64], peer[64], cluster[96], data[96], logpath[96];
         snprintf(client, sizeof(client), "http://127.0.0.1:%d", cport);
+        snprintf(etcd_url, sizeof(etcd_url), "%s", client);
         snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", pport);
         snprintf(cluster, sizeof(cluster), "default=%s", peer);
         snprintf(data, sizeof(data), "%s/data", etcd_dir);
@@ -1670,6 +1672,44 @@ static int setup_etcd_server(void **state)
                 return -1;
         }
         return 0;
+}
+
+static void test_continue_expired_etcd(void **state)
+{
+        create_pod("e1", "{}");
+        create_pod("e2", "{}");
+        long code;
+        json_t *l1 = http_json("GET", "/api/v1/namespaces/default/pods?limit=1", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        char *cont = strdup(json_string_value(json_object_get(json_object_get(l1, "metadata"), "continue")));
+        json_decref(l1);
+        create_pod("e3", "{}");
+        long long rev = k8c_test_apiserver_revision(&srv);
+        char body[96];
+        snprintf(body, sizeof(body), "{\"revision\":\"%lld\",\"physical\":true}", rev);
+        struct k8c_test_apiserver etcd = { .url = etcd_url };
+        struct k8c_test_http_reply r;
+        assert_int_equal(k8c_test_http(&etcd, "POST", "/v3/kv/compaction", "application/json", body,
+                                       strlen(body), NULL, &r),
+                         0);
+        assert_int_equal(r.code, 200);
+        k8c_test_http_reply_free(&r);
+        char *path = NULL;
+        assert_true(asprintf(&path, "/api/v1/namespaces/default/pods?limit=1&continue=%s", cont) >= 0);
+        json_t *st = http_json("GET", path, NULL, NULL, NULL, &code);
+        free(path);
+        free(cont);
+        assert_status(
+                st, code, 410, "Expired",
+                "The provided continue parameter is too old to display a consistent list result. You can "
+                "start "
+                "a new list without the continue parameter, or use the continue token in this response to "
+                "retrieve the remainder of the results. Continuing with the provided token results in an "
+                "inconsistent list - objects that were created, modified, or deleted between the time the "
+                "first "
+                "chunk was returned and now may show up in the list.");
+        json_decref(st);
+        delete_all_pods();
 }
 
 static int teardown_etcd_server(void **state)
@@ -1716,6 +1756,7 @@ int main(void)
                 cmocka_unit_test(test_list_table_and_continue),
                 cmocka_unit_test(test_watch_raw),
                 cmocka_unit_test(test_service_allocation),
+                cmocka_unit_test(test_continue_expired_etcd),
         };
         int failed = cmocka_run_group_tests_name("sqlite", tests, setup_server, teardown_server);
         failed += cmocka_run_group_tests_name("etcd", etcd_tests, setup_etcd_server, teardown_etcd_server);
