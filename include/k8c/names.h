@@ -15,6 +15,13 @@
  * for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')" */
 bool k8c_dns1123_subdomain_valid(const char *s, char **msg); /* ≤253 */
 bool k8c_dns1123_label_valid(const char *s, char **msg);     /* ≤63 */
+/* Several messages are joined with ", " in *msg. Validators that report one field error per
+ * message (as ValidateObjectMeta does) use these instead: they fill ret_msgs with 0..2
+ * messages (caller frees each) and return how many. */
+size_t k8c_dns1123_label_errors(const char *s, char *ret_msgs[2]);
+size_t k8c_dns1123_subdomain_errors(const char *s, char *ret_msgs[2]);
+/* DNS-1035 label (Service names): [a-z]([-a-z0-9]*[a-z0-9])?, ≤63. */
+size_t k8c_dns1035_label_errors(const char *s, char *ret_msgs[2]);
 
 /* base (truncated to 58 chars) + 5 random chars from "bcdfghjklmnpqrstvwxz2456789". Caller frees. */
 char *k8c_generate_name(const char *base);

@@ -87,12 +87,23 @@ struct k8c_resource {
         /* Table (as=Table): columns, and the cells of one object's row appended to cells. */
         const struct k8c_table_column *columns; /* terminated by name == NULL */
         void (*table_row)(const json_t *obj, const struct k8c_registry_ctx *ctx, json_t *cells);
+
+        /* Only for resources with storage_of set (e.g. autoscaling/v1 HPAs): convert in place from
+         * this version's shape to the storage resource's (before create/update) and back (on every
+         * read, list and watch event). NULL = the shapes are identical. apiVersion is set too. */
+        void (*to_storage)(json_t *obj);
+        void (*from_storage)(json_t *obj);
 };
 
 /* All resources served, NULL-terminated (registry/registry.c). */
 extern const struct k8c_resource *const k8c_resources[];
 
 const struct k8c_resource *k8c_resource_find(const char *group, const char *version, const char *plural);
+/* "Pod" for core, "Deployment.apps" otherwise: the kind as Kubernetes names it in messages such as
+ * `Deployment.apps "web" is invalid: ...` (schema.GroupKind.String()). Caller frees. */
+char *k8c_resource_qualified_kind(const struct k8c_resource *res);
+/* "apps/v1" or "v1". Caller frees. */
+char *k8c_resource_api_version(const struct k8c_resource *res);
 
 /* Shared validation helpers for modules (registry/common.c): ObjectMeta (name per
  * name_is_label → DNS label else DNS subdomain, generateName, labels, annotations,
