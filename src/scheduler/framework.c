@@ -262,7 +262,9 @@ struct k8c_selector *k8c_sched_spread_selector(const json_t *pod, const json_t *
                         json_object_foreach(json_object_get(sel, "matchLabels"), k, val)
                                 json_array_append_new(exprs, json_pack("{s:s, s:s, s:[O]}", "key", k,
                                                                        "operator", "In", "values", val));
-                        json_array_extend(exprs, json_object_get(sel, "matchExpressions") ?: json_array());
+                        json_t *me = json_object_get(sel, "matchExpressions");
+                        if (json_is_array(me))
+                                json_array_extend(exprs, me);
                 }
                 break;
         }
