@@ -164,7 +164,8 @@ void k8c_sched_cache_delete_pod(struct k8c_sched_cache *c, const char *key)
         pthread_mutex_unlock(&c->lock);
 }
 
-int k8c_sched_cache_assume(struct k8c_sched_cache *c, const json_t *pod, const char *node_name, k8c_error_t *err)
+int k8c_sched_cache_assume(struct k8c_sched_cache *c, const json_t *pod, const char *node_name,
+                           k8c_error_t *err)
 {
         cleanup_free char *key = key_of(pod);
         json_auto_t *copy = json_deep_copy(pod);
@@ -213,7 +214,8 @@ char *k8c_sched_cache_pod_node(struct k8c_sched_cache *c, const char *key)
 
 static int cmp_ni(const void *a, const void *b)
 {
-        return strcmp((*(struct k8c_sched_nodeinfo *const *)a)->name, (*(struct k8c_sched_nodeinfo *const *)b)->name);
+        return strcmp((*(struct k8c_sched_nodeinfo *const *)a)->name,
+                      (*(struct k8c_sched_nodeinfo *const *)b)->name);
 }
 
 struct k8c_sched_snapshot *k8c_sched_cache_snapshot(struct k8c_sched_cache *c, json_t *services,

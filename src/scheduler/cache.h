@@ -31,7 +31,8 @@ void k8c_sched_cache_delete_pod(struct k8c_sched_cache *c, const char *key);
 
 /* Counts pod (without nodeName) on node_name until confirmed or forgotten. K8C_ECONFLICT if the
  * pod is already in the cache. */
-int k8c_sched_cache_assume(struct k8c_sched_cache *c, const json_t *pod, const char *node_name, k8c_error_t *err);
+int k8c_sched_cache_assume(struct k8c_sched_cache *c, const json_t *pod, const char *node_name,
+                           k8c_error_t *err);
 /* Drops an assumed pod (binding failed); confirmed pods are left alone. */
 void k8c_sched_cache_forget(struct k8c_sched_cache *c, const char *key);
 bool k8c_sched_cache_is_assumed(struct k8c_sched_cache *c, const char *key);

@@ -387,8 +387,8 @@ void k8c_sched_queue_done(struct k8c_sched_queue *q, const char *key)
         pthread_mutex_unlock(&q->lock);
 }
 
-void k8c_sched_queue_failed(struct k8c_sched_queue *q, const char *key, bool unschedulable, const char *message,
-                            const char *detail)
+void k8c_sched_queue_failed(struct k8c_sched_queue *q, const char *key, bool unschedulable,
+                            const char *message, const char *detail)
 {
         pthread_mutex_lock(&q->lock);
         struct entry *e = inflight(q, key);

@@ -18,7 +18,8 @@ struct k8c_sched_queue;
 struct k8c_sched_queue_opts {
         int64_t initial_backoff_ms;     /* default 1000 */
         int64_t max_backoff_ms;         /* default 10000 */
-        int64_t unschedulable_flush_ms; /* an unschedulable pod is retried at least this often; default 60000 */
+        int64_t unschedulable_flush_ms; /* an unschedulable pod is retried at least this often; default 60000
+                                         */
         int64_t (*now_ms)(void *opaque);
         void *now_opaque;
 };
@@ -48,8 +49,8 @@ bool k8c_sched_queue_pop(struct k8c_sched_queue *q, int timeout_ms, json_t **ret
  * unschedulable set (or backoff if the cluster changed meanwhile); error → backoff. message and
  * detail (per-node reasons) are kept for /debug/pending. */
 void k8c_sched_queue_done(struct k8c_sched_queue *q, const char *key);
-void k8c_sched_queue_failed(struct k8c_sched_queue *q, const char *key, bool unschedulable, const char *message,
-                            const char *detail);
+void k8c_sched_queue_failed(struct k8c_sched_queue *q, const char *key, bool unschedulable,
+                            const char *message, const char *detail);
 
 /* Something that may make unschedulable pods fit happened (node added/changed, pod deleted...). */
 void k8c_sched_queue_move_all(struct k8c_sched_queue *q);
@@ -69,8 +70,8 @@ bool k8c_sched_queue_state(struct k8c_sched_queue *q, const char *key, k8c_sched
 int64_t k8c_sched_queue_backoff_ms(const struct k8c_sched_queue *q, int attempts);
 
 /* For /debug/pending: calls fn for every pending pod, sorted by key. */
-typedef void (*k8c_sched_queue_visit_fn)(void *opaque, const char *key, k8c_sched_qstate_t state, int attempts,
-                                         const char *message, const char *detail);
+typedef void (*k8c_sched_queue_visit_fn)(void *opaque, const char *key, k8c_sched_qstate_t state,
+                                         int attempts, const char *message, const char *detail);
 void k8c_sched_queue_visit(struct k8c_sched_queue *q, k8c_sched_queue_visit_fn fn, void *opaque);
 
 const char *k8c_sched_qstate_string(k8c_sched_qstate_t s);
