@@ -238,6 +238,12 @@ int64_t k8c_sched_queue_backoff_ms(const struct k8c_sched_queue *q, int attempts
         return d > q->opts.max_backoff_ms ? q->opts.max_backoff_ms : d;
 }
 
+/* json_equal() calls two absent values different; here they are the same. */
+static bool same(const json_t *a, const json_t *b)
+{
+        return (a == NULL && b == NULL) || json_equal(a, b);
+}
+
 void k8c_sched_queue_add_or_update(struct k8c_sched_queue *q, json_t *pod)
 {
         cleanup_free char *key = pod_key(pod);
@@ -245,9 +251,9 @@ void k8c_sched_queue_add_or_update(struct k8c_sched_queue *q, json_t *pod)
         struct entry *e = NULL;
         if (k8c_strmap_get(&q->entries, key, (void **)&e)) {
                 json_t *old = e->pod;
-                bool changed = !json_equal(json_object_get(old, "spec"), json_object_get(pod, "spec")) ||
-                               !json_equal(json_object_get(json_object_get(old, "metadata"), "labels"),
-                                           json_object_get(json_object_get(pod, "metadata"), "labels"));
+                bool changed = !same(json_object_get(old, "spec"), json_object_get(pod, "spec")) ||
+                               !same(json_object_get(json_object_get(old, "metadata"), "labels"),
+                                     json_object_get(json_object_get(pod, "metadata"), "labels"));
                 e->pod = json_incref(pod);
                 e->deleted = false;
                 json_decref(old);
