@@ -7,6 +7,7 @@
 #define K8C_KUBECONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "k8c/error.h"
 

@@ -18,7 +18,9 @@ int k8c_json_parse(const char *buf, size_t len, json_t **ret, k8c_error_t *err)
 {
         json_error_t jerr;
         /* DECODE_ANY: callers may legitimately parse a bare value (a patch,
-         * a string field); the EOF check stays on so trailing garbage fails. */
+         * a string field); the EOF check stays on so trailing garbage fails.
+         * No JSON_ALLOW_NUL: a "\u0000" inside a name would let C string
+         * handling see a different (truncated) value than the one validated. */
         json_t *v = json_loadb(buf != NULL ? buf : "", buf != NULL ? len : 0, JSON_DECODE_ANY, &jerr);
         if (v == NULL)
                 return k8c_make_error(err, K8C_EBADREQUEST, "invalid JSON at line %d, column %d: %s",

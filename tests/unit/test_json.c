@@ -77,6 +77,10 @@ static void test_parse_errors(void **state)
         assert_parse_error("{\"a\": [1, 2}", "invalid JSON at line 1, column 12: ']' expected near '}'");
         assert_parse_error("{\"a\": 9223372036854775808}",
                            "invalid JSON at line 1, column 25: too big integer near '9223372036854775808'");
+        assert_parse_error(
+                "{\"name\": \"a\\u0000b\"}",
+                "invalid JSON at line 1, column 19: \\u0000 is not allowed without JSON_ALLOW_NUL near "
+                "'\"a\\u0000b\"'");
         cleanup_error k8c_error_t err = NULL;
         json_t *v = NULL;
         assert_int_equal(k8c_json_parse(NULL, 0, &v, &err), -(int)K8C_EBADREQUEST);
