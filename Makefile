@@ -51,8 +51,10 @@ REL_COMMON_OBJS := $(COMMON_TEST_SRCS:%.c=$(BUILD)/rel/%.o)
 
 BIN_TARGETS  := $(addprefix $(BINDIR)/,$(BINARIES))
 UNIT_TESTS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/unit/%)
-INTEG_TESTS  := $(addprefix $(BUILD)/asan/tests/integration/,$(INTEG_SUITES))
-BENCH_BINS   := $(addprefix $(BUILD)/rel/bench/,$(BENCH_SUITES))
+# The suite's objects live in .../integration/<suite>/, so its program is .../integration/test_<suite>.
+INTEG_TESTS  := $(addprefix $(BUILD)/asan/tests/integration/test_,$(INTEG_SUITES))
+# Likewise a benchmark's objects live in .../bench/<suite>/, so its program is .../bench/bench_<suite>.
+BENCH_BINS   := $(addprefix $(BUILD)/rel/bench/bench_,$(BENCH_SUITES))
 
 # Keep objects make would otherwise treat as intermediate.
 .SECONDARY:
@@ -96,11 +98,11 @@ $(BUILD)/asan/tests/unit/%: $(BUILD)/asan/tests/unit/%.o $(ASAN_COMMON_OBJS) $(A
 	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
 .SECONDEXPANSION:
-$(BUILD)/asan/tests/integration/%: $$(addprefix $(BUILD)/asan/,$$(subst .c,.o,$$(wildcard tests/integration/$$*/*.c))) $(ASAN_COMMON_OBJS) $(ASAN_LIB)
+$(BUILD)/asan/tests/integration/test_%: $$(addprefix $(BUILD)/asan/,$$(subst .c,.o,$$(wildcard tests/integration/$$*/*.c))) $(ASAN_COMMON_OBJS) $(ASAN_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-$(BUILD)/rel/bench/%: $$(addprefix $(BUILD)/rel/,$$(subst .c,.o,$$(wildcard bench/$$*/*.c))) $(REL_COMMON_OBJS) $(REL_LIB)
+$(BUILD)/rel/bench/bench_%: $$(addprefix $(BUILD)/rel/,$$(subst .c,.o,$$(wildcard bench/$$*/*.c))) $(REL_COMMON_OBJS) $(REL_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 

@@ -6,6 +6,7 @@
  * 3312.5Ki, as Kubernetes prints it) reads back as decimal ("3392k"), and from
  * there on it is stable.
  */
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +14,32 @@
 #include "k8c/cleanup.h"
 #include "k8c/quantity.h"
 
+/* The same text as a JSON value (a number, or a string with whitespace) must give
+ * what the plain parser gives for its text. */
+static void from_json(const char *s)
+{
+        json_auto_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
+        if (j == NULL)
+                return;
+        k8c_quantity_t q, sum = { 0, K8C_QUANTITY_DECIMAL_SI };
+        if (k8c_quantity_from_json(j, &q, NULL) < 0)
+                return;
+        cleanup_free char *f = k8c_quantity_format(&q);
+        k8c_quantity_t back;
+        if (k8c_quantity_parse(f, &back, NULL) < 0 || back.milli != q.milli)
+                abort();
+        if (k8c_quantity_add(&sum, &q, NULL) == 0 && (sum.milli != q.milli || sum.format != q.format))
+                abort();
+        if (k8c_quantity_sub(&sum, &q, NULL) == 0 && sum.milli != 0)
+                abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         if (memchr(data, '\0', size) != NULL)
                 return 0; /* quantities are C strings */
         cleanup_free char *s = k8c_xstrndup((const char *)data, size);
+        from_json(s);
         k8c_quantity_t q;
         cleanup_error k8c_error_t err = NULL;
         if (k8c_quantity_parse(s, &q, &err) < 0) {

@@ -45,6 +45,11 @@ int k8c_selector_parse(const char *s, struct k8c_selector *ret, k8c_error_t *err
  * NULL json → matches nothing; {} → matches everything. K8C_EINVALID on bad input. */
 int k8c_selector_from_json(const json_t *label_selector, struct k8c_selector *ret, k8c_error_t *err);
 
+/* labels.SelectorFromSet: k=v for every member of a string → string object (a Service's
+ * spec.selector, a ReplicationController's). NULL, null and {} select everything; no
+ * validation of keys or values. K8C_EINVALID if set is not an object of strings. */
+int k8c_selector_from_set(const json_t *set, struct k8c_selector *ret, k8c_error_t *err);
+
 /* labels: JSON object of string → string (NULL = no labels). */
 bool k8c_selector_matches(const struct k8c_selector *sel, const json_t *labels);
 bool k8c_selector_empty(const struct k8c_selector *sel);

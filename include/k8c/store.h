@@ -106,6 +106,12 @@ struct k8c_store_config {
         const char *data_dir;     /* sqlite: directory of the database (created 0700) */
         const char *etcd_servers; /* etcd: comma-separated http://host:port endpoints */
         const char *etcd_prefix;  /* etcd: key prefix for isolation (default "/registry") */
+        /* sqlite tunables (0 = default); tests shrink them to force ring rotation etc. */
+        size_t sqlite_ring_size;     /* recent events kept in memory for watchers (4096) */
+        size_t sqlite_compact_batch; /* revisions examined per compaction transaction (1000) */
+        size_t sqlite_read_conns;    /* read-only connections in the pool (4) */
+        /* etcd tunables (0 = default). */
+        size_t etcd_watch_queue; /* events buffered per watch before its stream is paused (10000) */
 };
 
 int k8c_store_open(const struct k8c_store_config *cfg, struct k8c_store **ret, k8c_error_t *err);

@@ -90,7 +90,10 @@ struct k8c_resource {
 
         /* Only for resources with storage_of set (e.g. autoscaling/v1 HPAs): convert in place from
          * this version's shape to the storage resource's (before create/update) and back (on every
-         * read, list and watch event). NULL = the shapes are identical. apiVersion is set too. */
+         * read, list and watch event). NULL = the shapes are identical. apiVersion is set too.
+         * All other hooks of such a resource see objects in its own shape: convert the stored old
+         * object with from_storage before prepare_update/validate_update, then run set_defaults,
+         * prepare_*, validate*, and finally to_storage on the result. */
         void (*to_storage)(json_t *obj);
         void (*from_storage)(json_t *obj);
 };

@@ -434,6 +434,8 @@ int k8c_watch_decoder_feed(struct k8c_watch_decoder *d, const char *data, size_t
 {
         if (d->stopped)
                 return 1;
+        if (n == 0)
+                return 0;
         if (d->len + n > d->cap) {
                 size_t ncap = d->cap == 0 ? 8192 : d->cap;
                 while (d->len + n > ncap)

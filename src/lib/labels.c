@@ -559,6 +559,19 @@ static char *field_invalid(const char *path, const char *value, const char *deta
         return k8c_xasprintf("%s: Invalid value: %s: %s", path, q, detail);
 }
 
+/* Go's %#v of a []string, as field errors print a bad value list. */
+static char *go_string_slice(char **values, size_t n)
+{
+        if (n == 0)
+                return k8c_xstrdup("[]string(nil)");
+        struct strlist q = { 0 };
+        for (size_t i = 0; i < n; i++)
+                strlist_push(&q, k8c_go_quote(values[i]));
+        cleanup_free char *j = strlist_join(&q, ", ");
+        strlist_clear(&q);
+        return k8c_xasprintf("[]string{%s}", j);
+}
+
 /* labels.NewRequirement: validates and takes ownership of key and values (a
  * NULL-terminated vector of n strings); on error returns the aggregated message. */
 static char *new_requirement(char *key, k8c_sel_op_t op, char **values, size_t n, struct k8c_sel_req *ret)
@@ -570,31 +583,34 @@ static char *new_requirement(char *key, k8c_sel_op_t op, char **values, size_t n
                 strlist_push(&errs, field_invalid("key", key, j));
         }
         strlist_clear(&msgs);
+        /* The value-count rules cannot fail for what the parser and the (validated)
+         * LabelSelector conversion hand in; kept for callers yet to come. */
+        const char *count_msg = NULL;
         switch (op) {
         case K8C_SEL_IN:
         case K8C_SEL_NOT_IN:
                 if (n == 0)
-                        strlist_push(&errs,
-                                     k8c_xstrdup("values: Invalid value: []string(nil): for 'in', 'notin' "
-                                                 "operators, values set can't be empty"));
+                        count_msg = "for 'in', 'notin' operators, values set can't be empty";
                 break;
         case K8C_SEL_EQUALS:
         case K8C_SEL_NOT_EQUALS:
                 if (n != 1)
-                        strlist_push(&errs, k8c_xstrdup("values: Invalid value: exact-match compatibility "
-                                                        "requires one single value"));
+                        count_msg = "exact-match compatibility requires one single value";
                 break;
         case K8C_SEL_EXISTS:
         case K8C_SEL_DOES_NOT_EXIST:
                 if (n != 0)
-                        strlist_push(&errs, k8c_xstrdup("values: Invalid value: values set must be empty for "
-                                                        "exists and does not exist"));
+                        count_msg = "values set must be empty for exists and does not exist";
                 break;
         case K8C_SEL_GREATER_THAN:
         case K8C_SEL_LESS_THAN:
-                if (n != 1)
-                        strlist_push(&errs, k8c_xstrdup("values: Invalid value: for 'Gt', 'Lt' operators, "
-                                                        "exactly one value is required"));
+                if (n != 1) {
+                        cleanup_free char *v = go_string_slice(values, n);
+                        strlist_push(&errs,
+                                     k8c_xasprintf("values: Invalid value: %s: for 'Gt', 'Lt' operators, "
+                                                   "exactly one value is required",
+                                                   v));
+                }
                 for (size_t i = 0; i < n; i++) {
                         int64_t dummy;
                         if (!parse_int64(values[i], &dummy)) {
@@ -605,6 +621,10 @@ static char *new_requirement(char *key, k8c_sel_op_t op, char **values, size_t n
                         }
                 }
                 break;
+        }
+        if (count_msg != NULL) {
+                cleanup_free char *v = go_string_slice(values, n);
+                strlist_push(&errs, k8c_xasprintf("values: Invalid value: %s: %s", v, count_msg));
         }
         for (size_t i = 0; i < n; i++) {
                 label_value_errors(values[i], &msgs);
@@ -1025,6 +1045,38 @@ int k8c_selector_from_json(const json_t *ls, struct k8c_selector *ret, k8c_error
                         k8c_selector_free(&sel);
                         return k8c_make_error(err, K8C_EINVALID, "%s", mm);
                 }
+                sel_append(&sel, &cap, &r);
+        }
+        sort_reqs(sel.reqs, sel.n);
+        *ret = sel;
+        return 0;
+}
+
+int k8c_selector_from_set(const json_t *set, struct k8c_selector *ret, k8c_error_t *err)
+{
+        if (set == NULL || json_is_null(set)) {
+                *ret = (struct k8c_selector){ 0 };
+                return 0;
+        }
+        if (!json_is_object(set))
+                return k8c_make_error(err, K8C_EINVALID, "label set must be an object of strings");
+        struct k8c_selector sel = { 0 };
+        size_t cap = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)set, k, v)
+        {
+                if (!json_is_string(v)) {
+                        k8c_selector_free(&sel);
+                        return k8c_make_error(err, K8C_EINVALID, "label set value for %s must be a string",
+                                              k);
+                }
+                /* SelectorFromSet does not validate: the object was validated when stored */
+                char **vals = k8c_xcalloc(2, sizeof(char *));
+                vals[0] = k8c_xstrdup(json_string_value(v));
+                struct k8c_sel_req r = {
+                        .key = k8c_xstrdup(k), .op = K8C_SEL_EQUALS, .values = vals, .nvalues = 1
+                };
                 sel_append(&sel, &cap, &r);
         }
         sort_reqs(sel.reqs, sel.n);

@@ -5,12 +5,14 @@
  * Kubernetes' MilliValue does), and the canonical text form of
  * Quantity.CanonicalizeBytes for the remembered suffix family.
  *
- * It must not use floating point anywhere: quantities are exact or rejected.
- * Differences from Kubernetes, both deliberate: magnitudes beyond int64 milli
- * units (about 9.2e15) are errors instead of being capped or kept in a big
- * decimal, and the text form is always canonical (Kubernetes echoes a parsed
- * string such as "+1" or "1E3" back verbatim when it happens to be in canonical
- * form apart from the sign or exponent letter).
+ * It must not compute in floating point: quantities are exact or rejected (the one
+ * double is a JSON number jansson already holds, turned back into its text).
+ * Differences from Kubernetes, all deliberate: precision stops at the milli-unit
+ * (Kubernetes keeps nano: "100u" prints there as "100u", here as "1m");
+ * magnitudes beyond int64 milli-units (about 9.2e15) are errors instead of being
+ * capped or kept in a big decimal; and the text form is always canonical
+ * (Kubernetes echoes a parsed string such as "+1" or "1E3" back verbatim when it
+ * is canonical apart from the sign or exponent letter).
  */
 #include "k8c/quantity.h"
 
@@ -138,7 +140,8 @@ static bool interpret_suffix(const char *s, int *ret_base, int64_t *ret_exp, k8c
         return false;
 }
 
-/* Multiplies the decimal digit string d (length *n, capacity cap) by 2 in place. */
+/* Multiplies the decimal digit string d (length *n) by 2 in place; d must have room
+ * for one more digit. */
 static void digits_double(char *d, size_t *n)
 {
         int carry = 0;
@@ -288,4 +291,71 @@ int64_t k8c_quantity_value(const k8c_quantity_t *q)
         else if (rem < 0)
                 whole--;
         return whole;
+}
+
+int k8c_quantity_from_json(const json_t *v, k8c_quantity_t *ret, k8c_error_t *err)
+{
+        if (v == NULL || json_is_null(v)) {
+                *ret = (k8c_quantity_t){ .milli = 0, .format = K8C_QUANTITY_DECIMAL_SI };
+                return 0;
+        }
+        if (json_is_string(v)) {
+                /* Kubernetes trims surrounding whitespace of the JSON string. */
+                const char *s = json_string_value(v);
+                size_t n = json_string_length(v);
+                if (memchr(s, '\0', n) != NULL)
+                        return k8c_make_error(err, K8C_EINVALID, ERR_FORMAT);
+                while (n > 0 && strchr(" \t\n\v\f\r", s[n - 1]) != NULL)
+                        n--;
+                while (n > 0 && strchr(" \t\n\v\f\r", s[0]) != NULL) {
+                        s++;
+                        n--;
+                }
+                cleanup_free char *t = k8c_xstrndup(s, n);
+                return k8c_quantity_parse(t, ret, err);
+        }
+        if (json_is_integer(v)) {
+                cleanup_free char *t = k8c_xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                return k8c_quantity_parse(t, ret, err);
+        }
+        if (json_is_real(v)) {
+                /* jansson keeps a double, not the text: use the shortest text that reads
+                 * back as the same double, which is what the manifest said (0.1, 2.5). */
+                double d = json_real_value(v);
+                char buf[64];
+                if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d) {
+                        /* 2.0 or 1000.0: a whole number, read as decimal SI like "1000" */
+                        snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)d);
+                } else {
+                        for (int prec = 1; prec <= 17; prec++) {
+                                snprintf(buf, sizeof(buf), "%.*g", prec, d);
+                                if (strtod(buf, NULL) == d)
+                                        break;
+                        }
+                }
+                return k8c_quantity_parse(buf, ret, err);
+        }
+        return k8c_make_error(err, K8C_EINVALID, ERR_FORMAT);
+}
+
+int k8c_quantity_add(k8c_quantity_t *q, const k8c_quantity_t *y, k8c_error_t *err)
+{
+        int64_t r;
+        if (__builtin_add_overflow(q->milli, y->milli, &r))
+                return k8c_make_error(err, K8C_EINVALID, ERR_TOO_LARGE);
+        if (q->milli == 0)
+                q->format = y->format;
+        q->milli = r;
+        return 0;
+}
+
+int k8c_quantity_sub(k8c_quantity_t *q, const k8c_quantity_t *y, k8c_error_t *err)
+{
+        int64_t r;
+        if (__builtin_sub_overflow(q->milli, y->milli, &r))
+                return k8c_make_error(err, K8C_EINVALID, ERR_TOO_LARGE);
+        if (q->milli == 0)
+                q->format = y->format;
+        q->milli = r;
+        return 0;
 }

@@ -64,6 +64,8 @@ static const struct {
         { "notin=in", "notin=in", NULL },
         { "z!=c,!y,x in (a)", "x in (a),!y,z!=c", NULL },
         { "b,a,a=x", "a,a=x,b", NULL },
+        { "kubernetes.io/cluster-service=true", "kubernetes.io/cluster-service=true", NULL },
+        { "env in (a,b),!canary", "!canary,env in (a,b)", NULL },
         { "x=a||y=b", NULL,
           "unable to parse requirement: values[0][x]: Invalid value: \"a||y\": " VALUE_MSG },
         { "x==a==b", NULL, "found '==', expected: ',' or 'end of string'" },
@@ -347,6 +349,33 @@ static void test_from_json_errors(void **state)
         }
 }
 
+static void test_from_set(void **state)
+{
+        struct k8c_selector sel = { 0 };
+        json_auto_t *set = L("{\"tier\":\"web\",\"app\":\"shop\"}");
+        assert_int_equal(k8c_selector_from_set(set, &sel, NULL), 0);
+        cleanup_free char *s = k8c_selector_string(&sel);
+        assert_string_equal(s, "app=shop,tier=web");
+        json_auto_t *pod = L("{\"app\":\"shop\",\"tier\":\"web\",\"x\":\"y\"}");
+        json_auto_t *other = L("{\"app\":\"shop\"}");
+        assert_true(k8c_selector_matches(&sel, pod));
+        assert_false(k8c_selector_matches(&sel, other));
+        k8c_selector_free(&sel);
+
+        assert_int_equal(k8c_selector_from_set(NULL, &sel, NULL), 0);
+        assert_true(k8c_selector_empty(&sel));
+        assert_true(k8c_selector_matches(&sel, other));
+        k8c_selector_free(&sel);
+
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *bad = L("{\"a\":1}");
+        assert_int_equal(k8c_selector_from_set(bad, &sel, &err), -(int)K8C_EINVALID);
+        assert_string_equal(k8c_error_msg(&err), "label set value for a must be a string");
+        json_auto_t *arr = L("[]");
+        assert_int_equal(k8c_selector_from_set(arr, &sel, &err), -(int)K8C_EINVALID);
+        assert_string_equal(k8c_error_msg(&err), "label set must be an object of strings");
+}
+
 static void test_key_value_validation(void **state)
 {
         static const struct {
@@ -517,11 +546,17 @@ static void test_go_quote(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_table),       cmocka_unit_test(test_parse_structure),
-                cmocka_unit_test(test_matching),          cmocka_unit_test(test_from_json),
-                cmocka_unit_test(test_from_json_errors),  cmocka_unit_test(test_key_value_validation),
-                cmocka_unit_test(test_labels_validate),   cmocka_unit_test(test_annotations_validate),
-                cmocka_unit_test(test_selector_validate), cmocka_unit_test(test_go_quote),
+                cmocka_unit_test(test_parse_table),
+                cmocka_unit_test(test_parse_structure),
+                cmocka_unit_test(test_matching),
+                cmocka_unit_test(test_from_json),
+                cmocka_unit_test(test_from_json_errors),
+                cmocka_unit_test(test_from_set),
+                cmocka_unit_test(test_key_value_validation),
+                cmocka_unit_test(test_labels_validate),
+                cmocka_unit_test(test_annotations_validate),
+                cmocka_unit_test(test_selector_validate),
+                cmocka_unit_test(test_go_quote),
         };
         return cmocka_run_group_tests_name("labels", tests, NULL, NULL);
 }

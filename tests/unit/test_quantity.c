@@ -222,13 +222,99 @@ static void test_format_constructed(void **state)
         assert_int_equal(k8c_quantity_value(&min), INT64_MIN / 1000 - 1);
 }
 
+static void test_from_json(void **state)
+{
+        static const struct {
+                const char *json;
+                int64_t milli;
+                k8c_quantity_format_t format;
+                const char *out;
+        } cases[] = {
+                { "\"100m\"", 100, DSI, "100m" },
+                { "\" 128Mi\\n\"", INT64_C(134217728000), BIN, "128Mi" },
+                { "2", 2000, DSI, "2" },
+                { "-3", -3000, DSI, "-3" },
+                { "0.1", 100, DSI, "100m" },
+                { "0.5", 500, DSI, "500m" },
+                { "2.5", 2500, DSI, "2500m" },
+                { "1e3", 1000000, DSI, "1k" }, /* jansson keeps no text: a whole number reads as "1000" */
+                { "1000.0", 1000000, DSI, "1k" },
+                { "1e-05", 1, EXP, "1e-3" },
+                { "null", 0, DSI, "0" },
+        };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(cases); i++) {
+                json_auto_t *j = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+                assert_non_null(j);
+                k8c_quantity_t q;
+                cleanup_error k8c_error_t err = NULL;
+                if (k8c_quantity_from_json(j, &q, &err) != 0)
+                        fail_msg("case %zu %s: %s", i, cases[i].json, k8c_error_msg(&err));
+                if (q.milli != cases[i].milli || q.format != cases[i].format)
+                        fail_msg("case %zu %s: %" PRId64 "/%d want %" PRId64 "/%d", i, cases[i].json, q.milli,
+                                 q.format, cases[i].milli, cases[i].format);
+                cleanup_free char *s = k8c_quantity_format(&q);
+                assert_string_equal(s, cases[i].out);
+        }
+        static const char *const bad[] = { "true", "{}", "[\"1\"]", "\"1 x\"", "\"\"" };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(bad); i++) {
+                json_auto_t *j = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+                assert_non_null(j);
+                k8c_quantity_t q = { 7, BIN };
+                cleanup_error k8c_error_t err = NULL;
+                assert_int_equal(k8c_quantity_from_json(j, &q, &err), -(int)K8C_EINVALID);
+                assert_string_equal(k8c_error_msg(&err), ERR_FORMAT);
+                assert_int_equal(q.milli, 7);
+        }
+        json_auto_t *huge = json_real(1.5e20);
+        k8c_quantity_t q;
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_quantity_from_json(huge, &q, &err), -(int)K8C_EINVALID);
+        assert_string_equal(k8c_error_msg(&err), ERR_TOO_LARGE);
+        assert_int_equal(k8c_quantity_from_json(NULL, &q, NULL), 0);
+        assert_int_equal(q.milli, 0);
+}
+
+static void test_add_sub(void **state)
+{
+        k8c_quantity_t sum = { 0, DSI }, a, b;
+        assert_int_equal(k8c_quantity_parse("1Gi", &a, NULL), 0);
+        assert_int_equal(k8c_quantity_parse("512Mi", &b, NULL), 0);
+        assert_int_equal(k8c_quantity_add(&sum, &a, NULL), 0); /* zero takes the format of y */
+        assert_int_equal(sum.format, BIN);
+        assert_int_equal(k8c_quantity_add(&sum, &b, NULL), 0);
+        cleanup_free char *s1 = k8c_quantity_format(&sum);
+        assert_string_equal(s1, "1536Mi");
+        assert_int_equal(k8c_quantity_sub(&sum, &a, NULL), 0);
+        cleanup_free char *s2 = k8c_quantity_format(&sum);
+        assert_string_equal(s2, "512Mi");
+
+        k8c_quantity_t cpu = { 0, BIN }, c1, c2;
+        assert_int_equal(k8c_quantity_parse("250m", &c1, NULL), 0);
+        assert_int_equal(k8c_quantity_parse("1.5", &c2, NULL), 0);
+        assert_int_equal(k8c_quantity_add(&cpu, &c1, NULL), 0);
+        assert_int_equal(k8c_quantity_add(&cpu, &c2, NULL), 0);
+        assert_int_equal(cpu.milli, 1750);
+        assert_int_equal(cpu.format, DSI);
+        assert_int_equal(k8c_quantity_sub(&cpu, &c2, NULL), 0);
+        assert_int_equal(k8c_quantity_sub(&cpu, &c2, NULL), 0);
+        cleanup_free char *s3 = k8c_quantity_format(&cpu);
+        assert_string_equal(s3, "-1250m");
+
+        k8c_quantity_t big = { INT64_MAX - 1, DSI }, two = { 2, DSI }, neg = { INT64_MIN + 1, DSI };
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_quantity_add(&big, &two, &err), -(int)K8C_EINVALID);
+        assert_string_equal(k8c_error_msg(&err), ERR_TOO_LARGE);
+        assert_int_equal(big.milli, INT64_MAX - 1);
+        assert_int_equal(k8c_quantity_sub(&neg, &two, NULL), -(int)K8C_EINVALID);
+        assert_int_equal(neg.milli, INT64_MIN + 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_format),
-                cmocka_unit_test(test_errors),
-                cmocka_unit_test(test_cmp),
-                cmocka_unit_test(test_format_constructed),
+                cmocka_unit_test(test_parse_format), cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_cmp),          cmocka_unit_test(test_format_constructed),
+                cmocka_unit_test(test_from_json),    cmocka_unit_test(test_add_sub),
         };
         return cmocka_run_group_tests_name("quantity", tests, NULL, NULL);
 }

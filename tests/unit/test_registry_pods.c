@@ -62,6 +62,44 @@ static void test_defaults(void **state)
         assert_string_equal(S(port, "protocol", NULL), "TCP");
         json_t *res = json_object_get(json_array_get(c, 0), "resources");
         assert_string_equal(S(json_object_get(res, "requests"), "cpu", NULL), "500m");
+
+        /* Quantities come back in canonical form, as after Kubernetes' decode/encode. */
+        json_auto_t *q = J(POD("{\"containers\":[{\"name\":\"a\",\"image\":\"x\",\"resources\":{\"limits\":{"
+                               "\"cpu\":0.1,\"memory\":\"1Gi\"},\"requests\":{\"cpu\":1,\"memory\":\"1e3\","
+                               "\"ephemeral-storage\":\"bogus\"}}}]}"));
+        R->set_defaults(q);
+        json_t *qres = json_object_get(
+                json_array_get(json_object_get(json_object_get(q, "spec"), "containers"), 0), "resources");
+        cleanup_free char *qtext = json_dumps(qres, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(qtext,
+                            "{\"limits\":{\"cpu\":\"100m\",\"memory\":\"1Gi\"},\"requests\":{\"cpu\":\"1\","
+                            "\"ephemeral-storage\":\"bogus\",\"memory\":\"1e3\"}}");
+}
+
+static void test_admission_defaults(void **state)
+{
+        json_auto_t *pod =
+                J(POD("{\"containers\":[{\"name\":\"a\",\"image\":\"x\"}],\"tolerations\":[{\"key\":"
+                      "\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\","
+                      "\"tolerationSeconds\":60}]}"));
+        R->set_defaults(pod);
+        R->prepare_create(pod, &ctx);
+        json_t *spec = json_object_get(pod, "spec");
+        assert_int_equal(json_integer_value(json_object_get(spec, "priority")), 0);
+        assert_string_equal(S(spec, "preemptionPolicy", NULL), "PreemptLowerPriority");
+        cleanup_free char *tol =
+                json_dumps(json_object_get(spec, "tolerations"), JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(
+                tol, "[{\"effect\":\"NoExecute\",\"key\":\"node.kubernetes.io/unreachable\",\"operator\":"
+                     "\"Exists\",\"tolerationSeconds\":60},{\"effect\":\"NoExecute\",\"key\":"
+                     "\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"tolerationSeconds\":300}]");
+        json_auto_t *all =
+                J(POD("{\"containers\":[{\"name\":\"a\",\"image\":\"x\"}],\"tolerations\":[{\"operator\":"
+                      "\"Exists\"}],\"priorityClassName\":\"high\"}"));
+        R->prepare_create(all, &ctx);
+        spec = json_object_get(all, "spec");
+        assert_int_equal(json_array_size(json_object_get(spec, "tolerations")), 1);
+        assert_null(json_object_get(spec, "priority"));
 }
 
 static void test_prepare_create_qos(void **state)
@@ -158,16 +196,19 @@ static void test_validate_many(void **state)
                 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
         assert_cause(causes, 1, "FieldValueInvalid", "spec.containers[0].ports[0].containerPort",
                      "Invalid value: 70000: must be between 1 and 65535, inclusive");
-        assert_cause(causes, 2, "FieldValueDuplicate", "spec.containers[1].name", "Duplicate value: \"a\"");
-        assert_cause(causes, 3, "FieldValueInvalid", "spec.containers[1].resources.limits",
+        assert_cause(causes, 2, "FieldValueInvalid", "spec.containers[1].resources.limits",
                      "Invalid value: \"100m\": must be greater than or equal to cpu request");
+        assert_cause(causes, 3, "FieldValueDuplicate", "spec.containers[1].name", "Duplicate value: \"a\"");
         assert_cause(
                 causes, 4, "FieldValueNotSupported", "spec.restartPolicy",
                 "Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"");
         assert_non_null(strstr(msg, "Pod \"web\" is invalid: [metadata.name: Invalid value: \"Web_1\": "));
         assert_non_null(strstr(
-                msg, ", spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be "
-                     "between 1 and 65535, inclusive, spec.containers[1].name: Duplicate value: \"a\", "));
+                msg, ")*'), spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be "
+                     "between 1 and 65535, inclusive, spec.containers[1].resources.limits: Invalid "
+                     "value: \"100m\": must be greater than or equal to cpu request, "
+                     "spec.containers[1].name: Duplicate value: \"a\", spec.restartPolicy: Unsupported "
+                     "value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"]"));
         assert_int_equal(msg[strlen(msg) - 1], ']');
 }
 
@@ -184,15 +225,43 @@ static void test_validate_misc(void **state)
         assert_cause(causes, 0, "FieldValueRequired", "metadata.namespace", "Required value");
         assert_string_equal(S(json_array_get(causes, 1), "field", NULL), "metadata.labels");
         assert_cause(causes, 2, "FieldValueRequired", "spec.containers", "Required value");
-        assert_cause(causes, 3, "FieldValueNotSupported", "spec.initContainers[0].imagePullPolicy",
+        assert_cause(causes, 3, "FieldValueNotFound", "spec.initContainers[0].volumeMounts[0].name",
+                     "Not found: \"nope\"");
+        assert_cause(causes, 4, "FieldValueNotSupported", "spec.initContainers[0].imagePullPolicy",
                      "Unsupported value: \"Sometimes\": supported values: \"Always\", \"IfNotPresent\", "
                      "\"Never\"");
-        assert_cause(causes, 4, "FieldValueNotFound", "spec.initContainers[0].volumeMounts[0].name",
-                     "Not found: \"nope\"");
         assert_cause(causes, 5, "FieldValueInvalid", "spec.initContainers[0].resources.limits[gpu]",
                      "Invalid value: \"gpu\": must be a standard resource for containers");
         assert_string_equal(S(json_array_get(causes, 6), "field", NULL),
                             "spec.initContainers[0].resources.limits[memory]");
+}
+
+static void test_validate_probes(void **state)
+{
+        json_auto_t *ok = validate(
+                POD("{\"containers\":[{\"name\":\"web\",\"image\":\"x:1\",\"ports\":[{\"name\":"
+                    "\"http\",\"containerPort\":80}],\"livenessProbe\":{\"httpGet\":{\"port\":"
+                    "\"http\"}},\"readinessProbe\":{\"tcpSocket\":{\"port\":80},\"successThreshold\":2}}]}"),
+                NULL);
+        assert_int_equal(json_array_size(ok), 0);
+        json_auto_t *bad =
+                validate(POD("{\"containers\":[{\"name\":\"web\",\"image\":\"x:1\",\"livenessProbe\":{"
+                             "\"httpGet\":{\"port\":0,\"scheme\":\"FTP\"},\"exec\":{\"command\":[\"true\"]},"
+                             "\"successThreshold\":3},\"startupProbe\":{\"periodSeconds\":-1}}]}"),
+                         NULL);
+        assert_int_equal(json_array_size(bad), 6);
+        assert_cause(bad, 0, "FieldValueForbidden", "spec.containers[0].livenessProbe",
+                     "Forbidden: may not specify more than 1 handler type");
+        assert_cause(bad, 1, "FieldValueInvalid", "spec.containers[0].livenessProbe.httpGet.port",
+                     "Invalid value: 0: must be between 1 and 65535, inclusive");
+        assert_cause(bad, 2, "FieldValueNotSupported", "spec.containers[0].livenessProbe.httpGet.scheme",
+                     "Unsupported value: \"FTP\": supported values: \"HTTP\", \"HTTPS\"");
+        assert_cause(bad, 3, "FieldValueInvalid", "spec.containers[0].livenessProbe.successThreshold",
+                     "Invalid value: 3: must be 1");
+        assert_cause(bad, 4, "FieldValueRequired", "spec.containers[0].startupProbe",
+                     "Required value: must specify a handler type");
+        assert_cause(bad, 5, "FieldValueInvalid", "spec.containers[0].startupProbe.periodSeconds",
+                     "Invalid value: -1: must be greater than or equal to 0");
 }
 
 static void test_prepare_update_keeps_status(void **state)
@@ -412,11 +481,13 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_admission_defaults),
                 cmocka_unit_test(test_prepare_create_qos),
                 cmocka_unit_test(test_validate_ok),
                 cmocka_unit_test(test_validate_image_required),
                 cmocka_unit_test(test_validate_many),
                 cmocka_unit_test(test_validate_misc),
+                cmocka_unit_test(test_validate_probes),
                 cmocka_unit_test(test_prepare_update_keeps_status),
                 cmocka_unit_test(test_validate_update),
                 cmocka_unit_test(test_columns),

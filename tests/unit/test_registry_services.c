@@ -122,10 +122,10 @@ static void test_validate(void **state)
         assert_cause(c, 4, "FieldValueRequired", "spec.ports[1].name", "Required value");
         assert_cause(c, 5, "FieldValueNotSupported", "spec.ports[1].protocol",
                      "Unsupported value: \"ICMP\": supported values: \"SCTP\", \"TCP\", \"UDP\"");
-        assert_cause(c, 6, "FieldValueNotSupported", "spec.type",
+        assert_cause(c, 7, "FieldValueNotSupported", "spec.type",
                      "Unsupported value: \"Magic\": supported values: \"ClusterIP\", \"ExternalName\", "
                      "\"LoadBalancer\", \"NodePort\"");
-        assert_cause(c, 7, "FieldValueInvalid", "spec.clusterIPs[0]",
+        assert_cause(c, 6, "FieldValueInvalid", "spec.clusterIPs[0]",
                      "Invalid value: \"10.96.0.300\": must be a valid IP address, (e.g. 10.9.8.7 or "
                      "2001:db8::ffff)");
 
@@ -133,15 +133,77 @@ static void test_validate(void **state)
                 validate(SVC("{\"ports\":[{\"name\":\"a\",\"port\":80,\"nodePort\":30080},{\"name\":\"a\","
                              "\"port\":81,\"targetPort\":70000}]}"));
         assert_int_equal(json_array_size(d), 3);
-        assert_cause(d, 0, "FieldValueForbidden", "spec.ports[0].nodePort",
-                     "Forbidden: may not be used when `type` is 'ClusterIP'");
-        assert_cause(d, 1, "FieldValueDuplicate", "spec.ports[1].name", "Duplicate value: \"a\"");
-        assert_cause(d, 2, "FieldValueInvalid", "spec.ports[1].targetPort",
+        assert_cause(d, 0, "FieldValueDuplicate", "spec.ports[1].name", "Duplicate value: \"a\"");
+        assert_cause(d, 1, "FieldValueInvalid", "spec.ports[1].targetPort",
                      "Invalid value: 70000: must be between 1 and 65535, inclusive");
+        assert_cause(d, 2, "FieldValueForbidden", "spec.ports[0].nodePort",
+                     "Forbidden: may not be used when `type` is 'ClusterIP'");
+
+        json_auto_t *f = validate(
+                SVC("{\"type\":\"NodePort\",\"clusterIP\":\"None\",\"ports\":[{\"name\":\"a\","
+                    "\"port\":80,\"nodePort\":30080},{\"name\":\"b\",\"port\":80,\"nodePort\":30080}],"
+                    "\"externalTrafficPolicy\":\"Nearest\"}"));
+        assert_int_equal(json_array_size(f), 4);
+        assert_cause(f, 0, "FieldValueInvalid", "spec.clusterIPs[0]",
+                     "Invalid value: \"None\": may not be set to 'None' for NodePort services");
+        assert_cause(f, 1, "FieldValueDuplicate", "spec.ports[1].nodePort", "Duplicate value: 30080");
+        assert_cause(
+                f, 2, "FieldValueDuplicate", "spec.ports[1]",
+                "Duplicate value: core.ServicePort{Name:\"\", Protocol:\"TCP\", AppProtocol:(*string)(nil), "
+                "Port:80, TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:\"\"}, NodePort:0}");
+        assert_cause(f, 3, "FieldValueNotSupported", "spec.externalTrafficPolicy",
+                     "Unsupported value: \"Nearest\": supported values: \"Cluster\", \"Local\"");
+
+        json_auto_t *g = validate(SVC("{\"type\":\"ExternalName\",\"externalName\":\"db.example.com.\"}"));
+        assert_int_equal(json_array_size(g), 0);
+        json_auto_t *h =
+                validate(SVC("{\"type\":\"ExternalName\",\"clusterIP\":\"10.96.0.1\",\"externalName\":"
+                             "\"Not_A_Host\"}"));
+        assert_int_equal(json_array_size(h), 2);
+        assert_cause(h, 0, "FieldValueForbidden", "spec.clusterIPs",
+                     "Forbidden: may not be set for ExternalName services");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(h, 1), "field")),
+                            "spec.externalName");
 
         json_auto_t *e = validate(SVC("{}"));
         assert_int_equal(json_array_size(e), 1);
         assert_cause(e, 0, "FieldValueRequired", "spec.ports", "Required value");
+}
+
+static void test_ranges(void **state)
+{
+        static const struct k8c_registry_ctx rctx = { .now = 1795534338,
+                                                      .service_cluster_ip_range = "10.96.0.0/12",
+                                                      .service_node_port_range = "30000-32767" };
+        json_auto_t *ok = J(SVC("{\"type\":\"NodePort\",\"clusterIP\":\"10.111.2.3\",\"ports\":[{\"port\":80,"
+                                "\"nodePort\":32767}]}"));
+        R->set_defaults(ok);
+        struct k8c_field_errors errs = { 0 };
+        R->validate(ok, &rctx, &errs);
+        assert_int_equal(k8c_field_errors_count(&errs), 0);
+        json_auto_t *bad = J(SVC("{\"type\":\"NodePort\",\"clusterIP\":\"10.0.0.1\",\"ports\":[{\"port\":80,"
+                                 "\"nodePort\":8080}]}"));
+        R->set_defaults(bad);
+        R->validate(bad, &rctx, &errs);
+        assert_int_equal(k8c_field_errors_count(&errs), 2);
+        assert_cause(errs.causes, 0, "FieldValueInvalid", "spec.clusterIPs",
+                     "Invalid value: []string{\"10.0.0.1\"}: failed to allocate IP 10.0.0.1: provided IP is "
+                     "not in the "
+                     "valid range. The range of valid IPs is 10.96.0.0/12");
+        assert_cause(
+                errs.causes, 1, "FieldValueInvalid", "spec.ports[0].nodePort",
+                "Invalid value: 8080: provided port is not in the valid range. The range of valid ports is "
+                "30000-32767");
+        cleanup_error k8c_error_t err = NULL;
+        k8c_field_errors_to_error(&errs, "Service", "web", &err);
+        assert_string_equal(
+                k8c_error_msg(&err),
+                "Service \"web\" is invalid: [spec.clusterIPs: Invalid value: []string{\"10.0.0.1\"}: failed "
+                "to allocate IP 10.0.0.1: provided IP is not in the valid range. The range of valid IPs is "
+                "10.96.0.0/12, spec.ports[0].nodePort: Invalid value: 8080: provided port is not in the "
+                "valid "
+                "range. The range of valid ports is 30000-32767]");
+        k8c_field_errors_free(&errs);
 }
 
 static void test_update(void **state)
@@ -173,6 +235,45 @@ static void test_update(void **state)
         k8c_field_errors_free(&errs);
 }
 
+static void test_type_change(void **state)
+{
+        json_auto_t *old = J(
+                SVC("{\"type\":\"NodePort\",\"clusterIP\":\"10.96.0.10\",\"clusterIPs\":[\"10.96.0.10\"],"
+                    "\"ipFamilies\":[\"IPv4\"],\"ipFamilyPolicy\":\"SingleStack\",\"externalTrafficPolicy\":"
+                    "\"Cluster\",\"internalTrafficPolicy\":\"Cluster\",\"sessionAffinity\":\"None\","
+                    "\"ports\":[{\"port\":80,\"protocol\":\"TCP\",\"targetPort\":80,\"nodePort\":30080}]}"));
+        /* The merged result of `kubectl apply` with type ClusterIP: allocated values still present. */
+        json_auto_t *to_cip = json_deep_copy(old);
+        json_object_set_new(json_object_get(to_cip, "spec"), "type", json_string("ClusterIP"));
+        R->set_defaults(to_cip);
+        R->prepare_update(to_cip, old, &ctx);
+        assert_json(json_object_get(to_cip, "spec"),
+                    "{\"clusterIP\":\"10.96.0.10\",\"clusterIPs\":[\"10.96.0.10\"],\"internalTrafficPolicy\":"
+                    "\"Cluster\","
+                    "\"ipFamilies\":[\"IPv4\"],\"ipFamilyPolicy\":\"SingleStack\",\"ports\":[{\"port\":80,"
+                    "\"protocol\":"
+                    "\"TCP\",\"targetPort\":80}],\"sessionAffinity\":\"None\",\"type\":\"ClusterIP\"}");
+        struct k8c_field_errors errs = { 0 };
+        R->validate(to_cip, &ctx, &errs);
+        R->validate_update(to_cip, old, &ctx, &errs);
+        assert_int_equal(k8c_field_errors_count(&errs), 0);
+
+        json_auto_t *to_en = json_deep_copy(old);
+        json_t *spec = json_object_get(to_en, "spec");
+        json_object_set_new(spec, "type", json_string("ExternalName"));
+        json_object_set_new(spec, "externalName", json_string("db.example.com"));
+        R->set_defaults(to_en);
+        R->prepare_update(to_en, old, &ctx);
+        assert_json(json_object_get(to_en, "spec"),
+                    "{\"externalName\":\"db.example.com\",\"ports\":[{"
+                    "\"port\":80,"
+                    "\"protocol\":\"TCP\",\"targetPort\":80}],\"sessionAffinity\":\"None\",\"type\":"
+                    "\"ExternalName\"}");
+        R->validate(to_en, &ctx, &errs);
+        R->validate_update(to_en, old, &ctx, &errs);
+        assert_int_equal(k8c_field_errors_count(&errs), 0);
+}
+
 static json_t *row(const struct k8c_resource *r, const char *text)
 {
         json_auto_t *obj = J(text);
@@ -191,6 +292,9 @@ static void test_rows(void **state)
         }
         assert_null(R->columns[7].name);
         assert_string_equal(R->short_names[0], "svc");
+        assert_string_equal(R->field_selectors[0], "spec.clusterIP");
+        assert_string_equal(R->field_selectors[1], "spec.type");
+        assert_null(R->field_selectors[2]);
 
         json_auto_t *a = row(
                 R, "{\"metadata\":{\"name\":\"web\",\"creationTimestamp\":\"2026-11-24T12:32:18Z\"},"
@@ -263,8 +367,9 @@ static void test_endpoints(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),  cmocka_unit_test(test_validate),
-                cmocka_unit_test(test_update),    cmocka_unit_test(test_rows),
+                cmocka_unit_test(test_defaults),    cmocka_unit_test(test_validate),
+                cmocka_unit_test(test_ranges),      cmocka_unit_test(test_update),
+                cmocka_unit_test(test_type_change), cmocka_unit_test(test_rows),
                 cmocka_unit_test(test_endpoints),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -122,7 +122,21 @@ static void test_rs_validation(void **state)
                 validate(RS, "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{}}");
         assert_int_equal(json_array_size(d), 2);
         assert_cause(d, 0, "FieldValueRequired", "spec.selector", "Required value");
-        assert_cause(d, 1, "FieldValueRequired", "spec.template", "Required value");
+        assert_cause(d, 1, "FieldValueRequired", "spec.template.spec.containers", "Required value");
+
+        json_auto_t *e =
+                validate(RS, WL("ReplicaSet", "{\"minReadySeconds\":-3,\"selector\":{\"matchLabels\":{"
+                                              "\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{"
+                                              "\"app\":\"web\",\"bad\":\"-x-\"}},\"spec\":{"
+                                              "\"activeDeadlineSeconds\":5,\"containers\":[{\"name\":\"c\","
+                                              "\"image\":\"i\"}]}}}"));
+        assert_int_equal(json_array_size(e), 3);
+        assert_cause(e, 0, "FieldValueInvalid", "spec.minReadySeconds",
+                     "Invalid value: -3: must be greater than or equal to 0");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(e, 1), "field")),
+                            "spec.template.labels");
+        assert_cause(e, 2, "FieldValueInvalid", "spec.template.spec.activeDeadlineSeconds",
+                     "Invalid value: 5: activeDeadlineSeconds in ReplicaSet is not Supported");
 }
 
 static void test_selector_immutable(void **state)
@@ -203,20 +217,22 @@ static void test_deploy_validation(void **state)
                                           "{\"strategy\":{\"type\":\"Blue\"},\"selector\":{\"matchLabels\":{"
                                           "\"app\":\"web\"}}," TMPL("{\"app\":\"web\"}") "}"));
         assert_int_equal(json_array_size(c), 1);
-        assert_cause(c, 0, "FieldValueNotSupported", "spec.strategy.type",
-                     "Unsupported value: \"Blue\": supported values: \"Recreate\", \"RollingUpdate\"");
+        assert_cause(c, 0, "FieldValueNotSupported", "spec.strategy",
+                     "Unsupported value: apps.DeploymentStrategy{Type:\"Blue\", "
+                     "RollingUpdate:(*apps.RollingUpdateDeployment)(nil)}: supported values: \"Recreate\", "
+                     "\"RollingUpdate\"");
 
         json_auto_t *d = validate(DEP, WL("Deployment",
                                           "{\"strategy\":{\"rollingUpdate\":{\"maxUnavailable\":\"120%\","
                                           "\"maxSurge\":\"abc\"}},\"selector\":{\"matchLabels\":{\"app\":"
                                           "\"web\"}}," TMPL("{\"app\":\"web\"}") "}"));
         assert_int_equal(json_array_size(d), 2);
-        assert_cause(d, 0, "FieldValueInvalid", "spec.strategy.rollingUpdate.maxUnavailable",
-                     "Invalid value: \"120%\": must not be greater than 100%");
-        assert_cause(d, 1, "FieldValueInvalid", "spec.strategy.rollingUpdate.maxSurge",
-                     "Invalid value: \"abc\": a valid percent string must be a numeric string followed by an "
-                     "ending "
-                     "'%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')");
+        assert_cause(d, 0, "FieldValueInvalid", "spec.strategy.rollingUpdate.maxSurge",
+                     "Invalid value: abc: a valid percent string must be a numeric string followed by an "
+                     "ending '%' "
+                     "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')");
+        assert_cause(d, 1, "FieldValueInvalid", "spec.strategy.rollingUpdate.maxUnavailable",
+                     "Invalid value: 120%: must not be greater than 100%");
 }
 
 static void test_rows(void **state)

@@ -555,8 +555,15 @@ static char *quantity_text(const json_t *q)
                 return k8c_xstrdup(json_string_value(q));
         if (json_is_integer(q))
                 return k8c_xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(q));
-        if (json_is_real(q))
-                return k8c_xasprintf("%.17g", json_real_value(q));
+        if (json_is_real(q)) {
+                /* The shortest text that reads back as the same double: 0.1 stays "0.1". */
+                char *t = k8c_xasprintf("%.15g", json_real_value(q));
+                if (strtod(t, NULL) != json_real_value(q)) {
+                        free(t);
+                        t = k8c_xasprintf("%.17g", json_real_value(q));
+                }
+                return t;
+        }
         return NULL;
 }
 
@@ -637,6 +644,74 @@ static void validate_resources(const json_t *res, const char *path, struct k8c_f
         }
 }
 
+/* ValidatePortNumOrName on an IntOrString port. */
+static void validate_port_num_or_name(const json_t *v, const char *path, struct k8c_field_errors *errs)
+{
+        if (json_is_integer(v)) {
+                json_int_t n = json_integer_value(v);
+                if (n < 1 || n > 65535)
+                        k8c_field_invalid_int(errs, path, n, "must be between 1 and 65535, inclusive");
+        } else if (json_is_string(v)) {
+                const char *msgs[5];
+                size_t n = port_name_errors(json_string_value(v), msgs);
+                for (size_t i = 0; i < n; i++)
+                        k8c_field_invalid_str(errs, path, json_string_value(v), msgs[i]);
+        } else {
+                k8c_field_required(errs, path, "");
+        }
+}
+
+/* validateProbe + validateHandler; liveness and startup probes need successThreshold 1. */
+static void validate_probe(const json_t *probe, const char *path, bool success_must_be_one,
+                           struct k8c_field_errors *errs)
+{
+        if (probe == NULL)
+                return;
+        static const char *const handlers[] = { "exec", "httpGet", "tcpSocket", "grpc" };
+        size_t n = 0;
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(handlers); i++)
+                if (k8c_reg_has(probe, handlers[i]))
+                        n++;
+        if (n == 0)
+                k8c_field_required(errs, path, "must specify a handler type");
+        else if (n > 1)
+                k8c_field_forbidden(errs, path, "may not specify more than 1 handler type");
+        json_t *exec = k8c_reg_obj(probe, "exec");
+        if (exec != NULL && json_array_size(k8c_reg_arr(exec, "command")) == 0) {
+                cleanup_free char *f = k8c_xasprintf("%s.exec.command", path);
+                k8c_field_required(errs, f, "");
+        }
+        json_t *http = k8c_reg_obj(probe, "httpGet");
+        if (http != NULL) {
+                cleanup_free char *pp = k8c_xasprintf("%s.httpGet.path", path);
+                cleanup_free char *portp = k8c_xasprintf("%s.httpGet.port", path);
+                cleanup_free char *sp = k8c_xasprintf("%s.httpGet.scheme", path);
+                if (k8c_reg_str0(http, "path")[0] == '\0')
+                        k8c_field_required(errs, pp, "");
+                validate_port_num_or_name(k8c_reg_get(http, "port"), portp, errs);
+                const char *scheme = k8c_reg_str0(http, "scheme");
+                static const char *const schemes[] = { "HTTP", "HTTPS", NULL };
+                if (strcmp(scheme, "HTTP") != 0 && strcmp(scheme, "HTTPS") != 0)
+                        k8c_field_not_supported(errs, sp, scheme, schemes);
+        }
+        json_t *tcp = k8c_reg_obj(probe, "tcpSocket");
+        if (tcp != NULL) {
+                cleanup_free char *portp = k8c_xasprintf("%s.tcpSocket.port", path);
+                validate_port_num_or_name(k8c_reg_get(tcp, "port"), portp, errs);
+        }
+        static const char *const numbers[] = { "initialDelaySeconds", "timeoutSeconds", "periodSeconds",
+                                               "successThreshold", "failureThreshold" };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(numbers); i++) {
+                cleanup_free char *f = k8c_xasprintf("%s.%s", path, numbers[i]);
+                k8c_validate_nonnegative(probe, numbers[i], f, errs);
+        }
+        json_t *st = k8c_reg_get(probe, "successThreshold");
+        if (success_must_be_one && json_is_integer(st) && json_integer_value(st) != 1) {
+                cleanup_free char *f = k8c_xasprintf("%s.successThreshold", path);
+                k8c_field_invalid_int(errs, f, json_integer_value(st), "must be 1");
+        }
+}
+
 static const char *const pull_policies[] = { "Always", "IfNotPresent", "Never", NULL };
 static const char *const termination_policies[] = { "File", "FallbackToLogsOnError", NULL };
 
@@ -649,31 +724,23 @@ static void validate_containers(const json_t *ctrs, const char *path, const json
         {
                 cleanup_free char *cp = k8c_xasprintf("%s[%zu]", path, i);
                 cleanup_free char *np = k8c_xasprintf("%s.name", cp);
+                /* validateContainerCommon's order: name, image, terminationMessagePolicy, ports, env,
+                 * volumeMounts, imagePullPolicy, resources; then the duplicate-name check. */
                 const char *name = k8c_reg_str0(c, "name");
                 char *msgs[2];
                 if (name[0] == '\0')
                         k8c_field_required(errs, np, "");
-                else {
-                        size_t n = k8c_dns1123_label_errors(name, msgs);
-                        invalid_each(errs, np, name, msgs, n);
-                        if (n == 0 && json_object_get(all_names, name) != NULL)
-                                k8c_field_duplicate_str(errs, np, name);
-                        json_object_set_new(all_names, name, json_true());
-                }
+                else
+                        invalid_each(errs, np, name, msgs, k8c_dns1123_label_errors(name, msgs));
                 cleanup_free char *ip = k8c_xasprintf("%s.image", cp);
                 if (k8c_reg_str0(c, "image")[0] == '\0')
                         k8c_field_required(errs, ip, "");
-                const char *ipp = k8c_reg_str0(c, "imagePullPolicy");
-                cleanup_free char *ippp = k8c_xasprintf("%s.imagePullPolicy", cp);
-                if (ipp[0] == '\0')
-                        k8c_field_required(errs, ippp, "");
-                else if (!in_list(ipp, pull_policies))
-                        k8c_field_not_supported(errs, ippp, ipp, pull_policies);
-                const char *tmp = k8c_reg_str(c, "terminationMessagePolicy");
-                if (tmp != NULL && !in_list(tmp, termination_policies)) {
-                        cleanup_free char *f = k8c_xasprintf("%s.terminationMessagePolicy", cp);
-                        k8c_field_not_supported(errs, f, tmp, termination_policies);
-                }
+                const char *tmp = k8c_reg_str0(c, "terminationMessagePolicy");
+                cleanup_free char *tmpp = k8c_xasprintf("%s.terminationMessagePolicy", cp);
+                if (tmp[0] == '\0')
+                        k8c_field_required(errs, tmpp, "");
+                else if (!in_list(tmp, termination_policies))
+                        k8c_field_not_supported(errs, tmpp, tmp, termination_policies);
                 cleanup_free char *pp = k8c_xasprintf("%s.ports", cp);
                 validate_container_ports(k8c_reg_arr(c, "ports"), pp, errs);
                 size_t j;
@@ -702,13 +769,28 @@ static void validate_containers(const json_t *ctrs, const char *path, const json
                                 k8c_field_required(errs, mp, "");
                         }
                 }
+                const char *ipp = k8c_reg_str0(c, "imagePullPolicy");
+                cleanup_free char *ippp = k8c_xasprintf("%s.imagePullPolicy", cp);
+                if (ipp[0] == '\0')
+                        k8c_field_required(errs, ippp, "");
+                else if (!in_list(ipp, pull_policies))
+                        k8c_field_not_supported(errs, ippp, ipp, pull_policies);
                 cleanup_free char *rp = k8c_xasprintf("%s.resources", cp);
                 validate_resources(k8c_reg_obj(c, "resources"), rp, errs);
+                if (json_object_get(all_names, name) != NULL)
+                        k8c_field_duplicate_str(errs, np, name);
+                else
+                        json_object_set_new(all_names, name, json_true());
+                static const char *const probes[] = { "livenessProbe", "readinessProbe", "startupProbe" };
+                for (size_t k = 0; k < K8C_ARRAY_SIZE(probes); k++) {
+                        cleanup_free char *probe_path = k8c_xasprintf("%s.%s", cp, probes[k]);
+                        validate_probe(k8c_reg_obj(c, probes[k]), probe_path, k != 1, errs);
+                }
         }
 }
 
 static const char *const restart_policies[] = { "Always", "OnFailure", "Never", NULL };
-static const char *const dns_policies[] = { "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None",
+static const char *const dns_policies[] = { "ClusterFirstWithHostNet", "ClusterFirst", "Default", "None",
                                             NULL };
 static const char *const toleration_ops[] = { "Equal", "Exists", NULL };
 static const char *const taint_effects[] = { "NoExecute", "NoSchedule", "PreferNoSchedule", NULL };
@@ -807,8 +889,6 @@ void k8c_validate_pod_spec(const json_t *spec, const char *path, struct k8c_fiel
 
 /* ---- label selectors and workloads --------------------------------------------------------------- */
 
-static const char *const selector_ops[] = { "In", "NotIn", "Exists", "DoesNotExist", NULL };
-
 void k8c_validate_label_selector(const json_t *sel, const char *path, struct k8c_field_errors *errs)
 {
         if (sel == NULL)
@@ -843,7 +923,6 @@ void k8c_validate_label_selector(const json_t *sel, const char *path, struct k8c
                         k8c_field_invalid_str(errs, kp, key, msg);
                 }
         }
-        (void)selector_ops;
 }
 
 char *k8c_go_label_selector(const json_t *sel)
@@ -891,8 +970,6 @@ char *k8c_go_label_selector(const json_t *sel)
 
 void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struct k8c_field_errors *errs)
 {
-        k8c_validate_nonnegative(spec, "replicas", "spec.replicas", errs);
-        k8c_validate_nonnegative(spec, "minReadySeconds", "spec.minReadySeconds", errs);
         json_t *sel = k8c_reg_obj(spec, "selector");
         bool sel_ok = false;
         struct k8c_selector selector = { 0 };
@@ -912,17 +989,20 @@ void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struc
                 if (k8c_field_errors_count(errs) == before)
                         sel_ok = k8c_selector_from_json(sel, &selector, NULL) >= 0;
         }
+        /* The template is a struct, not a pointer, in Kubernetes: a missing one validates as empty. */
+        json_auto_t *empty = json_object();
         json_t *tmpl = k8c_reg_obj(spec, "template");
-        if (tmpl == NULL) {
-                k8c_field_required(errs, "spec.template", "");
-        } else {
+        if (tmpl == NULL)
+                tmpl = empty;
+        {
                 json_t *labels = k8c_reg_path(tmpl, "metadata.labels");
                 if (sel_ok && !k8c_selector_empty(&selector) && !k8c_selector_matches(&selector, labels)) {
                         cleanup_free char *raw = k8c_go_string_map(labels);
                         k8c_field_invalid_raw(errs, "spec.template.metadata.labels", raw,
                                               "`selector` does not match template `labels`");
                 }
-                k8c_validate_labels_at(labels, "spec.template.metadata.labels", errs);
+                /* ValidatePodTemplateSpec reports template labels under "<template>.labels". */
+                k8c_validate_labels_at(labels, "spec.template.labels", errs);
                 json_t *pspec = k8c_reg_obj(tmpl, "spec");
                 k8c_validate_pod_spec(pspec, "spec.template.spec", errs);
                 const char *rp = k8c_reg_str0(pspec, "restartPolicy");
@@ -931,11 +1011,9 @@ void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struc
                         k8c_field_not_supported(errs, "spec.template.spec.restartPolicy", rp, always);
                 json_t *ads = k8c_reg_get(pspec, "activeDeadlineSeconds");
                 if (json_is_integer(ads)) {
-                        cleanup_free char *detail = k8c_xasprintf(
-                                "activeDeadlineSeconds in %s is not Supported",
-                                strcmp(kind_word, "deployment") == 0 ? "ReplicaSet" : "ReplicaSet");
                         k8c_field_invalid_int(errs, "spec.template.spec.activeDeadlineSeconds",
-                                              json_integer_value(ads), detail);
+                                              json_integer_value(ads),
+                                              "activeDeadlineSeconds in ReplicaSet is not Supported");
                 }
         }
         if (sel_ok)
@@ -952,6 +1030,147 @@ void k8c_validate_selector_immutable(const json_t *obj, const json_t *old, struc
         }
 }
 
+/* ---- ConfigMap/Secret data ---- */
+
+/* validation.IsConfigMapKey messages. */
+static void validate_key(const char *key, const char *field, struct k8c_field_errors *errs)
+{
+        size_t len = strlen(key);
+        if (len > 253)
+                k8c_field_invalid_str(errs, field, key, "must be no more than 253 characters");
+        bool ok = len > 0;
+        for (size_t i = 0; i < len && ok; i++) {
+                char c = key[i];
+                ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                     c == '.' || c == '_';
+        }
+        if (!ok)
+                k8c_field_invalid_str(
+                        errs, field, key,
+                        "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+                        "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation "
+                        "is '[-._a-zA-Z0-9]+')");
+        if (strcmp(key, ".") == 0)
+                k8c_field_invalid_str(errs, field, key, "must not be '.'");
+        else if (strcmp(key, "..") == 0)
+                k8c_field_invalid_str(errs, field, key, "must not be '..'");
+        else if (strncmp(key, "..", 2) == 0)
+                k8c_field_invalid_str(errs, field, key, "must not start with '..'");
+}
+
+size_t k8c_validate_data_map(const json_t *map, const char *name, const json_t *other, const char *other_name,
+                             struct k8c_field_errors *errs)
+{
+        size_t total = 0;
+        const char *key;
+        json_t *v;
+        if (!json_is_object(map))
+                return 0;
+        json_object_foreach((json_t *)map, key, v)
+        {
+                cleanup_free char *f = k8c_xasprintf("%s[%s]", name, key);
+                validate_key(key, f, errs);
+                if (other != NULL && json_object_get(other, key) != NULL) {
+                        cleanup_free char *detail =
+                                k8c_xasprintf("duplicate of key present in %s", other_name);
+                        k8c_field_invalid_str(errs, f, key, detail);
+                }
+                total += strlen(key) + (json_is_string(v) ? json_string_length(v) : 0);
+        }
+        return total;
+}
+
+void k8c_validate_immutable_data(const json_t *obj, const json_t *old, const char *const *keys,
+                                 struct k8c_field_errors *errs)
+{
+        if (!json_is_true(k8c_reg_get(old, "immutable")))
+                return;
+        if (!json_is_true(k8c_reg_get(obj, "immutable")))
+                k8c_field_forbidden(errs, "immutable", "field is immutable when `immutable` is set");
+        for (size_t i = 0; keys[i] != NULL; i++) {
+                json_t *a = k8c_reg_get(obj, keys[i]), *b = k8c_reg_get(old, keys[i]);
+                bool same = (a == NULL || json_object_size(a) == 0) ? (b == NULL || json_object_size(b) == 0)
+                                                                    : (b != NULL && json_equal(a, b));
+                if (!same)
+                        k8c_field_forbidden(errs, keys[i], "field is immutable when `immutable` is set");
+        }
+}
+
+/* ---- PersistentVolume/Claim ---- */
+
+static const char *const access_modes[] = { "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce",
+                                            "ReadWriteOncePod", NULL };
+static const char *const volume_modes[] = { "Block", "Filesystem", NULL };
+
+static bool pv_in_list(const char *s, const char *const *list)
+{
+        for (size_t i = 0; list[i] != NULL; i++)
+                if (strcmp(s, list[i]) == 0)
+                        return true;
+        return false;
+}
+
+void k8c_validate_access_modes(const json_t *spec, const char *path, struct k8c_field_errors *errs)
+{
+        json_t *modes = k8c_reg_arr(spec, "accessModes");
+        if (json_array_size(modes) == 0) {
+                k8c_field_required(errs, path, "");
+                return;
+        }
+        size_t i;
+        json_t *m;
+        json_array_foreach(modes, i, m)
+        {
+                const char *s = json_string_value(m) ? json_string_value(m) : "";
+                if (!pv_in_list(s, access_modes))
+                        k8c_field_not_supported(errs, path, s, access_modes);
+        }
+}
+
+void k8c_validate_volume_mode(const json_t *spec, const char *path, struct k8c_field_errors *errs)
+{
+        const char *vm = k8c_reg_str(spec, "volumeMode");
+        if (vm != NULL && !pv_in_list(vm, volume_modes))
+                k8c_field_not_supported(errs, path, vm, volume_modes);
+}
+
+/* helper.GetAccessModesAsString: RWO,ROX,RWX,RWOP in this fixed order, each once. */
+char *k8c_access_modes_string(const json_t *modes)
+{
+        static const struct {
+                const char *mode, *abbr;
+        } order[] = { { "ReadWriteOnce", "RWO" },
+                      { "ReadOnlyMany", "ROX" },
+                      { "ReadWriteMany", "RWX" },
+                      { "ReadWriteOncePod", "RWOP" } };
+        char *out = k8c_xstrdup("");
+        for (size_t k = 0; k < K8C_ARRAY_SIZE(order); k++) {
+                size_t i;
+                json_t *m;
+                json_array_foreach(modes, i, m)
+                {
+                        if (json_is_string(m) && strcmp(json_string_value(m), order[k].mode) == 0) {
+                                char *next = k8c_xasprintf("%s%s%s", out, out[0] != '\0' ? "," : "",
+                                                           order[k].abbr);
+                                free(out);
+                                out = next;
+                                break;
+                        }
+                }
+        }
+        return out;
+}
+
+/* storageClassName, or the beta annotation when the field is absent. */
+const char *k8c_storage_class(const json_t *obj)
+{
+        const char *sc = k8c_reg_path_str(obj, "spec.storageClassName");
+        if (sc != NULL)
+                return sc;
+        json_t *ann = k8c_reg_path(obj, "metadata.annotations");
+        return k8c_reg_str0(ann, "volume.beta.kubernetes.io/storage-class");
+}
+
 /* ---- defaults ------------------------------------------------------------------------------------ */
 
 /* SetDefaults_Container's pull policy: "latest" or no tag (and no digest) → Always. */
@@ -966,6 +1185,23 @@ static const char *default_pull_policy(const char *image)
                 return (taglen == 6 && strncmp(colon + 1, "latest", 6) == 0) ? "Always" : "IfNotPresent";
         }
         return at != NULL ? "IfNotPresent" : "Always";
+}
+
+void k8c_canonicalize_quantities(json_t *list)
+{
+        const char *name;
+        json_t *q;
+        if (!json_is_object(list))
+                return;
+        json_object_foreach(list, name, q)
+        {
+                cleanup_free char *text = quantity_text(q);
+                k8c_quantity_t v;
+                if (text == NULL || k8c_quantity_parse(text, &v, NULL) < 0)
+                        continue; /* left for validation to report */
+                cleanup_free char *canon = k8c_quantity_format(&v);
+                json_object_set_new(list, name, json_string(canon));
+        }
 }
 
 static void probe_defaults(json_t *probe)
@@ -1007,6 +1243,9 @@ static void container_defaults(json_t *c, bool host_network)
                 if (json_is_object(fr))
                         k8c_reg_default_str(fr, "apiVersion", "v1");
         }
+        json_t *res = k8c_reg_obj(c, "resources");
+        k8c_canonicalize_quantities(k8c_reg_obj(res, "limits"));
+        k8c_canonicalize_quantities(k8c_reg_obj(res, "requests"));
         probe_defaults(k8c_reg_obj(c, "livenessProbe"));
         probe_defaults(k8c_reg_obj(c, "readinessProbe"));
         probe_defaults(k8c_reg_obj(c, "startupProbe"));

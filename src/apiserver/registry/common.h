@@ -72,8 +72,9 @@ void k8c_validate_nonnegative(const json_t *parent, const char *key, const char 
 void k8c_validate_pod_spec(const json_t *spec, const char *path, struct k8c_field_errors *errs);
 /* metav1.LabelSelector structure (matchLabels + matchExpressions operators/values). */
 void k8c_validate_label_selector(const json_t *sel, const char *path, struct k8c_field_errors *errs);
-/* ReplicaSet/Deployment spec: selector required and non-empty, template labels matched,
- * template validated, restartPolicy Always, no activeDeadlineSeconds, replicas ≥ 0. */
+/* ReplicaSet/Deployment spec.selector and spec.template: selector required and non-empty, template
+ * labels matched, template validated, restartPolicy Always, no activeDeadlineSeconds. kind_word
+ * names the kind in "empty selector is invalid for <kind_word>" (Kubernetes says "deployment" for both). */
 void k8c_validate_workload_spec(const json_t *spec, const char *kind_word, struct k8c_field_errors *errs);
 /* apps/v1: spec.selector cannot change after creation ("field is immutable"). */
 void k8c_validate_selector_immutable(const json_t *obj, const json_t *old, struct k8c_field_errors *errs);
@@ -82,7 +83,27 @@ char *k8c_go_label_selector(const json_t *sel);
 /* IPv4 or IPv6 literal. */
 bool k8c_is_ip(const char *s);
 
+/* ConfigMap/Secret data: each key of map (field name[key]) checked as IsConfigMapKey, keys also
+ * present in other reported as duplicates; returns the bytes of keys and values. */
+#define K8C_MAX_DATA_BYTES (1024 * 1024)
+size_t k8c_validate_data_map(const json_t *map, const char *name, const json_t *other, const char *other_name,
+                             struct k8c_field_errors *errs);
+/* When old has immutable: true, keys (NULL-terminated) may not change and immutable may not be unset. */
+void k8c_validate_immutable_data(const json_t *obj, const json_t *old, const char *const *keys,
+                                 struct k8c_field_errors *errs);
+
+/* PersistentVolume/Claim: accessModes required and each supported; volumeMode supported. */
+void k8c_validate_access_modes(const json_t *spec, const char *path, struct k8c_field_errors *errs);
+void k8c_validate_volume_mode(const json_t *spec, const char *path, struct k8c_field_errors *errs);
+/* helper.GetAccessModesAsString: "RWO,ROX,RWX,RWOP" subset in that order. Caller frees. */
+char *k8c_access_modes_string(const json_t *modes);
+/* spec.storageClassName, else the beta storage-class annotation, else "". */
+const char *k8c_storage_class(const json_t *obj);
+
 /* ---- shared defaults ---- */
+/* Rewrites every parsable quantity of a ResourceList in canonical form ("0.5" → "500m", 1 → "1"),
+ * as Kubernetes' decode/encode round trip does; unparsable ones are left for validation. */
+void k8c_canonicalize_quantities(json_t *list);
 void k8c_pod_spec_set_defaults(json_t *spec);
 /* Template of a workload: spec defaults and template labels → selector/labels defaults are per kind. */
 void k8c_pod_template_set_defaults(json_t *tmpl);

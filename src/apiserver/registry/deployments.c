@@ -29,7 +29,9 @@ static void deploy_set_defaults(json_t *obj)
         }
         k8c_reg_default_int(spec, "revisionHistoryLimit", 10);
         k8c_reg_default_int(spec, "progressDeadlineSeconds", 600);
-        k8c_pod_template_set_defaults(k8c_reg_obj(spec, "template"));
+        json_t *tmpl = k8c_reg_ensure(spec, "template");
+        k8c_reg_ensure(tmpl, "spec");
+        k8c_pod_template_set_defaults(tmpl);
 }
 
 static void deploy_prepare_create(json_t *obj, const struct k8c_registry_ctx *ctx)
@@ -42,81 +44,116 @@ static void deploy_prepare_update(json_t *obj, const json_t *old, const struct k
         k8c_reg_keep_old(obj, old, "status");
 }
 
-/* IntOrString: percent strings ("25%") or integers; ret_value in percent or units. */
-static void validate_int_or_percent(const json_t *v, const char *path, struct k8c_field_errors *errs,
-                                    bool *ret_zero)
+/* IntOrString as Kubernetes prints it in messages: its String() form, unquoted ("25%", "0"). */
+static char *int_or_string(const json_t *v)
 {
-        *ret_zero = false;
-        if (v == NULL)
-                return;
-        if (json_is_integer(v)) {
-                json_int_t n = json_integer_value(v);
-                if (n < 0)
-                        k8c_field_invalid_int(errs, path, n, "must be greater than or equal to 0");
-                *ret_zero = n == 0;
-                return;
-        }
-        const char *s = json_string_value(v);
-        size_t len = s != NULL ? strlen(s) : 0;
-        bool ok = len >= 2 && s[len - 1] == '%';
-        for (size_t i = 0; ok && i + 1 < len; i++)
-                ok = s[i] >= '0' && s[i] <= '9';
-        if (!ok) {
-                k8c_field_invalid_str(
-                        errs, path, s != NULL ? s : "",
-                        "a valid percent string must be a numeric string followed by an ending '%' "
-                        "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')");
-                return;
-        }
-        long pct = strtol(s, NULL, 10);
-        *ret_zero = pct == 0;
-        if (strcmp(path, "spec.strategy.rollingUpdate.maxUnavailable") == 0 && pct > 100)
-                k8c_field_invalid_str(errs, path, s, "must not be greater than 100%");
+        if (json_is_integer(v))
+                return k8c_xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return k8c_xstrdup(json_string_value(v) != NULL ? json_string_value(v) : "");
 }
 
-static void deploy_validate(const json_t *obj, const struct k8c_registry_ctx *ctx,
-                            struct k8c_field_errors *errs)
+/* getPercentValue: true and the number for a valid "N%" string. */
+static bool percent_value(const json_t *v, long *ret)
 {
-        k8c_validate_object_meta_rule(obj, true, K8C_NAME_SUBDOMAIN, errs);
-        json_t *spec = k8c_reg_obj(obj, "spec");
-        k8c_validate_workload_spec(spec, "deployment", errs);
-        json_t *strategy = k8c_reg_obj(spec, "strategy");
-        const char *type = k8c_reg_str0(strategy, "type");
+        const char *s = json_string_value(v);
+        size_t len = s != NULL ? strlen(s) : 0;
+        if (len < 2 || s[len - 1] != '%')
+                return false;
+        for (size_t i = 0; i + 1 < len; i++)
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+        *ret = strtol(s, NULL, 10);
+        return true;
+}
+
+static long int_or_percent_value(const json_t *v)
+{
+        long pct;
+        if (percent_value(v, &pct))
+                return pct;
+        return json_is_integer(v) ? (long)json_integer_value(v) : 0;
+}
+
+/* ValidatePositiveIntOrPercent */
+static void validate_int_or_percent(const json_t *v, const char *path, struct k8c_field_errors *errs)
+{
+        long pct;
+        if (v == NULL)
+                return;
+        cleanup_free char *raw = int_or_string(v);
+        if (json_is_integer(v)) {
+                if (json_integer_value(v) < 0)
+                        k8c_field_invalid_int(errs, path, json_integer_value(v),
+                                              "must be greater than or equal to 0");
+        } else if (json_is_string(v)) {
+                if (!percent_value(v, &pct))
+                        k8c_field_invalid_raw(
+                                errs, path, raw,
+                                "a valid percent string must be a numeric string followed by an ending "
+                                "'%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')");
+        } else {
+                k8c_field_invalid_raw(errs, path, raw, "must be an integer or percentage (e.g '5%%')");
+        }
+}
+
+static void validate_strategy(const json_t *strategy, struct k8c_field_errors *errs)
+{
         static const char *const types[] = { "Recreate", "RollingUpdate", NULL };
-        if (type[0] == '\0') {
-                k8c_field_required(errs, "spec.strategy.type", "");
-        } else if (strcmp(type, "Recreate") == 0) {
+        const char *type = k8c_reg_str0(strategy, "type");
+        if (strcmp(type, "Recreate") == 0) {
                 if (k8c_reg_has(strategy, "rollingUpdate"))
                         k8c_field_forbidden(errs, "spec.strategy.rollingUpdate",
                                             "may not be specified when strategy `type` is 'Recreate'");
         } else if (strcmp(type, "RollingUpdate") == 0) {
                 json_t *ru = k8c_reg_obj(strategy, "rollingUpdate");
-                bool unavail_zero = false, surge_zero = false;
-                validate_int_or_percent(k8c_reg_get(ru, "maxUnavailable"),
-                                        "spec.strategy.rollingUpdate.maxUnavailable", errs, &unavail_zero);
-                validate_int_or_percent(k8c_reg_get(ru, "maxSurge"), "spec.strategy.rollingUpdate.maxSurge",
-                                        errs, &surge_zero);
-                if (unavail_zero && surge_zero) {
-                        json_t *mu = k8c_reg_get(ru, "maxUnavailable");
-                        if (json_is_integer(mu))
-                                k8c_field_invalid_int(errs, "spec.strategy.rollingUpdate.maxUnavailable", 0,
-                                                      "may not be 0 when `maxSurge` is 0");
-                        else
-                                k8c_field_invalid_str(errs, "spec.strategy.rollingUpdate.maxUnavailable",
-                                                      json_string_value(mu),
-                                                      "may not be 0 when `maxSurge` is 0");
+                if (ru == NULL) {
+                        k8c_field_required(errs, "spec.strategy.rollingUpdate",
+                                           "this should be defaulted and never be nil");
+                        return;
                 }
+                json_t *mu = k8c_reg_get(ru, "maxUnavailable");
+                json_t *ms = k8c_reg_get(ru, "maxSurge");
+                validate_int_or_percent(mu, "spec.strategy.rollingUpdate.maxUnavailable", errs);
+                validate_int_or_percent(ms, "spec.strategy.rollingUpdate.maxSurge", errs);
+                cleanup_free char *raw = int_or_string(mu);
+                if (int_or_percent_value(mu) == 0 && int_or_percent_value(ms) == 0)
+                        k8c_field_invalid_raw(errs, "spec.strategy.rollingUpdate.maxUnavailable", raw,
+                                              "may not be 0 when `maxSurge` is 0");
+                long pct;
+                if (percent_value(mu, &pct) && pct > 100)
+                        k8c_field_invalid_raw(errs, "spec.strategy.rollingUpdate.maxUnavailable", raw,
+                                              "must not be greater than 100%");
         } else {
-                k8c_field_not_supported(errs, "spec.strategy.type", type, types);
+                /* NotSupported carries the whole strategy struct, as Go's %#v prints it. */
+                cleanup_free char *q = k8c_go_quote(type);
+                json_t *ru = k8c_reg_get(strategy, "rollingUpdate");
+                cleanup_free char *ru_text = ru == NULL ? k8c_xstrdup("(*apps.RollingUpdateDeployment)(nil)")
+                                                        : json_dumps(ru, JSON_COMPACT);
+                cleanup_free char *raw =
+                        k8c_xasprintf("apps.DeploymentStrategy{Type:%s, RollingUpdate:%s}", q, ru_text);
+                k8c_field_error(errs, "FieldValueNotSupported", "spec.strategy",
+                                "Unsupported value: %s: supported values: \"%s\", \"%s\"", raw, types[0],
+                                types[1]);
         }
+}
+
+static void deploy_validate(const json_t *obj, const struct k8c_registry_ctx *ctx,
+                            struct k8c_field_errors *errs)
+{
+        /* ValidateDeploymentSpec's order. */
+        k8c_validate_object_meta_rule(obj, true, K8C_NAME_SUBDOMAIN, errs);
+        json_t *spec = k8c_reg_obj(obj, "spec");
+        k8c_validate_nonnegative(spec, "replicas", "spec.replicas", errs);
+        k8c_validate_workload_spec(spec, "deployment", errs);
+        validate_strategy(k8c_reg_obj(spec, "strategy"), errs);
+        k8c_validate_nonnegative(spec, "minReadySeconds", "spec.minReadySeconds", errs);
         k8c_validate_nonnegative(spec, "revisionHistoryLimit", "spec.revisionHistoryLimit", errs);
         json_t *pds = k8c_reg_get(spec, "progressDeadlineSeconds");
         if (json_is_integer(pds)) {
                 json_int_t v = json_integer_value(pds);
-                if (v < 0)
-                        k8c_field_invalid_int(errs, "spec.progressDeadlineSeconds", v,
-                                              "must be greater than or equal to 0");
-                else if (v <= k8c_reg_int(spec, "minReadySeconds", 0))
+                k8c_validate_nonnegative(spec, "progressDeadlineSeconds", "spec.progressDeadlineSeconds",
+                                         errs);
+                if (v <= k8c_reg_int(spec, "minReadySeconds", 0))
                         k8c_field_invalid_int(errs, "spec.progressDeadlineSeconds", v,
                                               "must be greater than minReadySeconds");
         }

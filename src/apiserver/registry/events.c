@@ -1,13 +1,17 @@
 /*
- * events.c - core/v1 Event: the field selectors `kubectl describe` uses, validation of
- * the involved object's namespace, and printEvent's (wide) row: Last Seen, Type, Reason,
- * Object, Subobject, Source, Message, First Seen, Count, Name.
+ * events.c - core/v1 Event: the field selectors `kubectl describe` uses, the legacy event
+ * validation core/v1 applies (namespaces agree; series-style events carry reporting fields),
+ * and printEvent's (wide) row: Last Seen, Type, Reason, Object, Subobject, Source, Message,
+ * First Seen, Count, Name.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apiserver/registry/common.h"
 #include "k8c/cleanup.h"
+#include "k8c/labels.h"
+#include "k8c/names.h"
 
 static const char *const ev_short_names[] = { "ev", NULL };
 static const char *const ev_field_selectors[] = {
@@ -25,14 +29,73 @@ static const char *const ev_field_selectors[] = {
         NULL,
 };
 
+/* path.ValidatePathSegmentName: the only ObjectMeta name rule events get. */
+static void validate_event_meta(const json_t *obj, struct k8c_field_errors *errs)
+{
+        const char *name = k8c_reg_path_str(obj, "metadata.name");
+        if (name == NULL || name[0] == '\0') {
+                k8c_field_required(errs, "metadata.name", "name or generateName is required");
+                return;
+        }
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+                cleanup_free char *d = k8c_xasprintf("may not be '%s'", name);
+                k8c_field_invalid_str(errs, "metadata.name", name, d);
+        }
+        if (strchr(name, '/') != NULL)
+                k8c_field_invalid_str(errs, "metadata.name", name, "may not contain '/'");
+        if (strchr(name, '%') != NULL)
+                k8c_field_invalid_str(errs, "metadata.name", name, "may not contain '%'");
+        const char *ns = k8c_reg_path_str(obj, "metadata.namespace");
+        if (ns == NULL || ns[0] == '\0')
+                k8c_field_required(errs, "metadata.namespace", "");
+}
+
+/* legacyValidateEvent, as core/v1 events get it (no further validation for that version). */
 static void ev_validate(const json_t *obj, const struct k8c_registry_ctx *ctx, struct k8c_field_errors *errs)
 {
-        k8c_validate_object_meta_rule(obj, true, K8C_NAME_SUBDOMAIN, errs);
-        const char *ins = k8c_reg_path_str(obj, "involvedObject.namespace");
-        const char *ns = k8c_reg_path_str(obj, "metadata.namespace");
-        if (ins != NULL && ins[0] != '\0' && ns != NULL && strcmp(ins, ns) != 0)
-                k8c_field_invalid_str(errs, "involvedObject.namespace", ins,
-                                      "does not match event.namespace");
+        const char *ns = k8c_reg_path_str(obj, "metadata.namespace") ?: "";
+        const char *ins = k8c_reg_path_str(obj, "involvedObject.namespace") ?: "";
+        const char *event_time = k8c_reg_str0(obj, "eventTime");
+        if (event_time[0] == '\0') {
+                if (ins[0] == '\0' ? (ns[0] != '\0' && strcmp(ns, "default") != 0) : strcmp(ns, ins) != 0)
+                        k8c_field_invalid_str(errs, "involvedObject.namespace", ins,
+                                              "does not match event.namespace");
+        } else {
+                if (ins[0] == '\0' && strcmp(ns, "default") != 0 && strcmp(ns, "kube-system") != 0)
+                        k8c_field_invalid_str(errs, "involvedObject.namespace", ins,
+                                              "does not match event.namespace");
+                const char *rc = k8c_reg_str0(obj, "reportingComponent");
+                cleanup_free char *msg = NULL;
+                if (rc[0] == '\0')
+                        k8c_field_required(errs, "reportingComponent", "");
+                if (!k8c_label_key_valid(rc, &msg))
+                        k8c_field_invalid_str(errs, "reportingComponent", rc, msg);
+                const char *ri = k8c_reg_str0(obj, "reportingInstance");
+                if (ri[0] == '\0')
+                        k8c_field_required(errs, "reportingInstance", "");
+                if (strlen(ri) > 128)
+                        k8c_field_invalid_str(errs, "reportingInstance", "",
+                                              "can have at most 128 characters");
+                const char *action = k8c_reg_str0(obj, "action");
+                if (action[0] == '\0')
+                        k8c_field_required(errs, "action", "");
+                if (strlen(action) > 128)
+                        k8c_field_invalid_str(errs, "action", "", "can have at most 128 characters");
+                const char *reason = k8c_reg_str0(obj, "reason");
+                if (reason[0] == '\0')
+                        k8c_field_required(errs, "reason", "");
+                if (strlen(reason) > 128)
+                        k8c_field_invalid_str(errs, "reason", "", "can have at most 128 characters");
+                if (strlen(k8c_reg_str0(obj, "message")) > 1024)
+                        k8c_field_invalid_str(errs, "message", "", "can have at most 1024 characters");
+        }
+        char *msgs[2];
+        size_t n = k8c_dns1123_subdomain_errors(ns, msgs);
+        for (size_t i = 0; i < n; i++) {
+                k8c_field_invalid_str(errs, "namespace", ns, msgs[i]);
+                free(msgs[i]);
+        }
+        validate_event_meta(obj, errs);
 }
 
 static void ev_validate_update(const json_t *obj, const json_t *old, const struct k8c_registry_ctx *ctx,

@@ -15,8 +15,19 @@ static const char *const taint_effects[] = { "NoExecute", "NoSchedule", "PreferN
 
 static void node_set_defaults(json_t *obj)
 {
+        /* v1 conversion keeps podCIDR and podCIDRs[0] in step. */
+        json_t *spec = k8c_reg_obj(obj, "spec");
+        const char *cidr = k8c_reg_str0(spec, "podCIDR");
+        json_t *cidrs = k8c_reg_arr(spec, "podCIDRs");
+        if (cidr[0] != '\0' && json_array_size(cidrs) == 0)
+                json_object_set_new(spec, "podCIDRs", json_pack("[s]", cidr));
+        else if (cidr[0] == '\0' && json_is_string(json_array_get(cidrs, 0)))
+                json_object_set_new(spec, "podCIDR",
+                                    json_string(json_string_value(json_array_get(cidrs, 0))));
         json_t *status = k8c_reg_obj(obj, "status");
         json_t *cap = k8c_reg_obj(status, "capacity");
+        k8c_canonicalize_quantities(cap);
+        k8c_canonicalize_quantities(k8c_reg_obj(status, "allocatable"));
         if (cap != NULL && !k8c_reg_has(status, "allocatable"))
                 json_object_set_new(status, "allocatable", json_deep_copy(cap));
 }
@@ -68,9 +79,16 @@ static void node_validate_update(const json_t *obj, const json_t *old, const str
                                  struct k8c_field_errors *errs)
 {
         k8c_validate_object_meta_update(obj, old, errs);
+        /* Only the IPAM controller's first assignment ("" → CIDR) is allowed. */
+        json_t *ocidrs = k8c_reg_path(old, "spec.podCIDRs");
+        json_t *ncidrs = k8c_reg_path(obj, "spec.podCIDRs");
         const char *ocidr = k8c_reg_path_str(old, "spec.podCIDR");
         const char *ncidr = k8c_reg_path_str(obj, "spec.podCIDR");
-        if (ocidr != NULL && ocidr[0] != '\0' && (ncidr == NULL || strcmp(ocidr, ncidr) != 0))
+        bool had = json_array_size(ocidrs) > 0 || (ocidr != NULL && ocidr[0] != '\0');
+        bool same = (ocidrs == NULL ? ncidrs == NULL || json_array_size(ncidrs) == 0
+                                    : ncidrs != NULL && json_equal(ocidrs, ncidrs)) &&
+                    strcmp(ocidr != NULL ? ocidr : "", ncidr != NULL ? ncidr : "") == 0;
+        if (had && !same)
                 k8c_field_forbidden(errs, "spec.podCIDRs",
                                     "node updates may not change podCIDR except from \"\" to valid");
 }

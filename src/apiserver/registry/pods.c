@@ -49,9 +49,48 @@ static void pod_set_defaults(json_t *obj)
         k8c_pod_spec_set_defaults(spec);
 }
 
+/* What kube-apiserver's default admission chain adds to every new pod: the Priority plugin's
+ * priority 0 / PreemptLowerPriority, and DefaultTolerationSeconds' 300s NoExecute tolerations for
+ * not-ready and unreachable nodes (unless the pod already tolerates them). */
+static void pod_admission_defaults(json_t *spec)
+{
+        if (spec == NULL)
+                return;
+        if (k8c_reg_str0(spec, "priorityClassName")[0] == '\0')
+                k8c_reg_default_int(spec, "priority", 0);
+        k8c_reg_default_str(spec, "preemptionPolicy", "PreemptLowerPriority");
+        static const char *const keys[] = { "node.kubernetes.io/not-ready",
+                                            "node.kubernetes.io/unreachable" };
+        bool tolerates[2] = { false, false };
+        size_t i;
+        json_t *t;
+        json_array_foreach(k8c_reg_arr(spec, "tolerations"), i, t)
+        {
+                const char *key = k8c_reg_str0(t, "key");
+                const char *effect = k8c_reg_str0(t, "effect");
+                for (size_t k = 0; k < 2; k++)
+                        if ((strcmp(key, keys[k]) == 0 || key[0] == '\0') &&
+                            (strcmp(effect, "NoExecute") == 0 || effect[0] == '\0'))
+                                tolerates[k] = true;
+        }
+        for (size_t k = 0; k < 2; k++) {
+                if (tolerates[k])
+                        continue;
+                json_t *list = k8c_reg_arr(spec, "tolerations");
+                if (list == NULL) {
+                        list = json_array();
+                        json_object_set_new(spec, "tolerations", list);
+                }
+                json_array_append_new(list,
+                                      json_pack("{s:s, s:s, s:s, s:i}", "key", keys[k], "operator", "Exists",
+                                                "effect", "NoExecute", "tolerationSeconds", 300));
+        }
+}
+
 static void pod_prepare_create(json_t *obj, const struct k8c_registry_ctx *ctx)
 {
         json_t *spec = k8c_reg_obj(obj, "spec");
+        pod_admission_defaults(spec);
         json_t *status = json_pack("{s:s, s:s}", "phase", "Pending", "qosClass", k8c_pod_qos_class(spec));
         if (json_array_size(k8c_reg_arr(spec, "schedulingGates")) > 0)
                 json_object_set_new(status, "conditions",

@@ -17,7 +17,10 @@ static void rs_set_defaults(json_t *obj)
 {
         json_t *spec = k8c_reg_ensure(obj, "spec");
         k8c_reg_default_int(spec, "replicas", 1);
-        k8c_pod_template_set_defaults(k8c_reg_obj(spec, "template"));
+        /* Go defaults the zero-value template too. */
+        json_t *tmpl = k8c_reg_ensure(spec, "template");
+        k8c_reg_ensure(tmpl, "spec");
+        k8c_pod_template_set_defaults(tmpl);
 }
 
 static void rs_prepare_create(json_t *obj, const struct k8c_registry_ctx *ctx)
@@ -33,7 +36,10 @@ static void rs_prepare_update(json_t *obj, const json_t *old, const struct k8c_r
 static void rs_validate(const json_t *obj, const struct k8c_registry_ctx *ctx, struct k8c_field_errors *errs)
 {
         k8c_validate_object_meta_rule(obj, true, K8C_NAME_SUBDOMAIN, errs);
-        k8c_validate_workload_spec(k8c_reg_obj(obj, "spec"), "deployment", errs);
+        json_t *spec = k8c_reg_obj(obj, "spec");
+        k8c_validate_nonnegative(spec, "replicas", "spec.replicas", errs);
+        k8c_validate_nonnegative(spec, "minReadySeconds", "spec.minReadySeconds", errs);
+        k8c_validate_workload_spec(spec, "deployment", errs);
 }
 
 static void rs_validate_update(const json_t *obj, const json_t *old, const struct k8c_registry_ctx *ctx,

@@ -5,6 +5,9 @@
  * ClusterIP and NodePort allocation needs the set of used values, so it belongs to the
  * REST code (with ctx->service_cluster_ip_range / service_node_port_range), not here.
  */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apiserver/registry/common.h"
@@ -13,6 +16,7 @@
 
 static const char *const svc_short_names[] = { "svc", NULL };
 static const char *const svc_categories[] = { "all", NULL };
+static const char *const svc_field_selectors[] = { "spec.clusterIP", "spec.type", NULL };
 static const char *const svc_types[] = { "ClusterIP", "ExternalName", "LoadBalancer", "NodePort", NULL };
 static const char *const svc_affinities[] = { "ClientIP", "None", NULL };
 static const char *const svc_protocols[] = { "SCTP", "TCP", "UDP", NULL };
@@ -89,6 +93,56 @@ static bool needs_cluster_ip(const json_t *spec)
         return strcmp(k8c_reg_str0(spec, "type"), "ExternalName") != 0;
 }
 
+static bool same_value(const json_t *a, const json_t *b, const char *key)
+{
+        json_t *x = k8c_reg_get(a, key), *y = k8c_reg_get(b, key);
+        return (x == NULL && y == NULL) || (x != NULL && y != NULL && json_equal(x, y));
+}
+
+/* dropTypeDependentFields: a type change that no longer needs allocated values drops the ones the
+ * user did not change (NodePort → ClusterIP loses its nodePorts, anything → ExternalName its IPs). */
+static void drop_type_dependent(json_t *spec, const json_t *ospec)
+{
+        const char *type = k8c_reg_str0(spec, "type");
+        if (!needs_cluster_ip(spec) && same_value(spec, ospec, "clusterIP") &&
+            same_value(spec, ospec, "clusterIPs")) {
+                json_object_del(spec, "clusterIP");
+                json_object_del(spec, "clusterIPs");
+        }
+        if (!needs_cluster_ip(spec) && same_value(spec, ospec, "ipFamilies"))
+                json_object_del(spec, "ipFamilies");
+        if (!needs_cluster_ip(spec) && same_value(spec, ospec, "ipFamilyPolicy"))
+                json_object_del(spec, "ipFamilyPolicy");
+        bool needs_node_ports = strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0;
+        if (!needs_node_ports) {
+                size_t i, j;
+                json_t *p, *op;
+                json_array_foreach(k8c_reg_arr(spec, "ports"), i, p)
+                {
+                        json_int_t np = k8c_reg_int(p, "nodePort", 0);
+                        json_array_foreach(k8c_reg_arr(ospec, "ports"), j, op)
+                        {
+                                if (np != 0 && k8c_reg_int(op, "nodePort", 0) == np) {
+                                        json_object_del(p, "nodePort");
+                                        break;
+                                }
+                        }
+                }
+        }
+        if (strcmp(type, "LoadBalancer") != 0) {
+                if (same_value(spec, ospec, "allocateLoadBalancerNodePorts"))
+                        json_object_del(spec, "allocateLoadBalancerNodePorts");
+                if (same_value(spec, ospec, "loadBalancerClass"))
+                        json_object_del(spec, "loadBalancerClass");
+                if (same_value(spec, ospec, "healthCheckNodePort"))
+                        json_object_del(spec, "healthCheckNodePort");
+        }
+        if (!externally_accessible(spec) && same_value(spec, ospec, "externalTrafficPolicy"))
+                json_object_del(spec, "externalTrafficPolicy");
+        if (strcmp(type, "ExternalName") == 0 && same_value(spec, ospec, "internalTrafficPolicy"))
+                json_object_del(spec, "internalTrafficPolicy");
+}
+
 static void svc_prepare_update(json_t *obj, const json_t *old, const struct k8c_registry_ctx *ctx)
 {
         k8c_reg_keep_old(obj, old, "status");
@@ -96,6 +150,7 @@ static void svc_prepare_update(json_t *obj, const json_t *old, const struct k8c_
         json_t *ospec = k8c_reg_obj(old, "spec");
         if (spec == NULL || ospec == NULL)
                 return;
+        drop_type_dependent(spec, ospec);
         /* patchAllocatedValues: an update that omits allocated values (kubectl apply of the original
          * manifest) keeps them. */
         if (needs_cluster_ip(ospec) && needs_cluster_ip(spec) && k8c_reg_str0(spec, "clusterIP")[0] == '\0') {
@@ -180,74 +235,159 @@ static void validate_svc_port(const json_t *p, size_t i, size_t nports, const ch
                 if (!letter)
                         k8c_field_invalid_str(errs, tpp, s, "must contain at least one letter (a-z)");
         }
-        json_int_t node_port = k8c_reg_int(p, "nodePort", 0);
-        cleanup_free char *npp = k8c_xasprintf("%s.nodePort", base);
-        if (node_port != 0) {
-                if (strcmp(type, "ClusterIP") == 0)
-                        k8c_field_forbidden(errs, npp, "may not be used when `type` is 'ClusterIP'");
-                else if (node_port < 1 || node_port > 65535)
-                        k8c_field_invalid_int(errs, npp, node_port, "must be between 1 and 65535, inclusive");
+}
+
+/* ip inside cidr ("10.96.0.0/12"); false when either does not parse. */
+static bool ip_in_cidr(const char *ip, const char *cidr)
+{
+        cleanup_free char *net = k8c_xstrdup(cidr);
+        char *slash = strchr(net, '/');
+        if (slash == NULL)
+                return false;
+        *slash = '\0';
+        long bits = strtol(slash + 1, NULL, 10);
+        unsigned char a[16], b[16];
+        int fam = strchr(net, ':') != NULL ? AF_INET6 : AF_INET;
+        if (inet_pton(fam, net, a) != 1 || inet_pton(fam, ip, b) != 1)
+                return false;
+        long max = fam == AF_INET ? 32 : 128;
+        if (bits < 0 || bits > max)
+                return false;
+        for (long i = 0; i < bits; i++) {
+                int byte = (int)(i / 8), bit = 7 - (int)(i % 8);
+                if (((a[byte] >> bit) & 1) != ((b[byte] >> bit) & 1))
+                        return false;
         }
+        return true;
+}
+
+/* The allocators' range checks, reported as kube-apiserver's service REST code does. */
+static void validate_ranges(const json_t *spec, const struct k8c_registry_ctx *ctx,
+                            struct k8c_field_errors *errs)
+{
+        const char *cip = k8c_reg_str0(spec, "clusterIP");
+        if (ctx->service_cluster_ip_range != NULL && k8c_is_ip(cip) &&
+            !ip_in_cidr(cip, ctx->service_cluster_ip_range)) {
+                cleanup_free char *q = k8c_go_quote(cip);
+                cleanup_free char *raw = k8c_xasprintf("[]string{%s}", q);
+                cleanup_free char *detail = k8c_xasprintf("failed to allocate IP %s: provided IP is not in "
+                                                          "the valid range. The range of valid IPs is %s",
+                                                          cip, ctx->service_cluster_ip_range);
+                k8c_field_invalid_raw(errs, "spec.clusterIPs", raw, detail);
+        }
+        long lo = 0, hi = 0;
+        if (ctx->service_node_port_range == NULL ||
+            sscanf(ctx->service_node_port_range, "%ld-%ld", &lo, &hi) != 2)
+                return;
+        size_t i;
+        json_t *p;
+        json_array_foreach(k8c_reg_arr(spec, "ports"), i, p)
+        {
+                json_int_t np = k8c_reg_int(p, "nodePort", 0);
+                if (np == 0 || (np >= lo && np <= hi))
+                        continue;
+                cleanup_free char *f = k8c_xasprintf("spec.ports[%zu].nodePort", i);
+                cleanup_free char *detail = k8c_xasprintf(
+                        "provided port is not in the valid range. The range of valid ports is %s",
+                        ctx->service_node_port_range);
+                k8c_field_invalid_int(errs, f, np, detail);
+        }
+}
+
+static bool is_headless(const json_t *spec)
+{
+        return strcmp(k8c_reg_str0(spec, "clusterIP"), "None") == 0;
 }
 
 static void svc_validate(const json_t *obj, const struct k8c_registry_ctx *ctx, struct k8c_field_errors *errs)
 {
+        /* ValidateService's order: metadata, ports required, type-specific rules, each port,
+         * selector, session affinity, cluster IPs, external IPs, type, ClusterIP nodePorts,
+         * duplicate nodePorts and ports, traffic policies. */
         k8c_validate_object_meta_rule(obj, true, K8C_NAME_DNS1035, errs);
         json_t *spec = k8c_reg_obj(obj, "spec");
         const char *type = k8c_reg_str0(spec, "type");
         json_t *ports = k8c_reg_arr(spec, "ports");
-        if (strcmp(type, "ExternalName") != 0 && json_array_size(ports) == 0 &&
-            strcmp(k8c_reg_str0(spec, "clusterIP"), "None") != 0)
+        size_t i;
+        json_t *p;
+        if (json_array_size(ports) == 0 && !is_headless(spec) && strcmp(type, "ExternalName") != 0)
                 k8c_field_required(errs, "spec.ports", "");
-        if (strcmp(type, "ExternalName") == 0) {
-                const char *en = k8c_reg_str0(spec, "externalName");
-                char *msgs[2];
-                if (en[0] == '\0') {
+        if (strcmp(type, "LoadBalancer") == 0 || strcmp(type, "NodePort") == 0) {
+                json_array_foreach(ports, i, p)
+                {
+                        if (strcmp(type, "LoadBalancer") == 0 && k8c_reg_int(p, "port", 0) == 10250) {
+                                cleanup_free char *f = k8c_xasprintf("spec.ports[%zu]", i);
+                                k8c_field_invalid_int(errs, f, 10250,
+                                                      "may not expose port 10250 externally since it "
+                                                      "is used by kubelet");
+                        }
+                }
+                if (is_headless(spec)) {
+                        cleanup_free char *d =
+                                k8c_xasprintf("may not be set to 'None' for %s services", type);
+                        k8c_field_invalid_str(errs, "spec.clusterIPs[0]", "None", d);
+                }
+        } else if (strcmp(type, "ExternalName") == 0) {
+                if (k8c_reg_str0(spec, "clusterIP")[0] != '\0' ||
+                    json_array_size(k8c_reg_arr(spec, "clusterIPs")) > 0)
+                        k8c_field_forbidden(errs, "spec.clusterIPs",
+                                            "may not be set for ExternalName services");
+                if (json_array_size(k8c_reg_arr(spec, "ipFamilies")) > 0)
+                        k8c_field_forbidden(errs, "spec.ipFamilies",
+                                            "may not be set for ExternalName services");
+                if (k8c_reg_has(spec, "ipFamilyPolicy"))
+                        k8c_field_forbidden(errs, "spec.ipFamilyPolicy",
+                                            "may not be set for ExternalName services");
+                /* The CNAME may end in a dot (fully qualified). */
+                cleanup_free char *cname = k8c_xstrdup(k8c_reg_str0(spec, "externalName"));
+                size_t len = strlen(cname);
+                if (len > 0 && cname[len - 1] == '.')
+                        cname[len - 1] = '\0';
+                if (cname[0] == '\0') {
                         k8c_field_required(errs, "spec.externalName", "");
                 } else {
-                        size_t n = k8c_dns1123_subdomain_errors(en, msgs);
+                        char *msgs[2];
+                        size_t n = k8c_dns1123_subdomain_errors(cname, msgs);
                         for (size_t k = 0; k < n; k++) {
-                                k8c_field_invalid_str(errs, "spec.externalName", en, msgs[k]);
+                                k8c_field_invalid_str(errs, "spec.externalName", cname, msgs[k]);
                                 free(msgs[k]);
                         }
                 }
-                if (k8c_reg_str0(spec, "clusterIP")[0] != '\0')
-                        k8c_field_forbidden(errs, "spec.clusterIPs",
-                                            "may not be set for ExternalName services");
         }
+
         json_auto_t *names = json_object();
-        size_t i;
-        json_t *p;
         json_array_foreach(ports, i, p) validate_svc_port(p, i, json_array_size(ports), type, names, errs);
 
-        if (type[0] == '\0')
-                k8c_field_required(errs, "spec.type", "");
-        else if (!(strcmp(type, "ClusterIP") == 0 || strcmp(type, "NodePort") == 0 ||
-                   strcmp(type, "LoadBalancer") == 0 || strcmp(type, "ExternalName") == 0))
-                k8c_field_not_supported(errs, "spec.type", type, svc_types);
+        k8c_validate_labels_at(k8c_reg_get(spec, "selector"), "spec.selector", errs);
 
         const char *aff = k8c_reg_str0(spec, "sessionAffinity");
         if (aff[0] == '\0')
                 k8c_field_required(errs, "spec.sessionAffinity", "");
         else if (strcmp(aff, "None") != 0 && strcmp(aff, "ClientIP") != 0)
                 k8c_field_not_supported(errs, "spec.sessionAffinity", aff, svc_affinities);
+        if (strcmp(aff, "ClientIP") == 0) {
+                json_t *t = k8c_reg_path(spec, "sessionAffinityConfig.clientIP.timeoutSeconds");
+                if (!json_is_integer(t))
+                        k8c_field_required(errs, "spec.sessionAffinityConfig.clientIP.timeoutSeconds", "");
+                else if (json_integer_value(t) < 1 || json_integer_value(t) > 86400)
+                        k8c_field_invalid_int(errs, "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+                                              json_integer_value(t),
+                                              "must be greater than 0 and less than 86400");
+        } else if (strcmp(aff, "None") == 0 && k8c_reg_has(spec, "sessionAffinityConfig")) {
+                k8c_field_forbidden(errs, "spec.sessionAffinityConfig",
+                                    "must not be set when session affinity is None");
+        }
 
+        /* ValidateServiceClusterIPsRelatedFields (single stack). */
         const char *cip = k8c_reg_str0(spec, "clusterIP");
+        json_t *cips = k8c_reg_arr(spec, "clusterIPs");
+        const char *cip0 = json_string_value(json_array_get(cips, 0));
+        if (cip0 != NULL && strcmp(cip0, cip) != 0)
+                k8c_field_invalid_str(errs, "spec.clusterIPs", cip0, "first value must match `clusterIP`");
         if (cip[0] != '\0' && strcmp(cip, "None") != 0 && !k8c_is_ip(cip))
                 k8c_field_invalid_str(errs, "spec.clusterIPs[0]", cip,
                                       "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
-        if (strcmp(cip, "None") == 0 &&
-            (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0)) {
-                cleanup_free char *d = k8c_xasprintf("may not be set to 'None' for %s services", type);
-                k8c_field_invalid_str(errs, "spec.clusterIPs[0]", cip, d);
-        }
-        json_t *cips = k8c_reg_arr(spec, "clusterIPs");
-        if (json_array_size(cips) > 0 && cip[0] != '\0' &&
-            strcmp(json_string_value(json_array_get(cips, 0)) ? json_string_value(json_array_get(cips, 0))
-                                                              : "",
-                   cip) != 0)
-                k8c_field_invalid_str(errs, "spec.clusterIPs", json_string_value(json_array_get(cips, 0)),
-                                      "must match `clusterIP` when set");
+
         json_t *eip;
         json_array_foreach(k8c_reg_arr(spec, "externalIPs"), i, eip)
         {
@@ -259,13 +399,68 @@ static void svc_validate(const json_t *obj, const struct k8c_registry_ctx *ctx, 
                                 "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
                 }
         }
+
+        if (type[0] == '\0')
+                k8c_field_required(errs, "spec.type", "");
+        else if (!(strcmp(type, "ClusterIP") == 0 || strcmp(type, "NodePort") == 0 ||
+                   strcmp(type, "LoadBalancer") == 0 || strcmp(type, "ExternalName") == 0))
+                k8c_field_not_supported(errs, "spec.type", type, svc_types);
+        if (strcmp(type, "ClusterIP") == 0) {
+                json_array_foreach(ports, i, p)
+                {
+                        if (k8c_reg_int(p, "nodePort", 0) != 0) {
+                                cleanup_free char *f = k8c_xasprintf("spec.ports[%zu].nodePort", i);
+                                k8c_field_forbidden(errs, f, "may not be used when `type` is 'ClusterIP'");
+                        }
+                }
+        }
+        /* Duplicate (protocol, nodePort) and (protocol, port) pairs. */
+        json_array_foreach(ports, i, p)
+        {
+                size_t j;
+                json_t *q;
+                json_int_t np = k8c_reg_int(p, "nodePort", 0);
+                json_int_t port = k8c_reg_int(p, "port", 0);
+                const char *proto = k8c_reg_str0(p, "protocol");
+                bool dup_np = false, dup_port = false;
+                for (j = 0; j < i; j++) {
+                        q = json_array_get(ports, j);
+                        bool same_proto = strcmp(k8c_reg_str0(q, "protocol"), proto) == 0;
+                        dup_np = dup_np || (np != 0 && same_proto && k8c_reg_int(q, "nodePort", 0) == np);
+                        dup_port = dup_port || (same_proto && k8c_reg_int(q, "port", 0) == port);
+                }
+                if (dup_np) {
+                        cleanup_free char *f = k8c_xasprintf("spec.ports[%zu].nodePort", i);
+                        k8c_field_duplicate_int(errs, f, np);
+                }
+                if (dup_port) {
+                        cleanup_free char *f = k8c_xasprintf("spec.ports[%zu]", i);
+                        cleanup_free char *qp = k8c_go_quote(proto);
+                        k8c_field_error(errs, "FieldValueDuplicate", f,
+                                        "Duplicate value: core.ServicePort{Name:\"\", Protocol:%s, "
+                                        "AppProtocol:(*string)(nil), "
+                                        "Port:%" JSON_INTEGER_FORMAT
+                                        ", TargetPort:intstr.IntOrString{Type:0, IntVal:0, "
+                                        "StrVal:\"\"}, NodePort:0}",
+                                        qp, port);
+                }
+        }
         const char *etp = k8c_reg_str(spec, "externalTrafficPolicy");
-        if (etp != NULL && strcmp(etp, "Cluster") != 0 && strcmp(etp, "Local") != 0)
-                k8c_field_not_supported(errs, "spec.externalTrafficPolicy", etp, svc_traffic_policies);
+        if (etp != NULL && etp[0] != '\0') {
+                if (!externally_accessible(spec))
+                        k8c_field_invalid_str(errs, "spec.externalTrafficPolicy", etp,
+                                              "may only be set for externally-accessible services");
+                else if (strcmp(etp, "Cluster") != 0 && strcmp(etp, "Local") != 0)
+                        k8c_field_not_supported(errs, "spec.externalTrafficPolicy", etp,
+                                                svc_traffic_policies);
+        } else if (externally_accessible(spec)) {
+                k8c_field_required(errs, "spec.externalTrafficPolicy", "");
+        }
         const char *itp = k8c_reg_str(spec, "internalTrafficPolicy");
         if (itp != NULL && strcmp(itp, "Cluster") != 0 && strcmp(itp, "Local") != 0)
                 k8c_field_not_supported(errs, "spec.internalTrafficPolicy", itp, svc_traffic_policies);
-        k8c_validate_labels_at(k8c_reg_get(spec, "selector"), "spec.selector", errs);
+        if (k8c_field_errors_count(errs) == 0)
+                validate_ranges(spec, ctx, errs);
 }
 
 static void svc_validate_update(const json_t *obj, const json_t *old, const struct k8c_registry_ctx *ctx,
@@ -317,7 +512,8 @@ static const struct k8c_table_column svc_columns[] = {
         { "Cluster-IP", "string", "", 0,
           "clusterIP is the IP address of the service and is usually assigned randomly." },
         { "External-IP", "string", "", 0,
-          "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for "
+          "externalIPs is a list of IP addresses for which nodes in the cluster will also accept "
+          "traffic for "
           "this service." },
         { "Port(s)", "string", "", 0, "The list of ports that are exposed by this service." },
         K8C_COL_AGE,
@@ -407,6 +603,7 @@ const struct k8c_resource k8c_resource_services = {
         .categories = svc_categories,
         .namespaced = true,
         .has_status = true,
+        .field_selectors = svc_field_selectors,
         .set_defaults = svc_set_defaults,
         .prepare_create = svc_prepare_create,
         .prepare_update = svc_prepare_update,
