@@ -107,7 +107,7 @@ struct k8c_store_config {
         const char *etcd_servers; /* etcd: comma-separated http://host:port endpoints */
         const char *etcd_prefix;  /* etcd: key prefix for isolation (default "/registry") */
         /* sqlite tunables (0 = default); tests shrink them to force ring rotation etc. */
-        size_t sqlite_ring_size;     /* recent events kept in memory for watchers (4096) */
+        size_t sqlite_ring_size;     /* recent events kept in memory for watchers (4096; 16 KiB/slot) */
         size_t sqlite_compact_batch; /* revisions examined per compaction transaction (1000) */
         size_t sqlite_read_conns;    /* read-only connections in the pool (4) */
         /* etcd tunables (0 = default). */

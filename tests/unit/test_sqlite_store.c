@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -119,6 +120,18 @@ static void test_persistence_and_modes(void **state)
         assert_int_equal(st.st_mode & 0777, 0600);
         assert_int_equal(stat(wal, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
+        /* the file itself says WAL and incremental auto-vacuum */
+        sqlite3 *db3 = NULL;
+        assert_int_equal(sqlite3_open_v2(db, &db3, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        const char *pragmas[][2] = { { "PRAGMA journal_mode", "wal" }, { "PRAGMA auto_vacuum", "2" } };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(pragmas); i++) {
+                sqlite3_stmt *q = NULL;
+                assert_int_equal(sqlite3_prepare_v2(db3, pragmas[i][0], -1, &q, NULL), SQLITE_OK);
+                assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+                assert_string_equal((const char *)sqlite3_column_text(q, 0), pragmas[i][1]);
+                sqlite3_finalize(q);
+        }
+        sqlite3_close(db3);
         /* a second opener of the same database is refused while the first holds it */
         struct k8c_store_config cfg = { .data_dir = fx->data_dir };
         struct k8c_store *second = NULL;
@@ -155,6 +168,33 @@ static void test_persistence_and_modes(void **state)
         assert_int_equal(put(s, "/c", "4", 1), 5);
         /* keys must be non-empty */
         assert_int_equal(k8c_store_create(s, "", "x", 1, NULL, &err), -K8C_EBADREQUEST);
+        k8c_store_close(s);
+}
+
+/* An existing, too-open directory and database are tightened to 0700 / 0600. */
+static void test_tightens_modes(void **state)
+{
+        struct fx *fx = *state;
+        cleanup_free char *parent = k8c_xasprintf("%s/data", fx->root);
+        assert_int_equal(mkdir(parent, 0755), 0);
+        assert_int_equal(chmod(parent, 0755), 0); /* whatever the umask */
+        assert_int_equal(mkdir(fx->data_dir, 0755), 0);
+        assert_int_equal(chmod(fx->data_dir, 0755), 0);
+        cleanup_free char *db = k8c_xasprintf("%s/k8c.db", fx->data_dir);
+        {
+                cleanup_close int fd = open(db, O_WRONLY | O_CREAT, 0644);
+                assert_true(fd >= 0);
+                assert_int_equal(fchmod(fd, 0644), 0);
+        }
+        struct k8c_store *s = open_store(fx, 0, 0);
+        assert_int_equal(put(s, "/a", "1", 1), 1);
+        struct stat st;
+        assert_int_equal(stat(fx->data_dir, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+        assert_int_equal(stat(db, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(stat(parent, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0755); /* only the database directory itself */
         k8c_store_close(s);
 }
 
@@ -288,6 +328,44 @@ static void test_watch_crosses_ring_into_log(void **state)
         assert_int_equal(k8c_store_watch_next(w, 2000, &ev, &err), 1);
         assert_int_equal(ev->revision, r);
         k8c_store_event_free(ev);
+        assert_int_equal(k8c_store_watch_next(w, 20, &ev, &err), 0);
+        k8c_store_watch_close(w);
+        k8c_store_close(s);
+}
+
+/* Big values: the ring's byte budget (16 KiB per slot) evicts early; watchers still get everything. */
+static void test_ring_byte_budget(void **state)
+{
+        struct fx *fx = *state;
+        struct k8c_store *s = open_store(fx, 8, 0); /* 128 KiB budget */
+        cleanup_error k8c_error_t err = NULL;
+        int64_t r0 = put(s, "/first", "1", 1);
+        struct k8c_store_watch *w = NULL;
+        assert_int_equal(k8c_store_watch(s, "/big/", r0, &w, &err), 0);
+        size_t len = 100 * 1024;
+        cleanup_free char *big = k8c_xmalloc(len);
+        char key[32];
+        for (int i = 0; i < 12; i++) {
+                memset(big, 'a' + i, len);
+                snprintf(key, sizeof(key), "/big/%d", i % 2);
+                put(s, key, big, len);
+        }
+        for (int i = 0; i < 12; i++) {
+                struct k8c_store_event *ev = NULL;
+                assert_int_equal(k8c_store_watch_next(w, 2000, &ev, &err), 1);
+                assert_int_equal(ev->revision, r0 + 1 + i);
+                assert_int_equal(ev->type, i < 2 ? K8C_STORE_CREATE : K8C_STORE_UPDATE);
+                assert_int_equal(ev->kv.value_len, len);
+                assert_int_equal(ev->kv.value[0], 'a' + i);
+                assert_int_equal(ev->kv.value[len - 1], 'a' + i);
+                if (i >= 2) {
+                        assert_int_equal(ev->prev.value_len, len);
+                        assert_int_equal(ev->prev.value[0], 'a' + i - 2);
+                        assert_int_equal(ev->prev.mod_revision, r0 + 1 + i - 2);
+                }
+                k8c_store_event_free(ev);
+        }
+        struct k8c_store_event *ev = NULL;
         assert_int_equal(k8c_store_watch_next(w, 20, &ev, &err), 0);
         k8c_store_watch_close(w);
         k8c_store_close(s);
@@ -659,9 +737,11 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_persistence_and_modes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tightens_modes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_corrupt_database, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refuses_damaged_page_keeps_wal, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch_crosses_ring_into_log, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ring_byte_budget, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lagging_watch_hits_compaction, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compaction_reclaims_space, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_io_error_stops_writes, setup, teardown),

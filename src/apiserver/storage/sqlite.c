@@ -20,7 +20,10 @@
  * behind the ring reads the log table instead. Reads use a pool of read-only
  * connections; every read runs inside one snapshot. Compaction runs on the
  * writer thread in bounded batches between write groups, then frees pages
- * (incremental vacuum) and truncates the WAL.
+ * (incremental vacuum) and truncates the WAL. WAL checkpoints run on a third
+ * thread with its own connection, so no COMMIT waits for the database fsync.
+ * One process owns a database at a time (flock on <data_dir>/k8c.lock); a COMMIT
+ * that fails with an I/O error stops all writes until restart.
  *
  * This file must not: write from any connection but the writer's, acknowledge
  * a write before its COMMIT, delete or rewrite the WAL by hand, or log above debug.
@@ -42,11 +45,13 @@
 #include "k8c/log.h"
 
 #define DEFAULT_RING_SIZE 4096
+#define RING_BYTES_PER_SLOT (16 * 1024) /* memory budget of the ring: slots x this */
 #define DEFAULT_COMPACT_BATCH 1000
 #define DEFAULT_READ_CONNS 4
-#define MAX_GROUP 1024 /* writes per transaction */
-#define LOG_FETCH 256  /* events per log-table read of a lagging watcher */
-#define VACUUM_PAGES_PER_STEP 512
+#define MAX_GROUP 1024         /* writes per transaction */
+#define LOG_FETCH 256          /* events per log-table read of a lagging watcher */
+#define VACUUM_MAX_PAGES 4096  /* pages one incremental vacuum step frees, at most */
+#define MAINT_STEP_MS 4        /* target duration of one compaction or vacuum step */
 #define CHECKPOINT_FRAMES 1000 /* WAL frames that trigger a background checkpoint */
 
 enum { OP_CREATE = 1, OP_UPDATE = 2, OP_DELETE = 3 };
@@ -78,7 +83,10 @@ struct rconn {
 struct sqlite_store {
         struct k8c_store base;
         char *path;
-        size_t compact_batch;
+        size_t compact_batch;     /* the most revisions one compaction step examines */
+        size_t compact_step;      /* the current step size (adapts to how long steps take) */
+        size_t vacuum_step;       /* pages per incremental vacuum step (adapts too) */
+        int64_t maint_not_before; /* monotonic ms: next maintenance step while writes wait */
 
         /* writer thread state (touched only by the writer once started) */
         sqlite3 *wdb;
@@ -126,6 +134,7 @@ struct sqlite_store {
         struct k8c_store_event **ring;
         size_t ring_cap;
         int64_t ring_first; /* oldest revision in the ring; ring holds [ring_first, rev] */
+        size_t ring_bytes, ring_max_bytes;
         bool closed;
         int refs; /* the owner + open watches; the struct is freed at 0 */
 };
@@ -445,6 +454,24 @@ static void complete(struct sqlite_store *s, struct wreq *batch)
         pthread_mutex_unlock(&s->qlock);
 }
 
+static size_t event_bytes(const struct k8c_store_event *ev)
+{
+        size_t n = sizeof(*ev) + ev->kv.value_len + (ev->kv.key != NULL ? strlen(ev->kv.key) : 0);
+        if (ev->prev.key != NULL)
+                n += ev->prev.value_len + strlen(ev->prev.key);
+        return n;
+}
+
+/* Called with hlock held. */
+static void ring_evict_oldest(struct sqlite_store *s)
+{
+        size_t old = (size_t)(s->ring_first % (int64_t)s->ring_cap);
+        s->ring_bytes -= event_bytes(s->ring[old]);
+        k8c_store_event_free(s->ring[old]);
+        s->ring[old] = NULL;
+        s->ring_first++;
+}
+
 /* Appends committed events to the ring and wakes watchers. */
 static void publish(struct sqlite_store *s, struct k8c_store_event **evs, size_t n, int64_t rev,
                     int64_t compact_rev)
@@ -452,13 +479,14 @@ static void publish(struct sqlite_store *s, struct k8c_store_event **evs, size_t
         pthread_mutex_lock(&s->hlock);
         for (size_t i = 0; i < n; i++) {
                 struct k8c_store_event *ev = evs[i];
-                if (ev->revision - s->ring_first >= (int64_t)s->ring_cap) {
-                        size_t old = (size_t)(s->ring_first % (int64_t)s->ring_cap);
-                        k8c_store_event_free(s->ring[old]);
-                        s->ring[old] = NULL;
-                        s->ring_first++;
-                }
+                if (ev->revision - s->ring_first >= (int64_t)s->ring_cap)
+                        ring_evict_oldest(s);
                 s->ring[ev->revision % (int64_t)s->ring_cap] = ev;
+                s->ring_bytes += event_bytes(ev);
+                /* Big values must not make the ring hold gigabytes: past the byte budget the
+                 * oldest events go (their watchers read them from the log table). */
+                while (s->ring_bytes > s->ring_max_bytes && s->ring_first < ev->revision)
+                        ring_evict_oldest(s);
         }
         s->rev = rev;
         if (compact_rev > s->compact_rev)
@@ -526,12 +554,12 @@ static void w_run_group(struct sqlite_store *s, struct wreq *batch, size_t n)
         complete(s, batch);
 }
 
-/* One bounded compaction step. Returns true while work remains. */
-static bool w_compact_step(struct sqlite_store *s)
+/* One bounded compaction or vacuum step. Returns true while work remains. */
+static bool w_maintenance_step(struct sqlite_store *s)
 {
         cleanup_error k8c_error_t err = NULL;
         if (s->compact_done < s->compact_target) {
-                int64_t hi = s->compact_done + (int64_t)s->compact_batch;
+                int64_t hi = s->compact_done + (int64_t)s->compact_step;
                 if (hi > s->compact_target)
                         hi = s->compact_target;
                 sqlite3_bind_int64(s->w_compact, 1, s->compact_done);
@@ -548,10 +576,8 @@ static bool w_compact_step(struct sqlite_store *s)
                 return true;
         }
         if (s->vacuum_pending) {
-                /* Free pages a few thousand at a time so writers wait for at most one step. */
                 sqlite3_stmt *st = NULL;
-                cleanup_free char *sql =
-                        k8c_xasprintf("PRAGMA incremental_vacuum(%d)", VACUUM_PAGES_PER_STEP);
+                cleanup_free char *sql = k8c_xasprintf("PRAGMA incremental_vacuum(%zu)", s->vacuum_step);
                 if (sqlite3_prepare_v2(s->wdb, "PRAGMA freelist_count", -1, &st, NULL) == SQLITE_OK &&
                     sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
                         sqlite3_finalize(st);
@@ -619,6 +645,23 @@ static void *checkpointer_main(void *arg)
         return NULL;
 }
 
+/* Writes queue behind a maintenance step: keep each near MAINT_STEP_MS by resizing
+ * it, and while writes wait give maintenance at most a quarter of the writer's time. */
+static void w_maintenance(struct sqlite_store *s)
+{
+        int64_t start = now_ms();
+        bool compacting = s->compact_done < s->compact_target;
+        w_maintenance_step(s);
+        int64_t took = now_ms() - start;
+        size_t *step = compacting ? &s->compact_step : &s->vacuum_step;
+        size_t max = compacting ? s->compact_batch : VACUUM_MAX_PAGES;
+        if (took > MAINT_STEP_MS && *step > 16)
+                *step /= 2;
+        else if (took < MAINT_STEP_MS / 2 && *step < max)
+                *step = *step * 2 > max ? max : *step * 2;
+        s->maint_not_before = now_ms() + 3 * took;
+}
+
 static void *writer_main(void *arg)
 {
         struct sqlite_store *s = arg;
@@ -628,6 +671,8 @@ static void *writer_main(void *arg)
                         !s->compact_paused && (s->compact_done < s->compact_target || s->vacuum_pending);
                 while (s->qhead == NULL && !s->stopping && !maintenance)
                         pthread_cond_wait(&s->qcond, &s->qlock);
+                /* Idle: maintain at full speed. Busy: only when its time share allows. */
+                maintenance = maintenance && (s->qhead == NULL || now_ms() >= s->maint_not_before);
                 bool stopping = s->stopping;
                 if (s->qhead == NULL && stopping)
                         break;
@@ -648,7 +693,7 @@ static void *writer_main(void *arg)
                         w_run_group(s, batch, n);
                 /* At most one bounded maintenance step between groups, so it never stalls writes. */
                 if (maintenance && !stopping)
-                        w_compact_step(s);
+                        w_maintenance(s);
                 pthread_mutex_lock(&s->qlock);
         }
         pthread_mutex_unlock(&s->qlock);
@@ -1232,6 +1277,9 @@ static int mkdir_p(const char *dir, k8c_error_t *err)
                 return k8c_make_errno(err, errno, "stat %s", dir);
         if (!S_ISDIR(st.st_mode))
                 return k8c_make_error(err, K8C_EINTERNAL, "%s is not a directory", dir);
+        /* The database holds every Secret: nobody but the owner may read it. */
+        if ((st.st_mode & 077) != 0 && chmod(dir, 0700) < 0)
+                return k8c_make_errno(err, errno, "chmod 0700 %s", dir);
         return 0;
 }
 
@@ -1384,8 +1432,11 @@ int k8c_store_sqlite_open(const struct k8c_store_config *cfg, struct k8c_store *
         s->base.ops = &sqlite_ops;
         s->path = k8c_xasprintf("%s/k8c.db", cfg->data_dir);
         s->compact_batch = cfg->sqlite_compact_batch > 0 ? cfg->sqlite_compact_batch : DEFAULT_COMPACT_BATCH;
+        s->compact_step = s->compact_batch;
+        s->vacuum_step = 256;
         s->ring_cap = cfg->sqlite_ring_size > 0 ? cfg->sqlite_ring_size : DEFAULT_RING_SIZE;
         s->ring = k8c_xcalloc(s->ring_cap, sizeof(*s->ring));
+        s->ring_max_bytes = s->ring_cap * RING_BYTES_PER_SLOT;
         s->nconns = cfg->sqlite_read_conns > 0 ? cfg->sqlite_read_conns : DEFAULT_READ_CONNS;
         s->conns = k8c_xcalloc(s->nconns, sizeof(*s->conns));
         s->refs = 1;
@@ -1422,6 +1473,20 @@ int k8c_store_sqlite_open(const struct k8c_store_config *cfg, struct k8c_store *
                 if (fd < 0) {
                         r = k8c_make_errno(err, errno, "sqlite store: create %s", s->path);
                         goto fail;
+                }
+                struct stat st;
+                if (fstat(fd, &st) < 0 || ((st.st_mode & 077) != 0 && fchmod(fd, 0600) < 0)) {
+                        r = k8c_make_errno(err, errno, "sqlite store: chmod 0600 %s", s->path);
+                        goto fail;
+                }
+                /* An existing WAL or shm file gets the same treatment. */
+                const char *suffixes[] = { "-wal", "-shm" };
+                for (size_t i = 0; i < K8C_ARRAY_SIZE(suffixes); i++) {
+                        cleanup_free char *side = k8c_xasprintf("%s%s", s->path, suffixes[i]);
+                        if (stat(side, &st) == 0 && (st.st_mode & 077) != 0 && chmod(side, 0600) < 0) {
+                                r = k8c_make_errno(err, errno, "sqlite store: chmod 0600 %s", side);
+                                goto fail;
+                        }
                 }
                 /* Make the new file's directory entry durable before anything is acknowledged. */
                 cleanup_close int dfd = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

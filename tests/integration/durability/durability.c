@@ -5,7 +5,8 @@
  * the store and writes from several threads as fast as it can, reporting each
  * acknowledged write on stdout (a pipe). The parent SIGKILLs it at a random
  * moment, reopens the store and checks that every acknowledged write is there
- * and that revisions continue strictly increasing. 20 rounds on one database.
+ * and that revisions continue strictly increasing. 20 rounds on one database,
+ * with compaction running in the child all along.
  *
  * Watch resume: a child ("watcher") writes from two threads and watches every
  * key, reporting each event; the parent kills it, restarts it watching from the
@@ -101,6 +102,25 @@ static void *crash_writer_main(void *p)
         return NULL;
 }
 
+/* Compaction runs during the crash rounds too: a kill in the middle of it must not lose
+ * or resurrect anything. */
+static void *crash_compactor_main(void *p)
+{
+        struct k8c_store *s = p;
+        for (;;) {
+                int64_t cur = 0, done = 0;
+                k8c_store_current_revision(s, &cur, NULL);
+                s->ops->compacted_revision(s, &done, NULL);
+                if (cur - 50 > done) {
+                        cleanup_error k8c_error_t err = NULL;
+                        if (k8c_store_compact(s, cur - 50, &err) < 0)
+                                _exit(11);
+                }
+                usleep(10 * 1000);
+        }
+        return NULL;
+}
+
 static __attribute__((noreturn)) int child_crash_writer(const char *dir)
 {
         struct k8c_store *s = child_open(dir);
@@ -113,6 +133,8 @@ static __attribute__((noreturn)) int child_crash_writer(const char *dir)
                 args[i] = (struct child_writer){ .s = s, .id = i };
                 pthread_create(&th[i], NULL, crash_writer_main, &args[i]);
         }
+        pthread_t ct;
+        pthread_create(&ct, NULL, crash_compactor_main, s);
         for (;;)
                 pause(); /* until SIGKILL */
 }
@@ -302,6 +324,7 @@ static void test_crash_rounds(void **state)
 {
         int64_t prev_max = 0; /* highest acknowledged revision so far */
         size_t total_acked = 0;
+        int64_t last_compacted = 0;
         srand((unsigned)time(NULL) ^ (unsigned)getpid());
         for (int round = 0; round < CRASH_ROUNDS; round++) {
                 cleanup_close int fd = -1;
@@ -366,9 +389,27 @@ static void test_crash_rounds(void **state)
                                 assert_int_equal(atol(kv.value), ctrs[i].n);
                         k8c_kv_free(&kv);
                 }
-                int64_t cur = 0;
+                int64_t cur = 0, compacted = 0;
                 assert_int_equal(k8c_store_current_revision(s, &cur, &err), 0);
                 assert_true(cur >= max_rev);
+                assert_int_equal(s->ops->compacted_revision(s, &compacted, &err), 0);
+                assert_true(compacted <= cur);
+                assert_true(compacted >= last_compacted);
+                last_compacted = compacted;
+                if (compacted > 0) {
+                        /* the state at the compacted revision is still whole: every create acknowledged
+                         * at or below it is in a list at it */
+                        struct k8c_kv_list l = { 0 };
+                        struct k8c_list_opts o = { .revision = compacted };
+                        assert_int_equal(k8c_store_list(s, "/dur/k/", &o, &l, &err), 0);
+                        assert_int_equal(l.revision, compacted);
+                        for (size_t i = 0; i < l.n; i++)
+                                assert_true(l.items[i].mod_revision <= compacted);
+                        k8c_kv_list_free(&l);
+                        o.revision = compacted - 1;
+                        assert_int_equal(k8c_store_list(s, "/dur/k/", &o, &l, &err), -K8C_EEXPIRED);
+                        k8c_error_release(&err);
+                }
                 struct k8c_kv kv = { 0 };
                 char key[64];
                 snprintf(key, sizeof(key), "/dur/parent/%d", round);
@@ -380,7 +421,9 @@ static void test_crash_rounds(void **state)
                 total_acked += acked;
                 free(b.data);
         }
-        printf("crash rounds: %d, acknowledged writes checked: %zu, lost: 0\n", CRASH_ROUNDS, total_acked);
+        printf("crash rounds: %d, acknowledged writes checked: %zu, lost: 0, compacted up to %" PRId64 "\n",
+               CRASH_ROUNDS, total_acked, last_compacted);
+        assert_true(last_compacted > 0);
 }
 
 struct seen {

@@ -665,6 +665,23 @@ static void test_watch_from_revision(void **state)
         k8c_store_watch_close(w);
 }
 
+/* A watch from a revision not reached yet waits for it, as etcd does. */
+static void test_watch_from_future_revision(void **state)
+{
+        struct k8c_store *s = ST(state);
+        cleanup_error k8c_error_t err = NULL;
+        int64_t r0 = put(s, "/t/f/0", "0");
+        struct k8c_store_watch *w = NULL;
+        assert_int_equal(k8c_store_watch(s, "/t/f/", r0 + 2, &w, &err), 0);
+        assert_no_event(w, 50);
+        assert_int_equal(put(s, "/t/f/1", "1"), r0 + 1);
+        assert_int_equal(put(s, "/t/f/2", "2"), r0 + 2);
+        int64_t r3 = put(s, "/t/f/3", "3");
+        assert_event(w, K8C_STORE_CREATE, "/t/f/3", "3", r3, NULL, 0);
+        assert_no_event(w, 50);
+        k8c_store_watch_close(w);
+}
+
 static void test_watch_after_compaction(void **state)
 {
         struct k8c_store *s = ST(state);
@@ -895,6 +912,7 @@ static const struct CMUnitTest conformance_tests[] = {
         cmocka_unit_test_setup_teardown(test_list_compacted, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_watch_from_now, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_watch_from_revision, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_from_future_revision, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_watch_after_compaction, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_watch_prefix_and_timeout, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_updaters, fx_setup, fx_teardown),
