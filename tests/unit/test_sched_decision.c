@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/yaml.h"
 #include "scheduler/cache.h"
 #include "scheduler/framework.h"
 
@@ -373,6 +374,47 @@ static void test_profile_config(void **state)
         k8c_error_release(&err);
 }
 
+/* The YAML form users write (KubeSchedulerConfiguration), through the YAML reader the daemon uses. */
+static void test_profile_yaml(void **state)
+{
+        const char *yaml = "apiVersion: kubescheduler.config.k8s.io/v1\n"
+                           "kind: KubeSchedulerConfiguration\n"
+                           "profiles:\n"
+                           "  - schedulerName: default-scheduler\n"
+                           "    plugins:\n"
+                           "      multiPoint:\n"
+                           "        disabled:\n"
+                           "          - name: SelectorSpread\n"
+                           "      score:\n"
+                           "        enabled:\n"
+                           "          - name: TaintToleration\n"
+                           "            weight: 7\n"
+                           "    pluginConfig:\n"
+                           "      - name: NodeResourcesFit\n"
+                           "        args:\n"
+                           "          scoringStrategy:\n"
+                           "            type: LeastAllocated\n"
+                           "            resources:\n"
+                           "              - name: cpu\n"
+                           "                weight: 2\n";
+        json_auto_t *doc = NULL;
+        assert_int_equal(k8c_yaml_to_json(yaml, strlen(yaml), &doc, NULL), 0);
+        struct k8c_sched_profile p;
+        assert_int_equal(k8c_sched_profile_from_config(doc, "default-scheduler", &p, NULL), 0);
+        assert_int_equal(p.strategy, K8C_SCHED_LEAST_ALLOCATED);
+        assert_int_equal(p.nresources, 1);
+        assert_int_equal(p.resources[0].weight, 2);
+        /* SelectorSpread gone; TaintToleration moved to the end with weight 7 */
+        assert_int_equal(p.nscorers, 4);
+        assert_string_equal(p.scorers[0].plugin->name, "NodeAffinity");
+        assert_string_equal(p.scorers[1].plugin->name, "NodeResourcesFit");
+        assert_string_equal(p.scorers[2].plugin->name, "NodeResourcesBalancedAllocation");
+        assert_string_equal(p.scorers[3].plugin->name, "TaintToleration");
+        assert_int_equal(p.scorers[3].weight, 7);
+        assert_int_equal(p.nfilters, 8);
+        k8c_sched_profile_free(&p);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -383,6 +425,7 @@ int main(void)
                 cmocka_unit_test(test_assume_prevents_overcommit),
                 cmocka_unit_test(test_scores_and_single_node),
                 cmocka_unit_test(test_profile_config),
+                cmocka_unit_test(test_profile_yaml),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
