@@ -277,9 +277,9 @@ static void do_bind(struct sched *s, struct job *j)
 {
         cleanup_error k8c_error_t err = NULL;
         const char *ns = pod_str(j->pod, "metadata.namespace"), *name = pod_str(j->pod, "metadata.name");
-        json_auto_t *binding =
-                json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s}}", "kind", "Binding", "apiVersion", "v1",
-                          "metadata", "name", name, "target", "kind", "Node", "name", j->node);
+        json_auto_t *binding = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "kind", "Binding",
+                                         "apiVersion", "v1", "metadata", "name", name, "namespace", ns,
+                                         "target", "kind", "Node", "name", j->node);
         const char *uid = k8c_json_get_string(j->pod, "metadata.uid");
         if (uid != NULL)
                 json_object_set_new(json_object_get(binding, "metadata"), "uid", json_string(uid));

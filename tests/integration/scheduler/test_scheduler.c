@@ -22,6 +22,12 @@
 #include <unistd.h>
 
 #include "../../common/apiserver_harness.h"
+#include "fake_api.h"
+
+static json_t *k8c_test_json_get(json_t *o, const char *a, const char *b)
+{
+        return json_object_get(json_object_get(o, a), b);
+}
 
 static struct k8c_test_apiserver srv;
 static pid_t sched_pid = -1;
@@ -207,28 +213,24 @@ static bool wait_event(const char *pod, const char *reason, const char *message)
         return false;
 }
 
-static int setup(void **state)
+/* Starts k8c-scheduler against server_url, logging into dir; waits for /readyz. */
+static int start_scheduler(const char *server_url, const char *dir)
 {
-        if (k8c_test_apiserver_start(&srv, NULL) < 0)
-                return -1;
-        make_node("node-1", "2", NULL);
-        make_node("node-2", "2", NULL);
-        make_node("node-3", "8", "[{\"key\":\"dedicated\",\"value\":\"infra\",\"effect\":\"NoSchedule\"}]");
         char *bin = scheduler_binary();
         if (bin == NULL) {
                 fprintf(stderr, "k8c-scheduler binary not found\n");
                 return -1;
         }
         sched_port = free_port();
-        snprintf(sched_log, sizeof(sched_log), "%s/scheduler.log", srv.dir);
+        snprintf(sched_log, sizeof(sched_log), "%s/scheduler.log", dir);
         char port[16];
         snprintf(port, sizeof(port), "%d", sched_port);
         sched_pid = fork();
         if (sched_pid == 0) {
                 FILE *f = freopen(sched_log, "w", stderr);
                 (void)f;
-                execl(bin, bin, "--server", srv.url, "--port", port, "--bind-address", "127.0.0.1", "-v", "2",
-                      (char *)NULL);
+                execl(bin, bin, "--server", server_url, "--port", port, "--bind-address", "127.0.0.1", "-v",
+                      "2", (char *)NULL);
                 _exit(127);
         }
         free(bin);
@@ -244,29 +246,45 @@ static int setup(void **state)
         return -1;
 }
 
+/* SIGTERM; the scheduler must exit 0 (clean shutdown, no sanitizer report) within 10 s. */
+static int stop_scheduler(void)
+{
+        if (sched_pid <= 0)
+                return 0;
+        int rc = 0;
+        kill(sched_pid, SIGTERM);
+        int status = -1;
+        for (int i = 0; i < 100 && waitpid(sched_pid, &status, WNOHANG) == 0; i++)
+                usleep(100 * 1000);
+        if (waitpid(sched_pid, &status, WNOHANG) == 0) {
+                kill(sched_pid, SIGKILL);
+                waitpid(sched_pid, &status, 0);
+        }
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+                fprintf(stderr, "k8c-scheduler exit status %d; log:\n", status);
+                char cmd[600];
+                snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", sched_log);
+                if (system(cmd) != 0)
+                        fprintf(stderr, "(no log)\n");
+                rc = -1;
+        }
+        sched_pid = -1;
+        return rc;
+}
+
+static int setup(void **state)
+{
+        if (k8c_test_apiserver_start(&srv, NULL) < 0)
+                return -1;
+        make_node("node-1", "2", NULL);
+        make_node("node-2", "2", NULL);
+        make_node("node-3", "8", "[{\"key\":\"dedicated\",\"value\":\"infra\",\"effect\":\"NoSchedule\"}]");
+        return start_scheduler(srv.url, srv.dir);
+}
+
 static int teardown(void **state)
 {
-        int rc = 0;
-        if (sched_pid > 0) {
-                kill(sched_pid, SIGTERM);
-                int status = -1;
-                for (int i = 0; i < 100 && waitpid(sched_pid, &status, WNOHANG) == 0; i++)
-                        usleep(100 * 1000);
-                if (waitpid(sched_pid, &status, WNOHANG) == 0) {
-                        kill(sched_pid, SIGKILL);
-                        waitpid(sched_pid, &status, 0);
-                }
-                /* SIGTERM must end it cleanly (exit 0, no sanitizer report). */
-                if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-                        fprintf(stderr, "k8c-scheduler exit status %d; log:\n", status);
-                        char cmd[600];
-                        snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", sched_log);
-                        if (system(cmd) < 0)
-                                rc = -1;
-                        rc = -1;
-                }
-                sched_pid = -1;
-        }
+        int rc = stop_scheduler();
         k8c_test_apiserver_stop(&srv);
         return rc;
 }
@@ -345,11 +363,195 @@ static void test_binds_and_packs(void **state)
         free(freed);
 }
 
+/* ---- against the recording fake API: the exact writes ---- */
+
+static struct fake_api fake;
+static char fake_dir[64];
+
+static json_t *fake_node(const char *name)
+{
+        return json_pack("{s:s, s:s, s:{s:s}, s:{}, s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s}]}}", "apiVersion",
+                         "v1", "kind", "Node", "metadata", "name", name, "spec", "status", "allocatable",
+                         "cpu", "2", "memory", "4Gi", "pods", "110", "conditions", "type", "Ready", "status",
+                         "True");
+}
+
+static json_t *fake_pod(const char *name, const char *scheduler, const char *node)
+{
+        char uid[64];
+        snprintf(uid, sizeof(uid), "uid-%s", name);
+        json_t *p =
+                json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:[{s:s, s:s, s:{s:{s:s}}}]}, s:{s:s}}",
+                          "apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "namespace", "default",
+                          "uid", uid, "spec", "schedulerName", scheduler, "containers", "name", "c", "image",
+                          "busybox", "resources", "requests", "cpu", "1", "status", "phase", "Pending");
+        if (node != NULL)
+                json_object_set_new(json_object_get(p, "spec"), "nodeName", json_string(node));
+        return p;
+}
+
+static int setup_fake(void **state)
+{
+        json_t *nodes = json_pack("[o,o]", fake_node("node-a"), fake_node("node-b"));
+        json_t *pods = json_pack(
+                "[o,o,o,o,o,o,o,o]", fake_pod("old", "default-scheduler", "node-b"),
+                fake_pod("p-1", "default-scheduler", NULL), fake_pod("p-2", "default-scheduler", NULL),
+                fake_pod("p-3", "default-scheduler", NULL), fake_pod("p-4", "default-scheduler", NULL),
+                fake_pod("p-5", "default-scheduler", NULL), fake_pod("p-6", "default-scheduler", NULL),
+                fake_pod("mine", "other-scheduler", NULL));
+        if (fake_api_start(&fake, nodes, pods) < 0)
+                return -1;
+        snprintf(fake_dir, sizeof(fake_dir), "/tmp/k8c-sched-test-XXXXXX");
+        if (mkdtemp(fake_dir) == NULL)
+                return -1;
+        return start_scheduler(fake.url, fake_dir);
+}
+
+static int teardown_fake(void **state)
+{
+        int rc = stop_scheduler();
+        fake_api_stop(&fake);
+        char path[128];
+        snprintf(path, sizeof(path), "%s/scheduler.log", fake_dir);
+        unlink(path);
+        rmdir(fake_dir);
+        return rc;
+}
+
+static size_t count_paths(json_t *arr, const char *needle)
+{
+        size_t n = 0, i;
+        json_t *v;
+        json_array_foreach(arr, i, v) n +=
+                strstr(json_string_value(json_object_get(v, "path")), needle) != NULL;
+        return n;
+}
+
+static void test_fake_exact_writes(void **state)
+{
+        /* 2 nodes × 2 cpu, 1 cpu already used on node-b by a bound pod, six 1-cpu pods: 3 fit. */
+        json_t *b = NULL, *st = NULL, *ev = NULL;
+        for (int i = 0; i < 200; i++) {
+                json_decref(b);
+                json_decref(st);
+                json_decref(ev);
+                b = fake_api_snapshot(&fake, fake.bindings);
+                st = fake_api_snapshot(&fake, fake.status_patches);
+                ev = fake_api_snapshot(&fake, fake.events);
+                if (json_array_size(b) >= 3 && json_array_size(st) >= 3 && json_array_size(ev) >= 6)
+                        break;
+                usleep(100 * 1000);
+        }
+        /* Give a wrong extra binding time to show up. */
+        usleep(500 * 1000);
+        json_decref(b);
+        b = fake_api_snapshot(&fake, fake.bindings);
+        assert_int_equal(json_array_size(b), 3);
+        int on_a = 0, on_b = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(b, i, v)
+        {
+                json_t *body = json_object_get(v, "body");
+                const char *name =
+                        json_string_value(json_object_get(json_object_get(body, "metadata"), "name"));
+                const char *node =
+                        json_string_value(json_object_get(json_object_get(body, "target"), "name"));
+                assert_non_null(name);
+                assert_non_null(node);
+                char want[512], path[128];
+                snprintf(want, sizeof(want),
+                         "{\"kind\":\"Binding\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"%s\","
+                         "\"namespace\":"
+                         "\"default\",\"uid\":\"uid-%s\"},\"target\":{\"kind\":\"Node\",\"name\":\"%s\"}}",
+                         name, name, node);
+                json_t *w = json_loads(want, 0, NULL);
+                assert_true(json_equal(w, body));
+                json_decref(w);
+                snprintf(path, sizeof(path), "/api/v1/namespaces/default/pods/%s/binding", name);
+                assert_string_equal(json_string_value(json_object_get(v, "path")), path);
+                on_a += strcmp(node, "node-a") == 0;
+                on_b += strcmp(node, "node-b") == 0;
+        }
+        /* The assume cache counted each binding before any watch confirmed it: no overcommit. */
+        assert_int_equal(on_a, 2);
+        assert_int_equal(on_b, 1);
+        /* Three PodScheduled=False patches with Kubernetes' message; none for other-scheduler's pod. */
+        assert_true(json_array_size(st) >= 3);
+        assert_int_equal(count_paths(st, "/pods/mine/"), 0);
+        json_array_foreach(st, i, v)
+        {
+                json_t *c = json_array_get(
+                        k8c_test_json_get(json_object_get(v, "body"), "status", "conditions"), 0);
+                assert_string_equal(json_string_value(json_object_get(c, "type")), "PodScheduled");
+                assert_string_equal(json_string_value(json_object_get(c, "status")), "False");
+                assert_string_equal(json_string_value(json_object_get(c, "reason")), "Unschedulable");
+                assert_string_equal(json_string_value(json_object_get(c, "message")),
+                                    "0/2 nodes are available: 2 Insufficient cpu.");
+        }
+        /* Events: one Scheduled per binding, FailedScheduling for the rest. */
+        json_decref(ev);
+        ev = fake_api_snapshot(&fake, fake.events);
+        int scheduled = 0, failed = 0;
+        json_array_foreach(ev, i, v)
+        {
+                json_t *body = json_object_get(v, "body");
+                const char *reason = json_string_value(json_object_get(body, "reason"));
+                if (reason == NULL)
+                        continue; /* an aggregation PATCH (count) */
+                const char *msg = json_string_value(json_object_get(body, "message"));
+                const char *pod =
+                        json_string_value(json_object_get(json_object_get(body, "involvedObject"), "name"));
+                if (strcmp(reason, "Scheduled") == 0) {
+                        char want[128];
+                        const char *node = NULL;
+                        size_t k;
+                        json_t *bb;
+                        json_array_foreach(b, k, bb)
+                        {
+                                json_t *body2 = json_object_get(bb, "body");
+                                if (strcmp(json_string_value(json_object_get(
+                                                   json_object_get(body2, "metadata"), "name")),
+                                           pod) == 0)
+                                        node = json_string_value(
+                                                json_object_get(json_object_get(body2, "target"), "name"));
+                        }
+                        assert_non_null(node);
+                        snprintf(want, sizeof(want), "Successfully assigned default/%s to %s", pod, node);
+                        assert_string_equal(msg, want);
+                        assert_string_equal(json_string_value(json_object_get(body, "type")), "Normal");
+                        scheduled++;
+                } else {
+                        assert_string_equal(reason, "FailedScheduling");
+                        assert_string_equal(msg, "0/2 nodes are available: 2 Insufficient cpu.");
+                        assert_string_equal(json_string_value(json_object_get(body, "type")), "Warning");
+                        failed++;
+                }
+                assert_string_equal(json_string_value(k8c_test_json_get(body, "source", "component")),
+                                    "default-scheduler");
+        }
+        assert_int_equal(scheduled, 3);
+        assert_true(failed >= 3);
+        char *pending = sched_get("/debug/pending");
+        assert_non_null(pending);
+        assert_null(strstr(pending, "default/mine"));
+        assert_non_null(strstr(pending, "  node-a: NodeResourcesFit: Insufficient cpu\n"));
+        free(pending);
+        json_decref(b);
+        json_decref(st);
+        json_decref(ev);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_unschedulable_is_reported),
                 cmocka_unit_test(test_binds_and_packs),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        const struct CMUnitTest fake_tests[] = {
+                cmocka_unit_test(test_fake_exact_writes),
+        };
+        int failed = cmocka_run_group_tests_name("fake_api", fake_tests, setup_fake, teardown_fake);
+        failed += cmocka_run_group_tests_name("apiserver", tests, setup, teardown);
+        return failed;
 }
