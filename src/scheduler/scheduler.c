@@ -609,6 +609,12 @@ static int start_http(struct sched *s, k8c_error_t *err)
         return 0;
 }
 
+static void *informer_free_thread(void *inf)
+{
+        k8c_informer_free(inf);
+        return NULL;
+}
+
 int k8c_scheduler_run(const struct k8c_scheduler_config *cfg, k8c_error_t *err)
 {
         struct sched *s = k8c_xcalloc(1, sizeof(*s));
@@ -713,10 +719,13 @@ out:
                 k8c_leader_stop(s->leader);
         if (s->http != NULL)
                 MHD_stop_daemon(s->http);
-        k8c_informer_free(s->pods);
-        k8c_informer_free(s->nodes);
-        k8c_informer_free(s->services);
-        k8c_informer_free(s->replicasets);
+        /* Each informer takes up to a second to notice its stop flag: stop them side by side. */
+        struct k8c_informer *all[] = { s->pods, s->nodes, s->services, s->replicasets };
+        pthread_t stoppers[K8C_ARRAY_SIZE(all)];
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(all); i++)
+                pthread_create(&stoppers[i], NULL, informer_free_thread, all[i]);
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(all); i++)
+                pthread_join(stoppers[i], NULL);
         k8c_event_recorder_free(s->recorder);
         for (struct job *j = s->jobs_head, *n; j != NULL; j = n) {
                 n = j->next;
