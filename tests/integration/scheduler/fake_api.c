@@ -108,6 +108,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         }
         if (strcmp(method, "POST") == 0 && strstr(url, "/binding") != NULL) {
                 record(f, f->bindings, url, u->buf);
+                char rejected[128];
+                snprintf(rejected, sizeof(rejected), "/pods/%s/binding", f->reject_binding_of ?: "");
+                if (f->reject_binding_of != NULL && strstr(url, rejected) != NULL)
+                        return reply(conn, 409,
+                                     json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+                                               "apiVersion", "v1", "metadata", "status", "Failure", "message",
+                                               "Operation cannot be fulfilled on pods/binding: conflict",
+                                               "reason", "Conflict", "code", 409));
                 return reply(conn, 201,
                              json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
                                        "metadata", "status", "Success", "code", 201));
@@ -143,7 +151,9 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 int fake_api_start(struct fake_api *f, json_t *nodes, json_t *pods)
 {
+        const char *reject = f->reject_binding_of;
         memset(f, 0, sizeof(*f));
+        f->reject_binding_of = reject;
         pthread_mutex_init(&f->lock, NULL);
         f->nodes = nodes;
         f->pods = pods;

@@ -16,6 +16,7 @@ struct fake_api {
         pthread_mutex_t lock;
         json_t *nodes, *pods;                       /* served lists (owned) */
         json_t *bindings, *events, *status_patches; /* recorded [{path, body}] */
+        const char *reject_binding_of;              /* pod name whose bindings get 409 Conflict */
 };
 
 /* Takes ownership of nodes and pods (JSON arrays). */

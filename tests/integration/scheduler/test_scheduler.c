@@ -399,6 +399,8 @@ static int setup_fake(void **state)
                 fake_pod("p-3", "default-scheduler", NULL), fake_pod("p-4", "default-scheduler", NULL),
                 fake_pod("p-5", "default-scheduler", NULL), fake_pod("p-6", "default-scheduler", NULL),
                 fake_pod("mine", "other-scheduler", NULL));
+        /* Every binding of p-1 is refused: its assumed slot must be given back each time. */
+        fake.reject_binding_of = "p-1";
         if (fake_api_start(&fake, nodes, pods) < 0)
                 return -1;
         snprintf(fake_dir, sizeof(fake_dir), "/tmp/k8c-sched-test-XXXXXX");
@@ -438,18 +440,26 @@ static void test_fake_exact_writes(void **state)
                 b = fake_api_snapshot(&fake, fake.bindings);
                 st = fake_api_snapshot(&fake, fake.status_patches);
                 ev = fake_api_snapshot(&fake, fake.events);
-                if (json_array_size(b) >= 3 && json_array_size(st) >= 3 && json_array_size(ev) >= 6)
+                if (json_array_size(b) >= 3 + count_paths(b, "/pods/p-1/") &&
+                    count_paths(b, "/pods/p-1/") >= 1 && json_array_size(st) >= 3 && json_array_size(ev) >= 6)
                         break;
                 usleep(100 * 1000);
         }
         /* Give a wrong extra binding time to show up. */
         usleep(500 * 1000);
         json_decref(b);
-        b = fake_api_snapshot(&fake, fake.bindings);
-        assert_int_equal(json_array_size(b), 3);
-        int on_a = 0, on_b = 0;
+        json_t *all = fake_api_snapshot(&fake, fake.bindings);
+        size_t rejected = count_paths(all, "/pods/p-1/");
+        assert_true(rejected >= 1);
+        b = json_array();
         size_t i;
         json_t *v;
+        json_array_foreach(all, i, v) if (strstr(json_string_value(json_object_get(v, "path")),
+                                                 "/pods/p-1/") == NULL) json_array_append(b, v);
+        json_decref(all);
+        /* p-1's slot went to the others: exactly three accepted bindings, no overcommit. */
+        assert_int_equal(json_array_size(b), 3);
+        int on_a = 0, on_b = 0;
         json_array_foreach(b, i, v)
         {
                 json_t *body = json_object_get(v, "body");
@@ -521,6 +531,11 @@ static void test_fake_exact_writes(void **state)
                         assert_string_equal(msg, want);
                         assert_string_equal(json_string_value(json_object_get(body, "type")), "Normal");
                         scheduled++;
+                } else if (strcmp(pod, "p-1") == 0 && strncmp(msg, "Binding rejected", 16) == 0) {
+                        assert_string_equal(reason, "FailedScheduling");
+                        assert_string_equal(
+                                msg, "Binding rejected: Operation cannot be fulfilled on pods/binding: "
+                                     "conflict");
                 } else {
                         assert_string_equal(reason, "FailedScheduling");
                         assert_string_equal(msg, "0/2 nodes are available: 2 Insufficient cpu.");
@@ -535,6 +550,7 @@ static void test_fake_exact_writes(void **state)
         char *pending = sched_get("/debug/pending");
         assert_non_null(pending);
         assert_null(strstr(pending, "default/mine"));
+        assert_non_null(strstr(pending, "default/p-1 queue="));
         assert_non_null(strstr(pending, "  node-a: NodeResourcesFit: Insufficient cpu\n"));
         free(pending);
         json_decref(b);
