@@ -118,6 +118,12 @@ static int64_t mono_us(void)
 
 /* ---- informer handlers: only update the cache and the queue ---- */
 
+/* json_equal() calls two absent values different. */
+static bool same_json(const json_t *a, const json_t *b)
+{
+        return (a == NULL && b == NULL) || json_equal(a, b);
+}
+
 static void pod_add(void *opaque, json_t *pod)
 {
         struct sched *s = opaque;
@@ -142,10 +148,8 @@ static void pod_update(void *opaque, json_t *old_pod, json_t *pod)
                 k8c_sched_cache_upsert_pod(s->cache, pod);
                 k8c_sched_queue_delete(s->queue, key);
                 /* Finishing frees resources; new labels may change affinity or spreading. */
-                bool labels_changed = !json_equal(k8c_json_get(old_pod, "metadata.labels"),
-                                                  k8c_json_get(pod, "metadata.labels")) &&
-                                      !(k8c_json_get(old_pod, "metadata.labels") == NULL &&
-                                        k8c_json_get(pod, "metadata.labels") == NULL);
+                bool labels_changed = !same_json(k8c_json_get(old_pod, "metadata.labels"),
+                                                 k8c_json_get(pod, "metadata.labels"));
                 if ((finished(pod) && !finished(old_pod)) || labels_changed)
                         k8c_sched_queue_move_all(s->queue);
         } else if (responsible(s, pod)) {
@@ -184,11 +188,6 @@ static const char *ready_status(const json_t *node)
                         return pod_str(c, "status");
         }
         return "";
-}
-
-static bool same_json(const json_t *a, const json_t *b)
-{
-        return (a == NULL && b == NULL) || json_equal(a, b);
 }
 
 static void node_update(void *opaque, json_t *old_node, json_t *node)
