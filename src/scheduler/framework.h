@@ -24,12 +24,24 @@
 #define K8C_SCHED_MAX_NODE_SCORE 100
 
 /* Resources a pod asks for / a node offers. cpu in millicores, the rest in bytes. */
+#define K8C_SCHED_MAX_SCALAR 8
+
+/* An extended resource ("nvidia.com/gpu", "hugepages-2Mi"), in whole units. */
+struct k8c_sched_scalar {
+        char name[64];
+        int64_t value;
+};
+
 struct k8c_sched_resources {
         int64_t milli_cpu;
         int64_t memory;
         int64_t ephemeral_storage;
         int64_t pods; /* only meaningful for allocatable */
+        struct k8c_sched_scalar scalar[K8C_SCHED_MAX_SCALAR];
+        size_t nscalar;
 };
+/* Value of an extended resource (0 when absent). */
+int64_t k8c_sched_scalar_get(const struct k8c_sched_resources *r, const char *name);
 
 struct k8c_sched_hostport {
         char *host_ip; /* "0.0.0.0" when unset */

@@ -62,16 +62,68 @@ static int64_t container_req(const json_t *c, const char *name, bool milli, bool
         return v;
 }
 
+/* Extended resources: domain-prefixed names ("example.com/dongle") and hugepages-*. */
+static bool is_scalar(const char *name)
+{
+        return strchr(name, '/') != NULL || strncmp(name, "hugepages-", 10) == 0;
+}
+
+int64_t k8c_sched_scalar_get(const struct k8c_sched_resources *r, const char *name)
+{
+        for (size_t i = 0; i < r->nscalar; i++)
+                if (strcmp(r->scalar[i].name, name) == 0)
+                        return r->scalar[i].value;
+        return 0;
+}
+
+static struct k8c_sched_scalar *scalar_slot(struct k8c_sched_resources *r, const char *name)
+{
+        for (size_t i = 0; i < r->nscalar; i++)
+                if (strcmp(r->scalar[i].name, name) == 0)
+                        return &r->scalar[i];
+        if (r->nscalar == K8C_SCHED_MAX_SCALAR || strlen(name) >= sizeof(r->scalar[0].name))
+                return NULL; /* beyond what k8c tracks: ignored */
+        struct k8c_sched_scalar *s = &r->scalar[r->nscalar++];
+        snprintf(s->name, sizeof(s->name), "%s", name);
+        s->value = 0;
+        return s;
+}
+
+/* Extended resources of a ResourceList (requests, else limits for a container). */
+static void scalars_from(const json_t *list, struct k8c_sched_resources *ret)
+{
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)list, k, v)
+        {
+                if (!is_scalar(k))
+                        continue;
+                struct k8c_sched_scalar *s = scalar_slot(ret, k);
+                if (s != NULL)
+                        s->value = qty(list, k, false, NULL);
+        }
+}
+
 static void container_resources(const json_t *c, bool nonzero, struct k8c_sched_resources *ret)
 {
         ret->milli_cpu = container_req(c, "cpu", true, nonzero);
         ret->memory = container_req(c, "memory", false, nonzero);
         ret->ephemeral_storage = container_req(c, "ephemeral-storage", false, nonzero);
         ret->pods = 0;
+        ret->nscalar = 0;
+        json_t *res = json_object_get(c, "resources");
+        /* Extended resources cannot be overcommitted: limits and requests are equal when both are set. */
+        scalars_from(json_object_get(res, "limits"), ret);
+        scalars_from(json_object_get(res, "requests"), ret);
 }
 
 static void res_add(struct k8c_sched_resources *a, const struct k8c_sched_resources *b)
 {
+        for (size_t i = 0; i < b->nscalar; i++) {
+                struct k8c_sched_scalar *s = scalar_slot(a, b->scalar[i].name);
+                if (s != NULL)
+                        s->value += b->scalar[i].value;
+        }
         a->milli_cpu += b->milli_cpu;
         a->memory += b->memory;
         a->ephemeral_storage += b->ephemeral_storage;
@@ -80,6 +132,11 @@ static void res_add(struct k8c_sched_resources *a, const struct k8c_sched_resour
 
 static void res_sub(struct k8c_sched_resources *a, const struct k8c_sched_resources *b)
 {
+        for (size_t i = 0; i < b->nscalar; i++) {
+                struct k8c_sched_scalar *s = scalar_slot(a, b->scalar[i].name);
+                if (s != NULL)
+                        s->value -= b->scalar[i].value;
+        }
         a->milli_cpu -= b->milli_cpu;
         a->memory -= b->memory;
         a->ephemeral_storage -= b->ephemeral_storage;
@@ -93,6 +150,11 @@ static int64_t max64(int64_t a, int64_t b)
 
 static void res_max(struct k8c_sched_resources *a, const struct k8c_sched_resources *b)
 {
+        for (size_t i = 0; i < b->nscalar; i++) {
+                struct k8c_sched_scalar *s = scalar_slot(a, b->scalar[i].name);
+                if (s != NULL && b->scalar[i].value > s->value)
+                        s->value = b->scalar[i].value;
+        }
         a->milli_cpu = max64(a->milli_cpu, b->milli_cpu);
         a->memory = max64(a->memory, b->memory);
         a->ephemeral_storage = max64(a->ephemeral_storage, b->ephemeral_storage);
@@ -146,6 +208,8 @@ void k8c_sched_node_allocatable(const json_t *node, struct k8c_sched_resources *
         ret->memory = qty(alloc, "memory", false, NULL);
         ret->ephemeral_storage = qty(alloc, "ephemeral-storage", false, NULL);
         ret->pods = qty(alloc, "pods", false, NULL);
+        ret->nscalar = 0;
+        scalars_from(alloc, ret);
 }
 
 /* ---- podinfo ---- */

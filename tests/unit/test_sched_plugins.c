@@ -408,6 +408,37 @@ static void test_node_resources_fit_filter(void **state)
         ASSERT_FILTER(fit, nodes, pods, init2, "n1", K8C_SCHED_UNSCHEDULABLE, "Insufficient cpu");
 }
 
+static void test_node_resources_fit_extended(void **state)
+{
+        json_auto_t *nodes =
+                json_pack("[o,o]", node("gpu", "4", "8Gi", 110, NULL), node("plain", "4", "8Gi", 110, NULL));
+        json_object_set_new(
+                json_object_get(json_object_get(json_array_get(nodes, 0), "status"), "allocatable"),
+                "example.com/dongle", json_string("2"));
+        json_auto_t *pods = json_pack(
+                "[o]", bound(pod("a", NULL, NULL,
+                                 "{\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
+                                 "{\"example.com/dongle\":\"1\"}}}]}}"),
+                             "gpu"));
+        const struct k8c_sched_plugin *fit = &k8c_sched_plugin_node_resources_fit;
+        json_auto_t *one =
+                pod("p", "100m", NULL,
+                    "{\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":"
+                    "\"100m\",\"example.com/dongle\":\"1\"}}}]}}");
+        ASSERT_FILTER(fit, nodes, pods, one, "gpu", K8C_SCHED_OK, "");
+        ASSERT_FILTER(fit, nodes, pods, one, "plain", K8C_SCHED_UNSCHEDULABLE,
+                      "Insufficient example.com/dongle");
+        json_auto_t *two = pod("p", NULL, NULL,
+                               "{\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":"
+                               "{\"cpu\":\"5\",\"example.com/dongle\":\"2\"}}}]}}");
+        ASSERT_FILTER(fit, nodes, pods, two, "gpu", K8C_SCHED_UNSCHEDULABLE,
+                      "Insufficient cpu|Insufficient example.com/dongle");
+        struct k8c_sched_resources r;
+        k8c_sched_pod_requests(two, false, &r);
+        assert_int_equal(k8c_sched_scalar_get(&r, "example.com/dongle"), 2);
+        assert_int_equal(k8c_sched_scalar_get(&r, "cpu"), 0);
+}
+
 static void test_node_resources_fit_score(void **state)
 {
         /* n1: 4 cpu / 8Gi with 1 cpu / 2Gi used; n2: 4 cpu / 8Gi empty; pod 1 cpu / 2Gi. */
@@ -638,6 +669,7 @@ int main(void)
                 cmocka_unit_test(test_node_affinity_filter),
                 cmocka_unit_test(test_node_affinity_score),
                 cmocka_unit_test(test_node_resources_fit_filter),
+                cmocka_unit_test(test_node_resources_fit_extended),
                 cmocka_unit_test(test_node_resources_fit_score),
                 cmocka_unit_test(test_balanced_allocation),
                 cmocka_unit_test(test_node_ports),

@@ -1,8 +1,9 @@
 /*
- * node_resources_fit.c - NodeResourcesFit: the filter checks the pod count and
- * cpu, memory and ephemeral-storage requests against allocatable minus what
- * the node's pods (bound and assumed) request, with Kubernetes' reasons in its
- * order; the score is MostAllocated (bin-packing, the k8c default) or
+ * node_resources_fit.c - NodeResourcesFit: the filter checks the pod count,
+ * cpu, memory, ephemeral-storage and extended resources (example.com/dongle,
+ * hugepages-*) against allocatable minus what the node's pods (bound and
+ * assumed) request, with Kubernetes' reasons in its order; the score is
+ * MostAllocated (bin-packing, the k8c default) or
  * LeastAllocated over weighted resources, using non-zero cpu/memory defaults
  * for pods that request nothing, in integer arithmetic as kube-scheduler.
  */
@@ -24,6 +25,12 @@ static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sche
         if (req->ephemeral_storage > 0 &&
             req->ephemeral_storage > alloc->ephemeral_storage - used->ephemeral_storage)
                 k8c_sched_status_add_reason(st, "Insufficient ephemeral-storage");
+        for (size_t i = 0; i < req->nscalar; i++) {
+                const struct k8c_sched_scalar *sc = &req->scalar[i];
+                if (sc->value > 0 &&
+                    sc->value > k8c_sched_scalar_get(alloc, sc->name) - k8c_sched_scalar_get(used, sc->name))
+                        k8c_sched_status_add_reason(st, "Insufficient %s", sc->name);
+        }
         if (st->nreasons > 0)
                 return st->code = K8C_SCHED_UNSCHEDULABLE;
         return K8C_SCHED_OK;
