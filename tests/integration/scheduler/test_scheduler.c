@@ -30,9 +30,14 @@ static json_t *k8c_test_json_get(json_t *o, const char *a, const char *b)
 }
 
 static struct k8c_test_apiserver srv;
-static pid_t sched_pid = -1;
-static int sched_port;
-static char sched_log[512];
+struct sched_proc {
+        pid_t pid;
+        int port;
+        char log[512];
+};
+/* Tests talk to *cur; the leader-election group runs two. */
+static struct sched_proc procs[2] = { { .pid = -1 }, { .pid = -1 } };
+static struct sched_proc *cur = &procs[0];
 
 static int free_port(void)
 {
@@ -85,7 +90,7 @@ static char *sched_get(const char *path)
 {
         struct k8c_test_apiserver s = srv;
         char url[64];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d", sched_port);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", cur->port);
         s.url = url;
         struct k8c_test_http_reply r = { 0 };
         if (k8c_test_http(&s, "GET", path, NULL, NULL, 0, NULL, &r) < 0) {
@@ -214,61 +219,66 @@ static bool wait_event(const char *pod, const char *reason, const char *message)
 }
 
 /* Starts k8c-scheduler against server_url, logging into dir; waits for /readyz. */
-static int start_scheduler(const char *server_url, const char *dir)
+static int start_scheduler_opts(const char *server_url, const char *dir, bool leader_elect, bool wait_ready)
 {
         char *bin = scheduler_binary();
         if (bin == NULL) {
                 fprintf(stderr, "k8c-scheduler binary not found\n");
                 return -1;
         }
-        sched_port = free_port();
-        snprintf(sched_log, sizeof(sched_log), "%s/scheduler.log", dir);
+        cur->port = free_port();
+        snprintf(cur->log, sizeof(cur->log), "%s/scheduler-%d.log", dir, (int)(cur - procs));
         char port[16];
-        snprintf(port, sizeof(port), "%d", sched_port);
-        sched_pid = fork();
-        if (sched_pid == 0) {
-                FILE *f = freopen(sched_log, "w", stderr);
+        snprintf(port, sizeof(port), "%d", cur->port);
+        cur->pid = fork();
+        if (cur->pid == 0) {
+                FILE *f = freopen(cur->log, "w", stderr);
                 (void)f;
                 execl(bin, bin, "--server", server_url, "--port", port, "--bind-address", "127.0.0.1", "-v",
-                      "2", (char *)NULL);
+                      "2", leader_elect ? "--leader-elect" : "--leader-elect=false", (char *)NULL);
                 _exit(127);
         }
         free(bin);
         for (int i = 0; i < 200; i++) {
-                char *r = sched_get("/readyz");
+                char *r = sched_get(wait_ready ? "/readyz" : "/healthz");
                 bool ok = r != NULL && strcmp(r, "ok") == 0;
                 free(r);
                 if (ok)
                         return 0;
                 usleep(100 * 1000);
         }
-        fprintf(stderr, "k8c-scheduler did not become ready; log %s\n", sched_log);
+        fprintf(stderr, "k8c-scheduler did not become ready; log %s\n", cur->log);
         return -1;
+}
+
+static int start_scheduler(const char *server_url, const char *dir)
+{
+        return start_scheduler_opts(server_url, dir, false, true);
 }
 
 /* SIGTERM; the scheduler must exit 0 (clean shutdown, no sanitizer report) within 10 s. */
 static int stop_scheduler(void)
 {
-        if (sched_pid <= 0)
+        if (cur->pid <= 0)
                 return 0;
         int rc = 0;
-        kill(sched_pid, SIGTERM);
+        kill(cur->pid, SIGTERM);
         int status = -1;
-        for (int i = 0; i < 100 && waitpid(sched_pid, &status, WNOHANG) == 0; i++)
+        for (int i = 0; i < 100 && waitpid(cur->pid, &status, WNOHANG) == 0; i++)
                 usleep(100 * 1000);
-        if (waitpid(sched_pid, &status, WNOHANG) == 0) {
-                kill(sched_pid, SIGKILL);
-                waitpid(sched_pid, &status, 0);
+        if (waitpid(cur->pid, &status, WNOHANG) == 0) {
+                kill(cur->pid, SIGKILL);
+                waitpid(cur->pid, &status, 0);
         }
         if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
                 fprintf(stderr, "k8c-scheduler exit status %d; log:\n", status);
                 char cmd[600];
-                snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", sched_log);
+                snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", cur->log);
                 if (system(cmd) != 0)
                         fprintf(stderr, "(no log)\n");
                 rc = -1;
         }
-        sched_pid = -1;
+        cur->pid = -1;
         return rc;
 }
 
@@ -414,7 +424,7 @@ static int teardown_fake(void **state)
         int rc = stop_scheduler();
         fake_api_stop(&fake);
         char path[128];
-        snprintf(path, sizeof(path), "%s/scheduler.log", fake_dir);
+        snprintf(path, sizeof(path), "%s/scheduler-0.log", fake_dir);
         unlink(path);
         rmdir(fake_dir);
         return rc;
@@ -558,6 +568,80 @@ static void test_fake_exact_writes(void **state)
         json_decref(ev);
 }
 
+/* ---- leader election: one active scheduler, hand-over on SIGTERM ---- */
+
+static int setup_leader(void **state)
+{
+        if (k8c_test_apiserver_start(&srv, NULL) < 0)
+                return -1;
+        make_node("node-1", "2", NULL);
+        cur = &procs[0];
+        if (start_scheduler_opts(srv.url, srv.dir, true, true) < 0)
+                return -1;
+        cur = &procs[1];
+        return start_scheduler_opts(srv.url, srv.dir, true, false);
+}
+
+static int teardown_leader(void **state)
+{
+        int rc = 0;
+        for (int i = 0; i < 2; i++) {
+                cur = &procs[i];
+                if (getenv("K8C_TEST_SHOW_LOGS") != NULL) {
+                        char cmd[600];
+                        snprintf(cmd, sizeof(cmd), "cat %s >&2", cur->log);
+                        if (system(cmd) != 0)
+                                fprintf(stderr, "(no log)\n");
+                }
+                if (stop_scheduler() < 0)
+                        rc = -1;
+        }
+        cur = &procs[0];
+        k8c_test_apiserver_stop(&srv);
+        return rc;
+}
+
+static bool wait_get(const char *path, const char *needle)
+{
+        for (int i = 0; i < 300; i++) {
+                char *r = sched_get(path);
+                bool ok = r != NULL && strstr(r, needle) != NULL;
+                free(r);
+                if (ok)
+                        return true;
+                usleep(100 * 1000);
+        }
+        return false;
+}
+
+static void test_leader_failover(void **state)
+{
+        cur = &procs[1];
+        char *r = sched_get("/readyz");
+        assert_non_null(r);
+        assert_string_equal(r, "informers not synced"); /* the standby keeps no watches */
+        free(r);
+        assert_true(wait_get("/metrics", "leader_election_master_status{name=\"k8c-scheduler\"} 0\n"));
+        cur = &procs[0];
+        assert_true(wait_get("/metrics", "leader_election_master_status{name=\"k8c-scheduler\"} 1\n"));
+        make_pod("lead-1", "100m");
+        char *n = wait_bound("lead-1");
+        assert_non_null(n);
+        assert_string_equal(n, "node-1");
+        free(n);
+        /* The leader releases the Lease on SIGTERM; the standby takes over and schedules. */
+        assert_int_equal(stop_scheduler(), 0);
+        cur = &procs[1];
+        assert_true(wait_get("/readyz", "ok"));
+        assert_true(wait_get("/metrics", "leader_election_master_status{name=\"k8c-scheduler\"} 1\n"));
+        make_pod("lead-2", "100m");
+        n = wait_bound("lead-2");
+        assert_non_null(n);
+        assert_string_equal(n, "node-1");
+        free(n);
+        assert_true(wait_event("lead-2", "Scheduled", "Successfully assigned default/lead-2 to node-1"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -569,5 +653,9 @@ int main(void)
         };
         int failed = cmocka_run_group_tests_name("fake_api", fake_tests, setup_fake, teardown_fake);
         failed += cmocka_run_group_tests_name("apiserver", tests, setup, teardown);
+        const struct CMUnitTest leader_tests[] = {
+                cmocka_unit_test(test_leader_failover),
+        };
+        failed += cmocka_run_group_tests_name("leader_election", leader_tests, setup_leader, teardown_leader);
         return failed;
 }
