@@ -5,9 +5,11 @@
  * It owns object semantics (uid, creationTimestamp, resourceVersion from the
  * storage mod_revision, generation, generateName, namespace existence,
  * optimistic concurrency, finalizers, dryRun) and list semantics (selectors,
- * limit/continue, Tables). Resource-specific behaviour comes only through the
- * registry hooks; the one exception is Service IP/port allocation (alloc.c),
- * which needs storage and so cannot be a hook.
+ * limit/continue, Tables), PATCH, the status/scale subresources and DeleteOptions.
+ * Resource-specific behaviour comes through the registry hooks; the exceptions
+ * are what needs storage and so cannot be a hook: Service IP/port allocation
+ * (alloc.c), namespace lifecycle (no new content in a terminating namespace,
+ * spec.finalizers and /finalize) and pods/binding.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -719,10 +721,16 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                 if (r < 0) {
                         k8c_kv_list_free(&l);
                         if (k8c_error_reason(&err) == K8C_EEXPIRED && cont != NULL)
-                                k8c_make_error(&err, K8C_EEXPIRED,
-                                               "The provided continue parameter is too old to display a "
-                                               "consistent list result. You can start a new list without "
-                                               "the continue parameter.");
+                                k8c_make_error(
+                                        &err, K8C_EEXPIRED,
+                                        "The provided continue parameter is too old to display a "
+                                        "consistent list result. You can start a new list without "
+                                        "the continue parameter, or use the continue token in this "
+                                        "response to retrieve the remainder of the results. Continuing "
+                                        "with the provided token results in an inconsistent list - "
+                                        "objects that were created, modified, or deleted between the "
+                                        "time the first chunk was returned and now may show up in the "
+                                        "list.");
                         fail(req, t, &err, NULL, NULL);
                         goto out;
                 }
@@ -833,6 +841,7 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
         k8c_registry_ctx_init(req->srv, &ctx);
         bool status = t->sub != NULL && strcmp(t->sub, "status") == 0;
         bool finalize = t->sub != NULL && strcmp(t->sub, "finalize") == 0;
+        bool locked = false;
         if (r >= 0)
                 r = check_kind(t->res, obj, &err);
         if (r < 0)
@@ -920,9 +929,10 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
         if (t->res->validate_update != NULL)
                 t->res->validate_update(obj, old, &ctx, &errs);
         if (k8c_field_errors_count(&errs) == 0 && is_services(t->res) && !status) {
+                /* Held until the write is stored, so no other Service takes the same address. */
                 pthread_mutex_lock(&req->srv->alloc_lock);
+                locked = true;
                 r = k8c_service_allocate(req->srv, obj, old, &errs, &err);
-                pthread_mutex_unlock(&req->srv->alloc_lock);
                 if (r < 0) {
                         k8c_field_errors_free(&errs);
                         goto fail;
@@ -936,6 +946,10 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
         }
         k8c_field_errors_free(&errs);
         r = write_update(req, t, obj, cur, &causes, &err);
+        if (locked) {
+                pthread_mutex_unlock(&req->srv->alloc_lock);
+                locked = false;
+        }
         if (r < 0)
                 goto fail;
         fix_kind(t->res, obj);
@@ -945,6 +959,8 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
                 reply_object(req, t, 200, json_incref(obj));
         return;
 fail:
+        if (locked)
+                pthread_mutex_unlock(&req->srv->alloc_lock);
         fail(req, t, &err, t->name, causes);
 }
 

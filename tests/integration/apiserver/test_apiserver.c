@@ -16,6 +16,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -1583,6 +1584,141 @@ static void test_sd_notify(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---- the same REST semantics over the etcd backend --------------------------------------- */
+
+static pid_t etcd_pid;
+static char etcd_dir[64];
+static char etcd_url[64];
+
+static int free_loopback_port(void)
+{
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(sa);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+            getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        close(fd);
+        return ntohs(sa.sin_port);
+}
+
+static void stop_etcd(void)
+{
+        if (etcd_pid > 0) {
+                kill(etcd_pid, SIGTERM);
+                waitpid(etcd_pid, NULL, 0);
+                etcd_pid = 0;
+        }
+        if (etcd_dir[0] != '\0') {
+                char *cmd = NULL;
+                if (asprintf(&cmd, "rm -rf '%s'", etcd_dir) >= 0 && system(cmd) != 0)
+                        fprintf(stderr, "could not remove %s\n", etcd_dir);
+                free(cmd);
+                etcd_dir[0] = '\0';
+        }
+}
+
+static int setup_etcd_server(void **state)
+{
+        snprintf(etcd_dir, sizeof(etcd_dir), "/tmp/k8c-etcd-test-XXXXXX");
+        if (mkdtemp(etcd_dir) == NULL)
+                return -1;
+        int cport = free_loopback_port(), pport = free_loopback_port();
+        char client[64], peer[64], cluster[96], data[96], logpath[96];
+        snprintf(client, sizeof(client), "http://127.0.0.1:%d", cport);
+        snprintf(etcd_url, sizeof(etcd_url), "%s", client);
+        snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", pport);
+        snprintf(cluster, sizeof(cluster), "default=%s", peer);
+        snprintf(data, sizeof(data), "%s/data", etcd_dir);
+        snprintf(logpath, sizeof(logpath), "%s/etcd.log", etcd_dir);
+        pid_t parent = getpid();
+        etcd_pid = fork();
+        if (etcd_pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
+                FILE *f = freopen(logpath, "w", stderr);
+                (void)f;
+                dup2(2, 1);
+                execlp("etcd", "etcd", "--data-dir", data, "--listen-client-urls", client,
+                       "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                       "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster, (char *)NULL);
+                _exit(127);
+        }
+        if (etcd_pid < 0) {
+                stop_etcd();
+                return -1;
+        }
+        struct k8c_test_apiserver probe = { .url = client };
+        bool up = false;
+        for (int i = 0; i < 100 && !up; i++) {
+                struct k8c_test_http_reply r;
+                if (k8c_test_http(&probe, "GET", "/health", NULL, NULL, 0, NULL, &r) == 0 && r.code == 200)
+                        up = true;
+                k8c_test_http_reply_free(&r);
+                if (!up)
+                        usleep(100 * 1000);
+        }
+        char arg[96];
+        snprintf(arg, sizeof(arg), "--etcd-servers=%s", client);
+        const char *args[] = { "--storage-backend=etcd", arg, NULL };
+        if (!up || k8c_test_apiserver_start(&srv, args) < 0) {
+                fprintf(stderr, "etcd or k8c-apiserver over etcd did not start (log %s)\n", logpath);
+                stop_etcd();
+                return -1;
+        }
+        return 0;
+}
+
+static void test_continue_expired_etcd(void **state)
+{
+        create_pod("e1", "{}");
+        create_pod("e2", "{}");
+        long code;
+        json_t *l1 = http_json("GET", "/api/v1/namespaces/default/pods?limit=1", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        char *cont = strdup(json_string_value(json_object_get(json_object_get(l1, "metadata"), "continue")));
+        json_decref(l1);
+        create_pod("e3", "{}");
+        long long rev = k8c_test_apiserver_revision(&srv);
+        char body[96];
+        snprintf(body, sizeof(body), "{\"revision\":\"%lld\",\"physical\":true}", rev);
+        struct k8c_test_apiserver etcd = { .url = etcd_url };
+        struct k8c_test_http_reply r;
+        assert_int_equal(k8c_test_http(&etcd, "POST", "/v3/kv/compaction", "application/json", body,
+                                       strlen(body), NULL, &r),
+                         0);
+        assert_int_equal(r.code, 200);
+        k8c_test_http_reply_free(&r);
+        char *path = NULL;
+        assert_true(asprintf(&path, "/api/v1/namespaces/default/pods?limit=1&continue=%s", cont) >= 0);
+        json_t *st = http_json("GET", path, NULL, NULL, NULL, &code);
+        free(path);
+        free(cont);
+        assert_status(
+                st, code, 410, "Expired",
+                "The provided continue parameter is too old to display a consistent list result. You can "
+                "start "
+                "a new list without the continue parameter, or use the continue token in this response to "
+                "retrieve the remainder of the results. Continuing with the provided token results in an "
+                "inconsistent list - objects that were created, modified, or deleted between the time the "
+                "first "
+                "chunk was returned and now may show up in the list.");
+        json_decref(st);
+        delete_all_pods();
+}
+
+static int teardown_etcd_server(void **state)
+{
+        int r = teardown_server(state);
+        stop_etcd();
+        return r;
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1611,5 +1747,18 @@ int main(void)
                 cmocka_unit_test(test_slow_watcher_dropped),
                 cmocka_unit_test(test_sd_notify),
         };
-        return cmocka_run_group_tests(tests, setup_server, teardown_server);
+        const struct CMUnitTest etcd_tests[] = {
+                cmocka_unit_test(test_health_and_version),
+                cmocka_unit_test(test_bootstrap_objects),
+                cmocka_unit_test(test_kubectl_create_get_delete),
+                cmocka_unit_test(test_kubectl_selectors_sort_labels),
+                cmocka_unit_test(test_update_conflict_generation_warning),
+                cmocka_unit_test(test_list_table_and_continue),
+                cmocka_unit_test(test_watch_raw),
+                cmocka_unit_test(test_service_allocation),
+                cmocka_unit_test(test_continue_expired_etcd),
+        };
+        int failed = cmocka_run_group_tests_name("sqlite", tests, setup_server, teardown_server);
+        failed += cmocka_run_group_tests_name("etcd", etcd_tests, setup_etcd_server, teardown_etcd_server);
+        return failed;
 }
