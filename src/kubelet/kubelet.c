@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/events.h"
 #include "k8c/log.h"
 #include "kubelet/kubelet_int.h"
 
@@ -117,6 +118,7 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
                 k8c_kubelet_stop(k);
                 return r;
         }
+        k->events = k8c_event_recorder_new(k->client, "kubelet", k->node_name);
         cleanup_free char *selector = k8c_xasprintf("spec.nodeName=%s", k->node_name);
         k->informer = k8c_informer_new(&(struct k8c_informer_config){
                 .client = k->client,
@@ -170,6 +172,7 @@ void k8c_kubelet_stop(struct k8c_kubelet *k)
                 pthread_join(k->workers[i], NULL);
         free(k->workers);
         k8c_informer_free(k->informer);
+        k8c_event_recorder_free(k->events);
         k8c_workqueue_free(k->queue);
         k8c_kubelet_pods_free(k);
         json_decref(k->registered_status);

@@ -59,6 +59,7 @@ struct k8c_kubelet {
         pthread_t heartbeat;
         bool heartbeat_started;
         struct MHD_Daemon *server; /* kubelet API */
+        struct k8c_event_recorder *events;
         /* The node status registration wrote, handed to the heartbeat so it does not write it again. */
         json_t *registered_status;
         /* Counters for tests. */

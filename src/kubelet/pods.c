@@ -13,11 +13,34 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdarg.h>
+
 #include "k8c/cleanup.h"
+#include "k8c/events.h"
 #include "k8c/json.h"
 #include "k8c/log.h"
 #include "k8c/names.h"
 #include "kubelet/kubelet_int.h"
+
+/* Records an Event about the pod; failing to record is never fatal to the sync. */
+static void __attribute__((format(printf, 5, 6)))
+pod_event(struct k8c_kubelet *k, const json_t *pod, const char *type, const char *reason, const char *fmt,
+          ...)
+{
+        if (k->events == NULL)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        cleanup_free char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        /* Watch and list items may lack kind/apiVersion; the reference needs them. */
+        json_auto_t *ref = json_pack("{s:s, s:s, s:O}", "kind", "Pod", "apiVersion", "v1", "metadata",
+                                     json_object_get(pod, "metadata"));
+        cleanup_error k8c_error_t err = NULL;
+        k8c_event_record(k->events, ref, type, reason, &err, "%s", msg);
+}
 
 static void enqueue(struct k8c_kubelet *k, const json_t *obj)
 {
@@ -87,6 +110,11 @@ static struct kubelet_pod *record_new(const json_t *pod)
 static int teardown(struct k8c_kubelet *k, struct kubelet_pod *rec, int64_t grace_s, k8c_error_t *err)
 {
         for (size_t i = 0; i < rec->ncontainers; i++) {
+                struct k8c_container_state st;
+                if (k->rt_ops->container_status(k->rt, rec->pod, rec->containers[i].name, &st, NULL) == 0 &&
+                    st.phase == K8C_CONTAINER_RUNNING)
+                        pod_event(k, rec->pod, "Normal", "Killing", "Stopping container %s",
+                                  rec->containers[i].name);
                 int r = k->rt_ops->stop_container(k->rt, rec->pod, rec->containers[i].name, grace_s, err);
                 if (r < 0)
                         return k8c_error_wrap(err, "stop container %s", rec->containers[i].name);
@@ -223,8 +251,10 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                                 r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
                         if (r < 0) {
                                 k8c_error_wrap(err, "start container %s", c->name);
+                                pod_event(k, pod, "Warning", "Failed", "Error: %s", k8c_error_msg(err));
                                 break;
                         }
+                        pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
                 } else if (st.phase == K8C_CONTAINER_EXITED && should_restart(pod, &st)) {
                         will_restart = true;
                         /* The first restart is immediate; later ones wait 10 s doubling to 5 min. */
@@ -241,8 +271,11 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                                         r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
                                 if (r < 0) {
                                         k8c_error_wrap(err, "restart container %s", c->name);
+                                        pod_event(k, pod, "Warning", "Failed", "Error: %s",
+                                                  k8c_error_msg(err));
                                         break;
                                 }
+                                pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
                         } else {
                                 views[i].waiting_reason = "CrashLoopBackOff";
                                 msgs[i] = k8c_xasprintf(
@@ -251,6 +284,10 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                                         k8c_json_get_string(pod, "metadata.name"),
                                         k8c_json_get_string(pod, "metadata.namespace"), rec->uid);
                                 views[i].waiting_message = msgs[i];
+                                pod_event(k, pod, "Warning", "BackOff",
+                                          "Back-off restarting failed container %s in pod %s_%s(%s)", c->name,
+                                          k8c_json_get_string(pod, "metadata.name"),
+                                          k8c_json_get_string(pod, "metadata.namespace"), rec->uid);
                                 int64_t left = (int64_t)(c->backoff_until - now) * 1000;
                                 if (left < requeue_ms)
                                         requeue_ms = left;

@@ -286,6 +286,23 @@ static void test_pod_lifecycle(void **state)
         assert_string_equal(k8c_json_get_string(again, "metadata.resourceVersion"),
                             k8c_json_get_string(running, "metadata.resourceVersion"));
 
+        /* Events for kubectl describe: one Started per container, from the kubelet on node-b. */
+        json_auto_t *events = get(f, "/api/v1/namespaces/default/events");
+        int started = 0;
+        size_t ei;
+        json_t *ev;
+        json_array_foreach(json_object_get(events, "items"), ei, ev)
+        {
+                if (strcmp(k8c_json_get_string(ev, "involvedObject.name"), "web-1") != 0)
+                        continue;
+                assert_string_equal(k8c_json_get_string(ev, "involvedObject.kind"), "Pod");
+                assert_string_equal(k8c_json_get_string(ev, "source.component"), "kubelet");
+                assert_string_equal(k8c_json_get_string(ev, "source.host"), "node-b");
+                if (strcmp(k8c_json_get_string(ev, "reason"), "Started") == 0)
+                        started++;
+        }
+        assert_int_equal(started, 2);
+
         json_auto_t *untouched = get(f, "/api/v1/namespaces/default/pods/elsewhere");
         assert_string_equal(k8c_json_get_string(untouched, "status.phase"), "Pending");
         assert_null(k8c_json_get(untouched, "status.podIP"));
@@ -304,6 +321,13 @@ static void test_pod_lifecycle(void **state)
         }
         assert_true(gone);
         (void)pod_gone_pred;
+        /* The tear-down ends by releasing the IP (after the DELETE with graceful deletion, after the
+         * DELETED event without it). */
+        cleanup_free char *ipam = k8c_xasprintf("%s/ipam", f->root);
+        struct stat st;
+        for (int i = 0; i < 100 && (stat(ipam, &st) != 0 || st.st_size != 0); i++)
+                usleep(50 * 1000);
+        assert_int_equal(st.st_size, 0);
 
         /* Its IP went back to the pool: the next pod gets the same one. */
         json_auto_t *p2 = pod("web-2", "node-b", "Always");
@@ -316,8 +340,6 @@ static void test_pod_lifecycle(void **state)
         /* Deleted while the kubelet is down: the restarted kubelet frees its sandbox and address. */
         assert_int_equal(
                 k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/web-2", NULL, NULL, &err), 0);
-        cleanup_free char *ipam = k8c_xasprintf("%s/ipam", f->root);
-        struct stat st;
         assert_int_equal(stat(ipam, &st), 0);
         assert_int_equal(st.st_size,
                          strlen("10.244.3.2 ") + strlen(k8c_json_get_string(running2, "metadata.uid")) + 1);
