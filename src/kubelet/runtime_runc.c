@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -33,6 +34,9 @@
 extern char **environ;
 
 struct runc_runtime {
+        /* Serialises reaping: the worker and a log follower may both ask for a container's state,
+         * and only the first waitpid() sees the exit code. */
+        pthread_mutex_t reap_lock;
         struct k8c_runc_config cfg; /* strings owned */
         struct k8c_ipam *ipam;
         char gw[16];
@@ -192,6 +196,7 @@ int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_e
         if (r < 0)
                 return r;
         struct runc_runtime *rt = k8c_xcalloc(1, sizeof(*rt));
+        pthread_mutex_init(&rt->reap_lock, NULL);
         rt->cfg.root_dir = dupn(cfg->root_dir);
         rt->cfg.log_dir =
                 cfg->log_dir != NULL ? k8c_xstrdup(cfg->log_dir) : k8c_xasprintf("%s/logs", cfg->root_dir);
@@ -239,6 +244,7 @@ static void runc_free(void *opaque)
         if (rt == NULL)
                 return;
         k8c_ipam_free(rt->ipam);
+        pthread_mutex_destroy(&rt->reap_lock);
         free((char *)rt->cfg.root_dir);
         free((char *)rt->cfg.log_dir);
         free((char *)rt->cfg.runc_root);
@@ -446,10 +452,22 @@ static time_t mtime_of(const char *path)
         return stat(path, &st) == 0 ? st.st_mtime : 0;
 }
 
+static int container_status_locked(struct runc_runtime *rt, const json_t *pod, const char *name,
+                                   struct k8c_container_state *ret, k8c_error_t *err);
+
 static int runc_container_status(void *opaque, const json_t *pod, const char *name,
                                  struct k8c_container_state *ret, k8c_error_t *err)
 {
         struct runc_runtime *rt = opaque;
+        pthread_mutex_lock(&rt->reap_lock);
+        int r = container_status_locked(rt, pod, name, ret, err);
+        pthread_mutex_unlock(&rt->reap_lock);
+        return r;
+}
+
+static int container_status_locked(struct runc_runtime *rt, const json_t *pod, const char *name,
+                                   struct k8c_container_state *ret, k8c_error_t *err)
+{
         memset(ret, 0, sizeof(*ret));
         cleanup_free char *dir = container_dir(rt, uid_of(pod), name);
         cleanup_free char *id_path = k8c_xasprintf("%s/id", dir);

@@ -138,8 +138,14 @@ static ssize_t log_read(void *cls, uint64_t pos, char *buf, size_t max)
                 pthread_mutex_lock(&s->k->lock);
                 stopping = s->k->stopping;
                 pthread_mutex_unlock(&s->k->lock);
-                if (!s->follow || stopping || !container_running(s))
+                if (!s->follow || stopping)
                         return MHD_CONTENT_READER_END_OF_STREAM;
+                if (!container_running(s)) {
+                        /* It may have written its last words between our read and its exit:
+                         * one more read before the end. */
+                        s->follow = false;
+                        continue;
+                }
                 usleep(200 * 1000);
         }
 }

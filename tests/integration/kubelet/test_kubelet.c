@@ -492,6 +492,12 @@ static int count_cgroup_dirs(const char *pattern)
         return n;
 }
 
+static bool succeeded(const json_t *p)
+{
+        const char *phase = k8c_json_get_string(p, "status.phase");
+        return phase != NULL && strcmp(phase, "Succeeded") == 0;
+}
+
 /* A loopback port nobody listens on right now. */
 static int free_port(void)
 {
@@ -680,6 +686,34 @@ static void test_runc_pod(void **state)
         assert_int_equal(
                 k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/crashy-runc", NULL, NULL, &err),
                 0);
+
+        /* follow=true streams until the container exits, including what it wrote meanwhile. */
+        json_auto_t *talker =
+                json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:[{s:s, s:s, s:[s, s, s]}]}}", "apiVersion",
+                          "v1", "kind", "Pod", "metadata", "name", "talker", "spec", "nodeName", "node-r",
+                          "restartPolicy", "Never", "containers", "name", "t", "image", "busybox", "command",
+                          "sh", "-c", "echo one; sleep 2; echo two");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", talker, NULL, &err),
+                         0);
+        json_auto_t *trun = wait_for(f, "/api/v1/namespaces/default/pods/talker", pod_running, 30000);
+        assert_non_null(trun);
+        {
+                cleanup_free char *url = k8c_xasprintf("http://127.0.0.1:%d", api_port);
+                struct k8c_client_config cc = { .server = url, .max_retries = 1 };
+                struct k8c_client *c = NULL;
+                assert_int_equal(k8c_client_new(&cc, &c, NULL), 0);
+                cleanup_free char *body = NULL;
+                long code = api_get(c, "/containerLogs/default/talker/t?follow=true", &body);
+                k8c_client_free(c);
+                assert_int_equal(code, 200);
+                assert_string_equal(body, "one\ntwo\n");
+        }
+        json_auto_t *tdone = wait_for(f, "/api/v1/namespaces/default/pods/talker", succeeded, 10000);
+        assert_non_null(tdone);
+        assert_string_equal(k8c_json_get_string(tdone, "status.containerStatuses[0].state.terminated.reason"),
+                            "Completed");
+        assert_int_equal(
+                k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/talker", NULL, NULL, &err), 0);
 
         /* Deletion cleans netns, veth, IP, cgroups and runc state. */
         assert_int_equal(
