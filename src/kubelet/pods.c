@@ -233,6 +233,7 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
         struct k8c_container_view *views = k8c_xcalloc(rec->ncontainers + 1, sizeof(*views));
         char **msgs = k8c_xcalloc(rec->ncontainers + 1, sizeof(char *));
         bool will_restart = false;
+        int start_failed = 0;
         int64_t requeue_ms = k->cfg.pod_resync_ms;
         const json_t *spec_cs = k8c_json_get(pod, "spec.containers");
         int r = 0;
@@ -252,7 +253,18 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                         if (r < 0) {
                                 k8c_error_wrap(err, "start container %s", c->name);
                                 pod_event(k, pod, "Warning", "Failed", "Error: %s", k8c_error_msg(err));
-                                break;
+                                /* Shown in the status as the real kubelet does; the pod is retried
+                                 * with back-off once the status is written. */
+                                views[i].name = c->name;
+                                views[i].waiting_reason =
+                                        r == -(int)K8C_ENOTFOUND ? "ErrImagePull" : "CreateContainerError";
+                                msgs[i] = k8c_xstrdup(k8c_error_msg(err));
+                                views[i].waiting_message = msgs[i];
+                                views[i].state.phase = K8C_CONTAINER_ABSENT;
+                                views[i].restart_count = c->restarts;
+                                start_failed = r;
+                                r = 0;
+                                continue;
                         }
                         pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
                 } else if (st.phase == K8C_CONTAINER_EXITED && should_restart(pod, &st)) {
@@ -329,6 +341,8 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                         }
                 }
         }
+        if (r >= 0 && start_failed < 0)
+                r = start_failed; /* the error is still in *err */
         for (size_t i = 0; i < rec->ncontainers; i++)
                 free(msgs[i]);
         free(msgs);

@@ -335,7 +335,7 @@ static int prepare_rootfs(struct runc_runtime *rt, const char *image, const char
         if (image == NULL || (strcmp(image, "busybox") != 0 && strncmp(image, "busybox:", 8) != 0 &&
                               strncmp(image, "docker.io/library/busybox", 25) != 0))
                 return k8c_make_error(
-                        err, K8C_EINVALID,
+                        err, K8C_ENOTFOUND,
                         "image %s: only busybox is available (image pulling is not implemented yet)",
                         image ?: "");
         cleanup_free char *bin = k8c_xasprintf("%s/bin", rootfs);

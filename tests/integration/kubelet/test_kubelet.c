@@ -492,6 +492,12 @@ static int count_cgroup_dirs(const char *pattern)
         return n;
 }
 
+static bool err_image_pull(const json_t *p)
+{
+        const char *r = k8c_json_get_string(p, "status.containerStatuses[0].state.waiting.reason");
+        return r != NULL && strcmp(r, "ErrImagePull") == 0;
+}
+
 static bool succeeded(const json_t *p)
 {
         const char *phase = k8c_json_get_string(p, "status.phase");
@@ -686,6 +692,37 @@ static void test_runc_pod(void **state)
         assert_int_equal(
                 k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/crashy-runc", NULL, NULL, &err),
                 0);
+
+        /* An image other than busybox cannot be pulled yet: ErrImagePull in the status. */
+        json_auto_t *nginx = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:[{s:s, s:s}]}}", "apiVersion", "v1",
+                                       "kind", "Pod", "metadata", "name", "nginx", "spec", "nodeName",
+                                       "node-r", "containers", "name", "n", "image", "nginx:1.25");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", nginx, NULL, &err), 0);
+        json_auto_t *pulling = wait_for(f, "/api/v1/namespaces/default/pods/nginx", err_image_pull, 10000);
+        assert_non_null(pulling);
+        assert_string_equal(k8c_json_get_string(pulling, "status.phase"), "Pending");
+        assert_string_equal(
+                k8c_json_get_string(pulling, "status.containerStatuses[0].state.waiting.message"),
+                "start container n: image nginx:1.25: only busybox is available (image pulling is not "
+                "implemented yet)");
+        assert_int_equal(
+                k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/nginx", NULL, NULL, &err), 0);
+
+        /* Resources reached the cgroup: the web container's memory limit is 64Mi. */
+        {
+                cleanup_free char *cmd = k8c_xasprintf(
+                        "cat $(find /sys/fs/cgroup -maxdepth 9 -path '*/%s/pod%s/web' -type d 2>/dev/null | "
+                        "sed 's|$|/memory.limit_in_bytes|;p;s|memory.limit_in_bytes$|memory.max|') "
+                        "2>/dev/null | head -1",
+                        e.cgroup_parent, uid);
+                FILE *pp = popen(cmd, "r");
+                assert_non_null(pp);
+                long long limit = -1;
+                if (fscanf(pp, "%lld", &limit) != 1)
+                        limit = -1;
+                pclose(pp);
+                assert_int_equal(limit, 64LL * 1024 * 1024);
+        }
 
         /* follow=true streams until the container exits, including what it wrote meanwhile. */
         json_auto_t *talker =
