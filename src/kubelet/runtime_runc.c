@@ -628,6 +628,21 @@ static int runc_remove_sandbox(void *opaque, const json_t *pod, k8c_error_t *err
                 return r;
         remove_pod_cgroups(rt, uid);
         rm_rf(dir);
+        /* Logs go with the pod: <ns>_<pod>_<uid> (found by uid, as orphans have nothing else). */
+        DIR *ld = opendir(rt->cfg.log_dir);
+        if (ld != NULL) {
+                size_t ulen = strlen(uid);
+                struct dirent *e;
+                while ((e = readdir(ld)) != NULL) {
+                        size_t n = strlen(e->d_name);
+                        if (n > ulen + 1 && e->d_name[n - ulen - 1] == '_' &&
+                            strcmp(e->d_name + n - ulen, uid) == 0) {
+                                cleanup_free char *p = k8c_xasprintf("%s/%s", rt->cfg.log_dir, e->d_name);
+                                rm_rf(p);
+                        }
+                }
+                closedir(ld);
+        }
         return k8c_ipam_release(rt->ipam, uid, err);
 }
 

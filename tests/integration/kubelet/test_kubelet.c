@@ -335,6 +335,35 @@ static void test_pod_lifecycle(void **state)
         json_auto_t *running2 = wait_for(f, "/api/v1/namespaces/default/pods/web-2", pod_running, 5000);
         assert_non_null(running2);
         assert_string_equal(k8c_json_get_string(running2, "status.podIP"), "10.244.3.2");
+
+        /* Graceful deletion: a finalizer keeps the object after the kubelet's DELETE, so the
+         * deletionTimestamp path is seen whatever grace the apiserver gives pods. */
+        json_auto_t *held = pod("held", "node-b", "Always");
+        json_object_set_new(json_object_get(held, "metadata"), "finalizers",
+                            json_pack("[s]", "example.com/hold"));
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", held, NULL, &err), 0);
+        json_auto_t *hrun = wait_for(f, "/api/v1/namespaces/default/pods/held", pod_running, 5000);
+        assert_non_null(hrun);
+        assert_string_equal(k8c_json_get_string(hrun, "status.podIP"), "10.244.3.3");
+        assert_int_equal(
+                k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/held", NULL, NULL, &err), 0);
+        /* The kubelet stops the containers and releases the IP; web-2 keeps its own. */
+        cleanup_free char *web2_line =
+                k8c_xasprintf("10.244.3.2 %s\n", k8c_json_get_string(running2, "metadata.uid"));
+        for (int i = 0; i < 100 && (stat(ipam, &st) != 0 || st.st_size != (off_t)strlen(web2_line)); i++)
+                usleep(50 * 1000);
+        assert_int_equal(st.st_size, strlen(web2_line));
+        json_auto_t *marked = get(f, "/api/v1/namespaces/default/pods/held");
+        assert_non_null(marked);
+        assert_non_null(k8c_json_get_string(marked, "metadata.deletionTimestamp"));
+        /* Once the finalizer goes, the object goes. */
+        json_auto_t *unhold = json_pack("{s:{s:n}}", "metadata", "finalizers");
+        assert_int_equal(k8c_client_patch(f->client, "/api/v1/namespaces/default/pods/held",
+                                          "application/merge-patch+json", unhold, NULL, &err),
+                         0);
+        cleanup_error k8c_error_t ge = NULL;
+        assert_int_equal(k8c_client_get(f->client, "/api/v1/namespaces/default/pods/held", NULL, &ge),
+                         -(int)K8C_ENOTFOUND);
         k8c_kubelet_stop(k8c_steal(&f->k));
 
         /* Deleted while the kubelet is down: the restarted kubelet frees its sandbox and address. */
@@ -776,6 +805,8 @@ static void test_runc_pod(void **state)
         assert_int_equal(k8c_net_link_exists(e.node_netns, ifname, &err), 0);
         assert_int_equal(access(pod_ns, F_OK), -1);
         assert_int_equal(count_cgroup_dirs(pod_cg), 0);
+        cleanup_free char *log_dir = k8c_xasprintf("%s/logs/default_web-runc_%s", f->root, uid);
+        assert_int_equal(access(log_dir, F_OK), -1);
         cleanup_free char *list = k8c_xasprintf("test -z \"$(runc --root '%s' list -q)\"", e.runc_root);
         assert_int_equal(system(list), 0);
         assert_int_equal(stat(ipam, &st), 0);
