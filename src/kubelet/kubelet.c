@@ -108,6 +108,7 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
         pthread_mutex_init(&k->lock, NULL);
         pthread_cond_init(&k->cond, NULL);
         k8c_strmap_init(&k->pods);
+        k8c_strmap_init(&k->deleted);
         k->queue = k8c_workqueue_new(
                 &(struct k8c_workqueue_opts){ .base_delay_ms = 200, .max_delay_ms = 30000 });
 

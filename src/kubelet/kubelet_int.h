@@ -50,7 +50,8 @@ struct k8c_kubelet {
         char *pod_cidr;
         const struct k8c_runtime_ops *rt_ops;
         void *rt;
-        struct k8c_strmap pods; /* key → struct kubelet_pod */
+        struct k8c_strmap pods;    /* key → struct kubelet_pod */
+        struct k8c_strmap deleted; /* key → uid (char *) of pods torn down and DELETEd, awaiting removal */
 
         struct k8c_informer *informer;
         struct k8c_workqueue *queue;

@@ -91,6 +91,9 @@ void k8c_kubelet_pods_free(struct k8c_kubelet *k)
         for (size_t i = 0; k8c_strmap_next(&k->pods, &i, &key, &v);)
                 record_free(v);
         k8c_strmap_clear(&k->pods);
+        for (size_t i = 0; k8c_strmap_next(&k->deleted, &i, &key, &v);)
+                free(v);
+        k8c_strmap_clear(&k->deleted);
 }
 
 static struct kubelet_pod *record_new(const json_t *pod)
@@ -172,8 +175,14 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                 forget_record(k, key);
                 rec = NULL;
         }
-        if (pod == NULL)
+        if (pod == NULL || uid == NULL) {
+                void *old_uid = NULL;
+                pthread_mutex_lock(&k->lock);
+                k8c_strmap_del(&k->deleted, key, &old_uid);
+                pthread_mutex_unlock(&k->lock);
+                free(old_uid);
                 return 0;
+        }
         if (!have_runtime) {
                 /* No podCIDR yet: the heartbeat makes the runtime once the node has one. */
                 *ret_requeue_ms = 1000;
@@ -181,6 +190,16 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
         }
 
         if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") != NULL) {
+                /* Already torn down and DELETEd (a finalizer may keep the object): nothing more to do,
+                 * and no DELETE per update. */
+                bool done = false;
+                void *done_uid = NULL;
+                pthread_mutex_lock(&k->lock);
+                done = rec == NULL && k8c_strmap_get(&k->deleted, key, &done_uid) &&
+                       strcmp(done_uid, uid) == 0;
+                pthread_mutex_unlock(&k->lock);
+                if (done)
+                        return 0;
                 if (rec == NULL) {
                         rec = record_new(pod);
                         rec->pod = json_incref(pod);
@@ -204,6 +223,11 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                         k8c_make_error(err, k8c_error_reason(&e), "delete: %s", k8c_error_msg(&e));
                         return r;
                 }
+                void *old_uid = NULL;
+                pthread_mutex_lock(&k->lock);
+                k8c_strmap_put(&k->deleted, key, k8c_xstrdup(uid), &old_uid);
+                pthread_mutex_unlock(&k->lock);
+                free(old_uid);
                 return 0;
         }
 
