@@ -30,7 +30,8 @@ int main(int argc, char **argv)
         char *node_labels = NULL;
         char *taints = NULL;
         char *pod_cidr = NULL;
-        char *runtime = "fake";
+        char *runtime = "runc";
+        char *node_netns = NULL;
         int64_t lease_interval_ms = 10000;
         int64_t status_interval_ms = 60000;
         char *runc_root = NULL, *runc_binary = NULL, *log_dir = NULL, *netns_dir = NULL,
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
                 { "cgroup-parent", 0, K8C_FLAG_STRING, &cgroup_parent,
                   "pods' cgroups parent, relative to the kubelet's (default k8c/<node>)", NULL },
                 { "address", 0, K8C_FLAG_STRING, &address, "address of the kubelet API", NULL },
+                { "node-netns", 0, K8C_FLAG_STRING, &node_netns,
+                  "netns file of the node's network (bridge, veths); default: the kubelet's own", NULL },
                 { "node-lease-interval", 0, K8C_FLAG_DURATION, &lease_interval_ms,
                   "how often the node Lease is renewed", NULL },
                 { "node-status-update-frequency", 0, K8C_FLAG_DURATION, &status_interval_ms,
@@ -103,6 +106,7 @@ int main(int argc, char **argv)
                 .log_dir = log_dir,
                 .netns_dir = netns_dir,
                 .cgroup_parent = cgroup_parent,
+                .node_netns = node_netns,
                 .address = address,
                 .lease_interval_ms = lease_interval_ms,
                 .status_interval_ms = status_interval_ms,

@@ -1,7 +1,9 @@
 /*
  * kubelet.h - the node agent: registers the Node, heartbeats through a Lease,
  * and runs the pods bound to it through a container runtime behind an ops
- * table (fake for simulated nodes; runc is a later step).
+ * table: runc (pod namespaces, a veth on the node bridge, OCI bundles over a
+ * busybox rootfs) or fake (no containers, so one machine can simulate many
+ * nodes); serves the kubelet API (healthz, pods, container logs).
  *
  * The pure pieces (capacity parsing, CIDR arithmetic, IPAM, pod status
  * computation, node object construction) are exposed here so unit tests can
@@ -29,7 +31,7 @@ struct k8c_kubelet_config {
         const char *node_labels;   /* "k=v,k2=v2" */
         const char *taints;        /* "key=value:Effect,key2:Effect" */
         const char *pod_cidr;      /* overrides spec.podCIDR */
-        const char *runtime;       /* "fake" (default) or "runc" */
+        const char *runtime;       /* "runc" (default) or "fake" */
         /* runc runtime only (see struct k8c_runc_config): */
         const char *runc_root, *runc_binary, *log_dir, *netns_dir, *node_netns, *cgroup_parent;
         int64_t lease_interval_ms;  /* default 10 s */

@@ -48,7 +48,7 @@ void *k8c_kubelet_runtime(struct k8c_kubelet *k)
 
 int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet **ret, k8c_error_t *err)
 {
-        const char *runtime = cfg->runtime != NULL ? cfg->runtime : "fake";
+        const char *runtime = cfg->runtime != NULL ? cfg->runtime : "runc";
         if (strcmp(runtime, "fake") != 0 && strcmp(runtime, "runc") != 0)
                 return k8c_make_error(err, K8C_EINVALID, "unknown runtime %s (fake or runc)", runtime);
         if (cfg->client == NULL)
