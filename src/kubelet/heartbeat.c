@@ -86,8 +86,26 @@ static int learn_pod_cidr(struct k8c_kubelet *k, const json_t *node, k8c_error_t
                 k->cfg.pod_cidr != NULL ? k->cfg.pod_cidr : k8c_json_get_string(node, "spec.podCIDR");
         pthread_mutex_lock(&k->lock);
         int r = k8c_kubelet_ensure_runtime_locked(k, cidr, err);
+        free(k->runtime_error);
+        k->runtime_error = NULL;
+        /* The Ready condition says why pods cannot run yet, as the real kubelet's
+         * "container runtime network not ready" does. */
+        if (r < 0)
+                k->runtime_error =
+                        k8c_xasprintf("container runtime network not ready: %s", k8c_error_msg(err));
+        else if (k->rt == NULL)
+                k->runtime_error =
+                        k8c_xstrdup("container runtime network not ready: no podCIDR assigned to the node");
         pthread_mutex_unlock(&k->lock);
         return r;
+}
+
+static json_t *current_conditions(struct k8c_kubelet *k)
+{
+        pthread_mutex_lock(&k->lock);
+        cleanup_free char *why = k->runtime_error != NULL ? k8c_xstrdup(k->runtime_error) : NULL;
+        pthread_mutex_unlock(&k->lock);
+        return k8c_kubelet_node_conditions(k->cfg.root_dir, why);
 }
 
 /* The status fields the kubelet owns, with condition times stamped. */
@@ -98,7 +116,7 @@ static json_t *node_status(struct k8c_kubelet *k, const json_t *old_conds, k8c_e
                 return NULL;
         json_auto_t *node = k8c_kubelet_node_object(&k->cfg, k->node_name, cap);
         json_t *status = json_deep_copy(json_object_get(node, "status"));
-        json_t *conds = k8c_kubelet_node_conditions(k->cfg.root_dir);
+        json_t *conds = current_conditions(k);
         char now[32];
         k8c_rfc3339(time(NULL), now, sizeof(now));
         k8c_kubelet_stamp_conditions(conds, old_conds, now);
@@ -135,16 +153,18 @@ int k8c_kubelet_register_node(struct k8c_kubelet *k, k8c_error_t *err)
                 k8c_make_error(err, k8c_error_reason(&e), "%s", k8c_error_msg(&e));
                 return k8c_error_wrap(err, "register node %s", k->node_name);
         }
+        /* The runtime first, so the first status already tells whether pods can run. */
+        cleanup_error k8c_error_t rt_err = NULL;
+        learn_pod_cidr(k, created, &rt_err);
         json_auto_t *status = node_status(k, k8c_json_get(created, "status.conditions"), err);
         if (status == NULL)
                 return k8c_error_wrap(err, "node %s", k->node_name);
-        json_auto_t *updated = NULL;
-        r = patch_status(k, status, &updated, err);
+        r = patch_status(k, status, NULL, err);
         if (r < 0)
                 return k8c_error_wrap(err, "node %s status", k->node_name);
         json_decref(k->registered_status);
         k->registered_status = json_incref(status);
-        return learn_pod_cidr(k, updated, err);
+        return 0;
 }
 
 /* Renews (or creates) kube-node-lease/<node>; *lease caches the last object so a renewal is one PUT. */
@@ -219,23 +239,33 @@ void *k8c_kubelet_heartbeat_main(void *opaque)
                 else
                         __atomic_add_fetch(&k->lease_renewals, 1, __ATOMIC_RELAXED);
 
-                /* Status on change, or at least every status interval. */
-                json_auto_t *conds = k8c_kubelet_node_conditions(k->cfg.root_dir);
-                struct timespec now;
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                int64_t since_ms = (now.tv_sec - last_status.tv_sec) * 1000 +
-                                   (now.tv_nsec - last_status.tv_nsec) / 1000000;
+                /* The node controller may assign spec.podCIDR at any time after registration. */
                 bool need_cidr;
                 pthread_mutex_lock(&k->lock);
                 need_cidr = k->rt == NULL;
                 pthread_mutex_unlock(&k->lock);
+                if (need_cidr) {
+                        json_auto_t *node = NULL;
+                        cleanup_free char *path = k8c_xasprintf("/api/v1/nodes/%s", k->node_name);
+                        k8c_error_release(&err);
+                        if (k8c_client_get(k->client, path, &node, &err) == 0 &&
+                            learn_pod_cidr(k, node, &err) < 0)
+                                k8c_log_error("runtime start failed", "node=%s err=\"%s\"", k->node_name,
+                                              k8c_error_msg(&err));
+                }
+
+                /* Status on change, or at least every status interval. */
+                json_auto_t *conds = current_conditions(k);
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                int64_t since_ms = (now.tv_sec - last_status.tv_sec) * 1000 +
+                                   (now.tv_nsec - last_status.tv_nsec) / 1000000;
                 if (last_conds == NULL || !json_equal(conds, last_conds) ||
                     since_ms >= k->cfg.status_interval_ms) {
                         k8c_error_release(&err);
                         json_auto_t *status =
                                 node_status(k, json_object_get(last_written, "conditions"), &err);
-                        json_auto_t *node = NULL;
-                        if (status == NULL || patch_status(k, status, &node, &err) < 0) {
+                        if (status == NULL || patch_status(k, status, NULL, &err) < 0) {
                                 k8c_log_error("node status update failed", "node=%s err=\"%s\"", k->node_name,
                                               k8c_error_msg(&err));
                         } else {
@@ -245,21 +275,7 @@ void *k8c_kubelet_heartbeat_main(void *opaque)
                                 last_written = json_incref(status);
                                 last_status = now;
                                 __atomic_add_fetch(&k->status_writes, 1, __ATOMIC_RELAXED);
-                                if (need_cidr && learn_pod_cidr(k, node, &err) < 0)
-                                        k8c_log_error("runtime start failed", "node=%s err=\"%s\"",
-                                                      k->node_name, k8c_error_msg(&err));
-                                need_cidr = false;
                         }
-                }
-                if (need_cidr) {
-                        /* The node controller may assign spec.podCIDR at any time after registration. */
-                        json_auto_t *node = NULL;
-                        cleanup_free char *path = k8c_xasprintf("/api/v1/nodes/%s", k->node_name);
-                        k8c_error_release(&err);
-                        if (k8c_client_get(k->client, path, &node, &err) == 0 &&
-                            learn_pod_cidr(k, node, &err) < 0)
-                                k8c_log_error("runtime start failed", "node=%s err=\"%s\"", k->node_name,
-                                              k8c_error_msg(&err));
                 }
 
                 k8c_kubelet_housekeeping(k);

@@ -180,6 +180,7 @@ void k8c_kubelet_stop(struct k8c_kubelet *k)
         if (k->rt_ops != NULL)
                 k->rt_ops->free(k->rt);
         free(k->pod_cidr);
+        free(k->runtime_error);
         free((char *)k->cfg.pod_cidr);
         free(k->node_name);
         free(k->node_ip);

@@ -13,8 +13,9 @@
 #include "k8c/workqueue.h"
 
 int64_t k8c_kubelet_meminfo(const char *field);
-/* MemoryPressure, DiskPressure, PIDPressure and Ready, without times. */
-json_t *k8c_kubelet_node_conditions(const char *root_dir);
+/* MemoryPressure, DiskPressure, PIDPressure and Ready (False with not_ready as its message when
+ * non-NULL), without times. */
+json_t *k8c_kubelet_node_conditions(const char *root_dir, const char *not_ready);
 /* Sets lastHeartbeatTime = now and lastTransitionTime (kept from old_conds when unchanged). */
 void k8c_kubelet_stamp_conditions(json_t *conds, const json_t *old_conds, const char *now);
 
@@ -48,6 +49,7 @@ struct k8c_kubelet {
         pthread_cond_t cond;  /* wakes the heartbeat on stop */
         bool stopping;
         char *pod_cidr;
+        char *runtime_error; /* why the runtime is not up yet (NULL once it is) */
         const struct k8c_runtime_ops *rt_ops;
         void *rt;
         struct k8c_strmap pods;    /* key → struct kubelet_pod */

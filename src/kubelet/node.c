@@ -233,7 +233,7 @@ static json_t *condition(const char *type, bool value, const char *reason, const
                          reason, "message", message);
 }
 
-json_t *k8c_kubelet_node_conditions(const char *root_dir)
+json_t *k8c_kubelet_node_conditions(const char *root_dir, const char *not_ready)
 {
         /* Eviction thresholds of the real kubelet's defaults: memory.available<100Mi,
          * nodefs.available<10%, and PIDs when fewer than 10% of pid_max remain. */
@@ -274,8 +274,11 @@ json_t *k8c_kubelet_node_conditions(const char *root_dir)
                                  pid_pressure ? "KubeletHasInsufficientPID" : "KubeletHasSufficientPID",
                                  pid_pressure ? "kubelet has insufficient PID available"
                                               : "kubelet has sufficient PID available"));
-        json_array_append_new(conds,
-                              condition("Ready", true, "KubeletReady", "kubelet is posting ready status"));
+        if (not_ready != NULL)
+                json_array_append_new(conds, condition("Ready", false, "KubeletNotReady", not_ready));
+        else
+                json_array_append_new(
+                        conds, condition("Ready", true, "KubeletReady", "kubelet is posting ready status"));
         return conds;
 }
 

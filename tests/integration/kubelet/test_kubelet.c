@@ -814,6 +814,45 @@ static void test_runc_pod(void **state)
         k8c_kubelet_stop(k8c_steal(&f->k));
 }
 
+static bool node_not_ready(const json_t *n)
+{
+        return strcmp(cond_status(n, "Ready"), "False") == 0;
+}
+
+/* Without --pod-cidr the node is NotReady until spec.podCIDR is assigned (by the node IPAM
+ * controller, here by the test); then pods get addresses from it. */
+static void test_pod_cidr_from_node(void **state)
+{
+        struct fixture *f = *state;
+        struct k8c_kubelet_config cfg = config(f, "node-d");
+        cfg.pod_cidr = NULL;
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
+        json_auto_t *node = wait_for(f, "/api/v1/nodes/node-d", node_not_ready, 5000);
+        assert_non_null(node);
+        const json_t *ready = find_condition(node, "Ready");
+        assert_string_equal(json_string_value(json_object_get(ready, "reason")), "KubeletNotReady");
+        assert_string_equal(json_string_value(json_object_get(ready, "message")),
+                            "container runtime network not ready: no podCIDR assigned to the node");
+        json_auto_t *p = pod("early", "node-d", "Always");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, NULL, &err), 0);
+        usleep(600 * 1000);
+        json_auto_t *waiting = get(f, "/api/v1/namespaces/default/pods/early");
+        assert_string_equal(k8c_json_get_string(waiting, "status.phase"), "Pending");
+        assert_null(k8c_json_get(waiting, "status.podIP"));
+
+        json_auto_t *patch = json_pack("{s:{s:s}}", "spec", "podCIDR", "10.244.77.0/24");
+        assert_int_equal(k8c_client_patch(f->client, "/api/v1/nodes/node-d", "application/merge-patch+json",
+                                          patch, NULL, &err),
+                         0);
+        json_auto_t *ready_node = wait_for(f, "/api/v1/nodes/node-d", node_ready, 5000);
+        assert_non_null(ready_node);
+        json_auto_t *running = wait_for(f, "/api/v1/namespaces/default/pods/early", pod_running, 5000);
+        assert_non_null(running);
+        assert_string_equal(k8c_json_get_string(running, "status.podIP"), "10.244.77.2");
+        k8c_kubelet_stop(k8c_steal(&f->k));
+}
+
 /* The k8c-kubelet binary: flags wired, node registered, API served, SIGTERM exits 0. */
 static void test_binary(void **state)
 {
@@ -867,6 +906,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_restart_and_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_runc_pod, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pod_cidr_from_node, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
