@@ -853,6 +853,88 @@ static void test_pod_cidr_from_node(void **state)
         k8c_kubelet_stop(k8c_steal(&f->k));
 }
 
+static double mono_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The runc runtime alone: stop sends SIGTERM, waits up to the grace period, then SIGKILLs. */
+static void test_runc_stop_grace(void **state)
+{
+        struct fixture *f = *state;
+        struct runc_env *ep = k8c_xcalloc(1, sizeof(*ep));
+        f->cleanup_opaque = ep;
+        ep->node_netns = k8c_xasprintf("%s/node.net", f->root);
+        ep->netns_dir = k8c_xasprintf("%s/netns", f->root);
+        ep->runc_root = k8c_xasprintf("%s/runc", f->root);
+        ep->cgroup_parent = k8c_xasprintf("k8ct%d", (int)getpid());
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_ns_create(ep->node_netns, NULL, NULL, NULL, &err), 0);
+        const struct k8c_runc_config rc = { .root_dir = f->root,
+                                            .runc_root = ep->runc_root,
+                                            .netns_dir = ep->netns_dir,
+                                            .node_netns = ep->node_netns,
+                                            .cgroup_parent = ep->cgroup_parent,
+                                            .node_name = "node-g",
+                                            .pod_cidr = "10.244.8.0/24" };
+        void *rt = NULL;
+        assert_int_equal(k8c_runc_runtime_new(&rc, &rt, &err), 0);
+        const struct k8c_runtime_ops *ops = &k8c_runc_runtime_ops;
+        json_auto_t *pod =
+                json_pack("{s:{s:s, s:s, s:s}, s:{s:[{s:s, s:s, s:[s, s, s]}, {s:s, s:s, s:[s, s, s]}]}}",
+                          "metadata", "name", "g", "namespace", "default", "uid", "gggg-1111", "spec",
+                          "containers", "name", "polite", "image", "busybox", "command", "sh", "-c",
+                          "trap 'echo got TERM; exit 0' TERM; echo up; while true; do sleep 0.1; done",
+                          "name", "stubborn", "image", "busybox", "command", "sh", "-c",
+                          "trap '' TERM; echo up; while true; do sleep 0.1; done");
+        cleanup_free char *ip = NULL;
+        assert_int_equal(ops->create_sandbox(rt, pod, NULL, &ip, &err), 0);
+        assert_string_equal(ip, "10.244.8.2");
+        const json_t *cs = k8c_json_get(pod, "spec.containers");
+        cleanup_free char *polite_log = k8c_xasprintf("%s/logs/default_g_gggg-1111/polite/0.log", f->root);
+        cleanup_free char *stubborn_log =
+                k8c_xasprintf("%s/logs/default_g_gggg-1111/stubborn/0.log", f->root);
+        for (size_t i = 0; i < 2; i++)
+                assert_int_equal(ops->start_container(rt, pod, json_array_get(cs, i), 0, &err), 0);
+        for (int i = 0; i < 100 && !(log_has(polite_log, "up") && log_has(stubborn_log, "up")); i++)
+                usleep(50 * 1000);
+        assert_true(log_has(polite_log, "up"));
+        assert_true(log_has(stubborn_log, "up"));
+        struct k8c_container_state st;
+        assert_int_equal(ops->container_status(rt, pod, "polite", &st, &err), 0);
+        assert_int_equal(st.phase, K8C_CONTAINER_RUNNING);
+
+        /* The polite one handles SIGTERM and is gone well before its 5 s grace. */
+        double t0 = mono_s();
+        assert_int_equal(ops->stop_container(rt, pod, "polite", 5, &err), 0);
+        double polite_s = mono_s() - t0;
+        assert_true(polite_s < 3.0);
+        assert_true(log_has(polite_log, "got TERM"));
+        assert_int_equal(ops->container_status(rt, pod, "polite", &st, &err), 0);
+        assert_int_equal(st.phase, K8C_CONTAINER_ABSENT);
+
+        /* The stubborn one ignores it: killed once its 2 s grace is over. */
+        t0 = mono_s();
+        assert_int_equal(ops->stop_container(rt, pod, "stubborn", 2, &err), 0);
+        double stubborn_s = mono_s() - t0;
+        assert_true(stubborn_s >= 2.0);
+        assert_true(stubborn_s < 6.0);
+        assert_int_equal(ops->container_status(rt, pod, "stubborn", &st, &err), 0);
+        assert_int_equal(st.phase, K8C_CONTAINER_ABSENT);
+        cleanup_free char *list = k8c_xasprintf("test -z \"$(runc --root '%s' list -q)\"", ep->runc_root);
+        assert_int_equal(system(list), 0);
+
+        assert_int_equal(ops->remove_sandbox(rt, pod, &err), 0);
+        assert_int_equal(ops->remove_sandbox(rt, pod, &err), 0); /* idempotent */
+        char **uids = NULL;
+        assert_int_equal(ops->list(rt, &uids, &err), 0);
+        assert_null(uids[0]);
+        k8c_strv_free(uids);
+        ops->free(rt);
+}
+
 /* The k8c-kubelet binary: flags wired, node registered, API served, SIGTERM exits 0. */
 static void test_binary(void **state)
 {
@@ -907,6 +989,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_runc_pod, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pod_cidr_from_node, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_runc_stop_grace, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
