@@ -192,7 +192,11 @@ struct k8c_pod_view {
         time_t start_time;                           /* 0 = not started */
         const struct k8c_container_view *containers; /* in spec order */
         size_t ncontainers;
-        bool will_restart; /* restart policy would restart an exited container */
+        bool will_restart;                      /* restart policy would restart an exited container */
+        const struct k8c_container_view *inits; /* spec.initContainers order */
+        size_t ninits;
+        bool initialized; /* every init container exited 0 (true without any) */
+        bool init_failed; /* an init container failed and will not be restarted */
         time_t now;
 };
 

@@ -24,8 +24,10 @@ struct MHD_Daemon;
 struct kubelet_container {
         char *name;
         int restarts;
-        struct k8c_container_state last; /* previous termination */
-        time_t backoff_until;            /* no restart before this */
+        struct k8c_container_state last;  /* previous termination */
+        time_t backoff_until;             /* no restart before this */
+        bool done;                        /* init container: exited 0 for good */
+        struct k8c_container_state final; /* init container: that exit */
 };
 
 /* What the worker remembers about one pod (keyed "namespace/name"). */
@@ -36,6 +38,8 @@ struct kubelet_pod {
         time_t start_time;
         struct kubelet_container *containers;
         size_t ncontainers;
+        struct kubelet_container *inits; /* spec.initContainers */
+        size_t ninits;
         json_t *last_status; /* last status written */
 };
 

@@ -77,6 +77,9 @@ static void record_free(struct kubelet_pod *rec)
         for (size_t i = 0; i < rec->ncontainers; i++)
                 free(rec->containers[i].name);
         free(rec->containers);
+        for (size_t i = 0; i < rec->ninits; i++)
+                free(rec->inits[i].name);
+        free(rec->inits);
         free(rec->uid);
         free(rec->ip);
         json_decref(rec->pod);
@@ -106,6 +109,12 @@ static struct kubelet_pod *record_new(const json_t *pod)
         for (size_t i = 0; i < rec->ncontainers; i++)
                 rec->containers[i].name =
                         k8c_xstrdup(json_string_value(json_object_get(json_array_get(cs, i), "name")) ?: "");
+        const json_t *is = k8c_json_get(pod, "spec.initContainers");
+        rec->ninits = json_array_size(is);
+        rec->inits = k8c_xcalloc(rec->ninits + 1, sizeof(*rec->inits));
+        for (size_t i = 0; i < rec->ninits; i++)
+                rec->inits[i].name =
+                        k8c_xstrdup(json_string_value(json_object_get(json_array_get(is, i), "name")) ?: "");
         return rec;
 }
 
@@ -121,6 +130,11 @@ static int teardown(struct k8c_kubelet *k, struct kubelet_pod *rec, int64_t grac
                 int r = k->rt_ops->stop_container(k->rt, rec->pod, rec->containers[i].name, grace_s, err);
                 if (r < 0)
                         return k8c_error_wrap(err, "stop container %s", rec->containers[i].name);
+        }
+        for (size_t i = 0; i < rec->ninits; i++) {
+                int r = k->rt_ops->stop_container(k->rt, rec->pod, rec->inits[i].name, 0, err);
+                if (r < 0)
+                        return k8c_error_wrap(err, "stop init container %s", rec->inits[i].name);
         }
         int r = k->rt_ops->remove_sandbox(k->rt, rec->pod, err);
         if (r < 0)
@@ -153,6 +167,95 @@ static bool should_restart(const json_t *pod, const struct k8c_container_state *
         if (strcmp(policy, "OnFailure") == 0)
                 return st->exit_code != 0;
         return true;
+}
+
+/* One sync's state shared by the container steps. */
+struct step {
+        struct k8c_kubelet *k;
+        const json_t *pod;
+        struct kubelet_pod *rec;
+        time_t now;
+        int64_t requeue_ms;
+        bool will_restart;
+        int start_failed; /* a start error kept for the rate-limited retry (its text in *err) */
+};
+
+/* Brings one container towards its desired state: started once, restarted per restartPolicy with
+ * back-off (init containers only after a failure), and fills *view (and *msg, owned) for the status. */
+static int step_container(struct step *s, struct kubelet_container *c, const json_t *spec_c, bool is_init,
+                          struct k8c_container_view *view, char **msg, k8c_error_t *err)
+{
+        struct k8c_kubelet *k = s->k;
+        const json_t *pod = s->pod;
+        struct k8c_container_state st;
+        int r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
+        if (r < 0)
+                return r;
+        view->name = c->name;
+        bool restart = st.phase == K8C_CONTAINER_EXITED &&
+                       (is_init ? st.exit_code != 0 &&
+                                          strcmp(k8c_json_get_string(pod, "spec.restartPolicy") ?: "Always",
+                                                 "Never") != 0
+                                : should_restart(pod, &st));
+        if (st.phase == K8C_CONTAINER_ABSENT && c->restarts == 0 && c->last.phase == K8C_CONTAINER_ABSENT) {
+                r = k->rt_ops->start_container(k->rt, pod, spec_c, 0, err);
+                if (r >= 0)
+                        r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
+                if (r < 0) {
+                        k8c_error_wrap(err, "start container %s", c->name);
+                        pod_event(k, pod, "Warning", "Failed", "Error: %s", k8c_error_msg(err));
+                        /* Shown in the status as the real kubelet does; the pod is retried with
+                         * back-off once the status is written. */
+                        view->waiting_reason =
+                                r == -(int)K8C_ENOTFOUND ? "ErrImagePull" : "CreateContainerError";
+                        *msg = k8c_xstrdup(k8c_error_msg(err));
+                        view->waiting_message = *msg;
+                        view->state.phase = K8C_CONTAINER_ABSENT;
+                        view->restart_count = c->restarts;
+                        s->start_failed = r;
+                        return 0;
+                }
+                pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
+        } else if (restart) {
+                s->will_restart = true;
+                /* The first restart is immediate; later ones wait 10 s doubling to 5 min. */
+                if (c->restarts > 0 && c->backoff_until == 0)
+                        c->backoff_until = st.finished_at + k8c_kubelet_backoff_s(c->restarts);
+                if (s->now >= c->backoff_until) {
+                        c->last = st;
+                        c->restarts++;
+                        c->backoff_until = 0;
+                        r = k->rt_ops->stop_container(k->rt, pod, c->name, 0, err);
+                        if (r >= 0)
+                                r = k->rt_ops->start_container(k->rt, pod, spec_c, c->restarts, err);
+                        if (r >= 0)
+                                r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
+                        if (r < 0) {
+                                k8c_error_wrap(err, "restart container %s", c->name);
+                                pod_event(k, pod, "Warning", "Failed", "Error: %s", k8c_error_msg(err));
+                                return r;
+                        }
+                        pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
+                } else {
+                        const char *pname = k8c_json_get_string(pod, "metadata.name");
+                        const char *pns = k8c_json_get_string(pod, "metadata.namespace");
+                        view->waiting_reason = "CrashLoopBackOff";
+                        *msg = k8c_xasprintf("back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+                                             (long long)k8c_kubelet_backoff_s(c->restarts), c->name, pname,
+                                             pns, s->rec->uid);
+                        view->waiting_message = *msg;
+                        pod_event(k, pod, "Warning", "BackOff",
+                                  "Back-off restarting failed container %s in pod %s_%s(%s)", c->name, pname,
+                                  pns, s->rec->uid);
+                        int64_t left = (int64_t)(c->backoff_until - s->now) * 1000;
+                        if (left < s->requeue_ms)
+                                s->requeue_ms = left;
+                }
+        }
+        view->state = st;
+        view->last = c->last;
+        view->restart_count = c->restarts;
+        return 0;
 }
 
 /* Reconciles one pod. Returns 0, or negative to retry with back-off; *ret_requeue_ms > 0 asks
@@ -256,83 +359,59 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
 
         struct k8c_container_view *views = k8c_xcalloc(rec->ncontainers + 1, sizeof(*views));
         char **msgs = k8c_xcalloc(rec->ncontainers + 1, sizeof(char *));
-        bool will_restart = false;
-        int start_failed = 0;
-        int64_t requeue_ms = k->cfg.pod_resync_ms;
-        const json_t *spec_cs = k8c_json_get(pod, "spec.containers");
+        struct k8c_container_view *iviews = k8c_xcalloc(rec->ninits + 1, sizeof(*iviews));
+        char **imsgs = k8c_xcalloc(rec->ninits + 1, sizeof(char *));
+        struct step s = { .k = k, .pod = pod, .rec = rec, .now = now, .requeue_ms = k->cfg.pod_resync_ms };
         int r = 0;
-        for (size_t i = 0; i < rec->ncontainers && r >= 0; i++) {
-                struct kubelet_container *c = &rec->containers[i];
-                const json_t *spec_c = json_array_get(spec_cs, i);
-                struct k8c_container_state st;
-                r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
+
+        /* Init containers one at a time, each to a successful exit, before any app container. */
+        bool initialized = true, init_failed = false;
+        const json_t *spec_is = k8c_json_get(pod, "spec.initContainers");
+        for (size_t i = 0; i < rec->ninits && r >= 0; i++) {
+                struct kubelet_container *c = &rec->inits[i];
+                iviews[i].name = c->name;
+                iviews[i].restart_count = c->restarts;
+                iviews[i].last = c->last;
+                if (c->done) {
+                        iviews[i].state = c->final;
+                        continue;
+                }
+                if (!initialized || init_failed) {
+                        iviews[i].waiting_reason = "PodInitializing";
+                        continue;
+                }
+                r = step_container(&s, c, json_array_get(spec_is, i), true, &iviews[i], &imsgs[i], err);
                 if (r < 0)
                         break;
-                views[i].name = c->name;
-                if (st.phase == K8C_CONTAINER_ABSENT && c->restarts == 0 &&
-                    c->last.phase == K8C_CONTAINER_ABSENT) {
-                        r = k->rt_ops->start_container(k->rt, pod, spec_c, 0, err);
-                        if (r >= 0)
-                                r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
-                        if (r < 0) {
-                                k8c_error_wrap(err, "start container %s", c->name);
-                                pod_event(k, pod, "Warning", "Failed", "Error: %s", k8c_error_msg(err));
-                                /* Shown in the status as the real kubelet does; the pod is retried
-                                 * with back-off once the status is written. */
-                                views[i].name = c->name;
-                                views[i].waiting_reason =
-                                        r == -(int)K8C_ENOTFOUND ? "ErrImagePull" : "CreateContainerError";
-                                msgs[i] = k8c_xstrdup(k8c_error_msg(err));
-                                views[i].waiting_message = msgs[i];
-                                views[i].state.phase = K8C_CONTAINER_ABSENT;
-                                views[i].restart_count = c->restarts;
-                                start_failed = r;
-                                r = 0;
-                                continue;
-                        }
-                        pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
-                } else if (st.phase == K8C_CONTAINER_EXITED && should_restart(pod, &st)) {
-                        will_restart = true;
-                        /* The first restart is immediate; later ones wait 10 s doubling to 5 min. */
-                        if (c->restarts > 0 && c->backoff_until == 0)
-                                c->backoff_until = st.finished_at + k8c_kubelet_backoff_s(c->restarts);
-                        if (now >= c->backoff_until) {
-                                c->last = st;
-                                c->restarts++;
-                                c->backoff_until = 0;
-                                r = k->rt_ops->stop_container(k->rt, pod, c->name, 0, err);
-                                if (r >= 0)
-                                        r = k->rt_ops->start_container(k->rt, pod, spec_c, c->restarts, err);
-                                if (r >= 0)
-                                        r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
-                                if (r < 0) {
-                                        k8c_error_wrap(err, "restart container %s", c->name);
-                                        pod_event(k, pod, "Warning", "Failed", "Error: %s",
-                                                  k8c_error_msg(err));
-                                        break;
-                                }
-                                pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
-                        } else {
-                                views[i].waiting_reason = "CrashLoopBackOff";
-                                msgs[i] = k8c_xasprintf(
-                                        "back-off %llds restarting failed container=%s pod=%s_%s(%s)",
-                                        (long long)k8c_kubelet_backoff_s(c->restarts), c->name,
-                                        k8c_json_get_string(pod, "metadata.name"),
-                                        k8c_json_get_string(pod, "metadata.namespace"), rec->uid);
-                                views[i].waiting_message = msgs[i];
-                                pod_event(k, pod, "Warning", "BackOff",
-                                          "Back-off restarting failed container %s in pod %s_%s(%s)", c->name,
-                                          k8c_json_get_string(pod, "metadata.name"),
-                                          k8c_json_get_string(pod, "metadata.namespace"), rec->uid);
-                                int64_t left = (int64_t)(c->backoff_until - now) * 1000;
-                                if (left < requeue_ms)
-                                        requeue_ms = left;
-                        }
+                const struct k8c_container_state *st = &iviews[i].state;
+                if (st->phase == K8C_CONTAINER_EXITED && st->exit_code == 0 &&
+                    iviews[i].waiting_reason == NULL) {
+                        /* Done for good: its exit stays in the status, the container goes. */
+                        c->done = true;
+                        c->final = *st;
+                        r = k->rt_ops->stop_container(k->rt, pod, c->name, 0, err);
+                        continue;
                 }
-                views[i].state = st;
-                views[i].last = c->last;
-                views[i].restart_count = c->restarts;
+                initialized = false;
+                if (st->phase == K8C_CONTAINER_EXITED && iviews[i].waiting_reason == NULL)
+                        init_failed = true; /* failed and restartPolicy Never */
         }
+
+        for (size_t i = 0; i < rec->ncontainers && r >= 0; i++) {
+                struct kubelet_container *c = &rec->containers[i];
+                views[i].name = c->name;
+                views[i].restart_count = c->restarts;
+                views[i].last = c->last;
+                if (!initialized) {
+                        views[i].waiting_reason = "PodInitializing";
+                        continue;
+                }
+                r = step_container(&s, c, json_array_get(k8c_json_get(pod, "spec.containers"), i), false,
+                                   &views[i], &msgs[i], err);
+        }
+        bool will_restart = s.will_restart;
+        int start_failed = s.start_failed;
+        int64_t requeue_ms = s.requeue_ms;
 
         if (r >= 0) {
                 const struct k8c_pod_view v = {
@@ -342,6 +421,10 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                         .start_time = rec->start_time,
                         .containers = views,
                         .ncontainers = rec->ncontainers,
+                        .inits = iviews,
+                        .ninits = rec->ninits,
+                        .initialized = initialized,
+                        .init_failed = init_failed,
                         .will_restart = will_restart,
                         .now = now,
                 };
@@ -371,6 +454,10 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                 free(msgs[i]);
         free(msgs);
         free(views);
+        for (size_t i = 0; i < rec->ninits; i++)
+                free(imsgs[i]);
+        free(imsgs);
+        free(iviews);
         if (r < 0)
                 return r;
         *ret_requeue_ms = requeue_ms > 0 ? requeue_ms : 1;

@@ -89,23 +89,57 @@ static json_t *pod_condition(const char *type, bool value, const char *reason, c
         return c;
 }
 
+static const json_t *spec_of(const json_t *list, const char *name)
+{
+        size_t j;
+        json_t *sc;
+        json_array_foreach(list, j, sc)
+        {
+                const char *n = json_string_value(json_object_get(sc, "name"));
+                if (n != NULL && strcmp(n, name) == 0)
+                        return sc;
+        }
+        return NULL;
+}
+
+/* "[a b c]" of the named views for which pick() holds. */
+static char *names_where(const struct k8c_container_view *vs, size_t n,
+                         bool (*pick)(const struct k8c_container_view *))
+{
+        char *names = k8c_xstrdup("");
+        for (size_t i = 0; i < n; i++)
+                if (pick(&vs[i])) {
+                        char *next = k8c_xasprintf("%s%s%s", names, names[0] ? " " : "", vs[i].name);
+                        free(names);
+                        names = next;
+                }
+        return names;
+}
+
+static bool init_incomplete(const struct k8c_container_view *c)
+{
+        return !(c->state.phase == K8C_CONTAINER_EXITED && c->state.exit_code == 0 &&
+                 c->waiting_reason == NULL);
+}
+
 json_t *k8c_kubelet_pod_status(const json_t *pod, const struct k8c_pod_view *v, const json_t *old_status)
 {
         const json_t *spec_cs = json_object_get(json_object_get(pod, "spec"), "containers");
+        const json_t *spec_is = json_object_get(json_object_get(pod, "spec"), "initContainers");
+        bool initialized = v->ninits == 0 || v->initialized;
+        json_t *init_statuses = json_array();
+        for (size_t i = 0; i < v->ninits; i++) {
+                json_t *st = container_status(spec_of(spec_is, v->inits[i].name), v, &v->inits[i]);
+                /* A completed init container counts as ready, as in the real kubelet. */
+                json_object_set_new(st, "ready", json_boolean(!init_incomplete(&v->inits[i])));
+                json_object_set_new(st, "started", json_false());
+                json_array_append_new(init_statuses, st);
+        }
         size_t running = 0, exited = 0, succeeded = 0, ready = 0;
         json_t *statuses = json_array();
         for (size_t i = 0; i < v->ncontainers; i++) {
                 const struct k8c_container_view *c = &v->containers[i];
-                json_t *spec_c = NULL;
-                size_t j;
-                json_t *sc;
-                json_array_foreach(spec_cs, j, sc)
-                {
-                        const char *n = json_string_value(json_object_get(sc, "name"));
-                        if (n != NULL && strcmp(n, c->name) == 0)
-                                spec_c = sc;
-                }
-                json_array_append_new(statuses, container_status(spec_c, v, c));
+                json_array_append_new(statuses, container_status(spec_of(spec_cs, c->name), v, c));
                 if (c->state.phase == K8C_CONTAINER_RUNNING) {
                         running++;
                         ready++;
@@ -125,10 +159,18 @@ json_t *k8c_kubelet_pod_status(const json_t *pod, const struct k8c_pod_view *v, 
                 phase = "Running";
         else if (running > 0)
                 phase = "Running";
+        if (!initialized)
+                phase = v->init_failed ? "Failed" : "Pending";
 
         bool all_ready = n > 0 && ready == n;
         json_t *conds = json_array();
-        json_array_append_new(conds, pod_condition("Initialized", true, NULL, old_status, v->now));
+        json_array_append_new(conds, pod_condition("Initialized", initialized, "ContainersNotInitialized",
+                                                   old_status, v->now));
+        if (!initialized) {
+                cleanup_free char *names = names_where(v->inits, v->ninits, init_incomplete);
+                json_object_set_new(json_array_get(conds, 0), "message",
+                                    json_sprintf("containers with incomplete status: [%s]", names));
+        }
         json_array_append_new(conds,
                               pod_condition("Ready", all_ready, "ContainersNotReady", old_status, v->now));
         json_array_append_new(
@@ -161,6 +203,10 @@ json_t *k8c_kubelet_pod_status(const json_t *pod, const struct k8c_pod_view *v, 
         if (v->start_time != 0)
                 json_object_set_new(status, "startTime", ts(v->start_time));
         json_object_set_new(status, "containerStatuses", statuses);
+        if (v->ninits > 0)
+                json_object_set_new(status, "initContainerStatuses", init_statuses);
+        else
+                json_decref(init_statuses);
         return status;
 }
 

@@ -184,6 +184,70 @@ static void test_status_terminal_and_backoff(void **state)
         assert_int_equal(k8c_kubelet_backoff_s(50), 300);
 }
 
+static void test_status_init_containers(void **state)
+{
+        json_auto_t *pod = two_container_pod();
+        json_object_set_new(json_object_get(pod, "spec"), "initContainers",
+                            json_pack("[{s:s, s:s}]", "name", "setup", "image", "busybox:1.36"));
+        struct k8c_container_view inits[1] = {
+                { .name = "setup",
+                  .state = { .phase = K8C_CONTAINER_EXITED,
+                             .id = "s1",
+                             .exit_code = 2,
+                             .started_at = 1,
+                             .finished_at = 2 } },
+        };
+        struct k8c_container_view cs[2] = { { .name = "a", .waiting_reason = "PodInitializing" },
+                                            { .name = "b", .waiting_reason = "PodInitializing" } };
+        struct k8c_pod_view v = { .runtime_name = "fake",
+                                  .pod_ip = "10.0.0.2",
+                                  .containers = cs,
+                                  .ncontainers = 2,
+                                  .inits = inits,
+                                  .ninits = 1,
+                                  .initialized = false,
+                                  .init_failed = true,
+                                  .now = 3 };
+        /* Failed for good (restartPolicy Never): the pod failed. */
+        json_auto_t *st = k8c_kubelet_pod_status(pod, &v, NULL);
+        assert_string_equal(k8c_json_get_string(st, "phase"), "Failed");
+        assert_string_equal(cond_status(st, "Initialized"), "False");
+        assert_string_equal(json_string_value(json_object_get(cond(st, "Initialized"), "message")),
+                            "containers with incomplete status: [setup]");
+        assert_int_equal(k8c_json_get_int(st, "initContainerStatuses[0].state.terminated.exitCode", -1), 2);
+        assert_string_equal(k8c_json_get_string(st, "initContainerStatuses[0].image"), "busybox:1.36");
+        assert_false(k8c_json_get_bool(st, "initContainerStatuses[0].ready", true));
+        assert_string_equal(k8c_json_get_string(st, "containerStatuses[0].state.waiting.reason"),
+                            "PodInitializing");
+
+        /* Still to be retried: Pending. */
+        v.init_failed = false;
+        json_auto_t *pending = k8c_kubelet_pod_status(pod, &v, NULL);
+        assert_string_equal(k8c_json_get_string(pending, "phase"), "Pending");
+
+        /* Done: Initialized, the init container ready and Completed. */
+        inits[0].state.exit_code = 0;
+        v.initialized = true;
+        cs[0] = (struct k8c_container_view){ .name = "a",
+                                             .state = { .phase = K8C_CONTAINER_RUNNING, .id = "x" } };
+        cs[1] = (struct k8c_container_view){ .name = "b",
+                                             .state = { .phase = K8C_CONTAINER_RUNNING, .id = "y" } };
+        json_auto_t *done = k8c_kubelet_pod_status(pod, &v, pending);
+        assert_string_equal(k8c_json_get_string(done, "phase"), "Running");
+        assert_string_equal(cond_status(done, "Initialized"), "True");
+        assert_null(json_object_get(cond(done, "Initialized"), "message"));
+        assert_true(k8c_json_get_bool(done, "initContainerStatuses[0].ready", false));
+        assert_string_equal(k8c_json_get_string(done, "initContainerStatuses[0].state.terminated.reason"),
+                            "Completed");
+
+        /* No init containers: no initContainerStatuses at all. */
+        struct k8c_pod_view plain = { .runtime_name = "fake", .containers = cs, .ncontainers = 2, .now = 3 };
+        json_auto_t *pod2 = two_container_pod();
+        json_auto_t *st2 = k8c_kubelet_pod_status(pod2, &plain, NULL);
+        assert_null(json_object_get(st2, "initContainerStatuses"));
+        assert_string_equal(cond_status(st2, "Initialized"), "True");
+}
+
 static void test_parse_flags(void **state)
 {
         json_auto_t *cap = NULL;
@@ -430,6 +494,7 @@ int main(void)
                 cmocka_unit_test(test_cidr_and_ipam),
                 cmocka_unit_test(test_fake_runtime),
                 cmocka_unit_test(test_oci_spec),
+                cmocka_unit_test(test_status_init_containers),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

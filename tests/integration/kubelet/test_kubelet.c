@@ -814,6 +814,77 @@ static void test_runc_pod(void **state)
         k8c_kubelet_stop(k8c_steal(&f->k));
 }
 
+static bool initializing(const json_t *p)
+{
+        const char *r = k8c_json_get_string(p, "status.containerStatuses[0].state.waiting.reason");
+        return r != NULL && strcmp(r, "PodInitializing") == 0 &&
+               k8c_json_get(p, "status.initContainerStatuses[0].state.running") != NULL;
+}
+
+/* Init containers run one at a time to a successful exit before the app containers start. */
+static void test_init_containers(void **state)
+{
+        struct fixture *f = *state;
+        struct k8c_kubelet_config cfg = config(f, "node-i");
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
+        json_auto_t *p = pod("with-init", "node-i", "Always");
+        json_object_set_new(json_object_get(p, "spec"), "initContainers",
+                            json_pack("[{s:s, s:s}, {s:s, s:s}]", "name", "init-a", "image", "busybox",
+                                      "name", "init-b", "image", "busybox"));
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, NULL, &err), 0);
+        json_auto_t *init1 = wait_for(f, "/api/v1/namespaces/default/pods/with-init", initializing, 5000);
+        assert_non_null(init1);
+        assert_string_equal(k8c_json_get_string(init1, "status.phase"), "Pending");
+        assert_string_equal(cond_status(init1, "Initialized"), "False");
+        assert_string_equal(
+                json_string_value(json_object_get(find_condition(init1, "Initialized"), "reason")),
+                "ContainersNotInitialized");
+        assert_string_equal(
+                json_string_value(json_object_get(find_condition(init1, "Initialized"), "message")),
+                "containers with incomplete status: [init-a init-b]");
+        assert_string_equal(
+                k8c_json_get_string(init1, "status.initContainerStatuses[1].state.waiting.reason"),
+                "PodInitializing");
+        const char *uid = k8c_json_get_string(init1, "metadata.uid");
+
+        /* init-a fails once: restarted (restartPolicy Always), init-b still waits. */
+        assert_int_equal(k8c_fake_runtime_exit(k8c_kubelet_runtime(f->k), uid, "init-a", 1), 0);
+        for (int i = 0; i < 100; i++) {
+                json_auto_t *cur = get(f, "/api/v1/namespaces/default/pods/with-init");
+                if (k8c_json_get_int(cur, "status.initContainerStatuses[0].restartCount", 0) == 1 &&
+                    k8c_json_get(cur, "status.initContainerStatuses[0].state.running") != NULL)
+                        break;
+                usleep(50 * 1000);
+        }
+        assert_int_equal(k8c_fake_runtime_exit(k8c_kubelet_runtime(f->k), uid, "init-a", 0), 0);
+        for (int i = 0; i < 100; i++) {
+                json_auto_t *cur = get(f, "/api/v1/namespaces/default/pods/with-init");
+                if (k8c_json_get(cur, "status.initContainerStatuses[1].state.running") != NULL)
+                        break;
+                usleep(50 * 1000);
+        }
+        assert_int_equal(k8c_fake_runtime_exit(k8c_kubelet_runtime(f->k), uid, "init-b", 0), 0);
+        json_auto_t *running = wait_for(f, "/api/v1/namespaces/default/pods/with-init", pod_running, 5000);
+        assert_non_null(running);
+        assert_string_equal(cond_status(running, "Initialized"), "True");
+        assert_string_equal(
+                k8c_json_get_string(running, "status.initContainerStatuses[0].state.terminated.reason"),
+                "Completed");
+        assert_int_equal(k8c_json_get_int(running, "status.initContainerStatuses[0].restartCount", -1), 1);
+        assert_int_equal(k8c_json_get_int(running,
+                                          "status.initContainerStatuses[0].lastState.terminated.exitCode",
+                                          -1),
+                         1);
+        assert_true(k8c_json_get_bool(running, "status.initContainerStatuses[0].ready", false));
+        assert_string_equal(
+                k8c_json_get_string(running, "status.initContainerStatuses[1].state.terminated.reason"),
+                "Completed");
+        assert_int_equal(k8c_json_get_int(running, "status.initContainerStatuses[1].restartCount", -1), 0);
+        assert_non_null(k8c_json_get(running, "status.containerStatuses[0].state.running"));
+        k8c_kubelet_stop(k8c_steal(&f->k));
+}
+
 static bool node_not_ready(const json_t *n)
 {
         return strcmp(cond_status(n, "Ready"), "False") == 0;
@@ -990,6 +1061,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pod_cidr_from_node, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_runc_stop_grace, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_init_containers, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
