@@ -84,6 +84,10 @@ struct k8c_runtime_ops {
         int (*stop_container)(void *rt, const json_t *pod, const char *container, int64_t grace_s,
                               k8c_error_t *err);
         int (*remove_sandbox)(void *rt, const json_t *pod, k8c_error_t *err);
+        /* Runs argv in the running container (probes); its exit code, or a negative error (incl.
+         * timeout). */
+        int (*exec)(void *rt, const json_t *pod, const char *container, const char *const *argv,
+                    int timeout_s, int *ret_exit_code, k8c_error_t *err);
         /* UIDs of the pods with a sandbox (NULL-terminated, caller frees). */
         int (*list)(void *rt, char ***ret_uids, k8c_error_t *err);
         void (*free)(void *rt);
@@ -93,6 +97,8 @@ struct k8c_runtime_ops {
  * told to by k8c_fake_runtime_exit (tests). IPs come from the IPAM over pod_cidr. */
 int k8c_fake_runtime_new(const char *pod_cidr, const char *ipam_file, void **ret_rt, k8c_error_t *err);
 extern const struct k8c_runtime_ops k8c_fake_runtime_ops;
+/* What exec (probes) returns in a fake container from now on (test hook; default 0). */
+int k8c_fake_runtime_set_exec_result(void *rt, const char *pod_uid, const char *container, int code);
 /* Makes a running fake container exit with code (test hook). */
 int k8c_fake_runtime_exit(void *rt, const char *pod_uid, const char *container, int code);
 
@@ -183,6 +189,7 @@ struct k8c_container_view {
         int restart_count;
         const char *waiting_reason; /* when not running: "ContainerCreating", "CrashLoopBackOff", ... */
         const char *waiting_message;
+        bool unready; /* running, but its readiness probe has not succeeded (yet) */
 };
 
 struct k8c_pod_view {

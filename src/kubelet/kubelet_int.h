@@ -24,9 +24,13 @@ struct MHD_Daemon;
 struct kubelet_container {
         char *name;
         int restarts;
-        struct k8c_container_state last;  /* previous termination */
-        time_t backoff_until;             /* no restart before this */
-        bool done;                        /* init container: exited 0 for good */
+        struct k8c_container_state last; /* previous termination */
+        time_t backoff_until;            /* no restart before this */
+        bool done;                       /* init container: exited 0 for good */
+        /* Probes of the current run: readiness result and streaks, liveness failures. */
+        bool ready;
+        int ready_ok, ready_fail, live_fail;
+        time_t next_ready_probe, next_live_probe;
         struct k8c_container_state final; /* init container: that exit */
 };
 

@@ -169,6 +169,14 @@ static bool should_restart(const json_t *pod, const struct k8c_container_state *
         return true;
 }
 
+/* A new run of a container starts its probes afresh. */
+static void probes_reset(struct kubelet_container *c)
+{
+        c->ready = false;
+        c->ready_ok = c->ready_fail = c->live_fail = 0;
+        c->next_ready_probe = c->next_live_probe = 0;
+}
+
 /* One sync's state shared by the container steps. */
 struct step {
         struct k8c_kubelet *k;
@@ -179,6 +187,91 @@ struct step {
         bool will_restart;
         int start_failed; /* a start error kept for the rate-limited retry (its text in *err) */
 };
+
+/* Runs one exec probe: *ret_ok is whether it passed. Probe kinds other than exec (httpGet,
+ * tcpSocket, grpc) are not implemented and pass. */
+static void run_probe(struct step *s, const char *name, const json_t *probe, bool *ret_ok)
+{
+        const json_t *cmd = k8c_json_get(probe, "exec.command");
+        if (!json_is_array(cmd) || json_array_size(cmd) == 0 || s->k->rt_ops->exec == NULL) {
+                *ret_ok = true;
+                return;
+        }
+        const char **argv = k8c_xcalloc(json_array_size(cmd) + 1, sizeof(char *));
+        size_t i;
+        json_t *a;
+        json_array_foreach(cmd, i, a) argv[i] = json_string_value(a) ?: "";
+        int code = -1;
+        cleanup_error k8c_error_t err = NULL;
+        int timeout = (int)k8c_json_get_int(probe, "timeoutSeconds", 1);
+        int r = s->k->rt_ops->exec(s->k->rt, s->pod, name, argv, timeout, &code, &err);
+        free(argv);
+        *ret_ok = r >= 0 && code == 0;
+}
+
+/* Readiness and liveness probes of a running app container, on their schedule. A liveness
+ * failure past its threshold restarts the container (its exit shown as 137). */
+static int probe_container(struct step *s, struct kubelet_container *c, const json_t *spec_c,
+                           struct k8c_container_state *st, k8c_error_t *err)
+{
+        struct k8c_kubelet *k = s->k;
+        const json_t *rp = json_object_get(spec_c, "readinessProbe");
+        if (rp == NULL) {
+                c->ready = true;
+        } else {
+                int64_t delay = k8c_json_get_int(rp, "initialDelaySeconds", 0);
+                int64_t period = k8c_json_get_int(rp, "periodSeconds", 10);
+                if (s->now >= st->started_at + delay && s->now >= c->next_ready_probe) {
+                        bool ok;
+                        run_probe(s, c->name, rp, &ok);
+                        c->next_ready_probe = s->now + period;
+                        if (ok) {
+                                c->ready_fail = 0;
+                                if (++c->ready_ok >= k8c_json_get_int(rp, "successThreshold", 1))
+                                        c->ready = true;
+                        } else {
+                                c->ready_ok = 0;
+                                if (++c->ready_fail >= k8c_json_get_int(rp, "failureThreshold", 3))
+                                        c->ready = false;
+                        }
+                }
+                if (period * 1000 < s->requeue_ms)
+                        s->requeue_ms = period * 1000;
+        }
+        const json_t *lp = json_object_get(spec_c, "livenessProbe");
+        if (lp == NULL)
+                return 0;
+        int64_t delay = k8c_json_get_int(lp, "initialDelaySeconds", 0);
+        int64_t period = k8c_json_get_int(lp, "periodSeconds", 10);
+        if (period * 1000 < s->requeue_ms)
+                s->requeue_ms = period * 1000;
+        if (s->now < st->started_at + delay || s->now < c->next_live_probe)
+                return 0;
+        bool ok;
+        run_probe(s, c->name, lp, &ok);
+        c->next_live_probe = s->now + period;
+        c->live_fail = ok ? 0 : c->live_fail + 1;
+        if (c->live_fail < k8c_json_get_int(lp, "failureThreshold", 3))
+                return 0;
+        pod_event(k, s->pod, "Normal", "Killing", "Container %s failed liveness probe, will be restarted",
+                  c->name);
+        c->last = *st;
+        c->last.phase = K8C_CONTAINER_EXITED;
+        c->last.exit_code = 137;
+        c->last.finished_at = s->now;
+        c->restarts++;
+        int64_t grace = k8c_json_get_int(s->pod, "spec.terminationGracePeriodSeconds", 30);
+        int r = k->rt_ops->stop_container(k->rt, s->pod, c->name, grace, err);
+        if (r >= 0)
+                r = k->rt_ops->start_container(k->rt, s->pod, spec_c, c->restarts, err);
+        if (r >= 0)
+                r = k->rt_ops->container_status(k->rt, s->pod, c->name, st, err);
+        if (r < 0)
+                return k8c_error_wrap(err, "restart container %s", c->name);
+        probes_reset(c);
+        pod_event(k, s->pod, "Normal", "Started", "Started container %s", c->name);
+        return 0;
+}
 
 /* Brings one container towards its desired state: started once, restarted per restartPolicy with
  * back-off (init containers only after a failure), and fills *view (and *msg, owned) for the status. */
@@ -215,6 +308,7 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                         s->start_failed = r;
                         return 0;
                 }
+                probes_reset(c);
                 pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
         } else if (restart) {
                 s->will_restart = true;
@@ -235,6 +329,7 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                                 pod_event(k, pod, "Warning", "Failed", "Error: %s", k8c_error_msg(err));
                                 return r;
                         }
+                        probes_reset(c);
                         pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
                 } else {
                         const char *pname = k8c_json_get_string(pod, "metadata.name");
@@ -251,6 +346,12 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                         if (left < s->requeue_ms)
                                 s->requeue_ms = left;
                 }
+        }
+        if (!is_init && st.phase == K8C_CONTAINER_RUNNING) {
+                r = probe_container(s, c, spec_c, &st, err);
+                if (r < 0)
+                        return r;
+                view->unready = !c->ready;
         }
         view->state = st;
         view->last = c->last;

@@ -19,6 +19,7 @@
 
 struct fake_container {
         struct k8c_container_state st;
+        int exec_code; /* what probes get */
 };
 
 struct fake_sandbox {
@@ -204,6 +205,39 @@ int k8c_fake_runtime_exit(void *opaque, const char *uid, const char *name, int c
         return r;
 }
 
+static int fake_exec(void *opaque, const json_t *pod, const char *name, const char *const *argv,
+                     int timeout_s, int *ret_exit_code, k8c_error_t *err)
+{
+        struct fake_runtime *rt = opaque;
+        int r = 0;
+        pthread_mutex_lock(&rt->lock);
+        struct fake_sandbox *sb = NULL;
+        struct fake_container *c = NULL;
+        if (k8c_strmap_get(&rt->sandboxes, pod_uid(pod), (void **)&sb) &&
+            k8c_strmap_get(&sb->containers, name, (void **)&c) && c->st.phase == K8C_CONTAINER_RUNNING)
+                *ret_exit_code = c->exec_code;
+        else
+                r = k8c_make_error(err, K8C_ENOTFOUND, "container %s is not running", name);
+        pthread_mutex_unlock(&rt->lock);
+        return r;
+}
+
+int k8c_fake_runtime_set_exec_result(void *opaque, const char *uid, const char *name, int code)
+{
+        struct fake_runtime *rt = opaque;
+        int r = -1;
+        pthread_mutex_lock(&rt->lock);
+        struct fake_sandbox *sb = NULL;
+        struct fake_container *c = NULL;
+        if (k8c_strmap_get(&rt->sandboxes, uid, (void **)&sb) &&
+            k8c_strmap_get(&sb->containers, name, (void **)&c)) {
+                c->exec_code = code;
+                r = 0;
+        }
+        pthread_mutex_unlock(&rt->lock);
+        return r;
+}
+
 const struct k8c_runtime_ops k8c_fake_runtime_ops = {
         .name = "fake",
         .create_sandbox = fake_create_sandbox,
@@ -211,6 +245,7 @@ const struct k8c_runtime_ops k8c_fake_runtime_ops = {
         .container_status = fake_container_status,
         .stop_container = fake_stop_container,
         .remove_sandbox = fake_remove_sandbox,
+        .exec = fake_exec,
         .list = fake_list,
         .free = fake_free,
 };

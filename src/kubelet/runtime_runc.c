@@ -671,6 +671,55 @@ static int runc_list(void *opaque, char ***ret_uids, k8c_error_t *err)
         return 0;
 }
 
+static int runc_exec(void *opaque, const json_t *pod, const char *name, const char *const *argv,
+                     int timeout_s, int *ret_exit_code, k8c_error_t *err)
+{
+        struct runc_runtime *rt = opaque;
+        cleanup_free char *dir = container_dir(rt, uid_of(pod), name);
+        cleanup_free char *id_path = k8c_xasprintf("%s/id", dir);
+        cleanup_free char *id = read_file(id_path);
+        if (id == NULL)
+                return k8c_make_error(err, K8C_ENOTFOUND, "container %s has not started", name);
+        size_t n = 0;
+        while (argv[n] != NULL)
+                n++;
+        const char **args = k8c_xcalloc(n + 8, sizeof(char *));
+        size_t a = 0;
+        args[a++] = rt->cfg.runc_binary;
+        args[a++] = "--root";
+        args[a++] = rt->cfg.runc_root;
+        args[a++] = "exec";
+        args[a++] = id;
+        for (size_t i = 0; i < n; i++)
+                args[a++] = argv[i];
+        args[a] = NULL;
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        cleanup_pid pid_t pid = -1;
+        int r = posix_spawnp(&pid, args[0], &fa, NULL, (char *const *)args, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        free(args);
+        if (r != 0) {
+                pid = -1;
+                return k8c_make_errno(err, r, "spawn runc exec");
+        }
+        /* The probe's timeout: past it the exec is killed (cleanup_pid) and counts as a failure. */
+        int status = 0;
+        for (int waited = 0; waited <= (timeout_s > 0 ? timeout_s : 1) * 20; waited++) {
+                pid_t w = waitpid(pid, &status, WNOHANG);
+                if (w == pid) {
+                        pid = -1;
+                        *ret_exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                        return 0;
+                }
+                usleep(50 * 1000);
+        }
+        return k8c_make_error(err, K8C_ETIMEOUT, "probe in %s timed out after %ds", name, timeout_s);
+}
+
 const struct k8c_runtime_ops k8c_runc_runtime_ops = {
         .name = "runc",
         .create_sandbox = runc_create_sandbox,
@@ -678,6 +727,7 @@ const struct k8c_runtime_ops k8c_runc_runtime_ops = {
         .container_status = runc_container_status,
         .stop_container = runc_stop_container,
         .remove_sandbox = runc_remove_sandbox,
+        .exec = runc_exec,
         .list = runc_list,
         .free = runc_free,
 };

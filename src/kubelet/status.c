@@ -39,6 +39,7 @@ static json_t *container_status(const json_t *spec_c, const struct k8c_pod_view 
 {
         json_t *state, *last = json_object();
         bool running = c->state.phase == K8C_CONTAINER_RUNNING;
+        bool ready = running && !c->unready;
         if (running)
                 state = json_pack("{s:{s:o}}", "running", "startedAt", ts(c->state.started_at));
         else if (c->state.phase == K8C_CONTAINER_EXITED && c->waiting_reason == NULL)
@@ -57,7 +58,7 @@ static json_t *container_status(const json_t *spec_c, const struct k8c_pod_view 
                 json_object_set_new(last, "terminated", terminated(v, prev));
         const char *image = json_string_value(json_object_get(spec_c, "image"));
         json_t *st = json_pack("{s:s, s:o, s:o, s:b, s:i, s:s, s:s, s:b}", "name", c->name, "state", state,
-                               "lastState", last, "ready", running, "restartCount", c->restart_count, "image",
+                               "lastState", last, "ready", ready, "restartCount", c->restart_count, "image",
                                image != NULL ? image : "", "imageID", "", "started", running);
         const struct k8c_container_state *idsrc = c->state.phase != K8C_CONTAINER_ABSENT ? &c->state : prev;
         if (idsrc->phase != K8C_CONTAINER_ABSENT && idsrc->id[0] != '\0')
@@ -142,7 +143,7 @@ json_t *k8c_kubelet_pod_status(const json_t *pod, const struct k8c_pod_view *v, 
                 json_array_append_new(statuses, container_status(spec_of(spec_cs, c->name), v, c));
                 if (c->state.phase == K8C_CONTAINER_RUNNING) {
                         running++;
-                        ready++;
+                        ready += !c->unready;
                 } else if (c->state.phase == K8C_CONTAINER_EXITED) {
                         exited++;
                         if (c->state.exit_code == 0)
@@ -180,7 +181,8 @@ json_t *k8c_kubelet_pod_status(const json_t *pod, const struct k8c_pod_view *v, 
                 /* The real kubelet names the containers that are not ready. */
                 cleanup_free char *names = k8c_xstrdup("");
                 for (size_t i = 0; i < n; i++)
-                        if (v->containers[i].state.phase != K8C_CONTAINER_RUNNING) {
+                        if (v->containers[i].state.phase != K8C_CONTAINER_RUNNING ||
+                            v->containers[i].unready) {
                                 char *next = k8c_xasprintf("%s%s%s", names, names[0] ? " " : "",
                                                            v->containers[i].name);
                                 free(names);

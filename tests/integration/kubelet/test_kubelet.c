@@ -643,6 +643,10 @@ static void test_runc_pod(void **state)
                 "limits", "memory", "64Mi", "name", "client", "image", "busybox", "command", "sh", "-c",
                 "hostname; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do "
                 "wget -qO- http://localhost:8080/ && break; sleep 0.25; done; exec sleep 3600");
+        /* Ready only once its page exists: a readiness probe run with runc exec. */
+        k8c_json_set_new(p, "spec.containers[0].readinessProbe",
+                         json_pack("{s:{s:[s, s]}, s:i}", "exec", "command", "cat", "/www/index.html",
+                                   "periodSeconds", 1));
         assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, NULL, &err), 0);
         json_auto_t *running = wait_for(f, "/api/v1/namespaces/default/pods/web-runc", pod_running, 30000);
         assert_non_null(running);
@@ -885,6 +889,65 @@ static void test_init_containers(void **state)
         k8c_kubelet_stop(k8c_steal(&f->k));
 }
 
+static bool pod_not_ready_running(const json_t *p)
+{
+        const char *phase = k8c_json_get_string(p, "status.phase");
+        return phase != NULL && strcmp(phase, "Running") == 0 &&
+               strcmp(cond_status(p, "Ready"), "False") == 0;
+}
+
+static bool side_restarted(const json_t *p)
+{
+        return k8c_json_get_int(p, "status.containerStatuses[1].restartCount", 0) == 1 &&
+               k8c_json_get(p, "status.containerStatuses[1].state.running") != NULL;
+}
+
+/* Readiness gates Ready; liveness failures restart the container (fake runtime's exec results). */
+static void test_probes(void **state)
+{
+        struct fixture *f = *state;
+        struct k8c_kubelet_config cfg = config(f, "node-p");
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
+        json_auto_t *p = pod("probed", "node-p", "Always");
+        k8c_json_set_new(p, "spec.containers[0].readinessProbe",
+                         json_pack("{s:{s:[s]}, s:i, s:i}", "exec", "command", "ready-check", "periodSeconds",
+                                   1, "failureThreshold", 1));
+        k8c_json_set_new(p, "spec.containers[1].livenessProbe",
+                         json_pack("{s:{s:[s]}, s:i, s:i}", "exec", "command", "alive-check", "periodSeconds",
+                                   1, "failureThreshold", 2));
+        k8c_json_set_new(p, "spec.terminationGracePeriodSeconds", json_integer(0));
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, NULL, &err), 0);
+        json_auto_t *ready = wait_for(f, "/api/v1/namespaces/default/pods/probed", pod_running, 5000);
+        assert_non_null(ready);
+        const char *uid = k8c_json_get_string(ready, "metadata.uid");
+
+        /* Readiness fails: Running but not Ready, and the message names the container. */
+        assert_int_equal(k8c_fake_runtime_set_exec_result(k8c_kubelet_runtime(f->k), uid, "web", 1), 0);
+        json_auto_t *unready =
+                wait_for(f, "/api/v1/namespaces/default/pods/probed", pod_not_ready_running, 5000);
+        assert_non_null(unready);
+        assert_false(k8c_json_get_bool(unready, "status.containerStatuses[0].ready", true));
+        assert_true(k8c_json_get_bool(unready, "status.containerStatuses[1].ready", false));
+        assert_string_equal(json_string_value(json_object_get(find_condition(unready, "Ready"), "message")),
+                            "containers with unready status: [web]");
+        assert_int_equal(k8c_json_get_int(unready, "status.containerStatuses[0].restartCount", -1), 0);
+        /* And passes again: Ready. */
+        assert_int_equal(k8c_fake_runtime_set_exec_result(k8c_kubelet_runtime(f->k), uid, "web", 0), 0);
+        json_auto_t *again = wait_for(f, "/api/v1/namespaces/default/pods/probed", pod_running, 5000);
+        assert_non_null(again);
+
+        /* Liveness fails twice: the side container is killed and restarted. */
+        assert_int_equal(k8c_fake_runtime_set_exec_result(k8c_kubelet_runtime(f->k), uid, "side", 1), 0);
+        json_auto_t *restarted = wait_for(f, "/api/v1/namespaces/default/pods/probed", side_restarted, 8000);
+        assert_non_null(restarted);
+        assert_int_equal(
+                k8c_json_get_int(restarted, "status.containerStatuses[1].lastState.terminated.exitCode", -1),
+                137);
+        assert_int_equal(k8c_json_get_int(restarted, "status.containerStatuses[0].restartCount", -1), 0);
+        k8c_kubelet_stop(k8c_steal(&f->k));
+}
+
 static bool node_not_ready(const json_t *n)
 {
         return strcmp(cond_status(n, "Ready"), "False") == 0;
@@ -1062,6 +1125,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_pod_cidr_from_node, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_runc_stop_grace, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_init_containers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probes, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
