@@ -24,13 +24,13 @@
 #define K8C_PROXY_DEFAULT_AFFINITY_SECONDS 10800
 
 typedef enum {
-        K8C_IPT_JUMP = 1,       /* -j <chain> */
-        K8C_IPT_RETURN,         /* -j RETURN */
-        K8C_IPT_ACCEPT,         /* -j ACCEPT */
-        K8C_IPT_DNAT,           /* -j DNAT --to-destination to_ip:to_port */
-        K8C_IPT_MASQUERADE,     /* -j MASQUERADE [--random-fully] */
-        K8C_IPT_MARK,           /* -j MARK --set-xmark mark/mask */
-        K8C_IPT_REJECT,         /* -j REJECT --reject-with icmp-port-unreachable */
+        K8C_IPT_JUMP = 1,   /* -j <chain> */
+        K8C_IPT_RETURN,     /* -j RETURN */
+        K8C_IPT_ACCEPT,     /* -j ACCEPT */
+        K8C_IPT_DNAT,       /* -j DNAT --to-destination to_ip:to_port */
+        K8C_IPT_MASQUERADE, /* -j MASQUERADE [--random-fully] */
+        K8C_IPT_MARK,       /* -j MARK --set-xmark mark/mask */
+        K8C_IPT_REJECT,     /* -j REJECT --reject-with icmp-port-unreachable */
 } k8c_ipt_target_t;
 
 /* One rule. Addresses are IPv4 in host byte order. Matches appear in the entry (and the text)
@@ -55,8 +55,8 @@ struct k8c_ipt_rule {
         uint32_t recent_seconds;
 
         k8c_ipt_target_t target;
-        char *jump;      /* K8C_IPT_JUMP */
-        uint32_t to_ip;  /* K8C_IPT_DNAT */
+        char *jump;     /* K8C_IPT_JUMP */
+        uint32_t to_ip; /* K8C_IPT_DNAT */
         uint16_t to_port;
         uint32_t mark_set, mark_mask; /* K8C_IPT_MARK */
         bool random_fully;            /* K8C_IPT_MASQUERADE */
@@ -155,8 +155,8 @@ struct k8c_proxy_config {
         const char *cluster_cidr;
         const char *const *nodeport_addresses;
         uint32_t masq_mark;
-        int64_t min_sync_ms; /* 0 = 100 */
-        int64_t sync_ms;     /* 0 = 30000 */
+        int64_t min_sync_ms;      /* 0 = 100 */
+        int64_t sync_ms;          /* 0 = 30000 */
         const char *metrics_bind; /* "127.0.0.1:10249"; "" = off */
         const char *dns_bind;     /* "10.96.0.10:53"; NULL/"" = no DNS */
         const char *cluster_domain;

@@ -299,7 +299,8 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
         if (timeout <= 0 || timeout > 86400)
                 timeout = K8C_PROXY_DEFAULT_AFFINITY_SECONDS;
 
-        cleanup_free char *spn = *pn ? k8c_xasprintf("%s/%s:%s", ns, name, pn) : k8c_xasprintf("%s/%s", ns, name);
+        cleanup_free char *spn =
+                *pn ? k8c_xasprintf("%s/%s:%s", ns, name, pn) : k8c_xasprintf("%s/%s", ns, name);
         cleanup_free char *key = k8c_xasprintf("%s/%s:%s:%s", ns, name, pn, proto_name(proto));
         char svc_chain[29];
         k8c_proxy_chain_name("K8C-SVC-", key, svc_chain);
@@ -313,36 +314,62 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                 /* Reject at once instead of letting clients time out on a blackhole. */
                 cleanup_free char *c = k8c_xasprintf("%s has no endpoints", spn);
                 add(filter, SERVICES,
-                    &(struct k8c_ipt_rule){ .has_dst = true, .dst = cip, .dst_len = 32, .proto = proto,
-                                            .dport = (uint16_t)port, .comment = c, .target = K8C_IPT_REJECT });
+                    &(struct k8c_ipt_rule){ .has_dst = true,
+                                            .dst = cip,
+                                            .dst_len = 32,
+                                            .proto = proto,
+                                            .dport = (uint16_t)port,
+                                            .comment = c,
+                                            .target = K8C_IPT_REJECT });
                 if (node_port)
                         add(filter, EXTERNAL,
-                            &(struct k8c_ipt_rule){ .proto = proto, .dport = (uint16_t)node_port, .comment = c,
-                                                    .dst_local = true, .target = K8C_IPT_REJECT });
+                            &(struct k8c_ipt_rule){ .proto = proto,
+                                                    .dport = (uint16_t)node_port,
+                                                    .comment = c,
+                                                    .dst_local = true,
+                                                    .target = K8C_IPT_REJECT });
                 return;
         }
 
         cleanup_free char *cip_comment = k8c_xasprintf("%s cluster IP", spn);
         add(nat, SERVICES,
-            &(struct k8c_ipt_rule){ .has_dst = true, .dst = cip, .dst_len = 32, .proto = proto,
-                                    .dport = (uint16_t)port, .comment = cip_comment, .target = K8C_IPT_JUMP,
+            &(struct k8c_ipt_rule){ .has_dst = true,
+                                    .dst = cip,
+                                    .dst_len = 32,
+                                    .proto = proto,
+                                    .dport = (uint16_t)port,
+                                    .comment = cip_comment,
+                                    .target = K8C_IPT_JUMP,
                                     .jump = svc_chain });
         struct k8c_ipt_chain *svcc = table_chain(nat, svc_chain, false);
         if (b->has_cidr)
                 /* From outside the pod network (host, other nodes' hosts): the reply must come back
                  * through this node, so masquerade. */
-                chain_add(svcc, &(struct k8c_ipt_rule){ .has_src = true, .src_inv = true, .src = b->cidr,
-                                                        .src_len = b->cidr_len, .has_dst = true, .dst = cip,
-                                                        .dst_len = 32, .proto = proto, .dport = (uint16_t)port,
-                                                        .comment = cip_comment, .target = K8C_IPT_JUMP,
+                chain_add(svcc, &(struct k8c_ipt_rule){ .has_src = true,
+                                                        .src_inv = true,
+                                                        .src = b->cidr,
+                                                        .src_len = b->cidr_len,
+                                                        .has_dst = true,
+                                                        .dst = cip,
+                                                        .dst_len = 32,
+                                                        .proto = proto,
+                                                        .dport = (uint16_t)port,
+                                                        .comment = cip_comment,
+                                                        .target = K8C_IPT_JUMP,
                                                         .jump = MARK_MASQ });
         if (node_port) {
                 add(nat, NODEPORTS,
-                    &(struct k8c_ipt_rule){ .proto = proto, .dport = (uint16_t)node_port, .comment = spn,
-                                            .target = K8C_IPT_JUMP, .jump = MARK_MASQ });
+                    &(struct k8c_ipt_rule){ .proto = proto,
+                                            .dport = (uint16_t)node_port,
+                                            .comment = spn,
+                                            .target = K8C_IPT_JUMP,
+                                            .jump = MARK_MASQ });
                 add(nat, NODEPORTS,
-                    &(struct k8c_ipt_rule){ .proto = proto, .dport = (uint16_t)node_port, .comment = spn,
-                                            .target = K8C_IPT_JUMP, .jump = svc_chain });
+                    &(struct k8c_ipt_rule){ .proto = proto,
+                                            .dport = (uint16_t)node_port,
+                                            .comment = spn,
+                                            .target = K8C_IPT_JUMP,
+                                            .jump = svc_chain });
         }
 
         char(*sep)[29] = k8c_xcalloc(n, sizeof(*sep));
@@ -354,9 +381,11 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
         if (affinity)
                 /* A client seen recently goes back to the endpoint it had. */
                 for (size_t i = 0; i < n; i++)
-                        chain_add(svcc, &(struct k8c_ipt_rule){ .comment = spn, .recent_name = sep[i],
+                        chain_add(svcc, &(struct k8c_ipt_rule){ .comment = spn,
+                                                                .recent_name = sep[i],
                                                                 .recent_seconds = (uint32_t)timeout,
-                                                                .target = K8C_IPT_JUMP, .jump = sep[i] });
+                                                                .target = K8C_IPT_JUMP,
+                                                                .jump = sep[i] });
         for (size_t i = 0; i < n; i++) {
                 char ipb[INET_ADDRSTRLEN];
                 cleanup_free char *c = k8c_xasprintf("%s -> %s:%u", spn, ip_str(ep[i].ip, ipb), ep[i].port);
@@ -368,19 +397,26 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
 
                 struct k8c_ipt_chain *sepc = table_chain(nat, sep[i], false);
                 /* Hairpin: a pod reaching itself through the service must be masqueraded. */
-                chain_add(sepc, &(struct k8c_ipt_rule){ .has_src = true, .src = ep[i].ip, .src_len = 32,
-                                                        .comment = spn, .target = K8C_IPT_JUMP,
+                chain_add(sepc, &(struct k8c_ipt_rule){ .has_src = true,
+                                                        .src = ep[i].ip,
+                                                        .src_len = 32,
+                                                        .comment = spn,
+                                                        .target = K8C_IPT_JUMP,
                                                         .jump = MARK_MASQ });
-                chain_add(sepc, &(struct k8c_ipt_rule){ .proto = proto, .comment = spn,
+                chain_add(sepc, &(struct k8c_ipt_rule){ .proto = proto,
+                                                        .comment = spn,
                                                         .recent_name = affinity ? sep[i] : NULL,
-                                                        .recent_set = true, .target = K8C_IPT_DNAT,
-                                                        .to_ip = ep[i].ip, .to_port = ep[i].port });
+                                                        .recent_set = true,
+                                                        .target = K8C_IPT_DNAT,
+                                                        .to_ip = ep[i].ip,
+                                                        .to_port = ep[i].port });
                 b->rs->n_endpoints++;
         }
         free(sep);
 }
 
-static const char *NODEPORTS_COMMENT = "k8c service nodeports; NOTE: this must be the last rule in this chain";
+static const char *NODEPORTS_COMMENT =
+        "k8c service nodeports; NOTE: this must be the last rule in this chain";
 
 int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
                           const struct k8c_proxy_rules_config *cfg, struct k8c_proxy_ruleset *ret,
@@ -389,7 +425,8 @@ int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
         static const struct k8c_proxy_rules_config defaults = { 0 };
         if (cfg == NULL)
                 cfg = &defaults;
-        struct build b = { .cfg = cfg, .mark = cfg->masq_mark ? cfg->masq_mark : K8C_PROXY_DEFAULT_MASQ_MARK };
+        struct build b = { .cfg = cfg,
+                           .mark = cfg->masq_mark ? cfg->masq_mark : K8C_PROXY_DEFAULT_MASQ_MARK };
         if (cfg->cluster_cidr && *cfg->cluster_cidr) {
                 int r = parse_cidr(cfg->cluster_cidr, &b.cidr, &b.cidr_len, err);
                 if (r < 0)
@@ -408,42 +445,56 @@ int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
                 n_np++;
         }
 
-        struct k8c_proxy_ruleset rs = { .nat.name = k8c_xstrdup("nat"), .filter.name = k8c_xstrdup("filter") };
+        struct k8c_proxy_ruleset rs = { .nat.name = k8c_xstrdup("nat"),
+                                        .filter.name = k8c_xstrdup("filter") };
         b.rs = &rs;
         struct k8c_ipt_table *nat = &rs.nat, *filter = &rs.filter;
 
         /* Fixed chains first so they exist even with no services. */
         add(nat, "PREROUTING",
-            &(struct k8c_ipt_rule){ .comment = "k8c service portals", .target = K8C_IPT_JUMP, .jump = SERVICES });
+            &(struct k8c_ipt_rule){
+                    .comment = "k8c service portals", .target = K8C_IPT_JUMP, .jump = SERVICES });
         add(nat, "OUTPUT",
-            &(struct k8c_ipt_rule){ .comment = "k8c service portals", .target = K8C_IPT_JUMP, .jump = SERVICES });
-        add(nat, "POSTROUTING", &(struct k8c_ipt_rule){ .comment = "k8c postrouting rules", .target = K8C_IPT_JUMP,
-                                                        .jump = POSTROUTING });
+            &(struct k8c_ipt_rule){
+                    .comment = "k8c service portals", .target = K8C_IPT_JUMP, .jump = SERVICES });
+        add(nat, "POSTROUTING",
+            &(struct k8c_ipt_rule){
+                    .comment = "k8c postrouting rules", .target = K8C_IPT_JUMP, .jump = POSTROUTING });
         table_chain(nat, SERVICES, false);
         table_chain(nat, NODEPORTS, false);
         add(nat, MARK_MASQ,
             &(struct k8c_ipt_rule){ .target = K8C_IPT_MARK, .mark_set = b.mark, .mark_mask = b.mark });
-        add(nat, POSTROUTING, &(struct k8c_ipt_rule){ .has_mark = true, .mark_inv = true, .mark = b.mark,
-                                                      .target = K8C_IPT_RETURN });
-        /* Clear the mark so a packet re-entering (e.g. after a tunnel) is not masqueraded twice. */
-        add(nat, POSTROUTING, &(struct k8c_ipt_rule){ .target = K8C_IPT_MARK, .mark_set = b.mark, .mark_mask = 0 });
         add(nat, POSTROUTING,
-            &(struct k8c_ipt_rule){ .comment = "k8c service traffic requiring SNAT", .target = K8C_IPT_MASQUERADE,
+            &(struct k8c_ipt_rule){
+                    .has_mark = true, .mark_inv = true, .mark = b.mark, .target = K8C_IPT_RETURN });
+        /* Clear the mark so a packet re-entering (e.g. after a tunnel) is not masqueraded twice. */
+        add(nat, POSTROUTING,
+            &(struct k8c_ipt_rule){ .target = K8C_IPT_MARK, .mark_set = b.mark, .mark_mask = 0 });
+        add(nat, POSTROUTING,
+            &(struct k8c_ipt_rule){ .comment = "k8c service traffic requiring SNAT",
+                                    .target = K8C_IPT_MASQUERADE,
                                     .random_fully = true });
 
-        add(filter, "INPUT", &(struct k8c_ipt_rule){ .comment = "k8c externally-visible service portals",
-                                                     .target = K8C_IPT_JUMP, .jump = EXTERNAL });
-        add(filter, "FORWARD", &(struct k8c_ipt_rule){ .comment = "k8c forwarding rules", .target = K8C_IPT_JUMP,
-                                                       .jump = FORWARD });
-        add(filter, "FORWARD", &(struct k8c_ipt_rule){ .comment = "k8c service portals", .target = K8C_IPT_JUMP,
-                                                       .jump = SERVICES });
-        add(filter, "OUTPUT", &(struct k8c_ipt_rule){ .comment = "k8c service portals", .target = K8C_IPT_JUMP,
-                                                      .jump = SERVICES });
+        add(filter, "INPUT",
+            &(struct k8c_ipt_rule){ .comment = "k8c externally-visible service portals",
+                                    .target = K8C_IPT_JUMP,
+                                    .jump = EXTERNAL });
+        add(filter, "FORWARD",
+            &(struct k8c_ipt_rule){
+                    .comment = "k8c forwarding rules", .target = K8C_IPT_JUMP, .jump = FORWARD });
+        add(filter, "FORWARD",
+            &(struct k8c_ipt_rule){
+                    .comment = "k8c service portals", .target = K8C_IPT_JUMP, .jump = SERVICES });
+        add(filter, "OUTPUT",
+            &(struct k8c_ipt_rule){
+                    .comment = "k8c service portals", .target = K8C_IPT_JUMP, .jump = SERVICES });
         table_chain(filter, SERVICES, false);
         table_chain(filter, EXTERNAL, false);
         /* Marked (service) traffic may be forwarded even under a DROP policy. */
         add(filter, FORWARD,
-            &(struct k8c_ipt_rule){ .comment = "k8c forwarding rules", .has_mark = true, .mark = b.mark,
+            &(struct k8c_ipt_rule){ .comment = "k8c forwarding rules",
+                                    .has_mark = true,
+                                    .mark = b.mark,
                                     .target = K8C_IPT_ACCEPT });
 
         struct k8c_strmap eps_by_key;
@@ -490,8 +541,7 @@ int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
                 const json_t *ports = k8c_json_get(svc, "spec.ports");
                 size_t j;
                 const json_t *sp;
-                json_array_foreach(ports, j, sp)
-                        program_port(&b, ns, name, svc, sp, eps);
+                json_array_foreach(ports, j, sp) program_port(&b, ns, name, svc, sp, eps);
         }
         for (size_t s = 0; s < ns_; s++)
                 free(keys[s]);
@@ -501,12 +551,18 @@ int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
 
         /* NodePorts last: addrtype LOCAL would otherwise catch ClusterIPs bound locally. */
         if (n_np == 0)
-                add(nat, SERVICES, &(struct k8c_ipt_rule){ .comment = (char *)NODEPORTS_COMMENT, .dst_local = true,
-                                                           .target = K8C_IPT_JUMP, .jump = NODEPORTS });
+                add(nat, SERVICES,
+                    &(struct k8c_ipt_rule){ .comment = (char *)NODEPORTS_COMMENT,
+                                            .dst_local = true,
+                                            .target = K8C_IPT_JUMP,
+                                            .jump = NODEPORTS });
         for (size_t k = 0; k < n_np; k++)
                 add(nat, SERVICES,
-                    &(struct k8c_ipt_rule){ .has_dst = true, .dst = np[k], .dst_len = 32,
-                                            .comment = (char *)NODEPORTS_COMMENT, .target = K8C_IPT_JUMP,
+                    &(struct k8c_ipt_rule){ .has_dst = true,
+                                            .dst = np[k],
+                                            .dst_len = 32,
+                                            .comment = (char *)NODEPORTS_COMMENT,
+                                            .target = K8C_IPT_JUMP,
                                             .jump = NODEPORTS });
         free(np);
 
@@ -600,8 +656,12 @@ static void render_rule(struct buf *b, const char *chain, const struct k8c_ipt_r
         case K8C_IPT_JUMP: bprintf(b, " -j %s", r->jump); break;
         case K8C_IPT_RETURN: bputs(b, " -j RETURN"); break;
         case K8C_IPT_ACCEPT: bputs(b, " -j ACCEPT"); break;
-        case K8C_IPT_DNAT: bprintf(b, " -j DNAT --to-destination %s:%u", ip_str(r->to_ip, ipb), r->to_port); break;
-        case K8C_IPT_MASQUERADE: bputs(b, r->random_fully ? " -j MASQUERADE --random-fully" : " -j MASQUERADE"); break;
+        case K8C_IPT_DNAT:
+                bprintf(b, " -j DNAT --to-destination %s:%u", ip_str(r->to_ip, ipb), r->to_port);
+                break;
+        case K8C_IPT_MASQUERADE:
+                bputs(b, r->random_fully ? " -j MASQUERADE --random-fully" : " -j MASQUERADE");
+                break;
         case K8C_IPT_MARK: bprintf(b, " -j MARK --set-xmark 0x%x/0x%x", r->mark_set, r->mark_mask); break;
         case K8C_IPT_REJECT: bputs(b, " -j REJECT --reject-with icmp-port-unreachable"); break;
         }
