@@ -30,7 +30,7 @@ typedef enum {
         K8C_IPT_DNAT,       /* -j DNAT --to-destination to_ip:to_port */
         K8C_IPT_MASQUERADE, /* -j MASQUERADE [--random-fully] */
         K8C_IPT_MARK,       /* -j MARK --set-xmark mark/mask */
-        K8C_IPT_REJECT,     /* -j REJECT --reject-with icmp-port-unreachable */
+        K8C_IPT_REJECT,     /* -j REJECT --reject-with tcp-reset (TCP) or icmp-port-unreachable */
 } k8c_ipt_target_t;
 
 /* One rule. Addresses are IPv4 in host byte order. Matches appear in the entry (and the text)

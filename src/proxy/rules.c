@@ -663,7 +663,10 @@ static void render_rule(struct buf *b, const char *chain, const struct k8c_ipt_r
                 bputs(b, r->random_fully ? " -j MASQUERADE --random-fully" : " -j MASQUERADE");
                 break;
         case K8C_IPT_MARK: bprintf(b, " -j MARK --set-xmark 0x%x/0x%x", r->mark_set, r->mark_mask); break;
-        case K8C_IPT_REJECT: bputs(b, " -j REJECT --reject-with icmp-port-unreachable"); break;
+        case K8C_IPT_REJECT:
+                bputs(b, r->proto == IPPROTO_TCP ? " -j REJECT --reject-with tcp-reset"
+                                                 : " -j REJECT --reject-with icmp-port-unreachable");
+                break;
         }
 }
 

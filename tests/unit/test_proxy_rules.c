@@ -163,7 +163,7 @@ static void test_no_endpoints_rejects(void **state)
                             "0x4000/0x4000 -j ACCEPT\n"
                             "-A K8C-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment \"default/web:http "
                             "has no endpoints\" -m tcp --dport 80 -j REJECT --reject-with "
-                            "icmp-port-unreachable\n");
+                            "tcp-reset\n");
         assert_null(k8c_ipt_table_find(&rs.nat, "K8C-SVC-HSDF7L354US5N4HK"));
         assert_int_equal(rs.n_endpoints, 0);
         assert_int_equal(rs.n_service_ports, 1);
@@ -211,11 +211,11 @@ static void test_nodeport(void **state)
                 filter,
                 "-A K8C-EXTERNAL-SERVICES -p tcp -m comment --comment \"shop/web:metrics has no "
                 "endpoints\" -m addrtype --dst-type LOCAL -m tcp --dport 30090 -j REJECT --reject-with "
-                "icmp-port-unreachable\n"
+                "tcp-reset\n"
                 "-A K8C-FORWARD -m comment --comment \"k8c forwarding rules\" -m mark --mark "
                 "0x4000/0x4000 -j ACCEPT\n"
                 "-A K8C-SERVICES -d 10.96.5.5/32 -p tcp -m comment --comment \"shop/web:metrics has "
-                "no endpoints\" -m tcp --dport 9090 -j REJECT --reject-with icmp-port-unreachable\n");
+                "no endpoints\" -m tcp --dport 9090 -j REJECT --reject-with tcp-reset\n");
         assert_int_equal(rs.n_service_ports, 2);
         k8c_proxy_ruleset_free(&rs);
 }
@@ -351,7 +351,7 @@ static void test_selectorless_manual_endpoints(void **state)
         cleanup_free char *rj = k8c_ipt_rule_render(rej->name, &rej->rules[0]);
         assert_string_equal(
                 rj, "-A K8C-SERVICES -d 10.96.9.9/32 -p tcp -m comment --comment \"default/ext:api has "
-                    "no endpoints\" -m tcp --dport 443 -j REJECT --reject-with icmp-port-unreachable");
+                    "no endpoints\" -m tcp --dport 443 -j REJECT --reject-with tcp-reset");
         /* ExternalName and headless services program nothing. */
         assert_int_equal(rs.n_service_ports, 2);
         assert_int_equal(rs.n_endpoints, 1);
