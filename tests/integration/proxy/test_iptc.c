@@ -266,7 +266,8 @@ static void test_foreign_rules_survive_and_cleanup_restores(void **state)
         assert_false(cst.committed);
 
         sh("iptables-legacy -t nat -F PREROUTING && iptables-legacy -t nat -F POSTROUTING"
-           " && iptables-legacy -t nat -X K8CT-OTHER && iptables-legacy -t filter -F INPUT"
+           " && iptables-legacy -t nat -F K8CT-OTHER && iptables-legacy -t nat -X K8CT-OTHER && "
+           "iptables-legacy -t filter -F INPUT"
            " && iptables-legacy -t filter -P FORWARD ACCEPT");
         k8c_proxy_ruleset_free(&rs);
 }
