@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "k8c/apiserver.h"
+#include "k8c/cleanup.h"
 #include "k8c/flags.h"
 #include "k8c/log.h"
 
@@ -18,12 +20,15 @@ int main(int argc, char **argv)
         char *service_cidr = "10.96.0.0/12";
         char *node_port_range = "30000-32767";
         int64_t max_body = 3 * 1024 * 1024;
+        int watch_cache_size = 10000;
+        int64_t bookmark_ms = 60000;
+        int64_t watch_queue = 16 * 1024 * 1024;
         const struct k8c_flag flags[] = {
                 { "bind-address", 0, K8C_FLAG_STRING, &bind_address, "IP address to listen on", NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port to serve the API on (plain HTTP)", NULL },
                 { "data-dir", 0, K8C_FLAG_STRING, &data_dir, "directory of the SQLite store", NULL },
-                { "storage-backend", 0, K8C_FLAG_STRING, &storage_backend, "storage backend: sqlite or etcd",
-                  NULL },
+                { "storage-backend", 0, K8C_FLAG_STRING, &storage_backend,
+                  "storage backend: sqlite, etcd, or memory (nothing persists; for tests)", NULL },
                 { "etcd-servers", 0, K8C_FLAG_STRING, &etcd_servers,
                   "comma-separated etcd endpoints (with --storage-backend=etcd)", NULL },
                 { "service-cluster-ip-range", 0, K8C_FLAG_STRING, &service_cidr,
@@ -32,12 +37,39 @@ int main(int argc, char **argv)
                   "port range reserved for NodePort Services", NULL },
                 { "max-request-body-bytes", 0, K8C_FLAG_INT64, &max_body,
                   "largest request body accepted (413 beyond)", NULL },
+                { "watch-cache-size", 0, K8C_FLAG_INT, &watch_cache_size,
+                  "recent events kept in memory for watches (older resourceVersions get 410)", NULL },
+                { "watch-bookmark-interval", 0, K8C_FLAG_DURATION, &bookmark_ms,
+                  "period of BOOKMARK events on watches that allow them", NULL },
+                { "watch-queue-bytes", 0, K8C_FLAG_INT64, &watch_queue,
+                  "unsent bytes after which a slow watcher is dropped", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
         struct k8c_flags_result args;
         k8c_flags_parse_or_exit(flags, argc, argv, "k8c-apiserver", "[flags]", &args);
         k8c_flags_result_free(&args);
-        fprintf(stderr, "k8c-apiserver: the API server is not implemented yet\n");
-        return 1;
+        k8c_log_set_component("apiserver");
+
+        struct k8c_apiserver_config cfg = {
+                .bind_address = bind_address,
+                .port = port,
+                .data_dir = data_dir,
+                .storage_backend = storage_backend,
+                .etcd_servers = etcd_servers,
+                .service_cluster_ip_range = service_cidr,
+                .service_node_port_range = node_port_range,
+                .max_request_body_bytes = max_body,
+                .watch_window = watch_cache_size,
+                .bookmark_interval_ms = (int)bookmark_ms,
+                .watch_queue_bytes = watch_queue,
+        };
+        cleanup_error k8c_error_t err = NULL;
+        if (k8c_apiserver_run(&cfg, &err) < 0) {
+                char q[1024];
+                k8c_log_error("apiserver failed", "error=%s",
+                              k8c_log_quote(q, sizeof(q), k8c_error_msg(&err)));
+                return 1;
+        }
+        return 0;
 }

@@ -96,6 +96,14 @@ struct k8c_resource {
          * prepare_*, validate*, and finally to_storage on the result. */
         void (*to_storage)(json_t *obj);
         void (*from_storage)(json_t *obj);
+
+        /* Graceful deletion (added by the apiserver branch): the grace period in seconds a DELETE
+         * gives obj, from DeleteOptions.gracePeriodSeconds (requested, -1 when absent). 0 = remove
+         * now; > 0 = only set metadata.deletionTimestamp (now + grace) and
+         * deletionGracePeriodSeconds and let the owner (the kubelet for pods) remove it with a
+         * grace-0 delete. NULL = always immediate. Pods per API.md: requested, else
+         * spec.terminationGracePeriodSeconds (default 30); 0 when unscheduled or finished. */
+        long (*delete_grace_seconds)(const json_t *obj, long requested);
 };
 
 /* All resources served, NULL-terminated (registry/registry.c). */

@@ -1,0 +1,1479 @@
+/*
+ * rest.c - the generic REST layer: get, list, create, update, delete (and the
+ * status subresource) for every resource in registry.h, written once.
+ *
+ * It owns object semantics (uid, creationTimestamp, resourceVersion from the
+ * storage mod_revision, generation, generateName, namespace existence,
+ * optimistic concurrency, finalizers, dryRun) and list semantics (selectors,
+ * limit/continue, Tables), PATCH, the status/scale subresources and DeleteOptions.
+ * Resource-specific behaviour comes through the registry hooks; the exceptions
+ * are what needs storage and so cannot be a hook: Service IP/port allocation
+ * (alloc.c), namespace lifecycle (no new content in a terminating namespace,
+ * spec.finalizers and /finalize) and pods/binding.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apiserver/apiserver_int.h"
+#include "k8c/cleanup.h"
+#include "k8c/fields.h"
+#include "k8c/json.h"
+#include "k8c/labels.h"
+#include "k8c/names.h"
+#include "k8c/yaml.h"
+
+static const struct k8c_resource *storage_res(const struct k8c_resource *res)
+{
+        return res->storage_of != NULL ? res->storage_of : res;
+}
+
+char *k8c_rest_key(const struct k8c_resource *res, const char *ns, const char *name)
+{
+        const struct k8c_resource *s = storage_res(res);
+        const char *g = s->group[0] != '\0' ? s->group : "core";
+        if (s->namespaced && ns != NULL)
+                return k8c_xasprintf("/registry/%s/%s/%s/%s", g, s->plural, ns, name != NULL ? name : "");
+        return k8c_xasprintf("/registry/%s/%s/%s", g, s->plural, name != NULL ? name : "");
+}
+
+static char *api_version_of(const struct k8c_resource *res)
+{
+        if (res->group[0] == '\0')
+                return k8c_xstrdup(res->version);
+        return k8c_xasprintf("%s/%s", res->group, res->version);
+}
+
+static void set_rv(json_t *obj, int64_t rev)
+{
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%" PRId64, rev);
+        json_t *md = json_object_get(obj, "metadata");
+        if (!json_is_object(md)) {
+                md = json_object();
+                json_object_set_new(obj, "metadata", md);
+        }
+        json_object_set_new(md, "resourceVersion", json_string(buf));
+}
+
+int k8c_rest_decode(const struct k8c_kv *kv, json_t **ret, k8c_error_t *err)
+{
+        json_error_t jerr;
+        json_t *obj = json_loadb(kv->value, kv->value_len, 0, &jerr);
+        if (obj == NULL || !json_is_object(obj)) {
+                json_decref(obj);
+                return k8c_make_error(err, K8C_EINTERNAL, "stored object %s is not valid JSON", kv->key);
+        }
+        set_rv(obj, kv->mod_revision);
+        *ret = obj;
+        return 0;
+}
+
+void k8c_registry_ctx_init(struct k8c_apiserver *srv, struct k8c_registry_ctx *ctx)
+{
+        ctx->now = time(NULL);
+        ctx->service_cluster_ip_range = srv->cfg.service_cluster_ip_range;
+        ctx->service_node_port_range = srv->cfg.service_node_port_range;
+}
+
+static const char *meta_str(const json_t *obj, const char *key)
+{
+        return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+static json_t *meta_ensure(json_t *obj)
+{
+        json_t *md = json_object_get(obj, "metadata");
+        if (!json_is_object(md)) {
+                md = json_object();
+                json_object_set_new(obj, "metadata", md);
+        }
+        return md;
+}
+
+/* Parses a resourceVersion query/field: "" → 0. */
+static int parse_rv(const char *s, int64_t *ret, k8c_error_t *err)
+{
+        if (s == NULL || s[0] == '\0') {
+                *ret = 0;
+                return 0;
+        }
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || v < 0 || !isdigit((unsigned char)s[0]))
+                return k8c_make_error(err, K8C_EBADREQUEST, "invalid resource version: \"%s\"", s);
+        *ret = v;
+        return 0;
+}
+
+/* ---- Tables ---------------------------------------------------------------- */
+
+bool k8c_req_wants_table(struct k8c_req *req)
+{
+        const char *accept = k8c_req_header(req, "Accept");
+        return accept != NULL && strstr(accept, "as=Table") != NULL;
+}
+
+static const struct k8c_table_column default_columns[] = {
+        { "Name", "string", "name", 0, "Name must be unique within a namespace." },
+        { "Created At", "date", "", 0, "CreationTimestamp is a timestamp representing the server time." },
+        { NULL, NULL, NULL, 0, NULL },
+};
+
+json_t *k8c_table_columns(const struct k8c_resource *res)
+{
+        const struct k8c_table_column *cols = res->columns != NULL ? res->columns : default_columns;
+        json_t *arr = json_array();
+        for (const struct k8c_table_column *c = cols; c->name != NULL; c++) {
+                json_t *o = json_object();
+                json_object_set_new(o, "name", json_string(c->name));
+                json_object_set_new(o, "type", json_string(c->type != NULL ? c->type : "string"));
+                json_object_set_new(o, "format", json_string(c->format != NULL ? c->format : ""));
+                json_object_set_new(o, "description",
+                                    json_string(c->description != NULL ? c->description : ""));
+                json_object_set_new(o, "priority", json_integer(c->priority));
+                json_array_append_new(arr, o);
+        }
+        return arr;
+}
+
+json_t *k8c_table_row(const struct k8c_resource *res, const json_t *obj, const char *include_object,
+                      const struct k8c_registry_ctx *ctx)
+{
+        json_t *row = json_object();
+        json_t *cells = json_array();
+        if (res->table_row != NULL) {
+                res->table_row(obj, ctx, cells);
+        } else {
+                const char *name = meta_str(obj, "name");
+                const char *ts = meta_str(obj, "creationTimestamp");
+                json_array_append_new(cells, json_string(name != NULL ? name : ""));
+                json_array_append_new(cells, json_string(ts != NULL ? ts : ""));
+        }
+        json_object_set_new(row, "cells", cells);
+        if (include_object == NULL || strcmp(include_object, "Metadata") == 0 || include_object[0] == '\0') {
+                json_t *pom = json_object();
+                json_object_set_new(pom, "kind", json_string("PartialObjectMetadata"));
+                json_object_set_new(pom, "apiVersion", json_string("meta.k8s.io/v1"));
+                json_t *md = json_object_get(obj, "metadata");
+                json_object_set_new(pom, "metadata", md != NULL ? json_deep_copy(md) : json_object());
+                json_object_set_new(row, "object", pom);
+        } else if (strcmp(include_object, "Object") == 0) {
+                json_object_set_new(row, "object", json_deep_copy(obj));
+        }
+        return row;
+}
+
+static json_t *table_new(const struct k8c_resource *res, int64_t rev, const char *cont)
+{
+        json_t *t = json_object();
+        json_object_set_new(t, "kind", json_string("Table"));
+        json_object_set_new(t, "apiVersion", json_string("meta.k8s.io/v1"));
+        json_t *md = json_object();
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%" PRId64, rev);
+        json_object_set_new(md, "resourceVersion", json_string(buf));
+        if (cont != NULL)
+                json_object_set_new(md, "continue", json_string(cont));
+        json_object_set_new(t, "metadata", md);
+        json_object_set_new(t, "columnDefinitions", k8c_table_columns(res));
+        json_object_set_new(t, "rows", json_array());
+        return t;
+}
+
+/* ---- request body ----------------------------------------------------------- */
+
+static bool is_yaml(struct k8c_req *req)
+{
+        const char *ct = k8c_req_header(req, "Content-Type");
+        return ct != NULL && strstr(ct, "yaml") != NULL;
+}
+
+static int decode_body(struct k8c_req *req, json_t **ret, k8c_error_t *err)
+{
+        const char *ct = k8c_req_header(req, "Content-Type");
+        if (ct != NULL && strstr(ct, "protobuf") != NULL)
+                /* client-go retries with JSON on 415. */
+                return k8c_make_error(
+                        err, K8C_EUNSUPPORTEDMEDIATYPE,
+                        "the body of the request was in an unknown format - accepted media types "
+                        "include: application/json, application/yaml");
+        if (req->body_len == 0 || req->body == NULL)
+                return k8c_make_error(err, K8C_EBADREQUEST, "the request body is empty");
+        json_t *obj = NULL;
+        size_t i = 0;
+        while (i < req->body_len && (req->body[i] == ' ' || req->body[i] == '\n' || req->body[i] == '\t'))
+                i++;
+        /* JSON is YAML: a YAML-typed body that is plainly JSON (kubectl apply --server-side) is read as JSON.
+         */
+        if (is_yaml(req) && !(i < req->body_len && req->body[i] == '{')) {
+                int r = k8c_yaml_to_json(req->body, req->body_len, &obj, err);
+                if (r < 0)
+                        return r;
+        } else {
+                json_error_t jerr;
+                const char *fv = k8c_req_query(req, "fieldValidation");
+                bool strict = fv != NULL && strcmp(fv, "Strict") == 0;
+                obj = json_loadb(req->body, req->body_len, strict ? JSON_REJECT_DUPLICATES : 0, &jerr);
+                if (obj == NULL && strict && strstr(jerr.text, "duplicate object key") != NULL) {
+                        /* jansson says: duplicate object key near '"name"' */
+                        const char *q = strchr(jerr.text, '"');
+                        const char *e = q != NULL ? strchr(q + 1, '"') : NULL;
+                        if (q != NULL && e != NULL)
+                                return k8c_make_error(err, K8C_EBADREQUEST,
+                                                      "strict decoding error: duplicate field \"%.*s\"",
+                                                      (int)(e - q - 1), q + 1);
+                        return k8c_make_error(err, K8C_EBADREQUEST, "strict decoding error: %s", jerr.text);
+                }
+                if (obj == NULL)
+                        return k8c_make_error(err, K8C_EBADREQUEST,
+                                              "json parse error: line %d, column %d: %s", jerr.line,
+                                              jerr.column, jerr.text);
+        }
+        if (!json_is_object(obj)) {
+                json_decref(obj);
+                return k8c_make_error(err, K8C_EBADREQUEST, "the request body is not a JSON object");
+        }
+        *ret = obj;
+        return 0;
+}
+
+/* Checks apiVersion/kind of a body against the URL's resource (filling them when absent). */
+static int check_kind(const struct k8c_resource *res, json_t *obj, k8c_error_t *err)
+{
+        cleanup_free char *want_av = api_version_of(res);
+        const char *kind = json_string_value(json_object_get(obj, "kind"));
+        const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+        if (kind != NULL && strcmp(kind, res->kind) != 0)
+                return k8c_make_error(err, K8C_EBADREQUEST,
+                                      "the kind in the data (%s) does not match the expected kind (%s)", kind,
+                                      res->kind);
+        if (av != NULL && strcmp(av, want_av) != 0)
+                return k8c_make_error(err, K8C_EBADREQUEST,
+                                      "the API version in the data (%s) does not match the expected API "
+                                      "version (%s)",
+                                      av, want_av);
+        json_object_set_new(obj, "kind", json_string(res->kind));
+        json_object_set_new(obj, "apiVersion", json_string(want_av));
+        return 0;
+}
+
+static bool dry_run(struct k8c_req *req)
+{
+        const char *d = k8c_req_query(req, "dryRun");
+        return d != NULL && strcmp(d, "All") == 0;
+}
+
+/* Applies fieldValidation to unknown fields: Strict → error, Warn → Warning header. */
+static int unknown_fields(struct k8c_req *req, const struct k8c_resource *res, json_t *obj, k8c_error_t *err)
+{
+        const char *mode = k8c_req_query(req, "fieldValidation");
+        cleanup_strv char **unknown = NULL;
+        k8c_known_fields_prune(res->kind, obj, &unknown);
+        if (unknown == NULL || unknown[0] == NULL)
+                return 0;
+        if (mode != NULL && strcmp(mode, "Strict") == 0) {
+                if (unknown[1] == NULL)
+                        return k8c_make_error(err, K8C_EBADREQUEST,
+                                              "strict decoding error: unknown field \"%s\"", unknown[0]);
+                cleanup_free char *list = NULL;
+                for (size_t i = 0; unknown[i] != NULL; i++) {
+                        char *n = k8c_xasprintf("%s%sunknown field \"%s\"", list != NULL ? list : "",
+                                                list != NULL ? ", " : "", unknown[i]);
+                        free(list);
+                        list = n;
+                }
+                return k8c_make_error(err, K8C_EBADREQUEST, "strict decoding error: %s", list);
+        }
+        if (mode != NULL && strcmp(mode, "Ignore") == 0)
+                return 0;
+        cleanup_free char *w = NULL;
+        for (size_t i = 0; unknown[i] != NULL; i++) {
+                char *n = k8c_xasprintf("%s%s299 - \"unknown field \\\"%s\\\"\"", w != NULL ? w : "",
+                                        w != NULL ? "\n" : "", unknown[i]);
+                free(w);
+                w = n;
+        }
+        free(req->warning);
+        req->warning = k8c_steal(&w);
+        return 0;
+}
+
+/* ---- namespaces -------------------------------------------------------------- */
+
+/* Namespace lifecycle: objects are only created in a namespace that exists and is not being
+ * terminated (the check Kubernetes' NamespaceLifecycle admission makes). */
+static int namespace_exists(struct k8c_apiserver *srv, const char *ns, k8c_error_t *err)
+{
+        const struct k8c_resource *nsres = k8c_resource_find("", "v1", "namespaces");
+        if (nsres == NULL)
+                return 0;
+        cleanup_free char *key = k8c_rest_key(nsres, NULL, ns);
+        struct k8c_kv kv = { 0 };
+        int r = k8c_store_get(srv->store, key, &kv, err);
+        if (r < 0) {
+                k8c_kv_free(&kv);
+                if (k8c_error_reason(err) == K8C_ENOTFOUND)
+                        return k8c_make_error(err, K8C_ENOTFOUND, "namespaces \"%s\" not found", ns);
+                return r;
+        }
+        json_auto_t *obj = json_loadb(kv.value, kv.value_len, 0, NULL);
+        k8c_kv_free(&kv);
+        const char *phase = k8c_json_get_string(obj, "status.phase");
+        if ((phase != NULL && strcmp(phase, "Terminating") == 0) ||
+            k8c_json_get(obj, "metadata.deletionTimestamp"))
+                return k8c_make_error(
+                        err, K8C_EFORBIDDEN,
+                        "unable to create new content in namespace %s because it is being terminated", ns);
+        return 0;
+}
+
+static bool is_namespaces(const struct k8c_resource *res)
+{
+        return res->group[0] == '\0' && strcmp(res->plural, "namespaces") == 0;
+}
+
+/* Finalizers that hold an object being deleted: metadata.finalizers, and for Namespaces also
+ * spec.finalizers (emptied by the namespace controller through /finalize). */
+static bool held_by_finalizers(const struct k8c_resource *res, const json_t *obj)
+{
+        if (json_array_size(k8c_json_get(obj, "metadata.finalizers")) > 0)
+                return true;
+        return is_namespaces(res) && json_array_size(k8c_json_get(obj, "spec.finalizers")) > 0;
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+static bool is_services(const struct k8c_resource *res)
+{
+        return res->group[0] == '\0' && strcmp(res->plural, "services") == 0;
+}
+
+static void strip_server_fields(json_t *md)
+{
+        json_object_del(md, "resourceVersion");
+        json_object_del(md, "selfLink");
+        json_object_del(md, "deletionTimestamp");
+        json_object_del(md, "deletionGracePeriodSeconds");
+}
+
+static int not_found_err(const struct k8c_resource *res, const char *name, k8c_error_t *err)
+{
+        return k8c_make_error(err, K8C_ENOTFOUND, "%s%s%s \"%s\" not found", res->plural,
+                              res->group[0] ? "." : "", res->group, name);
+}
+
+/* Creates obj (already kind-checked) in ns. On validation failure fills *ret_causes. */
+static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *res, const char *ns,
+                         json_t *obj, bool dry, json_t **ret_obj, json_t **ret_causes, k8c_error_t *err)
+{
+        struct k8c_registry_ctx ctx;
+        cleanup_free char *key = NULL;
+        k8c_registry_ctx_init(srv, &ctx);
+        json_t *md = meta_ensure(obj);
+        if (res->namespaced) {
+                const char *bns = json_string_value(json_object_get(md, "namespace"));
+                if (bns != NULL && bns[0] != '\0' && ns != NULL && strcmp(bns, ns) != 0)
+                        return k8c_make_error(err, K8C_EBADREQUEST,
+                                              "the namespace of the provided object does not match the "
+                                              "namespace sent on the request");
+                if (ns != NULL)
+                        json_object_set_new(md, "namespace", json_string(ns));
+        } else {
+                json_object_del(md, "namespace");
+        }
+        strip_server_fields(md);
+        char uid[37], ts[32];
+        k8c_uuid4(uid);
+        k8c_rfc3339(ctx.now, ts, sizeof(ts));
+        json_object_set_new(md, "uid", json_string(uid));
+        json_object_set_new(md, "creationTimestamp", json_string(ts));
+        json_object_set_new(md, "generation", json_integer(1));
+
+        const char *gen = json_string_value(json_object_get(md, "generateName"));
+        const char *name0 = json_string_value(json_object_get(md, "name"));
+        bool generate = (name0 == NULL || name0[0] == '\0') && gen != NULL && gen[0] != '\0';
+        if (generate) {
+                cleanup_free char *n = k8c_generate_name(gen);
+                json_object_set_new(md, "name", json_string(n));
+        }
+        if (res->set_defaults != NULL)
+                res->set_defaults(obj);
+        if (res->prepare_create != NULL)
+                res->prepare_create(obj, &ctx);
+
+        struct k8c_field_errors errs = { .causes = json_array() };
+        if (res->validate != NULL)
+                res->validate(obj, &ctx, &errs);
+        const char *name = meta_str(obj, "name");
+        if ((name == NULL || name[0] == '\0') && k8c_field_errors_count(&errs) == 0)
+                k8c_field_error(&errs, "FieldValueRequired", "metadata.name",
+                                "Required value: name or generateName is required");
+        int r = 0;
+        bool locked = false;
+        if (k8c_field_errors_count(&errs) == 0 && is_services(res)) {
+                pthread_mutex_lock(&srv->alloc_lock);
+                locked = true;
+                r = k8c_service_allocate(srv, obj, NULL, &errs, err);
+                /* The lock is held across the store write below so two creates never pick
+                 * the same free address. */
+        }
+        if (r < 0)
+                goto out_unlock;
+        if (k8c_field_errors_count(&errs) > 0) {
+                r = k8c_field_errors_to_error(&errs, res->kind, name != NULL ? name : "", err);
+                *ret_causes = json_incref(errs.causes);
+                goto out_unlock;
+        }
+        if (res->namespaced && ns != NULL) {
+                r = namespace_exists(srv, ns, err);
+                if (r < 0)
+                        goto out_unlock;
+        }
+        key = k8c_rest_key(res, ns, name);
+        if (res->storage_of != NULL && res->to_storage != NULL)
+                res->to_storage(obj);
+        if (dry) {
+                set_rv(obj, 0);
+                json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
+                *ret_obj = json_incref(obj);
+                goto out_unlock;
+        }
+        for (int attempt = 0;; attempt++) {
+                cleanup_free char *text = json_dumps(obj, JSON_COMPACT);
+                struct k8c_kv kv = { 0 };
+                r = k8c_store_create(srv->store, key, text, strlen(text), &kv, err);
+                if (r >= 0) {
+                        set_rv(obj, kv.mod_revision);
+                        k8c_kv_free(&kv);
+                        *ret_obj = json_incref(obj);
+                        break;
+                }
+                k8c_kv_free(&kv);
+                if (k8c_error_reason(err) != K8C_EALREADYEXISTS)
+                        break;
+                if (!generate || attempt >= 5) {
+                        r = k8c_make_error(err, K8C_EALREADYEXISTS, "%s%s%s \"%s\" already exists",
+                                           res->plural, res->group[0] ? "." : "", res->group, name);
+                        break;
+                }
+                cleanup_free char *n = k8c_generate_name(gen);
+                json_object_set_new(md, "name", json_string(n));
+                name = meta_str(obj, "name");
+                free(key);
+                key = k8c_rest_key(res, ns, name);
+        }
+out_unlock:
+        if (locked)
+                pthread_mutex_unlock(&srv->alloc_lock);
+        k8c_field_errors_free(&errs);
+        return r;
+}
+
+int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
+{
+        static const char *const namespaces[] = { "default", "kube-system", "kube-public",
+                                                  "kube-node-lease" };
+        const struct k8c_resource *nsres = k8c_resource_find("", "v1", "namespaces");
+        if (nsres != NULL) {
+                for (size_t i = 0; i < K8C_ARRAY_SIZE(namespaces); i++) {
+                        json_auto_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "kind", "Namespace", "apiVersion",
+                                                     "v1", "metadata", "name", namespaces[i]);
+                        json_auto_t *out = NULL, *causes = NULL;
+                        cleanup_error k8c_error_t e = NULL;
+                        int r = create_object(srv, nsres, NULL, obj, false, &out, &causes, &e);
+                        if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
+                                return k8c_make_error(err, k8c_error_reason(&e), "creating namespace %s: %s",
+                                                      namespaces[i], k8c_error_msg(&e));
+                }
+        }
+        const struct k8c_resource *svc = k8c_resource_find("", "v1", "services");
+        if (svc != NULL) {
+                json_auto_t *obj =
+                        json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}, s:{s:s, s:[{s:s, s:s, s:i, s:i}]}}",
+                                  "kind", "Service", "apiVersion", "v1", "metadata", "name", "kubernetes",
+                                  "namespace", "default", "labels", "component", "apiserver", "provider",
+                                  "kubernetes", "spec", "type", "ClusterIP", "ports", "name", "https",
+                                  "protocol", "TCP", "port", 443, "targetPort", srv->cfg.port);
+                json_auto_t *out = NULL, *causes = NULL;
+                cleanup_error k8c_error_t e = NULL;
+                int r = create_object(srv, svc, "default", obj, false, &out, &causes, &e);
+                if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
+                        return k8c_make_error(err, k8c_error_reason(&e), "creating service kubernetes: %s",
+                                              k8c_error_msg(&e));
+        }
+        return 0;
+}
+
+/* ---- handlers ------------------------------------------------------------- */
+
+static void fail(struct k8c_req *req, const struct k8c_target *t, k8c_error_t *err, const char *name,
+                 json_t *causes)
+{
+        /* Kubernetes names the Kind in Invalid details (kubectl prints "The Pod "x" is invalid")
+         * and the resource in the others. */
+        bool invalid = k8c_error_reason(err) == K8C_EINVALID;
+        k8c_req_fail(req, err, name, t->res->group, invalid ? t->res->kind : t->res->plural, causes);
+}
+
+static void reply_object(struct k8c_req *req, const struct k8c_target *t, int code, json_t *obj)
+{
+        if (k8c_req_wants_table(req)) {
+                struct k8c_registry_ctx ctx;
+                k8c_registry_ctx_init(req->srv, &ctx);
+                int64_t rv = 0;
+                parse_rv(meta_str(obj, "resourceVersion"), &rv, NULL);
+                json_t *tbl = table_new(t->res, rv, NULL);
+                json_array_append_new(json_object_get(tbl, "rows"),
+                                      k8c_table_row(t->res, obj, k8c_req_query(req, "includeObject"), &ctx));
+                json_decref(obj);
+                k8c_req_reply(req, code, tbl);
+                return;
+        }
+        k8c_req_reply(req, code, obj);
+}
+
+static void fix_kind(const struct k8c_resource *res, json_t *obj)
+{
+        /* Resources sharing another's storage (other versions) answer in their own shape and GVK. */
+        if (res->storage_of != NULL && res->from_storage != NULL) {
+                res->from_storage(obj);
+        } else if (res->storage_of != NULL) {
+                cleanup_free char *av = api_version_of(res);
+                json_object_set_new(obj, "apiVersion", json_string(av));
+                json_object_set_new(obj, "kind", json_string(res->kind));
+        }
+}
+
+static int load(struct k8c_apiserver *srv, const struct k8c_target *t, json_t **ret, struct k8c_kv *ret_kv,
+                k8c_error_t *err)
+{
+        cleanup_free char *key = k8c_rest_key(t->res, t->ns, t->name);
+        struct k8c_kv kv = { 0 };
+        int r = k8c_store_get(srv->store, key, &kv, err);
+        if (r < 0) {
+                k8c_kv_free(&kv);
+                if (k8c_error_reason(err) == K8C_ENOTFOUND)
+                        return not_found_err(t->res, t->name, err);
+                return r;
+        }
+        r = k8c_rest_decode(&kv, ret, err);
+        if (r >= 0)
+                fix_kind(t->res, *ret);
+        if (ret_kv != NULL && r >= 0)
+                *ret_kv = kv;
+        else
+                k8c_kv_free(&kv);
+        return r;
+}
+
+static json_t *scale_of(const struct k8c_resource *res, const json_t *obj);
+
+static void handle_get(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_t *obj = NULL;
+        if (load(req->srv, t, &obj, NULL, &err) < 0) {
+                fail(req, t, &err, t->name, NULL);
+                return;
+        }
+        if (t->sub != NULL && strcmp(t->sub, "scale") == 0 && t->res->has_scale) {
+                k8c_req_reply(req, 200, scale_of(t->res, obj));
+                json_decref(obj);
+                return;
+        }
+        if (t->sub != NULL && strcmp(t->sub, "status") != 0) {
+                json_decref(obj);
+                k8c_req_fail_msg(req, K8C_ENOTFOUND, "the server could not find the requested resource");
+                return;
+        }
+        reply_object(req, t, 200, obj);
+}
+
+/* The continue token: hex of {"rv":R,"start":"key"} (opaque to clients). */
+static char *encode_continue(int64_t rv, const char *key)
+{
+        json_auto_t *o = json_pack("{s:I, s:s}", "rv", (json_int_t)rv, "start", key);
+        cleanup_free char *s = json_dumps(o, JSON_COMPACT);
+        size_t n = strlen(s);
+        char *hex = k8c_xmalloc(n * 2 + 1);
+        for (size_t i = 0; i < n; i++)
+                snprintf(hex + 2 * i, 3, "%02x", (unsigned char)s[i]);
+        return hex;
+}
+
+static int decode_continue(const char *tok, int64_t *ret_rv, char **ret_key, k8c_error_t *err)
+{
+        json_auto_t *o = NULL;
+        cleanup_free char *s = NULL;
+        size_t n = strlen(tok);
+        if (n == 0 || n % 2 != 0)
+                goto bad;
+        s = k8c_xmalloc(n / 2 + 1);
+        for (size_t i = 0; i < n / 2; i++) {
+                unsigned v;
+                if (!isxdigit((unsigned char)tok[2 * i]) || !isxdigit((unsigned char)tok[2 * i + 1]) ||
+                    sscanf(tok + 2 * i, "%2x", &v) != 1)
+                        goto bad;
+                s[i] = (char)v;
+        }
+        s[n / 2] = '\0';
+        o = json_loads(s, 0, NULL);
+        json_int_t rv;
+        const char *key;
+        if (o == NULL || json_unpack(o, "{s:I, s:s}", "rv", &rv, "start", &key) != 0 || rv <= 0)
+                goto bad;
+        *ret_rv = rv;
+        *ret_key = k8c_xstrdup(key);
+        return 0;
+bad:
+        return k8c_make_error(err, K8C_EBADREQUEST,
+                              "continue key is not valid: incorrect encoded start "
+                              "resourceVersion (version meta.k8s.io/v1)");
+}
+
+/* Parses labelSelector and fieldSelector of a list or watch. */
+static int parse_selectors(struct k8c_req *req, const struct k8c_resource *res, struct k8c_selector *lsel,
+                           struct k8c_field_selector *fsel, k8c_error_t *err)
+{
+        const char *ls = k8c_req_query(req, "labelSelector");
+        const char *fs = k8c_req_query(req, "fieldSelector");
+        int r = k8c_selector_parse(ls != NULL ? ls : "", lsel, err);
+        if (r < 0)
+                return r;
+        r = k8c_field_selector_parse(fs != NULL ? fs : "", fsel, err);
+        if (r < 0)
+                return r;
+        const char *allowed[64];
+        size_t na = 0;
+        allowed[na++] = "metadata.name";
+        allowed[na++] = "metadata.namespace";
+        for (const char *const *f = res->field_selectors; f != NULL && *f != NULL && na < 63; f++)
+                allowed[na++] = *f;
+        allowed[na] = NULL;
+        const char *bad = NULL;
+        if (!k8c_field_selector_allowed(fsel, allowed, &bad))
+                return k8c_make_error(err, K8C_EBADREQUEST, "field label not supported: %s", bad);
+        return 0;
+}
+
+static void handle_list(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        struct k8c_selector lsel = { 0 };
+        struct k8c_field_selector fsel = { 0 };
+        json_auto_t *items = NULL;
+        cleanup_free char *start = NULL, *last_key = NULL, *prefix = NULL, *token = NULL;
+        int64_t rv_q = 0;
+        const char *w = k8c_req_query(req, "watch");
+        bool watch = w != NULL && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
+        int r = parse_rv(k8c_req_query(req, "resourceVersion"), &rv_q, &err);
+        if (r >= 0)
+                r = parse_selectors(req, t->res, &lsel, &fsel, &err);
+        if (r < 0) {
+                fail(req, t, &err, NULL, NULL);
+                goto out;
+        }
+        if (watch) {
+                req->verb = "WATCH";
+                k8c_watch_serve(req, t, &lsel, &fsel);
+                goto out;
+        }
+
+        const char *lim_s = k8c_req_query(req, "limit");
+        long long limit = 0;
+        if (lim_s != NULL && lim_s[0] != '\0') {
+                char *end;
+                limit = strtoll(lim_s, &end, 10);
+                if (*end != '\0' || limit < 0)
+                        limit = 0;
+        }
+        /* resourceVersion "" / "0" / N (NotOlderThan) are all served from the latest state, which
+         * is never older than N; resourceVersionMatch=Exact reads the store at exactly N. */
+        int64_t list_rev = 0;
+        const char *match = k8c_req_query(req, "resourceVersionMatch");
+        if (match != NULL && strcmp(match, "Exact") == 0)
+                list_rev = rv_q;
+        const char *cont = k8c_req_query(req, "continue");
+        if (cont != NULL && cont[0] != '\0') {
+                if (decode_continue(cont, &list_rev, &start, &err) < 0) {
+                        fail(req, t, &err, NULL, NULL);
+                        goto out;
+                }
+        }
+        prefix = k8c_rest_key(t->res, t->ns, NULL);
+        bool table = k8c_req_wants_table(req);
+        struct k8c_registry_ctx ctx;
+        k8c_registry_ctx_init(req->srv, &ctx);
+        const char *incl = k8c_req_query(req, "includeObject");
+        items = json_array();
+        bool more = false;
+        for (;;) {
+                struct k8c_list_opts opts = { .revision = list_rev,
+                                              .limit = limit > 0 ? (size_t)limit : 0,
+                                              .start_after = start };
+                struct k8c_kv_list l = { 0 };
+                r = k8c_store_list(req->srv->store, prefix, &opts, &l, &err);
+                if (r < 0) {
+                        k8c_kv_list_free(&l);
+                        if (k8c_error_reason(&err) == K8C_EEXPIRED && cont != NULL)
+                                k8c_make_error(&err, K8C_EEXPIRED,
+                                               "The provided continue parameter is too old to display a "
+                                               "consistent list result. You can start a new list without "
+                                               "the continue parameter.");
+                        fail(req, t, &err, NULL, NULL);
+                        goto out;
+                }
+                list_rev = l.revision;
+                size_t i;
+                for (i = 0; i < l.n; i++) {
+                        json_t *obj = NULL;
+                        if (k8c_rest_decode(&l.items[i], &obj, &err) < 0)
+                                continue;
+                        fix_kind(t->res, obj);
+                        free(last_key);
+                        last_key = k8c_xstrdup(l.items[i].key);
+                        if (k8c_selector_matches(
+                                    &lsel, json_object_get(json_object_get(obj, "metadata"), "labels")) &&
+                            k8c_field_selector_matches(&fsel, obj)) {
+                                if (table) {
+                                        json_array_append_new(items, k8c_table_row(t->res, obj, incl, &ctx));
+                                        json_decref(obj);
+                                } else {
+                                        json_array_append_new(items, obj);
+                                }
+                        } else {
+                                json_decref(obj);
+                        }
+                        if (limit > 0 && (long long)json_array_size(items) >= limit) {
+                                i++;
+                                break;
+                        }
+                }
+                bool store_more = l.more || i < l.n;
+                k8c_kv_list_free(&l);
+                if (limit > 0 && (long long)json_array_size(items) >= limit) {
+                        more = store_more;
+                        break;
+                }
+                if (!store_more)
+                        break;
+                free(start);
+                start = k8c_xstrdup(last_key);
+        }
+        token = more ? encode_continue(list_rev, last_key) : NULL;
+        json_t *reply;
+        if (table) {
+                reply = table_new(t->res, list_rev, token);
+                json_object_set(reply, "rows", items);
+        } else {
+                cleanup_free char *av = api_version_of(t->res);
+                char rvbuf[32];
+                snprintf(rvbuf, sizeof(rvbuf), "%" PRId64, list_rev);
+                reply = json_pack("{s:s, s:s, s:{s:s}, s:O}", "kind", t->res->list_kind, "apiVersion", av,
+                                  "metadata", "resourceVersion", rvbuf, "items", items);
+                if (token != NULL)
+                        json_object_set_new(json_object_get(reply, "metadata"), "continue",
+                                            json_string(token));
+        }
+        k8c_req_reply(req, 200, reply);
+out:
+        k8c_selector_free(&lsel);
+        k8c_field_selector_free(&fsel);
+}
+
+static void handle_create(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *obj = NULL, *out = NULL, *causes = NULL;
+        if (t->res->namespaced && t->ns == NULL) {
+                k8c_req_fail_msg(req, K8C_EMETHODNOTALLOWED,
+                                 "the server does not allow this method on the requested resource");
+                return;
+        }
+        int r = decode_body(req, &obj, &err);
+        if (r >= 0)
+                r = check_kind(t->res, obj, &err);
+        if (r >= 0)
+                r = unknown_fields(req, t->res, obj, &err);
+        if (r >= 0)
+                r = create_object(req->srv, t->res, t->ns, obj, dry_run(req), &out, &causes, &err);
+        if (r < 0) {
+                fail(req, t, &err, obj != NULL ? meta_str(obj, "name") : NULL, causes);
+                return;
+        }
+        fix_kind(t->res, out);
+        reply_object(req, t, 201, json_incref(out));
+}
+
+/* Everything but metadata and status, for the generation rule. */
+static json_t *spec_part(const json_t *obj)
+{
+        json_t *c = json_copy((json_t *)obj);
+        json_object_del(c, "metadata");
+        json_object_del(c, "status");
+        json_object_del(c, "kind");
+        json_object_del(c, "apiVersion");
+        return c;
+}
+
+static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t *obj, int64_t expect,
+                        json_t **ret_causes, k8c_error_t *err);
+
+/* Update with obj (stolen) as the new state; decode errors arrive as r < 0 in err. With
+ * scale_reply the answer is the object's Scale. */
+static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *obj_in, int r,
+                      k8c_error_t *errp, bool scale_reply)
+{
+        cleanup_error k8c_error_t err = k8c_steal(errp);
+        json_auto_t *obj = obj_in, *old = NULL, *causes = NULL;
+        struct k8c_registry_ctx ctx;
+        k8c_registry_ctx_init(req->srv, &ctx);
+        bool status = t->sub != NULL && strcmp(t->sub, "status") == 0;
+        bool finalize = t->sub != NULL && strcmp(t->sub, "finalize") == 0;
+        bool locked = false;
+        if (r >= 0)
+                r = check_kind(t->res, obj, &err);
+        if (r < 0)
+                goto fail;
+        json_t *md = meta_ensure(obj);
+        const char *bname = json_string_value(json_object_get(md, "name"));
+        if (bname != NULL && strcmp(bname, t->name) != 0) {
+                r = k8c_make_error(&err, K8C_EBADREQUEST,
+                                   "the name of the object (%s) does not match the name on the URL (%s)",
+                                   bname, t->name);
+                goto fail;
+        }
+        const char *bns = json_string_value(json_object_get(md, "namespace"));
+        if (t->res->namespaced && bns != NULL && bns[0] != '\0' && strcmp(bns, t->ns) != 0) {
+                r = k8c_make_error(&err, K8C_EBADREQUEST,
+                                   "the namespace of the provided object does not match the namespace sent "
+                                   "on the request");
+                goto fail;
+        }
+        r = unknown_fields(req, t->res, obj, &err);
+        if (r < 0)
+                goto fail;
+        int64_t expect = 0;
+        r = parse_rv(json_string_value(json_object_get(md, "resourceVersion")), &expect, &err);
+        if (r < 0)
+                goto fail;
+        r = load(req->srv, t, &old, NULL, &err);
+        if (r < 0)
+                goto fail;
+        int64_t cur = 0;
+        parse_rv(meta_str(old, "resourceVersion"), &cur, NULL);
+        if (expect != 0 && expect != cur) {
+                r = k8c_make_error(&err, K8C_ECONFLICT,
+                                   "Operation cannot be fulfilled on %s%s%s \"%s\": the object has been "
+                                   "modified; please apply your changes to the latest version and try again",
+                                   t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name);
+                goto fail;
+        }
+        json_t *newobj;
+        if (finalize) {
+                /* Namespaces' /finalize changes only spec.finalizers. */
+                newobj = json_deep_copy(old);
+                json_t *fin = k8c_json_get(obj, "spec.finalizers");
+                json_object_set_new(k8c_json_object_ensure(newobj, "spec"), "finalizers",
+                                    json_is_array(fin) ? json_deep_copy(fin) : json_array());
+        } else if (status) {
+                /* Writes to /status change only status. */
+                newobj = json_deep_copy(old);
+                json_t *st = json_object_get(obj, "status");
+                if (st != NULL)
+                        json_object_set(newobj, "status", st);
+                else
+                        json_object_del(newobj, "status");
+        } else {
+                newobj = json_incref(obj);
+                json_t *nmd = meta_ensure(newobj);
+                json_t *omd = json_object_get(old, "metadata");
+                const char *keep[] = { "uid", "creationTimestamp", "deletionTimestamp",
+                                       "deletionGracePeriodSeconds", "generation" };
+                for (size_t i = 0; i < K8C_ARRAY_SIZE(keep); i++) {
+                        json_t *v = json_object_get(omd, keep[i]);
+                        if (v != NULL)
+                                json_object_set(nmd, keep[i], v);
+                        else
+                                json_object_del(nmd, keep[i]);
+                }
+                if (t->ns != NULL)
+                        json_object_set_new(nmd, "namespace", json_string(t->ns));
+                json_object_set_new(nmd, "name", json_string(t->name));
+                if (t->res->set_defaults != NULL)
+                        t->res->set_defaults(newobj);
+                if (t->res->prepare_update != NULL)
+                        t->res->prepare_update(newobj, old, &ctx);
+                json_auto_t *a = spec_part(newobj), *b = spec_part(old);
+                if (!json_equal(a, b)) {
+                        json_int_t g = json_integer_value(json_object_get(omd, "generation"));
+                        json_object_set_new(nmd, "generation", json_integer(g + 1));
+                }
+        }
+        json_decref(obj);
+        obj = newobj;
+        struct k8c_field_errors errs = { .causes = json_array() };
+        if (t->res->validate != NULL)
+                t->res->validate(obj, &ctx, &errs);
+        if (t->res->validate_update != NULL)
+                t->res->validate_update(obj, old, &ctx, &errs);
+        if (k8c_field_errors_count(&errs) == 0 && is_services(t->res) && !status) {
+                /* Held until the write is stored, so no other Service takes the same address. */
+                pthread_mutex_lock(&req->srv->alloc_lock);
+                locked = true;
+                r = k8c_service_allocate(req->srv, obj, old, &errs, &err);
+                if (r < 0) {
+                        k8c_field_errors_free(&errs);
+                        goto fail;
+                }
+        }
+        if (k8c_field_errors_count(&errs) > 0) {
+                r = k8c_field_errors_to_error(&errs, t->res->kind, t->name, &err);
+                causes = json_incref(errs.causes);
+                k8c_field_errors_free(&errs);
+                goto fail;
+        }
+        k8c_field_errors_free(&errs);
+        r = write_update(req, t, obj, cur, &causes, &err);
+        if (locked) {
+                pthread_mutex_unlock(&req->srv->alloc_lock);
+                locked = false;
+        }
+        if (r < 0)
+                goto fail;
+        fix_kind(t->res, obj);
+        if (scale_reply)
+                k8c_req_reply(req, 200, scale_of(t->res, obj));
+        else
+                reply_object(req, t, 200, json_incref(obj));
+        return;
+fail:
+        if (locked)
+                pthread_mutex_unlock(&req->srv->alloc_lock);
+        fail(req, t, &err, t->name, causes);
+}
+
+/* ---- scale subresource (autoscaling/v1 Scale over spec.replicas) ---- */
+
+static json_t *scale_of(const struct k8c_resource *res, const json_t *obj)
+{
+        json_t *md = json_object_get(obj, "metadata");
+        json_t *smd = json_object();
+        const char *keep[] = { "name", "namespace", "uid", "resourceVersion", "creationTimestamp" };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(keep); i++) {
+                json_t *v = json_object_get(md, keep[i]);
+                if (v != NULL)
+                        json_object_set(smd, keep[i], v);
+        }
+        json_int_t want = k8c_json_get_int(obj, "spec.replicas", 1);
+        json_int_t have = k8c_json_get_int(obj, "status.replicas", 0);
+        json_t *st = json_pack("{s:I}", "replicas", (json_int_t)have);
+        struct k8c_selector sel = { 0 };
+        json_t *js = k8c_json_get(obj, "spec.selector");
+        if (json_is_object(js) && json_object_get(js, "matchLabels") == NULL &&
+            json_object_get(js, "matchExpressions") == NULL) {
+                /* ReplicationController style map selector. */
+                json_t *wrapped = json_pack("{s:O}", "matchLabels", js);
+                if (k8c_selector_from_json(wrapped, &sel, NULL) >= 0) {
+                        cleanup_free char *str = k8c_selector_string(&sel);
+                        json_object_set_new(st, "selector", json_string(str));
+                }
+                json_decref(wrapped);
+        } else if (js != NULL && k8c_selector_from_json(js, &sel, NULL) >= 0) {
+                cleanup_free char *str = k8c_selector_string(&sel);
+                json_object_set_new(st, "selector", json_string(str));
+        }
+        k8c_selector_free(&sel);
+        return json_pack("{s:s, s:s, s:o, s:{s:I}, s:o}", "kind", "Scale", "apiVersion", "autoscaling/v1",
+                         "metadata", smd, "spec", "replicas", (json_int_t)want, "status", st);
+}
+
+/* New state of the object after a (PUT or patched) Scale: only spec.replicas changes. */
+static int apply_scale(const struct k8c_target *t, const json_t *old, const json_t *scale, json_t **ret,
+                       k8c_error_t *err)
+{
+        json_t *rep = k8c_json_get(scale, "spec.replicas");
+        if (rep != NULL && !json_is_integer(rep))
+                return k8c_make_error(err, K8C_EBADREQUEST, "spec.replicas must be an integer");
+        json_t *obj = json_deep_copy(old);
+        json_t *spec = k8c_json_object_ensure(obj, "spec");
+        json_object_set_new(spec, "replicas", json_integer(rep != NULL ? json_integer_value(rep) : 0));
+        const char *rv = k8c_json_get_string(scale, "metadata.resourceVersion");
+        if (rv != NULL && rv[0] != '\0')
+                json_object_set_new(meta_ensure(obj), "resourceVersion", json_string(rv));
+        *ret = obj;
+        return 0;
+}
+
+static void handle_update(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_t *obj = NULL;
+        bool scale = t->sub != NULL && strcmp(t->sub, "scale") == 0 && t->res->has_scale;
+        bool finalize = t->sub != NULL && strcmp(t->sub, "finalize") == 0 && is_namespaces(t->res);
+        if (t->sub != NULL && strcmp(t->sub, "status") != 0 && !scale && !finalize) {
+                k8c_req_fail_msg(req, K8C_ENOTFOUND, "the server could not find the requested resource");
+                return;
+        }
+        int r = decode_body(req, &obj, &err);
+        if (r >= 0 && scale) {
+                json_auto_t *old = NULL, *sc = obj;
+                obj = NULL;
+                r = load(req->srv, t, &old, NULL, &err);
+                if (r >= 0)
+                        r = apply_scale(t, old, sc, &obj, &err);
+                struct k8c_target main = *t;
+                main.sub = NULL;
+                do_update(req, &main, obj, r, &err, true);
+                return;
+        }
+        do_update(req, t, obj, r, &err, false);
+}
+
+static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *old = NULL;
+        json_t *obj = NULL;
+        const char *ct = k8c_req_header(req, "Content-Type");
+        bool scale = t->sub != NULL && strcmp(t->sub, "scale") == 0 && t->res->has_scale;
+        bool apply = ct != NULL && strncmp(ct, "application/apply-patch", 23) == 0;
+        if (t->sub != NULL && strcmp(t->sub, "status") != 0 && !scale) {
+                k8c_req_fail_msg(req, K8C_ENOTFOUND, "the server could not find the requested resource");
+                return;
+        }
+        if (ct == NULL) {
+                k8c_req_fail_msg(req, K8C_EUNSUPPORTEDMEDIATYPE,
+                                 "the body of the request was in an unknown format");
+                return;
+        }
+        int r = load(req->srv, t, &old, NULL, &err);
+        if (r < 0 && apply && k8c_error_reason(&err) == K8C_ENOTFOUND && t->sub == NULL) {
+                /* Server-side apply of an absent object creates it. */
+                k8c_error_release(&err);
+                handle_create(req, &(struct k8c_target){ .res = t->res, .ns = t->ns });
+                return;
+        }
+        if (r < 0) {
+                fail(req, t, &err, t->name, NULL);
+                return;
+        }
+        /* Writes through the main resource ignore status unless patching /status. */
+        json_auto_t *base = scale ? scale_of(t->res, old) : json_incref(old);
+        r = k8c_patch_apply(ct, base, req->body != NULL ? req->body : "{}", req->body_len, &obj, &err);
+        if (r >= 0 && scale) {
+                json_auto_t *sc = obj;
+                obj = NULL;
+                r = apply_scale(t, old, sc, &obj, &err);
+                struct k8c_target main = *t;
+                main.sub = NULL;
+                do_update(req, &main, obj, r, &err, true);
+                return;
+        }
+        do_update(req, t, obj, r, &err, false);
+}
+
+/* Stores obj over the version cur (CAS); removes it instead when it is being deleted and its
+ * last finalizer went away. */
+static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t *obj, int64_t cur,
+                        json_t **ret_causes, k8c_error_t *err)
+{
+        cleanup_free char *key = k8c_rest_key(t->res, t->ns, t->name);
+        json_t *md = meta_ensure(obj);
+        bool deleting = json_object_get(md, "deletionTimestamp") != NULL;
+        if (t->res->storage_of != NULL && t->res->to_storage != NULL)
+                t->res->to_storage(obj);
+        if (dry_run(req))
+                return 0;
+        struct k8c_kv kv = { 0 };
+        int r;
+        if (deleting && !held_by_finalizers(t->res, obj)) {
+                r = k8c_store_delete(req->srv->store, key, cur, &kv, err);
+        } else {
+                json_object_del(md, "resourceVersion");
+                cleanup_free char *text = json_dumps(obj, JSON_COMPACT);
+                r = k8c_store_update(req->srv->store, key, text, strlen(text), cur, &kv, err);
+        }
+        if (r >= 0)
+                set_rv(obj, kv.mod_revision);
+        k8c_kv_free(&kv);
+        if (r < 0 && k8c_error_reason(err) == K8C_ECONFLICT)
+                return k8c_make_error(
+                        err, K8C_ECONFLICT,
+                        "Operation cannot be fulfilled on %s%s%s \"%s\": the object has been "
+                        "modified; please apply your changes to the latest version and try again",
+                        t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name);
+        if (r < 0 && k8c_error_reason(err) == K8C_ENOTFOUND)
+                return not_found_err(t->res, t->name, err);
+        return r;
+}
+
+static bool add_finalizer(json_t *md, const char *f)
+{
+        json_t *fin = json_object_get(md, "finalizers");
+        if (!json_is_array(fin)) {
+                fin = json_array();
+                json_object_set_new(md, "finalizers", fin);
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(fin, i, v)
+        {
+                if (json_is_string(v) && strcmp(json_string_value(v), f) == 0)
+                        return false;
+        }
+        json_array_append_new(fin, json_string(f));
+        return true;
+}
+
+/* Deletes (or, with finalizers or a grace period, marks) the object t names, per DeleteOptions
+ * opts (may be NULL). *ret_obj gets the object as last stored. */
+static int delete_object(struct k8c_req *req, const struct k8c_target *t, const json_t *opts,
+                         json_t **ret_obj, k8c_error_t *err)
+{
+        json_auto_t *old = NULL;
+        struct k8c_kv kv = { 0 };
+        int r = load(req->srv, t, &old, NULL, err);
+        if (r < 0)
+                return r;
+        int64_t cur = 0;
+        parse_rv(meta_str(old, "resourceVersion"), &cur, NULL);
+        json_t *pre = json_object_get(opts, "preconditions");
+        const char *puid = json_string_value(json_object_get(pre, "uid"));
+        const char *prv = json_string_value(json_object_get(pre, "resourceVersion"));
+        const char *uid = meta_str(old, "uid");
+        if (puid != NULL && (uid == NULL || strcmp(puid, uid) != 0))
+                return k8c_make_error(
+                        err, K8C_ECONFLICT,
+                        "Operation cannot be fulfilled on %s%s%s \"%s\": Precondition failed: UID in "
+                        "precondition: %s, UID in object meta: %s",
+                        t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name, puid,
+                        uid != NULL ? uid : "");
+        if (prv != NULL && strcmp(prv, meta_str(old, "resourceVersion")) != 0)
+                return k8c_make_error(
+                        err, K8C_ECONFLICT,
+                        "Operation cannot be fulfilled on %s%s%s \"%s\": Precondition failed: "
+                        "ResourceVersion in precondition: %s, ResourceVersion in object meta: %s",
+                        t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name, prv,
+                        meta_str(old, "resourceVersion"));
+        json_t *md = meta_ensure(old);
+        bool changed = false;
+        const char *policy = json_string_value(json_object_get(opts, "propagationPolicy"));
+        if (json_is_true(json_object_get(opts, "orphanDependents")))
+                policy = "Orphan";
+        if (policy != NULL && strcmp(policy, "Orphan") == 0)
+                changed |= add_finalizer(md, "orphan");
+        else if (policy != NULL && strcmp(policy, "Foreground") == 0)
+                changed |= add_finalizer(md, "foregroundDeletion");
+
+        /* Graceful deletion: the resource decides how long the owner of the object gets. */
+        json_t *gp = json_object_get(opts, "gracePeriodSeconds");
+        long requested = json_is_integer(gp) ? (long)json_integer_value(gp) : -1;
+        long grace = t->res->delete_grace_seconds != NULL ? t->res->delete_grace_seconds(old, requested) : 0;
+        time_t now = time(NULL);
+        json_t *cur_grace = json_object_get(md, "deletionGracePeriodSeconds");
+        bool marked = json_object_get(md, "deletionTimestamp") != NULL;
+        bool has_fin = held_by_finalizers(t->res, old);
+        if (has_fin && is_namespaces(t->res)) {
+                json_t *st = k8c_json_object_ensure(old, "status");
+                const char *phase = json_string_value(json_object_get(st, "phase"));
+                if (phase == NULL || strcmp(phase, "Terminating") != 0) {
+                        json_object_set_new(st, "phase", json_string("Terminating"));
+                        changed = true;
+                }
+        }
+        if (grace > 0 || has_fin) {
+                /* A later delete may only shorten the grace period. */
+                if (!marked || (json_is_integer(cur_grace) && grace < json_integer_value(cur_grace))) {
+                        char ts[32];
+                        k8c_rfc3339(now + grace, ts, sizeof(ts));
+                        json_object_set_new(md, "deletionTimestamp", json_string(ts));
+                        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(grace));
+                        changed = true;
+                }
+                if (grace > 0 || has_fin) {
+                        if (changed) {
+                                r = write_update(req, t, old, cur, NULL, err);
+                                if (r < 0)
+                                        return r;
+                        }
+                        *ret_obj = json_incref(old);
+                        return 0;
+                }
+        }
+        if (!dry_run(req)) {
+                cleanup_free char *key = k8c_rest_key(t->res, t->ns, t->name);
+                r = k8c_store_delete(req->srv->store, key, cur, &kv, err);
+                if (r < 0) {
+                        k8c_kv_free(&kv);
+                        if (k8c_error_reason(err) == K8C_ENOTFOUND)
+                                return not_found_err(t->res, t->name, err);
+                        if (k8c_error_reason(err) == K8C_ECONFLICT)
+                                return k8c_make_error(
+                                        err, K8C_ECONFLICT,
+                                        "Operation cannot be fulfilled on %s%s%s \"%s\": the object "
+                                        "has been modified; please apply your changes to the latest "
+                                        "version and try again",
+                                        t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name);
+                        return r;
+                }
+                set_rv(old, kv.mod_revision);
+                k8c_kv_free(&kv);
+        }
+        *ret_obj = json_incref(old);
+        return 0;
+}
+
+static int delete_options(struct k8c_req *req, json_t **ret, k8c_error_t *err)
+{
+        *ret = NULL;
+        if (req->body_len == 0) {
+                /* kubectl and clients may pass the options as query parameters instead. */
+                const char *gp = k8c_req_query(req, "gracePeriodSeconds");
+                const char *pp = k8c_req_query(req, "propagationPolicy");
+                if (gp == NULL && pp == NULL)
+                        return 0;
+                *ret = json_object();
+                if (gp != NULL)
+                        json_object_set_new(*ret, "gracePeriodSeconds", json_integer(strtoll(gp, NULL, 10)));
+                if (pp != NULL)
+                        json_object_set_new(*ret, "propagationPolicy", json_string(pp));
+                return 0;
+        }
+        json_error_t jerr;
+        json_t *opts = json_loadb(req->body, req->body_len, 0, &jerr);
+        if (opts == NULL || !json_is_object(opts)) {
+                json_decref(opts);
+                return k8c_make_error(err, K8C_EBADREQUEST, "invalid DeleteOptions: %s",
+                                      opts == NULL ? jerr.text : "not an object");
+        }
+        *ret = opts;
+        return 0;
+}
+
+static void handle_delete(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *opts = NULL;
+        json_t *obj = NULL;
+        if (t->sub != NULL) {
+                k8c_req_fail_msg(req, K8C_EMETHODNOTALLOWED,
+                                 "the server does not allow this method on the requested resource");
+                return;
+        }
+        if (delete_options(req, &opts, &err) < 0 || delete_object(req, t, opts, &obj, &err) < 0) {
+                fail(req, t, &err, t->name, NULL);
+                return;
+        }
+        reply_object(req, t, 200, obj);
+}
+
+/* DELETE on a collection: every object matching the selectors, answered with their list. */
+static void handle_delete_collection(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *opts = NULL;
+        struct k8c_selector lsel = { 0 };
+        struct k8c_field_selector fsel = { 0 };
+        struct k8c_kv_list l = { 0 };
+        cleanup_free char *prefix = k8c_rest_key(t->res, t->ns, NULL);
+        json_t *items = json_array();
+        int r = delete_options(req, &opts, &err);
+        if (r >= 0)
+                r = parse_selectors(req, t->res, &lsel, &fsel, &err);
+        if (r >= 0)
+                r = k8c_store_list(req->srv->store, prefix, &(struct k8c_list_opts){ 0 }, &l, &err);
+        for (size_t i = 0; r >= 0 && i < l.n; i++) {
+                json_auto_t *obj = NULL;
+                if (k8c_rest_decode(&l.items[i], &obj, NULL) < 0 ||
+                    !k8c_selector_matches(&lsel,
+                                          json_object_get(json_object_get(obj, "metadata"), "labels")) ||
+                    !k8c_field_selector_matches(&fsel, obj))
+                        continue;
+                struct k8c_target one = { .res = t->res,
+                                          .ns = meta_str(obj, "namespace"),
+                                          .name = meta_str(obj, "name") };
+                json_t *gone = NULL;
+                cleanup_error k8c_error_t e = NULL;
+                if (delete_object(req, &one, opts, &gone, &e) >= 0)
+                        json_array_append_new(items, gone);
+                else if (k8c_error_reason(&e) != K8C_ENOTFOUND)
+                        r = k8c_make_error(&err, k8c_error_reason(&e), "%s", k8c_error_msg(&e));
+        }
+        if (r < 0) {
+                json_decref(items);
+                fail(req, t, &err, NULL, NULL);
+        } else {
+                cleanup_free char *av = api_version_of(t->res);
+                char rvbuf[32];
+                snprintf(rvbuf, sizeof(rvbuf), "%" PRId64, l.revision);
+                k8c_req_reply(req, 200,
+                              json_pack("{s:s, s:s, s:{s:s}, s:o}", "kind", t->res->list_kind, "apiVersion",
+                                        av, "metadata", "resourceVersion", rvbuf, "items", items));
+        }
+        k8c_kv_list_free(&l);
+        k8c_selector_free(&lsel);
+        k8c_field_selector_free(&fsel);
+}
+
+/* POST pods/<name>/binding: the scheduler's decision. Sets spec.nodeName and the PodScheduled
+ * condition in one guarded write; a pod already bound or being deleted is a 409. */
+static void handle_binding(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *b = NULL, *pod = NULL;
+        struct k8c_target main = *t;
+        main.sub = NULL;
+        int r = decode_body(req, &b, &err);
+        if (r < 0)
+                goto fail;
+        const char *kind = json_string_value(json_object_get(b, "kind"));
+        const char *node = k8c_json_get_string(b, "target.name");
+        if ((kind != NULL && strcmp(kind, "Binding") != 0) || node == NULL || node[0] == '\0') {
+                r = k8c_make_error(&err, K8C_EINVALID,
+                                   "Binding \"%s\" is invalid: target.name: Required value", t->name);
+                goto fail;
+        }
+        r = load(req->srv, &main, &pod, NULL, &err);
+        if (r < 0)
+                goto fail;
+        const char *cur_node = k8c_json_get_string(pod, "spec.nodeName");
+        if (k8c_json_get(pod, "metadata.deletionTimestamp") != NULL) {
+                r = k8c_make_error(
+                        &err, K8C_ECONFLICT,
+                        "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, "
+                        "cannot be assigned to a host",
+                        t->name, t->name);
+                goto fail;
+        }
+        if (cur_node != NULL && cur_node[0] != '\0') {
+                r = k8c_make_error(
+                        &err, K8C_ECONFLICT,
+                        "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already assigned "
+                        "to node \"%s\"",
+                        t->name, t->name, cur_node);
+                goto fail;
+        }
+        int64_t cur = 0;
+        parse_rv(meta_str(pod, "resourceVersion"), &cur, NULL);
+        json_object_set_new(k8c_json_object_ensure(pod, "spec"), "nodeName", json_string(node));
+        json_t *status = k8c_json_object_ensure(pod, "status");
+        json_t *conds = json_object_get(status, "conditions");
+        if (!json_is_array(conds)) {
+                conds = json_array();
+                json_object_set_new(status, "conditions", conds);
+        }
+        char ts[32];
+        k8c_rfc3339(time(NULL), ts, sizeof(ts));
+        json_t *cond = json_pack("{s:s, s:s, s:n, s:s}", "type", "PodScheduled", "status", "True",
+                                 "lastProbeTime", "lastTransitionTime", ts);
+        size_t i;
+        json_t *c;
+        bool replaced = false;
+        json_array_foreach(conds, i, c)
+        {
+                const char *ty = json_string_value(json_object_get(c, "type"));
+                if (ty != NULL && strcmp(ty, "PodScheduled") == 0) {
+                        json_array_set(conds, i, cond);
+                        replaced = true;
+                        break;
+                }
+        }
+        if (!replaced)
+                json_array_append(conds, cond);
+        json_decref(cond);
+        r = write_update(req, &main, pod, cur, NULL, &err);
+        if (r < 0)
+                goto fail;
+        k8c_req_reply(req, 201,
+                      json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
+                                "metadata", "status", "Success", "code", 201));
+        return;
+fail:
+        k8c_req_fail(req, &err, t->name, "", "pods/binding", NULL);
+}
+
+/* GET .../<name>?watch=true: a watch of the collection narrowed to that name. */
+static void watch_one(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        struct k8c_selector lsel = { 0 };
+        struct k8c_field_selector fsel = { 0 };
+        struct k8c_target coll = { .res = t->res, .ns = t->ns };
+        int r = parse_selectors(req, t->res, &lsel, &fsel, &err);
+        if (r >= 0) {
+                struct k8c_field_req fr = { .field = k8c_xstrdup("metadata.name"),
+                                            .value = k8c_xstrdup(t->name) };
+                fsel.reqs = k8c_xrealloc(fsel.reqs, (fsel.n + 1) * sizeof(*fsel.reqs));
+                fsel.reqs[fsel.n++] = fr;
+                k8c_watch_serve(req, &coll, &lsel, &fsel);
+        } else {
+                fail(req, t, &err, NULL, NULL);
+        }
+        k8c_selector_free(&lsel);
+        k8c_field_selector_free(&fsel);
+}
+
+void k8c_rest_handle(struct k8c_req *req, const struct k8c_target *t)
+{
+        const char *m = req->method;
+        bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+        if (t->name == NULL) {
+                if (get) {
+                        req->verb = "LIST";
+                        handle_list(req, t);
+                        return;
+                }
+                if (strcmp(m, "POST") == 0) {
+                        req->verb = "POST";
+                        handle_create(req, t);
+                        return;
+                }
+                if (strcmp(m, "DELETE") == 0) {
+                        req->verb = "DELETECOLLECTION";
+                        handle_delete_collection(req, t);
+                        return;
+                }
+        } else {
+                if (get) {
+                        const char *w = k8c_req_query(req, "watch");
+                        if (w != NULL && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0) && t->sub == NULL) {
+                                req->verb = "WATCH";
+                                watch_one(req, t);
+                                return;
+                        }
+                        req->verb = "GET";
+                        handle_get(req, t);
+                        return;
+                }
+                if (strcmp(m, "POST") == 0 && t->sub != NULL && strcmp(t->sub, "binding") == 0 &&
+                    t->res->group[0] == '\0' && strcmp(t->res->plural, "pods") == 0) {
+                        req->verb = "POST";
+                        handle_binding(req, t);
+                        return;
+                }
+                if (strcmp(m, "PUT") == 0) {
+                        req->verb = "PUT";
+                        handle_update(req, t);
+                        return;
+                }
+                if (strcmp(m, "DELETE") == 0) {
+                        req->verb = "DELETE";
+                        handle_delete(req, t);
+                        return;
+                }
+                if (strcmp(m, "PATCH") == 0) {
+                        req->verb = "PATCH";
+                        handle_patch(req, t);
+                        return;
+                }
+        }
+        k8c_req_fail_msg(req, K8C_EMETHODNOTALLOWED,
+                         "the server does not allow this method on the requested "
+                         "resource");
+}
