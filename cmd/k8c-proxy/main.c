@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "k8c/cleanup.h"
 #include "k8c/flags.h"
 #include "k8c/log.h"
 #include "k8c/proxy.h"
@@ -72,8 +73,9 @@ int main(int argc, char **argv)
                 return 2;
         }
         char host[256] = "";
+        char *host_copy = NULL;
         if (hostname == NULL && gethostname(host, sizeof(host) - 1) == 0)
-                hostname = strdup(host);
+                hostname = host_copy = k8c_xstrdup(host);
         const struct k8c_proxy_config cfg = {
                 .kubeconfig = kubeconfig,
                 .server = server,
@@ -92,17 +94,12 @@ int main(int argc, char **argv)
                 k8c_log_error("exiting", "error=\"%s\"", k8c_error_msg(&err));
                 int code = k8c_error_reason(&err) == K8C_EUSAGE ? 2 : 1;
                 k8c_error_release(&err);
+                free(host_copy);
+                k8c_strv_free(nodeport_addresses);
                 return code;
         }
-        free(kubeconfig);
-        free(server);
-        free(hostname);
-        free(cluster_cidr);
-        free(metrics_bind);
-        free(dns_bind);
-        free(cluster_domain);
-        for (size_t i = 0; nodeport_addresses && nodeport_addresses[i]; i++)
-                free(nodeport_addresses[i]);
-        free(nodeport_addresses);
+        /* String flags point into argv; only the array flag and our hostname copy are ours. */
+        free(host_copy);
+        k8c_strv_free(nodeport_addresses);
         return 0;
 }

@@ -27,6 +27,7 @@
 #include "k8c/cleanup.h"
 #include "k8c/json.h"
 #include "k8c/proxy.h"
+#include "proxy_tests.h"
 
 /* Output of a shell command run inside our namespace. */
 static char *run(const char *cmd)
@@ -377,7 +378,7 @@ static void test_traffic_dnat_and_reject(void **state)
 int main(void)
 {
         if (geteuid() != 0) {
-                printf("[  SKIPPED ] 3 test(s): needs root for a network namespace\n");
+                printf("[  SKIPPED ] 4 test(s): needs root for a network namespace\n");
                 return 0;
         }
         /* Before any thread exists: everything below lives in a namespace only this process holds. */
@@ -391,6 +392,7 @@ int main(void)
                 cmocka_unit_test(test_apply_matches_save_and_reapply_is_noop),
                 cmocka_unit_test(test_foreign_rules_survive_and_cleanup_restores),
                 cmocka_unit_test(test_traffic_dnat_and_reject),
+                cmocka_unit_test_teardown(test_daemon_end_to_end, daemon_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
