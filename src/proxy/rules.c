@@ -50,17 +50,25 @@ void k8c_proxy_chain_name(const char *prefix, const char *key, char ret_name[29]
 
 /* ---- table building ---- */
 
-static struct k8c_ipt_chain *table_chain(struct k8c_ipt_table *t, const char *name, bool builtin)
+/* Chain lookup while building: name → index + 1, one map per table (tables hold tens of thousands). */
+struct chain_index {
+        struct k8c_ipt_table *t;
+        struct k8c_strmap map;
+};
+
+static struct k8c_ipt_chain *table_chain(struct chain_index *ix, const char *name, bool builtin)
 {
-        for (size_t i = 0; i < t->n_chains; i++)
-                if (strcmp(t->chains[i].name, name) == 0)
-                        return &t->chains[i];
+        struct k8c_ipt_table *t = ix->t;
+        void *v = NULL;
+        if (k8c_strmap_get(&ix->map, name, &v))
+                return &t->chains[(intptr_t)v - 1];
         if (t->n_chains == t->cap_chains) {
                 t->cap_chains = t->cap_chains ? t->cap_chains * 2 : 16;
                 t->chains = k8c_xrealloc(t->chains, t->cap_chains * sizeof(*t->chains));
         }
         struct k8c_ipt_chain *c = &t->chains[t->n_chains++];
         *c = (struct k8c_ipt_chain){ .name = k8c_xstrdup(name), .builtin = builtin };
+        k8c_strmap_put(&ix->map, name, (void *)(intptr_t)t->n_chains, NULL);
         return c;
 }
 
@@ -137,12 +145,21 @@ static void table_sort(struct k8c_ipt_table *t)
         qsort(t->chains, t->n_chains, sizeof(*t->chains), chain_cmp);
 }
 
+static int name_cmp(const void *key, const void *elem)
+{
+        return strcmp(key, ((const struct k8c_ipt_chain *)elem)->name);
+}
+
 const struct k8c_ipt_chain *k8c_ipt_table_find(const struct k8c_ipt_table *t, const char *name)
 {
-        for (size_t i = 0; i < t->n_chains; i++)
-                if (strcmp(t->chains[i].name, name) == 0)
-                        return &t->chains[i];
-        return NULL;
+        /* Sorted as table_sort leaves it: a few built-ins, then the rest by name. */
+        size_t nb = 0;
+        while (nb < t->n_chains && t->chains[nb].builtin) {
+                if (strcmp(t->chains[nb].name, name) == 0)
+                        return &t->chains[nb];
+                nb++;
+        }
+        return bsearch(name, t->chains + nb, t->n_chains - nb, sizeof(*t->chains), name_cmp);
 }
 
 /* ---- inputs ---- */
@@ -264,6 +281,7 @@ static char *ip_str(uint32_t ip, char buf[INET_ADDRSTRLEN])
 
 struct build {
         struct k8c_proxy_ruleset *rs;
+        struct chain_index nat, filter;
         const struct k8c_proxy_rules_config *cfg;
         uint32_t mark;
         bool has_cidr;
@@ -271,9 +289,9 @@ struct build {
         uint8_t cidr_len;
 };
 
-static void add(struct k8c_ipt_table *t, const char *chain, const struct k8c_ipt_rule *r)
+static void add(struct chain_index *ix, const char *chain, const struct k8c_ipt_rule *r)
 {
-        chain_add(table_chain(t, chain, builtin_rank(t->name, chain) >= 0), r);
+        chain_add(table_chain(ix, chain, builtin_rank(ix->t->name, chain) >= 0), r);
 }
 
 static void program_port(struct build *b, const char *ns, const char *name, const json_t *svc,
@@ -309,7 +327,7 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
         size_t n = eps ? ready_endpoints(eps, pn, proto, &ep) : 0;
         b->rs->n_service_ports++;
 
-        struct k8c_ipt_table *nat = &b->rs->nat, *filter = &b->rs->filter;
+        struct chain_index *nat = &b->nat, *filter = &b->filter;
         if (n == 0) {
                 /* Reject at once instead of letting clients time out on a blackhole. */
                 cleanup_free char *c = k8c_xasprintf("%s has no endpoints", spn);
@@ -341,22 +359,23 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                                     .comment = cip_comment,
                                     .target = K8C_IPT_JUMP,
                                     .jump = svc_chain });
-        struct k8c_ipt_chain *svcc = table_chain(nat, svc_chain, false);
+        /* Chains are looked up again at each use: adding one may move the array. */
+        table_chain(nat, svc_chain, false);
         if (b->has_cidr)
                 /* From outside the pod network (host, other nodes' hosts): the reply must come back
                  * through this node, so masquerade. */
-                chain_add(svcc, &(struct k8c_ipt_rule){ .has_src = true,
-                                                        .src_inv = true,
-                                                        .src = b->cidr,
-                                                        .src_len = b->cidr_len,
-                                                        .has_dst = true,
-                                                        .dst = cip,
-                                                        .dst_len = 32,
-                                                        .proto = proto,
-                                                        .dport = (uint16_t)port,
-                                                        .comment = cip_comment,
-                                                        .target = K8C_IPT_JUMP,
-                                                        .jump = MARK_MASQ });
+                chain_add(table_chain(nat, svc_chain, false), &(struct k8c_ipt_rule){ .has_src = true,
+                                                                                      .src_inv = true,
+                                                                                      .src = b->cidr,
+                                                                                      .src_len = b->cidr_len,
+                                                                                      .has_dst = true,
+                                                                                      .dst = cip,
+                                                                                      .dst_len = 32,
+                                                                                      .proto = proto,
+                                                                                      .dport = (uint16_t)port,
+                                                                                      .comment = cip_comment,
+                                                                                      .target = K8C_IPT_JUMP,
+                                                                                      .jump = MARK_MASQ });
         if (node_port) {
                 add(nat, NODEPORTS,
                     &(struct k8c_ipt_rule){ .proto = proto,
@@ -381,11 +400,12 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
         if (affinity)
                 /* A client seen recently goes back to the endpoint it had. */
                 for (size_t i = 0; i < n; i++)
-                        chain_add(svcc, &(struct k8c_ipt_rule){ .comment = spn,
-                                                                .recent_name = sep[i],
-                                                                .recent_seconds = (uint32_t)timeout,
-                                                                .target = K8C_IPT_JUMP,
-                                                                .jump = sep[i] });
+                        chain_add(table_chain(nat, svc_chain, false),
+                                  &(struct k8c_ipt_rule){ .comment = spn,
+                                                          .recent_name = sep[i],
+                                                          .recent_seconds = (uint32_t)timeout,
+                                                          .target = K8C_IPT_JUMP,
+                                                          .jump = sep[i] });
         for (size_t i = 0; i < n; i++) {
                 char ipb[INET_ADDRSTRLEN];
                 cleanup_free char *c = k8c_xasprintf("%s -> %s:%u", spn, ip_str(ep[i].ip, ipb), ep[i].port);
@@ -393,26 +413,36 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                 /* Rule i takes 1/(n-i) of what reaches it: uniform overall; the last takes the rest. */
                 if (i + 1 < n)
                         r.probability = (uint32_t)llround(2147483648.0 / (double)(n - i));
-                chain_add(svcc, &r);
+                chain_add(table_chain(nat, svc_chain, false), &r);
 
-                struct k8c_ipt_chain *sepc = table_chain(nat, sep[i], false);
                 /* Hairpin: a pod reaching itself through the service must be masqueraded. */
-                chain_add(sepc, &(struct k8c_ipt_rule){ .has_src = true,
-                                                        .src = ep[i].ip,
-                                                        .src_len = 32,
-                                                        .comment = spn,
-                                                        .target = K8C_IPT_JUMP,
-                                                        .jump = MARK_MASQ });
-                chain_add(sepc, &(struct k8c_ipt_rule){ .proto = proto,
-                                                        .comment = spn,
-                                                        .recent_name = affinity ? sep[i] : NULL,
-                                                        .recent_set = true,
-                                                        .target = K8C_IPT_DNAT,
-                                                        .to_ip = ep[i].ip,
-                                                        .to_port = ep[i].port });
+                chain_add(table_chain(nat, sep[i], false), &(struct k8c_ipt_rule){ .has_src = true,
+                                                                                   .src = ep[i].ip,
+                                                                                   .src_len = 32,
+                                                                                   .comment = spn,
+                                                                                   .target = K8C_IPT_JUMP,
+                                                                                   .jump = MARK_MASQ });
+                chain_add(table_chain(nat, sep[i], false),
+                          &(struct k8c_ipt_rule){ .proto = proto,
+                                                  .comment = spn,
+                                                  .recent_name = affinity ? sep[i] : NULL,
+                                                  .recent_set = true,
+                                                  .target = K8C_IPT_DNAT,
+                                                  .to_ip = ep[i].ip,
+                                                  .to_port = ep[i].port });
                 b->rs->n_endpoints++;
         }
         free(sep);
+}
+
+struct keyed {
+        char *key;
+        const json_t *obj;
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
 }
 
 static const char *NODEPORTS_COMMENT =
@@ -448,7 +478,11 @@ int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
         struct k8c_proxy_ruleset rs = { .nat.name = k8c_xstrdup("nat"),
                                         .filter.name = k8c_xstrdup("filter") };
         b.rs = &rs;
-        struct k8c_ipt_table *nat = &rs.nat, *filter = &rs.filter;
+        b.nat.t = &rs.nat;
+        b.filter.t = &rs.filter;
+        k8c_strmap_init(&b.nat.map);
+        k8c_strmap_init(&b.filter.map);
+        struct chain_index *nat = &b.nat, *filter = &b.filter;
 
         /* Fixed chains first so they exist even with no services. */
         add(nat, "PREROUTING",
@@ -510,25 +544,17 @@ int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
         }
         /* Services in key order, so the rules inside shared chains do not depend on list order. */
         size_t ns_ = json_array_size(services);
-        const json_t **sorted = k8c_xcalloc(ns_ ? ns_ : 1, sizeof(*sorted));
-        char **keys = k8c_xcalloc(ns_ ? ns_ : 1, sizeof(*keys));
+        struct keyed *sorted = k8c_xcalloc(ns_ ? ns_ : 1, sizeof(*sorted));
         json_array_foreach(services, i, o)
         {
-                keys[i] = k8c_xasprintf("%s/%s", k8c_json_get_string(o, "metadata.namespace") ?: "default",
-                                        k8c_json_get_string(o, "metadata.name") ?: "");
-                sorted[i] = o;
+                sorted[i].key =
+                        k8c_xasprintf("%s/%s", k8c_json_get_string(o, "metadata.namespace") ?: "default",
+                                      k8c_json_get_string(o, "metadata.name") ?: "");
+                sorted[i].obj = o;
         }
-        for (size_t x = 1; x < ns_; x++) /* insertion sort by index permutation kept simple via pairs */
-                for (size_t y = x; y > 0 && strcmp(keys[y - 1], keys[y]) > 0; y--) {
-                        char *tk = keys[y];
-                        keys[y] = keys[y - 1];
-                        keys[y - 1] = tk;
-                        const json_t *to = sorted[y];
-                        sorted[y] = sorted[y - 1];
-                        sorted[y - 1] = to;
-                }
+        qsort(sorted, ns_, sizeof(*sorted), keyed_cmp);
         for (size_t s = 0; s < ns_; s++) {
-                const json_t *svc = sorted[s];
+                const json_t *svc = sorted[s].obj;
                 const char *type = k8c_json_get_string(svc, "spec.type");
                 if (type && strcmp(type, "ExternalName") == 0)
                         continue;
@@ -537,15 +563,14 @@ int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
                 if (name == NULL)
                         continue;
                 void *eps = NULL;
-                k8c_strmap_get(&eps_by_key, keys[s], &eps);
+                k8c_strmap_get(&eps_by_key, sorted[s].key, &eps);
                 const json_t *ports = k8c_json_get(svc, "spec.ports");
                 size_t j;
                 const json_t *sp;
                 json_array_foreach(ports, j, sp) program_port(&b, ns, name, svc, sp, eps);
         }
         for (size_t s = 0; s < ns_; s++)
-                free(keys[s]);
-        free(keys);
+                free(sorted[s].key);
         free(sorted);
         k8c_strmap_clear(&eps_by_key);
 
@@ -566,12 +591,14 @@ int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
                                             .jump = NODEPORTS });
         free(np);
 
-        table_sort(nat);
-        table_sort(filter);
-        for (size_t c = 0; c < nat->n_chains; c++)
-                rs.n_rules += nat->chains[c].n_rules;
-        for (size_t c = 0; c < filter->n_chains; c++)
-                rs.n_rules += filter->chains[c].n_rules;
+        k8c_strmap_clear(&b.nat.map);
+        k8c_strmap_clear(&b.filter.map);
+        table_sort(&rs.nat);
+        table_sort(&rs.filter);
+        for (size_t c = 0; c < rs.nat.n_chains; c++)
+                rs.n_rules += rs.nat.chains[c].n_rules;
+        for (size_t c = 0; c < rs.filter.n_chains; c++)
+                rs.n_rules += rs.filter.chains[c].n_rules;
         *ret = rs;
         return 0;
 }

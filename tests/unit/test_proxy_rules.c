@@ -400,6 +400,55 @@ static void test_determinism(void **state)
         assert_string_equal(name, "K8C-SVC-HSDF7L354US5N4HK");
 }
 
+/* Enough services that the chain array grows many times while SVC/SEP chains are filled (a pointer
+ * kept across a growth would lose rules): every count is exact. */
+static void test_many_services_counts(void **state)
+{
+        json_t *svcs = json_array(), *eps = json_array();
+        for (int i = 0; i < 200; i++) {
+                char name[16], ip[16];
+                snprintf(name, sizeof(name), "s%03d", i);
+                snprintf(ip, sizeof(ip), "10.96.1.%d", i + 1);
+                json_array_append_new(svcs, json_pack("{s:{s:s,s:s},s:{s:s,s:[{s:i}]}}", "metadata", "name",
+                                                      name, "namespace", "n", "spec", "clusterIP", ip,
+                                                      "ports", "port", 80));
+                json_array_append_new(eps, json_pack("{s:{s:s,s:s},s:[{s:[{s:s},{s:s},{s:s}],s:[{s:i}]}]}",
+                                                     "metadata", "name", name, "namespace", "n", "subsets",
+                                                     "addresses", "ip", "10.244.0.1", "ip", "10.244.0.2",
+                                                     "ip", "10.244.0.3", "ports", "port", 8080));
+        }
+        struct k8c_proxy_rules_config cfg = { .cluster_cidr = "10.244.0.0/16" };
+        struct k8c_proxy_ruleset rs;
+        k8c_error_t err = NULL;
+        assert_int_equal(k8c_proxy_rules_build(svcs, eps, &cfg, &rs, &err), 0);
+        assert_int_equal(rs.n_service_ports, 200);
+        assert_int_equal(rs.n_endpoints, 600);
+        /* Per service: 1 in K8C-SERVICES, 4 in its SVC chain, 2 in each of 3 SEP chains = 11; fixed: nat 8,
+         * filter 5. */
+        assert_int_equal(rs.n_rules, 200 * 11 + 8 + 5);
+        assert_int_equal(rs.nat.n_chains, 3 + 4 + 200 + 600);
+        size_t svc_chains = 0, sep_chains = 0;
+        for (size_t i = 0; i < rs.nat.n_chains; i++) {
+                const struct k8c_ipt_chain *c = &rs.nat.chains[i];
+                if (strncmp(c->name, "K8C-SVC-", 8) == 0) {
+                        assert_int_equal(c->n_rules, 4);
+                        svc_chains++;
+                } else if (strncmp(c->name, "K8C-SEP-", 8) == 0) {
+                        assert_int_equal(c->n_rules, 2);
+                        sep_chains++;
+                }
+                /* Every chain can be found (the table is sorted for lookups). */
+                assert_ptr_equal(k8c_ipt_table_find(&rs.nat, c->name), c);
+        }
+        assert_int_equal(svc_chains, 200);
+        assert_int_equal(sep_chains, 600);
+        assert_int_equal(k8c_ipt_table_find(&rs.nat, "K8C-SERVICES")->n_rules, 201);
+        assert_null(k8c_ipt_table_find(&rs.nat, "K8C-NOPE"));
+        k8c_proxy_ruleset_free(&rs);
+        json_decref(svcs);
+        json_decref(eps);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -410,6 +459,7 @@ int main(void)
                 cmocka_unit_test(test_client_ip_affinity),
                 cmocka_unit_test(test_selectorless_manual_endpoints),
                 cmocka_unit_test(test_determinism),
+                cmocka_unit_test(test_many_services_counts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -273,6 +273,48 @@ static void test_foreign_rules_survive_and_cleanup_restores(void **state)
         k8c_proxy_ruleset_free(&rs);
 }
 
+/* 500 services × 3 endpoints: what the kernel holds is exactly the rendering, and an unchanged
+ * re-apply commits nothing. */
+static void test_large_table_exact(void **state)
+{
+        json_t *svcs = json_array(), *eps = json_array();
+        for (int i = 0; i < 500; i++) {
+                char name[16], ip[32];
+                snprintf(name, sizeof(name), "s%03d", i);
+                snprintf(ip, sizeof(ip), "10.96.%d.%d", (i / 200) & 0xff, i % 200 + 1);
+                json_array_append_new(svcs,
+                                      json_pack("{s:{s:s,s:s},s:{s:s,s:s,s:[{s:i,s:i}]}}", "metadata", "name",
+                                                name, "namespace", "n", "spec", "type", "NodePort",
+                                                "clusterIP", ip, "ports", "port", 80, "nodePort", 30000 + i));
+                if (i % 50 == 0)
+                        continue; /* every 50th without endpoints: REJECT rules too */
+                json_array_append_new(eps, json_pack("{s:{s:s,s:s},s:[{s:[{s:s},{s:s},{s:s}],s:[{s:i}]}]}",
+                                                     "metadata", "name", name, "namespace", "n", "subsets",
+                                                     "addresses", "ip", "10.244.0.1", "ip", "10.244.0.2",
+                                                     "ip", "10.244.0.3", "ports", "port", 8080));
+        }
+        struct k8c_proxy_rules_config cfg = { .cluster_cidr = "10.244.0.0/16" };
+        struct k8c_proxy_ruleset rs;
+        k8c_error_t err = NULL;
+        assert_int_equal(k8c_proxy_rules_build(svcs, eps, &cfg, &rs, &err), 0);
+        struct k8c_iptc_stats st;
+        apply(&rs.nat, &st);
+        assert_int_equal(st.chains_created, 4 + 490 + 490 * 3);
+        apply(&rs.filter, &st);
+        cleanup_free char *want_nat = k8c_ipt_table_render(&rs.nat);
+        cleanup_free char *want_filter = k8c_ipt_table_render(&rs.filter);
+        cleanup_free char *nat = save("nat");
+        cleanup_free char *filter = save("filter");
+        assert_text(nat, want_nat);
+        assert_text(filter, want_filter);
+        apply(&rs.nat, &st);
+        assert_false(st.committed);
+        cleanup_all();
+        k8c_proxy_ruleset_free(&rs);
+        json_decref(svcs);
+        json_decref(eps);
+}
+
 /* ---- traffic through the rules, on the namespace's loopback ---- */
 
 struct server {
@@ -378,7 +420,7 @@ static void test_traffic_dnat_and_reject(void **state)
 int main(void)
 {
         if (geteuid() != 0) {
-                printf("[  SKIPPED ] 4 test(s): needs root for a network namespace\n");
+                printf("[  SKIPPED ] 5 test(s): needs root for a network namespace\n");
                 return 0;
         }
         /* Before any thread exists: everything below lives in a namespace only this process holds. */
@@ -391,6 +433,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_apply_matches_save_and_reapply_is_noop),
                 cmocka_unit_test(test_foreign_rules_survive_and_cleanup_restores),
+                cmocka_unit_test(test_large_table_exact),
                 cmocka_unit_test(test_traffic_dnat_and_reject),
                 cmocka_unit_test_teardown(test_daemon_end_to_end, daemon_teardown),
         };
