@@ -25,6 +25,7 @@
 #include "k8c/cleanup.h"
 #include "k8c/json.h"
 #include "k8c/proxy.h"
+#include <ldns/ldns.h>
 #include "proxy_tests.h"
 
 static int64_t mono_ms(void)
@@ -201,6 +202,48 @@ static char *eps_body(int n, const char *rv)
         return b;
 }
 
+/* One UDP query to the proxy's DNS; returns "RCODE" then each answer's rdata fields, one answer a line. */
+static char *dig(int port, const char *name, ldns_rr_type type)
+{
+        ldns_pkt *q = NULL;
+        assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, LDNS_RD),
+                         LDNS_STATUS_OK);
+        ldns_pkt_set_id(q, 99);
+        uint8_t *wire = NULL;
+        size_t wlen = 0;
+        assert_int_equal(ldns_pkt2wire(&wire, q, &wlen), LDNS_STATUS_OK);
+        ldns_pkt_free(q);
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        struct timeval tv = { 5, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        assert_int_equal(sendto(fd, wire, wlen, 0, (struct sockaddr *)&sa, sizeof(sa)), (ssize_t)wlen);
+        free(wire);
+        uint8_t buf[1500];
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        close(fd);
+        assert_true(n > 0);
+        ldns_pkt *r = NULL;
+        assert_int_equal(ldns_wire2pkt(&r, buf, (size_t)n), LDNS_STATUS_OK);
+        char *out = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&out, &len);
+        cleanup_free char *rc = ldns_pkt_rcode2str(ldns_pkt_get_rcode(r));
+        fprintf(m, "%s\n", rc);
+        for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_pkt_answer(r)); i++) {
+                const ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(r), i);
+                for (size_t k = 0; k < ldns_rr_rd_count(rr); k++) {
+                        cleanup_free char *rd = ldns_rdf2str(ldns_rr_rdf(rr, k));
+                        fprintf(m, "%s%s", k ? " " : "", rd);
+                }
+                fputc('\n', m);
+        }
+        fclose(m);
+        ldns_pkt_free(r);
+        return out;
+}
+
 /* Counts of what rules.c makes of the server's objects: [0] nat rules, [1] filter rules, [2] service
  * ports, [3] endpoints. */
 static void expected_counts(struct k8c_test_apiserver *s, size_t ret[4])
@@ -257,6 +300,8 @@ void test_daemon_end_to_end(void **state)
         const char *bindir = getenv("K8C_ASAN_BINDIR") ? getenv("K8C_ASAN_BINDIR") : "build/asan/bin";
         cleanup_free char *bin = k8c_xasprintf("%s/k8c-proxy", bindir);
         int mport = pick_port();
+        int dport = pick_port();
+        cleanup_free char *dbind = k8c_xasprintf("127.0.0.1:%d", dport);
         cleanup_free char *mbind = k8c_xasprintf("127.0.0.1:%d", mport);
         cleanup_free char *log = k8c_xasprintf("%s/proxy.log", s.dir);
         pid_t pid = fork();
@@ -268,7 +313,7 @@ void test_daemon_end_to_end(void **state)
                 (void)f;
                 execl(bin, "k8c-proxy", "--server", s.url, "--cluster-cidr", "10.244.0.0/16",
                       "--metrics-bind-address", mbind, "--min-sync-period", "1s", "--sync-period", "30s",
-                      "--hostname-override", "node-1", (char *)NULL);
+                      "--hostname-override", "node-1", "--dns-bind-address", dbind, (char *)NULL);
                 _exit(127);
         }
         daemon_pid = pid;
@@ -291,6 +336,16 @@ void test_daemon_end_to_end(void **state)
         cleanup_free char *filter0 = kernel("filter");
         assert_non_null(strstr(filter0, "-A K8C-SERVICES -d 10.96.0.51/32 -p tcp -m comment --comment "
                                         "\"default/empty has no endpoints\" -m tcp --dport 443 -j REJECT"));
+
+        /* Cluster DNS from the same informers. */
+        cleanup_free char *a = dig(dport, "web.default.svc.cluster.local.", LDNS_RR_TYPE_A);
+        assert_string_equal(a, "NOERROR\n10.96.0.50\n");
+        cleanup_free char *ptr = dig(dport, "50.0.96.10.in-addr.arpa.", LDNS_RR_TYPE_PTR);
+        assert_string_equal(ptr, "NOERROR\nweb.default.svc.cluster.local.\n");
+        cleanup_free char *srv = dig(dport, "_http._tcp.web.default.svc.cluster.local.", LDNS_RR_TYPE_SRV);
+        assert_string_equal(srv, "NOERROR\n0 100 80 web.default.svc.cluster.local.\n");
+        cleanup_free char *out = dig(dport, "example.org.", LDNS_RR_TYPE_A);
+        assert_string_equal(out, "REFUSED\n");
 
         /* Ten endpoint changes in a burst are coalesced: at most one sync per min-sync-period (1 s). */
         cleanup_free char *m0 = metrics(mport);
@@ -336,6 +391,14 @@ void test_daemon_end_to_end(void **state)
         await_rules(&s, "nat", 3000);
         cleanup_free char *nat1 = kernel("nat");
         assert_null(strstr(nat1, "K8C-SVC-HSDF7L354US5N4HK"));
+        int64_t dend = mono_ms() + 5000;
+        for (;;) {
+                cleanup_free char *gone = dig(dport, "web.default.svc.cluster.local.", LDNS_RR_TYPE_A);
+                if (strcmp(gone, "NXDOMAIN\n") == 0)
+                        break;
+                assert_true(mono_ms() < dend);
+                usleep(50 * 1000);
+        }
 
         /* SIGTERM: clean exit, rules left in place for the next proxy. */
         kill(pid, SIGTERM);
