@@ -372,7 +372,7 @@ static void test_traffic_dnat_and_reject(void **state)
 {
         /* Two "pods" as addresses on our loopback; service IPs routed to it so the first route lookup
          * succeeds before OUTPUT DNAT rewrites the destination. */
-        sh("ip addr add 10.244.1.2/32 dev lo && ip addr add 10.244.2.2/32 dev lo"
+        sh("ip addr add 10.244.1.2/32 dev lo && ip addr add 10.244.2.2/32 dev lo && ip addr add 192.168.77.1/32 dev lo"
            " && ip route add 10.96.0.0/16 dev lo");
         struct server s1 = { .fd = listen_on("10.244.1.2", 8080), .reply = "pod-a" };
         struct server s2 = { .fd = listen_on("10.244.2.2", 8080), .reply = "pod-b" };
@@ -400,6 +400,15 @@ static void test_traffic_dnat_and_reject(void **state)
         /* Both endpoints get traffic: the chance that 64 tries all pick one is 2^-63. */
         assert_true(seen_a > 0 && seen_b > 0);
         assert_int_equal(seen_a + seen_b, 64);
+        /* The NodePort on a local (non-loopback) address of the "node" leads to the same pods. */
+        for (int i = 0; i < 8; i++) {
+                cleanup_free char *got = fetch("192.168.77.1", 30080, &e);
+                assert_int_equal(e, 0);
+                assert_true(strcmp(got, "pod-a") == 0 || strcmp(got, "pod-b") == 0);
+        }
+        /* A local address without a NodePort rule: nothing listens there. */
+        cleanup_free char *np = fetch("192.168.77.1", 30081, &e);
+        assert_int_equal(e, ECONNREFUSED);
         /* db has no endpoints: refused at once by the filter REJECT (a TCP reset), not a timeout. */
         cleanup_free char *none = fetch("10.96.0.30", 5432, &e);
         assert_int_equal(e, ECONNREFUSED);
