@@ -372,7 +372,8 @@ static void test_traffic_dnat_and_reject(void **state)
 {
         /* Two "pods" as addresses on our loopback; service IPs routed to it so the first route lookup
          * succeeds before OUTPUT DNAT rewrites the destination. */
-        sh("ip addr add 10.244.1.2/32 dev lo && ip addr add 10.244.2.2/32 dev lo && ip addr add 192.168.77.1/32 dev lo"
+        sh("ip addr add 10.244.1.2/32 dev lo && ip addr add 10.244.2.2/32 dev lo && ip addr add "
+           "192.168.77.1/32 dev lo"
            " && ip route add 10.96.0.0/16 dev lo");
         struct server s1 = { .fd = listen_on("10.244.1.2", 8080), .reply = "pod-a" };
         struct server s2 = { .fd = listen_on("10.244.2.2", 8080), .reply = "pod-b" };
@@ -413,6 +414,25 @@ static void test_traffic_dnat_and_reject(void **state)
         cleanup_free char *none = fetch("10.96.0.30", 5432, &e);
         assert_int_equal(e, ECONNREFUSED);
         assert_string_equal(none, "");
+
+        /* ClientIP affinity: the same client keeps landing on the same pod. */
+        struct k8c_proxy_ruleset sticky;
+        build("[{\"metadata\":{\"name\":\"sticky\",\"namespace\":\"default\"},\"spec\":{\"clusterIP\":"
+              "\"10.96.0.40\",\"sessionAffinity\":\"ClientIP\",\"ports\":[{\"port\":80}]}}]",
+              "[{\"metadata\":{\"name\":\"sticky\",\"namespace\":\"default\"},\"subsets\":[{\"addresses\":"
+              "[{\"ip\":\"10.244.1.2\"},{\"ip\":\"10.244.2.2\"}],\"ports\":[{\"port\":8080}]}]}]",
+              &sticky);
+        apply(&sticky.nat, &st);
+        apply(&sticky.filter, &st);
+        cleanup_free char *first = fetch("10.96.0.40", 80, &e);
+        assert_int_equal(e, 0);
+        assert_true(strcmp(first, "pod-a") == 0 || strcmp(first, "pod-b") == 0);
+        for (int i = 0; i < 20; i++) {
+                cleanup_free char *again = fetch("10.96.0.40", 80, &e);
+                assert_int_equal(e, 0);
+                assert_string_equal(again, first);
+        }
+        k8c_proxy_ruleset_free(&sticky);
 
         cleanup_all();
         cleanup_free char *left = run("iptables-legacy-save | grep -c K8C- || true");
