@@ -323,6 +323,16 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
         char svc_chain[29];
         k8c_proxy_chain_name("K8C-SVC-", key, svc_chain);
 
+        uint32_t ext[8];
+        size_t n_ext = 0;
+        size_t xi;
+        const json_t *xv;
+        json_array_foreach(k8c_json_get(svc, "spec.externalIPs"), xi, xv)
+        {
+                if (n_ext < K8C_ARRAY_SIZE(ext) && parse_ip(json_string_value(xv), &ext[n_ext]))
+                        n_ext++;
+        }
+
         cleanup_free struct endpoint *ep = NULL;
         size_t n = eps ? ready_endpoints(eps, pn, proto, &ep) : 0;
         b->rs->n_service_ports++;
@@ -345,6 +355,15 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                                                     .dport = (uint16_t)node_port,
                                                     .comment = c,
                                                     .dst_local = true,
+                                                    .target = K8C_IPT_REJECT });
+                for (size_t k = 0; k < n_ext; k++)
+                        add(filter, EXTERNAL,
+                            &(struct k8c_ipt_rule){ .has_dst = true,
+                                                    .dst = ext[k],
+                                                    .dst_len = 32,
+                                                    .proto = proto,
+                                                    .dport = (uint16_t)port,
+                                                    .comment = c,
                                                     .target = K8C_IPT_REJECT });
                 return;
         }
@@ -376,6 +395,24 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                                                                                       .comment = cip_comment,
                                                                                       .target = K8C_IPT_JUMP,
                                                                                       .jump = MARK_MASQ });
+        if (n_ext > 0) {
+                /* spec.externalIPs: traffic arriving for them comes from outside, so it is SNATed
+                 * (replies must return through this node) and then balanced like the ClusterIP. */
+                cleanup_free char *ext_comment = k8c_xasprintf("%s external IP", spn);
+                for (size_t k = 0; k < n_ext; k++) {
+                        struct k8c_ipt_rule r = { .has_dst = true,
+                                                  .dst = ext[k],
+                                                  .dst_len = 32,
+                                                  .proto = proto,
+                                                  .dport = (uint16_t)port,
+                                                  .comment = ext_comment,
+                                                  .target = K8C_IPT_JUMP,
+                                                  .jump = MARK_MASQ };
+                        add(nat, SERVICES, &r);
+                        r.jump = svc_chain;
+                        add(nat, SERVICES, &r);
+                }
+        }
         if (node_port) {
                 add(nat, NODEPORTS,
                     &(struct k8c_ipt_rule){ .proto = proto,

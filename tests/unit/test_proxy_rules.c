@@ -449,6 +449,38 @@ static void test_many_services_counts(void **state)
         json_decref(eps);
 }
 
+/* spec.externalIPs: SNAT mark and the SVC jump per address; without endpoints, a REJECT per address. */
+static void test_external_ips(void **state)
+{
+        const char *svc =
+                "[{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"clusterIP\":"
+                "\"10.96.0.20\",\"externalIPs\":[\"192.0.2.10\",\"not-an-ip\"],\"ports\":[{\"name\":"
+                "\"http\",\"port\":80}]}}]";
+        struct k8c_proxy_ruleset rs;
+        build(svc, WEB_EPS, NULL, &rs);
+        const struct k8c_ipt_chain *c = k8c_ipt_table_find(&rs.nat, "K8C-SERVICES");
+        assert_int_equal(c->n_rules, 4);
+        cleanup_free char *r1 = k8c_ipt_rule_render(c->name, &c->rules[1]);
+        cleanup_free char *r2 = k8c_ipt_rule_render(c->name, &c->rules[2]);
+        assert_string_equal(r1,
+                            "-A K8C-SERVICES -d 192.0.2.10/32 -p tcp -m comment --comment \"default/web:http "
+                            "external IP\" -m tcp --dport 80 -j K8C-MARK-MASQ");
+        assert_string_equal(r2,
+                            "-A K8C-SERVICES -d 192.0.2.10/32 -p tcp -m comment --comment \"default/web:http "
+                            "external IP\" -m tcp --dport 80 -j K8C-SVC-HSDF7L354US5N4HK");
+        k8c_proxy_ruleset_free(&rs);
+
+        build(svc, "[]", NULL, &rs);
+        c = k8c_ipt_table_find(&rs.filter, "K8C-EXTERNAL-SERVICES");
+        assert_int_equal(c->n_rules, 1);
+        cleanup_free char *rj = k8c_ipt_rule_render(c->name, &c->rules[0]);
+        assert_string_equal(rj,
+                            "-A K8C-EXTERNAL-SERVICES -d 192.0.2.10/32 -p tcp -m comment --comment "
+                            "\"default/web:http has no endpoints\" -m tcp --dport 80 -j REJECT --reject-with "
+                            "tcp-reset");
+        k8c_proxy_ruleset_free(&rs);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -460,6 +492,7 @@ int main(void)
                 cmocka_unit_test(test_selectorless_manual_endpoints),
                 cmocka_unit_test(test_determinism),
                 cmocka_unit_test(test_many_services_counts),
+                cmocka_unit_test(test_external_ips),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
