@@ -31,6 +31,7 @@ typedef enum {
         K8C_IPT_MASQUERADE, /* -j MASQUERADE [--random-fully] */
         K8C_IPT_MARK,       /* -j MARK --set-xmark mark/mask */
         K8C_IPT_REJECT,     /* -j REJECT --reject-with tcp-reset (TCP) or icmp-port-unreachable */
+        K8C_IPT_DROP,       /* -j DROP */
 } k8c_ipt_target_t;
 
 /* One rule. Addresses are IPv4 in host byte order. Matches appear in the entry (and the text)
@@ -79,6 +80,8 @@ struct k8c_proxy_rules_config {
         const char *cluster_cidr;              /* "10.244.0.0/16"; NULL = no masquerade of outside traffic */
         uint32_t masq_mark;                    /* 0 = K8C_PROXY_DEFAULT_MASQ_MARK */
         const char *const *nodeport_addresses; /* NULL-terminated IPv4s; NULL/empty = every local address */
+        const char
+                *node_name; /* this node (Endpoints addresses[].nodeName), for externalTrafficPolicy: Local */
 };
 
 struct k8c_proxy_ruleset {

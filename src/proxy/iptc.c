@@ -119,6 +119,7 @@ static struct ipt_entry *build_entry(const struct k8c_ipt_rule *r)
         case K8C_IPT_JUMP: add_blob(&b, r->jump, 0, sizeof(int)); break;
         case K8C_IPT_RETURN: add_blob(&b, IPTC_LABEL_RETURN, 0, sizeof(int)); break;
         case K8C_IPT_ACCEPT: add_blob(&b, IPTC_LABEL_ACCEPT, 0, sizeof(int)); break;
+        case K8C_IPT_DROP: add_blob(&b, IPTC_LABEL_DROP, 0, sizeof(int)); break;
         case K8C_IPT_DNAT: {
                 /* Revision 2 (nf_nat_range2): what iptables 1.8 itself writes, so it can print it back. */
                 struct nf_nat_range2 *n = add_blob(&b, "DNAT", 2, sizeof(*n));
@@ -158,6 +159,7 @@ static const char *target_label(const struct k8c_ipt_rule *r)
         case K8C_IPT_JUMP: return r->jump;
         case K8C_IPT_RETURN: return IPTC_LABEL_RETURN;
         case K8C_IPT_ACCEPT: return IPTC_LABEL_ACCEPT;
+        case K8C_IPT_DROP: return IPTC_LABEL_DROP;
         default: return NULL;
         }
 }

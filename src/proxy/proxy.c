@@ -98,7 +98,8 @@ static int sync_rules(struct proxier *p, k8c_error_t *err)
         json_t *eps = k8c_informer_list(p->endpoints);
         struct k8c_proxy_rules_config rc = { .cluster_cidr = p->cfg->cluster_cidr,
                                              .masq_mark = p->cfg->masq_mark,
-                                             .nodeport_addresses = p->cfg->nodeport_addresses };
+                                             .nodeport_addresses = p->cfg->nodeport_addresses,
+                                             .node_name = p->cfg->hostname };
         struct k8c_proxy_ruleset rs;
         int r = k8c_proxy_rules_build(svcs, eps, &rc, &rs, err);
         json_decref(svcs);

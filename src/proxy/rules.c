@@ -207,6 +207,7 @@ static const char *proto_name(uint8_t p)
 struct endpoint {
         uint32_t ip;
         uint16_t port;
+        bool local; /* addresses[].nodeName is this node */
 };
 
 static int endpoint_cmp(const void *a, const void *b)
@@ -219,7 +220,8 @@ static int endpoint_cmp(const void *a, const void *b)
 
 /* The ready endpoints of one service port: addresses (never notReadyAddresses) of every subset
  * that has a port of the same name and protocol. Sorted and de-duplicated. */
-static size_t ready_endpoints(const json_t *eps, const char *port_name, uint8_t proto, struct endpoint **ret)
+static size_t ready_endpoints(const json_t *eps, const char *port_name, uint8_t proto, const char *node_name,
+                              struct endpoint **ret)
 {
         struct endpoint *out = NULL;
         size_t n = 0, cap = 0;
@@ -255,7 +257,9 @@ static size_t ready_endpoints(const json_t *eps, const char *port_name, uint8_t 
                                 cap = cap ? cap * 2 : 4;
                                 out = k8c_xrealloc(out, cap * sizeof(*out));
                         }
-                        out[n++] = (struct endpoint){ ip, (uint16_t)port };
+                        const char *nn = k8c_json_get_string(a, "nodeName");
+                        out[n++] = (struct endpoint){ ip, (uint16_t)port,
+                                                      node_name && nn && strcmp(nn, node_name) == 0 };
                 }
         }
         if (n > 1) {
@@ -334,7 +338,7 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
         }
 
         cleanup_free struct endpoint *ep = NULL;
-        size_t n = eps ? ready_endpoints(eps, pn, proto, &ep) : 0;
+        size_t n = eps ? ready_endpoints(eps, pn, proto, b->cfg->node_name, &ep) : 0;
         b->rs->n_service_ports++;
 
         struct chain_index *nat = &b->nat, *filter = &b->filter;
@@ -413,7 +417,31 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                         add(nat, SERVICES, &r);
                 }
         }
-        if (node_port) {
+        const char *etp = k8c_json_get_string(svc, "spec.externalTrafficPolicy");
+        bool local_only = node_port && etp && strcmp(etp, "Local") == 0 && b->cfg->node_name;
+        char xlb_chain[29] = "";
+        if (local_only) {
+                /* externalTrafficPolicy: Local: NodePort traffic stays on this node's endpoints and keeps
+                 * its client source address (no SNAT); with none here it is dropped, so load balancers
+                 * health-checking the node route elsewhere. */
+                k8c_proxy_chain_name("K8C-XLB-", key, xlb_chain);
+                add(nat, NODEPORTS,
+                    &(struct k8c_ipt_rule){ .proto = proto,
+                                            .dport = (uint16_t)node_port,
+                                            .comment = spn,
+                                            .target = K8C_IPT_JUMP,
+                                            .jump = xlb_chain });
+                if (b->has_cidr)
+                        add(nat, xlb_chain,
+                            &(struct k8c_ipt_rule){
+                                    .has_src = true,
+                                    .src = b->cidr,
+                                    .src_len = b->cidr_len,
+                                    .comment = "Redirect pods trying to reach external loadbalancer "
+                                               "VIP to clusterIP",
+                                    .target = K8C_IPT_JUMP,
+                                    .jump = svc_chain });
+        } else if (node_port) {
                 add(nat, NODEPORTS,
                     &(struct k8c_ipt_rule){ .proto = proto,
                                             .dport = (uint16_t)node_port,
@@ -468,6 +496,25 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                                                   .to_ip = ep[i].ip,
                                                   .to_port = ep[i].port });
                 b->rs->n_endpoints++;
+        }
+        if (local_only) {
+                size_t n_local = 0;
+                for (size_t i = 0; i < n; i++)
+                        n_local += ep[i].local;
+                if (n_local == 0) {
+                        cleanup_free char *c = k8c_xasprintf("%s has no local endpoints", spn);
+                        add(nat, xlb_chain, &(struct k8c_ipt_rule){ .comment = c, .target = K8C_IPT_DROP });
+                }
+                for (size_t i = 0, k = 0; i < n; i++) {
+                        if (!ep[i].local)
+                                continue;
+                        cleanup_free char *c = k8c_xasprintf("Balancing rule %zu for %s", k, spn);
+                        struct k8c_ipt_rule r = { .comment = c, .target = K8C_IPT_JUMP, .jump = sep[i] };
+                        if (k + 1 < n_local)
+                                r.probability = (uint32_t)llround(2147483648.0 / (double)(n_local - k));
+                        add(nat, xlb_chain, &r);
+                        k++;
+                }
         }
         free(sep);
 }
@@ -720,6 +767,7 @@ static void render_rule(struct buf *b, const char *chain, const struct k8c_ipt_r
         case K8C_IPT_JUMP: bprintf(b, " -j %s", r->jump); break;
         case K8C_IPT_RETURN: bputs(b, " -j RETURN"); break;
         case K8C_IPT_ACCEPT: bputs(b, " -j ACCEPT"); break;
+        case K8C_IPT_DROP: bputs(b, " -j DROP"); break;
         case K8C_IPT_DNAT:
                 bprintf(b, " -j DNAT --to-destination %s:%u", ip_str(r->to_ip, ipb), r->to_port);
                 break;

@@ -481,6 +481,58 @@ static void test_external_ips(void **state)
         k8c_proxy_ruleset_free(&rs);
 }
 
+/* externalTrafficPolicy: Local: NodePort traffic goes to this node's endpoints only, unmasqueraded. */
+static void test_external_traffic_policy_local(void **state)
+{
+        json_t *svcs = parse("[{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"type\":"
+                             "\"NodePort\",\"externalTrafficPolicy\":\"Local\",\"clusterIP\":\"10.96.0.20\","
+                             "\"ports\":[{\"name\":\"http\",\"port\":80,\"nodePort\":30080}]}}]");
+        json_t *eps = parse("[{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"subsets\":[{"
+                            "\"addresses\":[{\"ip\":\"10.244.1.3\",\"nodeName\":\"node-1\"},{\"ip\":"
+                            "\"10.244.2.2\",\"nodeName\":\"node-2\"},{\"ip\":\"10.244.1.2\",\"nodeName\":"
+                            "\"node-1\"}],\"ports\":[{\"name\":\"http\",\"port\":8080}]}]}]");
+        struct k8c_proxy_rules_config cfg = { .cluster_cidr = "10.244.0.0/16", .node_name = "node-1" };
+        struct k8c_proxy_ruleset rs;
+        k8c_error_t err = NULL;
+        assert_int_equal(k8c_proxy_rules_build(svcs, eps, &cfg, &rs, &err), 0);
+        const struct k8c_ipt_chain *np = k8c_ipt_table_find(&rs.nat, "K8C-NODEPORTS");
+        assert_int_equal(np->n_rules, 1);
+        cleanup_free char *n0 = k8c_ipt_rule_render(np->name, &np->rules[0]);
+        assert_string_equal(
+                n0, "-A K8C-NODEPORTS -p tcp -m comment --comment \"default/web:http\" -m tcp --dport "
+                    "30080 -j K8C-XLB-HSDF7L354US5N4HK");
+        const struct k8c_ipt_chain *x = k8c_ipt_table_find(&rs.nat, "K8C-XLB-HSDF7L354US5N4HK");
+        assert_int_equal(x->n_rules, 3);
+        cleanup_free char *x0 = k8c_ipt_rule_render(x->name, &x->rules[0]);
+        cleanup_free char *x1 = k8c_ipt_rule_render(x->name, &x->rules[1]);
+        cleanup_free char *x2 = k8c_ipt_rule_render(x->name, &x->rules[2]);
+        assert_string_equal(
+                x0, "-A K8C-XLB-HSDF7L354US5N4HK -s 10.244.0.0/16 -m comment --comment \"Redirect pods "
+                    "trying to reach external loadbalancer VIP to clusterIP\" -j K8C-SVC-HSDF7L354US5N4HK");
+        assert_string_equal(x1,
+                            "-A K8C-XLB-HSDF7L354US5N4HK -m comment --comment \"Balancing rule 0 for "
+                            "default/web:http\" -m statistic --mode random --probability 0.50000000000 -j "
+                            "K8C-SEP-ILNLYU7RE5OGGF6M");
+        assert_string_equal(x2, "-A K8C-XLB-HSDF7L354US5N4HK -m comment --comment \"Balancing rule 1 for "
+                                "default/web:http\" -j K8C-SEP-7HQCPNY3DIPLXQRQ");
+        /* The ClusterIP still balances over all three. */
+        assert_int_equal(k8c_ipt_table_find(&rs.nat, "K8C-SVC-HSDF7L354US5N4HK")->n_rules, 4);
+        k8c_proxy_ruleset_free(&rs);
+
+        /* On a node without endpoints of its own: dropped. */
+        cfg.node_name = "node-3";
+        assert_int_equal(k8c_proxy_rules_build(svcs, eps, &cfg, &rs, &err), 0);
+        x = k8c_ipt_table_find(&rs.nat, "K8C-XLB-HSDF7L354US5N4HK");
+        assert_int_equal(x->n_rules, 2);
+        cleanup_free char *d = k8c_ipt_rule_render(x->name, &x->rules[1]);
+        assert_string_equal(
+                d, "-A K8C-XLB-HSDF7L354US5N4HK -m comment --comment \"default/web:http has no local "
+                   "endpoints\" -j DROP");
+        k8c_proxy_ruleset_free(&rs);
+        json_decref(svcs);
+        json_decref(eps);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -493,6 +545,7 @@ int main(void)
                 cmocka_unit_test(test_determinism),
                 cmocka_unit_test(test_many_services_counts),
                 cmocka_unit_test(test_external_ips),
+                cmocka_unit_test(test_external_traffic_policy_local),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,28 +278,39 @@ static void test_foreign_rules_survive_and_cleanup_restores(void **state)
 static void test_large_table_exact(void **state)
 {
         json_t *svcs = json_array(), *eps = json_array();
+        size_t n_xlb = 0;
         for (int i = 0; i < 500; i++) {
                 char name[16], ip[32];
                 snprintf(name, sizeof(name), "s%03d", i);
                 snprintf(ip, sizeof(ip), "10.96.%d.%d", (i / 200) & 0xff, i % 200 + 1);
+                /* Every 7th keeps NodePort traffic on local endpoints: on even ones one endpoint is ours,
+                 * odd ones have none here (a DROP rule). */
                 json_array_append_new(svcs,
-                                      json_pack("{s:{s:s,s:s},s:{s:s,s:s,s:[{s:i,s:i}]}}", "metadata", "name",
-                                                name, "namespace", "n", "spec", "type", "NodePort",
+                                      json_pack("{s:{s:s,s:s},s:{s:s,s:s,s:s,s:[{s:i,s:i}]}}", "metadata",
+                                                "name", name, "namespace", "n", "spec", "type", "NodePort",
+                                                "externalTrafficPolicy", i % 7 == 3 ? "Local" : "Cluster",
                                                 "clusterIP", ip, "ports", "port", 80, "nodePort", 30000 + i));
                 if (i % 50 == 0)
                         continue; /* every 50th without endpoints: REJECT rules too */
-                json_array_append_new(eps, json_pack("{s:{s:s,s:s},s:[{s:[{s:s},{s:s},{s:s}],s:[{s:i}]}]}",
-                                                     "metadata", "name", name, "namespace", "n", "subsets",
-                                                     "addresses", "ip", "10.244.0.1", "ip", "10.244.0.2",
-                                                     "ip", "10.244.0.3", "ports", "port", 8080));
+                json_t *e =
+                        json_pack("{s:{s:s,s:s},s:[{s:[{s:s},{s:s},{s:s}],s:[{s:i}]}]}", "metadata", "name",
+                                  name, "namespace", "n", "subsets", "addresses", "ip", "10.244.0.1", "ip",
+                                  "10.244.0.2", "ip", "10.244.0.3", "ports", "port", 8080);
+                if (i % 2 == 0)
+                        json_object_set_new(k8c_json_get(e, "subsets[0].addresses[0]"), "nodeName",
+                                            json_string("node-1"));
+                json_array_append_new(eps, e);
+                if (i % 7 == 3)
+                        n_xlb++;
         }
-        struct k8c_proxy_rules_config cfg = { .cluster_cidr = "10.244.0.0/16" };
+        struct k8c_proxy_rules_config cfg = { .cluster_cidr = "10.244.0.0/16", .node_name = "node-1" };
         struct k8c_proxy_ruleset rs;
         k8c_error_t err = NULL;
         assert_int_equal(k8c_proxy_rules_build(svcs, eps, &cfg, &rs, &err), 0);
         struct k8c_iptc_stats st;
         apply(&rs.nat, &st);
-        assert_int_equal(st.chains_created, 4 + 490 + 490 * 3);
+        assert_int_equal(n_xlb, 70);
+        assert_int_equal(st.chains_created, 4 + 490 + 490 * 3 + n_xlb);
         apply(&rs.filter, &st);
         cleanup_free char *want_nat = k8c_ipt_table_render(&rs.nat);
         cleanup_free char *want_filter = k8c_ipt_table_render(&rs.filter);
