@@ -455,11 +455,20 @@ int k8c_dns_server_start(const struct k8c_dns_config *cfg, const struct k8c_dns_
         s->cfg.domain = s->domain;
         s->view = *view;
         s->udp = s->tcp = s->stop_pipe[0] = s->stop_pipe[1] = -1;
-        int r = bind_socket(SOCK_DGRAM, addr, port, &s->udp, &s->port, err);
-        /* TCP on the very port UDP got (which an ephemeral request chose). */
-        int tport = 0;
-        if (r >= 0)
-                r = bind_socket(SOCK_STREAM, addr, s->port, &s->tcp, &tport, err);
+        int r = 0;
+        /* TCP on the very port UDP got. With an ephemeral request the TCP side of that port may be
+         * taken by someone else: then try another port (a few times) rather than fail. */
+        for (int attempt = 0; attempt < 20; attempt++) {
+                r = bind_socket(SOCK_DGRAM, addr, port, &s->udp, &s->port, err);
+                int tport = 0;
+                if (r >= 0)
+                        r = bind_socket(SOCK_STREAM, addr, s->port, &s->tcp, &tport, err);
+                if (r >= 0 || port != 0 || s->udp < 0)
+                        break;
+                close(s->udp);
+                s->udp = -1;
+                k8c_error_release(err);
+        }
         if (r >= 0 && pipe2(s->stop_pipe, O_CLOEXEC) < 0)
                 r = k8c_make_errno(err, errno, "pipe");
         if (r >= 0 && (errno = pthread_create(&s->thread, NULL, serve, s)) != 0)
