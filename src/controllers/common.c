@@ -272,3 +272,45 @@ char *k8c_ctrl_path(const char *api_version, const char *plural, const char *ns,
         return name != NULL ? k8c_xasprintf("%s%s/%s/%s", prefix, api_version, plural, name)
                             : k8c_xasprintf("%s%s/%s", prefix, api_version, plural);
 }
+
+/* ---- owner reference removal ---- */
+
+int k8c_ctrl_remove_owner_refs(const struct k8c_object_control *ctl, const char *path, const json_t *obj,
+                               const char *const *uids, size_t n, k8c_error_t *err)
+{
+        json_t *refs = k8c_json_get(obj, "metadata.ownerReferences");
+        size_t left = 0, i;
+        json_t *r;
+        json_array_foreach(refs, i, r)
+        {
+                const char *u = json_string_value(json_object_get(r, "uid"));
+                bool drop = false;
+                for (size_t j = 0; j < n && !drop; j++)
+                        drop = u != NULL && strcmp(u, uids[j]) == 0;
+                if (!drop)
+                        left++;
+        }
+        json_auto_t *patch = NULL;
+        const char *type;
+        if (left == 0) {
+                /* Dropping the last reference: remove the field, as Kubernetes' omitempty leaves it, guarded
+                 * by the resourceVersion so a reference added meanwhile is not lost. */
+                patch = json_pack("{s:{s:n, s:s}}", "metadata", "ownerReferences", "resourceVersion",
+                                  k8c_json_get_string(obj, "metadata.resourceVersion"));
+                type = "application/merge-patch+json";
+        } else {
+                json_t *list = json_array();
+                for (size_t j = 0; j < n; j++)
+                        json_array_append_new(list,
+                                              json_pack("{s:s, s:s}", "$patch", "delete", "uid", uids[j]));
+                patch = json_pack("{s:{s:o, s:s}}", "metadata", "ownerReferences", list, "uid",
+                                  k8c_json_get_string(obj, "metadata.uid"));
+                type = "application/strategic-merge-patch+json";
+        }
+        int rc = ctl->patch(ctl->opaque, path, type, patch, err);
+        if (rc < 0 && k8c_error_reason(err) == K8C_ENOTFOUND) {
+                k8c_error_release(err);
+                return 0;
+        }
+        return rc;
+}

@@ -249,17 +249,7 @@ static int delete_object(struct k8c_gc_controller *c, const char *path, const js
 static int remove_refs(struct k8c_gc_controller *c, const char *path, const json_t *obj,
                        const char *const *uids, size_t n, k8c_error_t *err)
 {
-        json_t *list = json_array();
-        for (size_t i = 0; i < n; i++)
-                json_array_append_new(list, json_pack("{s:s, s:s}", "$patch", "delete", "uid", uids[i]));
-        json_auto_t *patch = json_pack("{s:{s:o, s:s}}", "metadata", "ownerReferences", list, "uid",
-                                       k8c_json_get_string(obj, "metadata.uid"));
-        int r = c->ctl.patch(c->ctl.opaque, path, "application/strategic-merge-patch+json", patch, err);
-        if (r < 0 && k8c_error_reason(err) == K8C_ENOTFOUND) {
-                k8c_error_release(err);
-                return 0;
-        }
-        return r;
+        return k8c_ctrl_remove_owner_refs(&c->ctl, path, obj, uids, n, err);
 }
 
 /* A dependent: delete it when every owner is gone; drop references to the gone ones otherwise. */

@@ -17,4 +17,10 @@ const json_t *k8c_ctrl_controller_ref(const json_t *obj);
  * ns NULL or "" for cluster-scoped. Caller frees. */
 char *k8c_ctrl_path(const char *api_version, const char *plural, const char *ns, const char *name);
 
+/* Removes the ownerReferences with the given uids from obj (at path): a strategic-merge delete
+ * by uid when others remain, else a merge patch dropping the field guarded by resourceVersion.
+ * NotFound counts as done. */
+int k8c_ctrl_remove_owner_refs(const struct k8c_object_control *ctl, const char *path, const json_t *obj,
+                               const char *const *uids, size_t n, k8c_error_t *err);
+
 #endif

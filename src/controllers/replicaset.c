@@ -357,16 +357,14 @@ static int adopt(struct k8c_rs_controller *c, const json_t *rs, const json_t *po
         return c->ctl.patch(c->ctl.opaque, path, "application/merge-patch+json", patch, err);
 }
 
-/* Removes rs's reference from pod (strategic merge by uid, so other owners stay). */
+/* Removes rs's reference from pod; other owners stay. */
 static int release(struct k8c_rs_controller *c, const json_t *rs, const json_t *pod, k8c_error_t *err)
 {
-        json_auto_t *patch = json_pack("{s:{s:[{s:s, s:s}], s:s}}", "metadata", "ownerReferences", "$patch",
-                                       "delete", "uid", k8c_json_get_string(rs, "metadata.uid"), "uid",
-                                       k8c_json_get_string(pod, "metadata.uid"));
+        const char *uids[1] = { k8c_json_get_string(rs, "metadata.uid") };
         cleanup_free char *path = pod_path(pod);
-        int r = c->ctl.patch(c->ctl.opaque, path, "application/strategic-merge-patch+json", patch, err);
-        if (r < 0 && (k8c_error_reason(err) == K8C_ENOTFOUND || k8c_error_reason(err) == K8C_EINVALID)) {
-                /* Gone, or no longer ours: nothing to release. */
+        int r = k8c_ctrl_remove_owner_refs(&c->ctl, path, pod, uids, 1, err);
+        if (r < 0 && k8c_error_reason(err) == K8C_EINVALID) {
+                /* No longer ours to release. */
                 k8c_error_release(err);
                 return 0;
         }
