@@ -15,12 +15,13 @@
 
 static json_t *make_svc(const char *name, bool selector)
 {
-        json_t *s = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:i, s:s, s:s}, {s:s, s:i, "
-                              "s:i, s:s}]}}",
-                              "apiVersion", "v1", "kind", "Service", "metadata", "name", name, "namespace", "default",
-                              "uid", "svc-uid", "labels", "team", "a", "spec", "clusterIP", "10.96.0.10", "ports",
-                              "name", "http", "port", 80, "targetPort", "web", "protocol", "TCP", "name", "metrics",
-                              "port", 9000, "targetPort", 9100, "protocol", "TCP");
+        json_t *s = json_pack(
+                "{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:i, s:s, s:s}, {s:s, s:i, "
+                "s:i, s:s}]}}",
+                "apiVersion", "v1", "kind", "Service", "metadata", "name", name, "namespace", "default",
+                "uid", "svc-uid", "labels", "team", "a", "spec", "clusterIP", "10.96.0.10", "ports", "name",
+                "http", "port", 80, "targetPort", "web", "protocol", "TCP", "name", "metrics", "port", 9000,
+                "targetPort", 9100, "protocol", "TCP");
         if (selector)
                 json_object_set_new(json_object_get(s, "spec"), "selector", json_pack("{s:s}", "app", "web"));
         return s;
@@ -33,13 +34,14 @@ static json_t *make_pod(const char *name, const char *ip, bool ready, int web_po
         snprintf(uid, sizeof(uid), "uid-%s", name);
         json_t *ports = json_array();
         if (web_port > 0)
-                json_array_append_new(ports, json_pack("{s:s, s:i, s:s}", "name", "web", "containerPort", web_port,
-                                                       "protocol", "TCP"));
-        json_t *p = json_pack("{s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:o}]}, s:{s:s, s:[{s:s, s:s}]}}",
-                              "metadata", "name", name, "namespace", "default", "uid", uid, "resourceVersion", "5",
-                              "labels", "app", app, "spec", "nodeName", "node-1", "containers", "name", "c", "ports",
-                              ports, "status", "phase", "Running", "conditions", "type", "Ready", "status",
-                              ready ? "True" : "False");
+                json_array_append_new(ports, json_pack("{s:s, s:i, s:s}", "name", "web", "containerPort",
+                                                       web_port, "protocol", "TCP"));
+        json_t *p = json_pack(
+                "{s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:o}]}, s:{s:s, s:[{s:s, s:s}]}}",
+                "metadata", "name", name, "namespace", "default", "uid", uid, "resourceVersion", "5",
+                "labels", "app", app, "spec", "nodeName", "node-1", "containers", "name", "c", "ports", ports,
+                "status", "phase", "Running", "conditions", "type", "Ready", "status",
+                ready ? "True" : "False");
         if (ip != NULL)
                 json_object_set_new(json_object_get(p, "status"), "podIP", json_string(ip));
         return p;
@@ -49,8 +51,8 @@ static json_t *addr(const char *ip, const char *name)
 {
         char uid[64];
         snprintf(uid, sizeof(uid), "uid-%s", name);
-        return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "ip", ip, "nodeName", "node-1", "targetRef", "kind",
-                         "Pod", "namespace", "default", "name", name, "uid", uid);
+        return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "ip", ip, "nodeName", "node-1", "targetRef",
+                         "kind", "Pod", "namespace", "default", "name", name, "uid", uid);
 }
 
 static void test_endpoints_for_service(void **state)
@@ -62,12 +64,13 @@ static void test_endpoints_for_service(void **state)
                                       make_pod("noip", NULL, true, 8080, "web"),
                                       make_pod("other", "10.244.0.9", true, 8080, "db"));
         json_auto_t *ep = k8c_endpoints_for_service(svc, pods);
-        json_auto_t *want = json_pack(
-                "{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:[{s:[o, o], s:[o], s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}]}]}",
-                "apiVersion", "v1", "kind", "Endpoints", "metadata", "name", "web", "namespace", "default", "labels",
-                "team", "a", "subsets", "addresses", addr("10.244.0.4", "a"), addr("10.244.0.5", "b"),
-                "notReadyAddresses", addr("10.244.0.6", "c"), "ports", "name", "http", "port", 8080, "protocol", "TCP",
-                "name", "metrics", "port", 9100, "protocol", "TCP");
+        json_auto_t *want = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:[{s:[o, o], s:[o], s:[{s:s, s:i, "
+                                      "s:s}, {s:s, s:i, s:s}]}]}",
+                                      "apiVersion", "v1", "kind", "Endpoints", "metadata", "name", "web",
+                                      "namespace", "default", "labels", "team", "a", "subsets", "addresses",
+                                      addr("10.244.0.4", "a"), addr("10.244.0.5", "b"), "notReadyAddresses",
+                                      addr("10.244.0.6", "c"), "ports", "name", "http", "port", 8080,
+                                      "protocol", "TCP", "name", "metrics", "port", 9100, "protocol", "TCP");
         if (!json_equal(ep, want)) {
                 char *s = json_dumps(ep, JSON_COMPACT);
                 fprintf(stderr, "got %s\n", s);
@@ -85,11 +88,11 @@ static void test_subsets_by_port_set(void **state)
         json_auto_t *ep = k8c_endpoints_for_service(svc, pods);
         json_t *subsets = json_object_get(ep, "subsets");
         assert_int_equal(json_array_size(subsets), 2);
-        json_auto_t *s_new =
-                json_pack("{s:[o], s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}]}", "addresses", addr("10.244.0.4", "new"), "ports",
-                          "name", "http", "port", 8080, "protocol", "TCP", "name", "metrics", "port", 9100, "protocol", "TCP");
-        json_auto_t *s_old = json_pack("{s:[o], s:[{s:s, s:i, s:s}]}", "addresses", addr("10.244.0.5", "old"), "ports",
-                                       "name", "metrics", "port", 9100, "protocol", "TCP");
+        json_auto_t *s_new = json_pack("{s:[o], s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}]}", "addresses",
+                                       addr("10.244.0.4", "new"), "ports", "name", "http", "port", 8080,
+                                       "protocol", "TCP", "name", "metrics", "port", 9100, "protocol", "TCP");
+        json_auto_t *s_old = json_pack("{s:[o], s:[{s:s, s:i, s:s}]}", "addresses", addr("10.244.0.5", "old"),
+                                       "ports", "name", "metrics", "port", 9100, "protocol", "TCP");
         /* Sorted by port set text: "[{"name":"http"..." < "[{"name":"metrics"...". */
         assert_true(json_equal(json_array_get(subsets, 0), s_new));
         assert_true(json_equal(json_array_get(subsets, 1), s_old));
@@ -102,7 +105,8 @@ static void test_headless_and_publish_not_ready(void **state)
         json_object_set_new(json_object_get(svc, "spec"), "publishNotReadyAddresses", json_true());
         json_auto_t *pods = json_pack("[o]", make_pod("c", "10.244.0.6", false, 8080, "web"));
         json_auto_t *ep = k8c_endpoints_for_service(svc, pods);
-        assert_string_equal(k8c_json_get_string(ep, "metadata.labels[\"service.kubernetes.io/headless\"]"), "");
+        assert_string_equal(k8c_json_get_string(ep, "metadata.labels[\"service.kubernetes.io/headless\"]"),
+                            "");
         json_t *s0 = json_array_get(json_object_get(ep, "subsets"), 0);
         assert_int_equal(json_array_size(json_object_get(s0, "addresses")), 1);
         assert_null(json_object_get(s0, "notReadyAddresses"));
@@ -167,7 +171,8 @@ static void test_sync_creates_then_updates_on_change(void **state)
         json_auto_t *creates = fake_calls(&e->f, "create");
         assert_int_equal(json_array_size(creates), 1);
         json_t *c0 = json_array_get(creates, 0);
-        assert_string_equal(json_string_value(json_object_get(c0, "path")), "/api/v1/namespaces/default/endpoints");
+        assert_string_equal(json_string_value(json_object_get(c0, "path")),
+                            "/api/v1/namespaces/default/endpoints");
         json_t *body = json_object_get(c0, "body");
         json_auto_t *nr = json_pack("[o]", addr("10.244.0.4", "a"));
         assert_true(json_equal(k8c_json_get(body, "subsets[0].notReadyAddresses"), nr));
@@ -184,7 +189,8 @@ static void test_sync_creates_then_updates_on_change(void **state)
         json_auto_t *updates = fake_calls(&e->f, "update");
         assert_int_equal(json_array_size(updates), 1);
         json_t *u = json_array_get(updates, 0);
-        assert_string_equal(json_string_value(json_object_get(u, "path")), "/api/v1/namespaces/default/endpoints/web");
+        assert_string_equal(json_string_value(json_object_get(u, "path")),
+                            "/api/v1/namespaces/default/endpoints/web");
         json_t *ub = json_object_get(u, "body");
         assert_string_equal(k8c_json_get_string(ub, "metadata.resourceVersion"), "77");
         json_auto_t *ready = json_pack("[o]", addr("10.244.0.4", "a"));

@@ -47,17 +47,18 @@ static int teardown(void **state)
 
 static json_t *ref(const char *kind, const char *name, const char *uid, bool block)
 {
-        return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", strcmp(kind, "ReplicaSet") == 0 ? "apps/v1" : "v1",
-                         "kind", kind, "name", name, "uid", uid, "controller", strcmp(kind, "ReplicaSet") == 0,
-                         "blockOwnerDeletion", block);
+        return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion",
+                         strcmp(kind, "ReplicaSet") == 0 ? "apps/v1" : "v1", "kind", kind, "name", name,
+                         "uid", uid, "controller", strcmp(kind, "ReplicaSet") == 0, "blockOwnerDeletion",
+                         block);
 }
 
 static json_t *make_pod(const char *name, json_t *refs /* stolen, may be NULL */)
 {
         char uid[64];
         snprintf(uid, sizeof(uid), "uid-%s", name);
-        json_t *p = json_pack("{s:{s:s, s:s, s:s, s:s}}", "metadata", "name", name, "namespace", "default", "uid", uid,
-                              "resourceVersion", "30");
+        json_t *p = json_pack("{s:{s:s, s:s, s:s, s:s}}", "metadata", "name", name, "namespace", "default",
+                              "uid", uid, "resourceVersion", "30");
         if (refs != NULL)
                 json_object_set_new(json_object_get(p, "metadata"), "ownerReferences", refs);
         return p;
@@ -65,8 +66,8 @@ static json_t *make_pod(const char *name, json_t *refs /* stolen, may be NULL */
 
 static json_t *make_rs(const char *finalizer)
 {
-        json_t *rs = json_pack("{s:{s:s, s:s, s:s, s:s}}", "metadata", "name", "web", "namespace", "default", "uid",
-                               RS_UID, "resourceVersion", "40");
+        json_t *rs = json_pack("{s:{s:s, s:s, s:s, s:s}}", "metadata", "name", "web", "namespace", "default",
+                               "uid", RS_UID, "resourceVersion", "40");
         if (finalizer != NULL) {
                 json_t *md = json_object_get(rs, "metadata");
                 json_object_set_new(md, "deletionTimestamp", json_string("2026-11-24T12:00:00Z"));
@@ -99,7 +100,8 @@ static void test_dangling_owner_deletes_dependent(void **state)
         json_auto_t *dels = fake_calls(&e->f, "delete");
         assert_int_equal(json_array_size(dels), 1);
         json_t *d = json_array_get(dels, 0);
-        assert_string_equal(json_string_value(json_object_get(d, "path")), "/api/v1/namespaces/default/pods/p1");
+        assert_string_equal(json_string_value(json_object_get(d, "path")),
+                            "/api/v1/namespaces/default/pods/p1");
         json_auto_t *opts = json_pack("{s:s, s:s, s:s, s:{s:s}}", "kind", "DeleteOptions", "apiVersion", "v1",
                                       "propagationPolicy", "Background", "preconditions", "uid", "uid-p1");
         assert_true(json_equal(json_object_get(d, "body"), opts));
@@ -149,9 +151,10 @@ static void test_partial_owner_loss_removes_reference(void **state)
         json_auto_t *patches = fake_calls(&e->f, "patch");
         assert_int_equal(json_array_size(patches), 1);
         json_t *p = json_array_get(patches, 0);
-        assert_string_equal(json_string_value(json_object_get(p, "type")), "application/strategic-merge-patch+json");
-        json_auto_t *want = json_pack("{s:{s:[{s:s, s:s}], s:s}}", "metadata", "ownerReferences", "$patch", "delete",
-                                      "uid", "cm-uid", "uid", "uid-p1");
+        assert_string_equal(json_string_value(json_object_get(p, "type")),
+                            "application/strategic-merge-patch+json");
+        json_auto_t *want = json_pack("{s:{s:[{s:s, s:s}], s:s}}", "metadata", "ownerReferences", "$patch",
+                                      "delete", "uid", "cm-uid", "uid", "uid-p1");
         assert_true(json_equal(json_object_get(p, "body"), want));
 }
 
@@ -159,14 +162,16 @@ static void test_orphan_finalizer(void **state)
 {
         struct env *e = *state;
         json_t *rs = make_rs("orphan");
-        json_object_set_new(e->f.objects, "/apis/apps/v1/namespaces/default/replicasets/web", json_deep_copy(rs));
+        json_object_set_new(e->f.objects, "/apis/apps/v1/namespaces/default/replicasets/web",
+                            json_deep_copy(rs));
         add(e->rs, rs);
         add(e->pods, make_pod("p1", json_pack("[o]", ref("ReplicaSet", "web", RS_UID, true))));
         add(e->pods, make_pod("p2", json_pack("[o]", ref("ReplicaSet", "web", RS_UID, true))));
         sync_ok(e, "apps/v1/ReplicaSet|default/web");
         json_auto_t *patches = fake_calls(&e->f, "patch");
         assert_int_equal(json_array_size(patches), 3);
-        json_auto_t *unref = json_pack("{s:{s:n, s:s}}", "metadata", "ownerReferences", "resourceVersion", "30");
+        json_auto_t *unref =
+                json_pack("{s:{s:n, s:s}}", "metadata", "ownerReferences", "resourceVersion", "30");
         for (size_t i = 0; i < 2; i++)
                 assert_true(json_equal(json_object_get(json_array_get(patches, i), "body"), unref));
         json_t *last = json_array_get(patches, 2);
@@ -182,7 +187,8 @@ static void test_foreground_waits_for_blocking_dependents(void **state)
 {
         struct env *e = *state;
         json_t *rs = make_rs("foregroundDeletion");
-        json_object_set_new(e->f.objects, "/apis/apps/v1/namespaces/default/replicasets/web", json_deep_copy(rs));
+        json_object_set_new(e->f.objects, "/apis/apps/v1/namespaces/default/replicasets/web",
+                            json_deep_copy(rs));
         add(e->rs, rs);
         add(e->pods, make_pod("p1", json_pack("[o]", ref("ReplicaSet", "web", RS_UID, true))));
         add(e->pods, make_pod("p2", json_pack("[o]", ref("ReplicaSet", "web", RS_UID, true))));
@@ -241,8 +247,8 @@ static void test_owner_deletion_enqueues_dependents(void **state)
 static void test_unknown_owner_kind_never_deleted(void **state)
 {
         struct env *e = *state;
-        json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", "example.com/v1", "kind", "Widget", "name", "w",
-                              "uid", "w-uid");
+        json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", "example.com/v1", "kind", "Widget",
+                              "name", "w", "uid", "w-uid");
         add(e->pods, make_pod("p1", json_pack("[o]", r)));
         sync_ok(e, "v1/Pod|default/p1");
         assert_int_equal(json_array_size(e->f.calls), 0);
@@ -257,7 +263,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_name_reused_by_new_owner, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_partial_owner_loss_removes_reference, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_orphan_finalizer, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_foreground_waits_for_blocking_dependents, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_foreground_waits_for_blocking_dependents, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_owner_deletion_enqueues_dependents, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unknown_owner_kind_never_deleted, setup, teardown),
         };

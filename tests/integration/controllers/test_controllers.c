@@ -1,0 +1,712 @@
+/*
+ * test_controllers.c - the real k8c-apiserver and k8c-controller-manager on
+ * loopback: ReplicaSets create, replace, scale, release and adopt pods; the
+ * garbage collector deletes (Background) or orphans a ReplicaSet's pods; the
+ * Endpoints controller follows pod readiness; the manager's health, metrics,
+ * --controllers and SIGTERM. Pods are plain objects: the test marks them
+ * Ready through pods/status itself. Each test works in its own namespace.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/apiserver_harness.h"
+#include "k8c/json.h"
+
+static struct k8c_test_apiserver api;
+static pid_t cm_pid;
+static int cm_port;
+static char cm_log[256];
+
+static int free_port(void)
+{
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(sa);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+            getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        close(fd);
+        return ntohs(sa.sin_port);
+}
+
+static char *find_cm(void)
+{
+        const char *envs[] = { "K8C_ASAN_BINDIR", "K8C_BINDIR" };
+        for (size_t i = 0; i < 2; i++) {
+                const char *d = getenv(envs[i]);
+                char *p = NULL;
+                if (d == NULL || d[0] == '\0' || asprintf(&p, "%s/k8c-controller-manager", d) < 0)
+                        continue;
+                if (access(p, X_OK) == 0)
+                        return p;
+                free(p);
+        }
+        return access("build/asan/bin/k8c-controller-manager", X_OK) == 0
+                       ? realpath("build/asan/bin/k8c-controller-manager", NULL)
+                       : NULL;
+}
+
+static void sleep_ms(int ms)
+{
+        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static long cm_get(const char *path, char **ret_body)
+{
+        struct k8c_test_apiserver s = { .url = NULL };
+        char url[64];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", cm_port);
+        s.url = url;
+        struct k8c_test_http_reply r;
+        if (k8c_test_http(&s, "GET", path, NULL, NULL, 0, NULL, &r) < 0) {
+                k8c_test_http_reply_free(&r);
+                return -1;
+        }
+        long code = r.code;
+        if (ret_body != NULL)
+                *ret_body = strdup(r.body);
+        k8c_test_http_reply_free(&r);
+        return code;
+}
+
+/* Starts the controller manager with extra args; waits for /readyz. */
+static pid_t start_cm(int port, const char *extra)
+{
+        char *bin = find_cm();
+        if (bin == NULL)
+                return -1;
+        char server[128], portarg[32];
+        snprintf(server, sizeof(server), "--server=%s", api.url);
+        snprintf(portarg, sizeof(portarg), "--port=%d", port);
+        snprintf(cm_log, sizeof(cm_log), "%s/controller-manager.log", api.dir);
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
+                if (freopen(cm_log, "a", stderr) == NULL)
+                        _exit(127);
+                dup2(2, 1);
+                execl(bin, bin, server, portarg, "--bind-address=127.0.0.1", extra, (char *)NULL);
+                _exit(127);
+        }
+        free(bin);
+        return pid;
+}
+
+static int stop_pid(pid_t pid)
+{
+        int status = -1;
+        if (pid <= 0)
+                return -1;
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 100; i++) {
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        return status;
+                sleep_ms(100);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+}
+
+static int group_setup(void **state)
+{
+        if (k8c_test_apiserver_start(&api, NULL) < 0)
+                return -1;
+        cm_port = free_port();
+        cm_pid = start_cm(cm_port, "--controllers=*");
+        if (cm_pid <= 0)
+                return -1;
+        for (int i = 0; i < 200; i++) {
+                if (cm_get("/readyz", NULL) == 200)
+                        return 0;
+                sleep_ms(100);
+        }
+        return -1;
+}
+
+static int group_teardown(void **state)
+{
+        int st = stop_pid(cm_pid);
+        if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                char *cmd = NULL;
+                if (asprintf(&cmd, "cat %s >&2", cm_log) >= 0 && system(cmd) != 0)
+                        fprintf(stderr, "could not show %s\n", cm_log);
+                free(cmd);
+        }
+        k8c_test_apiserver_stop(&api);
+        return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* ---- API helpers ---- */
+
+static json_t *req(const char *method, const char *path, const char *ct, json_t *body /* stolen */,
+                   long *ret_code)
+{
+        char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        struct k8c_test_http_reply r;
+        int rc = k8c_test_http(&api, method, path, ct != NULL ? ct : (text ? "application/json" : NULL), text,
+                               text ? strlen(text) : 0, NULL, &r);
+        free(text);
+        assert_int_equal(rc, 0);
+        if (ret_code != NULL)
+                *ret_code = r.code;
+        json_t *out = json_loads(r.body, 0, NULL);
+        k8c_test_http_reply_free(&r);
+        return out;
+}
+
+static json_t *must(const char *method, const char *path, json_t *body, long want)
+{
+        long code = 0;
+        json_t *out = req(method, path, NULL, body, &code);
+        if (code != want) {
+                char *s = out ? json_dumps(out, JSON_COMPACT) : strdup("(none)");
+                fprintf(stderr, "%s %s: %ld %s\n", method, path, code, s);
+                free(s);
+        }
+        assert_int_equal(code, want);
+        return out;
+}
+
+static void make_ns(const char *ns)
+{
+        json_decref(must("POST", "/api/v1/namespaces",
+                         json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+                                   "name", ns),
+                         201));
+}
+
+static json_t *rs_obj(const char *name, int replicas)
+{
+        return json_pack("{s:s, s:s, s:{s:s}, s:{s:i, s:{s:{s:s}}, s:{s:{s:{s:s}}, s:{s:[{s:s, s:s}]}}}}",
+                         "apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", name, "spec",
+                         "replicas", replicas, "selector", "matchLabels", "app", name, "template", "metadata",
+                         "labels", "app", name, "spec", "containers", "name", "c", "image", "busybox");
+}
+
+static json_t *pod_obj(const char *name, const char *app)
+{
+        return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s, s:[{s:s, s:i}]}]}}", "apiVersion",
+                         "v1", "kind", "Pod", "metadata", "name", name, "labels", "app", app, "spec",
+                         "containers", "name", "c", "image", "busybox", "ports", "name", "http",
+                         "containerPort", 8080);
+}
+
+/* Pods of ns (new reference to the items array). */
+static json_t *list_pods(const char *ns, const char *selector)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods%s%s", ns, selector ? "?labelSelector=" : "",
+                 selector ? selector : "");
+        json_t *l = must("GET", path, NULL, 200);
+        json_t *items = json_incref(json_object_get(l, "items"));
+        json_decref(l);
+        return items;
+}
+
+static size_t count_owned(json_t *items, const char *owner_uid)
+{
+        size_t n = 0, i;
+        json_t *p;
+        json_array_foreach(items, i, p)
+        {
+                json_t *refs = k8c_json_get(p, "metadata.ownerReferences");
+                size_t j;
+                json_t *r;
+                json_array_foreach(refs, j, r)
+                {
+                        const char *u = json_string_value(json_object_get(r, "uid"));
+                        if (u != NULL && strcmp(u, owner_uid) == 0)
+                                n++;
+                }
+        }
+        return n;
+}
+
+/* Waits up to 20 s until the namespace has exactly want pods (and, with owner_uid, all owned by it). */
+static json_t *wait_pods(const char *ns, const char *selector, size_t want, const char *owner_uid)
+{
+        for (int i = 0; i < 200; i++) {
+                json_t *items = list_pods(ns, selector);
+                if (json_array_size(items) == want &&
+                    (owner_uid == NULL || count_owned(items, owner_uid) == want)) {
+                        /* Stable for a moment: no extra pod is on its way. */
+                        sleep_ms(500);
+                        json_t *again = list_pods(ns, selector);
+                        if (json_array_size(again) == want) {
+                                json_decref(items);
+                                return again;
+                        }
+                        json_decref(again);
+                }
+                json_decref(items);
+                sleep_ms(100);
+        }
+        json_t *items = list_pods(ns, selector);
+        fprintf(stderr, "wait_pods %s: want %zu, have %zu\n", ns, want, json_array_size(items));
+        return items;
+}
+
+static json_t *create_rs(const char *ns, const char *name, int replicas)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/replicasets", ns);
+        return must("POST", path, rs_obj(name, replicas), 201);
+}
+
+static void scale_rs(const char *ns, const char *name, int replicas)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/replicasets/%s/scale", ns, name);
+        long code = 0;
+        /* The apiserver's PATCH answers 409 when the controller's status write lands between its read
+         * and its write (Kubernetes retries that inside the apiserver): retry as a client would. */
+        for (int i = 0; i < 50; i++) {
+                json_decref(req("PATCH", path, "application/merge-patch+json",
+                                json_pack("{s:{s:i}}", "spec", "replicas", replicas), &code));
+                if (code != 409)
+                        break;
+                sleep_ms(50);
+        }
+        assert_int_equal(code, 200);
+}
+
+static json_t *wait_rs_status(const char *ns, const char *name, json_int_t replicas, json_int_t ready)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/replicasets/%s", ns, name);
+        for (int i = 0; i < 200; i++) {
+                json_t *rs = must("GET", path, NULL, 200);
+                if (k8c_json_get_int(rs, "status.replicas", -1) == replicas &&
+                    k8c_json_get_int(rs, "status.readyReplicas", -1) == ready &&
+                    k8c_json_get_int(rs, "status.observedGeneration", -1) ==
+                            k8c_json_get_int(rs, "metadata.generation", -2))
+                        return rs;
+                json_decref(rs);
+                sleep_ms(100);
+        }
+        return must("GET", path, NULL, 200);
+}
+
+static void set_pod_ready(const char *ns, const char *name, const char *ip, bool ready)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", ns, name);
+        char now[32];
+        time_t t = time(NULL);
+        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+        json_t *patch = json_pack("{s:{s:s, s:s, s:[{s:s, s:s, s:s}]}}", "status", "phase", "Running",
+                                  "podIP", ip, "conditions", "type", "Ready", "status",
+                                  ready ? "True" : "False", "lastTransitionTime", now);
+        long code = 0;
+        for (int i = 0; i < 50; i++) {
+                json_decref(req("PATCH", path, "application/strategic-merge-patch+json", json_incref(patch),
+                                &code));
+                if (code != 409) /* see scale_rs */
+                        break;
+                sleep_ms(50);
+        }
+        json_decref(patch);
+        assert_int_equal(code, 200);
+}
+
+/* ---- ReplicaSet ---- */
+
+static void test_rs_creates_and_replaces(void **state)
+{
+        make_ns("rs1");
+        json_auto_t *rs = create_rs("rs1", "web", 3);
+        const char *uid = k8c_json_get_string(rs, "metadata.uid");
+        json_auto_t *pods = wait_pods("rs1", NULL, 3, uid);
+        assert_int_equal(json_array_size(pods), 3);
+        json_t *p0 = json_array_get(pods, 0);
+        assert_int_equal(strncmp(k8c_json_get_string(p0, "metadata.name"), "web-", 4), 0);
+        assert_int_equal(strlen(k8c_json_get_string(p0, "metadata.name")), 9);
+        json_auto_t *ref =
+                json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", "apps/v1", "kind", "ReplicaSet",
+                          "name", "web", "uid", uid, "controller", 1, "blockOwnerDeletion", 1);
+        assert_true(json_equal(k8c_json_get(p0, "metadata.ownerReferences"), ref));
+        assert_non_null(k8c_json_get_string(p0, "metadata.annotations[\"kubernetes.io/created-by\"]"));
+        json_auto_t *st = wait_rs_status("rs1", "web", 3, 0);
+        assert_int_equal(k8c_json_get_int(st, "status.replicas", -1), 3);
+        assert_int_equal(k8c_json_get_int(st, "status.fullyLabeledReplicas", -1), 3);
+        assert_int_equal(k8c_json_get_int(st, "status.readyReplicas", -1), 0);
+        assert_int_equal(k8c_json_get_int(st, "status.availableReplicas", -1), 0);
+        assert_int_equal(k8c_json_get_int(st, "status.observedGeneration", -1), 1);
+
+        /* Delete one: a replacement appears, three again, the deleted one not among them. */
+        char path[256];
+        const char *victim = k8c_json_get_string(p0, "metadata.name");
+        char victim_name[64];
+        snprintf(victim_name, sizeof(victim_name), "%s", victim);
+        snprintf(path, sizeof(path), "/api/v1/namespaces/rs1/pods/%s", victim_name);
+        json_decref(must("DELETE", path, NULL, 200));
+        json_auto_t *after = wait_pods("rs1", NULL, 3, uid);
+        assert_int_equal(json_array_size(after), 3);
+        size_t i;
+        json_t *p;
+        json_array_foreach(after, i, p)
+                assert_string_not_equal(k8c_json_get_string(p, "metadata.name"), victim_name);
+
+        /* Ready pods are counted. */
+        set_pod_ready("rs1", k8c_json_get_string(json_array_get(after, 0), "metadata.name"), "10.244.0.10",
+                      true);
+        set_pod_ready("rs1", k8c_json_get_string(json_array_get(after, 1), "metadata.name"), "10.244.0.11",
+                      true);
+        json_auto_t *st2 = wait_rs_status("rs1", "web", 3, 2);
+        assert_int_equal(k8c_json_get_int(st2, "status.readyReplicas", -1), 2);
+        assert_int_equal(k8c_json_get_int(st2, "status.availableReplicas", -1), 2);
+}
+
+static void test_rs_scales_up_and_down(void **state)
+{
+        make_ns("rs2");
+        json_auto_t *rs = create_rs("rs2", "web", 3);
+        const char *uid = k8c_json_get_string(rs, "metadata.uid");
+        json_decref(wait_pods("rs2", NULL, 3, uid));
+        /* Mark two pods running and ready: scaling down removes the not-ready ones first. */
+        json_auto_t *three = list_pods("rs2", NULL);
+        char keep1[64], keep2[64];
+        snprintf(keep1, sizeof(keep1), "%s", k8c_json_get_string(json_array_get(three, 0), "metadata.name"));
+        snprintf(keep2, sizeof(keep2), "%s", k8c_json_get_string(json_array_get(three, 1), "metadata.name"));
+        set_pod_ready("rs2", keep1, "10.244.1.1", true);
+        set_pod_ready("rs2", keep2, "10.244.1.2", true);
+        scale_rs("rs2", "web", 5);
+        json_auto_t *five = wait_pods("rs2", NULL, 5, uid);
+        assert_int_equal(json_array_size(five), 5);
+        scale_rs("rs2", "web", 2);
+        json_auto_t *two = wait_pods("rs2", NULL, 2, uid);
+        assert_int_equal(json_array_size(two), 2);
+        const char *a = k8c_json_get_string(json_array_get(two, 0), "metadata.name");
+        const char *b = k8c_json_get_string(json_array_get(two, 1), "metadata.name");
+        assert_true((strcmp(a, keep1) == 0 && strcmp(b, keep2) == 0) ||
+                    (strcmp(a, keep2) == 0 && strcmp(b, keep1) == 0));
+        json_auto_t *st = wait_rs_status("rs2", "web", 2, 2);
+        assert_int_equal(k8c_json_get_int(st, "status.replicas", -1), 2);
+        assert_int_equal(k8c_json_get_int(st, "status.readyReplicas", -1), 2);
+        assert_int_equal(k8c_json_get_int(st, "status.observedGeneration", -1), 3);
+}
+
+static void test_rs_releases_relabelled_pod(void **state)
+{
+        make_ns("rs3");
+        json_auto_t *rs = create_rs("rs3", "web", 2);
+        const char *uid = k8c_json_get_string(rs, "metadata.uid");
+        json_auto_t *pods = wait_pods("rs3", NULL, 2, uid);
+        char sick[64];
+        snprintf(sick, sizeof(sick), "%s", k8c_json_get_string(json_array_get(pods, 0), "metadata.name"));
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/rs3/pods/%s", sick);
+        long code = 0;
+        json_decref(req("PATCH", path, "application/merge-patch+json",
+                        json_pack("{s:{s:{s:s}}}", "metadata", "labels", "app", "debug"), &code));
+        assert_int_equal(code, 200);
+        /* A replacement: two pods with app=web, both owned. */
+        json_auto_t *web = wait_pods("rs3", "app%3Dweb", 2, uid);
+        assert_int_equal(json_array_size(web), 2);
+        assert_int_equal(count_owned(web, uid), 2);
+        /* The quarantined pod keeps running, with no owner. */
+        for (int i = 0; i < 100; i++) {
+                json_auto_t *p = must("GET", path, NULL, 200);
+                if (json_array_size(k8c_json_get(p, "metadata.ownerReferences")) == 0)
+                        break;
+                sleep_ms(100);
+        }
+        json_auto_t *p = must("GET", path, NULL, 200);
+        if (k8c_json_get(p, "metadata.ownerReferences") != NULL) {
+                char *s = json_dumps(p, JSON_COMPACT);
+                fprintf(stderr, "released pod: %s\n", s);
+                free(s);
+        }
+        assert_null(k8c_json_get(p, "metadata.ownerReferences"));
+        assert_null(k8c_json_get(p, "metadata.deletionTimestamp"));
+        assert_string_equal(k8c_json_get_string(p, "metadata.labels.app"), "debug");
+        json_auto_t *all = list_pods("rs3", NULL);
+        assert_int_equal(json_array_size(all), 3);
+}
+
+static void test_rs_adopts_existing_pods(void **state)
+{
+        make_ns("rs4");
+        json_decref(must("POST", "/api/v1/namespaces/rs4/pods", pod_obj("bare-1", "web"), 201));
+        json_decref(must("POST", "/api/v1/namespaces/rs4/pods", pod_obj("bare-2", "web"), 201));
+        json_auto_t *b1 = must("GET", "/api/v1/namespaces/rs4/pods/bare-1", NULL, 200);
+        json_auto_t *rs = create_rs("rs4", "web", 3);
+        const char *uid = k8c_json_get_string(rs, "metadata.uid");
+        json_auto_t *pods = wait_pods("rs4", NULL, 3, uid);
+        assert_int_equal(json_array_size(pods), 3);
+        assert_int_equal(count_owned(pods, uid), 3);
+        /* The bare pods were taken over in place, not recreated. */
+        json_auto_t *b1_after = must("GET", "/api/v1/namespaces/rs4/pods/bare-1", NULL, 200);
+        assert_string_equal(k8c_json_get_string(b1_after, "metadata.uid"),
+                            k8c_json_get_string(b1, "metadata.uid"));
+        json_auto_t *b2_after = must("GET", "/api/v1/namespaces/rs4/pods/bare-2", NULL, 200);
+        assert_string_equal(k8c_json_get_string(b2_after, "metadata.ownerReferences[0].uid"), uid);
+        size_t created = 0, i;
+        json_t *p;
+        json_array_foreach(pods, i, p) if (strncmp(k8c_json_get_string(p, "metadata.name"), "web-", 4) == 0)
+                created++;
+        assert_int_equal(created, 1);
+}
+
+/* ---- garbage collector ---- */
+
+static void test_gc_background_deletes_pods(void **state)
+{
+        make_ns("gc1");
+        json_auto_t *rs = create_rs("gc1", "web", 3);
+        json_decref(wait_pods("gc1", NULL, 3, k8c_json_get_string(rs, "metadata.uid")));
+        json_decref(must("DELETE", "/apis/apps/v1/namespaces/gc1/replicasets/web",
+                         json_pack("{s:s}", "propagationPolicy", "Background"), 200));
+        json_auto_t *none = wait_pods("gc1", NULL, 0, NULL);
+        assert_int_equal(json_array_size(none), 0);
+}
+
+static void test_gc_orphan_keeps_pods(void **state)
+{
+        make_ns("gc2");
+        json_auto_t *rs = create_rs("gc2", "web", 2);
+        json_decref(wait_pods("gc2", NULL, 2, k8c_json_get_string(rs, "metadata.uid")));
+        json_decref(must("DELETE", "/apis/apps/v1/namespaces/gc2/replicasets/web",
+                         json_pack("{s:s}", "propagationPolicy", "Orphan"), 200));
+        long code = 0;
+        for (int i = 0; i < 200; i++) {
+                json_decref(req("GET", "/apis/apps/v1/namespaces/gc2/replicasets/web", NULL, NULL, &code));
+                if (code == 404)
+                        break;
+                sleep_ms(100);
+        }
+        assert_int_equal(code, 404);
+        json_auto_t *pods = wait_pods("gc2", NULL, 2, NULL);
+        assert_int_equal(json_array_size(pods), 2);
+        size_t i;
+        json_t *p;
+        json_array_foreach(pods, i, p)
+        {
+                assert_null(k8c_json_get(p, "metadata.ownerReferences"));
+                assert_null(k8c_json_get(p, "metadata.deletionTimestamp"));
+        }
+}
+
+static void test_gc_foreground(void **state)
+{
+        make_ns("gc3");
+        json_auto_t *rs = create_rs("gc3", "web", 2);
+        json_decref(wait_pods("gc3", NULL, 2, k8c_json_get_string(rs, "metadata.uid")));
+        json_decref(must("DELETE", "/apis/apps/v1/namespaces/gc3/replicasets/web",
+                         json_pack("{s:s}", "propagationPolicy", "Foreground"), 200));
+        long code = 0;
+        for (int i = 0; i < 200; i++) {
+                json_decref(req("GET", "/apis/apps/v1/namespaces/gc3/replicasets/web", NULL, NULL, &code));
+                if (code == 404)
+                        break;
+                sleep_ms(100);
+        }
+        assert_int_equal(code, 404);
+        json_auto_t *none = list_pods("gc3", NULL);
+        assert_int_equal(json_array_size(none), 0);
+}
+
+static void test_gc_dangling_reference(void **state)
+{
+        make_ns("gc4");
+        json_t *p = pod_obj("stray", "x");
+        json_object_set_new(json_object_get(p, "metadata"), "ownerReferences",
+                            json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "apps/v1", "kind", "ReplicaSet",
+                                      "name", "never-existed", "uid",
+                                      "00000000-0000-4000-8000-000000000000"));
+        json_decref(must("POST", "/api/v1/namespaces/gc4/pods", p, 201));
+        json_auto_t *none = wait_pods("gc4", NULL, 0, NULL);
+        assert_int_equal(json_array_size(none), 0);
+}
+
+/* ---- endpoints ---- */
+
+static json_t *wait_endpoints(const char *ns, const char *name, size_t ready, size_t not_ready)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/endpoints/%s", ns, name);
+        for (int i = 0; i < 200; i++) {
+                long code = 0;
+                json_t *ep = req("GET", path, NULL, NULL, &code);
+                if (code == 200 && json_array_size(k8c_json_get(ep, "subsets[0].addresses")) == ready &&
+                    json_array_size(k8c_json_get(ep, "subsets[0].notReadyAddresses")) == not_ready &&
+                    (ready + not_ready > 0 || json_array_size(json_object_get(ep, "subsets")) == 0))
+                        return ep;
+                json_decref(ep);
+                sleep_ms(100);
+        }
+        return must("GET", path, NULL, 200);
+}
+
+static void test_endpoints_follow_readiness(void **state)
+{
+        make_ns("ep1");
+        json_decref(must("POST", "/api/v1/namespaces/ep1/pods", pod_obj("a", "web"), 201));
+        json_decref(must("POST", "/api/v1/namespaces/ep1/pods", pod_obj("b", "web"), 201));
+        json_decref(must("POST", "/api/v1/namespaces/ep1/services",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}, s:[{s:s, s:i, s:s}]}}", "apiVersion",
+                                   "v1", "kind", "Service", "metadata", "name", "web", "spec", "selector",
+                                   "app", "web", "ports", "name", "http", "port", 80, "targetPort", "http"),
+                         201));
+        /* No pod has an IP yet: an Endpoints with no subsets. */
+        json_auto_t *ep0 = wait_endpoints("ep1", "web", 0, 0);
+        assert_int_equal(json_array_size(json_object_get(ep0, "subsets")), 0);
+        set_pod_ready("ep1", "a", "10.244.2.1", false);
+        set_pod_ready("ep1", "b", "10.244.2.2", true);
+        json_auto_t *ep1 = wait_endpoints("ep1", "web", 1, 1);
+        json_auto_t *b = must("GET", "/api/v1/namespaces/ep1/pods/b", NULL, 200);
+        json_auto_t *want =
+                json_pack("[{s:[{s:s, s:{s:s, s:s, s:s, s:s}}], s:[{s:s, s:{s:s, s:s, s:s, s:s}}], "
+                          "s:[{s:s, s:i, s:s}]}]",
+                          "addresses", "ip", "10.244.2.2", "targetRef", "kind", "Pod", "namespace", "ep1",
+                          "name", "b", "uid", k8c_json_get_string(b, "metadata.uid"), "notReadyAddresses",
+                          "ip", "10.244.2.1", "targetRef", "kind", "Pod", "namespace", "ep1", "name", "a",
+                          "uid", "", "ports", "name", "http", "port", 8080, "protocol", "TCP");
+        json_auto_t *a = must("GET", "/api/v1/namespaces/ep1/pods/a", NULL, 200);
+        json_object_set_new(k8c_json_get(want, "[0].notReadyAddresses[0].targetRef"), "uid",
+                            json_string(k8c_json_get_string(a, "metadata.uid")));
+        if (!json_equal(json_object_get(ep1, "subsets"), want)) {
+                char *s = json_dumps(ep1, JSON_COMPACT);
+                fprintf(stderr, "endpoints: %s\n", s);
+                free(s);
+        }
+        assert_true(json_equal(json_object_get(ep1, "subsets"), want));
+        /* a becomes ready, b not: they swap. */
+        set_pod_ready("ep1", "a", "10.244.2.1", true);
+        set_pod_ready("ep1", "b", "10.244.2.2", false);
+        json_t *ep2 = NULL;
+        for (int i = 0; i < 200; i++) {
+                json_decref(ep2);
+                ep2 = wait_endpoints("ep1", "web", 1, 1);
+                const char *ip = k8c_json_get_string(ep2, "subsets[0].addresses[0].ip");
+                if (ip != NULL && strcmp(ip, "10.244.2.1") == 0)
+                        break;
+                sleep_ms(100);
+        }
+        assert_string_equal(k8c_json_get_string(ep2, "subsets[0].addresses[0].ip"), "10.244.2.1");
+        assert_string_equal(k8c_json_get_string(ep2, "subsets[0].notReadyAddresses[0].ip"), "10.244.2.2");
+        json_decref(ep2);
+        /* Deleting the pods empties it; deleting the Service removes it. */
+        json_decref(must("DELETE", "/api/v1/namespaces/ep1/pods/a", NULL, 200));
+        json_decref(must("DELETE", "/api/v1/namespaces/ep1/pods/b", NULL, 200));
+        json_auto_t *ep3 = wait_endpoints("ep1", "web", 0, 0);
+        assert_int_equal(json_array_size(json_object_get(ep3, "subsets")), 0);
+        json_decref(must("DELETE", "/api/v1/namespaces/ep1/services/web", NULL, 200));
+        long code = 0;
+        for (int i = 0; i < 200; i++) {
+                json_decref(req("GET", "/api/v1/namespaces/ep1/endpoints/web", NULL, NULL, &code));
+                if (code == 404)
+                        break;
+                sleep_ms(100);
+        }
+        assert_int_equal(code, 404);
+}
+
+static void test_endpoints_service_without_selector_left_alone(void **state)
+{
+        make_ns("ep2");
+        json_decref(must("POST", "/api/v1/namespaces/ep2/services",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:i}]}}", "apiVersion", "v1", "kind",
+                                   "Service", "metadata", "name", "manual", "spec", "ports", "port", 80),
+                         201));
+        json_t *mine = json_pack("{s:s, s:s, s:{s:s}, s:[{s:[{s:s}], s:[{s:i}]}]}", "apiVersion", "v1",
+                                 "kind", "Endpoints", "metadata", "name", "manual", "subsets", "addresses",
+                                 "ip", "192.0.2.1", "ports", "port", 80);
+        json_decref(must("POST", "/api/v1/namespaces/ep2/endpoints", mine, 201));
+        sleep_ms(1500);
+        json_auto_t *ep = must("GET", "/api/v1/namespaces/ep2/endpoints/manual", NULL, 200);
+        assert_string_equal(k8c_json_get_string(ep, "subsets[0].addresses[0].ip"), "192.0.2.1");
+        assert_int_equal(k8c_json_get_int(ep, "subsets[0].ports[0].port", 0), 80);
+}
+
+/* ---- the manager itself ---- */
+
+static void test_manager_health_and_metrics(void **state)
+{
+        char *body = NULL;
+        assert_int_equal(cm_get("/healthz", &body), 200);
+        assert_string_equal(body, "ok");
+        free(body);
+        assert_int_equal(cm_get("/metrics", &body), 200);
+        assert_non_null(strstr(body, "k8c_controller_manager_leader 1\n"));
+        assert_non_null(strstr(body, "k8c_controller_syncs_total{controller=\"replicaset\"}"));
+        assert_non_null(strstr(body, "k8c_controller_syncs_total{controller=\"garbagecollector\"}"));
+        assert_non_null(strstr(body, "k8c_controller_syncs_total{controller=\"endpoints\"}"));
+        free(body);
+        assert_int_equal(cm_get("/nope", NULL), 404);
+}
+
+static void test_manager_leader_election(void **state)
+{
+        /* A second manager with --leader-elect: it leads (nobody else
+         * campaigns), holds the Lease, serves; SIGTERM stops it cleanly and releases the Lease. */
+        int port = free_port();
+        int saved = cm_port;
+        pid_t pid = start_cm(port, "--leader-elect");
+        assert_true(pid > 0);
+        cm_port = port;
+        bool ready = false;
+        for (int i = 0; i < 200 && !ready; i++) {
+                ready = cm_get("/readyz", NULL) == 200;
+                if (!ready)
+                        sleep_ms(100);
+        }
+        assert_true(ready);
+        char *body = NULL;
+        assert_int_equal(cm_get("/metrics", &body), 200);
+        assert_non_null(strstr(body, "k8c_controller_manager_leader 1\n"));
+        free(body);
+        cm_port = saved;
+        json_auto_t *lease = must(
+                "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/k8c-controller-manager",
+                NULL, 200);
+        assert_non_null(k8c_json_get_string(lease, "spec.holderIdentity"));
+        int st = stop_pid(pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_manager_health_and_metrics),
+                cmocka_unit_test(test_rs_creates_and_replaces),
+                cmocka_unit_test(test_rs_scales_up_and_down),
+                cmocka_unit_test(test_rs_releases_relabelled_pod),
+                cmocka_unit_test(test_rs_adopts_existing_pods),
+                cmocka_unit_test(test_gc_background_deletes_pods),
+                cmocka_unit_test(test_gc_orphan_keeps_pods),
+                cmocka_unit_test(test_gc_foreground),
+                cmocka_unit_test(test_gc_dangling_reference),
+                cmocka_unit_test(test_endpoints_follow_readiness),
+                cmocka_unit_test(test_endpoints_service_without_selector_left_alone),
+                cmocka_unit_test(test_manager_leader_election),
+        };
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
