@@ -117,4 +117,15 @@ int k8c_endpoints_controller_sync(struct k8c_endpoints_controller *c, const char
  * Service has no selector (left alone). */
 json_t *k8c_endpoints_for_service(const json_t *service, const json_t *pods);
 
+/* ---- Namespace ---- */
+
+struct k8c_namespace_controller;
+
+struct k8c_namespace_controller *k8c_namespace_controller_new(struct k8c_informer *namespaces,
+                                                              const struct k8c_object_control *ctl);
+void k8c_namespace_controller_free(struct k8c_namespace_controller *c);
+struct k8c_workqueue *k8c_namespace_controller_queue(struct k8c_namespace_controller *c);
+/* key: the namespace name. Deletes content of a terminating namespace, then finalizes it. */
+int k8c_namespace_controller_sync(struct k8c_namespace_controller *c, const char *key, k8c_error_t *err);
+
 #endif

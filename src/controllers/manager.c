@@ -40,7 +40,7 @@ struct running {
         atomic_uint_fast64_t syncs, errors;
 };
 
-enum { INF_PODS, INF_RS, INF_DEPLOY, INF_SVC, INF_EP, INF_MAX };
+enum { INF_PODS, INF_RS, INF_DEPLOY, INF_SVC, INF_EP, INF_NS, INF_MAX };
 
 static const struct {
         const char *path, *kind;
@@ -50,6 +50,7 @@ static const struct {
         [INF_DEPLOY] = { "/apis/apps/v1/deployments", "apps/v1/Deployment" },
         [INF_SVC] = { "/api/v1/services", "v1/Service" },
         [INF_EP] = { "/api/v1/endpoints", "v1/Endpoints" },
+        [INF_NS] = { "/api/v1/namespaces", "v1/Namespace" },
 };
 
 struct manager {
@@ -63,6 +64,7 @@ struct manager {
         struct k8c_rs_controller *rs;
         struct k8c_gc_controller *gc;
         struct k8c_endpoints_controller *ep;
+        struct k8c_namespace_controller *ns;
         atomic_bool ready;
         atomic_bool leading;
         pthread_mutex_t lock;
@@ -102,6 +104,27 @@ static void add_running(struct manager *m, const char *name, struct k8c_workqueu
         r->queue = q;
         r->sync = fn;
         r->ctrl = ctrl;
+}
+
+/* Typed adapters: calling a sync function through a pointer of another type would be undefined. */
+static int sync_rs(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_rs_controller_sync(c, key, err);
+}
+
+static int sync_gc(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_gc_controller_sync(c, key, err);
+}
+
+static int sync_ep(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_endpoints_controller_sync(c, key, err);
+}
+
+static int sync_ns(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_namespace_controller_sync(c, key, err);
 }
 
 /* ---- health and metrics ---- */
@@ -193,12 +216,14 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         bool rs = k8c_controller_enabled(cfg->controllers, "replicaset");
         bool gc = k8c_controller_enabled(cfg->controllers, "garbagecollector");
         bool ep = k8c_controller_enabled(cfg->controllers, "endpoints");
+        bool ns = k8c_controller_enabled(cfg->controllers, "namespace");
         switch (which) {
         case INF_PODS: return rs || gc || ep;
         case INF_RS: return rs || gc;
         case INF_DEPLOY: return gc;
         case INF_SVC: return gc || ep;
         case INF_EP: return ep;
+        case INF_NS: return ns;
         }
         return false;
 }
@@ -307,27 +332,28 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
         }
         if (k8c_controller_enabled(cfg.controllers, "replicaset")) {
                 m.rs = k8c_rs_controller_new(m.inf[INF_RS], m.inf[INF_PODS], &m.ctl, m.rec);
-                add_running(&m, "replicaset", k8c_rs_controller_queue(m.rs), (sync_fn)k8c_rs_controller_sync,
-                            m.rs);
+                add_running(&m, "replicaset", k8c_rs_controller_queue(m.rs), sync_rs, m.rs);
         }
         if (k8c_controller_enabled(cfg.controllers, "garbagecollector")) {
                 struct k8c_informer *infs[INF_MAX];
                 const char *kinds[INF_MAX];
                 int n = 0;
                 for (int i = 0; i < INF_MAX; i++) {
-                        if (m.inf[i] == NULL || i == INF_EP)
+                        if (m.inf[i] == NULL || i == INF_EP || i == INF_NS)
                                 continue;
                         infs[n] = m.inf[i];
                         kinds[n++] = inf_table[i].kind;
                 }
                 m.gc = k8c_gc_controller_new(infs, kinds, n, &m.ctl);
-                add_running(&m, "garbagecollector", k8c_gc_controller_queue(m.gc),
-                            (sync_fn)k8c_gc_controller_sync, m.gc);
+                add_running(&m, "garbagecollector", k8c_gc_controller_queue(m.gc), sync_gc, m.gc);
         }
         if (k8c_controller_enabled(cfg.controllers, "endpoints")) {
                 m.ep = k8c_endpoints_controller_new(m.inf[INF_SVC], m.inf[INF_PODS], m.inf[INF_EP], &m.ctl);
-                add_running(&m, "endpoints", k8c_endpoints_controller_queue(m.ep),
-                            (sync_fn)k8c_endpoints_controller_sync, m.ep);
+                add_running(&m, "endpoints", k8c_endpoints_controller_queue(m.ep), sync_ep, m.ep);
+        }
+        if (k8c_controller_enabled(cfg.controllers, "namespace")) {
+                m.ns = k8c_namespace_controller_new(m.inf[INF_NS], &m.ctl);
+                add_running(&m, "namespace", k8c_namespace_controller_queue(m.ns), sync_ns, m.ns);
         }
         for (int i = 0; i < INF_MAX; i++) {
                 if (m.inf[i] != NULL && k8c_informer_start(m.inf[i], err) < 0) {
@@ -378,6 +404,7 @@ out_stop:
         k8c_rs_controller_free(m.rs);
         k8c_gc_controller_free(m.gc);
         k8c_endpoints_controller_free(m.ep);
+        k8c_namespace_controller_free(m.ns);
         if (leader != NULL) {
                 /* Set leading false first so releasing the lease is not taken for losing it. */
                 atomic_store(&m.leading, false);
