@@ -22,6 +22,8 @@ int main(int argc, char **argv)
         int workers = 2;
         int64_t resync_ms = 5 * 60 * 1000;
         char *cluster_cidr = "10.244.0.0/16";
+        int node_cidr_mask = 24;
+        int64_t grace_ms = 40000, period_ms = 5000, eviction_ms = 5 * 60 * 1000;
         const struct k8c_flag flags[] = {
                 { "kubeconfig", 0, K8C_FLAG_STRING, &kubeconfig,
                   "path to the kubeconfig file (default $KUBECONFIG or ~/.kube/config)", NULL },
@@ -42,7 +44,15 @@ int main(int argc, char **argv)
                 { "concurrent-syncs", 0, K8C_FLAG_INT, &workers, "workers per controller", NULL },
                 { "min-resync-period", 0, K8C_FLAG_DURATION, &resync_ms, "informer resync period", NULL },
                 { "cluster-cidr", 0, K8C_FLAG_STRING, &cluster_cidr,
-                  "CIDR from which node podCIDRs are allocated (node IPAM is not implemented yet)", NULL },
+                  "CIDR from which node podCIDRs are allocated", NULL },
+                { "node-cidr-mask-size", 0, K8C_FLAG_INT, &node_cidr_mask,
+                  "prefix length of each node's podCIDR", NULL },
+                { "node-monitor-grace-period", 0, K8C_FLAG_DURATION, &grace_ms,
+                  "how long a node's Lease may go unrenewed before the node is unreachable", NULL },
+                { "node-monitor-period", 0, K8C_FLAG_DURATION, &period_ms, "how often node health is checked",
+                  NULL },
+                { "pod-eviction-timeout", 0, K8C_FLAG_DURATION, &eviction_ms,
+                  "how long pods stay on an unreachable node (without a toleration) before deletion", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
@@ -60,6 +70,11 @@ int main(int argc, char **argv)
                 .port = port,
                 .workers = workers,
                 .resync_ms = resync_ms,
+                .cluster_cidr = cluster_cidr,
+                .node_cidr_mask = node_cidr_mask,
+                .node_monitor_grace_ms = grace_ms,
+                .node_monitor_period_ms = period_ms,
+                .pod_eviction_timeout_ms = eviction_ms,
         };
         cleanup_error k8c_error_t err = NULL;
         if (k8c_controller_manager_run(&cfg, &err) < 0) {

@@ -24,17 +24,23 @@
 /* ---- the manager ---- */
 
 struct k8c_controller_manager_config {
-        const char *kubeconfig;   /* NULL = $KUBECONFIG / ~/.kube/config */
-        const char *server;       /* overrides the kubeconfig */
-        const char *controllers;  /* "*", "*,-garbagecollector", "replicaset,endpoints" */
-        bool leader_elect;        /* campaign on kube-system/k8c-controller-manager first */
-        const char *bind_address; /* health/metrics server, default 127.0.0.1 */
-        int port;                 /* default 10257; 0 = no server */
-        int workers;              /* per controller, default 2 */
-        int64_t resync_ms;        /* informer resync, default 5 min */
+        const char *kubeconfig;          /* NULL = $KUBECONFIG / ~/.kube/config */
+        const char *server;              /* overrides the kubeconfig */
+        const char *controllers;         /* "*", "*,-garbagecollector", "replicaset,endpoints" */
+        bool leader_elect;               /* campaign on kube-system/k8c-controller-manager first */
+        const char *bind_address;        /* health/metrics server, default 127.0.0.1 */
+        int port;                        /* default 10257; 0 = no server */
+        int workers;                     /* per controller, default 2 */
+        int64_t resync_ms;               /* informer resync, default 5 min */
+        const char *cluster_cidr;        /* node IPAM, default 10.244.0.0/16 */
+        int node_cidr_mask;              /* default 24 */
+        int64_t node_monitor_grace_ms;   /* default 40 s */
+        int64_t node_monitor_period_ms;  /* default 5 s */
+        int64_t pod_eviction_timeout_ms; /* default 5 min */
 };
 
-/* Runs until SIGTERM/SIGINT. */
+/* Controllers: replicaset, garbagecollector, endpoints, namespace, nodeipam, nodelifecycle.
+ * Runs until SIGTERM/SIGINT. */
 int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg, k8c_error_t *err);
 
 /* Whether controller name is enabled by a --controllers value ("*" all, "-name" off, "name" on). */
@@ -57,8 +63,8 @@ struct k8c_object_control {
 /* Actions through a real client (borrowed). */
 struct k8c_object_control k8c_object_control_client(struct k8c_client *client);
 
-/* Indexes every controller informer carries: "namespace", "uid" and "owner" (uids of
- * metadata.ownerReferences). Add before the informer starts. */
+/* Indexes every controller informer carries: "namespace", "uid", "owner" (uids of
+ * metadata.ownerReferences) and "node" (spec.nodeName). Add before the informer starts. */
 void k8c_ctrl_add_indexes(struct k8c_informer *inf);
 
 /* ---- ReplicaSet ---- */
@@ -127,5 +133,50 @@ void k8c_namespace_controller_free(struct k8c_namespace_controller *c);
 struct k8c_workqueue *k8c_namespace_controller_queue(struct k8c_namespace_controller *c);
 /* key: the namespace name. Deletes content of a terminating namespace, then finalizes it. */
 int k8c_namespace_controller_sync(struct k8c_namespace_controller *c, const char *key, k8c_error_t *err);
+
+/* ---- node IPAM ---- */
+
+struct k8c_cidr_allocator;
+/* Subnets of /node_prefix inside cluster_cidr (IPv4). K8C_EUSAGE on a bad CIDR or mask. */
+int k8c_cidr_allocator_new(const char *cluster_cidr, int node_prefix, struct k8c_cidr_allocator **ret,
+                           k8c_error_t *err);
+void k8c_cidr_allocator_free(struct k8c_cidr_allocator *a);
+/* Marks cidr used; false when it is not one of the allocator's subnets. */
+bool k8c_cidr_allocator_occupy(struct k8c_cidr_allocator *a, const char *cidr);
+void k8c_cidr_allocator_release(struct k8c_cidr_allocator *a, const char *cidr);
+/* The lowest free subnet ("10.244.3.0/24"), marked used. K8C_EINTERNAL when none is left. */
+int k8c_cidr_allocator_next(struct k8c_cidr_allocator *a, char *buf, size_t n, k8c_error_t *err);
+
+struct k8c_nodeipam_controller;
+int k8c_nodeipam_controller_new(struct k8c_informer *nodes, const struct k8c_object_control *ctl,
+                                const char *cluster_cidr, int node_prefix,
+                                struct k8c_nodeipam_controller **ret, k8c_error_t *err);
+void k8c_nodeipam_controller_free(struct k8c_nodeipam_controller *c);
+struct k8c_workqueue *k8c_nodeipam_controller_queue(struct k8c_nodeipam_controller *c);
+/* key: node name. Gives a node without spec.podCIDR the next free subnet. */
+int k8c_nodeipam_controller_sync(struct k8c_nodeipam_controller *c, const char *key, k8c_error_t *err);
+
+/* ---- node lifecycle ---- */
+
+struct k8c_nodelifecycle_config {
+        int64_t grace_ms;    /* --node-monitor-grace-period, default 40 s */
+        int64_t eviction_ms; /* --pod-eviction-timeout, default 5 min */
+        int64_t period_ms;   /* --node-monitor-period, default 5 s */
+};
+
+struct k8c_nodelifecycle_controller;
+/* leases: informer of kube-node-lease Leases; pods needs k8c_ctrl_add_indexes (the "node" index). */
+struct k8c_nodelifecycle_controller *
+k8c_nodelifecycle_controller_new(struct k8c_informer *nodes, struct k8c_informer *leases,
+                                 struct k8c_informer *pods, const struct k8c_object_control *ctl,
+                                 const struct k8c_nodelifecycle_config *cfg);
+void k8c_nodelifecycle_controller_free(struct k8c_nodelifecycle_controller *c);
+struct k8c_workqueue *k8c_nodelifecycle_controller_queue(struct k8c_nodelifecycle_controller *c);
+/* One monitor pass at monotonic time now_ms (wall: for timestamps written). */
+int k8c_nodelifecycle_monitor(struct k8c_nodelifecycle_controller *c, int64_t now_ms, time_t wall,
+                              k8c_error_t *err);
+/* The queue's only key is "monitor": one pass now, the next after the period. */
+int k8c_nodelifecycle_controller_sync(struct k8c_nodelifecycle_controller *c, const char *key,
+                                      k8c_error_t *err);
 
 #endif

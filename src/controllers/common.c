@@ -77,6 +77,7 @@ void k8c_ctrl_add_indexes(struct k8c_informer *inf)
         k8c_informer_add_index(inf, "namespace", k8c_index_by_namespace);
         k8c_informer_add_index(inf, "uid", index_uid);
         k8c_informer_add_index(inf, "owner", index_owner);
+        k8c_informer_add_index(inf, "node", k8c_index_by_node_name);
 }
 
 /* ---- --controllers ---- */

@@ -40,7 +40,7 @@ struct running {
         atomic_uint_fast64_t syncs, errors;
 };
 
-enum { INF_PODS, INF_RS, INF_DEPLOY, INF_SVC, INF_EP, INF_NS, INF_MAX };
+enum { INF_PODS, INF_RS, INF_DEPLOY, INF_SVC, INF_EP, INF_NS, INF_NODES, INF_LEASES, INF_MAX };
 
 static const struct {
         const char *path, *kind;
@@ -51,6 +51,9 @@ static const struct {
         [INF_SVC] = { "/api/v1/services", "v1/Service" },
         [INF_EP] = { "/api/v1/endpoints", "v1/Endpoints" },
         [INF_NS] = { "/api/v1/namespaces", "v1/Namespace" },
+        [INF_NODES] = { "/api/v1/nodes", "v1/Node" },
+        [INF_LEASES] = { "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                         "coordination.k8s.io/v1/Lease" },
 };
 
 struct manager {
@@ -65,6 +68,8 @@ struct manager {
         struct k8c_gc_controller *gc;
         struct k8c_endpoints_controller *ep;
         struct k8c_namespace_controller *ns;
+        struct k8c_nodeipam_controller *ipam;
+        struct k8c_nodelifecycle_controller *nlc;
         atomic_bool ready;
         atomic_bool leading;
         pthread_mutex_t lock;
@@ -125,6 +130,16 @@ static int sync_ep(void *c, const char *key, k8c_error_t *err)
 static int sync_ns(void *c, const char *key, k8c_error_t *err)
 {
         return k8c_namespace_controller_sync(c, key, err);
+}
+
+static int sync_ipam(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_nodeipam_controller_sync(c, key, err);
+}
+
+static int sync_nlc(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_nodelifecycle_controller_sync(c, key, err);
 }
 
 /* ---- health and metrics ---- */
@@ -217,8 +232,12 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         bool gc = k8c_controller_enabled(cfg->controllers, "garbagecollector");
         bool ep = k8c_controller_enabled(cfg->controllers, "endpoints");
         bool ns = k8c_controller_enabled(cfg->controllers, "namespace");
+        bool ipam = k8c_controller_enabled(cfg->controllers, "nodeipam");
+        bool nlc = k8c_controller_enabled(cfg->controllers, "nodelifecycle");
         switch (which) {
-        case INF_PODS: return rs || gc || ep;
+        case INF_PODS: return rs || gc || ep || nlc;
+        case INF_NODES: return ipam || nlc;
+        case INF_LEASES: return nlc;
         case INF_RS: return rs || gc;
         case INF_DEPLOY: return gc;
         case INF_SVC: return gc || ep;
@@ -252,6 +271,10 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 cfg.workers = MAX_WORKERS;
         if (cfg.resync_ms <= 0)
                 cfg.resync_ms = 5 * 60 * 1000;
+        if (cfg.cluster_cidr == NULL)
+                cfg.cluster_cidr = "10.244.0.0/16";
+        if (cfg.node_cidr_mask <= 0)
+                cfg.node_cidr_mask = 24;
 
         sigset_t set;
         sigemptyset(&set);
@@ -339,7 +362,8 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 const char *kinds[INF_MAX];
                 int n = 0;
                 for (int i = 0; i < INF_MAX; i++) {
-                        if (m.inf[i] == NULL || i == INF_EP || i == INF_NS)
+                        if (m.inf[i] == NULL || i == INF_EP || i == INF_NS || i == INF_NODES ||
+                            i == INF_LEASES)
                                 continue;
                         infs[n] = m.inf[i];
                         kinds[n++] = inf_table[i].kind;
@@ -354,6 +378,21 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
         if (k8c_controller_enabled(cfg.controllers, "namespace")) {
                 m.ns = k8c_namespace_controller_new(m.inf[INF_NS], &m.ctl);
                 add_running(&m, "namespace", k8c_namespace_controller_queue(m.ns), sync_ns, m.ns);
+        }
+        if (k8c_controller_enabled(cfg.controllers, "nodeipam")) {
+                r = k8c_nodeipam_controller_new(m.inf[INF_NODES], &m.ctl, cfg.cluster_cidr,
+                                                cfg.node_cidr_mask, &m.ipam, err);
+                if (r < 0)
+                        goto out_stop;
+                add_running(&m, "nodeipam", k8c_nodeipam_controller_queue(m.ipam), sync_ipam, m.ipam);
+        }
+        if (k8c_controller_enabled(cfg.controllers, "nodelifecycle")) {
+                struct k8c_nodelifecycle_config nc = { .grace_ms = cfg.node_monitor_grace_ms,
+                                                       .eviction_ms = cfg.pod_eviction_timeout_ms,
+                                                       .period_ms = cfg.node_monitor_period_ms };
+                m.nlc = k8c_nodelifecycle_controller_new(m.inf[INF_NODES], m.inf[INF_LEASES], m.inf[INF_PODS],
+                                                         &m.ctl, &nc);
+                add_running(&m, "nodelifecycle", k8c_nodelifecycle_controller_queue(m.nlc), sync_nlc, m.nlc);
         }
         for (int i = 0; i < INF_MAX; i++) {
                 if (m.inf[i] != NULL && k8c_informer_start(m.inf[i], err) < 0) {
@@ -405,6 +444,8 @@ out_stop:
         k8c_gc_controller_free(m.gc);
         k8c_endpoints_controller_free(m.ep);
         k8c_namespace_controller_free(m.ns);
+        k8c_nodeipam_controller_free(m.ipam);
+        k8c_nodelifecycle_controller_free(m.nlc);
         if (leader != NULL) {
                 /* Set leading false first so releasing the lease is not taken for losing it. */
                 atomic_store(&m.leading, false);
