@@ -90,8 +90,8 @@ static long cm_get(const char *path, char **ret_body)
         return code;
 }
 
-/* Starts the controller manager with extra args; waits for /readyz. */
-static pid_t start_cm(int port, const char *extra)
+/* Starts the controller manager with extra args (NULL-terminated). */
+static pid_t start_cm(int port, const char *const *extra)
 {
         char *bin = find_cm();
         if (bin == NULL)
@@ -109,7 +109,12 @@ static pid_t start_cm(int port, const char *extra)
                 if (freopen(cm_log, "a", stderr) == NULL)
                         _exit(127);
                 dup2(2, 1);
-                execl(bin, bin, server, portarg, "--bind-address=127.0.0.1", extra, (char *)NULL);
+                const char *argv[16] = { bin, server, portarg, "--bind-address=127.0.0.1" };
+                size_t n = 4;
+                for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 15; i++)
+                        argv[n++] = extra[i];
+                argv[n] = NULL;
+                execv(bin, (char *const *)argv);
                 _exit(127);
         }
         free(bin);
@@ -137,7 +142,10 @@ static int group_setup(void **state)
         if (k8c_test_apiserver_start(&api, NULL) < 0)
                 return -1;
         cm_port = free_port();
-        cm_pid = start_cm(cm_port, "--controllers=*");
+        /* Short node timings so the node lifecycle is observable within a test. */
+        const char *const extra[] = { "--controllers=*", "--node-monitor-grace-period=3s",
+                                      "--node-monitor-period=500ms", "--pod-eviction-timeout=3s", NULL };
+        cm_pid = start_cm(cm_port, extra);
         if (cm_pid <= 0)
                 return -1;
         for (int i = 0; i < 200; i++) {
@@ -645,6 +653,124 @@ static void test_endpoints_service_without_selector_left_alone(void **state)
         assert_int_equal(k8c_json_get_int(ep, "subsets[0].ports[0].port", 0), 80);
 }
 
+/* ---- nodes ---- */
+
+static void create_node(const char *name)
+{
+        json_decref(must("POST", "/api/v1/nodes",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{}}", "apiVersion", "v1", "kind", "Node",
+                                   "metadata", "name", name, "spec"),
+                         201));
+}
+
+static void test_nodeipam_assigns_distinct_cidrs(void **state)
+{
+        create_node("ipam-a");
+        create_node("ipam-b");
+        create_node("ipam-c");
+        const char *names[] = { "ipam-a", "ipam-b", "ipam-c" };
+        char seen[3][32] = { "", "", "" };
+        for (int n = 0; n < 3; n++) {
+                char path[128];
+                snprintf(path, sizeof(path), "/api/v1/nodes/%s", names[n]);
+                for (int i = 0; i < 200; i++) {
+                        json_auto_t *node = must("GET", path, NULL, 200);
+                        const char *cidr = k8c_json_get_string(node, "spec.podCIDR");
+                        if (cidr != NULL) {
+                                snprintf(seen[n], sizeof(seen[n]), "%s", cidr);
+                                assert_string_equal(k8c_json_get_string(node, "spec.podCIDRs[0]"), cidr);
+                                break;
+                        }
+                        sleep_ms(100);
+                }
+        }
+        /* Three different /24s from 10.244.0.0/16: these are the first three, in some order. */
+        int found[3] = { 0, 0, 0 };
+        for (int n = 0; n < 3; n++) {
+                if (strcmp(seen[n], "10.244.0.0/24") == 0)
+                        found[0]++;
+                else if (strcmp(seen[n], "10.244.1.0/24") == 0)
+                        found[1]++;
+                else if (strcmp(seen[n], "10.244.2.0/24") == 0)
+                        found[2]++;
+                else
+                        fail_msg("unexpected podCIDR %s", seen[n]);
+        }
+        assert_int_equal(found[0], 1);
+        assert_int_equal(found[1], 1);
+        assert_int_equal(found[2], 1);
+}
+
+static void test_nodelifecycle_unreachable_node(void **state)
+{
+        make_ns("nl1");
+        create_node("lost");
+        char now[40];
+        time_t t = time(NULL);
+        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%S.000000Z", gmtime(&t));
+        json_decref(
+                must("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                     json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:s}}", "apiVersion",
+                               "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", "lost", "spec",
+                               "holderIdentity", "lost", "leaseDurationSeconds", 40, "renewTime", now),
+                     201));
+        /* A pod bound to the node, running and ready, tolerating the unreachable taint for 2 s (without
+         * one, the apiserver's default toleration would keep it 300 s, as in Kubernetes). */
+        json_t *p = pod_obj("victim", "x");
+        json_object_set_new(json_object_get(p, "spec"), "nodeName", json_string("lost"));
+        json_object_set_new(json_object_get(p, "spec"), "tolerations",
+                            json_pack("[{s:s, s:s, s:s, s:i}]", "key", "node.kubernetes.io/unreachable",
+                                      "operator", "Exists", "effect", "NoExecute", "tolerationSeconds", 2));
+        json_decref(must("POST", "/api/v1/namespaces/nl1/pods", p, 201));
+        set_pod_ready("nl1", "victim", "10.244.9.9", true);
+        /* The Lease is never renewed: after 3 s the node is tainted and Unknown, the pod not ready... */
+        bool tainted = false;
+        for (int i = 0; i < 150 && !tainted; i++) {
+                json_auto_t *node = must("GET", "/api/v1/nodes/lost", NULL, 200);
+                json_t *taints = k8c_json_get(node, "spec.taints");
+                if (json_array_size(taints) == 2) {
+                        tainted = true;
+                        assert_string_equal(k8c_json_get_string(taints, "[0].key"),
+                                            "node.kubernetes.io/unreachable");
+                        assert_string_equal(k8c_json_get_string(taints, "[0].effect"), "NoSchedule");
+                        assert_string_equal(k8c_json_get_string(taints, "[1].key"),
+                                            "node.kubernetes.io/unreachable");
+                        assert_string_equal(k8c_json_get_string(taints, "[1].effect"), "NoExecute");
+                }
+                if (!tainted)
+                        sleep_ms(100);
+        }
+        assert_true(tainted);
+        bool unknown = false;
+        for (int i = 0; i < 100 && !unknown; i++) {
+                json_auto_t *node = must("GET", "/api/v1/nodes/lost", NULL, 200);
+                const char *s = k8c_json_get_string(node, "status.conditions[0].status");
+                unknown = s != NULL && strcmp(s, "Unknown") == 0 &&
+                          strcmp(k8c_json_get_string(node, "status.conditions[0].type"), "Ready") == 0;
+                if (!unknown)
+                        sleep_ms(100);
+        }
+        assert_true(unknown);
+        /* ...marked not ready at once, and deleted once its toleration runs out. */
+        bool not_ready = false, evicted = false;
+        for (int i = 0; i < 150 && !evicted; i++) {
+                long code = 0;
+                json_auto_t *pod = req("GET", "/api/v1/namespaces/nl1/pods/victim", NULL, NULL, &code);
+                evicted = code == 404 || k8c_json_get(pod, "metadata.deletionTimestamp") != NULL;
+                if (code == 200) {
+                        const char *ready = k8c_json_get_string(pod, "status.conditions[0].status");
+                        const char *reason = k8c_json_get_string(pod, "status.conditions[0].reason");
+                        if (ready != NULL && strcmp(ready, "False") == 0 && reason != NULL &&
+                            strcmp(reason, "NodeNotReady") == 0)
+                                not_ready = true;
+                }
+                if (!evicted)
+                        sleep_ms(100);
+        }
+        assert_true(not_ready);
+        assert_true(evicted);
+}
+
 /* ---- the manager itself ---- */
 
 static void test_manager_health_and_metrics(void **state)
@@ -668,7 +794,8 @@ static void test_manager_leader_election(void **state)
          * campaigns), holds the Lease, serves; SIGTERM stops it cleanly and releases the Lease. */
         int port = free_port();
         int saved = cm_port;
-        pid_t pid = start_cm(port, "--leader-elect");
+        const char *const extra[] = { "--leader-elect", "--controllers=-nodelifecycle,*", NULL };
+        pid_t pid = start_cm(port, extra);
         assert_true(pid > 0);
         cm_port = port;
         bool ready = false;
@@ -706,6 +833,8 @@ int main(void)
                 cmocka_unit_test(test_gc_dangling_reference),
                 cmocka_unit_test(test_endpoints_follow_readiness),
                 cmocka_unit_test(test_endpoints_service_without_selector_left_alone),
+                cmocka_unit_test(test_nodeipam_assigns_distinct_cidrs),
+                cmocka_unit_test(test_nodelifecycle_unreachable_node),
                 cmocka_unit_test(test_manager_leader_election),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
