@@ -39,7 +39,7 @@ struct k8c_controller_manager_config {
         int64_t pod_eviction_timeout_ms; /* default 5 min */
 };
 
-/* Controllers: replicaset, garbagecollector, endpoints, namespace, nodeipam, nodelifecycle.
+/* Controllers: replicaset, deployment, garbagecollector, endpoints, namespace, nodeipam, nodelifecycle.
  * Runs until SIGTERM/SIGINT. */
 int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg, k8c_error_t *err);
 
@@ -133,6 +133,20 @@ void k8c_namespace_controller_free(struct k8c_namespace_controller *c);
 struct k8c_workqueue *k8c_namespace_controller_queue(struct k8c_namespace_controller *c);
 /* key: the namespace name. Deletes content of a terminating namespace, then finalizes it. */
 int k8c_namespace_controller_sync(struct k8c_namespace_controller *c, const char *key, k8c_error_t *err);
+
+/* ---- Deployment ---- */
+
+struct k8c_deployment_controller;
+/* deployments and replicasets need k8c_ctrl_add_indexes (the "owner" index). */
+struct k8c_deployment_controller *k8c_deployment_controller_new(struct k8c_informer *deployments,
+                                                                struct k8c_informer *replicasets,
+                                                                const struct k8c_object_control *ctl);
+void k8c_deployment_controller_free(struct k8c_deployment_controller *c);
+struct k8c_workqueue *k8c_deployment_controller_queue(struct k8c_deployment_controller *c);
+int k8c_deployment_controller_sync(struct k8c_deployment_controller *c, const char *key, k8c_error_t *err);
+/* The pod-template-hash label value of a pod template (FNV-1a of its canonical JSON, with the
+ * collision count, encoded with Kubernetes' SafeEncodeString alphabet). Caller frees. */
+char *k8c_pod_template_hash(const json_t *pod_template, int64_t collision_count);
 
 /* ---- node IPAM ---- */
 

@@ -27,7 +27,7 @@
 
 typedef int (*sync_fn)(void *c, const char *key, k8c_error_t *err);
 
-#define MAX_CONTROLLERS 8
+#define MAX_CONTROLLERS 12
 #define MAX_WORKERS 16
 
 struct running {
@@ -68,6 +68,7 @@ struct manager {
         struct k8c_gc_controller *gc;
         struct k8c_endpoints_controller *ep;
         struct k8c_namespace_controller *ns;
+        struct k8c_deployment_controller *dep;
         struct k8c_nodeipam_controller *ipam;
         struct k8c_nodelifecycle_controller *nlc;
         atomic_bool ready;
@@ -130,6 +131,11 @@ static int sync_ep(void *c, const char *key, k8c_error_t *err)
 static int sync_ns(void *c, const char *key, k8c_error_t *err)
 {
         return k8c_namespace_controller_sync(c, key, err);
+}
+
+static int sync_dep(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_deployment_controller_sync(c, key, err);
 }
 
 static int sync_ipam(void *c, const char *key, k8c_error_t *err)
@@ -232,14 +238,15 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         bool gc = k8c_controller_enabled(cfg->controllers, "garbagecollector");
         bool ep = k8c_controller_enabled(cfg->controllers, "endpoints");
         bool ns = k8c_controller_enabled(cfg->controllers, "namespace");
+        bool dep = k8c_controller_enabled(cfg->controllers, "deployment");
         bool ipam = k8c_controller_enabled(cfg->controllers, "nodeipam");
         bool nlc = k8c_controller_enabled(cfg->controllers, "nodelifecycle");
         switch (which) {
         case INF_PODS: return rs || gc || ep || nlc;
         case INF_NODES: return ipam || nlc;
         case INF_LEASES: return nlc;
-        case INF_RS: return rs || gc;
-        case INF_DEPLOY: return gc;
+        case INF_RS: return rs || gc || dep;
+        case INF_DEPLOY: return gc || dep;
         case INF_SVC: return gc || ep;
         case INF_EP: return ep;
         case INF_NS: return ns;
@@ -379,6 +386,10 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 m.ns = k8c_namespace_controller_new(m.inf[INF_NS], &m.ctl);
                 add_running(&m, "namespace", k8c_namespace_controller_queue(m.ns), sync_ns, m.ns);
         }
+        if (k8c_controller_enabled(cfg.controllers, "deployment")) {
+                m.dep = k8c_deployment_controller_new(m.inf[INF_DEPLOY], m.inf[INF_RS], &m.ctl);
+                add_running(&m, "deployment", k8c_deployment_controller_queue(m.dep), sync_dep, m.dep);
+        }
         if (k8c_controller_enabled(cfg.controllers, "nodeipam")) {
                 r = k8c_nodeipam_controller_new(m.inf[INF_NODES], &m.ctl, cfg.cluster_cidr,
                                                 cfg.node_cidr_mask, &m.ipam, err);
@@ -444,6 +455,7 @@ out_stop:
         k8c_gc_controller_free(m.gc);
         k8c_endpoints_controller_free(m.ep);
         k8c_namespace_controller_free(m.ns);
+        k8c_deployment_controller_free(m.dep);
         k8c_nodeipam_controller_free(m.ipam);
         k8c_nodelifecycle_controller_free(m.nlc);
         if (leader != NULL) {
