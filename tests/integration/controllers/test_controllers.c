@@ -653,6 +653,110 @@ static void test_endpoints_service_without_selector_left_alone(void **state)
         assert_int_equal(k8c_json_get_int(ep, "subsets[0].ports[0].port", 0), 80);
 }
 
+/* ---- Deployment ---- */
+
+static json_t *deploy_obj(const char *image)
+{
+        return json_pack("{s:s, s:s, s:{s:s}, s:{s:i, s:{s:{s:s}}, s:{s:s, s:{s:i, s:s}}, s:{s:{s:{s:s}}, "
+                         "s:{s:[{s:s, s:s}]}}}}",
+                         "apiVersion", "apps/v1", "kind", "Deployment", "metadata", "name", "web", "spec",
+                         "replicas", 3, "selector", "matchLabels", "app", "web", "strategy", "type",
+                         "RollingUpdate", "rollingUpdate", "maxSurge", 1, "maxUnavailable", "100%",
+                         "template", "metadata", "labels", "app", "web", "spec", "containers", "name", "c",
+                         "image", image);
+}
+
+/* Waits until the namespace's ReplicaSets are exactly: one at want_replicas running want_image with
+ * revision want_rev, every other at 0 replicas; returns the live one's pod-template-hash (caller frees). */
+static char *wait_rollout(const char *ns, const char *want_image, int want_rev, size_t want_rs)
+{
+        char path[128];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/replicasets", ns);
+        for (int i = 0; i < 200; i++) {
+                json_auto_t *l = must("GET", path, NULL, 200);
+                json_t *items = json_object_get(l, "items");
+                size_t live = 0, idle = 0, k;
+                const char *hash = NULL;
+                json_t *rs;
+                json_array_foreach(items, k, rs)
+                {
+                        const char *img = k8c_json_get_string(rs, "spec.template.spec.containers[0].image");
+                        const char *rev = k8c_json_get_string(
+                                rs, "metadata.annotations[\"deployment.kubernetes.io/revision\"]");
+                        if (k8c_json_get_int(rs, "spec.replicas", -1) == 3 && strcmp(img, want_image) == 0 &&
+                            rev != NULL && atoi(rev) == want_rev &&
+                            k8c_json_get_int(rs, "status.replicas", -1) == 3) {
+                                live++;
+                                hash = k8c_json_get_string(rs, "metadata.labels[\"pod-template-hash\"]");
+                        } else if (k8c_json_get_int(rs, "spec.replicas", -1) == 0 &&
+                                   k8c_json_get_int(rs, "status.replicas", 0) == 0) {
+                                idle++;
+                        }
+                }
+                if (live == 1 && live + idle == json_array_size(items) && json_array_size(items) == want_rs)
+                        return strdup(hash);
+                sleep_ms(100);
+        }
+        return NULL;
+}
+
+static void test_deployment_rollout_and_rollback(void **state)
+{
+        make_ns("dp1");
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp1/deployments", deploy_obj("busybox:1"), 201));
+        char *h1 = wait_rollout("dp1", "busybox:1", 1, 1);
+        assert_non_null(h1);
+        char sel[128];
+        snprintf(sel, sizeof(sel), "pod-template-hash%%3D%s", h1);
+        json_auto_t *p1 = wait_pods("dp1", sel, 3, NULL);
+        assert_int_equal(json_array_size(p1), 3);
+        /* A new image: a second ReplicaSet takes over, the first is scaled to zero. */
+        long code = 0;
+        json_decref(req("PATCH", "/apis/apps/v1/namespaces/dp1/deployments/web",
+                        "application/strategic-merge-patch+json",
+                        json_pack("{s:{s:{s:{s:[{s:s, s:s}]}}}}", "spec", "template", "spec", "containers",
+                                  "name", "c", "image", "busybox:2"),
+                        &code));
+        assert_int_equal(code, 200);
+        char *h2 = wait_rollout("dp1", "busybox:2", 2, 2);
+        assert_non_null(h2);
+        assert_string_not_equal(h1, h2);
+        snprintf(sel, sizeof(sel), "pod-template-hash%%3D%s", h2);
+        json_auto_t *p2 = wait_pods("dp1", sel, 3, NULL);
+        assert_int_equal(json_array_size(p2), 3);
+        json_auto_t *all = wait_pods("dp1", NULL, 3, NULL);
+        assert_int_equal(json_array_size(all), 3);
+        /* Rollback: the first template again revives the first ReplicaSet as revision 3. */
+        json_decref(req("PATCH", "/apis/apps/v1/namespaces/dp1/deployments/web",
+                        "application/strategic-merge-patch+json",
+                        json_pack("{s:{s:{s:{s:[{s:s, s:s}]}}}}", "spec", "template", "spec", "containers",
+                                  "name", "c", "image", "busybox:1"),
+                        &code));
+        assert_int_equal(code, 200);
+        char *h3 = wait_rollout("dp1", "busybox:1", 3, 2);
+        assert_non_null(h3);
+        assert_string_equal(h3, h1);
+        json_auto_t *d = NULL;
+        for (int i = 0; i < 100; i++) {
+                json_decref(d);
+                d = must("GET", "/apis/apps/v1/namespaces/dp1/deployments/web", NULL, 200);
+                if (k8c_json_get_int(d, "status.observedGeneration", -1) ==
+                            k8c_json_get_int(d, "metadata.generation", -2) &&
+                    k8c_json_get_int(d, "status.updatedReplicas", -1) == 3 &&
+                    k8c_json_get_int(d, "status.replicas", -1) == 3)
+                        break;
+                sleep_ms(100);
+        }
+        assert_string_equal(
+                k8c_json_get_string(d, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "3");
+        assert_int_equal(k8c_json_get_int(d, "status.replicas", -1), 3);
+        assert_int_equal(k8c_json_get_int(d, "status.updatedReplicas", -1), 3);
+        assert_int_equal(k8c_json_get_int(d, "status.observedGeneration", -1), 3);
+        free(h1);
+        free(h2);
+        free(h3);
+}
+
 /* ---- nodes ---- */
 
 static void create_node(const char *name)
@@ -784,6 +888,10 @@ static void test_manager_health_and_metrics(void **state)
         assert_non_null(strstr(body, "k8c_controller_syncs_total{controller=\"replicaset\"}"));
         assert_non_null(strstr(body, "k8c_controller_syncs_total{controller=\"garbagecollector\"}"));
         assert_non_null(strstr(body, "k8c_controller_syncs_total{controller=\"endpoints\"}"));
+        assert_non_null(strstr(body, "k8c_controller_syncs_total{controller=\"deployment\"}"));
+        assert_non_null(strstr(body, "k8c_controller_syncs_total{controller=\"namespace\"}"));
+        assert_non_null(strstr(body, "k8c_controller_syncs_total{controller=\"nodeipam\"}"));
+        assert_non_null(strstr(body, "k8c_controller_syncs_total{controller=\"nodelifecycle\"}"));
         free(body);
         assert_int_equal(cm_get("/nope", NULL), 404);
 }
@@ -827,6 +935,7 @@ int main(void)
                 cmocka_unit_test(test_rs_scales_up_and_down),
                 cmocka_unit_test(test_rs_releases_relabelled_pod),
                 cmocka_unit_test(test_rs_adopts_existing_pods),
+                cmocka_unit_test(test_deployment_rollout_and_rollback),
                 cmocka_unit_test(test_gc_background_deletes_pods),
                 cmocka_unit_test(test_gc_orphan_keeps_pods),
                 cmocka_unit_test(test_gc_foreground),
