@@ -1,6 +1,7 @@
 /*
  * manager.c - k8c-controller-manager: one client, shared informers (pods,
- * replicasets, deployments, services, endpoints), the enabled controllers with
+ * replicasets, deployments, services, endpoints, namespaces, nodes, node Leases,
+ * configmaps, secrets; only those the enabled controllers need), the controllers with
  * their workers, optional leader election, the /healthz /readyz /metrics
  * server, sd_notify READY=1 once caches synced, and shutdown on SIGTERM.
  *
@@ -40,7 +41,19 @@ struct running {
         atomic_uint_fast64_t syncs, errors;
 };
 
-enum { INF_PODS, INF_RS, INF_DEPLOY, INF_SVC, INF_EP, INF_NS, INF_NODES, INF_LEASES, INF_MAX };
+enum {
+        INF_PODS,
+        INF_RS,
+        INF_DEPLOY,
+        INF_SVC,
+        INF_EP,
+        INF_NS,
+        INF_NODES,
+        INF_LEASES,
+        INF_CM,
+        INF_SECRETS,
+        INF_MAX
+};
 
 static const struct {
         const char *path, *kind;
@@ -52,6 +65,8 @@ static const struct {
         [INF_EP] = { "/api/v1/endpoints", "v1/Endpoints" },
         [INF_NS] = { "/api/v1/namespaces", "v1/Namespace" },
         [INF_NODES] = { "/api/v1/nodes", "v1/Node" },
+        [INF_CM] = { "/api/v1/configmaps", "v1/ConfigMap" },
+        [INF_SECRETS] = { "/api/v1/secrets", "v1/Secret" },
         [INF_LEASES] = { "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
                          "coordination.k8s.io/v1/Lease" },
 };
@@ -245,6 +260,8 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         case INF_PODS: return rs || gc || ep || nlc;
         case INF_NODES: return ipam || nlc;
         case INF_LEASES: return nlc;
+        case INF_CM: return gc;
+        case INF_SECRETS: return gc;
         case INF_RS: return rs || gc || dep;
         case INF_DEPLOY: return gc || dep;
         case INF_SVC: return gc || ep;

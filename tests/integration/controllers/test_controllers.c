@@ -757,6 +757,37 @@ static void test_deployment_rollout_and_rollback(void **state)
         free(h3);
 }
 
+static void test_gc_cascades_through_kinds(void **state)
+{
+        /* Deployment → ReplicaSet → pods, and a ConfigMap owned by the Deployment: deleting the Deployment
+         * (Background) removes them all, level by level. */
+        make_ns("gc5");
+        json_auto_t *d =
+                must("POST", "/apis/apps/v1/namespaces/gc5/deployments", deploy_obj("busybox:1"), 201);
+        char *h = wait_rollout("gc5", "busybox:1", 1, 1);
+        assert_non_null(h);
+        free(h);
+        json_decref(wait_pods("gc5", NULL, 3, NULL));
+        json_t *cm =
+                json_pack("{s:s, s:s, s:{s:s, s:[{s:s, s:s, s:s, s:s}]}}", "apiVersion", "v1", "kind",
+                          "ConfigMap", "metadata", "name", "cfg", "ownerReferences", "apiVersion", "apps/v1",
+                          "kind", "Deployment", "name", "web", "uid", k8c_json_get_string(d, "metadata.uid"));
+        json_decref(must("POST", "/api/v1/namespaces/gc5/configmaps", cm, 201));
+        json_decref(must("DELETE", "/apis/apps/v1/namespaces/gc5/deployments/web", NULL, 200));
+        json_auto_t *none = wait_pods("gc5", NULL, 0, NULL);
+        assert_int_equal(json_array_size(none), 0);
+        long code = 0;
+        for (int i = 0; i < 200; i++) {
+                json_decref(req("GET", "/api/v1/namespaces/gc5/configmaps/cfg", NULL, NULL, &code));
+                if (code == 404)
+                        break;
+                sleep_ms(100);
+        }
+        assert_int_equal(code, 404);
+        json_auto_t *rsl = must("GET", "/apis/apps/v1/namespaces/gc5/replicasets", NULL, 200);
+        assert_int_equal(json_array_size(json_object_get(rsl, "items")), 0);
+}
+
 /* ---- nodes ---- */
 
 static void create_node(const char *name)
@@ -940,6 +971,7 @@ int main(void)
                 cmocka_unit_test(test_gc_orphan_keeps_pods),
                 cmocka_unit_test(test_gc_foreground),
                 cmocka_unit_test(test_gc_dangling_reference),
+                cmocka_unit_test(test_gc_cascades_through_kinds),
                 cmocka_unit_test(test_endpoints_follow_readiness),
                 cmocka_unit_test(test_endpoints_service_without_selector_left_alone),
                 cmocka_unit_test(test_nodeipam_assigns_distinct_cidrs),
