@@ -463,7 +463,14 @@ out_stop:
         for (int i = 0; i < m.nrun; i++)
                 for (int w = 0; w < m.run[i].nthreads; w++)
                         pthread_join(m.run[i].threads[w], NULL);
-        /* Informers first: their handlers enqueue into the controllers' queues. */
+        if (leader != NULL) {
+                /* Nothing acts any more: hand the Lease over now rather than after the slow teardown.
+                 * leading goes false first so releasing is not taken for losing it. */
+                atomic_store(&m.leading, false);
+                k8c_leader_stop(leader);
+                leader = NULL;
+        }
+        /* Informers before controllers: their handlers enqueue into the controllers' queues. */
         for (int i = 0; i < INF_MAX; i++) {
                 k8c_informer_free(m.inf[i]);
                 m.inf[i] = NULL;

@@ -389,6 +389,21 @@ static void test_rs_creates_and_replaces(void **state)
         json_auto_t *st2 = wait_rs_status("rs1", "web", 3, 2);
         assert_int_equal(k8c_json_get_int(st2, "status.readyReplicas", -1), 2);
         assert_int_equal(k8c_json_get_int(st2, "status.availableReplicas", -1), 2);
+
+        /* What the controller did is visible to `kubectl describe rs`: SuccessfulCreate Events. */
+        json_auto_t *evs = must("GET", "/api/v1/namespaces/rs1/events", NULL, 200);
+        size_t creates = 0;
+        json_array_foreach(json_object_get(evs, "items"), i, p)
+        {
+                const char *reason = k8c_json_get_string(p, "reason");
+                if (reason != NULL && strcmp(reason, "SuccessfulCreate") == 0) {
+                        assert_string_equal(k8c_json_get_string(p, "involvedObject.name"), "web");
+                        assert_string_equal(k8c_json_get_string(p, "involvedObject.uid"), uid);
+                        assert_string_equal(k8c_json_get_string(p, "type"), "Normal");
+                        creates++;
+                }
+        }
+        assert_true(creates >= 1);
 }
 
 static void test_rs_scales_up_and_down(void **state)
@@ -958,6 +973,58 @@ static void test_manager_leader_election(void **state)
         assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+static int metrics_leader(int port)
+{
+        int saved = cm_port;
+        cm_port = port;
+        char *body = NULL;
+        long code = cm_get("/metrics", &body);
+        cm_port = saved;
+        int leader = -1;
+        if (code == 200 && body != NULL)
+                leader = strstr(body, "k8c_controller_manager_leader 1\n") != NULL ? 1 : 0;
+        free(body);
+        return leader;
+}
+
+static void test_manager_leader_failover(void **state)
+{
+        /* Two candidates: exactly one leads; when it stops (releasing the Lease), the other takes over. */
+        const char *const extra[] = { "--leader-elect", "--controllers=-nodelifecycle,*", NULL };
+        int pa = free_port(), pb = free_port();
+        pid_t a = start_cm(pa, extra);
+        assert_true(a > 0);
+        int la = -1, lb = -1;
+        for (int i = 0; i < 100 && la != 1; i++) {
+                la = metrics_leader(pa);
+                if (la != 1)
+                        sleep_ms(100);
+        }
+        assert_int_equal(la, 1);
+        pid_t b = start_cm(pb, extra);
+        assert_true(b > 0);
+        for (int i = 0; i < 100 && lb != 0; i++) {
+                lb = metrics_leader(pb);
+                if (lb != 0)
+                        sleep_ms(100);
+        }
+        assert_int_equal(lb, 0);
+        sleep_ms(1000);
+        assert_int_equal(metrics_leader(pb), 0); /* still a follower while a leads */
+        int st = stop_pid(a);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        for (int i = 0; i < 150 && lb != 1; i++) {
+                lb = metrics_leader(pb);
+                if (lb != 1)
+                        sleep_ms(100);
+        }
+        assert_int_equal(lb, 1);
+        st = stop_pid(b);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -977,6 +1044,7 @@ int main(void)
                 cmocka_unit_test(test_nodeipam_assigns_distinct_cidrs),
                 cmocka_unit_test(test_nodelifecycle_unreachable_node),
                 cmocka_unit_test(test_manager_leader_election),
+                cmocka_unit_test(test_manager_leader_failover),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
