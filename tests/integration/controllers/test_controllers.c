@@ -919,6 +919,22 @@ static void test_nodelifecycle_unreachable_node(void **state)
         }
         assert_true(not_ready);
         assert_true(evicted);
+        /* The kubelet comes back and renews its Lease: the unreachable taints are lifted. */
+        t = time(NULL);
+        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%S.000000Z", gmtime(&t));
+        long code = 0;
+        json_decref(req("PATCH", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/lost",
+                        "application/merge-patch+json", json_pack("{s:{s:s}}", "spec", "renewTime", now),
+                        &code));
+        assert_int_equal(code, 200);
+        size_t left = 2;
+        for (int i = 0; i < 100 && left != 0; i++) {
+                json_auto_t *node = must("GET", "/api/v1/nodes/lost", NULL, 200);
+                left = json_array_size(k8c_json_get(node, "spec.taints"));
+                if (left != 0)
+                        sleep_ms(100);
+        }
+        assert_int_equal(left, 0);
 }
 
 /* ---- the manager itself ---- */
