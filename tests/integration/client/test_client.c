@@ -1,0 +1,335 @@
+/*
+ * Integration tests of the client library (client.c, informer.c, events.c,
+ * leader.c) against the real k8c-apiserver on loopback.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/apiserver_harness.h"
+#include "k8c/cleanup.h"
+#include "k8c/client.h"
+#include "k8c/events.h"
+#include "k8c/informer.h"
+#include "k8c/leader.h"
+
+struct fixture {
+        struct k8c_test_apiserver srv;
+        struct k8c_client *client;
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = k8c_xcalloc(1, sizeof(*f));
+        if (k8c_test_apiserver_start(&f->srv, NULL) < 0) {
+                free(f);
+                return -1;
+        }
+        struct k8c_client_config cfg = { .server = f->srv.url, .max_retries = 2 };
+        if (k8c_client_new(&cfg, &f->client, NULL) < 0)
+                return -1;
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        k8c_client_free(f->client);
+        k8c_test_apiserver_stop(&f->srv);
+        free(f);
+        return 0;
+}
+
+static json_t *pod(const char *name, const char *node)
+{
+        json_t *p = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1", "kind",
+                              "Pod", "metadata", "name", name, "labels", "app", "web", "spec", "containers",
+                              "name", "c", "image", "busybox");
+        if (node != NULL)
+                json_object_set_new(json_object_get(p, "spec"), "nodeName", json_string(node));
+        return p;
+}
+
+static void test_crud_and_errors(void **state)
+{
+        struct fixture *f = *state;
+        json_auto_t *p = pod("crud-1", NULL);
+        json_auto_t *created = NULL;
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, &created, NULL), 0);
+        const char *rv =
+                json_string_value(json_object_get(json_object_get(created, "metadata"), "resourceVersion"));
+        assert_non_null(rv);
+
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, NULL, &err),
+                         -(int)K8C_EALREADYEXISTS);
+        assert_string_equal(k8c_error_msg(&err), "pods \"crud-1\" already exists");
+
+        assert_int_equal(k8c_client_get(f->client, "/api/v1/namespaces/default/pods/nope", NULL, &err),
+                         -(int)K8C_ENOTFOUND);
+        assert_string_equal(k8c_error_msg(&err), "pods \"nope\" not found");
+
+        /* A stale resourceVersion is a Conflict. */
+        json_auto_t *upd = json_deep_copy(created);
+        json_object_set_new(json_object_get(upd, "metadata"), "labels", json_pack("{s:s}", "app", "v2"));
+        json_auto_t *updated = NULL;
+        assert_int_equal(
+                k8c_client_put(f->client, "/api/v1/namespaces/default/pods/crud-1", upd, &updated, NULL), 0);
+        assert_int_equal(k8c_client_put(f->client, "/api/v1/namespaces/default/pods/crud-1", upd, NULL, &err),
+                         -(int)K8C_ECONFLICT);
+        assert_non_null(strstr(k8c_error_msg(&err), "the object has been modified"));
+
+        json_auto_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "tier", "fe");
+        json_auto_t *patched = NULL;
+        assert_int_equal(k8c_client_patch(f->client, "/api/v1/namespaces/default/pods/crud-1", NULL, patch,
+                                          &patched, NULL),
+                         0);
+        assert_string_equal(json_string_value(json_object_get(
+                                    json_object_get(json_object_get(patched, "metadata"), "labels"), "tier")),
+                            "fe");
+        json_auto_t *opts = json_pack("{s:i}", "gracePeriodSeconds", 0);
+        assert_int_equal(
+                k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/crud-1", opts, NULL, NULL), 0);
+
+        /* An unreachable server is one clear error. */
+        struct k8c_client *dead = NULL;
+        struct k8c_client_config cfg = { .server = "http://127.0.0.1:1", .max_retries = 1 };
+        assert_int_equal(k8c_client_new(&cfg, &dead, NULL), 0);
+        assert_int_equal(k8c_client_get(dead, "/version", NULL, &err), -(int)K8C_EUNAVAILABLE);
+        assert_non_null(strstr(k8c_error_msg(&err), "127.0.0.1:1"));
+        k8c_client_free(dead);
+        struct k8c_client_config bad = { .server = "127.0.0.1:6443" };
+        assert_true(k8c_client_new(&bad, &dead, &err) < 0);
+        assert_string_equal(k8c_error_msg(&err),
+                            "invalid server \"127.0.0.1:6443\": must start with http:// or https://");
+}
+
+struct counts {
+        atomic_int adds, updates, deletes;
+};
+
+static void c_add(void *o, json_t *obj)
+{
+        atomic_fetch_add(&((struct counts *)o)->adds, 1);
+}
+static void c_update(void *o, json_t *a, json_t *b)
+{
+        atomic_fetch_add(&((struct counts *)o)->updates, 1);
+}
+static void c_delete(void *o, json_t *obj)
+{
+        atomic_fetch_add(&((struct counts *)o)->deletes, 1);
+}
+
+static bool wait_for(atomic_int *v, int want, int ms)
+{
+        for (int i = 0; i < ms / 20; i++) {
+                if (atomic_load(v) >= want)
+                        return true;
+                usleep(20000);
+        }
+        return atomic_load(v) >= want;
+}
+
+static void test_informer_list_watch(void **state)
+{
+        struct fixture *f = *state;
+        for (int i = 0; i < 3; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "inf-%d", i);
+                json_auto_t *p = pod(name, i == 0 ? "node-a" : "node-b");
+                assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, NULL, NULL),
+                                 0);
+        }
+        struct counts c = { 0 };
+        struct k8c_informer_config cfg = { .client = f->client,
+                                           .path = "/api/v1/pods",
+                                           .label_selector = "app=web" };
+        struct k8c_informer *inf = k8c_informer_new(&cfg);
+        struct k8c_informer_handlers h = { c_add, c_update, c_delete, &c };
+        k8c_informer_add_handlers(inf, &h);
+        k8c_informer_add_index(inf, "node", k8c_index_by_node_name);
+        assert_int_equal(k8c_informer_start(inf, NULL), 0);
+        assert_true(k8c_informer_wait_synced(inf, 10000));
+        assert_int_equal(atomic_load(&c.adds), 3);
+        json_auto_t *on_b = k8c_informer_by_index(inf, "node", "node-b");
+        assert_int_equal(json_array_size(on_b), 2);
+
+        /* Changes by another client arrive through the watch. */
+        json_auto_t *p = pod("inf-new", "node-a");
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, NULL, NULL), 0);
+        assert_true(wait_for(&c.adds, 4, 5000));
+        json_auto_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "x", "y");
+        assert_int_equal(
+                k8c_client_patch(f->client, "/api/v1/namespaces/default/pods/inf-0", NULL, patch, NULL, NULL),
+                0);
+        assert_true(wait_for(&c.updates, 1, 5000));
+        json_auto_t *opts = json_pack("{s:i}", "gracePeriodSeconds", 0);
+        assert_int_equal(
+                k8c_client_delete(f->client, "/api/v1/namespaces/default/pods/inf-1", opts, NULL, NULL), 0);
+        assert_true(wait_for(&c.deletes, 1, 5000));
+        json_auto_t *gone = k8c_informer_get(inf, "default/inf-1");
+        assert_null(gone);
+        json_auto_t *kept = k8c_informer_get(inf, "default/inf-0");
+        assert_non_null(kept);
+        assert_string_equal(json_string_value(json_object_get(
+                                    json_object_get(json_object_get(kept, "metadata"), "annotations"), "x")),
+                            "y");
+        /* A label change that stops matching the selector is a deletion for this informer. */
+        json_auto_t *relabel = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "app", "other");
+        assert_int_equal(k8c_client_patch(f->client, "/api/v1/namespaces/default/pods/inf-2", NULL, relabel,
+                                          NULL, NULL),
+                         0);
+        assert_true(wait_for(&c.deletes, 2, 5000));
+        assert_int_equal(k8c_informer_len(inf), 2);
+
+        /* The server restarts: the informer relists and keeps serving the same state. */
+        uint64_t relists = k8c_informer_relists(inf);
+        assert_int_equal(k8c_test_apiserver_restart(&f->srv, NULL), 0);
+        for (int i = 0; i < 250 && k8c_informer_relists(inf) == relists; i++)
+                usleep(40000);
+        assert_true(k8c_informer_relists(inf) > relists);
+        assert_int_equal(k8c_informer_len(inf), 2);
+        json_auto_t *after = pod("inf-after", NULL);
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", after, NULL, NULL), 0);
+        assert_true(wait_for(&c.adds, 5, 5000));
+        k8c_informer_free(inf);
+}
+
+static void test_events_aggregate(void **state)
+{
+        struct fixture *f = *state;
+        json_auto_t *p = pod("ev-target", NULL);
+        json_auto_t *created = NULL;
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, &created, NULL), 0);
+        struct k8c_event_recorder *rec = k8c_event_recorder_new(f->client, "test-component", "host-1");
+        assert_int_equal(
+                k8c_event_record(rec, created, "Warning", "FailedScheduling", NULL, "no nodes: %d", 0), 0);
+        assert_int_equal(
+                k8c_event_record(rec, created, "Warning", "FailedScheduling", NULL, "no nodes: %d", 0), 0);
+        assert_int_equal(k8c_event_record(rec, created, "Normal", "Scheduled", NULL, "assigned"), 0);
+        json_auto_t *list = NULL;
+        assert_int_equal(
+                k8c_client_get(
+                        f->client,
+                        "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dev-target",
+                        &list, NULL),
+                0);
+        json_t *items = json_object_get(list, "items");
+        assert_int_equal(json_array_size(items), 2);
+        size_t i;
+        json_t *ev;
+        int seen = 0;
+        json_array_foreach(items, i, ev)
+        {
+                const char *reason = json_string_value(json_object_get(ev, "reason"));
+                if (strcmp(reason, "FailedScheduling") == 0) {
+                        assert_int_equal(json_integer_value(json_object_get(ev, "count")), 2);
+                        assert_string_equal(json_string_value(json_object_get(ev, "message")), "no nodes: 0");
+                        assert_string_equal(json_string_value(json_object_get(ev, "type")), "Warning");
+                        seen++;
+                } else {
+                        assert_string_equal(reason, "Scheduled");
+                        assert_int_equal(json_integer_value(json_object_get(ev, "count")), 1);
+                        seen++;
+                }
+                assert_string_equal(
+                        json_string_value(json_object_get(json_object_get(ev, "source"), "component")),
+                        "test-component");
+                assert_string_equal(
+                        json_string_value(json_object_get(json_object_get(ev, "involvedObject"), "uid")),
+                        json_string_value(json_object_get(json_object_get(created, "metadata"), "uid")));
+        }
+        assert_int_equal(seen, 2);
+        k8c_event_recorder_free(rec);
+}
+
+static atomic_int started[2], stopped[2];
+static void on_start0(void *o)
+{
+        atomic_fetch_add(&started[0], 1);
+}
+static void on_start1(void *o)
+{
+        atomic_fetch_add(&started[1], 1);
+}
+static void on_stop0(void *o)
+{
+        atomic_fetch_add(&stopped[0], 1);
+}
+static void on_stop1(void *o)
+{
+        atomic_fetch_add(&stopped[1], 1);
+}
+
+static void test_leader_election(void **state)
+{
+        struct fixture *f = *state;
+        struct k8c_leader_config a = { .client = f->client,
+                                       .namespace_ = "kube-system",
+                                       .name = "test-lease",
+                                       .identity = "cand-a",
+                                       .lease_duration_ms = 2000,
+                                       .renew_deadline_ms = 1500,
+                                       .retry_period_ms = 200,
+                                       .on_started_leading = on_start0,
+                                       .on_stopped_leading = on_stop0 };
+        struct k8c_leader_config b = a;
+        b.identity = "cand-b";
+        b.on_started_leading = on_start1;
+        b.on_stopped_leading = on_stop1;
+        struct k8c_leader *la = NULL, *lb = NULL;
+        assert_int_equal(k8c_leader_start(&a, &la, NULL), 0);
+        assert_true(wait_for(&started[0], 1, 5000));
+        assert_int_equal(k8c_leader_start(&b, &lb, NULL), 0);
+        sleep(1);
+        /* Only one leader while the holder renews. */
+        assert_true(k8c_leader_is_leader(la));
+        assert_false(k8c_leader_is_leader(lb));
+        json_auto_t *lease = NULL;
+        assert_int_equal(
+                k8c_client_get(f->client,
+                               "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/test-lease",
+                               &lease, NULL),
+                0);
+        assert_string_equal(
+                json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity")),
+                "cand-a");
+        /* The leader steps down (releasing the lease): the other takes over. */
+        k8c_leader_stop(la);
+        assert_int_equal(atomic_load(&stopped[0]), 1);
+        assert_true(wait_for(&started[1], 1, 6000));
+        assert_true(k8c_leader_is_leader(lb));
+        json_auto_t *lease2 = NULL;
+        assert_int_equal(
+                k8c_client_get(f->client,
+                               "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/test-lease",
+                               &lease2, NULL),
+                0);
+        assert_string_equal(
+                json_string_value(json_object_get(json_object_get(lease2, "spec"), "holderIdentity")),
+                "cand-b");
+        assert_int_equal(
+                json_integer_value(json_object_get(json_object_get(lease2, "spec"), "leaseTransitions")), 1);
+        k8c_leader_stop(lb);
+        assert_int_equal(atomic_load(&stopped[1]), 1);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_crud_and_errors),
+                cmocka_unit_test(test_informer_list_watch),
+                cmocka_unit_test(test_events_aggregate),
+                cmocka_unit_test(test_leader_election),
+        };
+        return cmocka_run_group_tests_name("client", tests, setup, teardown);
+}
