@@ -88,6 +88,7 @@ struct manager {
         struct k8c_nodelifecycle_controller *nlc;
         atomic_bool ready;
         atomic_bool leading;
+        atomic_bool stopping; /* we are releasing the Lease ourselves: not a loss */
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool lost_lease;
@@ -233,7 +234,7 @@ static void stopped_leading(void *o)
 {
         struct manager *m = o;
         pthread_mutex_lock(&m->lock);
-        if (atomic_load(&m->leading))
+        if (atomic_load(&m->leading) && !atomic_load(&m->stopping))
                 m->lost_lease = true;
         atomic_store(&m->leading, false);
         pthread_cond_broadcast(&m->cond);
@@ -359,6 +360,7 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 k8c_log_info("waiting for leadership", "identity=%s", ident);
                 if (wait_signal_or_leader(&m, &set) != 0) {
                         k8c_log_info("stopping", "%s", "signal before leadership");
+                        atomic_store(&m.stopping, true);
                         k8c_leader_stop(leader);
                         r = 0;
                         goto out;
@@ -465,7 +467,8 @@ out_stop:
                         pthread_join(m.run[i].threads[w], NULL);
         if (leader != NULL) {
                 /* Nothing acts any more: hand the Lease over now rather than after the slow teardown.
-                 * leading goes false first so releasing is not taken for losing it. */
+                 * stopping is set first so releasing is not taken for losing it. */
+                atomic_store(&m.stopping, true);
                 atomic_store(&m.leading, false);
                 k8c_leader_stop(leader);
                 leader = NULL;
@@ -482,11 +485,6 @@ out_stop:
         k8c_deployment_controller_free(m.dep);
         k8c_nodeipam_controller_free(m.ipam);
         k8c_nodelifecycle_controller_free(m.nlc);
-        if (leader != NULL) {
-                /* Set leading false first so releasing the lease is not taken for losing it. */
-                atomic_store(&m.leading, false);
-                k8c_leader_stop(leader);
-        }
 out:
         if (mhd != NULL)
                 MHD_stop_daemon(mhd);

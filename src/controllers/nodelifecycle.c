@@ -144,9 +144,9 @@ static int set_unreachable_taints(struct k8c_nodelifecycle_controller *c, const 
                 json_array_append_new(taints, json_pack("{s:s, s:s, s:s}", "key", UNREACHABLE_TAINT, "effect",
                                                         "NoExecute", "timeAdded", now));
         }
-        json_auto_t *patch =
-                json_pack("{s:{s:s}, s:{s:o}}", "metadata", "resourceVersion",
-                          k8c_json_get_string(node, "metadata.resourceVersion"), "spec", "taints", taints);
+        /* Not guarded by resourceVersion: it follows the status write of the same pass (which moved it
+         * on), and only a concurrent change of spec.taints itself could be lost. */
+        json_auto_t *patch = json_pack("{s:{s:o}}", "spec", "taints", taints);
         cleanup_free char *path =
                 k8c_ctrl_path("v1", "nodes", NULL, k8c_json_get_string(node, "metadata.name"));
         return c->ctl.patch(c->ctl.opaque, path, "application/merge-patch+json", patch, err);
@@ -328,9 +328,9 @@ int k8c_nodelifecycle_monitor(struct k8c_nodelifecycle_controller *c, int64_t no
                 cleanup_error k8c_error_t e = NULL;
                 int r;
                 if (unreachable) {
-                        r = set_unreachable_taints(c, node, true, now, &e);
+                        r = mark_node_unknown(c, node, now, &e);
                         if (r >= 0)
-                                r = mark_node_unknown(c, node, now, &e);
+                                r = set_unreachable_taints(c, node, true, now, &e);
                         if (r >= 0)
                                 r = handle_pods(c, name, since, now_ms, now, &e);
                 } else {

@@ -1037,6 +1037,12 @@ static void test_manager_leader_failover(void **state)
         }
         assert_int_equal(lb, 1);
         st = stop_pid(b);
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                char *cmd = NULL;
+                if (asprintf(&cmd, "tail -n 60 %s >&2", cm_log) >= 0 && system(cmd) != 0)
+                        fprintf(stderr, "could not show %s\n", cm_log);
+                free(cmd);
+        }
         assert_true(WIFEXITED(st));
         assert_int_equal(WEXITSTATUS(st), 0);
 }
