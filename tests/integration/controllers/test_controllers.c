@@ -28,6 +28,8 @@
 #include "../../common/apiserver_harness.h"
 #include "k8c/json.h"
 
+#define K8C_ARRAY_SIZE_T(a) (sizeof(a) / sizeof((a)[0]))
+
 static struct k8c_test_apiserver api;
 static pid_t cm_pid;
 static int cm_port;
@@ -803,6 +805,51 @@ static void test_gc_cascades_through_kinds(void **state)
         assert_int_equal(json_array_size(json_object_get(rsl, "items")), 0);
 }
 
+/* ---- namespace ---- */
+
+static void test_namespace_deletion_removes_content(void **state)
+{
+        make_ns("ns1");
+        json_auto_t *rs = create_rs("ns1", "web", 2);
+        json_decref(wait_pods("ns1", NULL, 2, k8c_json_get_string(rs, "metadata.uid")));
+        json_decref(must("POST", "/api/v1/namespaces/ns1/configmaps",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                                   "metadata", "name", "cfg", "data", "k", "v"),
+                         201));
+        json_decref(must("POST", "/api/v1/namespaces/ns1/secrets",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
+                                   "metadata", "name", "sec", "stringData", "k", "v"),
+                         201));
+        json_decref(must("POST", "/api/v1/namespaces/ns1/services",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}, s:[{s:i}]}}", "apiVersion", "v1", "kind",
+                                   "Service", "metadata", "name", "web", "spec", "selector", "app", "web",
+                                   "ports", "port", 80),
+                         201));
+        json_auto_t *del = must("DELETE", "/api/v1/namespaces/ns1", NULL, 200);
+        assert_string_equal(k8c_json_get_string(del, "status.phase"), "Terminating");
+        /* The controller empties it, then finalizes it, and the apiserver drops it. */
+        long code = 0;
+        for (int i = 0; i < 300; i++) {
+                json_decref(req("GET", "/api/v1/namespaces/ns1", NULL, NULL, &code));
+                if (code == 404)
+                        break;
+                sleep_ms(100);
+        }
+        assert_int_equal(code, 404);
+        const char *const lists[] = {
+                "/api/v1/namespaces/ns1/pods",      "/api/v1/namespaces/ns1/configmaps",
+                "/api/v1/namespaces/ns1/secrets",   "/api/v1/namespaces/ns1/services",
+                "/api/v1/namespaces/ns1/endpoints", "/apis/apps/v1/namespaces/ns1/replicasets"
+        };
+        for (size_t k = 0; k < K8C_ARRAY_SIZE_T(lists); k++) {
+                json_auto_t *l = req("GET", lists[k], NULL, NULL, &code);
+                if (code == 200)
+                        assert_int_equal(json_array_size(json_object_get(l, "items")), 0);
+                else
+                        assert_int_equal(code, 404);
+        }
+}
+
 /* ---- nodes ---- */
 
 static void create_node(const char *name)
@@ -1063,6 +1110,7 @@ int main(void)
                 cmocka_unit_test(test_gc_cascades_through_kinds),
                 cmocka_unit_test(test_endpoints_follow_readiness),
                 cmocka_unit_test(test_endpoints_service_without_selector_left_alone),
+                cmocka_unit_test(test_namespace_deletion_removes_content),
                 cmocka_unit_test(test_nodeipam_assigns_distinct_cidrs),
                 cmocka_unit_test(test_nodelifecycle_unreachable_node),
                 cmocka_unit_test(test_manager_leader_election),
