@@ -1,10 +1,13 @@
 /*
- * k8c-controller-manager - flag parsing and wiring only; the logic lives in src/.
+ * k8c-controller-manager - flag parsing and wiring only; the controllers live in
+ * src/controllers.
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "k8c/cleanup.h"
+#include "k8c/controllers.h"
 #include "k8c/flags.h"
 #include "k8c/log.h"
 
@@ -14,24 +17,71 @@ int main(int argc, char **argv)
         char *server = NULL;
         char *controllers = "*";
         bool leader_elect = false;
+        char *bind_address = "127.0.0.1";
+        int port = 10257;
+        int workers = 2;
+        int64_t resync_ms = 5 * 60 * 1000;
         char *cluster_cidr = "10.244.0.0/16";
+        int node_cidr_mask = 24;
+        int64_t grace_ms = 40000, period_ms = 5000, eviction_ms = 5 * 60 * 1000;
         const struct k8c_flag flags[] = {
                 { "kubeconfig", 0, K8C_FLAG_STRING, &kubeconfig,
                   "path to the kubeconfig file (default $KUBECONFIG or ~/.kube/config)", NULL },
                 { "server", 0, K8C_FLAG_STRING, &server,
                   "address of the API server (overrides the kubeconfig)", NULL },
                 { "controllers", 0, K8C_FLAG_STRING, &controllers,
-                  "controllers to run: * for all, -name to disable one", NULL },
+                  "controllers to run (replicaset, garbagecollector, endpoints): * for all, -name to disable "
+                  "one",
+                  NULL },
                 { "leader-elect", 0, K8C_FLAG_BOOL, &leader_elect,
-                  "run leader election before starting controllers", NULL },
+                  "run leader election (Lease kube-system/k8c-controller-manager) before starting "
+                  "controllers",
+                  NULL },
+                { "bind-address", 0, K8C_FLAG_STRING, &bind_address,
+                  "address of the /healthz /readyz /metrics server", NULL },
+                { "port", 0, K8C_FLAG_INT, &port, "port of the /healthz /readyz /metrics server (0 = off)",
+                  NULL },
+                { "concurrent-syncs", 0, K8C_FLAG_INT, &workers, "workers per controller", NULL },
+                { "min-resync-period", 0, K8C_FLAG_DURATION, &resync_ms, "informer resync period", NULL },
                 { "cluster-cidr", 0, K8C_FLAG_STRING, &cluster_cidr,
                   "CIDR from which node podCIDRs are allocated", NULL },
+                { "node-cidr-mask-size", 0, K8C_FLAG_INT, &node_cidr_mask,
+                  "prefix length of each node's podCIDR", NULL },
+                { "node-monitor-grace-period", 0, K8C_FLAG_DURATION, &grace_ms,
+                  "how long a node's Lease may go unrenewed before the node is unreachable", NULL },
+                { "node-monitor-period", 0, K8C_FLAG_DURATION, &period_ms, "how often node health is checked",
+                  NULL },
+                { "pod-eviction-timeout", 0, K8C_FLAG_DURATION, &eviction_ms,
+                  "how long pods stay on an unreachable node (without a toleration) before deletion", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
         struct k8c_flags_result args;
         k8c_flags_parse_or_exit(flags, argc, argv, "k8c-controller-manager", "[flags]", &args);
         k8c_flags_result_free(&args);
-        fprintf(stderr, "k8c-controller-manager: the controller manager is not implemented yet\n");
-        return 1;
+        k8c_log_set_component("controller-manager");
+
+        struct k8c_controller_manager_config cfg = {
+                .kubeconfig = kubeconfig,
+                .server = server,
+                .controllers = controllers,
+                .leader_elect = leader_elect,
+                .bind_address = bind_address,
+                .port = port,
+                .workers = workers,
+                .resync_ms = resync_ms,
+                .cluster_cidr = cluster_cidr,
+                .node_cidr_mask = node_cidr_mask,
+                .node_monitor_grace_ms = grace_ms,
+                .node_monitor_period_ms = period_ms,
+                .pod_eviction_timeout_ms = eviction_ms,
+        };
+        cleanup_error k8c_error_t err = NULL;
+        if (k8c_controller_manager_run(&cfg, &err) < 0) {
+                char q[1024];
+                k8c_log_error("controller-manager failed", "error=%s",
+                              k8c_log_quote(q, sizeof(q), k8c_error_msg(&err)));
+                return 1;
+        }
+        return 0;
 }

@@ -1,0 +1,196 @@
+/*
+ * controllers.h - k8c-controller-manager: the reconciliation loops (ReplicaSet,
+ * garbage collector, Endpoints, Namespace) on shared informers and work queues.
+ *
+ * Every controller reads only from informer caches and acts only through a
+ * struct k8c_object_control, so unit tests drive a controller's sync function
+ * against fakes that record the calls, without a server. The manager wires the
+ * real client in, runs workers, leader election and the health/metrics server.
+ */
+#ifndef K8C_CONTROLLERS_H
+#define K8C_CONTROLLERS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "k8c/client.h"
+#include "k8c/error.h"
+#include "k8c/events.h"
+#include "k8c/informer.h"
+#include "k8c/workqueue.h"
+
+/* ---- the manager ---- */
+
+struct k8c_controller_manager_config {
+        const char *kubeconfig;          /* NULL = $KUBECONFIG / ~/.kube/config */
+        const char *server;              /* overrides the kubeconfig */
+        const char *controllers;         /* "*", "*,-garbagecollector", "replicaset,endpoints" */
+        bool leader_elect;               /* campaign on kube-system/k8c-controller-manager first */
+        const char *bind_address;        /* health/metrics server, default 127.0.0.1 */
+        int port;                        /* default 10257; 0 = no server */
+        int workers;                     /* per controller, default 2 */
+        int64_t resync_ms;               /* informer resync, default 5 min */
+        const char *cluster_cidr;        /* node IPAM, default 10.244.0.0/16 */
+        int node_cidr_mask;              /* default 24 */
+        int64_t node_monitor_grace_ms;   /* default 40 s */
+        int64_t node_monitor_period_ms;  /* default 5 s */
+        int64_t pod_eviction_timeout_ms; /* default 5 min */
+};
+
+/* Controllers: replicaset, deployment, garbagecollector, endpoints, namespace, nodeipam, nodelifecycle.
+ * Runs until SIGTERM/SIGINT. */
+int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg, k8c_error_t *err);
+
+/* Whether controller name is enabled by a --controllers value ("*" all, "-name" off, "name" on). */
+bool k8c_controller_enabled(const char *spec, const char *name);
+
+/* ---- actions ----
+ * Paths are apiserver paths ("/api/v1/namespaces/ns/pods"). Errors carry the Status reason
+ * (K8C_ENOTFOUND, K8C_ECONFLICT, ...). */
+struct k8c_object_control {
+        int (*create)(void *opaque, const char *path, const json_t *obj, k8c_error_t *err);
+        int (*update)(void *opaque, const char *path, const json_t *obj, k8c_error_t *err);
+        /* type: "application/merge-patch+json" or "application/strategic-merge-patch+json" */
+        int (*patch)(void *opaque, const char *path, const char *type, const json_t *patch, k8c_error_t *err);
+        int (*delete)(void *opaque, const char *path, const json_t *options, k8c_error_t *err);
+        /* A live read, for the few decisions the cache must not make alone (GC: is the owner gone?). */
+        int (*get)(void *opaque, const char *path, json_t **ret, k8c_error_t *err);
+        void *opaque;
+};
+
+/* Actions through a real client (borrowed). */
+struct k8c_object_control k8c_object_control_client(struct k8c_client *client);
+
+/* Indexes every controller informer carries: "namespace", "uid", "owner" (uids of
+ * metadata.ownerReferences) and "node" (spec.nodeName). Add before the informer starts. */
+void k8c_ctrl_add_indexes(struct k8c_informer *inf);
+
+/* ---- ReplicaSet ---- */
+
+#define K8C_RS_BURST_REPLICAS 500 /* most pods created or deleted in one sync */
+
+struct k8c_rs_controller;
+
+/* rs and pods are informers of replicasets and pods (with k8c_ctrl_add_indexes); handlers are
+ * added here, so call before the informers start. rec may be NULL. */
+struct k8c_rs_controller *k8c_rs_controller_new(struct k8c_informer *rs, struct k8c_informer *pods,
+                                                const struct k8c_object_control *ctl,
+                                                struct k8c_event_recorder *rec);
+void k8c_rs_controller_free(struct k8c_rs_controller *c);
+struct k8c_workqueue *k8c_rs_controller_queue(struct k8c_rs_controller *c);
+/* One reconciliation of the ReplicaSet "ns/name". Returns 0, or a negative error (requeue). */
+int k8c_rs_controller_sync(struct k8c_rs_controller *c, const char *key, k8c_error_t *err);
+/* Whether the creations/deletions of the last sync of key have all been observed. */
+bool k8c_rs_controller_expectations_satisfied(struct k8c_rs_controller *c, const char *key);
+
+/* Pods in the order Kubernetes deletes surplus ones (ActivePods less): unscheduled before
+ * scheduled, Pending before Unknown before Running, not ready before ready, more restarts
+ * first, newer before older. Sorts a JSON array of pods in place. */
+void k8c_sort_pods_for_deletion(json_t *pods);
+/* Whether a pod counts as active (not terminating, not Succeeded or Failed). */
+bool k8c_pod_is_active(const json_t *pod);
+/* Whether the pod's Ready condition is True (and, with min_ready_seconds, has been for that long at now). */
+bool k8c_pod_is_ready(const json_t *pod);
+bool k8c_pod_is_available(const json_t *pod, int64_t min_ready_seconds, time_t now);
+
+/* ---- garbage collector ---- */
+
+struct k8c_gc_controller;
+
+/* informers: the monitored kinds; kinds[i] names the kind of informers[i] as "apps/v1/ReplicaSet"
+ * or "v1/Pod" (apiVersion/Kind); every informer needs k8c_ctrl_add_indexes. */
+struct k8c_gc_controller *k8c_gc_controller_new(struct k8c_informer **informers, const char *const *kinds,
+                                                int n, const struct k8c_object_control *ctl);
+void k8c_gc_controller_free(struct k8c_gc_controller *c);
+struct k8c_workqueue *k8c_gc_controller_queue(struct k8c_gc_controller *c);
+/* key: "<apiVersion>/<Kind>|<namespace>/<name>" as queued by the informer handlers. */
+int k8c_gc_controller_sync(struct k8c_gc_controller *c, const char *key, k8c_error_t *err);
+
+/* ---- Endpoints ---- */
+
+struct k8c_endpoints_controller;
+
+struct k8c_endpoints_controller *k8c_endpoints_controller_new(struct k8c_informer *services,
+                                                              struct k8c_informer *pods,
+                                                              struct k8c_informer *endpoints,
+                                                              const struct k8c_object_control *ctl);
+void k8c_endpoints_controller_free(struct k8c_endpoints_controller *c);
+struct k8c_workqueue *k8c_endpoints_controller_queue(struct k8c_endpoints_controller *c);
+int k8c_endpoints_controller_sync(struct k8c_endpoints_controller *c, const char *key, k8c_error_t *err);
+/* The Endpoints object a Service should have given the pods (JSON array), or NULL when the
+ * Service has no selector (left alone). */
+json_t *k8c_endpoints_for_service(const json_t *service, const json_t *pods);
+
+/* ---- Namespace ---- */
+
+struct k8c_namespace_controller;
+
+struct k8c_namespace_controller *k8c_namespace_controller_new(struct k8c_informer *namespaces,
+                                                              const struct k8c_object_control *ctl);
+void k8c_namespace_controller_free(struct k8c_namespace_controller *c);
+struct k8c_workqueue *k8c_namespace_controller_queue(struct k8c_namespace_controller *c);
+/* key: the namespace name. Deletes content of a terminating namespace, then finalizes it. */
+int k8c_namespace_controller_sync(struct k8c_namespace_controller *c, const char *key, k8c_error_t *err);
+
+/* ---- Deployment ---- */
+
+struct k8c_deployment_controller;
+/* deployments and replicasets need k8c_ctrl_add_indexes (the "owner" index). */
+struct k8c_deployment_controller *k8c_deployment_controller_new(struct k8c_informer *deployments,
+                                                                struct k8c_informer *replicasets,
+                                                                const struct k8c_object_control *ctl);
+void k8c_deployment_controller_free(struct k8c_deployment_controller *c);
+struct k8c_workqueue *k8c_deployment_controller_queue(struct k8c_deployment_controller *c);
+int k8c_deployment_controller_sync(struct k8c_deployment_controller *c, const char *key, k8c_error_t *err);
+/* The pod-template-hash label value of a pod template (FNV-1a of its canonical JSON, with the
+ * collision count, encoded with Kubernetes' SafeEncodeString alphabet). Caller frees. */
+char *k8c_pod_template_hash(const json_t *pod_template, int64_t collision_count);
+
+/* ---- node IPAM ---- */
+
+struct k8c_cidr_allocator;
+/* Subnets of /node_prefix inside cluster_cidr (IPv4). K8C_EUSAGE on a bad CIDR or mask. */
+int k8c_cidr_allocator_new(const char *cluster_cidr, int node_prefix, struct k8c_cidr_allocator **ret,
+                           k8c_error_t *err);
+void k8c_cidr_allocator_free(struct k8c_cidr_allocator *a);
+/* Marks cidr used; false when it is not one of the allocator's subnets. */
+bool k8c_cidr_allocator_occupy(struct k8c_cidr_allocator *a, const char *cidr);
+void k8c_cidr_allocator_release(struct k8c_cidr_allocator *a, const char *cidr);
+/* The lowest free subnet ("10.244.3.0/24"), marked used. K8C_EINTERNAL when none is left. */
+int k8c_cidr_allocator_next(struct k8c_cidr_allocator *a, char *buf, size_t n, k8c_error_t *err);
+
+struct k8c_nodeipam_controller;
+int k8c_nodeipam_controller_new(struct k8c_informer *nodes, const struct k8c_object_control *ctl,
+                                const char *cluster_cidr, int node_prefix,
+                                struct k8c_nodeipam_controller **ret, k8c_error_t *err);
+void k8c_nodeipam_controller_free(struct k8c_nodeipam_controller *c);
+struct k8c_workqueue *k8c_nodeipam_controller_queue(struct k8c_nodeipam_controller *c);
+/* key: node name. Gives a node without spec.podCIDR the next free subnet. */
+int k8c_nodeipam_controller_sync(struct k8c_nodeipam_controller *c, const char *key, k8c_error_t *err);
+
+/* ---- node lifecycle ---- */
+
+struct k8c_nodelifecycle_config {
+        int64_t grace_ms;    /* --node-monitor-grace-period, default 40 s */
+        int64_t eviction_ms; /* --pod-eviction-timeout, default 5 min */
+        int64_t period_ms;   /* --node-monitor-period, default 5 s */
+};
+
+struct k8c_nodelifecycle_controller;
+/* leases: informer of kube-node-lease Leases; pods needs k8c_ctrl_add_indexes (the "node" index). */
+struct k8c_nodelifecycle_controller *
+k8c_nodelifecycle_controller_new(struct k8c_informer *nodes, struct k8c_informer *leases,
+                                 struct k8c_informer *pods, const struct k8c_object_control *ctl,
+                                 const struct k8c_nodelifecycle_config *cfg);
+void k8c_nodelifecycle_controller_free(struct k8c_nodelifecycle_controller *c);
+struct k8c_workqueue *k8c_nodelifecycle_controller_queue(struct k8c_nodelifecycle_controller *c);
+/* One monitor pass at monotonic time now_ms (wall: for timestamps written). */
+int k8c_nodelifecycle_monitor(struct k8c_nodelifecycle_controller *c, int64_t now_ms, time_t wall,
+                              k8c_error_t *err);
+/* The queue's only key is "monitor": one pass now, the next after the period. */
+int k8c_nodelifecycle_controller_sync(struct k8c_nodelifecycle_controller *c, const char *key,
+                                      k8c_error_t *err);
+
+#endif

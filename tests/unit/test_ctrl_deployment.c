@@ -1,0 +1,335 @@
+/* Unit tests of the Deployment controller against a fake object control:
+ * pod-template-hash, the first ReplicaSet, RollingUpdate surge and
+ * availability bounds, Recreate, rollback revision, revisionHistoryLimit,
+ * status. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl_fake.h"
+#include "k8c/json.h"
+
+#define D_UID "dep-uid-1"
+
+struct env {
+        struct fake f;
+        struct k8c_object_control ctl;
+        struct k8c_informer *d, *rs;
+        struct k8c_deployment_controller *c;
+};
+
+static int setup(void **state)
+{
+        struct env *e = calloc(1, sizeof(*e));
+        fake_init(&e->f, &e->ctl);
+        e->d = test_informer("/apis/apps/v1/deployments");
+        e->rs = test_informer("/apis/apps/v1/replicasets");
+        e->c = k8c_deployment_controller_new(e->d, e->rs, &e->ctl);
+        *state = e;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct env *e = *state;
+        k8c_deployment_controller_free(e->c);
+        k8c_informer_free(e->d);
+        k8c_informer_free(e->rs);
+        fake_free(&e->f);
+        free(e);
+        return 0;
+}
+
+static json_t *make_template(const char *image)
+{
+        return json_pack("{s:{s:{s:s}}, s:{s:[{s:s, s:s}]}}", "metadata", "labels", "app", "web", "spec",
+                         "containers", "name", "c", "image", image);
+}
+
+static json_t *make_deploy(const char *image, int replicas, const char *strategy)
+{
+        json_t *d = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:i}, s:{s:i, s:{s:{s:s}}, s:o, s:{s:s}}}",
+                              "apiVersion", "apps/v1", "kind", "Deployment", "metadata", "name", "web",
+                              "namespace", "default", "uid", D_UID, "resourceVersion", "5", "generation", 2,
+                              "spec", "replicas", replicas, "selector", "matchLabels", "app", "web",
+                              "template", make_template(image), "strategy", "type", strategy);
+        return d;
+}
+
+/* An owned ReplicaSet for image with spec replicas and available pods, at revision rev. */
+static json_t *make_rs(const char *image, int spec, int avail, int rev)
+{
+        json_auto_t *t = make_template(image);
+        char *hash = k8c_pod_template_hash(t, 0);
+        char name[64], revs[16];
+        snprintf(name, sizeof(name), "web-%s", hash);
+        snprintf(revs, sizeof(revs), "%d", rev);
+        json_t *rs = json_pack(
+                "{s:{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:[{s:s, s:s, s:s, s:s, s:b}]}, s:{s:i}, "
+                "s:{s:i, s:i, s:i}}",
+                "metadata", "name", name, "namespace", "default", "uid", name, "resourceVersion", "7",
+                "labels", "app", "web", "pod-template-hash", hash, "annotations",
+                "deployment.kubernetes.io/revision", revs, "ownerReferences", "apiVersion", "apps/v1", "kind",
+                "Deployment", "name", "web", "uid", D_UID, "controller", 1, "spec", "replicas", spec,
+                "status", "replicas", spec, "readyReplicas", avail, "availableReplicas", avail);
+        free(hash);
+        return rs;
+}
+
+static void add(struct k8c_informer *inf, json_t *obj)
+{
+        k8c_informer_apply_event(inf, "ADDED", obj);
+        json_decref(obj);
+}
+
+static void sync_ok(struct env *e)
+{
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_deployment_controller_sync(e->c, "default/web", &err), 0);
+}
+
+/* The replicas of the spec patches sent to the ReplicaSet of image (-1 = none). */
+static json_int_t scaled_to(struct env *e, const char *image)
+{
+        json_auto_t *t = make_template(image);
+        char *hash = k8c_pod_template_hash(t, 0);
+        char path[128];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/default/replicasets/web-%s", hash);
+        free(hash);
+        json_int_t v = -1;
+        size_t i;
+        json_t *c;
+        json_array_foreach(e->f.calls, i, c)
+        {
+                if (strcmp(json_string_value(json_object_get(c, "verb")), "patch") == 0 &&
+                    strcmp(json_string_value(json_object_get(c, "path")), path) == 0 &&
+                    k8c_json_get(json_object_get(c, "body"), "spec.replicas") != NULL)
+                        v = k8c_json_get_int(json_object_get(c, "body"), "spec.replicas", -1);
+        }
+        return v;
+}
+
+static void test_hash(void **state)
+{
+        json_auto_t *a = make_template("busybox:1");
+        json_auto_t *a2 = make_template("busybox:1");
+        json_auto_t *b = make_template("busybox:2");
+        char *ha = k8c_pod_template_hash(a, 0), *ha2 = k8c_pod_template_hash(a2, 0);
+        char *hb = k8c_pod_template_hash(b, 0), *hc = k8c_pod_template_hash(a, 1);
+        assert_string_equal(ha, ha2);
+        assert_string_not_equal(ha, hb);
+        assert_string_not_equal(ha, hc);
+        assert_true(strlen(ha) >= 1 && strlen(ha) <= 10);
+        assert_int_equal(strspn(ha, "bcdfghjklmnpqrstvwxz2456789"), strlen(ha));
+        free(ha);
+        free(ha2);
+        free(hb);
+        free(hc);
+}
+
+static void test_first_replicaset(void **state)
+{
+        struct env *e = *state;
+        add(e->d, make_deploy("busybox:1", 3, "RollingUpdate"));
+        sync_ok(e);
+        json_auto_t *creates = fake_calls(&e->f, "create");
+        assert_int_equal(json_array_size(creates), 1);
+        json_t *c = json_array_get(creates, 0);
+        assert_string_equal(json_string_value(json_object_get(c, "path")),
+                            "/apis/apps/v1/namespaces/default/replicasets");
+        json_t *rs = json_object_get(c, "body");
+        json_auto_t *t = make_template("busybox:1");
+        char *hash = k8c_pod_template_hash(t, 0);
+        char name[64];
+        snprintf(name, sizeof(name), "web-%s", hash);
+        assert_string_equal(k8c_json_get_string(rs, "metadata.name"), name);
+        assert_string_equal(k8c_json_get_string(rs, "metadata.labels[\"pod-template-hash\"]"), hash);
+        assert_string_equal(k8c_json_get_string(rs, "spec.selector.matchLabels[\"pod-template-hash\"]"),
+                            hash);
+        assert_string_equal(k8c_json_get_string(rs, "spec.selector.matchLabels.app"), "web");
+        assert_string_equal(k8c_json_get_string(rs, "spec.template.metadata.labels[\"pod-template-hash\"]"),
+                            hash);
+        assert_string_equal(k8c_json_get_string(rs, "spec.template.spec.containers[0].image"), "busybox:1");
+        assert_string_equal(
+                k8c_json_get_string(rs, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "1");
+        assert_int_equal(k8c_json_get_int(rs, "spec.replicas", -1), 3);
+        assert_string_equal(k8c_json_get_string(rs, "metadata.ownerReferences[0].kind"), "Deployment");
+        assert_string_equal(k8c_json_get_string(rs, "metadata.ownerReferences[0].uid"), D_UID);
+        assert_true(json_is_true(k8c_json_get(rs, "metadata.ownerReferences[0].controller")));
+        free(hash);
+        /* The Deployment gets the revision annotation. */
+        json_auto_t *patches = fake_calls(&e->f, "patch");
+        assert_int_equal(json_array_size(patches), 1);
+        json_t *p = json_array_get(patches, 0);
+        assert_string_equal(json_string_value(json_object_get(p, "path")),
+                            "/apis/apps/v1/namespaces/default/deployments/web");
+        assert_string_equal(
+                k8c_json_get_string(json_object_get(p, "body"),
+                                    "metadata.annotations[\"deployment.kubernetes.io/revision\"]"),
+                "1");
+}
+
+static void test_rolling_update_starts_within_surge(void **state)
+{
+        struct env *e = *state;
+        json_t *d = make_deploy("busybox:2", 3, "RollingUpdate");
+        json_object_set_new(k8c_json_get(d, "spec.strategy"), "rollingUpdate",
+                            json_pack("{s:i, s:i}", "maxSurge", 1, "maxUnavailable", 0));
+        add(e->d, d);
+        add(e->rs, make_rs("busybox:1", 3, 3, 1));
+        sync_ok(e);
+        json_auto_t *creates = fake_calls(&e->f, "create");
+        assert_int_equal(json_array_size(creates), 1);
+        json_t *rs = json_object_get(json_array_get(creates, 0), "body");
+        assert_int_equal(k8c_json_get_int(rs, "spec.replicas", -1), 1);
+        assert_string_equal(
+                k8c_json_get_string(rs, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "2");
+}
+
+static void test_rolling_update_availability_bounds(void **state)
+{
+        struct env *e = *state;
+        json_t *d = make_deploy("busybox:2", 3, "RollingUpdate");
+        json_object_set_new(k8c_json_get(d, "spec.strategy"), "rollingUpdate",
+                            json_pack("{s:i, s:i}", "maxSurge", 1, "maxUnavailable", 0));
+        add(e->d, d);
+        add(e->rs, make_rs("busybox:1", 3, 3, 1));
+        add(e->rs, make_rs("busybox:2", 1, 0, 2));
+        sync_ok(e);
+        /* The new pod is not available yet: nothing moves. */
+        assert_int_equal(scaled_to(e, "busybox:1"), -1);
+        assert_int_equal(scaled_to(e, "busybox:2"), -1);
+        /* It becomes available: one old pod goes. */
+        add(e->rs, make_rs("busybox:2", 1, 1, 2));
+        fake_reset(&e->f);
+        sync_ok(e);
+        assert_int_equal(scaled_to(e, "busybox:1"), 2);
+        assert_int_equal(scaled_to(e, "busybox:2"), -1);
+        /* Old at 2: the new one grows by one. */
+        add(e->rs, make_rs("busybox:1", 2, 2, 1));
+        fake_reset(&e->f);
+        sync_ok(e);
+        assert_int_equal(scaled_to(e, "busybox:2"), 2);
+}
+
+static void test_recreate(void **state)
+{
+        struct env *e = *state;
+        add(e->d, make_deploy("busybox:2", 3, "Recreate"));
+        add(e->rs, make_rs("busybox:1", 3, 3, 1));
+        sync_ok(e);
+        json_auto_t *creates = fake_calls(&e->f, "create");
+        assert_int_equal(json_array_size(creates), 1);
+        assert_int_equal(
+                k8c_json_get_int(json_object_get(json_array_get(creates, 0), "body"), "spec.replicas", -1),
+                0);
+        /* The new ReplicaSet exists now; old pods still running: old to 0, new stays at 0. */
+        add(e->rs, make_rs("busybox:2", 0, 0, 2));
+        fake_reset(&e->f);
+        sync_ok(e);
+        assert_int_equal(scaled_to(e, "busybox:1"), 0);
+        assert_int_equal(scaled_to(e, "busybox:2"), -1);
+        /* Old pods gone: the new one scales up. */
+        json_t *old = make_rs("busybox:1", 0, 0, 1);
+        json_object_set_new(json_object_get(old, "status"), "replicas", json_integer(0));
+        add(e->rs, old);
+        fake_reset(&e->f);
+        sync_ok(e);
+        assert_int_equal(scaled_to(e, "busybox:2"), 3);
+}
+
+static void test_rollback_revives_old_replicaset(void **state)
+{
+        struct env *e = *state;
+        add(e->d, make_deploy("busybox:1", 3, "RollingUpdate"));
+        add(e->rs, make_rs("busybox:1", 0, 0, 1));
+        add(e->rs, make_rs("busybox:2", 3, 3, 2));
+        sync_ok(e);
+        json_auto_t *creates = fake_calls(&e->f, "create");
+        assert_int_equal(json_array_size(creates), 0);
+        json_auto_t *t = make_template("busybox:1");
+        char *hash = k8c_pod_template_hash(t, 0);
+        char path[128];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/default/replicasets/web-%s", hash);
+        free(hash);
+        bool revived = false;
+        size_t i;
+        json_t *c;
+        json_array_foreach(e->f.calls, i, c)
+        {
+                if (strcmp(json_string_value(json_object_get(c, "path")), path) == 0 &&
+                    k8c_json_get_string(json_object_get(c, "body"),
+                                        "metadata.annotations[\"deployment.kubernetes.io/revision\"]") !=
+                            NULL) {
+                        assert_string_equal(
+                                k8c_json_get_string(json_object_get(c, "body"),
+                                                    "metadata.annotations[\"deployment.kubernetes.io/"
+                                                    "revision\"]"),
+                                "3");
+                        revived = true;
+                }
+        }
+        assert_true(revived);
+        assert_int_equal(scaled_to(e, "busybox:1"), 1); /* surge 25% of 3 → 1 */
+}
+
+static void test_revision_history_limit(void **state)
+{
+        struct env *e = *state;
+        json_t *d = make_deploy("busybox:4", 1, "RollingUpdate");
+        json_object_set_new(json_object_get(d, "spec"), "revisionHistoryLimit", json_integer(1));
+        add(e->d, d);
+        add(e->rs, make_rs("busybox:1", 0, 0, 1));
+        add(e->rs, make_rs("busybox:2", 0, 0, 2));
+        add(e->rs, make_rs("busybox:3", 0, 0, 3));
+        add(e->rs, make_rs("busybox:4", 1, 1, 4));
+        sync_ok(e);
+        json_auto_t *dels = fake_calls(&e->f, "delete");
+        assert_int_equal(json_array_size(dels), 2);
+        json_auto_t *t1 = make_template("busybox:1"), *t2 = make_template("busybox:2");
+        char *h1 = k8c_pod_template_hash(t1, 0), *h2 = k8c_pod_template_hash(t2, 0);
+        char p1[128], p2[128];
+        snprintf(p1, sizeof(p1), "/apis/apps/v1/namespaces/default/replicasets/web-%s", h1);
+        snprintf(p2, sizeof(p2), "/apis/apps/v1/namespaces/default/replicasets/web-%s", h2);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(dels, 0), "path")), p1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(dels, 1), "path")), p2);
+        free(h1);
+        free(h2);
+}
+
+static void test_status(void **state)
+{
+        struct env *e = *state;
+        add(e->d, make_deploy("busybox:2", 3, "RollingUpdate"));
+        add(e->rs, make_rs("busybox:1", 1, 1, 1));
+        add(e->rs, make_rs("busybox:2", 3, 2, 2));
+        sync_ok(e);
+        json_auto_t *updates = fake_calls(&e->f, "update");
+        assert_int_equal(json_array_size(updates), 1);
+        json_t *u = json_array_get(updates, 0);
+        assert_string_equal(json_string_value(json_object_get(u, "path")),
+                            "/apis/apps/v1/namespaces/default/deployments/web/status");
+        json_auto_t *want = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "observedGeneration", 2, "replicas",
+                                      4, "updatedReplicas", 3, "readyReplicas", 3, "availableReplicas", 3,
+                                      "unavailableReplicas", 0);
+        assert_true(json_equal(k8c_json_get(json_object_get(u, "body"), "status"), want));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_hash),
+                cmocka_unit_test_setup_teardown(test_first_replicaset, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rolling_update_starts_within_surge, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rolling_update_availability_bounds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_recreate, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollback_revives_old_replicaset, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_revision_history_limit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
