@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "apiserver/apiserver_int.h"
@@ -832,8 +833,10 @@ static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t 
 
 /* Update with obj (stolen) as the new state; decode errors arrive as r < 0 in err. With
  * scale_reply the answer is the object's Scale. */
-static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *obj_in, int r,
-                      k8c_error_t *errp, bool scale_reply)
+/* Validates and stores obj_in (stolen) as the new state of t; r < 0 means the caller already failed
+ * with *errp. Returns 0 with *ret_obj, or the error in *errp and the Invalid causes in *ret_causes. */
+static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t *obj_in, int r,
+                         k8c_error_t *errp, json_t **ret_obj, json_t **ret_causes)
 {
         cleanup_error k8c_error_t err = k8c_steal(errp);
         json_auto_t *obj = obj_in, *old = NULL, *causes = NULL;
@@ -953,15 +956,30 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
         if (r < 0)
                 goto fail;
         fix_kind(t->res, obj);
-        if (scale_reply)
-                k8c_req_reply(req, 200, scale_of(t->res, obj));
-        else
-                reply_object(req, t, 200, json_incref(obj));
-        return;
+        *ret_obj = json_incref(obj);
+        return 0;
 fail:
         if (locked)
                 pthread_mutex_unlock(&req->srv->alloc_lock);
-        fail(req, t, &err, t->name, causes);
+        *ret_causes = k8c_steal(&causes);
+        *errp = k8c_steal(&err);
+        return r;
+}
+
+static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *obj_in, int r,
+                      k8c_error_t *errp, bool scale_reply)
+{
+        cleanup_error k8c_error_t err = k8c_steal(errp);
+        json_auto_t *out = NULL, *causes = NULL;
+        r = update_object(req, t, obj_in, r, &err, &out, &causes);
+        if (r < 0) {
+                fail(req, t, &err, t->name, causes);
+                return;
+        }
+        if (scale_reply)
+                k8c_req_reply(req, 200, scale_of(t->res, out));
+        else
+                reply_object(req, t, 200, json_incref(out));
 }
 
 /* ---- scale subresource (autoscaling/v1 Scale over spec.replicas) ---- */
@@ -1058,30 +1076,61 @@ static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
                                  "the body of the request was in an unknown format");
                 return;
         }
-        int r = load(req->srv, t, &old, NULL, &err);
-        if (r < 0 && apply && k8c_error_reason(&err) == K8C_ENOTFOUND && t->sub == NULL) {
-                /* Server-side apply of an absent object creates it. */
-                k8c_error_release(&err);
-                handle_create(req, &(struct k8c_target){ .res = t->res, .ns = t->ns });
-                return;
+        struct k8c_target main = *t;
+        if (scale)
+                main.sub = NULL;
+        json_auto_t *out = NULL, *causes = NULL;
+        int r = 0;
+        /* As Kubernetes' GuaranteedUpdate: a patch is applied to the latest object, and a write that
+         * lost a race with another writer is redone on the new latest object — unless the patch itself
+         * carried a resourceVersion, which is then a precondition. */
+        for (int attempt = 0;; attempt++) {
+                json_decref(old);
+                old = NULL;
+                r = load(req->srv, t, &old, NULL, &err);
+                if (r < 0 && apply && k8c_error_reason(&err) == K8C_ENOTFOUND && t->sub == NULL) {
+                        /* Server-side apply of an absent object creates it. */
+                        k8c_error_release(&err);
+                        handle_create(req, &(struct k8c_target){ .res = t->res, .ns = t->ns });
+                        return;
+                }
+                if (r < 0) {
+                        fail(req, t, &err, t->name, NULL);
+                        return;
+                }
+                /* Writes through the main resource ignore status unless patching /status. */
+                json_auto_t *base = scale ? scale_of(t->res, old) : json_incref(old);
+                obj = NULL;
+                r = k8c_patch_apply(ct, base, req->body != NULL ? req->body : "{}", req->body_len, &obj,
+                                    &err);
+                if (r >= 0 && scale) {
+                        json_auto_t *sc = obj;
+                        obj = NULL;
+                        r = apply_scale(t, old, sc, &obj, &err);
+                }
+                const char *want_rv = r >= 0 ? k8c_json_get_string(obj, "metadata.resourceVersion") : NULL;
+                const char *have_rv = meta_str(old, "resourceVersion");
+                bool precondition = want_rv != NULL && (have_rv == NULL || strcmp(want_rv, have_rv) != 0);
+                r = update_object(req, &main, obj, r, &err, &out, &causes);
+                if (r < 0 && k8c_error_reason(&err) == K8C_ECONFLICT && !precondition && attempt < 100) {
+                        k8c_error_release(&err);
+                        json_decref(causes);
+                        causes = NULL;
+                        /* Under heavy contention, step aside briefly so the retries do not collide. */
+                        if (attempt >= 3)
+                                usleep((useconds_t)(rand() % 2000));
+                        continue;
+                }
+                break;
         }
         if (r < 0) {
-                fail(req, t, &err, t->name, NULL);
+                fail(req, &main, &err, t->name, causes);
                 return;
         }
-        /* Writes through the main resource ignore status unless patching /status. */
-        json_auto_t *base = scale ? scale_of(t->res, old) : json_incref(old);
-        r = k8c_patch_apply(ct, base, req->body != NULL ? req->body : "{}", req->body_len, &obj, &err);
-        if (r >= 0 && scale) {
-                json_auto_t *sc = obj;
-                obj = NULL;
-                r = apply_scale(t, old, sc, &obj, &err);
-                struct k8c_target main = *t;
-                main.sub = NULL;
-                do_update(req, &main, obj, r, &err, true);
-                return;
-        }
-        do_update(req, t, obj, r, &err, false);
+        if (scale)
+                k8c_req_reply(req, 200, scale_of(t->res, out));
+        else
+                reply_object(req, t, 200, json_incref(out));
 }
 
 /* Stores obj over the version cur (CAS); removes it instead when it is being deleted and its
