@@ -202,6 +202,37 @@ static int name_of(FILE *out, const json_t *obj, const json_t *resources, k8c_er
         return 0;
 }
 
+static int cmp_keys(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A copy with every object's keys in byte order: kubectl prints unstructured objects as Go
+ * marshals maps, sorted. */
+static json_t *sorted_copy(const json_t *v)
+{
+        if (json_is_array(v)) {
+                json_t *a = json_array();
+                size_t i;
+                json_t *x;
+                json_array_foreach(v, i, x) json_array_append_new(a, sorted_copy(x));
+                return a;
+        }
+        if (!json_is_object(v))
+                return json_incref((json_t *)v);
+        size_t n = json_object_size(v);
+        cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
+        size_t i = 0;
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) keys[i++] = k;
+        qsort(keys, n, sizeof(char *), cmp_keys);
+        json_t *o = json_object();
+        for (i = 0; i < n; i++)
+                json_object_set_new(o, keys[i], sorted_copy(json_object_get(v, keys[i])));
+        return o;
+}
+
 int k8c_cli_print_objects(FILE *out, const char *output, const json_t *objects, bool single,
                           const json_t *resources, k8c_error_t *err)
 {
@@ -219,7 +250,8 @@ int k8c_cli_print_objects(FILE *out, const char *output, const json_t *objects, 
                 return 0;
         }
         if (strcmp(output, "yaml") == 0) {
-                cleanup_free char *s = k8c_json_to_yaml(whole);
+                json_auto_t *sorted = sorted_copy(whole);
+                cleanup_free char *s = k8c_json_to_yaml(sorted);
                 fputs(s, out);
                 return 0;
         }
