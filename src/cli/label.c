@@ -23,6 +23,7 @@ static bool is_change(const char *a)
 static int change_one(struct k8c_cli *cli, const json_t *res, const char *ns, const char *name,
                       const char *field, const char *past, json_t *set, json_t *del, k8c_error_t *err)
 {
+        bool is_label = strcmp(field, "metadata.labels") == 0;
         cleanup_free char *path = k8c_cli_path(res, ns, name, NULL);
         json_auto_t *cur = NULL;
         int r = k8c_cli_request(cli, "GET", path, NULL, NULL, &cur, err);
@@ -50,6 +51,9 @@ static int change_one(struct k8c_cli *cli, const json_t *res, const char *ns, co
         {
                 if (json_object_get(have, json_string_value(v)) != NULL)
                         json_object_set_new(diff, json_string_value(v), json_null());
+                else
+                        fprintf(cli->out, "%s \"%s\" not found.\n", is_label ? "label" : "annotation",
+                                json_string_value(v));
         }
         cleanup_free char *type = k8c_cli_type_name(res);
         if (json_object_size(diff) == 0 && cli->resource_version == NULL) {
