@@ -45,7 +45,7 @@ static int add_doc(json_t *out, const char *source, json_t *doc, k8c_error_t *er
                 return k8c_make_error(err, K8C_EBADREQUEST, "error: error validating \"%s\": not an object",
                                       source);
         const char *kind = json_string_value(json_object_get(doc, "kind"));
-        if (kind != NULL && strlen(kind) > 4 && strcmp(kind + strlen(kind) - 4, "List") == 0 &&
+        if (kind != NULL && strlen(kind) >= 4 && strcmp(kind + strlen(kind) - 4, "List") == 0 &&
             json_is_array(json_object_get(doc, "items"))) {
                 size_t i;
                 json_t *it;

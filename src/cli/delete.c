@@ -121,12 +121,13 @@ static int select_all(struct k8c_cli *cli, const json_t *res, struct victim **v,
 
 int k8c_cli_delete(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
-        int r = k8c_cli_discover(cli, err);
-        if (r < 0)
-                return r;
+        /* Bad flags are reported before the server is asked anything. */
         json_auto_t *opts = delete_options(cli, err);
         if (opts == NULL)
                 return -(int)K8C_EUSAGE;
+        int r = k8c_cli_discover(cli, err);
+        if (r < 0)
+                return r;
         struct victim *v = NULL;
         size_t n = 0;
         if (cli->filenames != NULL) {
