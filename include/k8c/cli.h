@@ -121,6 +121,9 @@ int k8c_cli_jsonpath_values(const char *expr, const json_t *v, json_t **ret_arra
  * object itself instead of a List. */
 int k8c_cli_print_objects(FILE *out, const char *output, const json_t *objects, bool single,
                           const json_t *resources, k8c_error_t *err);
+/* json_dumps as Go's encoding/json writes it: '<', '>', '&', U+2028 and U+2029 escaped as
+ * \u003c... (kubectl's -o json and last-applied annotations). Caller frees. */
+char *k8c_cli_go_json(const json_t *v, size_t flags);
 /* Sorts objects (array, in place) by the JSONPath field (as --sort-by). */
 int k8c_cli_sort_objects(json_t *objects, const char *field, k8c_error_t *err);
 

@@ -384,7 +384,7 @@ static json_t *with_last_applied(const json_t *obj, const char *ns, char **ret_t
                 json_object_set_new(meta, "namespace", json_string(ns));
         json_t *ann = k8c_json_object_ensure(meta, "annotations");
         json_object_del(ann, LAST_APPLIED);
-        char *dump = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+        char *dump = k8c_cli_go_json(copy, JSON_COMPACT | JSON_SORT_KEYS);
         char *text = k8c_xasprintf("%s\n", dump);
         free(dump);
         json_object_set_new(ann, LAST_APPLIED, json_string(text));

@@ -64,10 +64,22 @@ static int change_one(struct k8c_cli *cli, const json_t *res, const char *ns, co
         k8c_json_set_new(patch, field, json_incref(diff));
         if (cli->resource_version != NULL)
                 k8c_json_set_new(patch, "metadata.resourceVersion", json_string(cli->resource_version));
+        /* kubectl says "unlabeled" when, without --overwrite, the object only got shorter. */
+        json_auto_t *after = json_is_object(have) ? json_deep_copy(have) : json_object();
+        json_object_foreach(diff, k, v)
+        {
+                if (json_is_null(v))
+                        json_object_del(after, k);
+                else
+                        json_object_set(after, k, v);
+        }
+        cleanup_free char *s0 = have != NULL ? json_dumps(have, JSON_COMPACT) : k8c_xstrdup("{}");
+        cleanup_free char *s1 = json_dumps(after, JSON_COMPACT);
         r = k8c_cli_request(cli, "PATCH", path, patch, "application/merge-patch+json", NULL, err);
         if (r < 0)
                 return r;
-        fprintf(cli->out, "%s/%s %s\n", type, name, past);
+        bool shorter = strlen(s1) < strlen(s0) && !cli->overwrite && is_label;
+        fprintf(cli->out, "%s/%s %s\n", type, name, shorter ? "unlabeled" : past);
         return 0;
 }
 

@@ -202,6 +202,29 @@ static int name_of(FILE *out, const json_t *obj, const json_t *resources, k8c_er
         return 0;
 }
 
+char *k8c_cli_go_json(const json_t *v, size_t flags)
+{
+        cleanup_free char *raw = json_dumps(v, flags | JSON_ENCODE_ANY);
+        size_t n = strlen(raw);
+        char *out = k8c_xmalloc(n * 6 + 1);
+        size_t o = 0;
+        /* These bytes only occur inside JSON strings, so replacing them everywhere is safe. */
+        for (size_t i = 0; i < n; i++) {
+                const unsigned char c = (unsigned char)raw[i];
+                if (c == '<' || c == '>' || c == '&') {
+                        o += (size_t)sprintf(out + o, "\\u%04x", c);
+                } else if (c == 0xE2 && i + 2 < n && (unsigned char)raw[i + 1] == 0x80 &&
+                           ((unsigned char)raw[i + 2] == 0xA8 || (unsigned char)raw[i + 2] == 0xA9)) {
+                        o += (size_t)sprintf(out + o, "\\u%04x", 0x2000 + (unsigned char)raw[i + 2] - 0x80);
+                        i += 2;
+                } else {
+                        out[o++] = (char)c;
+                }
+        }
+        out[o] = '\0';
+        return out;
+}
+
 static int cmp_keys(const void *a, const void *b)
 {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -245,7 +268,7 @@ int k8c_cli_print_objects(FILE *out, const char *output, const json_t *objects, 
                                   "List", "metadata", "resourceVersion", "");
         }
         if (strcmp(output, "json") == 0) {
-                cleanup_free char *s = json_dumps(whole, JSON_INDENT(4) | JSON_SORT_KEYS);
+                cleanup_free char *s = k8c_cli_go_json(whole, JSON_INDENT(4) | JSON_SORT_KEYS);
                 fprintf(out, "%s\n", s);
                 return 0;
         }

@@ -32,6 +32,19 @@ int k8c_cli_scale(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
                                            "error: resource(s) were provided, but no name was specified");
                         break;
                 }
+                /* kubectl resolves the object first and words a missing one its own way. */
+                cleanup_free char *opath = k8c_cli_path(t[i].res, cli->ns, t[i].name, NULL);
+                cleanup_error k8c_error_t gerr = NULL;
+                if (k8c_cli_request(cli, "GET", opath, NULL, NULL, NULL, &gerr) < 0) {
+                        const char *m = k8c_error_msg(&gerr);
+                        const char *pfx = "Error from server (NotFound): ";
+                        if (k8c_error_reason(&gerr) == K8C_ENOTFOUND && strncmp(m, pfx, strlen(pfx)) == 0)
+                                r = k8c_make_error(err, K8C_ENOTFOUND, "error: no objects passed to scale %s",
+                                                   m + strlen(pfx));
+                        else
+                                r = k8c_make_error(err, k8c_error_reason(&gerr), "%s", m);
+                        break;
+                }
                 cleanup_free char *path = k8c_cli_path(t[i].res, cli->ns, t[i].name, "scale");
                 if (cli->current_replicas_set || cli->resource_version != NULL) {
                         json_auto_t *scale = NULL;
