@@ -398,6 +398,47 @@ static void test_delete_selectors_and_empty(void **state)
         same_output(f, 0, "get pods -A");
 }
 
+static void test_describe_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *o1 = NULL, *o2 = NULL;
+        assert_int_equal(k8cctl(&f->b, &o1, "apply -f %s/examples/api/", f->srcdir), 0);
+        assert_int_equal(k8c_test_kubectl(&f->a, &o2, "apply -f %s/examples/api/", f->srcdir), 0);
+        /* An event about the pod (by uid) on each server, so the Events table shows. */
+        struct k8c_test_apiserver *srv[] = { &f->a, &f->b };
+        for (size_t i = 0; i < 2; i++) {
+                cleanup_free char *uid = NULL;
+                assert_int_equal(k8cctl(srv[i], &uid, "get pod web -o 'jsonpath={.metadata.uid}'"), 0);
+                cleanup_free char *out = NULL;
+                assert_int_equal(
+                        k8cctl(srv[i], &out,
+                               "create -f - "
+                               "<<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":"
+                               "\"web.sched\"},\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"web\","
+                               "\"namespace\":"
+                               "\"default\",\"uid\":\"%s\"},\"reason\":\"Scheduled\",\"message\":"
+                               "\"Successfully "
+                               "assigned default/web to "
+                               "node-1\",\"type\":\"Normal\",\"source\":{\"component\":"
+                               "\"default-scheduler\"},\"count\":3,\"firstTimestamp\":\"2026-01-01T00:00:"
+                               "00Z\","
+                               "\"lastTimestamp\":\"2026-01-01T00:00:00Z\"}\nEOF\n",
+                               uid),
+                        0);
+        }
+        same_output(f, 0, "describe pod web");
+        same_output(f, 0, "describe svc web");
+        same_output(f, 0, "describe rs web-rs");
+        same_output(f, 0, "describe ns team-a");
+        same_output(f, 0, "describe pods");
+        same_output(f, 1, "describe pod nope");
+        cleanup_free char *d = NULL;
+        assert_int_equal(k8cctl(&f->b, &d, "describe pod web | tail -n 4"), 0);
+        assert_non_null(strstr(d, "Events:\n  Type    Reason     Age"));
+        assert_non_null(strstr(d, "  Normal  Scheduled  "));
+        assert_non_null(strstr(d, "(x3 over "));
+}
+
 /* Watch: k8cctl get --watch-only prints the row of an object created after it started. */
 static void test_watch_only(void **state)
 {
@@ -456,6 +497,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_apply_configured_and_replace, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_delete_selectors_and_empty, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_describe_like_kubectl, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
