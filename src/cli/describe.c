@@ -290,9 +290,13 @@ static void container_lines(FILE *w, const json_t *c, const char *ind)
                                         str(e, "valueFrom.fieldRef.apiVersion", "v1"),
                                         str(e, "valueFrom.fieldRef.fieldPath", ""));
                         else if (k8c_json_get(e, "valueFrom.configMapKeyRef") != NULL)
-                                fprintf(w, "%s  %s:\t<set to the key '%s' of config map '%s'>\n", ind,
-                                        str(e, "name", ""), str(e, "valueFrom.configMapKeyRef.key", ""),
-                                        str(e, "valueFrom.configMapKeyRef.name", ""));
+                                fprintf(w,
+                                        "%s  %s:\t<set to the key '%s' of config map '%s'>  Optional: %s\n",
+                                        ind, str(e, "name", ""), str(e, "valueFrom.configMapKeyRef.key", ""),
+                                        str(e, "valueFrom.configMapKeyRef.name", ""),
+                                        k8c_json_get_bool(e, "valueFrom.configMapKeyRef.optional", false)
+                                                ? "true"
+                                                : "false");
                         else
                                 fprintf(w, "%s  %s:\t<set from a reference>\n", ind, str(e, "name", ""));
                 }
@@ -463,6 +467,8 @@ static void describe_service(FILE *w, const json_t *s, const json_t *endpoints)
                 fprintf(w, "Internal Traffic Policy:\t%s\n", itp);
 }
 
+static void pod_template(FILE *w, const json_t *rs);
+
 static void describe_rs(FILE *w, const json_t *rs)
 {
         describe_meta(w, rs, true);
@@ -491,6 +497,42 @@ static void describe_rs(FILE *w, const json_t *rs)
                 (long long)k8c_json_get_int(rs, "spec.replicas", 1));
         fprintf(w, "Pods Status:\t%lld Running / 0 Waiting / 0 Succeeded / 0 Failed\n",
                 (long long)k8c_json_get_int(rs, "status.readyReplicas", 0));
+        pod_template(w, rs);
+}
+
+static void volume_lines(FILE *w, const json_t *vols, const char *ind)
+{
+        size_t i;
+        json_t *c;
+        json_array_foreach(vols, i, c)
+        {
+                fprintf(w, "%s%s:\n", ind, str(c, "name", ""));
+                if (json_object_get(c, "configMap") != NULL) {
+                        fprintf(w, "%s Type:\tConfigMap (a volume populated by a ConfigMap)\n", ind);
+                        fprintf(w, "%s Name:\t%s\n", ind, str(c, "configMap.name", ""));
+                        fprintf(w, "%s Optional:\t%s\n", ind,
+                                k8c_json_get_bool(c, "configMap.optional", false) ? "true" : "false");
+                } else if (json_object_get(c, "secret") != NULL) {
+                        fprintf(w, "%s Type:\tSecret (a volume populated by a Secret)\n", ind);
+                        fprintf(w, "%s SecretName:\t%s\n", ind, str(c, "secret.secretName", ""));
+                        fprintf(w, "%s Optional:\t%s\n", ind,
+                                k8c_json_get_bool(c, "secret.optional", false) ? "true" : "false");
+                } else if (json_object_get(c, "emptyDir") != NULL) {
+                        fprintf(w,
+                                "%s Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n",
+                                ind);
+                        fprintf(w, "%s Medium:\t%s\n", ind, str(c, "emptyDir.medium", ""));
+                        fprintf(w, "%s SizeLimit:\t%s\n", ind, str(c, "emptyDir.sizeLimit", "<unset>"));
+                } else if (json_object_get(c, "hostPath") != NULL) {
+                        fprintf(w, "%s Type:\tHostPath (bare host directory volume)\n", ind);
+                        fprintf(w, "%s Path:\t%s\n", ind, str(c, "hostPath.path", ""));
+                        fprintf(w, "%s HostPathType:\t%s\n", ind, str(c, "hostPath.type", ""));
+                }
+        }
+}
+
+static void pod_template(FILE *w, const json_t *rs)
+{
         fprintf(w, "Pod Template:\n");
         const json_t *tl = k8c_json_get(rs, "spec.template.metadata.labels");
         size_t n = json_object_size(tl);
@@ -520,10 +562,69 @@ static void describe_rs(FILE *w, const json_t *rs)
                 fprintf(w, "  Volumes:\t<none>\n");
         else {
                 fprintf(w, "  Volumes:\n");
-                json_array_foreach(vols, i, c) fprintf(w, "   %s:\n", str(c, "name", ""));
+                volume_lines(w, vols, "   ");
         }
         fprintf(w, "  Node-Selectors:\t<none>\n");
         tolerations(w, k8c_json_get(rs, "spec.template.spec.tolerations"), "  ");
+}
+
+/* "Tue, 24 Nov 2026 16:26:03 +0000" (Go's RFC1123Z), as kubectl prints CreationTimestamp. */
+static void creation(FILE *w, const json_t *o)
+{
+        const char *ts = k8c_json_get_string(o, "metadata.creationTimestamp");
+        time_t t;
+        if (ts == NULL || k8c_rfc3339_parse(ts, &t) < 0)
+                return;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char buf[64];
+        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+        fprintf(w, "CreationTimestamp:\t%s\n", buf);
+}
+
+static const char *intstr(const json_t *v, char *buf, size_t n)
+{
+        if (json_is_string(v))
+                return json_string_value(v);
+        snprintf(buf, n, "%lld", (long long)json_integer_value(v));
+        return buf;
+}
+
+static void describe_deploy(FILE *w, const json_t *d)
+{
+        describe_meta(w, d, true);
+        creation(w, d);
+        labels_annotations(w, d, "");
+        const json_t *ml = k8c_json_get(d, "spec.selector.matchLabels");
+        size_t n = json_object_size(ml);
+        cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
+        size_t k = 0;
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)ml, key, v) keys[k++] = key;
+        qsort(keys, k, sizeof(char *), cmp_str);
+        fprintf(w, "Selector:\t");
+        for (size_t i = 0; i < k; i++)
+                fprintf(w, "%s%s=%s", i > 0 ? "," : "", keys[i],
+                        json_string_value(json_object_get(ml, keys[i])));
+        fputc('\n', w);
+        fprintf(w,
+                "Replicas:\t%lld desired | %lld updated | %lld total | %lld available | %lld unavailable\n",
+                (long long)k8c_json_get_int(d, "spec.replicas", 1),
+                (long long)k8c_json_get_int(d, "status.updatedReplicas", 0),
+                (long long)k8c_json_get_int(d, "status.replicas", 0),
+                (long long)k8c_json_get_int(d, "status.availableReplicas", 0),
+                (long long)k8c_json_get_int(d, "status.unavailableReplicas", 0));
+        const char *st = str(d, "spec.strategy.type", "RollingUpdate");
+        fprintf(w, "StrategyType:\t%s\n", st);
+        fprintf(w, "MinReadySeconds:\t%lld\n", (long long)k8c_json_get_int(d, "spec.minReadySeconds", 0));
+        if (strcmp(st, "RollingUpdate") == 0) {
+                char a[32], b[32];
+                fprintf(w, "RollingUpdateStrategy:\t%s max unavailable, %s max surge\n",
+                        intstr(k8c_json_get(d, "spec.strategy.rollingUpdate.maxUnavailable"), a, sizeof(a)),
+                        intstr(k8c_json_get(d, "spec.strategy.rollingUpdate.maxSurge"), b, sizeof(b)));
+        }
+        pod_template(w, d);
 }
 
 static void describe_ns(FILE *w, const json_t *ns)
@@ -635,6 +736,8 @@ int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *e
                         describe_service(w, obj, NULL);
                 else if (strcmp(kind, "ReplicaSet") == 0)
                         describe_rs(w, obj);
+                else if (strcmp(kind, "Deployment") == 0)
+                        describe_deploy(w, obj);
                 else if (strcmp(kind, "Namespace") == 0)
                         describe_ns(w, obj);
                 else

@@ -201,6 +201,32 @@ static void test_sort_by(void **state)
         assert_string_equal(b, "pod/c\ndeployment.apps/a\npod/b\n");
 }
 
+static void test_tabwriter_blocks(void **state)
+{
+        /* A line without a tab ends a column block (Go text/tabwriter), so the "cpu:" lines
+         * under Limits align on their own while the later block aligns to its widest cell. */
+        const char *in = "Name:\tweb\nNamespace:\tdefault\nContainers:\n  Limits:\n    cpu:\t200m\n"
+                         "  Requests:\n    cpu:\t100m\n  Environment:\t<none>\nEvents:\n  Type\tReason\n"
+                         "  ----\t------\n";
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        k8c_cli_tabwrite(f, in, 2);
+        fclose(f);
+        assert_string_equal(buf, "Name:       web\n"
+                                 "Namespace:  default\n"
+                                 "Containers:\n"
+                                 "  Limits:\n"
+                                 "    cpu:  200m\n"
+                                 "  Requests:\n"
+                                 "    cpu:         100m\n"
+                                 "  Environment:  <none>\n"
+                                 "Events:\n"
+                                 "  Type  Reason\n"
+                                 "  ----  ------\n");
+        free(buf);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -211,6 +237,7 @@ int main(void)
                 cmocka_unit_test(test_output_name_json_yaml),
                 cmocka_unit_test(test_jsonpath),
                 cmocka_unit_test(test_sort_by),
+                cmocka_unit_test(test_tabwriter_blocks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

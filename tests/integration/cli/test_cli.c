@@ -430,6 +430,7 @@ static void test_describe_like_kubectl(void **state)
         same_output(f, 0, "describe svc web");
         same_output(f, 0, "describe rs web-rs");
         same_output(f, 0, "describe ns team-a");
+        same_output(f, 0, "describe deploy web-deploy");
         same_output(f, 0, "describe pods");
         same_output(f, 1, "describe pod nope");
         cleanup_free char *d = NULL;
