@@ -219,7 +219,7 @@ static void test_tabwriter_blocks(void **state)
                                  "  Limits:\n"
                                  "    cpu:  200m\n"
                                  "  Requests:\n"
-                                 "    cpu:         100m\n"
+                                 "    cpu:        100m\n"
                                  "  Environment:  <none>\n"
                                  "Events:\n"
                                  "  Type  Reason\n"
