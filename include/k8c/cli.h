@@ -141,6 +141,8 @@ int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *e
 /* Aligns tab-separated text as Go's text/tabwriter (min width 0, the given padding): a column
  * block spans consecutive lines having a tab-terminated cell in that column. */
 void k8c_cli_tabwrite(FILE *out, const char *text, size_t padding);
+int k8c_cli_wait(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_config(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_version(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_api_resources(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_cluster_info(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);

@@ -33,6 +33,8 @@ static const struct verb verbs[] = {
         { "scale", k8c_cli_scale, true, "Set a new size for a deployment or replica set" },
         { "patch", k8c_cli_patch, true, "Update fields of a resource" },
         { "describe", k8c_cli_describe, true, "Show details of a specific resource or group of resources" },
+        { "wait", k8c_cli_wait, true, "Wait for a specific condition on one or many resources" },
+        { "config", k8c_cli_config, false, "Modify kubeconfig files" },
         { "version", k8c_cli_version, false, "Print the client and server version information" },
         { "api-resources", k8c_cli_api_resources, true, "Print the supported API resources on the server" },
         { "cluster-info", k8c_cli_cluster_info, true, "Display cluster information" },
