@@ -440,6 +440,85 @@ static void test_describe_like_kubectl(void **state)
         assert_non_null(strstr(d, "(x3 over "));
 }
 
+static void test_wait_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *o1 = NULL, *o2 = NULL;
+        assert_int_equal(k8cctl(&f->b, &o1, "apply -f %s/examples/api/pod.yaml", f->srcdir), 0);
+        assert_int_equal(k8c_test_kubectl(&f->a, &o2, "apply -f %s/examples/api/pod.yaml", f->srcdir), 0);
+        same_output(f, 0, "wait --for=jsonpath='{.status.phase}'=Pending pod/web");
+        same_output(f, 1, "wait --for=condition=Ready pod/web --timeout=1s");
+        same_output(f, 0, "wait --for=delete pod/nope --timeout=2s");
+        same_output(f, 1, "wait --for=condition=Ready pod/nope --timeout=1s");
+}
+
+static void test_config(void **state)
+{
+        struct fixture *f = *state;
+        char dir[] = "/tmp/k8c-cli-kc-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        cleanup_free char *path = k8c_xasprintf("%s/config", dir);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fprintf(fp,
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: a\n  cluster:\n    server: %s\n"
+                "    certificate-authority-data: Zm9v\ncontexts:\n- name: ctx-a\n  context:\n    cluster: a\n"
+                "    user: u\n    namespace: team-a\n- name: ctx-b\n  context:\n    cluster: a\n    user: u\n"
+                "current-context: ctx-a\nusers:\n- name: u\n  user:\n    token: secret\n",
+                f->b.url);
+        fclose(fp);
+        cleanup_free char *bin = k8cctl_path();
+        struct {
+                const char *args;
+                int code;
+                const char *out;
+        } cases[] = {
+                { "config current-context", 0, "ctx-a\n" },
+                { "config get-contexts", 0,
+                  "CURRENT   NAME    CLUSTER   AUTHINFO   NAMESPACE\n*         ctx-a   a         u          "
+                  "team-a\n"
+                  "          ctx-b   a         u          \n" },
+                /* the context's namespace is the default one */
+                { "get pods", 0, "No resources found in team-a namespace.\n" },
+                { "config use-context nope", 1, "error: no context exists with the name: \"nope\"\n" },
+                { "config use-context ctx-b", 0, "Switched to context \"ctx-b\".\n" },
+                { "config current-context", 0, "ctx-b\n" },
+                { "get pods", 0, "No resources found in default namespace.\n" },
+                { "--context ctx-a get pods", 0, "No resources found in team-a namespace.\n" },
+        };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(cases); i++) {
+                cleanup_free char *cmd =
+                        k8c_xasprintf("HOME=%s %s --kubeconfig %s %s 2>&1", dir, bin, path, cases[i].args);
+                FILE *p = popen(cmd, "r");
+                assert_non_null(p);
+                char buf[4096];
+                size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+                buf[n] = '\0';
+                int st = pclose(p);
+                assert_string_equal(buf, cases[i].out);
+                assert_int_equal(WEXITSTATUS(st), cases[i].code);
+        }
+        cleanup_free char *view = NULL;
+        cleanup_free char *cmd = k8c_xasprintf("HOME=%s %s --kubeconfig %s config view", dir, bin, path);
+        FILE *p = popen(cmd, "r");
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+        buf[n] = '\0';
+        pclose(p);
+        cleanup_free char *want =
+                k8c_xasprintf("apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: "
+                              "DATA+OMITTED\n    server: %s\n"
+                              "  name: a\ncontexts:\n- context:\n    cluster: a\n    namespace: team-a\n    "
+                              "user: u\n  name: ctx-a\n"
+                              "- context:\n    cluster: a\n    user: u\n  name: ctx-b\ncurrent-context: "
+                              "ctx-b\nkind: Config\n"
+                              "preferences: {}\nusers:\n- name: u\n  user:\n    token: REDACTED\n",
+                              f->b.url);
+        assert_string_equal(buf, want);
+        unlink(path);
+        rmdir(dir);
+}
+
 /* Watch: k8cctl get --watch-only prints the row of an object created after it started. */
 static void test_watch_only(void **state)
 {
@@ -499,6 +578,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_delete_selectors_and_empty, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_describe_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wait_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_config, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
