@@ -16,7 +16,7 @@ struct k8c_apiserver_config {
         const char *bind_address;             /* "127.0.0.1" */
         int port;                             /* 6443, plain HTTP */
         const char *data_dir;                 /* sqlite directory */
-        const char *storage_backend;          /* "sqlite" (default), "etcd", or "memory" (tests) */
+        const char *storage_backend;          /* "sqlite" (default) or "etcd" */
         const char *etcd_servers;             /* with storage_backend=etcd */
         const char *service_cluster_ip_range; /* "10.96.0.0/12" */
         const char *service_node_port_range;  /* "30000-32767" */

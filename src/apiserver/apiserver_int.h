@@ -133,7 +133,4 @@ void k8c_metrics_observe(struct k8c_metrics *m, const char *verb, const char *re
                          double seconds);
 char *k8c_metrics_render(struct k8c_apiserver *srv);
 
-/* ---- memstore.c ---- */
-int k8c_store_memory_open(const struct k8c_store_config *cfg, struct k8c_store **ret, k8c_error_t *err);
-
 #endif

@@ -73,6 +73,13 @@ static json_t *resource_list(const char *group, const char *version)
                                                              "singularName", "", "namespaced", r->namespaced,
                                                              "kind", r->kind, "verbs", strv_json(sv)));
                 }
+                if (r->group[0] == '\0' && strcmp(r->plural, "pods") == 0) {
+                        static const char *const bv[] = { "create", NULL };
+                        json_array_append_new(arr,
+                                              json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", "pods/binding",
+                                                        "singularName", "", "namespaced", true, "kind",
+                                                        "Binding", "verbs", strv_json(bv)));
+                }
                 if (r->has_scale) {
                         static const char *const sv[] = { "get", "patch", "update", NULL };
                         cleanup_free char *n = k8c_xasprintf("%s/scale", r->plural);

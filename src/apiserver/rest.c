@@ -5,9 +5,11 @@
  * It owns object semantics (uid, creationTimestamp, resourceVersion from the
  * storage mod_revision, generation, generateName, namespace existence,
  * optimistic concurrency, finalizers, dryRun) and list semantics (selectors,
- * limit/continue, Tables). Resource-specific behaviour comes only through the
- * registry hooks; the one exception is Service IP/port allocation (alloc.c),
- * which needs storage and so cannot be a hook.
+ * limit/continue, Tables), PATCH, the status/scale subresources and DeleteOptions.
+ * Resource-specific behaviour comes through the registry hooks; the exceptions
+ * are what needs storage and so cannot be a hook: Service IP/port allocation
+ * (alloc.c), namespace lifecycle (no new content in a terminating namespace,
+ * spec.finalizers and /finalize) and pods/binding.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,8 +25,6 @@
 #include "k8c/labels.h"
 #include "k8c/names.h"
 #include "k8c/yaml.h"
-
-#define json_auto_t_ json_auto_t
 
 static const struct k8c_resource *storage_res(const struct k8c_resource *res)
 {
@@ -195,6 +195,13 @@ static bool is_yaml(struct k8c_req *req)
 
 static int decode_body(struct k8c_req *req, json_t **ret, k8c_error_t *err)
 {
+        const char *ct = k8c_req_header(req, "Content-Type");
+        if (ct != NULL && strstr(ct, "protobuf") != NULL)
+                /* client-go retries with JSON on 415. */
+                return k8c_make_error(
+                        err, K8C_EUNSUPPORTEDMEDIATYPE,
+                        "the body of the request was in an unknown format - accepted media types "
+                        "include: application/json, application/yaml");
         if (req->body_len == 0 || req->body == NULL)
                 return k8c_make_error(err, K8C_EBADREQUEST, "the request body is empty");
         json_t *obj = NULL;
@@ -298,6 +305,8 @@ static int unknown_fields(struct k8c_req *req, const struct k8c_resource *res, j
 
 /* ---- namespaces -------------------------------------------------------------- */
 
+/* Namespace lifecycle: objects are only created in a namespace that exists and is not being
+ * terminated (the check Kubernetes' NamespaceLifecycle admission makes). */
 static int namespace_exists(struct k8c_apiserver *srv, const char *ns, k8c_error_t *err)
 {
         const struct k8c_resource *nsres = k8c_resource_find("", "v1", "namespaces");
@@ -306,10 +315,35 @@ static int namespace_exists(struct k8c_apiserver *srv, const char *ns, k8c_error
         cleanup_free char *key = k8c_rest_key(nsres, NULL, ns);
         struct k8c_kv kv = { 0 };
         int r = k8c_store_get(srv->store, key, &kv, err);
+        if (r < 0) {
+                k8c_kv_free(&kv);
+                if (k8c_error_reason(err) == K8C_ENOTFOUND)
+                        return k8c_make_error(err, K8C_ENOTFOUND, "namespaces \"%s\" not found", ns);
+                return r;
+        }
+        json_auto_t *obj = json_loadb(kv.value, kv.value_len, 0, NULL);
         k8c_kv_free(&kv);
-        if (r < 0 && k8c_error_reason(err) == K8C_ENOTFOUND)
-                return k8c_make_error(err, K8C_ENOTFOUND, "namespaces \"%s\" not found", ns);
-        return r;
+        const char *phase = k8c_json_get_string(obj, "status.phase");
+        if ((phase != NULL && strcmp(phase, "Terminating") == 0) ||
+            k8c_json_get(obj, "metadata.deletionTimestamp"))
+                return k8c_make_error(
+                        err, K8C_EFORBIDDEN,
+                        "unable to create new content in namespace %s because it is being terminated", ns);
+        return 0;
+}
+
+static bool is_namespaces(const struct k8c_resource *res)
+{
+        return res->group[0] == '\0' && strcmp(res->plural, "namespaces") == 0;
+}
+
+/* Finalizers that hold an object being deleted: metadata.finalizers, and for Namespaces also
+ * spec.finalizers (emptied by the namespace controller through /finalize). */
+static bool held_by_finalizers(const struct k8c_resource *res, const json_t *obj)
+{
+        if (json_array_size(k8c_json_get(obj, "metadata.finalizers")) > 0)
+                return true;
+        return is_namespaces(res) && json_array_size(k8c_json_get(obj, "spec.finalizers")) > 0;
 }
 
 /* ---- create ---------------------------------------------------------------- */
@@ -658,7 +692,12 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                 if (*end != '\0' || limit < 0)
                         limit = 0;
         }
+        /* resourceVersion "" / "0" / N (NotOlderThan) are all served from the latest state, which
+         * is never older than N; resourceVersionMatch=Exact reads the store at exactly N. */
         int64_t list_rev = 0;
+        const char *match = k8c_req_query(req, "resourceVersionMatch");
+        if (match != NULL && strcmp(match, "Exact") == 0)
+                list_rev = rv_q;
         const char *cont = k8c_req_query(req, "continue");
         if (cont != NULL && cont[0] != '\0') {
                 if (decode_continue(cont, &list_rev, &start, &err) < 0) {
@@ -682,10 +721,16 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                 if (r < 0) {
                         k8c_kv_list_free(&l);
                         if (k8c_error_reason(&err) == K8C_EEXPIRED && cont != NULL)
-                                k8c_make_error(&err, K8C_EEXPIRED,
-                                               "The provided continue parameter is too old to display a "
-                                               "consistent list result. You can start a new list without "
-                                               "the continue parameter.");
+                                k8c_make_error(
+                                        &err, K8C_EEXPIRED,
+                                        "The provided continue parameter is too old to display a "
+                                        "consistent list result. You can start a new list without "
+                                        "the continue parameter, or use the continue token in this "
+                                        "response to retrieve the remainder of the results. Continuing "
+                                        "with the provided token results in an inconsistent list - "
+                                        "objects that were created, modified, or deleted between the "
+                                        "time the first chunk was returned and now may show up in the "
+                                        "list.");
                         fail(req, t, &err, NULL, NULL);
                         goto out;
                 }
@@ -795,6 +840,8 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
         struct k8c_registry_ctx ctx;
         k8c_registry_ctx_init(req->srv, &ctx);
         bool status = t->sub != NULL && strcmp(t->sub, "status") == 0;
+        bool finalize = t->sub != NULL && strcmp(t->sub, "finalize") == 0;
+        bool locked = false;
         if (r >= 0)
                 r = check_kind(t->res, obj, &err);
         if (r < 0)
@@ -834,7 +881,13 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
                 goto fail;
         }
         json_t *newobj;
-        if (status) {
+        if (finalize) {
+                /* Namespaces' /finalize changes only spec.finalizers. */
+                newobj = json_deep_copy(old);
+                json_t *fin = k8c_json_get(obj, "spec.finalizers");
+                json_object_set_new(k8c_json_object_ensure(newobj, "spec"), "finalizers",
+                                    json_is_array(fin) ? json_deep_copy(fin) : json_array());
+        } else if (status) {
                 /* Writes to /status change only status. */
                 newobj = json_deep_copy(old);
                 json_t *st = json_object_get(obj, "status");
@@ -876,9 +929,10 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
         if (t->res->validate_update != NULL)
                 t->res->validate_update(obj, old, &ctx, &errs);
         if (k8c_field_errors_count(&errs) == 0 && is_services(t->res) && !status) {
+                /* Held until the write is stored, so no other Service takes the same address. */
                 pthread_mutex_lock(&req->srv->alloc_lock);
+                locked = true;
                 r = k8c_service_allocate(req->srv, obj, old, &errs, &err);
-                pthread_mutex_unlock(&req->srv->alloc_lock);
                 if (r < 0) {
                         k8c_field_errors_free(&errs);
                         goto fail;
@@ -892,6 +946,10 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
         }
         k8c_field_errors_free(&errs);
         r = write_update(req, t, obj, cur, &causes, &err);
+        if (locked) {
+                pthread_mutex_unlock(&req->srv->alloc_lock);
+                locked = false;
+        }
         if (r < 0)
                 goto fail;
         fix_kind(t->res, obj);
@@ -901,6 +959,8 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
                 reply_object(req, t, 200, json_incref(obj));
         return;
 fail:
+        if (locked)
+                pthread_mutex_unlock(&req->srv->alloc_lock);
         fail(req, t, &err, t->name, causes);
 }
 
@@ -961,7 +1021,8 @@ static void handle_update(struct k8c_req *req, const struct k8c_target *t)
         cleanup_error k8c_error_t err = NULL;
         json_t *obj = NULL;
         bool scale = t->sub != NULL && strcmp(t->sub, "scale") == 0 && t->res->has_scale;
-        if (t->sub != NULL && strcmp(t->sub, "status") != 0 && !scale) {
+        bool finalize = t->sub != NULL && strcmp(t->sub, "finalize") == 0 && is_namespaces(t->res);
+        if (t->sub != NULL && strcmp(t->sub, "status") != 0 && !scale && !finalize) {
                 k8c_req_fail_msg(req, K8C_ENOTFOUND, "the server could not find the requested resource");
                 return;
         }
@@ -1030,7 +1091,6 @@ static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t 
 {
         cleanup_free char *key = k8c_rest_key(t->res, t->ns, t->name);
         json_t *md = meta_ensure(obj);
-        json_t *fin = json_object_get(md, "finalizers");
         bool deleting = json_object_get(md, "deletionTimestamp") != NULL;
         if (t->res->storage_of != NULL && t->res->to_storage != NULL)
                 t->res->to_storage(obj);
@@ -1038,7 +1098,7 @@ static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t 
                 return 0;
         struct k8c_kv kv = { 0 };
         int r;
-        if (deleting && json_array_size(fin) == 0) {
+        if (deleting && !held_by_finalizers(t->res, obj)) {
                 r = k8c_store_delete(req->srv->store, key, cur, &kv, err);
         } else {
                 json_object_del(md, "resourceVersion");
@@ -1124,7 +1184,15 @@ static int delete_object(struct k8c_req *req, const struct k8c_target *t, const 
         time_t now = time(NULL);
         json_t *cur_grace = json_object_get(md, "deletionGracePeriodSeconds");
         bool marked = json_object_get(md, "deletionTimestamp") != NULL;
-        bool has_fin = json_array_size(json_object_get(md, "finalizers")) > 0;
+        bool has_fin = held_by_finalizers(t->res, old);
+        if (has_fin && is_namespaces(t->res)) {
+                json_t *st = k8c_json_object_ensure(old, "status");
+                const char *phase = json_string_value(json_object_get(st, "phase"));
+                if (phase == NULL || strcmp(phase, "Terminating") != 0) {
+                        json_object_set_new(st, "phase", json_string("Terminating"));
+                        changed = true;
+                }
+        }
         if (grace > 0 || has_fin) {
                 /* A later delete may only shorten the grace period. */
                 if (!marked || (json_is_integer(cur_grace) && grace < json_integer_value(cur_grace))) {
@@ -1259,6 +1327,83 @@ static void handle_delete_collection(struct k8c_req *req, const struct k8c_targe
         k8c_field_selector_free(&fsel);
 }
 
+/* POST pods/<name>/binding: the scheduler's decision. Sets spec.nodeName and the PodScheduled
+ * condition in one guarded write; a pod already bound or being deleted is a 409. */
+static void handle_binding(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *b = NULL, *pod = NULL;
+        struct k8c_target main = *t;
+        main.sub = NULL;
+        int r = decode_body(req, &b, &err);
+        if (r < 0)
+                goto fail;
+        const char *kind = json_string_value(json_object_get(b, "kind"));
+        const char *node = k8c_json_get_string(b, "target.name");
+        if ((kind != NULL && strcmp(kind, "Binding") != 0) || node == NULL || node[0] == '\0') {
+                r = k8c_make_error(&err, K8C_EINVALID,
+                                   "Binding \"%s\" is invalid: target.name: Required value", t->name);
+                goto fail;
+        }
+        r = load(req->srv, &main, &pod, NULL, &err);
+        if (r < 0)
+                goto fail;
+        const char *cur_node = k8c_json_get_string(pod, "spec.nodeName");
+        if (k8c_json_get(pod, "metadata.deletionTimestamp") != NULL) {
+                r = k8c_make_error(
+                        &err, K8C_ECONFLICT,
+                        "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, "
+                        "cannot be assigned to a host",
+                        t->name, t->name);
+                goto fail;
+        }
+        if (cur_node != NULL && cur_node[0] != '\0') {
+                r = k8c_make_error(
+                        &err, K8C_ECONFLICT,
+                        "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already assigned "
+                        "to node \"%s\"",
+                        t->name, t->name, cur_node);
+                goto fail;
+        }
+        int64_t cur = 0;
+        parse_rv(meta_str(pod, "resourceVersion"), &cur, NULL);
+        json_object_set_new(k8c_json_object_ensure(pod, "spec"), "nodeName", json_string(node));
+        json_t *status = k8c_json_object_ensure(pod, "status");
+        json_t *conds = json_object_get(status, "conditions");
+        if (!json_is_array(conds)) {
+                conds = json_array();
+                json_object_set_new(status, "conditions", conds);
+        }
+        char ts[32];
+        k8c_rfc3339(time(NULL), ts, sizeof(ts));
+        json_t *cond = json_pack("{s:s, s:s, s:n, s:s}", "type", "PodScheduled", "status", "True",
+                                 "lastProbeTime", "lastTransitionTime", ts);
+        size_t i;
+        json_t *c;
+        bool replaced = false;
+        json_array_foreach(conds, i, c)
+        {
+                const char *ty = json_string_value(json_object_get(c, "type"));
+                if (ty != NULL && strcmp(ty, "PodScheduled") == 0) {
+                        json_array_set(conds, i, cond);
+                        replaced = true;
+                        break;
+                }
+        }
+        if (!replaced)
+                json_array_append(conds, cond);
+        json_decref(cond);
+        r = write_update(req, &main, pod, cur, NULL, &err);
+        if (r < 0)
+                goto fail;
+        k8c_req_reply(req, 201,
+                      json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
+                                "metadata", "status", "Success", "code", 201));
+        return;
+fail:
+        k8c_req_fail(req, &err, t->name, "", "pods/binding", NULL);
+}
+
 /* GET .../<name>?watch=true: a watch of the collection narrowed to that name. */
 static void watch_one(struct k8c_req *req, const struct k8c_target *t)
 {
@@ -1310,6 +1455,12 @@ void k8c_rest_handle(struct k8c_req *req, const struct k8c_target *t)
                         }
                         req->verb = "GET";
                         handle_get(req, t);
+                        return;
+                }
+                if (strcmp(m, "POST") == 0 && t->sub != NULL && strcmp(t->sub, "binding") == 0 &&
+                    t->res->group[0] == '\0' && strcmp(t->res->plural, "pods") == 0) {
+                        req->verb = "POST";
+                        handle_binding(req, t);
                         return;
                 }
                 if (strcmp(m, "PUT") == 0) {

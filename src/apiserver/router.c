@@ -46,9 +46,8 @@ static bool is_get(struct k8c_req *req)
 
 static void method_not_allowed(struct k8c_req *req)
 {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "the server does not allow this method on the requested resource");
-        k8c_req_fail_msg(req, K8C_EMETHODNOTALLOWED, msg);
+        k8c_req_fail_msg(req, K8C_EMETHODNOTALLOWED,
+                         "the server does not allow this method on the requested resource");
 }
 
 static void version(struct k8c_req *req)

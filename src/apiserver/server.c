@@ -218,10 +218,7 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
                 .data_dir = srv->cfg.data_dir,
                 .etcd_servers = srv->cfg.etcd_servers,
         };
-        if (strcmp(srv->cfg.storage_backend, "memory") == 0)
-                r = k8c_store_memory_open(&scfg, &srv->store, err);
-        else
-                r = k8c_store_open(&scfg, &srv->store, err);
+        r = k8c_store_open(&scfg, &srv->store, err);
         if (r < 0)
                 return k8c_error_wrap(err, "opening storage backend %s", srv->cfg.storage_backend);
 

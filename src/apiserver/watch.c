@@ -581,9 +581,6 @@ void k8c_watch_serve(struct k8c_req *req, const struct k8c_target *t, struct k8c
         w->conn = req->conn;
         w->res = t->res;
         w->prefix = k8c_rest_key(t->res, t->ns, NULL);
-        if (t->name != NULL) {
-                /* A watch on one object (legacy /watch/ paths do not exist here): filter by name. */
-        }
         w->lsel = *lsel;
         memset(lsel, 0, sizeof(*lsel));
         w->fsel = *fsel;

@@ -318,7 +318,9 @@ static int do_list(struct k8c_informer *inf, k8c_error_t *err)
                 free(cont);
                 const char *c = json_string_value(json_object_get(md, "continue"));
                 cont = c != NULL && c[0] != '\0' ? k8c_xstrdup(c) : NULL;
-                json_array_extend(all, json_object_get(list, "items") ?: json_array());
+                json_t *items = json_object_get(list, "items");
+                if (json_is_array(items))
+                        json_array_extend(all, items);
         } while (cont != NULL && !inf->stop);
         k8c_informer_replace(inf, all, rv);
         pthread_mutex_lock(&inf->sync_lock);

@@ -16,7 +16,10 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -794,6 +797,89 @@ static void test_finalizers_and_delete_collection(void **state)
         delete_all_pods();
 }
 
+static void test_namespace_lifecycle(void **state)
+{
+        /* (kubectl create namespace sends protobuf, which is answered 415; use a manifest.) */
+        char *path = write_file("doomed.json",
+                                "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+                                "\"doomed\"}}");
+        char *out = kubectl(0, "create -f %s", path);
+        assert_string_equal(out, "namespace/doomed created\n");
+        free(out);
+        free(path);
+        out = kubectl(1, "create namespace pb");
+        assert_string_equal(
+                out, "Error from server (UnsupportedMediaType): the body of the request was in an unknown "
+                     "format - accepted media types include: application/json, application/yaml\n");
+        free(out);
+        out = kubectl(0, "delete namespace doomed --wait=false");
+        assert_string_equal(out, "namespace \"doomed\" deleted\n");
+        free(out);
+        out = kubectl(0, "get namespace doomed --no-headers");
+        char *sq = squeeze(out);
+        assert_memory_equal(sq, "doomed Terminating ", 19);
+        free(sq);
+        free(out);
+        long code;
+        json_t *st = http_json("POST", "/api/v1/namespaces/doomed/configmaps", "application/json",
+                               "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}",
+                               NULL, &code);
+        assert_status(st, code, 403, "Forbidden",
+                      "unable to create new content in namespace doomed because it is being terminated");
+        json_decref(st);
+        /* The namespace controller's last step: empty spec.finalizers through /finalize. */
+        json_t *ns = http_json("GET", "/api/v1/namespaces/doomed", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        json_object_set_new(json_object_get(ns, "spec"), "finalizers", json_array());
+        char *body = json_dumps(ns, JSON_COMPACT);
+        json_decref(ns);
+        ns = http_json("PUT", "/api/v1/namespaces/doomed/finalize", "application/json", body, NULL, &code);
+        free(body);
+        assert_int_equal(code, 200);
+        json_decref(ns);
+        out = kubectl(1, "get namespace doomed");
+        assert_string_equal(out, "Error from server (NotFound): namespaces \"doomed\" not found\n");
+        free(out);
+}
+
+static void test_pod_binding(void **state)
+{
+        create_pod("b1", "{}");
+        long code;
+        const char *bind =
+                "{\"kind\":\"Binding\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"b1\"},\"target\":{"
+                "\"kind\":\"Node\",\"name\":\"node-1\"}}";
+        json_t *st = http_json("POST", "/api/v1/namespaces/default/pods/b1/binding", "application/json", bind,
+                               NULL, &code);
+        assert_int_equal(code, 201);
+        assert_string_equal(json_string_value(json_object_get(st, "status")), "Success");
+        json_decref(st);
+        json_t *pod = http_json("GET", "/api/v1/namespaces/default/pods/b1", NULL, NULL, NULL, &code);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")),
+                            "node-1");
+        json_t *cond = json_array_get(json_object_get(json_object_get(pod, "status"), "conditions"), 0);
+        assert_string_equal(json_string_value(json_object_get(cond, "type")), "PodScheduled");
+        assert_string_equal(json_string_value(json_object_get(cond, "status")), "True");
+        json_decref(pod);
+        st = http_json("POST", "/api/v1/namespaces/default/pods/b1/binding", "application/json", bind, NULL,
+                       &code);
+        assert_status(
+                st, code, 409, "Conflict",
+                "Operation cannot be fulfilled on pods/binding \"b1\": pod b1 is already assigned to node "
+                "\"node-1\"");
+        json_decref(st);
+        st = http_json("POST", "/api/v1/namespaces/default/pods/none/binding", "application/json", bind, NULL,
+                       &code);
+        assert_status(st, code, 404, "NotFound", "pods \"none\" not found");
+        json_decref(st);
+        char *out = kubectl(0, "get pod b1 -o wide --no-headers");
+        char *sq = squeeze(out);
+        assert_non_null(strstr(sq, " node-1 <none> <none>\n"));
+        free(sq);
+        free(out);
+        delete_all_pods();
+}
+
 /* ---- raw REST semantics ---------------------------------------------------------- */
 
 static const char *pod_body(const char *name)
@@ -1036,6 +1122,20 @@ static void test_list_table_and_continue(void **state)
         assert_null(json_object_get(json_object_get(l2, "metadata"), "continue"));
         json_decref(l1);
         json_decref(l2);
+
+        /* resourceVersionMatch=Exact: the list as it was at t1's creation. */
+        json_t *t1 = http_json("GET", "/api/v1/namespaces/default/pods/t1", NULL, NULL, NULL, &code);
+        char *p1 = NULL;
+        assert_true(asprintf(&p1,
+                             "/api/v1/namespaces/default/pods?resourceVersionMatch=Exact&resourceVersion=%s",
+                             json_string_value(json_object_get(json_object_get(t1, "metadata"),
+                                                               "resourceVersion"))) >= 0);
+        json_decref(t1);
+        json_t *old = http_json("GET", p1, NULL, NULL, NULL, &code);
+        free(p1);
+        assert_int_equal(code, 200);
+        assert_int_equal(json_array_size(json_object_get(old, "items")), 1);
+        json_decref(old);
 
         json_t *st = http_json("GET", "/api/v1/namespaces/default/pods?limit=2&continue=zz", NULL, NULL, NULL,
                                &code);
@@ -1447,6 +1547,178 @@ static void test_slow_watcher_dropped(void **state)
         memset(&other, 0, sizeof(other));
 }
 
+static void test_sd_notify(void **state)
+{
+        char path[] = "/tmp/k8c-notify-XXXXXX";
+        assert_non_null(mkdtemp(path));
+        char sock[64];
+        snprintf(sock, sizeof(sock), "%s/notify", path);
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        struct timeval tv = { .tv_sec = 10 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+        other = srv;
+        setenv("NOTIFY_SOCKET", sock, 1);
+        int started = k8c_test_apiserver_start(&srv, NULL);
+        unsetenv("NOTIFY_SOCKET");
+        char buf[256];
+        ssize_t n = started == 0 ? recv(fd, buf, sizeof(buf) - 1, 0) : -1;
+        buf[n > 0 ? n : 0] = '\0';
+        int status = k8c_test_apiserver_stop(&srv);
+        char buf2[256];
+        ssize_t n2 = recv(fd, buf2, sizeof(buf2) - 1, 0);
+        buf2[n2 > 0 ? n2 : 0] = '\0';
+        close(fd);
+        unlink(sock);
+        rmdir(path);
+        srv = other;
+        memset(&other, 0, sizeof(other));
+        assert_int_equal(started, 0);
+        assert_string_equal(buf, "READY=1");
+        assert_string_equal(buf2, "STOPPING=1");
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- the same REST semantics over the etcd backend --------------------------------------- */
+
+static pid_t etcd_pid;
+static char etcd_dir[64];
+static char etcd_url[64];
+
+static int free_loopback_port(void)
+{
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(sa);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+            getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        close(fd);
+        return ntohs(sa.sin_port);
+}
+
+static void stop_etcd(void)
+{
+        if (etcd_pid > 0) {
+                kill(etcd_pid, SIGTERM);
+                waitpid(etcd_pid, NULL, 0);
+                etcd_pid = 0;
+        }
+        if (etcd_dir[0] != '\0') {
+                char *cmd = NULL;
+                if (asprintf(&cmd, "rm -rf '%s'", etcd_dir) >= 0 && system(cmd) != 0)
+                        fprintf(stderr, "could not remove %s\n", etcd_dir);
+                free(cmd);
+                etcd_dir[0] = '\0';
+        }
+}
+
+static int setup_etcd_server(void **state)
+{
+        snprintf(etcd_dir, sizeof(etcd_dir), "/tmp/k8c-etcd-test-XXXXXX");
+        if (mkdtemp(etcd_dir) == NULL)
+                return -1;
+        int cport = free_loopback_port(), pport = free_loopback_port();
+        char client[64], peer[64], cluster[96], data[96], logpath[96];
+        snprintf(client, sizeof(client), "http://127.0.0.1:%d", cport);
+        snprintf(etcd_url, sizeof(etcd_url), "%s", client);
+        snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", pport);
+        snprintf(cluster, sizeof(cluster), "default=%s", peer);
+        snprintf(data, sizeof(data), "%s/data", etcd_dir);
+        snprintf(logpath, sizeof(logpath), "%s/etcd.log", etcd_dir);
+        pid_t parent = getpid();
+        etcd_pid = fork();
+        if (etcd_pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
+                FILE *f = freopen(logpath, "w", stderr);
+                (void)f;
+                dup2(2, 1);
+                execlp("etcd", "etcd", "--data-dir", data, "--listen-client-urls", client,
+                       "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                       "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster, (char *)NULL);
+                _exit(127);
+        }
+        if (etcd_pid < 0) {
+                stop_etcd();
+                return -1;
+        }
+        struct k8c_test_apiserver probe = { .url = client };
+        bool up = false;
+        for (int i = 0; i < 100 && !up; i++) {
+                struct k8c_test_http_reply r;
+                if (k8c_test_http(&probe, "GET", "/health", NULL, NULL, 0, NULL, &r) == 0 && r.code == 200)
+                        up = true;
+                k8c_test_http_reply_free(&r);
+                if (!up)
+                        usleep(100 * 1000);
+        }
+        char arg[96];
+        snprintf(arg, sizeof(arg), "--etcd-servers=%s", client);
+        const char *args[] = { "--storage-backend=etcd", arg, NULL };
+        if (!up || k8c_test_apiserver_start(&srv, args) < 0) {
+                fprintf(stderr, "etcd or k8c-apiserver over etcd did not start (log %s)\n", logpath);
+                stop_etcd();
+                return -1;
+        }
+        return 0;
+}
+
+static void test_continue_expired_etcd(void **state)
+{
+        create_pod("e1", "{}");
+        create_pod("e2", "{}");
+        long code;
+        json_t *l1 = http_json("GET", "/api/v1/namespaces/default/pods?limit=1", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        char *cont = strdup(json_string_value(json_object_get(json_object_get(l1, "metadata"), "continue")));
+        json_decref(l1);
+        create_pod("e3", "{}");
+        long long rev = k8c_test_apiserver_revision(&srv);
+        char body[96];
+        snprintf(body, sizeof(body), "{\"revision\":\"%lld\",\"physical\":true}", rev);
+        struct k8c_test_apiserver etcd = { .url = etcd_url };
+        struct k8c_test_http_reply r;
+        assert_int_equal(k8c_test_http(&etcd, "POST", "/v3/kv/compaction", "application/json", body,
+                                       strlen(body), NULL, &r),
+                         0);
+        assert_int_equal(r.code, 200);
+        k8c_test_http_reply_free(&r);
+        char *path = NULL;
+        assert_true(asprintf(&path, "/api/v1/namespaces/default/pods?limit=1&continue=%s", cont) >= 0);
+        json_t *st = http_json("GET", path, NULL, NULL, NULL, &code);
+        free(path);
+        free(cont);
+        assert_status(
+                st, code, 410, "Expired",
+                "The provided continue parameter is too old to display a consistent list result. You can "
+                "start "
+                "a new list without the continue parameter, or use the continue token in this response to "
+                "retrieve the remainder of the results. Continuing with the provided token results in an "
+                "inconsistent list - objects that were created, modified, or deleted between the time the "
+                "first "
+                "chunk was returned and now may show up in the list.");
+        json_decref(st);
+        delete_all_pods();
+}
+
+static int teardown_etcd_server(void **state)
+{
+        int r = teardown_server(state);
+        stop_etcd();
+        return r;
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1462,6 +1734,8 @@ int main(void)
                 cmocka_unit_test(test_kubectl_examples),
                 cmocka_unit_test(test_yaml_bodies),
                 cmocka_unit_test(test_finalizers_and_delete_collection),
+                cmocka_unit_test(test_namespace_lifecycle),
+                cmocka_unit_test(test_pod_binding),
                 cmocka_unit_test(test_bad_input_changes_nothing),
                 cmocka_unit_test(test_update_conflict_generation_warning),
                 cmocka_unit_test(test_list_table_and_continue),
@@ -1471,6 +1745,20 @@ int main(void)
                 cmocka_unit_test(test_restart_persistence_and_bookmarks),
                 cmocka_unit_test(test_watch_too_old_and_drain),
                 cmocka_unit_test(test_slow_watcher_dropped),
+                cmocka_unit_test(test_sd_notify),
         };
-        return cmocka_run_group_tests(tests, setup_server, teardown_server);
+        const struct CMUnitTest etcd_tests[] = {
+                cmocka_unit_test(test_health_and_version),
+                cmocka_unit_test(test_bootstrap_objects),
+                cmocka_unit_test(test_kubectl_create_get_delete),
+                cmocka_unit_test(test_kubectl_selectors_sort_labels),
+                cmocka_unit_test(test_update_conflict_generation_warning),
+                cmocka_unit_test(test_list_table_and_continue),
+                cmocka_unit_test(test_watch_raw),
+                cmocka_unit_test(test_service_allocation),
+                cmocka_unit_test(test_continue_expired_etcd),
+        };
+        int failed = cmocka_run_group_tests_name("sqlite", tests, setup_server, teardown_server);
+        failed += cmocka_run_group_tests_name("etcd", etcd_tests, setup_etcd_server, teardown_etcd_server);
+        return failed;
 }

@@ -1,0 +1,42 @@
+/*
+ * balanced_allocation.c - NodeResourcesBalancedAllocation score: favours nodes
+ * whose cpu and memory utilisation (after placing the pod, actual requests)
+ * stay close to each other: (1 - standard deviation of the fractions) × 100.
+ * Best-effort pods (requesting nothing) score 0 everywhere, as Kubernetes
+ * skips them.
+ */
+#include <math.h>
+
+#include "scheduler/framework.h"
+
+static int64_t score(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni)
+{
+        static const char *const resources[] = { "cpu", "memory" };
+        if (cy->pod->req.milli_cpu == 0 && cy->pod->req.memory == 0)
+                return 0;
+        double fractions[2], total = 0;
+        size_t n = 0;
+        for (size_t i = 0; i < 2; i++) {
+                int64_t alloc, req;
+                k8c_sched_alloc_request(cy, ni, resources[i], true, &alloc, &req);
+                if (alloc == 0)
+                        continue;
+                double f = (double)req / (double)alloc;
+                if (f > 1)
+                        f = 1;
+                total += f;
+                fractions[n++] = f;
+        }
+        double std = 0;
+        if (n == 2)
+                std = fabs((fractions[0] - fractions[1]) / 2);
+        (void)total;
+        return (int64_t)((1 - std) * (double)K8C_SCHED_MAX_NODE_SCORE);
+}
+
+const struct k8c_sched_plugin k8c_sched_plugin_balanced_allocation = {
+        .name = "NodeResourcesBalancedAllocation",
+        .score = score,
+        .default_weight = 1,
+        .default_score = true,
+};
