@@ -65,8 +65,10 @@ int k8c_cli_api_resources(struct k8c_cli *cli, char **args, int nargs, k8c_error
         struct k8c_cli_grid g = { 0 };
         bool wide = cli->output != NULL && strcmp(cli->output, "wide") == 0;
         char **hdr = NULL;
-        const char *cols[] = { "NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND", "VERBS" };
-        size_t ncols = wide ? 6 : 5;
+        const char *cols[] = {
+                "NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND", "VERBS", "CATEGORIES"
+        };
+        size_t ncols = wide ? 7 : 5;
         hdr = k8c_xcalloc(ncols + 1, sizeof(char *));
         for (size_t c = 0; c < ncols; c++)
                 hdr[c] = k8c_xstrdup(cols[c]);
@@ -113,7 +115,16 @@ int k8c_cli_api_resources(struct k8c_cli *cli, char **args, int nargs, k8c_error
                                 free(vb);
                                 vb = x;
                         }
-                        row[5] = k8c_xasprintf("[%s]", vb);
+                        row[5] = k8c_xstrdup(vb);
+                        cleanup_free char *cat = k8c_xstrdup("");
+                        json_array_foreach(json_object_get(r0, "categories"), j, s)
+                        {
+                                char *x =
+                                        k8c_xasprintf("%s%s%s", cat, j > 0 ? "," : "", json_string_value(s));
+                                free(cat);
+                                cat = x;
+                        }
+                        row[6] = k8c_xstrdup(cat);
                 }
                 g.rows[g.n++] = row;
         }

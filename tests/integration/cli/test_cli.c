@@ -266,6 +266,10 @@ static void test_get_like_kubectl(void **state)
                 "get pods -n team-a",
                 "get deployments.apps,hpa",
                 "get secret web-credentials -o 'jsonpath={.data}'",
+                "api-resources",
+                "api-resources -o wide",
+                "api-resources -o name",
+                "cluster-info | head -n 1",
         };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(cmds); i++)
                 same_output(f, 0, cmds[i]);
