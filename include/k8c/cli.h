@@ -109,6 +109,9 @@ struct k8c_cli_grid {
 void k8c_cli_table_to_grid(const json_t *table, const struct k8c_cli_table_opts *o, struct k8c_cli_grid *g);
 /* Prints a grid aligned as kubectl's tabwriter does (min width 6, padding 3). */
 void k8c_cli_grid_print(FILE *out, const struct k8c_cli_grid *g);
+/* Same, widening from and updating widths[0..nwidths) (cell widths without padding) so
+ * that rows printed later (watch events) stay aligned with earlier ones. */
+void k8c_cli_grid_print_remember(FILE *out, const struct k8c_cli_grid *g, size_t *widths, size_t nwidths);
 void k8c_cli_grid_free(struct k8c_cli_grid *g);
 
 /* Evaluates a kubectl JSONPath template ("{.metadata.name}", "{range .items[*]}{.x}{\"\\n\"}{end}")

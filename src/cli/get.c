@@ -136,6 +136,7 @@ struct watch_print {
         struct k8c_cli *cli;
         struct k8c_cli_table_opts opts;
         bool header_done;
+        size_t widths[64];
 };
 
 static int on_watch_event(void *opaque, const char *type, json_t *object)
@@ -156,7 +157,7 @@ static int on_watch_event(void *opaque, const char *type, json_t *object)
                 k8c_cli_table_to_grid(object, &o, &g);
         if (g.n > 0 && !o.no_headers)
                 w->header_done = true;
-        k8c_cli_grid_print(w->cli->out, &g);
+        k8c_cli_grid_print_remember(w->cli->out, &g, w->widths, K8C_ARRAY_SIZE(w->widths));
         fflush(w->cli->out);
         k8c_cli_grid_free(&g);
         return 0;
@@ -170,6 +171,7 @@ static int get_tables(struct k8c_cli *cli, struct k8c_cli_target *t, size_t n, k
                 if (i == 0 || t[i].res != t[i - 1].res)
                         ntypes++;
         bool printed_any = false, had_error = false;
+        size_t widths[64] = { 0 };
         bool wide = cli->output != NULL && strcmp(cli->output, "wide") == 0;
         json_t *last_list = NULL;
         for (size_t i = 0; i < n;) {
@@ -249,7 +251,8 @@ static int get_tables(struct k8c_cli *cli, struct k8c_cli_target *t, size_t n, k
                         k8c_cli_table_to_grid(copy, &opts, &g);
                         if (printed_any && !cli->watch)
                                 fputc('\n', cli->out);
-                        k8c_cli_grid_print(cli->out, &g);
+                        memset(widths, 0, sizeof(widths));
+                        k8c_cli_grid_print_remember(cli->out, &g, widths, K8C_ARRAY_SIZE(widths));
                         k8c_cli_grid_free(&g);
                         json_decref(copy);
                         printed_any = true;
@@ -287,6 +290,7 @@ static int get_tables(struct k8c_cli *cli, struct k8c_cli_target *t, size_t n, k
                                   .label_columns = cli->label_columns },
                         .header_done = printed_any,
                 };
+                memcpy(w.widths, widths, sizeof(widths));
                 if (!printed_any && !cli->watch_only)
                         print_empty(cli, json_is_true(json_object_get(res, "namespaced")));
                 fflush(cli->out);

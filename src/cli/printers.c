@@ -154,7 +154,7 @@ static size_t width(const char *s)
         return w;
 }
 
-void k8c_cli_grid_print(FILE *out, const struct k8c_cli_grid *g)
+void k8c_cli_grid_print_remember(FILE *out, const struct k8c_cli_grid *g, size_t *widths, size_t nwidths)
 {
         size_t maxcols = 0;
         for (size_t i = 0; i < g->n; i++) {
@@ -163,10 +163,15 @@ void k8c_cli_grid_print(FILE *out, const struct k8c_cli_grid *g)
                         maxcols = n;
         }
         cleanup_free size_t *w = k8c_xcalloc(maxcols + 1, sizeof(size_t));
+        for (size_t c = 0; c < maxcols && c < nwidths && widths != NULL; c++)
+                w[c] = widths[c];
         for (size_t i = 0; i < g->n; i++)
                 for (size_t c = 0; g->rows[i][c] != NULL; c++)
                         if (width(g->rows[i][c]) > w[c])
                                 w[c] = width(g->rows[i][c]);
+        /* Later watch rows keep the widths already on screen (tabwriter.RememberWidths). */
+        for (size_t c = 0; c < maxcols && c < nwidths && widths != NULL; c++)
+                widths[c] = w[c];
         for (size_t i = 0; i < g->n; i++) {
                 for (size_t c = 0; g->rows[i][c] != NULL; c++) {
                         const char *cell = g->rows[i][c];
@@ -179,6 +184,11 @@ void k8c_cli_grid_print(FILE *out, const struct k8c_cli_grid *g)
                 }
                 fputc('\n', out);
         }
+}
+
+void k8c_cli_grid_print(FILE *out, const struct k8c_cli_grid *g)
+{
+        k8c_cli_grid_print_remember(out, g, NULL, 0);
 }
 
 void k8c_cli_grid_free(struct k8c_cli_grid *g)

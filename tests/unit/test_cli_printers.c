@@ -91,6 +91,33 @@ static void test_table_min_width_and_no_headers(void **state)
                                 "yy    <none>   1.5\n");
 }
 
+static void test_table_remembered_widths(void **state)
+{
+        /* A watch row printed after the list keeps the list's column widths. */
+        struct k8c_cli_table_opts o = { 0 };
+        json_auto_t *t = NULL;
+        assert_int_equal(k8c_json_parse(pod_table, strlen(pod_table), &t, NULL), 0);
+        struct k8c_cli_grid g = { 0 };
+        k8c_cli_table_to_grid(t, &o, &g);
+        size_t widths[8] = { 0 };
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        k8c_cli_grid_print_remember(f, &g, widths, 8);
+        k8c_cli_grid_free(&g);
+        json_array_remove(json_object_get(t, "rows"), 1);
+        struct k8c_cli_table_opts nh = { .no_headers = true };
+        k8c_cli_table_to_grid(t, &nh, &g);
+        k8c_cli_grid_print_remember(f, &g, widths, 8);
+        k8c_cli_grid_free(&g);
+        fclose(f);
+        assert_string_equal(buf, "NAME               READY   STATUS    RESTARTS   AGE\n"
+                                 "web-1              1/1     Running   0          5s\n"
+                                 "database-primary   0/1     Pending   12         3m\n"
+                                 "web-1              1/1     Running   0          5s\n");
+        free(buf);
+}
+
 static json_t *resources(void)
 {
         const char *d =
@@ -238,6 +265,7 @@ int main(void)
                 cmocka_unit_test(test_jsonpath),
                 cmocka_unit_test(test_sort_by),
                 cmocka_unit_test(test_tabwriter_blocks),
+                cmocka_unit_test(test_table_remembered_widths),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
