@@ -15,6 +15,25 @@
 #include "k8c/cleanup.h"
 #include "k8c/flags.h"
 #include "k8c/json.h"
+#include "k8c/log.h"
+
+#include <time.h>
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* -v=6 and above: one line per request, like kubectl's round_trippers log. */
+static void log_request(struct k8c_cli *cli, const char *method, const char *path, long code, int64_t start)
+{
+        if (k8c_log_v < 6)
+                return;
+        fprintf(cli->errout, "I %s %s%s %ld in %lld milliseconds\n", method, k8c_client_server(cli->client),
+                path, code, (long long)(now_ms() - start));
+}
 
 int k8c_cli_connection_error(const char *server, k8c_error_t *err)
 {
@@ -54,7 +73,9 @@ int k8c_cli_request(struct k8c_cli *cli, const char *method, const char *path, c
                 return r;
         struct k8c_response resp = { 0 };
         cleanup_error k8c_error_t cerr = NULL;
+        int64_t start = now_ms();
         r = k8c_client_do(cli->client, method, path, body, content_type, &resp, &cerr);
+        log_request(cli, method, path, resp.code, start);
         if (r < 0) {
                 if (resp.code == 0)
                         r = k8c_cli_connection_error(k8c_client_server(cli->client), err);
@@ -155,9 +176,11 @@ int k8c_cli_get_accept(struct k8c_cli *cli, const char *path, const char *accept
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
                          cli->request_timeout_ms > 0 ? (long)cli->request_timeout_ms : 60000L);
+        int64_t start = now_ms();
         CURLcode cc = curl_easy_perform(h);
         long code = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+        log_request(cli, "GET", path, code, start);
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(h);
         cleanup_free char *raw = s.data;

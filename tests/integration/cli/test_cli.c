@@ -273,6 +273,20 @@ static void test_get_like_kubectl(void **state)
         };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(cmds); i++)
                 same_output(f, 0, cmds[i]);
+        /* -v=6 logs each request on stderr (stdout discarded here). */
+        cleanup_free char *v = NULL;
+        assert_int_equal(k8cctl(&f->b, &v,
+                                "get pods -v=6 >/dev/null | grep -c "
+                                "'/api/v1/namespaces/default/pods?limit=500 200 in'"),
+                         0);
+        assert_string_equal(v, "1\n");
+        /* --chunk-size lists in pages: three requests for 5 namespaces in pages of 2. */
+        cleanup_free char *c = NULL;
+        assert_int_equal(
+                k8cctl(&f->b, &c,
+                       "get ns --chunk-size=2 -v=6 >/dev/null | grep -c '/api/v1/namespaces?limit=2'"),
+                0);
+        assert_string_equal(c, "3\n");
 }
 
 static void test_errors_like_kubectl(void **state)
