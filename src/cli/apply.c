@@ -404,6 +404,20 @@ static int apply_one(struct k8c_cli *cli, json_t *obj, const json_t *res, const 
                                       json_string_value(json_object_get(res, "name")), ns != NULL ? ns : "",
                                       source);
         cleanup_free char *path = k8c_cli_path(res, ns, name, NULL);
+        if (cli->server_side) {
+                /* The server merges and owns fields (apply-patch, a JSON body is valid YAML). */
+                cleanup_free char *ssa =
+                        k8c_xasprintf("%s?fieldManager=kubectl&fieldValidation=Strict&force=%s", path,
+                                      cli->force ? "true" : "false");
+                json_auto_t *out = NULL;
+                int r = k8c_cli_request(cli, "PATCH", ssa, obj, "application/apply-patch+yaml", &out, err);
+                if (r < 0) {
+                        wrap_op(err, "patching", source);
+                        return r;
+                }
+                print_done(cli, res, out, "serverside-applied");
+                return 0;
+        }
         cleanup_free char *text = NULL;
         json_auto_t *modified = with_last_applied(obj, ns, &text);
         json_auto_t *cur = NULL;

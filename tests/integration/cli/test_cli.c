@@ -388,6 +388,16 @@ static void test_apply_configured_and_replace(void **state)
         same_output(f, 0, "delete cm conf --ignore-not-found");
 }
 
+static void test_server_side_apply(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *cmd =
+                k8c_xasprintf("apply --server-side -f %s/examples/api/configmap.yaml", f->srcdir);
+        same_output(f, 0, cmd);
+        same_output(f, 0, cmd);
+        same_stored(f, "/api/v1/namespaces/default/configmaps/web-config");
+}
+
 static void test_delete_selectors_and_empty(void **state)
 {
         struct fixture *f = *state;
@@ -598,6 +608,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_describe_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_server_side_apply, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
