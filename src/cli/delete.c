@@ -191,6 +191,9 @@ int k8c_cli_delete(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err
                         "Warning: Immediate deletion does not wait for confirmation that the running "
                         "resource has been terminated. The resource may continue to run on the "
                         "cluster indefinitely.\n");
+        /* kubectl words an immediate (--force, grace 0) deletion differently. */
+        bool immediate = cli->force && json_object_get(opts, "gracePeriodSeconds") != NULL &&
+                         json_integer_value(json_object_get(opts, "gracePeriodSeconds")) == 0;
         bool failed = false;
         bool *deleted = k8c_xcalloc(n + 1, sizeof(bool));
         for (size_t i = 0; i < n; i++) {
@@ -214,7 +217,8 @@ int k8c_cli_delete(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err
                 if (cli->output != NULL && strcmp(cli->output, "name") == 0)
                         fprintf(cli->out, "%s/%s\n", type, v[i].name);
                 else
-                        fprintf(cli->out, "%s \"%s\" deleted\n", type, v[i].name);
+                        fprintf(cli->out, "%s \"%s\" %s\n", type, v[i].name,
+                                immediate ? "force deleted" : "deleted");
                 fflush(cli->out);
         }
         /* kubectl waits after issuing every delete, so objects terminate in parallel. */

@@ -398,6 +398,22 @@ static void test_server_side_apply(void **state)
         same_stored(f, "/api/v1/namespaces/default/configmaps/web-config");
 }
 
+static void test_delete_grace_and_force(void **state)
+{
+        struct fixture *f = *state;
+        /* DeleteOptions from --grace-period and --force, and the force warning, as kubectl. */
+        const char *create =
+                "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"g\"},"
+                "\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}"
+                "\nEOF\n";
+        same_output(f, 0, create);
+        same_output(f, 0, "delete pod g --grace-period=7 --wait=false");
+        same_output(f, 1, "get pod g"); /* this apiserver removes a pod no kubelet runs at once */
+        same_output(f, 0, create);
+        same_output(f, 0, "delete pod g --grace-period=0 --force");
+        same_output(f, 1, "get pod g");
+}
+
 static void test_delete_selectors_and_empty(void **state)
 {
         struct fixture *f = *state;
@@ -609,6 +625,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_wait_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_side_apply, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_delete_grace_and_force, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
