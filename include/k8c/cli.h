@@ -27,7 +27,7 @@ struct k8c_cli {
         int64_t request_timeout_ms;
         /* verb flags (one table for every verb, as the verbs share most of them) */
         char *output, *selector, *field_selector, *sort_by, *cascade, *patch_type, *patch, *for_;
-        char *resource_version, *filename_dummy;
+        char *resource_version;
         char **filenames, **label_columns;
         int64_t chunk_size, timeout_ms;
         int replicas, current_replicas, grace_period;

@@ -72,7 +72,6 @@ static void tabwrite(FILE *out, const char *text, size_t padding)
         size_t nlines = 0, cap = 0;
         struct line *lines = NULL;
         cleanup_free char *copy = k8c_xstrdup(text);
-        char *save = NULL;
         size_t len = strlen(copy);
         if (len > 0 && copy[len - 1] == '\n')
                 copy[len - 1] = '\0';
@@ -104,7 +103,6 @@ static void tabwrite(FILE *out, const char *text, size_t padding)
                         break;
                 p = nl + 1;
         }
-        (void)save;
         size_t *widths = k8c_xcalloc(maxcells + 1, sizeof(size_t));
         tab_format(out, lines, 0, nlines, widths, 0, padding);
         free(widths);
@@ -165,9 +163,6 @@ static void describe_meta(FILE *w, const json_t *obj, bool with_ns)
 
 static void labels_annotations(FILE *w, const json_t *obj, const char *indent)
 {
-        char title[64];
-        snprintf(title, sizeof(title), "Labels");
-        (void)title;
         const json_t *labels = k8c_json_get(obj, "metadata.labels");
         if (indent[0] == '\0') {
                 /* Continuation lines start with a tab, so their values align with the first. */

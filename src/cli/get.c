@@ -93,7 +93,6 @@ static int get_objects(struct k8c_cli *cli, struct k8c_cli_target *t, size_t n, 
 {
         json_auto_t *objects = json_array();
         int rc = 0;
-        cleanup_error k8c_error_t first = NULL;
         for (size_t i = 0; i < n; i++) {
                 cleanup_free char *path = list_path(cli, t[i].res, t[i].name);
                 if (t[i].name != NULL) {
@@ -126,7 +125,6 @@ static int get_objects(struct k8c_cli *cli, struct k8c_cli_target *t, size_t n, 
         int r = k8c_cli_print_objects(cli->out, cli->output, objects, single, cli->resources, err);
         if (r < 0)
                 return r;
-        (void)first;
         if (rc < 0)
                 return k8c_make_error(err, K8C_ENOTFOUND, "%s", "");
         return 0;
