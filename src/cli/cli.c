@@ -1,0 +1,206 @@
+/*
+ * cli.c - k8cctl's entry: the flag table shared by every verb, the effective
+ * namespace, the client built from the kubeconfig, dispatch to one verb, and
+ * printing of the one error line a command ends with.
+ *
+ * It must not hold verb logic (one file per verb) nor print anywhere but the
+ * FILE pointers given to k8c_cli_run.
+ */
+#include "k8c/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "k8c/cleanup.h"
+#include "k8c/flags.h"
+#include "k8c/log.h"
+
+struct verb {
+        const char *name;
+        int (*run)(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+        bool needs_server;
+        const char *synopsis;
+};
+
+static const struct verb verbs[] = {
+        { "get", k8c_cli_get, true, "Display one or many resources" },
+        { "create", k8c_cli_create, true, "Create a resource from a file or from stdin" },
+        { "apply", k8c_cli_apply, true, "Apply a configuration to a resource by file name or stdin" },
+        { "replace", k8c_cli_replace, true, "Replace a resource by file name or stdin" },
+        { "delete", k8c_cli_delete, true, "Delete resources by file names, stdin, resources and names" },
+        { "label", k8c_cli_label, true, "Update the labels on a resource" },
+        { "annotate", k8c_cli_annotate, true, "Update the annotations on a resource" },
+        { "scale", k8c_cli_scale, true, "Set a new size for a deployment or replica set" },
+        { "patch", k8c_cli_patch, true, "Update fields of a resource" },
+        { "describe", k8c_cli_describe, true, "Show details of a specific resource or group of resources" },
+        { "wait", k8c_cli_wait, true, "Wait for a specific condition on one or many resources" },
+        { "config", k8c_cli_config, false, "Modify kubeconfig files" },
+        { "version", k8c_cli_version, false, "Print the client and server version information" },
+        { "api-resources", k8c_cli_api_resources, true, "Print the supported API resources on the server" },
+        { "cluster-info", k8c_cli_cluster_info, true, "Display cluster information" },
+        { NULL, NULL, false, NULL },
+};
+
+static void usage(FILE *out)
+{
+        fprintf(out, "k8cctl controls the k8c cluster manager.\n\nCommands:\n");
+        for (const struct verb *v = verbs; v->name != NULL; v++)
+                fprintf(out, "  %-14s %s\n", v->name, v->synopsis);
+        fprintf(out, "\nUsage:\n  k8cctl [flags] [options]\n");
+}
+
+int k8c_cli_connect(struct k8c_cli *cli, k8c_error_t *err)
+{
+        if (cli->client != NULL)
+                return 0;
+        if (!cli->kc_loaded) {
+                cleanup_error k8c_error_t lerr = NULL;
+                if (k8c_kubeconfig_load(cli->kubeconfig, cli->context, cli->server, &cli->kc, &lerr) < 0)
+                        return k8c_make_error(err, K8C_EBADREQUEST, "error: %s", k8c_error_msg(&lerr));
+                cli->kc_loaded = true;
+        }
+        struct k8c_client_config cfg = {
+                .server = cli->kc.server,
+                .ca_file = cli->kc.certificate_authority,
+                .ca_data = cli->kc.certificate_authority_data,
+                .ca_data_len = cli->kc.certificate_authority_data_len,
+                .cert_file = cli->kc.client_certificate,
+                .cert_data = cli->kc.client_certificate_data,
+                .cert_data_len = cli->kc.client_certificate_data_len,
+                .key_file = cli->kc.client_key,
+                .key_data = cli->kc.client_key_data,
+                .key_data_len = cli->kc.client_key_data_len,
+                .token = cli->token != NULL ? cli->token : cli->kc.token,
+                .insecure_skip_tls_verify = cli->kc.insecure_skip_tls_verify,
+                .timeout_ms = cli->request_timeout_ms,
+                /* An interactive command reports an unreachable server at once, as kubectl does. */
+                .max_retries = 1,
+                .user_agent = "k8cctl/" K8C_VERSION,
+        };
+        cleanup_error k8c_error_t cerr = NULL;
+        if (k8c_client_new(&cfg, &cli->client, &cerr) < 0)
+                return k8c_make_error(err, K8C_EBADREQUEST, "error: %s", k8c_error_msg(&cerr));
+        return 0;
+}
+
+/* The namespace a command works in: -n, else the context's, else "default". Loading the
+ * kubeconfig here (not only on connect) lets a missing server still yield a namespace. */
+static void resolve_namespace(struct k8c_cli *cli)
+{
+        if (cli->namespace_ != NULL) {
+                cli->ns = cli->namespace_;
+                return;
+        }
+        if (!cli->kc_loaded) {
+                if (k8c_kubeconfig_load(cli->kubeconfig, cli->context, cli->server, &cli->kc, NULL) == 0)
+                        cli->kc_loaded = true;
+        }
+        cli->ns = cli->kc_loaded && cli->kc.namespace_ != NULL ? cli->kc.namespace_ : "default";
+}
+
+static void cli_free(struct k8c_cli *cli)
+{
+        k8c_client_free(cli->client);
+        if (cli->kc_loaded)
+                k8c_kubeconfig_free(&cli->kc);
+        json_decref(cli->resources);
+        k8c_strv_free(cli->filenames);
+        k8c_strv_free(cli->label_columns);
+}
+
+int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
+{
+        struct k8c_cli cli = {
+                .out = out,
+                .errout = errout,
+                .cascade = "background",
+                .grace_period = -1,
+                .current_replicas = -1,
+                .patch_type = "strategic",
+                .wait = true,
+                .chunk_size = 500,
+        };
+        const struct k8c_flag flags[] = {
+                { "kubeconfig", 0, K8C_FLAG_STRING, &cli.kubeconfig, "path to the kubeconfig file", NULL },
+                { "context", 0, K8C_FLAG_STRING, &cli.context, "kubeconfig context to use", NULL },
+                { "namespace", 'n', K8C_FLAG_STRING, &cli.namespace_, "namespace of the request", NULL },
+                { "all-namespaces", 'A', K8C_FLAG_BOOL, &cli.all_namespaces, "across all namespaces", NULL },
+                { "server", 's', K8C_FLAG_STRING, &cli.server, "address of the API server", NULL },
+                { "token", 0, K8C_FLAG_STRING, &cli.token, "bearer token", NULL },
+                { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
+                { "request-timeout", 0, K8C_FLAG_DURATION, &cli.request_timeout_ms, "per request", NULL },
+                { "output", 'o', K8C_FLAG_STRING, &cli.output, "json|yaml|name|wide|jsonpath=...", NULL },
+                { "selector", 'l', K8C_FLAG_STRING, &cli.selector, "label selector", NULL },
+                { "field-selector", 0, K8C_FLAG_STRING, &cli.field_selector, "field selector", NULL },
+                { "sort-by", 0, K8C_FLAG_STRING, &cli.sort_by, "JSONPath of the sort field", NULL },
+                { "chunk-size", 0, K8C_FLAG_INT64, &cli.chunk_size, "list in chunks of this size", NULL },
+                { "watch", 'w', K8C_FLAG_BOOL, &cli.watch, "watch after listing", NULL },
+                { "watch-only", 0, K8C_FLAG_BOOL, &cli.watch_only, "watch without listing", NULL },
+                { "show-labels", 0, K8C_FLAG_BOOL, &cli.show_labels, "show labels as the last column", NULL },
+                { "label-columns", 'L', K8C_FLAG_STRING_ARRAY, &cli.label_columns, "label columns", NULL },
+                { "no-headers", 0, K8C_FLAG_BOOL, &cli.no_headers, "no header line", NULL },
+                { "show-kind", 0, K8C_FLAG_BOOL, &cli.show_kind, "show the resource type", NULL },
+                { "filename", 'f', K8C_FLAG_STRING_ARRAY, &cli.filenames, "file, directory or -", NULL },
+                { "recursive", 'R', K8C_FLAG_BOOL, &cli.recursive, "recurse into directories", NULL },
+                { "all", 0, K8C_FLAG_BOOL, &cli.all, "every object of the type", NULL },
+                { "cascade", 0, K8C_FLAG_STRING, &cli.cascade, "background|orphan|foreground", NULL },
+                { "grace-period", 0, K8C_FLAG_INT, &cli.grace_period, "seconds", &cli.grace_period_set },
+                { "force", 0, K8C_FLAG_BOOL, &cli.force, "immediate deletion", NULL },
+                { "wait", 0, K8C_FLAG_BOOL, &cli.wait, "wait for deletion", &cli.wait_set },
+                { "ignore-not-found", 0, K8C_FLAG_BOOL, &cli.ignore_not_found, "not found is fine", NULL },
+                { "overwrite", 0, K8C_FLAG_BOOL, &cli.overwrite, "overwrite existing values", NULL },
+                { "resource-version", 0, K8C_FLAG_STRING, &cli.resource_version, "precondition", NULL },
+                { "replicas", 0, K8C_FLAG_INT, &cli.replicas, "new size", &cli.replicas_set },
+                { "current-replicas", 0, K8C_FLAG_INT, &cli.current_replicas, "precondition",
+                  &cli.current_replicas_set },
+                { "type", 0, K8C_FLAG_STRING, &cli.patch_type, "strategic|merge|json", NULL },
+                { "patch", 'p', K8C_FLAG_STRING, &cli.patch, "the patch", NULL },
+                { "for", 0, K8C_FLAG_STRING, &cli.for_, "condition to wait for", NULL },
+                { "timeout", 0, K8C_FLAG_DURATION, &cli.timeout_ms, "how long to wait", &cli.timeout_set },
+                { "server-side", 0, K8C_FLAG_BOOL, &cli.server_side, "server-side apply", NULL },
+                { NULL, 0, 0, NULL, NULL, NULL },
+        };
+        struct k8c_flags_result res = { 0 };
+        cleanup_error k8c_error_t err = NULL;
+        int r = k8c_flags_parse(flags, argc, argv, &res, &err);
+        if (r < 0) {
+                fprintf(errout, "error: %s\nSee 'k8cctl --help' for usage.\n", k8c_error_msg(&err));
+                cli_free(&cli);
+                return 1;
+        }
+        if (r == K8C_FLAGS_HELP || res.nargs == 0) {
+                usage(r == K8C_FLAGS_HELP ? out : errout);
+                k8c_flags_result_free(&res);
+                cli_free(&cli);
+                return r == K8C_FLAGS_HELP ? 0 : 1;
+        }
+        const struct verb *v = NULL;
+        for (const struct verb *it = verbs; it->name != NULL; it++)
+                if (strcmp(it->name, res.args[0]) == 0)
+                        v = it;
+        int code = 0;
+        if (v == NULL) {
+                fprintf(errout, "error: unknown command \"%s\" for \"k8cctl\"\n", res.args[0]);
+                code = 1;
+        } else {
+                resolve_namespace(&cli);
+                r = v->run(&cli, res.args + 1, res.nargs - 1, &err);
+                if (r < 0) {
+                        /* An empty message means the lines were printed as they happened. */
+                        const char *msg = k8c_error_msg(&err);
+                        if (msg != NULL && msg[0] != '\0')
+                                fprintf(errout, "%s\n", msg);
+                        code = 1;
+                }
+        }
+        k8c_flags_result_free(&res);
+        cli_free(&cli);
+        return code;
+}
+
+int k8c_cli_main(int argc, char **argv)
+{
+        int code = k8c_cli_run(argc, argv, stdout, stderr);
+        fflush(stdout);
+        return code;
+}

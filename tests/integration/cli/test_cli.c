@@ -1,0 +1,631 @@
+/*
+ * Integration tests of k8cctl against the real k8c-apiserver on loopback, side
+ * by side with the stock kubectl: the same commands must leave the same
+ * objects in storage and print the same text (modulo column widths and ages).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/apiserver_harness.h"
+#include "k8c/cleanup.h"
+#include "k8c/client.h"
+#include "k8c/json.h"
+
+struct fixture {
+        struct k8c_test_apiserver a; /* driven by kubectl */
+        struct k8c_test_apiserver b; /* driven by k8cctl */
+        char *srcdir;
+};
+
+static char *k8cctl_path(void)
+{
+        const char *envs[] = { "K8C_ASAN_BINDIR", "K8C_BINDIR" };
+        for (size_t i = 0; i < 2; i++) {
+                const char *d = getenv(envs[i]);
+                if (d == NULL)
+                        continue;
+                char *p = k8c_xasprintf("%s/k8cctl", d);
+                if (access(p, X_OK) == 0)
+                        return p;
+                free(p);
+        }
+        const char *fallbacks[] = { "build/asan/bin/k8cctl", "bin/k8cctl" };
+        for (size_t i = 0; i < 2; i++)
+                if (access(fallbacks[i], X_OK) == 0)
+                        return realpath(fallbacks[i], NULL);
+        return NULL;
+}
+
+/* Runs `k8cctl --server URL <args>` through /bin/sh (args is shell text; stderr joins stdout
+ * unless args redirect it). Returns the exit code. */
+static int k8cctl(const struct k8c_test_apiserver *s, char **ret_out, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static int k8cctl(const struct k8c_test_apiserver *s, char **ret_out, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        cleanup_free char *args = NULL;
+        if (vasprintf(&args, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        cleanup_free char *bin = k8cctl_path();
+        assert_non_null(bin);
+        cleanup_free char *cmd = k8c_xasprintf("HOME='%s' KUBECONFIG=/dev/null %s --server %s 2>&1 %s",
+                                               s->home, bin, s->url, args);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        char *out = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&out, &len);
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+                fwrite(buf, 1, n, mem);
+        fclose(mem);
+        int status = pclose(p);
+        *ret_out = out;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int setup(void **state)
+{
+        struct fixture *f = k8c_xcalloc(1, sizeof(*f));
+        const char *src = getenv("K8C_SRCDIR");
+        f->srcdir = k8c_xstrdup(src != NULL ? src : ".");
+        if (k8c_test_apiserver_start(&f->a, NULL) < 0 || k8c_test_apiserver_start(&f->b, NULL) < 0)
+                return -1;
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        k8c_test_apiserver_stop(&f->a);
+        k8c_test_apiserver_stop(&f->b);
+        free(f->srcdir);
+        free(f);
+        return 0;
+}
+
+/* Collapses runs of spaces and replaces ages ("5s", "3m", "2m10s") so tables compare
+ * modulo column widths and timing. */
+static char *normalise(const char *s)
+{
+        char *out = k8c_xcalloc(1, strlen(s) * 2 + 1);
+        size_t o = 0;
+        const char *p = s;
+        while (*p != '\0') {
+                if (*p == ' ') {
+                        while (*p == ' ')
+                                p++;
+                        out[o++] = ' ';
+                        continue;
+                }
+                if (*p == '\n') {
+                        out[o++] = *p++;
+                        continue;
+                }
+                size_t l = strcspn(p, " \n");
+                bool age = l >= 2 && strchr("smhd", p[l - 1]) != NULL;
+                for (size_t i = 0; i < l && age; i++)
+                        if (strchr("0123456789smhd", p[i]) == NULL)
+                                age = false;
+                if (age) {
+                        memcpy(out + o, "AGE", 3);
+                        o += 3;
+                } else {
+                        memcpy(out + o, p, l);
+                        o += l;
+                }
+                p += l;
+        }
+        out[o] = '\0';
+        return out;
+}
+
+/* Both tools, one command; the outputs must match after normalise(). */
+static void same_output(struct fixture *f, int want_code, const char *args)
+{
+        cleanup_free char *ko = NULL, *co = NULL;
+        int kc = k8c_test_kubectl(&f->a, &ko, "%s", args);
+        int cc = k8cctl(&f->b, &co, "%s", args);
+        cleanup_free char *kn = normalise(ko), *cn = normalise(co);
+        if (strcmp(kn, cn) != 0 || kc != want_code || cc != want_code)
+                fprintf(stderr, "command: %s\nkubectl (%d):\n%s\nk8cctl (%d):\n%s\n", args, kc, ko, cc, co);
+        assert_string_equal(cn, kn);
+        assert_int_equal(kc, want_code);
+        assert_int_equal(cc, want_code);
+}
+
+/* The stored object without what the server assigns per instance. */
+static json_t *stored(const struct k8c_test_apiserver *s, const char *path)
+{
+        struct k8c_client_config cfg = { .server = s->url, .max_retries = 1 };
+        struct k8c_client *c = NULL;
+        assert_int_equal(k8c_client_new(&cfg, &c, NULL), 0);
+        json_t *obj = NULL;
+        int r = k8c_client_get(c, path, &obj, NULL);
+        k8c_client_free(c);
+        assert_int_equal(r, 0);
+        json_t *meta = json_object_get(obj, "metadata");
+        const char *drop[] = { "uid", "creationTimestamp", "resourceVersion", "managedFields" };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(drop); i++)
+                json_object_del(meta, drop[i]);
+        json_object_del(json_object_get(obj, "status"), "lastPhaseTransitionTime"); /* a clock reading */
+        return obj;
+}
+
+static void same_stored(struct fixture *f, const char *path)
+{
+        json_auto_t *a = stored(&f->a, path);
+        json_auto_t *b = stored(&f->b, path);
+        cleanup_free char *sa = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+        cleanup_free char *sb = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(sb, sa);
+}
+
+static const char *example_paths[] = {
+        "/api/v1/namespaces/default/configmaps/web-config",
+        "/apis/apps/v1/namespaces/default/deployments/web-deploy",
+        "/api/v1/namespaces/default/endpoints/external-db",
+        "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/web-deploy",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/example-leader",
+        "/api/v1/namespaces/team-a",
+        "/api/v1/nodes/node-test",
+        "/api/v1/namespaces/default/pods/web",
+        "/api/v1/persistentvolumes/pv-local-1",
+        "/api/v1/namespaces/default/persistentvolumeclaims/data",
+        "/apis/apps/v1/namespaces/default/replicasets/web-rs",
+        "/api/v1/namespaces/default/secrets/web-credentials",
+        "/api/v1/namespaces/default/services/web",
+};
+
+static void test_apply_examples_twice(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *out = NULL;
+        assert_int_equal(k8cctl(&f->b, &out, "apply -f %s/examples/api/", f->srcdir), 0);
+        assert_string_equal(out, "configmap/web-config created\n"
+                                 "deployment.apps/web-deploy created\n"
+                                 "endpoints/external-db created\n"
+                                 "endpointslice.discovery.k8s.io/external-db-1 created\n"
+                                 "event/web.manual-1 created\n"
+                                 "horizontalpodautoscaler.autoscaling/web-deploy created\n"
+                                 "lease.coordination.k8s.io/example-leader created\n"
+                                 "namespace/team-a created\n"
+                                 "node/node-test created\n"
+                                 "pod/web created\n"
+                                 "persistentvolume/pv-local-1 created\n"
+                                 "persistentvolumeclaim/data created\n"
+                                 "replicaset.apps/web-rs created\n"
+                                 "secret/web-credentials created\n"
+                                 "service/web created\n");
+        cleanup_free char *again = NULL;
+        assert_int_equal(k8cctl(&f->b, &again, "apply -f %s/examples/api/", f->srcdir), 0);
+        assert_string_equal(again, "configmap/web-config unchanged\n"
+                                   "deployment.apps/web-deploy unchanged\n"
+                                   "endpoints/external-db unchanged\n"
+                                   "endpointslice.discovery.k8s.io/external-db-1 unchanged\n"
+                                   "event/web.manual-1 unchanged\n"
+                                   "horizontalpodautoscaler.autoscaling/web-deploy unchanged\n"
+                                   "lease.coordination.k8s.io/example-leader unchanged\n"
+                                   "namespace/team-a unchanged\n"
+                                   "node/node-test unchanged\n"
+                                   "pod/web unchanged\n"
+                                   "persistentvolume/pv-local-1 unchanged\n"
+                                   "persistentvolumeclaim/data unchanged\n"
+                                   "replicaset.apps/web-rs unchanged\n"
+                                   "secret/web-credentials unchanged\n"
+                                   "service/web unchanged\n");
+        /* kubectl applies the same directory to the other server: same objects stored, same output. */
+        cleanup_free char *kout = NULL;
+        assert_int_equal(k8c_test_kubectl(&f->a, &kout, "apply -f %s/examples/api/", f->srcdir), 0);
+        assert_string_equal(kout, out);
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(example_paths); i++)
+                same_stored(f, example_paths[i]);
+}
+
+static void test_get_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *o1 = NULL, *o2 = NULL;
+        assert_int_equal(k8cctl(&f->b, &o1, "apply -f %s/examples/api/", f->srcdir), 0);
+        assert_int_equal(k8c_test_kubectl(&f->a, &o2, "apply -f %s/examples/api/", f->srcdir), 0);
+        const char *cmds[] = {
+                "get pods",
+                "get pods -o wide",
+                "get all",
+                "get po,svc -A",
+                "get rs web-rs --show-labels",
+                "get pods -L app",
+                "get nodes",
+                "get ns --sort-by=.metadata.name",
+                "get deploy -o name",
+                "get svc,cm -o name",
+                "get pods -o 'jsonpath={.items[*].metadata.name}'",
+                "get pod web -o 'jsonpath={.spec.containers[0].image}'",
+                "get ns -o 'jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}'",
+                /* uids and timestamps differ between the two servers */
+                "get cm web-config -o json | grep -v -e uid -e creationTimestamp -e resourceVersion",
+                "get svc web -o json | grep -v -e uid -e creationTimestamp -e resourceVersion",
+                "get pods -l app=web",
+                "get pods -l app=nothing",
+                "get pods --field-selector=metadata.name=web",
+                "get ns --chunk-size=2",
+                "get pods -n team-a",
+                "get deployments.apps,hpa",
+                "get secret web-credentials -o 'jsonpath={.data}'",
+                "api-resources",
+                "api-resources -o wide",
+                "api-resources -o name",
+                "cluster-info | head -n 2 | sed 's/127.0.0.1:[0-9]*/HOST/'",
+        };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(cmds); i++)
+                same_output(f, 0, cmds[i]);
+        /* -v=6 logs each request on stderr (stdout discarded here). */
+        cleanup_free char *v = NULL;
+        assert_int_equal(k8cctl(&f->b, &v,
+                                "get pods -v=6 >/dev/null | grep -c "
+                                "'/api/v1/namespaces/default/pods?limit=500 200 in'"),
+                         0);
+        assert_string_equal(v, "1\n");
+        /* --chunk-size lists in pages: three requests for 5 namespaces in pages of 2. */
+        cleanup_free char *c = NULL;
+        assert_int_equal(
+                k8cctl(&f->b, &c,
+                       "get ns --chunk-size=2 -v=6 >/dev/null | grep -c '/api/v1/namespaces?limit=2'"),
+                0);
+        assert_string_equal(c, "3\n");
+}
+
+static void test_errors_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        same_output(f, 1, "get foo");
+        same_output(f, 1, "get pod nope");
+        same_output(f, 1, "get pods,foo");
+        same_output(f, 1, "delete pod nope");
+        same_output(f, 1, "label pod nope a=b");
+        same_output(f, 1, "scale rs nope --replicas=2");
+        /* Unreachable server: the same single line. */
+        cleanup_free char *ko = NULL, *co = NULL;
+        int cc = k8cctl(&f->b, &co, "--server http://127.0.0.1:1 get pods");
+        int kc = k8c_test_kubectl(&f->a, &ko, "--server http://127.0.0.1:1 get pods 2>/dev/null");
+        assert_int_equal(cc, 1);
+        assert_int_equal(kc, 1);
+        assert_string_equal(
+                co, "The connection to the server 127.0.0.1:1 was refused - did you specify the right "
+                    "host or port?\n");
+        /* kubectl logs extra E... lines to stderr before the same last line. */
+        assert_non_null(strstr(ko, co));
+}
+
+static void test_mutations_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *o1 = NULL, *o2 = NULL;
+        assert_int_equal(k8cctl(&f->b, &o1, "create -f %s/examples/api/replicaset.yaml", f->srcdir), 0);
+        assert_string_equal(o1, "replicaset.apps/web-rs created\n");
+        assert_int_equal(k8c_test_kubectl(&f->a, &o2, "create -f %s/examples/api/replicaset.yaml", f->srcdir),
+                         0);
+        cleanup_free char *kf = k8c_xasprintf("create -f %s/examples/api/replicaset.yaml", f->srcdir);
+        same_output(f, 1, kf);
+        same_output(f, 0, "label rs web-rs tier=front");
+        same_output(f, 1, "label rs web-rs tier=back");
+        same_output(f, 0, "label rs web-rs tier=back --overwrite");
+        same_output(f, 0, "annotate rs web-rs note=hello");
+        same_output(f, 0, "label rs web-rs tier-");
+        same_output(f, 0, "scale rs web-rs --replicas=4");
+        same_output(f, 1, "scale rs web-rs --replicas=5 --current-replicas=3");
+        same_output(f, 0, "scale rs/web-rs --replicas=5 --current-replicas=4");
+        same_output(f, 0, "patch rs web-rs --type=merge -p '{\"metadata\":{\"labels\":{\"x\":\"y\"}}}'");
+        same_output(f, 0,
+                    "patch rs web-rs --type=json -p "
+                    "'[{\"op\":\"replace\",\"path\":\"/spec/minReadySeconds\",\"value\":3}]'");
+        same_output(f, 0,
+                    "patch rs web-rs -p "
+                    "'{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"web\",\"image\":"
+                    "\"busybox:1.37\"}]}}}}'");
+        same_stored(f, "/apis/apps/v1/namespaces/default/replicasets/web-rs");
+        same_output(f, 0, "get rs web-rs --show-labels");
+        /* (--cascade=orphan would wait for a garbage collector that is not running here) */
+        same_output(f, 0, "delete rs web-rs --cascade=background");
+        same_output(f, 1, "get rs web-rs");
+}
+
+static void test_apply_configured_and_replace(void **state)
+{
+        struct fixture *f = *state;
+        char dir[] = "/tmp/k8c-cli-apply-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        cleanup_free char *file = k8c_xasprintf("%s/cm.yaml", dir);
+        FILE *fp = fopen(file, "w");
+        assert_non_null(fp);
+        fputs("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\n  labels:\n    a: \"1\"\n    b: "
+              "\"2\"\n"
+              "data:\n  k1: v1\n  k2: v2\n",
+              fp);
+        fclose(fp);
+        cleanup_free char *apply = k8c_xasprintf("apply -f %s", file);
+        same_output(f, 0, apply);
+        fp = fopen(file, "w");
+        fputs("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\n  labels:\n    a: \"1\"\ndata:\n  "
+              "k1: changed\n",
+              fp);
+        fclose(fp);
+        same_output(f, 0, apply);
+        same_stored(f, "/api/v1/namespaces/default/configmaps/conf");
+        same_output(f, 0, apply);
+        cleanup_free char *replace = k8c_xasprintf("replace -f %s", file);
+        same_output(f, 0, replace);
+        same_stored(f, "/api/v1/namespaces/default/configmaps/conf");
+        /* A YAML error names file:line:column and stops before any request. */
+        fp = fopen(file, "w");
+        fputs("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [conf\n", fp);
+        fclose(fp);
+        cleanup_free char *out = NULL;
+        assert_int_equal(k8cctl(&f->b, &out, "apply -f %s", file), 1);
+        cleanup_free char *want =
+                k8c_xasprintf("error: %s:5:1: did not find expected ',' or ']' (while parsing a "
+                              "flow sequence at line 4, column 9)\n",
+                              file);
+        assert_string_equal(out, want);
+        unlink(file);
+        rmdir(dir);
+        same_output(f, 0, "delete cm conf");
+        same_output(f, 1, "delete cm conf");
+        same_output(f, 0, "delete cm conf --ignore-not-found");
+}
+
+static void test_server_side_apply(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *cmd =
+                k8c_xasprintf("apply --server-side -f %s/examples/api/configmap.yaml", f->srcdir);
+        same_output(f, 0, cmd);
+        same_output(f, 0, cmd);
+        same_stored(f, "/api/v1/namespaces/default/configmaps/web-config");
+}
+
+static void test_delete_grace_and_force(void **state)
+{
+        struct fixture *f = *state;
+        /* DeleteOptions from --grace-period and --force, and the force warning, as kubectl. */
+        const char *create =
+                "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"g\"},"
+                "\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}"
+                "\nEOF\n";
+        same_output(f, 0, create);
+        same_output(f, 0, "delete pod g --grace-period=7 --wait=false");
+        same_output(f, 1, "get pod g"); /* this apiserver removes a pod no kubelet runs at once */
+        same_output(f, 0, create);
+        same_output(f, 0, "delete pod g --grace-period=0 --force");
+        same_output(f, 1, "get pod g");
+}
+
+static void test_delete_selectors_and_empty(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *o = NULL;
+        for (int i = 0; i < 3; i++) {
+                free(o);
+                o = NULL;
+                const char *yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sel-%d\n  labels:\n  "
+                                   "  grp: %s\n";
+                cleanup_free char *doc =
+                        k8c_xasprintf(yaml, i, i < 2 ? "x" : "z"); /* (y would be a YAML bool) */
+                cleanup_free char *k = NULL;
+                int rc = k8cctl(&f->b, &o, "create -f - <<'EOF'\n%s\nEOF\n", doc);
+                int rk = k8c_test_kubectl(&f->a, &k, "create -f - <<'EOF'\n%s\nEOF\n", doc);
+                if (rc != 0 || rk != 0)
+                        fprintf(stderr, "k8cctl: %s\nkubectl: %s\n", o, k);
+                assert_int_equal(rc, 0);
+                assert_int_equal(rk, 0);
+        }
+        same_output(f, 0, "get cm -l grp=x -o name");
+        same_output(f, 0, "delete cm -l grp=x");
+        same_output(f, 0, "delete cm -l grp=x");
+        same_output(f, 0, "get cm -l grp=x");
+        same_output(f, 0, "delete cm --all");
+        same_output(f, 0, "get cm -l grp");
+        same_output(f, 0, "get pods -A");
+}
+
+static void test_describe_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *o1 = NULL, *o2 = NULL;
+        assert_int_equal(k8cctl(&f->b, &o1, "apply -f %s/examples/api/", f->srcdir), 0);
+        assert_int_equal(k8c_test_kubectl(&f->a, &o2, "apply -f %s/examples/api/", f->srcdir), 0);
+        /* An event about the pod (by uid) on each server, so the Events table shows. */
+        struct k8c_test_apiserver *srv[] = { &f->a, &f->b };
+        for (size_t i = 0; i < 2; i++) {
+                cleanup_free char *uid = NULL;
+                assert_int_equal(k8cctl(srv[i], &uid, "get pod web -o 'jsonpath={.metadata.uid}'"), 0);
+                cleanup_free char *out = NULL;
+                assert_int_equal(
+                        k8cctl(srv[i], &out,
+                               "create -f - "
+                               "<<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":"
+                               "\"web.sched\"},\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"web\","
+                               "\"namespace\":"
+                               "\"default\",\"uid\":\"%s\"},\"reason\":\"Scheduled\",\"message\":"
+                               "\"Successfully "
+                               "assigned default/web to "
+                               "node-1\",\"type\":\"Normal\",\"source\":{\"component\":"
+                               "\"default-scheduler\"},\"count\":3,\"firstTimestamp\":\"2026-01-01T00:00:"
+                               "00Z\","
+                               "\"lastTimestamp\":\"2026-01-01T00:00:00Z\"}\nEOF\n",
+                               uid),
+                        0);
+        }
+        same_output(f, 0, "describe pod web");
+        same_output(f, 0, "describe svc web");
+        same_output(f, 0, "describe rs web-rs");
+        same_output(f, 0, "describe ns team-a");
+        same_output(f, 0, "describe deploy web-deploy");
+        same_output(f, 0, "describe pods");
+        same_output(f, 1, "describe pod nope");
+        cleanup_free char *d = NULL;
+        assert_int_equal(k8cctl(&f->b, &d, "describe pod web | tail -n 4"), 0);
+        assert_non_null(strstr(d, "Events:\n  Type    Reason     Age"));
+        assert_non_null(strstr(d, "  Normal  Scheduled  "));
+        assert_non_null(strstr(d, "(x3 over "));
+}
+
+static void test_wait_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *o1 = NULL, *o2 = NULL;
+        assert_int_equal(k8cctl(&f->b, &o1, "apply -f %s/examples/api/pod.yaml", f->srcdir), 0);
+        assert_int_equal(k8c_test_kubectl(&f->a, &o2, "apply -f %s/examples/api/pod.yaml", f->srcdir), 0);
+        same_output(f, 0, "wait --for=jsonpath='{.status.phase}'=Pending pod/web");
+        same_output(f, 1, "wait --for=condition=Ready pod/web --timeout=1s");
+        same_output(f, 0, "wait --for=delete pod/nope --timeout=2s");
+        same_output(f, 1, "wait --for=condition=Ready pod/nope --timeout=1s");
+}
+
+static void test_config(void **state)
+{
+        struct fixture *f = *state;
+        char dir[] = "/tmp/k8c-cli-kc-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        cleanup_free char *path = k8c_xasprintf("%s/config", dir);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fprintf(fp,
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: a\n  cluster:\n    server: %s\n"
+                "    certificate-authority-data: Zm9v\ncontexts:\n- name: ctx-a\n  context:\n    cluster: a\n"
+                "    user: u\n    namespace: team-a\n- name: ctx-b\n  context:\n    cluster: a\n    user: u\n"
+                "current-context: ctx-a\nusers:\n- name: u\n  user:\n    token: secret\n",
+                f->b.url);
+        fclose(fp);
+        cleanup_free char *bin = k8cctl_path();
+        struct {
+                const char *args;
+                int code;
+                const char *out;
+        } cases[] = {
+                { "config current-context", 0, "ctx-a\n" },
+                { "config get-contexts", 0,
+                  "CURRENT   NAME    CLUSTER   AUTHINFO   NAMESPACE\n*         ctx-a   a         u          "
+                  "team-a\n"
+                  "          ctx-b   a         u          \n" },
+                /* the context's namespace is the default one */
+                { "get pods", 0, "No resources found in team-a namespace.\n" },
+                { "config use-context nope", 1, "error: no context exists with the name: \"nope\"\n" },
+                { "config use-context ctx-b", 0, "Switched to context \"ctx-b\".\n" },
+                { "config current-context", 0, "ctx-b\n" },
+                { "get pods", 0, "No resources found in default namespace.\n" },
+                { "--context ctx-a get pods", 0, "No resources found in team-a namespace.\n" },
+        };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(cases); i++) {
+                cleanup_free char *cmd =
+                        k8c_xasprintf("HOME=%s %s --kubeconfig %s %s 2>&1", dir, bin, path, cases[i].args);
+                FILE *p = popen(cmd, "r");
+                assert_non_null(p);
+                char buf[4096];
+                size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+                buf[n] = '\0';
+                int st = pclose(p);
+                assert_string_equal(buf, cases[i].out);
+                assert_int_equal(WEXITSTATUS(st), cases[i].code);
+        }
+        cleanup_free char *view = NULL;
+        cleanup_free char *cmd = k8c_xasprintf("HOME=%s %s --kubeconfig %s config view", dir, bin, path);
+        FILE *p = popen(cmd, "r");
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+        buf[n] = '\0';
+        pclose(p);
+        cleanup_free char *want =
+                k8c_xasprintf("apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: "
+                              "DATA+OMITTED\n    server: %s\n"
+                              "  name: a\ncontexts:\n- context:\n    cluster: a\n    namespace: team-a\n    "
+                              "user: u\n  name: ctx-a\n"
+                              "- context:\n    cluster: a\n    user: u\n  name: ctx-b\ncurrent-context: "
+                              "ctx-b\nkind: Config\n"
+                              "preferences: {}\nusers:\n- name: u\n  user:\n    token: REDACTED\n",
+                              f->b.url);
+        assert_string_equal(buf, want);
+        unlink(path);
+        rmdir(dir);
+}
+
+/* Watch: k8cctl get --watch-only prints the row of an object created after it started. */
+static void test_watch_only(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *bin = k8cctl_path();
+        int pipefd[2];
+        assert_int_equal(pipe(pipefd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(pipefd[1], 1);
+                close(pipefd[0]);
+                close(pipefd[1]);
+                execl(bin, "k8cctl", "--kubeconfig=/dev/null", "--server", f->b.url, "get", "configmaps",
+                      "--watch-only", "-o", "wide", (char *)NULL);
+                _exit(127);
+        }
+        cleanup_pid pid_t child = pid;
+        close(pipefd[1]);
+        usleep(500 * 1000);
+        cleanup_free char *o = NULL;
+        assert_int_equal(
+                k8cctl(&f->b, &o,
+                       "create -f - <<'EOF'\n"
+                       "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"watched\"},"
+                       "\"data\":{\"a\":\"b\"}}\nEOF\n"),
+                0);
+        char buf[4096] = "";
+        size_t got = 0;
+        time_t deadline = time(NULL) + 10;
+        fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+        while (time(NULL) < deadline && strstr(buf, "watched") == NULL) {
+                ssize_t n = read(pipefd[0], buf + got, sizeof(buf) - 1 - got);
+                if (n > 0)
+                        got += (size_t)n;
+                buf[got] = '\0';
+                if (n <= 0)
+                        usleep(50 * 1000);
+        }
+        close(pipefd[0]);
+        cleanup_free char *norm = normalise(buf);
+        assert_string_equal(norm, "NAME DATA AGE\nwatched 1 AGE\n");
+        kill(child, SIGTERM);
+        int st = 0;
+        waitpid(child, &st, 0);
+        child = -1;
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_apply_examples_twice, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_get_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_errors_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_mutations_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apply_configured_and_replace, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_delete_selectors_and_empty, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_watch_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_describe_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wait_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_server_side_apply, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_delete_grace_and_force, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
