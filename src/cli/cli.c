@@ -41,12 +41,13 @@ static const struct verb verbs[] = {
         { NULL, NULL, false, NULL },
 };
 
-static void usage(FILE *out)
+static void usage(FILE *out, const struct k8c_flag *flags)
 {
         fprintf(out, "k8cctl controls the k8c cluster manager.\n\nCommands:\n");
         for (const struct verb *v = verbs; v->name != NULL; v++)
                 fprintf(out, "  %-14s %s\n", v->name, v->synopsis);
-        fprintf(out, "\nUsage:\n  k8cctl [flags] [options]\n");
+        fputc('\n', out);
+        k8c_flags_usage(out, "k8cctl", "[command] [TYPE[/NAME]] [flags]", flags);
 }
 
 int k8c_cli_connect(struct k8c_cli *cli, k8c_error_t *err)
@@ -168,8 +169,15 @@ int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
                 cli_free(&cli);
                 return 1;
         }
+        if (r == K8C_FLAGS_VERSION && res.nargs == 0) {
+                fprintf(out, "k8cctl version %s (Kubernetes API v%s.%s)\n", K8C_VERSION,
+                        K8C_KUBE_VERSION_MAJOR, K8C_KUBE_VERSION_MINOR);
+                k8c_flags_result_free(&res);
+                cli_free(&cli);
+                return 0;
+        }
         if (r == K8C_FLAGS_HELP || res.nargs == 0) {
-                usage(r == K8C_FLAGS_HELP ? out : errout);
+                usage(r == K8C_FLAGS_HELP ? out : errout, flags);
                 k8c_flags_result_free(&res);
                 cli_free(&cli);
                 return r == K8C_FLAGS_HELP ? 0 : 1;

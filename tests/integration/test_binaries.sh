@@ -12,10 +12,13 @@ for b in k8c-apiserver k8c-controller-manager k8c-scheduler k8c-kubelet k8c-prox
   [ $rc -eq 0 ] && grep -q "^Usage:" <<<"$out" && grep -q -- "--help" <<<"$out"; check "$b --help" $?
   out=$("$BINDIR/$b" --version 2>&1); rc=$?
   [ $rc -eq 0 ] && grep -q "v0\." <<<"$out"; check "$b --version" $?
+  # Daemons: one line, exit 2. k8cctl answers as kubectl does: the error, a hint line, exit 1.
+  want_rc=2 want_lines=1
+  if [ "$b" = k8cctl ]; then want_rc=1 want_lines=2; fi
   out=$("$BINDIR/$b" --no-such-flag=1 2>&1); rc=$?
-  [ $rc -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q -- "--no-such-flag" <<<"$out"; check "$b unknown flag" $?
+  [ $rc -eq $want_rc ] && [ "$(wc -l <<<"$out")" -eq $want_lines ] && grep -q -- "unknown flag: --no-such-flag" <<<"$out"; check "$b unknown flag" $?
   out=$("$BINDIR/$b" --v=notanumber 2>&1); rc=$?
-  [ $rc -eq 2 ] && grep -q -- '"--v" flag' <<<"$out"; check "$b malformed flag" $?
+  [ $rc -eq $want_rc ] && grep -q -- '"--v" flag' <<<"$out"; check "$b malformed flag" $?
 done
 for b in k8c-controller-manager k8c-scheduler k8c-kubelet k8c-proxy k8cctl; do
   out=$("$BINDIR/$b" --help 2>&1)
