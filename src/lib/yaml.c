@@ -12,6 +12,7 @@
  */
 #include "k8c/yaml.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -894,6 +895,29 @@ static bool emit_scalar(yaml_emitter_t *e, const char *s, size_t len, yaml_scala
         return yaml_emitter_emit(e, &ev) != 0;
 }
 
+/* YAML 1.1 timestamps (2006-01-02, 2006-01-02T15:04:05Z, ...): go-yaml v2 resolves these, so
+ * kubectl quotes such strings (creationTimestamp: "2026-11-24T15:00:00Z"); so do we. */
+static bool looks_like_timestamp(const char *s, size_t len)
+{
+        size_t i = 0;
+        for (; i < 4; i++)
+                if (i >= len || !isdigit((unsigned char)s[i]))
+                        return false;
+        for (int part = 0; part < 2; part++) {
+                if (i >= len || s[i] != '-')
+                        return false;
+                i++;
+                size_t d = 0;
+                while (i < len && isdigit((unsigned char)s[i]) && d < 2) {
+                        i++;
+                        d++;
+                }
+                if (d == 0)
+                        return false;
+        }
+        return i == len || s[i] == 'T' || s[i] == 't' || s[i] == ' ' || s[i] == '\t';
+}
+
 static bool emit_string(yaml_emitter_t *e, const char *s, size_t len)
 {
         yaml_scalar_style_t style = YAML_PLAIN_SCALAR_STYLE;
@@ -906,7 +930,8 @@ static bool emit_string(yaml_emitter_t *e, const char *s, size_t len)
                  * which would read back as a merge key. The emitter itself
                  * switches to quotes for text plain style cannot hold (": ",
                  * leading "- ", "#", ...). */
-                if (r.kind != R_STR || is_base60_float(s) || strcmp(s, "<<") == 0)
+                if (r.kind != R_STR || is_base60_float(s) || strcmp(s, "<<") == 0 ||
+                    looks_like_timestamp(s, len))
                         style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
         }
         return emit_scalar(e, s, len, style);

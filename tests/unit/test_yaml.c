@@ -557,6 +557,11 @@ static void test_json_to_yaml(void **state)
         assert_to_yaml("\"80\"", "\"80\"\n");
         assert_to_yaml("{\"caf\xc3\xa9\":\"\xc3\xa9t\xc3\xa9\"}", "caf\xc3\xa9: \xc3\xa9t\xc3\xa9\n");
         assert_to_yaml("{\"<<\":{\"a\":1}}", "\"<<\":\n  a: 1\n");
+        /* Timestamps are quoted as kubectl (go-yaml v2) quotes them; look-alikes are not. */
+        assert_to_yaml("{\"creationTimestamp\":\"2026-11-24T15:00:00Z\",\"day\":\"2026-11-24\","
+                       "\"v\":\"2026-11\",\"nt\":\"1234-5-6x\"}",
+                       "creationTimestamp: \"2026-11-24T15:00:00Z\"\nday: \"2026-11-24\"\nv: 2026-11\nnt: "
+                       "1234-5-6x\n");
         assert_to_yaml("[1.5, 100.0, 1e21, 1e-7, 123456789.0]",
                        "- 1.5\n- 100\n- 1e+21\n- 1e-07\n- 1.23456789e+08\n");
         cleanup_free char *null_yaml = k8c_json_to_yaml(NULL);
