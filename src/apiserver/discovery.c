@@ -79,6 +79,10 @@ static json_t *resource_list(const char *group, const char *version)
                                               json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", "pods/binding",
                                                         "singularName", "", "namespaced", true, "kind",
                                                         "Binding", "verbs", strv_json(bv)));
+                        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:o}", "name",
+                                                             "pods/eviction", "singularName", "", "group",
+                                                             "policy", "version", "v1", "namespaced", true,
+                                                             "kind", "Eviction", "verbs", strv_json(bv)));
                 }
                 if (r->has_scale) {
                         static const char *const sv[] = { "get", "patch", "update", NULL };
