@@ -1090,6 +1090,113 @@ static void test_pod_eviction(void **state)
         delete_all_pods();
 }
 
+/* ---- events TTL --------------------------------------------------------------------- */
+
+static double mono_now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long get_code(const char *path)
+{
+        long code;
+        json_decref(http_json("GET", path, NULL, NULL, NULL, &code));
+        return code;
+}
+
+static void create_event(const char *name)
+{
+        char ts[32], *body = NULL;
+        time_t now = time(NULL);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        assert_true(asprintf(&body,
+                             "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":\"%s\","
+                             "\"namespace\":\"default\"},\"involvedObject\":{\"kind\":\"Pod\",\"name\":"
+                             "\"web\",\"namespace\":\"default\"},\"reason\":\"Started\",\"message\":\"hi\","
+                             "\"type\":\"Normal\",\"count\":1,\"firstTimestamp\":\"%s\",\"lastTimestamp\":"
+                             "\"%s\",\"source\":{\"component\":\"test\"}}",
+                             name, ts, ts) >= 0);
+        long code;
+        json_t *j =
+                http_json("POST", "/api/v1/namespaces/default/events", "application/json", body, NULL, &code);
+        assert_int_equal(code, 201);
+        json_decref(j);
+        free(body);
+}
+
+/* A recurring event: the count goes up and lastTimestamp moves to now (what a recorder does). */
+static void renew_event(const char *name, int count)
+{
+        char ts[32], *body = NULL, *path = NULL;
+        time_t now = time(NULL);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        assert_true(asprintf(&body, "{\"count\":%d,\"lastTimestamp\":\"%s\"}", count, ts) >= 0);
+        assert_true(asprintf(&path, "/api/v1/namespaces/default/events/%s", name) >= 0);
+        long code;
+        json_t *j = http_json("PATCH", path, "application/merge-patch+json", body, NULL, &code);
+        assert_int_equal(code, 200);
+        assert_int_equal(json_integer_value(json_object_get(j, "count")), count);
+        json_decref(j);
+        free(body);
+        free(path);
+}
+
+static void test_event_ttl(void **state)
+{
+        other = srv;
+        const char *args[] = { "--event-ttl=2s", NULL };
+        assert_int_equal(k8c_test_apiserver_start(&srv, args), 0);
+        long code;
+        json_decref(
+                http_json("POST", "/api/v1/namespaces/default/configmaps", "application/json",
+                          "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"keep\"},"
+                          "\"data\":{\"a\":\"1\"}}",
+                          NULL, &code));
+        assert_int_equal(code, 201);
+        double t0 = mono_now();
+        create_event("old");
+        create_event("live");
+        assert_int_equal(get_code("/api/v1/namespaces/default/events/old"), 200);
+        assert_int_equal(get_code("/api/v1/namespaces/default/events/live"), 200);
+        /* "old" goes 2 s (whole seconds of its timestamps) after it was written, at a sweep (every
+         * 1 s); "live" recurs every 0.3 s and stays. */
+        int count = 1;
+        double gone_at = 0;
+        while (mono_now() - t0 < 8) {
+                renew_event("live", ++count);
+                if (get_code("/api/v1/namespaces/default/events/old") == 404) {
+                        gone_at = mono_now() - t0;
+                        break;
+                }
+                usleep(300 * 1000);
+        }
+        assert_true(gone_at >= 1.0 && gone_at <= 4.5);
+        assert_int_equal(get_code("/api/v1/namespaces/default/events/live"), 200);
+        /* Once it stops recurring it expires too; other kinds are untouched. */
+        double t1 = mono_now();
+        while (get_code("/api/v1/namespaces/default/events/live") == 200 && mono_now() - t1 < 8)
+                usleep(200 * 1000);
+        double live_gone = mono_now() - t1;
+        assert_true(live_gone >= 1.0 && live_gone <= 4.5);
+        json_t *l = http_json("GET", "/api/v1/namespaces/default/events", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        assert_int_equal(json_array_size(json_object_get(l, "items")), 0);
+        json_decref(l);
+        assert_int_equal(get_code("/api/v1/namespaces/default/configmaps/keep"), 200);
+        /* The default TTL (1h) keeps a fresh event: the group's own server. */
+        int status = k8c_test_apiserver_stop(&srv);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        srv = other;
+        memset(&other, 0, sizeof(other));
+        create_event("hour");
+        sleep(3);
+        assert_int_equal(get_code("/api/v1/namespaces/default/events/hour"), 200);
+        json_decref(http_json("DELETE", "/api/v1/namespaces/default/events/hour", NULL, NULL, NULL, &code));
+        assert_int_equal(code, 200);
+}
+
 /* ---- raw REST semantics ---------------------------------------------------------- */
 
 static const char *pod_body(const char *name)
@@ -1948,6 +2055,7 @@ int main(void)
                 cmocka_unit_test(test_pod_binding),
                 cmocka_unit_test(test_pod_graceful_deletion),
                 cmocka_unit_test(test_pod_eviction),
+                cmocka_unit_test(test_event_ttl),
                 cmocka_unit_test(test_bad_input_changes_nothing),
                 cmocka_unit_test(test_update_conflict_generation_warning),
                 cmocka_unit_test(test_list_table_and_continue),
