@@ -1087,6 +1087,32 @@ static void test_pod_eviction(void **state)
         }
         assert_true(found);
         json_decref(j);
+        /* And in aggregated discovery, as a subresource of pods. */
+        j = http_json("GET", "/api", NULL, NULL,
+                      "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", &code);
+        assert_int_equal(code, 200);
+        found = false;
+        json_t *ver = json_array_get(
+                json_object_get(json_array_get(json_object_get(j, "items"), 0), "versions"), 0);
+        json_array_foreach(json_object_get(ver, "resources"), i, r)
+        {
+                if (strcmp(json_string_value(json_object_get(r, "resource")), "pods") != 0)
+                        continue;
+                size_t k;
+                json_t *sub;
+                json_array_foreach(json_object_get(r, "subresources"), k, sub)
+                {
+                        if (strcmp(json_string_value(json_object_get(sub, "subresource")), "eviction") != 0)
+                                continue;
+                        found = true;
+                        json_t *rk = json_object_get(sub, "responseKind");
+                        assert_string_equal(json_string_value(json_object_get(rk, "group")), "policy");
+                        assert_string_equal(json_string_value(json_object_get(rk, "version")), "v1");
+                        assert_string_equal(json_string_value(json_object_get(rk, "kind")), "Eviction");
+                }
+        }
+        assert_true(found);
+        json_decref(j);
         delete_all_pods();
 }
 
