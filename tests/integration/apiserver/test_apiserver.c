@@ -953,8 +953,16 @@ static void test_pod_graceful_deletion(void **state)
         free(sq);
         free(out);
 
-        /* A later delete may only shorten the grace: 60 changes nothing, 10 shortens it. */
+        /* The kubelet's status writes during the grace period do not remove it. */
         long code;
+        json_t *sp = http_json("PATCH", "/api/v1/namespaces/default/pods/g1/status",
+                               "application/merge-patch+json", "{\"status\":{\"phase\":\"Running\"}}", NULL,
+                               &code);
+        assert_int_equal(code, 200);
+        json_decref(sp);
+        assert_int_equal(pod_grace("g1", NULL), 30);
+
+        /* A later delete may only shorten the grace: 60 changes nothing, 10 shortens it. */
         json_t *d = http_json("DELETE", "/api/v1/namespaces/default/pods/g1", "application/json",
                               "{\"gracePeriodSeconds\":60}", NULL, &code);
         assert_int_equal(code, 200);
@@ -1059,6 +1067,15 @@ static void test_pod_eviction(void **state)
         assert_int_equal(code, 201);
         json_decref(st);
         assert_int_equal(pod_grace("e2", NULL), -2);
+        /* Not an Eviction: 400, the pod untouched. */
+        create_pod("e3", "{}");
+        bind_pod("e3", "node-1");
+        st = http_json("POST", "/api/v1/namespaces/default/pods/e3/eviction", "application/json",
+                       "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"e3\"}}", NULL,
+                       &code);
+        assert_status(st, code, 400, "BadRequest", "expected kind Eviction, got Binding");
+        json_decref(st);
+        assert_int_equal(pod_grace("e3", NULL), -1);
         /* Missing pod: the pod's 404. */
         st = http_json(
                 "POST", "/api/v1/namespaces/default/pods/none/eviction", "application/json",
