@@ -23,6 +23,7 @@ int main(int argc, char **argv)
         int watch_cache_size = 10000;
         int64_t bookmark_ms = 60000;
         int64_t watch_queue = 16 * 1024 * 1024;
+        int64_t event_ttl_ms = 3600 * 1000;
         const struct k8c_flag flags[] = {
                 { "bind-address", 0, K8C_FLAG_STRING, &bind_address, "IP address to listen on", NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port to serve the API on (plain HTTP)", NULL },
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
                   "period of BOOKMARK events on watches that allow them", NULL },
                 { "watch-queue-bytes", 0, K8C_FLAG_INT64, &watch_queue,
                   "unsent bytes after which a slow watcher is dropped", NULL },
+                { "event-ttl", 0, K8C_FLAG_DURATION, &event_ttl_ms,
+                  "how long Events are kept after their last activity", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
@@ -63,6 +66,7 @@ int main(int argc, char **argv)
                 .watch_window = watch_cache_size,
                 .bookmark_interval_ms = (int)bookmark_ms,
                 .watch_queue_bytes = watch_queue,
+                .event_ttl_ms = event_ttl_ms,
         };
         cleanup_error k8c_error_t err = NULL;
         if (k8c_apiserver_run(&cfg, &err) < 0) {

@@ -24,6 +24,7 @@ struct k8c_apiserver_config {
         int watch_window;                     /* events kept in the watch cache (0 = 10000) */
         int bookmark_interval_ms;             /* BOOKMARK period for allowWatchBookmarks (0 = 60000) */
         int64_t watch_queue_bytes;            /* a watcher with more unsent bytes is dropped (0 = 16 MiB) */
+        int64_t event_ttl_ms; /* Events are deleted this long after their last activity (0 = 1h) */
 };
 
 /* Serves until SIGTERM or SIGINT, then stops accepting, ends watches cleanly and closes

@@ -31,6 +31,11 @@ struct k8c_apiserver {
         volatile int stopping;
         /* Serialises Service ClusterIP/NodePort allocation (scan + create). */
         pthread_mutex_t alloc_lock;
+        /* The Event TTL sweeper (eventttl.c). */
+        pthread_t ttl_thread;
+        pthread_mutex_t ttl_lock;
+        pthread_cond_t ttl_cond;
+        bool ttl_stop, ttl_running;
 };
 
 /* One request, filled by the HTTP layer and answered by the handlers. */
@@ -114,6 +119,13 @@ void k8c_discovery_handle(struct k8c_req *req, char **segs, size_t nsegs);
 /* Service create: allocates/validates clusterIP(s) and nodePorts in obj; adds field errors. */
 int k8c_service_allocate(struct k8c_apiserver *srv, json_t *obj, const json_t *old,
                          struct k8c_field_errors *errs, k8c_error_t *err);
+
+/* ---- eventttl.c ---- */
+/* Deletes the stored Events last active more than cfg.event_ttl_ms before now; returns how many. */
+int k8c_event_ttl_sweep(struct k8c_apiserver *srv, time_t now, k8c_error_t *err);
+/* Starts / stops (joins) the thread that sweeps every event_ttl/2 (between 100 ms and 60 s). */
+int k8c_event_ttl_start(struct k8c_apiserver *srv, k8c_error_t *err);
+void k8c_event_ttl_stop(struct k8c_apiserver *srv);
 
 /* ---- patch.c ---- */
 /* Applies a PATCH body of content_type (merge, strategic-merge, apply-patch, json-patch) to old.

@@ -79,6 +79,10 @@ static json_t *resource_list(const char *group, const char *version)
                                               json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", "pods/binding",
                                                         "singularName", "", "namespaced", true, "kind",
                                                         "Binding", "verbs", strv_json(bv)));
+                        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:o}", "name",
+                                                             "pods/eviction", "singularName", "", "group",
+                                                             "policy", "version", "v1", "namespaced", true,
+                                                             "kind", "Eviction", "verbs", strv_json(bv)));
                 }
                 if (r->has_scale) {
                         static const char *const sv[] = { "get", "patch", "update", NULL };
@@ -245,6 +249,17 @@ static json_t *aggregated(bool core, const char *disc_version)
                                                                       "scale", "responseKind",
                                                                       gvk_json("autoscaling", "v1", "Scale"),
                                                                       "verbs", strv_json(sub_verbs)));
+                        if (r->group[0] == '\0' && strcmp(r->plural, "pods") == 0) {
+                                static const char *const create_verb[] = { "create", NULL };
+                                json_array_append_new(subs,
+                                                      json_pack("{s:s, s:o, s:o}", "subresource", "binding",
+                                                                "responseKind", gvk_json("", "v1", "Binding"),
+                                                                "verbs", strv_json(create_verb)));
+                                json_array_append_new(subs, json_pack("{s:s, s:o, s:o}", "subresource",
+                                                                      "eviction", "responseKind",
+                                                                      gvk_json("policy", "v1", "Eviction"),
+                                                                      "verbs", strv_json(create_verb)));
+                        }
                         if (json_array_size(subs) > 0)
                                 json_object_set_new(o, "subresources", subs);
                         else

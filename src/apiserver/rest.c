@@ -9,7 +9,7 @@
  * Resource-specific behaviour comes through the registry hooks; the exceptions
  * are what needs storage and so cannot be a hook: Service IP/port allocation
  * (alloc.c), namespace lifecycle (no new content in a terminating namespace,
- * spec.finalizers and /finalize) and pods/binding.
+ * spec.finalizers and /finalize), pods/binding and pods/eviction.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -1133,14 +1133,17 @@ static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
                 reply_object(req, t, 200, json_incref(out));
 }
 
-/* Stores obj over the version cur (CAS); removes it instead when it is being deleted and its
- * last finalizer went away. */
+/* Stores obj over the version cur (CAS); removes it instead when it is being deleted, its last
+ * finalizer went away and no grace period is pending (a pod marked with grace > 0 stays until its
+ * kubelet deletes it with grace 0, however often its status is written meanwhile). */
 static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t *obj, int64_t cur,
                         json_t **ret_causes, k8c_error_t *err)
 {
         cleanup_free char *key = k8c_rest_key(t->res, t->ns, t->name);
         json_t *md = meta_ensure(obj);
-        bool deleting = json_object_get(md, "deletionTimestamp") != NULL;
+        json_t *dgp = json_object_get(md, "deletionGracePeriodSeconds");
+        bool deleting = json_object_get(md, "deletionTimestamp") != NULL &&
+                        (!json_is_integer(dgp) || json_integer_value(dgp) == 0);
         if (t->res->storage_of != NULL && t->res->to_storage != NULL)
                 t->res->to_storage(obj);
         if (dry_run(req))
@@ -1453,6 +1456,47 @@ fail:
         k8c_req_fail(req, &err, t->name, "", "pods/binding", NULL);
 }
 
+/* POST pods/<name>/eviction: a policy/v1 Eviction is a graceful delete of the pod with the
+ * Eviction's deleteOptions (there are no PodDisruptionBudgets here to refuse it). 201 Status
+ * Success, as kube-apiserver answers; a missing pod is the pod's 404. */
+static void handle_eviction(struct k8c_req *req, const struct k8c_target *t)
+{
+        cleanup_error k8c_error_t err = NULL;
+        json_auto_t *ev = NULL, *gone = NULL;
+        struct k8c_target main = *t;
+        main.sub = NULL;
+        int r = decode_body(req, &ev, &err);
+        if (r < 0) {
+                k8c_req_fail(req, &err, t->name, "policy", "Eviction", NULL);
+                return;
+        }
+        const char *kind = json_string_value(json_object_get(ev, "kind"));
+        const char *ename = k8c_json_get_string(ev, "metadata.name");
+        json_t *opts = json_object_get(ev, "deleteOptions");
+        if (kind != NULL && strcmp(kind, "Eviction") != 0) {
+                k8c_make_error(&err, K8C_EBADREQUEST, "expected kind Eviction, got %s", kind);
+                k8c_req_fail(req, &err, t->name, "policy", "Eviction", NULL);
+                return;
+        }
+        if (ename != NULL && strcmp(ename, t->name) != 0) {
+                k8c_make_error(&err, K8C_EBADREQUEST, "name in URL does not match name in Eviction object");
+                k8c_req_fail(req, &err, t->name, "policy", "Eviction", NULL);
+                return;
+        }
+        if (opts != NULL && !json_is_object(opts) && !json_is_null(opts)) {
+                k8c_make_error(&err, K8C_EBADREQUEST, "deleteOptions: must be an object");
+                k8c_req_fail(req, &err, t->name, "policy", "Eviction", NULL);
+                return;
+        }
+        if (delete_object(req, &main, json_is_object(opts) ? opts : NULL, &gone, &err) < 0) {
+                fail(req, &main, &err, t->name, NULL);
+                return;
+        }
+        k8c_req_reply(req, 201,
+                      json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
+                                "metadata", "status", "Success", "code", 201));
+}
+
 /* GET .../<name>?watch=true: a watch of the collection narrowed to that name. */
 static void watch_one(struct k8c_req *req, const struct k8c_target *t)
 {
@@ -1510,6 +1554,12 @@ void k8c_rest_handle(struct k8c_req *req, const struct k8c_target *t)
                     t->res->group[0] == '\0' && strcmp(t->res->plural, "pods") == 0) {
                         req->verb = "POST";
                         handle_binding(req, t);
+                        return;
+                }
+                if (strcmp(m, "POST") == 0 && t->sub != NULL && strcmp(t->sub, "eviction") == 0 &&
+                    t->res->group[0] == '\0' && strcmp(t->res->plural, "pods") == 0) {
+                        req->verb = "POST";
+                        handle_eviction(req, t);
                         return;
                 }
                 if (strcmp(m, "PUT") == 0) {

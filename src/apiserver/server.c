@@ -188,6 +188,8 @@ static void config_defaults(struct k8c_apiserver_config *c)
                 c->watch_queue_bytes = 16 * 1024 * 1024;
         if (c->bookmark_interval_ms <= 0)
                 c->bookmark_interval_ms = 60000;
+        if (c->event_ttl_ms <= 0)
+                c->event_ttl_ms = 3600 * 1000;
 }
 
 int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
@@ -231,6 +233,9 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         r = k8c_watch_cache_start(srv, err);
         if (r < 0)
                 goto out_store;
+        r = k8c_event_ttl_start(srv, err);
+        if (r < 0)
+                goto out_watch;
 
         unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
         srv->mhd = MHD_start_daemon(
@@ -258,6 +263,7 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         /* Stop accepting; then end watches (they resume and finish their streams) and give
          * the streams a moment to flush before the daemon goes. */
         MHD_quiesce_daemon(srv->mhd);
+        k8c_event_ttl_stop(srv);
         k8c_watch_cache_stop(srv);
         MHD_stop_daemon(srv->mhd);
         srv->mhd = NULL;
@@ -266,6 +272,7 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         goto out_store;
 
 out_watch:
+        k8c_event_ttl_stop(srv);
         k8c_watch_cache_stop(srv);
         k8c_watch_cache_free(srv);
 out_store:

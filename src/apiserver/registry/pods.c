@@ -415,6 +415,26 @@ static void pod_table_row(const json_t *obj, const struct k8c_registry_ctx *ctx,
         }
 }
 
+/* Graceful deletion (the pod strategy's CheckGracefulDelete): the requested grace, else
+ * spec.terminationGracePeriodSeconds (default 30). A pod no kubelet runs (unscheduled) or whose
+ * containers are done (Succeeded/Failed) has nothing to wait for: 0, removed at once. */
+static long pod_delete_grace_seconds(const json_t *obj, long requested)
+{
+        const json_t *spec = json_object_get(obj, "spec");
+        const char *node = json_string_value(json_object_get(spec, "nodeName"));
+        const char *phase = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+        if (node == NULL || node[0] == '\0')
+                return 0;
+        if (phase != NULL && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
+                return 0;
+        if (requested >= 0)
+                return requested;
+        json_t *tg = json_object_get(spec, "terminationGracePeriodSeconds");
+        if (json_is_integer(tg) && json_integer_value(tg) >= 0)
+                return (long)json_integer_value(tg);
+        return 30;
+}
+
 const struct k8c_resource k8c_resource_pods = {
         .group = "",
         .version = "v1",
@@ -434,4 +454,5 @@ const struct k8c_resource k8c_resource_pods = {
         .validate_update = pod_validate_update,
         .columns = pod_columns,
         .table_row = pod_table_row,
+        .delete_grace_seconds = pod_delete_grace_seconds,
 };

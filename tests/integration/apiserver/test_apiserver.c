@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../common/apiserver_harness.h"
@@ -175,7 +176,9 @@ static void delete_all_pods(void)
                 assert_true(asprintf(&p, "/api/v1/namespaces/default/pods/%s",
                                      json_string_value(
                                              json_object_get(json_object_get(it, "metadata"), "name"))) >= 0);
-                json_t *d = http_json("DELETE", p, NULL, NULL, NULL, &code);
+                /* Grace 0, as a kubelet deletes: scheduled pods would otherwise linger Terminating. */
+                json_t *d =
+                        http_json("DELETE", p, "application/json", "{\"gracePeriodSeconds\":0}", NULL, &code);
                 assert_int_equal(code, 200);
                 json_decref(d);
                 free(p);
@@ -878,6 +881,363 @@ static void test_pod_binding(void **state)
         free(sq);
         free(out);
         delete_all_pods();
+}
+
+/* ---- graceful deletion and eviction ------------------------------------------------ */
+
+static void bind_pod(const char *name, const char *node)
+{
+        char *path = NULL, *body = NULL;
+        assert_true(asprintf(&path, "/api/v1/namespaces/default/pods/%s/binding", name) >= 0);
+        assert_true(asprintf(&body,
+                             "{\"kind\":\"Binding\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"%s\"},"
+                             "\"target\":{\"kind\":\"Node\",\"name\":\"%s\"}}",
+                             name, node) >= 0);
+        long code;
+        json_t *st = http_json("POST", path, "application/json", body, NULL, &code);
+        assert_int_equal(code, 201);
+        json_decref(st);
+        free(path);
+        free(body);
+}
+
+/* The pod's metadata.deletionGracePeriodSeconds, -1 when absent, -2 when the pod is gone. */
+static long pod_grace(const char *name, char **ret_deletion_ts)
+{
+        char *path = NULL;
+        assert_true(asprintf(&path, "/api/v1/namespaces/default/pods/%s", name) >= 0);
+        long code;
+        json_t *pod = http_json("GET", path, NULL, NULL, NULL, &code);
+        free(path);
+        long g = -2;
+        if (code == 200) {
+                json_t *md = json_object_get(pod, "metadata");
+                json_t *gp = json_object_get(md, "deletionGracePeriodSeconds");
+                g = json_is_integer(gp) ? (long)json_integer_value(gp) : -1;
+                if (ret_deletion_ts != NULL) {
+                        const char *ts = json_string_value(json_object_get(md, "deletionTimestamp"));
+                        *ret_deletion_ts = ts != NULL ? strdup(ts) : NULL;
+                }
+        } else {
+                assert_int_equal(code, 404);
+        }
+        json_decref(pod);
+        return g;
+}
+
+static time_t parse_ts(const char *ts)
+{
+        struct tm tm = { 0 };
+        assert_non_null(ts);
+        assert_non_null(strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm));
+        return timegm(&tm);
+}
+
+static void test_pod_graceful_deletion(void **state)
+{
+        /* Scheduled, default grace: kubectl delete --wait=false marks it and it stays. */
+        create_pod("g1", "{}");
+        bind_pod("g1", "node-1");
+        time_t before = time(NULL);
+        char *out = kubectl(0, "delete pod g1 --wait=false");
+        assert_string_equal(out, "pod \"g1\" deleted\n");
+        free(out);
+        char *ts = NULL;
+        assert_int_equal(pod_grace("g1", &ts), 30);
+        time_t dt = parse_ts(ts);
+        assert_true(dt >= before + 30 && dt <= time(NULL) + 30);
+        free(ts);
+        out = kubectl(0, "get pod g1 --no-headers");
+        char *sq = squeeze(out);
+        assert_non_null(strstr(sq, "g1 0/1 Terminating 0 "));
+        free(sq);
+        free(out);
+
+        /* The kubelet's status writes during the grace period do not remove it. */
+        long code;
+        json_t *sp = http_json("PATCH", "/api/v1/namespaces/default/pods/g1/status",
+                               "application/merge-patch+json", "{\"status\":{\"phase\":\"Running\"}}", NULL,
+                               &code);
+        assert_int_equal(code, 200);
+        json_decref(sp);
+        assert_int_equal(pod_grace("g1", NULL), 30);
+
+        /* A later delete may only shorten the grace: 60 changes nothing, 10 shortens it. */
+        json_t *d = http_json("DELETE", "/api/v1/namespaces/default/pods/g1", "application/json",
+                              "{\"gracePeriodSeconds\":60}", NULL, &code);
+        assert_int_equal(code, 200);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "metadata"),
+                                                            "deletionGracePeriodSeconds")),
+                         30);
+        json_decref(d);
+        assert_int_equal(pod_grace("g1", NULL), 30);
+        before = time(NULL);
+        d = http_json("DELETE", "/api/v1/namespaces/default/pods/g1?gracePeriodSeconds=10", NULL, NULL, NULL,
+                      &code);
+        assert_int_equal(code, 200);
+        json_decref(d);
+        assert_int_equal(pod_grace("g1", &ts), 10);
+        dt = parse_ts(ts);
+        assert_true(dt >= before + 10 && dt <= time(NULL) + 10);
+        free(ts);
+
+        /* The kubelet's delete with grace 0 removes it. */
+        d = http_json("DELETE", "/api/v1/namespaces/default/pods/g1", "application/json",
+                      "{\"gracePeriodSeconds\":0}", NULL, &code);
+        assert_int_equal(code, 200);
+        json_decref(d);
+        assert_int_equal(pod_grace("g1", NULL), -2);
+
+        /* spec.terminationGracePeriodSeconds is the default when the request names none. */
+        d = http_json("POST", "/api/v1/namespaces/default/pods", "application/json",
+                      "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"g2\"},\"spec\":{"
+                      "\"terminationGracePeriodSeconds\":7,\"containers\":[{\"name\":\"c\",\"image\":"
+                      "\"busybox\"}]}}",
+                      NULL, &code);
+        assert_int_equal(code, 201);
+        json_decref(d);
+        bind_pod("g2", "node-1");
+        d = http_json("DELETE", "/api/v1/namespaces/default/pods/g2", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        json_decref(d);
+        assert_int_equal(pod_grace("g2", NULL), 7);
+        /* --grace-period=0 --force removes it at once. */
+        out = kubectl(0, "delete pod g2 --grace-period=0 --force");
+        assert_non_null(strstr(out, "pod \"g2\" force deleted\n"));
+        free(out);
+        assert_int_equal(pod_grace("g2", NULL), -2);
+
+        /* Unscheduled: gone at once, even with a requested grace. */
+        create_pod("g3", "{}");
+        d = http_json("DELETE", "/api/v1/namespaces/default/pods/g3", "application/json",
+                      "{\"gracePeriodSeconds\":20}", NULL, &code);
+        assert_int_equal(code, 200);
+        json_decref(d);
+        assert_int_equal(pod_grace("g3", NULL), -2);
+
+        /* Finished (phase Succeeded): gone at once. */
+        create_pod("g4", "{}");
+        bind_pod("g4", "node-1");
+        d = http_json("PATCH", "/api/v1/namespaces/default/pods/g4/status", "application/merge-patch+json",
+                      "{\"status\":{\"phase\":\"Succeeded\"}}", NULL, &code);
+        assert_int_equal(code, 200);
+        json_decref(d);
+        out = kubectl(0, "delete pod g4");
+        assert_string_equal(out, "pod \"g4\" deleted\n");
+        free(out);
+        assert_int_equal(pod_grace("g4", NULL), -2);
+        delete_all_pods();
+}
+
+static void test_pod_eviction(void **state)
+{
+        create_pod("e1", "{}");
+        bind_pod("e1", "node-1");
+        long code;
+        json_t *st = http_json("POST", "/api/v1/namespaces/default/pods/e1/eviction", "application/json",
+                               "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":"
+                               "\"e1\",\"namespace\":\"default\"}}",
+                               NULL, &code);
+        assert_int_equal(code, 201);
+        assert_string_equal(json_string_value(json_object_get(st, "kind")), "Status");
+        assert_string_equal(json_string_value(json_object_get(st, "status")), "Success");
+        assert_int_equal(json_integer_value(json_object_get(st, "code")), 201);
+        json_decref(st);
+        assert_int_equal(pod_grace("e1", NULL), 30);
+        /* A second eviction with a shorter grace in deleteOptions shortens it; 0 removes the pod. */
+        st = http_json("POST", "/api/v1/namespaces/default/pods/e1/eviction", "application/json",
+                       "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"e1\"},"
+                       "\"deleteOptions\":{\"gracePeriodSeconds\":5}}",
+                       NULL, &code);
+        assert_int_equal(code, 201);
+        json_decref(st);
+        assert_int_equal(pod_grace("e1", NULL), 5);
+        st = http_json("POST", "/api/v1/namespaces/default/pods/e1/eviction", "application/json",
+                       "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"e1\"},"
+                       "\"deleteOptions\":{\"gracePeriodSeconds\":0}}",
+                       NULL, &code);
+        assert_int_equal(code, 201);
+        json_decref(st);
+        assert_int_equal(pod_grace("e1", NULL), -2);
+        /* An unscheduled pod is evicted at once. */
+        create_pod("e2", "{}");
+        st = http_json("POST", "/api/v1/namespaces/default/pods/e2/eviction", "application/json",
+                       "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"e2\"}}",
+                       NULL, &code);
+        assert_int_equal(code, 201);
+        json_decref(st);
+        assert_int_equal(pod_grace("e2", NULL), -2);
+        /* Not an Eviction: 400, the pod untouched. */
+        create_pod("e3", "{}");
+        bind_pod("e3", "node-1");
+        st = http_json("POST", "/api/v1/namespaces/default/pods/e3/eviction", "application/json",
+                       "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"e3\"}}", NULL,
+                       &code);
+        assert_status(st, code, 400, "BadRequest", "expected kind Eviction, got Binding");
+        json_decref(st);
+        assert_int_equal(pod_grace("e3", NULL), -1);
+        /* Missing pod: the pod's 404. */
+        st = http_json(
+                "POST", "/api/v1/namespaces/default/pods/none/eviction", "application/json",
+                "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"none\"}}", NULL,
+                &code);
+        assert_status(st, code, 404, "NotFound", "pods \"none\" not found");
+        json_decref(st);
+        /* Discovery lists pods/eviction (policy/v1 Eviction, create). */
+        json_t *j = http_json("GET", "/api/v1", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        bool found = false;
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(j, "resources"), i, r)
+        {
+                if (strcmp(json_string_value(json_object_get(r, "name")), "pods/eviction") != 0)
+                        continue;
+                found = true;
+                assert_string_equal(json_string_value(json_object_get(r, "kind")), "Eviction");
+                assert_string_equal(json_string_value(json_object_get(r, "group")), "policy");
+                assert_string_equal(json_string_value(json_object_get(r, "version")), "v1");
+                assert_true(json_is_true(json_object_get(r, "namespaced")));
+                assert_string_equal(json_string_value(json_array_get(json_object_get(r, "verbs"), 0)),
+                                    "create");
+                assert_int_equal(json_array_size(json_object_get(r, "verbs")), 1);
+        }
+        assert_true(found);
+        json_decref(j);
+        /* And in aggregated discovery, as a subresource of pods. */
+        j = http_json("GET", "/api", NULL, NULL,
+                      "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", &code);
+        assert_int_equal(code, 200);
+        found = false;
+        json_t *ver = json_array_get(
+                json_object_get(json_array_get(json_object_get(j, "items"), 0), "versions"), 0);
+        json_array_foreach(json_object_get(ver, "resources"), i, r)
+        {
+                if (strcmp(json_string_value(json_object_get(r, "resource")), "pods") != 0)
+                        continue;
+                size_t k;
+                json_t *sub;
+                json_array_foreach(json_object_get(r, "subresources"), k, sub)
+                {
+                        if (strcmp(json_string_value(json_object_get(sub, "subresource")), "eviction") != 0)
+                                continue;
+                        found = true;
+                        json_t *rk = json_object_get(sub, "responseKind");
+                        assert_string_equal(json_string_value(json_object_get(rk, "group")), "policy");
+                        assert_string_equal(json_string_value(json_object_get(rk, "version")), "v1");
+                        assert_string_equal(json_string_value(json_object_get(rk, "kind")), "Eviction");
+                }
+        }
+        assert_true(found);
+        json_decref(j);
+        delete_all_pods();
+}
+
+/* ---- events TTL --------------------------------------------------------------------- */
+
+static double mono_now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long get_code(const char *path)
+{
+        long code;
+        json_decref(http_json("GET", path, NULL, NULL, NULL, &code));
+        return code;
+}
+
+static void create_event(const char *name)
+{
+        char ts[32], *body = NULL;
+        time_t now = time(NULL);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        assert_true(asprintf(&body,
+                             "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":\"%s\","
+                             "\"namespace\":\"default\"},\"involvedObject\":{\"kind\":\"Pod\",\"name\":"
+                             "\"web\",\"namespace\":\"default\"},\"reason\":\"Started\",\"message\":\"hi\","
+                             "\"type\":\"Normal\",\"count\":1,\"firstTimestamp\":\"%s\",\"lastTimestamp\":"
+                             "\"%s\",\"source\":{\"component\":\"test\"}}",
+                             name, ts, ts) >= 0);
+        long code;
+        json_t *j =
+                http_json("POST", "/api/v1/namespaces/default/events", "application/json", body, NULL, &code);
+        assert_int_equal(code, 201);
+        json_decref(j);
+        free(body);
+}
+
+/* A recurring event: the count goes up and lastTimestamp moves to now (what a recorder does). */
+static void renew_event(const char *name, int count)
+{
+        char ts[32], *body = NULL, *path = NULL;
+        time_t now = time(NULL);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        assert_true(asprintf(&body, "{\"count\":%d,\"lastTimestamp\":\"%s\"}", count, ts) >= 0);
+        assert_true(asprintf(&path, "/api/v1/namespaces/default/events/%s", name) >= 0);
+        long code;
+        json_t *j = http_json("PATCH", path, "application/merge-patch+json", body, NULL, &code);
+        assert_int_equal(code, 200);
+        assert_int_equal(json_integer_value(json_object_get(j, "count")), count);
+        json_decref(j);
+        free(body);
+        free(path);
+}
+
+static void test_event_ttl(void **state)
+{
+        other = srv;
+        const char *args[] = { "--event-ttl=2s", NULL };
+        assert_int_equal(k8c_test_apiserver_start(&srv, args), 0);
+        long code;
+        json_decref(
+                http_json("POST", "/api/v1/namespaces/default/configmaps", "application/json",
+                          "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"keep\"},"
+                          "\"data\":{\"a\":\"1\"}}",
+                          NULL, &code));
+        assert_int_equal(code, 201);
+        double t0 = mono_now();
+        create_event("old");
+        create_event("live");
+        assert_int_equal(get_code("/api/v1/namespaces/default/events/old"), 200);
+        assert_int_equal(get_code("/api/v1/namespaces/default/events/live"), 200);
+        /* "old" goes 2 s (whole seconds of its timestamps) after it was written, at a sweep (every
+         * 1 s); "live" recurs every 0.3 s and stays. */
+        int count = 1;
+        double gone_at = 0;
+        while (mono_now() - t0 < 8) {
+                renew_event("live", ++count);
+                if (get_code("/api/v1/namespaces/default/events/old") == 404) {
+                        gone_at = mono_now() - t0;
+                        break;
+                }
+                usleep(300 * 1000);
+        }
+        assert_true(gone_at >= 1.0 && gone_at <= 4.5);
+        assert_int_equal(get_code("/api/v1/namespaces/default/events/live"), 200);
+        /* Once it stops recurring it expires too; other kinds are untouched. */
+        double t1 = mono_now();
+        while (get_code("/api/v1/namespaces/default/events/live") == 200 && mono_now() - t1 < 8)
+                usleep(200 * 1000);
+        double live_gone = mono_now() - t1;
+        assert_true(live_gone >= 1.0 && live_gone <= 4.5);
+        json_t *l = http_json("GET", "/api/v1/namespaces/default/events", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        assert_int_equal(json_array_size(json_object_get(l, "items")), 0);
+        json_decref(l);
+        assert_int_equal(get_code("/api/v1/namespaces/default/configmaps/keep"), 200);
+        /* The default TTL (1h) keeps a fresh event: the group's own server. */
+        int status = k8c_test_apiserver_stop(&srv);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        srv = other;
+        memset(&other, 0, sizeof(other));
+        create_event("hour");
+        sleep(3);
+        assert_int_equal(get_code("/api/v1/namespaces/default/events/hour"), 200);
+        json_decref(http_json("DELETE", "/api/v1/namespaces/default/events/hour", NULL, NULL, NULL, &code));
+        assert_int_equal(code, 200);
 }
 
 /* ---- raw REST semantics ---------------------------------------------------------- */
@@ -1736,6 +2096,9 @@ int main(void)
                 cmocka_unit_test(test_finalizers_and_delete_collection),
                 cmocka_unit_test(test_namespace_lifecycle),
                 cmocka_unit_test(test_pod_binding),
+                cmocka_unit_test(test_pod_graceful_deletion),
+                cmocka_unit_test(test_pod_eviction),
+                cmocka_unit_test(test_event_ttl),
                 cmocka_unit_test(test_bad_input_changes_nothing),
                 cmocka_unit_test(test_update_conflict_generation_warning),
                 cmocka_unit_test(test_list_table_and_continue),

@@ -408,7 +408,15 @@ static void test_delete_grace_and_force(void **state)
                 "\nEOF\n";
         same_output(f, 0, create);
         same_output(f, 0, "delete pod g --grace-period=7 --wait=false");
-        same_output(f, 1, "get pod g"); /* this apiserver removes a pod no kubelet runs at once */
+        /* A scheduled pod stays Terminating with the grace asked for until its kubelet (here, the
+         * forced delete with grace 0) removes it. */
+        same_output(f, 0, "get pod g -o 'jsonpath={.metadata.deletionGracePeriodSeconds}'");
+        cleanup_free char *g = NULL;
+        assert_int_equal(k8cctl(&f->b, &g, "get pod g -o 'jsonpath={.metadata.deletionGracePeriodSeconds}'"),
+                         0);
+        assert_string_equal(g, "7");
+        same_output(f, 0, "delete pod g --grace-period=0 --force");
+        same_output(f, 1, "get pod g");
         same_output(f, 0, create);
         same_output(f, 0, "delete pod g --grace-period=0 --force");
         same_output(f, 1, "get pod g");
