@@ -121,9 +121,18 @@ static char *normalise(const char *s)
                 for (size_t i = 0; i < l && age; i++)
                         if (strchr("0123456789smhd", p[i]) == NULL)
                                 age = false;
+                /* Wall-clock times (describe's "Tue, 24 Nov 2026 17:30:05 +0000") differ when the two
+                 * servers handled their requests in different seconds. */
+                bool clock = l == 8 && p[2] == ':' && p[5] == ':';
+                for (size_t i = 0; i < l && clock; i++)
+                        if (i != 2 && i != 5 && (p[i] < '0' || p[i] > '9'))
+                                clock = false;
                 if (age) {
                         memcpy(out + o, "AGE", 3);
                         o += 3;
+                } else if (clock) {
+                        memcpy(out + o, "TIME", 4);
+                        o += 4;
                 } else {
                         memcpy(out + o, p, l);
                         o += l;
