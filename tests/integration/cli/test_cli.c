@@ -121,9 +121,18 @@ static char *normalise(const char *s)
                 for (size_t i = 0; i < l && age; i++)
                         if (strchr("0123456789smhd", p[i]) == NULL)
                                 age = false;
+                /* A clock reading (CreationTimestamp's "17:28:45"): the two servers' objects are
+                 * created moments apart and may straddle a second. */
+                bool clock = l == 8 && p[2] == ':' && p[5] == ':';
+                for (size_t i = 0; i < l && clock; i++)
+                        if (i != 2 && i != 5 && (p[i] < '0' || p[i] > '9'))
+                                clock = false;
                 if (age) {
                         memcpy(out + o, "AGE", 3);
                         o += 3;
+                } else if (clock) {
+                        memcpy(out + o, "CLOCK", 5);
+                        o += 5;
                 } else {
                         memcpy(out + o, p, l);
                         o += l;

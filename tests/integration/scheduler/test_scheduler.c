@@ -723,8 +723,22 @@ static void test_bound_soon_after_big_node_appears(void **state)
         assert_true(k8c_informer_wait_synced(inf, 20000));
         assert_int_equal(k8c_informer_len(inf), 1);
 
+        /* Registered in one request with its status, as a kubelet does: the node is big enough
+         * from the moment it exists. */
+        char body[1024];
+        snprintf(body, sizeof(body),
+                 "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"big-1\"},"
+                 "\"status\":{\"capacity\":{\"cpu\":\"4\",\"memory\":\"4Gi\",\"pods\":\"110\"},"
+                 "\"allocatable\":{\"cpu\":\"4\",\"memory\":\"4Gi\",\"pods\":\"110\"},"
+                 "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+        long code = 0;
         int64_t created = mono_ms();
-        make_node("big-1", "4", NULL);
+        json_t *node = api("POST", "/api/v1/nodes", body, &code);
+        assert_int_equal(code, 201);
+        assert_string_equal(
+                json_string_value(json_object_get(k8c_test_json_get(node, "status", "allocatable"), "cpu")),
+                "4");
+        json_decref(node);
         int64_t bound = 0;
         for (int i = 0; i < 1000 && bound == 0; i++) {
                 pthread_mutex_lock(&bw.lock);
