@@ -588,14 +588,30 @@ static json_t *relist_pod(const char *name)
  * while another client creates, modifies and deletes one pod each and enough other writes push
  * its resourceVersion out of the server's small watch window. Released, the watch gets 410
  * Expired: the informer relists and reports exactly those three changes. */
+static const char *const small_window_args[] = { "--watch-cache-size=4", NULL };
+
+/* Its own server (stopped by the teardown even when an assertion fails): a watch window of 4
+ * events, so a few writes push an old resourceVersion out of it. */
+static int setup_small_window(void **state)
+{
+        struct fixture *f = k8c_xcalloc(1, sizeof(*f));
+        if (k8c_test_apiserver_start(&f->srv, small_window_args) < 0) {
+                free(f);
+                return -1;
+        }
+        struct k8c_client_config cfg = { .server = f->srv.url, .max_retries = 2 };
+        if (k8c_client_new(&cfg, &f->client, NULL) < 0)
+                return -1;
+        *state = f;
+        return 0;
+}
+
 static void test_informer_relists_after_410(void **state)
 {
-        const char *const args[] = { "--watch-cache-size=4", NULL };
-        struct k8c_test_apiserver srv;
-        assert_int_equal(k8c_test_apiserver_start(&srv, args), 0);
-        struct k8c_client *direct = NULL;
-        struct k8c_client_config dcfg = { .server = srv.url, .max_retries = 2 };
-        assert_int_equal(k8c_client_new(&dcfg, &direct, NULL), 0);
+        struct fixture *f = *state;
+        const char *const *args = small_window_args;
+        struct k8c_test_apiserver *srv = &f->srv;
+        struct k8c_client *direct = f->client;
         const char *names[] = { "rl-keep", "rl-mod", "rl-del" };
         for (size_t i = 0; i < 3; i++) {
                 json_auto_t *p = relist_pod(names[i]);
@@ -604,7 +620,7 @@ static void test_informer_relists_after_410(void **state)
         }
 
         struct proxy px;
-        assert_int_equal(proxy_start(&px, srv.port), 0);
+        assert_int_equal(proxy_start(&px, srv->port), 0);
         char *purl = k8c_xasprintf("http://127.0.0.1:%d", px.port);
         struct k8c_client *via_proxy = NULL;
         struct k8c_client_config pcfg = { .server = purl, .max_retries = 1 };
@@ -627,7 +643,7 @@ static void test_informer_relists_after_410(void **state)
 
         /* The server restarts (ending the watch cleanly); the informer's next request waits. */
         atomic_store(&px.hold, true);
-        assert_int_equal(k8c_test_apiserver_restart(&srv, args), 0);
+        assert_int_equal(k8c_test_apiserver_restart(srv, args), 0);
         json_auto_t *created = relist_pod("rl-new");
         assert_int_equal(k8c_client_post(direct, "/api/v1/namespaces/default/pods", created, NULL, NULL), 0);
         json_auto_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "changed", "yes");
@@ -673,9 +689,7 @@ static void test_informer_relists_after_410(void **state)
         proxy_stop(&px);
         json_decref(seen.events);
         k8c_client_free(via_proxy);
-        k8c_client_free(direct);
         free(purl);
-        k8c_test_apiserver_stop(&srv);
 }
 
 int main(void)
@@ -683,7 +697,13 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_crud_and_errors),    cmocka_unit_test(test_informer_list_watch),
                 cmocka_unit_test(test_events_aggregate),   cmocka_unit_test(test_leader_election),
-                cmocka_unit_test(test_concurrent_patches), cmocka_unit_test(test_informer_relists_after_410),
+                cmocka_unit_test(test_concurrent_patches),
         };
-        return cmocka_run_group_tests_name("client", tests, setup, teardown);
+        const struct CMUnitTest relist_tests[] = {
+                cmocka_unit_test(test_informer_relists_after_410),
+        };
+        int failed = cmocka_run_group_tests_name("client", tests, setup, teardown);
+        failed += cmocka_run_group_tests_name("client_small_watch_window", relist_tests, setup_small_window,
+                                              teardown);
+        return failed;
 }
