@@ -388,7 +388,6 @@ static void schedule_one(struct sched *s, json_t *queued)
         struct k8c_sched_result r;
         k8c_sched_schedule_one(&s->profile, snap, pi, rnd, &s->rand_state, &r);
         k8c_sched_podinfo_unref(pi);
-        k8c_sched_snapshot_free(snap);
         atomic_fetch_add(&s->attempt_us_sum, (uint64_t)(mono_us() - t0));
         atomic_fetch_add(&s->attempt_count, 1);
 
@@ -420,6 +419,9 @@ static void schedule_one(struct sched *s, json_t *queued)
                 job_push(s, j);
         }
         k8c_sched_result_free(&r);
+        /* Last: r.diag[].node points into the snapshot's node infos, which the informer thread
+         * may have replaced in the cache meanwhile, leaving the snapshot their only owner. */
+        k8c_sched_snapshot_free(snap);
 }
 
 /* ---- HTTP: health, metrics, pending ---- */

@@ -2,6 +2,9 @@
  * Integration tests of the client library (client.c, informer.c, events.c,
  * leader.c) against the real k8c-apiserver on loopback.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -385,6 +389,309 @@ static void test_concurrent_patches(void **state)
                          -(int)K8C_ECONFLICT);
 }
 
+/* ---- a loopback TCP proxy that can hold new connections ----
+ * The informer under test talks to the apiserver through it: while held, a new connection is
+ * accepted but not forwarded, so the informer is "not watching" while the test changes things
+ * through a direct client. It notes Expired answers passing through. */
+
+#define PROXY_MAX_CONNS 64
+
+struct proxy {
+        int listen_fd, port, upstream_port;
+        atomic_bool hold, stop;
+        atomic_int expired_seen, conns;
+        pthread_t acceptor;
+        pthread_t threads[PROXY_MAX_CONNS];
+        int fds[PROXY_MAX_CONNS];
+        int nthreads;
+};
+
+struct proxy_conn {
+        struct proxy *p;
+        int fd;
+};
+
+static void *proxy_pump(void *arg)
+{
+        struct proxy_conn *pc = arg;
+        struct proxy *p = pc->p;
+        int cfd = pc->fd;
+        free(pc);
+        while (atomic_load(&p->hold) && !atomic_load(&p->stop))
+                usleep(10000);
+        int ufd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p->upstream_port) };
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (atomic_load(&p->stop) || ufd < 0 || connect(ufd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+                if (ufd >= 0)
+                        close(ufd);
+                close(cfd);
+                return NULL;
+        }
+        char buf[16384];
+        struct pollfd pf[2] = { { .fd = cfd, .events = POLLIN }, { .fd = ufd, .events = POLLIN } };
+        while (!atomic_load(&p->stop)) {
+                int r = poll(pf, 2, 100);
+                if (r < 0)
+                        break;
+                bool done = false;
+                for (int i = 0; i < 2 && !done; i++) {
+                        if (pf[i].revents == 0)
+                                continue;
+                        ssize_t n = read(pf[i].fd, buf, sizeof(buf) - 1);
+                        if (n <= 0) {
+                                done = true;
+                                break;
+                        }
+                        buf[n] = '\0';
+                        if (i == 1 && strstr(buf, "too old resource version") != NULL)
+                                atomic_fetch_add(&p->expired_seen, 1);
+                        for (ssize_t off = 0; off < n;) {
+                                ssize_t w = write(pf[1 - i].fd, buf + off, (size_t)(n - off));
+                                if (w <= 0) {
+                                        done = true;
+                                        break;
+                                }
+                                off += w;
+                        }
+                }
+                if (done)
+                        break;
+        }
+        close(ufd);
+        close(cfd);
+        return NULL;
+}
+
+static void *proxy_accept(void *arg)
+{
+        struct proxy *p = arg;
+        struct pollfd pf = { .fd = p->listen_fd, .events = POLLIN };
+        while (!atomic_load(&p->stop)) {
+                if (poll(&pf, 1, 100) <= 0)
+                        continue;
+                int fd = accept(p->listen_fd, NULL, NULL);
+                if (fd < 0)
+                        continue;
+                if (p->nthreads == PROXY_MAX_CONNS) {
+                        close(fd);
+                        continue;
+                }
+                struct proxy_conn *pc = k8c_xcalloc(1, sizeof(*pc));
+                pc->p = p;
+                pc->fd = fd;
+                atomic_fetch_add(&p->conns, 1);
+                if (pthread_create(&p->threads[p->nthreads], NULL, proxy_pump, pc) != 0) {
+                        close(fd);
+                        free(pc);
+                        continue;
+                }
+                p->nthreads++;
+        }
+        return NULL;
+}
+
+static int proxy_start(struct proxy *p, int upstream_port)
+{
+        memset(p, 0, sizeof(*p));
+        p->upstream_port = upstream_port;
+        p->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(a);
+        if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+            getsockname(p->listen_fd, (struct sockaddr *)&a, &len) < 0 || listen(p->listen_fd, 16) < 0)
+                return -1;
+        p->port = ntohs(a.sin_port);
+        return pthread_create(&p->acceptor, NULL, proxy_accept, p) == 0 ? 0 : -1;
+}
+
+static void proxy_stop(struct proxy *p)
+{
+        atomic_store(&p->stop, true);
+        pthread_join(p->acceptor, NULL);
+        for (int i = 0; i < p->nthreads; i++)
+                pthread_join(p->threads[i], NULL);
+        close(p->listen_fd);
+}
+
+/* What the informer's handlers saw, as "TYPE name" lines. */
+struct seen {
+        pthread_mutex_t lock;
+        json_t *events;
+};
+
+static void seen_add(struct seen *s, const char *type, json_t *obj)
+{
+        const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+        pthread_mutex_lock(&s->lock);
+        json_array_append_new(s->events, json_sprintf("%s %s", type, name != NULL ? name : "?"));
+        pthread_mutex_unlock(&s->lock);
+}
+
+static void s_add(void *o, json_t *obj)
+{
+        seen_add(o, "ADDED", obj);
+}
+static void s_update(void *o, json_t *a, json_t *b)
+{
+        seen_add(o, "MODIFIED", b);
+}
+static void s_delete(void *o, json_t *obj)
+{
+        seen_add(o, "DELETED", obj);
+}
+
+static size_t seen_len(struct seen *s)
+{
+        pthread_mutex_lock(&s->lock);
+        size_t n = json_array_size(s->events);
+        pthread_mutex_unlock(&s->lock);
+        return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The sorted events seen, joined by ", " (caller frees); clears the record. */
+static char *seen_take(struct seen *s)
+{
+        pthread_mutex_lock(&s->lock);
+        size_t n = json_array_size(s->events);
+        const char **v = k8c_xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                v[i] = json_string_value(json_array_get(s->events, i));
+        qsort(v, n, sizeof(char *), cmp_str);
+        char *out = k8c_xstrdup("");
+        for (size_t i = 0; i < n; i++) {
+                char *j = k8c_xasprintf("%s%s%s", out, i ? ", " : "", v[i]);
+                free(out);
+                out = j;
+        }
+        free(v);
+        json_array_clear(s->events);
+        pthread_mutex_unlock(&s->lock);
+        return out;
+}
+
+static json_t *relist_pod(const char *name)
+{
+        json_t *p = pod(name, NULL);
+        json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"), "app",
+                            json_string("relist"));
+        return p;
+}
+
+/* The informer's watch ends while the server restarts; its next watch is held back (the proxy)
+ * while another client creates, modifies and deletes one pod each and enough other writes push
+ * its resourceVersion out of the server's small watch window. Released, the watch gets 410
+ * Expired: the informer relists and reports exactly those three changes. */
+static const char *const small_window_args[] = { "--watch-cache-size=4", NULL };
+
+/* Its own server (stopped by the teardown even when an assertion fails): a watch window of 4
+ * events, so a few writes push an old resourceVersion out of it. */
+static int setup_small_window(void **state)
+{
+        struct fixture *f = k8c_xcalloc(1, sizeof(*f));
+        if (k8c_test_apiserver_start(&f->srv, small_window_args) < 0) {
+                free(f);
+                return -1;
+        }
+        struct k8c_client_config cfg = { .server = f->srv.url, .max_retries = 2 };
+        if (k8c_client_new(&cfg, &f->client, NULL) < 0)
+                return -1;
+        *state = f;
+        return 0;
+}
+
+static void test_informer_relists_after_410(void **state)
+{
+        struct fixture *f = *state;
+        const char *const *args = small_window_args;
+        struct k8c_test_apiserver *srv = &f->srv;
+        struct k8c_client *direct = f->client;
+        const char *names[] = { "rl-keep", "rl-mod", "rl-del" };
+        for (size_t i = 0; i < 3; i++) {
+                json_auto_t *p = relist_pod(names[i]);
+                assert_int_equal(k8c_client_post(direct, "/api/v1/namespaces/default/pods", p, NULL, NULL),
+                                 0);
+        }
+
+        struct proxy px;
+        assert_int_equal(proxy_start(&px, srv->port), 0);
+        char *purl = k8c_xasprintf("http://127.0.0.1:%d", px.port);
+        struct k8c_client *via_proxy = NULL;
+        struct k8c_client_config pcfg = { .server = purl, .max_retries = 1 };
+        assert_int_equal(k8c_client_new(&pcfg, &via_proxy, NULL), 0);
+        struct seen seen = { .lock = PTHREAD_MUTEX_INITIALIZER, .events = json_array() };
+        struct k8c_informer_config icfg = { .client = via_proxy,
+                                            .path = "/api/v1/namespaces/default/pods",
+                                            .label_selector = "app=relist",
+                                            .relist_backoff_ms = 200 };
+        struct k8c_informer *inf = k8c_informer_new(&icfg);
+        struct k8c_informer_handlers h = { s_add, s_update, s_delete, &seen };
+        k8c_informer_add_handlers(inf, &h);
+        assert_int_equal(k8c_informer_start(inf, NULL), 0);
+        assert_true(k8c_informer_wait_synced(inf, 20000));
+        char *initial = seen_take(&seen);
+        assert_string_equal(initial, "ADDED rl-del, ADDED rl-keep, ADDED rl-mod");
+        free(initial);
+        uint64_t relists = k8c_informer_relists(inf);
+        assert_int_equal(relists, 1);
+
+        /* The server restarts (ending the watch cleanly); the informer's next request waits. */
+        atomic_store(&px.hold, true);
+        assert_int_equal(k8c_test_apiserver_restart(srv, args), 0);
+        json_auto_t *created = relist_pod("rl-new");
+        assert_int_equal(k8c_client_post(direct, "/api/v1/namespaces/default/pods", created, NULL, NULL), 0);
+        json_auto_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "changed", "yes");
+        assert_int_equal(
+                k8c_client_patch(direct, "/api/v1/namespaces/default/pods/rl-mod", NULL, patch, NULL, NULL),
+                0);
+        json_auto_t *opts = json_pack("{s:i}", "gracePeriodSeconds", 0);
+        assert_int_equal(
+                k8c_client_delete(direct, "/api/v1/namespaces/default/pods/rl-del", opts, NULL, NULL), 0);
+        for (int i = 0; i < 10; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "filler-%d", i);
+                json_auto_t *cm = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                                            "metadata", "name", name);
+                assert_int_equal(
+                        k8c_client_post(direct, "/api/v1/namespaces/default/configmaps", cm, NULL, NULL), 0);
+        }
+        /* Nothing reached the informer meanwhile. */
+        assert_int_equal(seen_len(&seen), 0);
+        assert_int_equal(k8c_informer_relists(inf), relists);
+        assert_int_equal(atomic_load(&px.expired_seen), 0);
+
+        atomic_store(&px.hold, false);
+        for (int i = 0; i < 500 && (k8c_informer_relists(inf) == relists || seen_len(&seen) < 3); i++)
+                usleep(40000);
+        /* The resumed watch was answered 410 Expired, hence the relist. */
+        assert_true(atomic_load(&px.expired_seen) >= 1);
+        assert_int_equal(k8c_informer_relists(inf), relists + 1);
+        /* A late extra event would show within this time. */
+        usleep(300000);
+        char *after = seen_take(&seen);
+        assert_string_equal(after, "ADDED rl-new, DELETED rl-del, MODIFIED rl-mod");
+        free(after);
+        assert_int_equal(k8c_informer_len(inf), 3);
+        json_auto_t *mod = k8c_informer_get(inf, "default/rl-mod");
+        assert_non_null(mod);
+        assert_string_equal(
+                json_string_value(json_object_get(
+                        json_object_get(json_object_get(mod, "metadata"), "annotations"), "changed")),
+                "yes");
+
+        k8c_informer_free(inf);
+        proxy_stop(&px);
+        json_decref(seen.events);
+        k8c_client_free(via_proxy);
+        free(purl);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -392,5 +699,11 @@ int main(void)
                 cmocka_unit_test(test_events_aggregate),   cmocka_unit_test(test_leader_election),
                 cmocka_unit_test(test_concurrent_patches),
         };
-        return cmocka_run_group_tests_name("client", tests, setup, teardown);
+        const struct CMUnitTest relist_tests[] = {
+                cmocka_unit_test(test_informer_relists_after_410),
+        };
+        int failed = cmocka_run_group_tests_name("client", tests, setup, teardown);
+        failed += cmocka_run_group_tests_name("client_small_watch_window", relist_tests, setup_small_window,
+                                              teardown);
+        return failed;
 }

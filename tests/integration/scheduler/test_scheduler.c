@@ -11,7 +11,9 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,8 @@
 
 #include "../../common/apiserver_harness.h"
 #include "fake_api.h"
+#include "k8c/client.h"
+#include "k8c/informer.h"
 
 static json_t *k8c_test_json_get(json_t *o, const char *a, const char *b)
 {
@@ -642,6 +646,251 @@ static void test_leader_failover(void **state)
         assert_true(wait_event("lead-2", "Scheduled", "Successfully assigned default/lead-2 to node-1"));
 }
 
+/* ---- a pod waits for a node big enough, then is bound within a second ---- */
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int setup_small_nodes(void **state)
+{
+        if (k8c_test_apiserver_start(&srv, NULL) < 0)
+                return -1;
+        make_node("small-1", "2", NULL);
+        make_node("small-2", "2", NULL);
+        cur = &procs[0];
+        return start_scheduler(srv.url, srv.dir);
+}
+
+struct bind_watch {
+        pthread_mutex_t lock;
+        int64_t bound_ms; /* when the watch first showed spec.nodeName, 0 before */
+        char node[64];
+};
+
+static void note_binding(struct bind_watch *bw, json_t *obj)
+{
+        const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+        const char *node = json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+        if (name == NULL || node == NULL || strcmp(name, "waits-for-node") != 0)
+                return;
+        pthread_mutex_lock(&bw->lock);
+        if (bw->bound_ms == 0) {
+                bw->bound_ms = mono_ms();
+                snprintf(bw->node, sizeof(bw->node), "%s", node);
+        }
+        pthread_mutex_unlock(&bw->lock);
+}
+
+static void bw_add(void *o, json_t *obj)
+{
+        note_binding(o, obj);
+}
+
+static void bw_update(void *o, json_t *old_obj, json_t *new_obj)
+{
+        note_binding(o, new_obj);
+}
+
+static void test_bound_soon_after_big_node_appears(void **state)
+{
+        make_pod("waits-for-node", "3");
+        char *c = wait_condition("waits-for-node");
+        assert_non_null(c);
+        assert_string_equal(c, "False|Unschedulable|0/2 nodes are available: 2 Insufficient cpu.");
+        free(c);
+        json_t *p = get_pod("waits-for-node");
+        assert_null(json_object_get(json_object_get(p, "spec"), "nodeName"));
+        assert_string_equal(json_string_value(json_object_get(json_object_get(p, "status"), "phase")),
+                            "Pending");
+        json_decref(p);
+
+        /* The binding is observed through a watch (an informer on the pod), not by polling. */
+        struct k8c_client *client = NULL;
+        struct k8c_client_config ccfg = { .server = srv.url, .max_retries = 2 };
+        assert_int_equal(k8c_client_new(&ccfg, &client, NULL), 0);
+        struct bind_watch bw = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct k8c_informer_config icfg = { .client = client,
+                                            .path = "/api/v1/namespaces/default/pods",
+                                            .field_selector = "metadata.name=waits-for-node" };
+        struct k8c_informer *inf = k8c_informer_new(&icfg);
+        struct k8c_informer_handlers h = { bw_add, bw_update, NULL, &bw };
+        k8c_informer_add_handlers(inf, &h);
+        assert_int_equal(k8c_informer_start(inf, NULL), 0);
+        assert_true(k8c_informer_wait_synced(inf, 20000));
+        assert_int_equal(k8c_informer_len(inf), 1);
+
+        /* Registered in one request with its status, as a kubelet does: the node is big enough
+         * from the moment it exists. */
+        char body[1024];
+        snprintf(body, sizeof(body),
+                 "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"big-1\"},"
+                 "\"status\":{\"capacity\":{\"cpu\":\"4\",\"memory\":\"4Gi\",\"pods\":\"110\"},"
+                 "\"allocatable\":{\"cpu\":\"4\",\"memory\":\"4Gi\",\"pods\":\"110\"},"
+                 "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+        long code = 0;
+        int64_t created = mono_ms();
+        json_t *node = api("POST", "/api/v1/nodes", body, &code);
+        assert_int_equal(code, 201);
+        assert_string_equal(
+                json_string_value(json_object_get(k8c_test_json_get(node, "status", "allocatable"), "cpu")),
+                "4");
+        json_decref(node);
+        int64_t bound = 0;
+        for (int i = 0; i < 1000 && bound == 0; i++) {
+                pthread_mutex_lock(&bw.lock);
+                bound = bw.bound_ms;
+                pthread_mutex_unlock(&bw.lock);
+                if (bound == 0)
+                        usleep(20 * 1000);
+        }
+        k8c_informer_free(inf);
+        k8c_client_free(client);
+        assert_true(bound != 0);
+        assert_string_equal(bw.node, "big-1");
+        int64_t took = bound - created;
+        printf("node create -> binding seen by watch: %" PRId64 " ms\n", took);
+        /* Kubernetes' bar is 1 s; 1 s more of margin for a loaded CI machine. */
+        assert_true(took < 2000);
+        char *n = wait_bound("waits-for-node");
+        assert_non_null(n);
+        assert_string_equal(n, "big-1");
+        free(n);
+}
+
+/* ---- 500 pods at once on 5 nodes: 100 bound, none overcommitted ---- */
+
+#define BURST_PODS 500
+#define BURST_THREADS 5
+
+static int setup_five_nodes(void **state)
+{
+        if (k8c_test_apiserver_start(&srv, NULL) < 0)
+                return -1;
+        for (int i = 1; i <= 5; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "n-%d", i);
+                make_node(name, "2", NULL);
+        }
+        cur = &procs[0];
+        return start_scheduler(srv.url, srv.dir);
+}
+
+struct creator {
+        int first, count;
+        int failures;
+};
+
+static void *create_pods(void *arg)
+{
+        struct creator *cr = arg;
+        for (int i = cr->first; i < cr->first + cr->count; i++) {
+                char body[512];
+                snprintf(body, sizeof(body),
+                         "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"burst-%03d\"},"
+                         "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"resources\":"
+                         "{\"requests\":{\"cpu\":\"100m\"}}}]}}",
+                         i);
+                struct k8c_test_http_reply r = { 0 };
+                if (k8c_test_http(&srv, "POST", "/api/v1/namespaces/default/pods", "application/json", body,
+                                  strlen(body), NULL, &r) < 0 ||
+                    r.code != 201) {
+                        fprintf(stderr, "create burst-%03d: %ld %s\n", i, r.code, r.body ?: "");
+                        cr->failures++;
+                }
+                k8c_test_http_reply_free(&r);
+        }
+        return NULL;
+}
+
+/* The PodScheduled condition of a pod, or NULL. */
+static json_t *pod_scheduled_condition(json_t *pod)
+{
+        size_t j;
+        json_t *c;
+        json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), j,
+                           c) if (strcmp(json_string_value(json_object_get(c, "type")) ?: "",
+                                         "PodScheduled") == 0) return c;
+        return NULL;
+}
+
+static void test_burst_never_overcommits(void **state)
+{
+        pthread_t th[BURST_THREADS];
+        struct creator cr[BURST_THREADS];
+        for (int i = 0; i < BURST_THREADS; i++) {
+                cr[i] = (struct creator){ .first = i * (BURST_PODS / BURST_THREADS),
+                                          .count = BURST_PODS / BURST_THREADS };
+                assert_int_equal(pthread_create(&th[i], NULL, create_pods, &cr[i]), 0);
+        }
+        int failures = 0;
+        for (int i = 0; i < BURST_THREADS; i++) {
+                pthread_join(th[i], NULL);
+                failures += cr[i].failures;
+        }
+        assert_int_equal(failures, 0);
+
+        /* Wait (up to 120 s) until every pod is bound or reported unschedulable. */
+        json_t *list = NULL;
+        size_t decided = 0;
+        for (int i = 0; i < 600; i++) {
+                json_decref(list);
+                list = api("GET", "/api/v1/namespaces/default/pods", NULL, NULL);
+                decided = 0;
+                size_t j;
+                json_t *p;
+                json_array_foreach(json_object_get(list, "items"), j, p)
+                {
+                        json_t *c = pod_scheduled_condition(p);
+                        if (json_object_get(json_object_get(p, "spec"), "nodeName") != NULL ||
+                            (c != NULL &&
+                             strcmp(json_string_value(json_object_get(c, "status")) ?: "", "False") == 0))
+                                decided++;
+                }
+                if (decided == BURST_PODS)
+                        break;
+                usleep(200 * 1000);
+        }
+        assert_int_equal(json_array_size(json_object_get(list, "items")), BURST_PODS);
+        assert_int_equal(decided, BURST_PODS);
+
+        int bound = 0, unschedulable = 0;
+        int per_node[6] = { 0 };
+        size_t j;
+        json_t *p;
+        json_array_foreach(json_object_get(list, "items"), j, p)
+        {
+                const char *node = json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
+                if (node != NULL) {
+                        assert_true(strncmp(node, "n-", 2) == 0 && node[2] >= '1' && node[2] <= '5' &&
+                                    node[3] == '\0');
+                        per_node[node[2] - '0']++;
+                        bound++;
+                        continue;
+                }
+                json_t *c = pod_scheduled_condition(p);
+                assert_non_null(c);
+                assert_string_equal(json_string_value(json_object_get(c, "status")), "False");
+                assert_string_equal(json_string_value(json_object_get(c, "reason")), "Unschedulable");
+                assert_string_equal(json_string_value(json_object_get(c, "message")),
+                                    "0/5 nodes are available: 5 Insufficient cpu.");
+                unschedulable++;
+        }
+        json_decref(list);
+        printf("bound %d, unschedulable %d; per node %d %d %d %d %d\n", bound, unschedulable, per_node[1],
+               per_node[2], per_node[3], per_node[4], per_node[5]);
+        /* Each pod asks 100m of a node's 2 cpu: 20 per node, never more. */
+        for (int i = 1; i <= 5; i++) {
+                assert_true(per_node[i] * 100 <= 2000);
+                assert_true(per_node[i] <= 110);
+        }
+        assert_int_equal(bound, 100);
+        assert_int_equal(unschedulable, 400);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -657,5 +906,13 @@ int main(void)
                 cmocka_unit_test(test_leader_failover),
         };
         failed += cmocka_run_group_tests_name("leader_election", leader_tests, setup_leader, teardown_leader);
+        const struct CMUnitTest node_tests[] = {
+                cmocka_unit_test(test_bound_soon_after_big_node_appears),
+        };
+        failed += cmocka_run_group_tests_name("node_appears", node_tests, setup_small_nodes, teardown);
+        const struct CMUnitTest burst_tests[] = {
+                cmocka_unit_test(test_burst_never_overcommits),
+        };
+        failed += cmocka_run_group_tests_name("burst", burst_tests, setup_five_nodes, teardown);
         return failed;
 }
