@@ -20,6 +20,7 @@
 #include "apiserver/apiserver_int.h"
 #include "k8c/cleanup.h"
 #include "k8c/log.h"
+#include "k8c/sdnotify.h"
 
 static int64_t now_us(void)
 {
@@ -252,12 +253,14 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         k8c_log_info("serving", "address=%s port=%d storage=%s", srv->cfg.bind_address, srv->cfg.port,
                      srv->cfg.storage_backend);
         sd_notify(0, "READY=1");
+        k8c_watchdog_start(NULL, NULL);
 
         int sig = 0;
         while (sigwait(&set, &sig) != 0)
                 ;
         k8c_log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         sd_notify(0, "STOPPING=1");
+        k8c_watchdog_stop();
         srv->stopping = 1;
         srv->ready = 0;
         /* Stop accepting; then end watches (they resume and finish their streams) and give

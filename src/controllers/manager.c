@@ -25,6 +25,7 @@
 #include "k8c/cleanup.h"
 #include "k8c/leader.h"
 #include "k8c/log.h"
+#include "k8c/sdnotify.h"
 
 typedef int (*sync_fn)(void *c, const char *key, k8c_error_t *err);
 
@@ -450,6 +451,7 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                                         m.run[i].nthreads++;
                 atomic_store(&m.ready, true);
                 sd_notify(0, "READY=1");
+                k8c_watchdog_start(NULL, NULL);
                 k8c_log_info("caches synced", "controllers=%d", m.nrun);
                 int sig = 0;
                 while (sigwait(&set, &sig) != 0)
@@ -457,6 +459,7 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
         }
         k8c_log_info("stopping", "%s", "signal");
         sd_notify(0, "STOPPING=1");
+        k8c_watchdog_stop();
         r = 0;
 out_stop:
         atomic_store(&m.ready, false);

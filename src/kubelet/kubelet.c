@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
 #include "k8c/events.h"
 #include "k8c/log.h"
+#include "k8c/sdnotify.h"
 #include "kubelet/kubelet_int.h"
 
 static char *dup_or_null(const char *s)
@@ -208,9 +210,20 @@ int k8c_kubelet_run(const struct k8c_kubelet_config *cfg, const volatile bool *s
         if (r < 0)
                 return r;
         k8c_log_info("kubelet started", "node=%s", k->node_name);
+        /* Ready for systemd once the node is registered (start did that) and the pods bound
+         * here are listed: only then does the kubelet act on the cluster's view. */
+        while (!*stop && !k8c_informer_wait_synced(k->informer, 100))
+                ;
+        if (!*stop) {
+                sd_notify(0, "READY=1");
+                k8c_watchdog_start(NULL, NULL);
+                k8c_log_info("pods listed", "node=%s", k->node_name);
+        }
         while (!*stop)
                 usleep(100 * 1000);
         k8c_log_info("kubelet stopping", "node=%s", k->node_name);
+        sd_notify(0, "STOPPING=1");
+        k8c_watchdog_stop();
         k8c_kubelet_stop(k);
         return 0;
 }

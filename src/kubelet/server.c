@@ -2,6 +2,8 @@
  * server.c - the kubelet API on --address:--port (libmicrohttpd, one thread
  * per connection so a followed log may block its own thread only):
  *   GET /healthz                                   "ok"
+ *   GET /readyz                                    "ok" once the node is registered and pods listed
+ *   GET /metrics                                   Prometheus text: pods, lease and status writes
  *   GET /pods                                      PodList of the pods bound here (informer cache)
  *   GET /containerLogs/<ns>/<pod>/<container>      ?follow ?tailLines ?previous ?limitBytes
  *
@@ -40,6 +42,38 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const c
         enum MHD_Result r = MHD_queue_response(conn, code, resp);
         MHD_destroy_response(resp);
         return r;
+}
+
+/* Prometheus text exposition of the kubelet's counters. */
+static char *kubelet_metrics(struct k8c_kubelet *k)
+{
+        pthread_mutex_lock(&k->lock);
+        size_t pods = k8c_strmap_len(&k->pods);
+        uint64_t leases = k->lease_renewals, node_writes = k->status_writes,
+                 pod_writes = k->pod_status_writes;
+        bool runtime_up = k->rt != NULL;
+        pthread_mutex_unlock(&k->lock);
+        return k8c_xasprintf("# HELP kubelet_running_pods Pods this kubelet is running.\n"
+                             "# TYPE kubelet_running_pods gauge\n"
+                             "kubelet_running_pods %zu\n"
+                             "# HELP kubelet_runtime_up Whether the container runtime is up.\n"
+                             "# TYPE kubelet_runtime_up gauge\n"
+                             "kubelet_runtime_up %d\n"
+                             "# HELP kubelet_ready Whether the pod cache is synced.\n"
+                             "# TYPE kubelet_ready gauge\n"
+                             "kubelet_ready %d\n"
+                             "# HELP kubelet_node_lease_renewals_total Node Lease renewals.\n"
+                             "# TYPE kubelet_node_lease_renewals_total counter\n"
+                             "kubelet_node_lease_renewals_total %llu\n"
+                             "# HELP kubelet_node_status_writes_total Node status writes.\n"
+                             "# TYPE kubelet_node_status_writes_total counter\n"
+                             "kubelet_node_status_writes_total %llu\n"
+                             "# HELP kubelet_pod_status_writes_total Pod status writes.\n"
+                             "# TYPE kubelet_pod_status_writes_total counter\n"
+                             "kubelet_pod_status_writes_total %llu\n",
+                             pods, runtime_up ? 1 : 0, k8c_informer_has_synced(k->informer) ? 1 : 0,
+                             (unsigned long long)leases, (unsigned long long)node_writes,
+                             (unsigned long long)pod_writes);
 }
 
 static enum MHD_Result reply_status(struct MHD_Connection *conn, unsigned code, const char *reason,
@@ -235,6 +269,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return reply_status(conn, 405, "MethodNotAllowed", "only GET is served");
         if (strcmp(url, "/healthz") == 0)
                 return reply(conn, 200, "text/plain", k8c_xstrdup("ok"));
+        if (strcmp(url, "/readyz") == 0) {
+                if (k8c_informer_has_synced(k->informer))
+                        return reply(conn, 200, "text/plain", k8c_xstrdup("ok"));
+                return reply(conn, 503, "text/plain", k8c_xstrdup("pods not listed yet\n"));
+        }
+        if (strcmp(url, "/metrics") == 0)
+                return reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", kubelet_metrics(k));
         if (strcmp(url, "/pods") == 0 || strcmp(url, "/pods/") == 0) {
                 json_t *items = k8c_informer_list(k->informer);
                 json_auto_t *list = json_pack("{s:s, s:s, s:{}, s:o}", "kind", "PodList", "apiVersion", "v1",

@@ -29,6 +29,7 @@
 #include "k8c/informer.h"
 #include "k8c/json.h"
 #include "k8c/log.h"
+#include "k8c/sdnotify.h"
 
 /* Upper bounds (seconds) of the sync duration histogram. */
 static const double BUCKETS[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
@@ -449,6 +450,7 @@ int k8c_proxy_run(const struct k8c_proxy_config *cfg_in, k8c_error_t *err)
                         if (!p.ready) {
                                 p.ready = true;
                                 sd_notify(0, "READY=1");
+                                k8c_watchdog_start(NULL, NULL);
                                 k8c_log_info("rules synced", "service_ports=%zu endpoints=%zu",
                                              p.service_ports, p.endpoints_programmed);
                         }
@@ -456,6 +458,7 @@ int k8c_proxy_run(const struct k8c_proxy_config *cfg_in, k8c_error_t *err)
         }
         pthread_mutex_unlock(&p.lock);
         sd_notify(0, "STOPPING=1");
+        k8c_watchdog_stop();
         pthread_join(sigt, NULL);
         return 0;
 }

@@ -31,6 +31,7 @@
 #include "k8c/json.h"
 #include "k8c/leader.h"
 #include "k8c/log.h"
+#include "k8c/sdnotify.h"
 #include "k8c/names.h"
 #include "k8c/yaml.h"
 #include "scheduler/cache.h"
@@ -689,6 +690,7 @@ int k8c_scheduler_run(const struct k8c_scheduler_config *cfg, k8c_error_t *err)
         if (!*cfg->stop) {
                 atomic_store(&s->ready, true);
                 sd_notify(0, "READY=1");
+                k8c_watchdog_start(NULL, NULL);
                 k8c_log_info("scheduler ready", "profile=%s nodes=%zu", s->profile.scheduler_name,
                              k8c_sched_cache_num_nodes(s->cache));
         }
@@ -706,6 +708,7 @@ int k8c_scheduler_run(const struct k8c_scheduler_config *cfg, k8c_error_t *err)
         r = 0;
 out:
         sd_notify(0, "STOPPING=1");
+        k8c_watchdog_stop();
         if (s->queue != NULL)
                 k8c_sched_queue_shutdown(s->queue);
         /* Pending writes finish (bindings already decided are sent), then the workers exit. */

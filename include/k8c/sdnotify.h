@@ -1,0 +1,30 @@
+/*
+ * sdnotify.h - systemd service notifications shared by every daemon.
+ *
+ * READY=1 and STOPPING=1 are sent by each daemon at the moment it is actually
+ * serving and when it starts to shut down (libsystemd sd_notify). The watchdog
+ * here keeps a unit with WatchdogSec= fed: a thread sends WATCHDOG=1 every half
+ * of $WATCHDOG_USEC, but only while the daemon's health check passes, so a daemon
+ * whose health check fails (or whose process hangs) is restarted by systemd.
+ * Without $WATCHDOG_USEC (not under systemd, or no WatchdogSec=) nothing starts.
+ */
+#ifndef K8C_SDNOTIFY_H
+#define K8C_SDNOTIFY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Health check for the watchdog; NULL means "the process is alive". */
+typedef bool (*k8c_health_fn)(void *opaque);
+
+/* Starts the watchdog thread if systemd asked for one. Returns 1 if started, 0 if no
+ * watchdog is wanted. The check runs on the watchdog thread. Call at most once. */
+int k8c_watchdog_start(k8c_health_fn healthy, void *opaque);
+/* Stops the thread (no-op if none). */
+void k8c_watchdog_stop(void);
+/* Interval between pings in microseconds (half of WATCHDOG_USEC), 0 when off. */
+uint64_t k8c_watchdog_interval_usec(void);
+/* Number of WATCHDOG=1 messages sent (for /metrics and tests). */
+uint64_t k8c_watchdog_pings(void);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * sdnotify.c - the systemd watchdog thread (see include/k8c/sdnotify.h).
+ */
+#include "k8c/sdnotify.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "k8c/log.h"
+
+static struct {
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool running, stop;
+        k8c_health_fn healthy;
+        void *opaque;
+        uint64_t interval_usec;
+        _Atomic uint64_t pings;
+} wd = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void *watchdog_main(void *arg)
+{
+        (void)arg;
+        pthread_mutex_lock(&wd.lock);
+        while (!wd.stop) {
+                pthread_mutex_unlock(&wd.lock);
+                bool ok = wd.healthy == NULL || wd.healthy(wd.opaque);
+                if (ok) {
+                        sd_notify(0, "WATCHDOG=1");
+                        atomic_fetch_add(&wd.pings, 1);
+                } else {
+                        k8c_log_warn("health check failed, watchdog not fed", NULL);
+                }
+                pthread_mutex_lock(&wd.lock);
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                uint64_t ns = (uint64_t)until.tv_nsec + (wd.interval_usec % 1000000) * 1000;
+                until.tv_sec += (time_t)(wd.interval_usec / 1000000 + ns / 1000000000);
+                until.tv_nsec = (long)(ns % 1000000000);
+                while (!wd.stop && pthread_cond_timedwait(&wd.cond, &wd.lock, &until) != ETIMEDOUT)
+                        ;
+        }
+        pthread_mutex_unlock(&wd.lock);
+        return NULL;
+}
+
+int k8c_watchdog_start(k8c_health_fn healthy, void *opaque)
+{
+        uint64_t usec = 0;
+        /* unset_environment=0: children (runc, shells) must not inherit it, but libsystemd only
+         * checks WATCHDOG_PID against our own pid, so leaving it set is harmless. */
+        if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+                return 0;
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_mutex_lock(&wd.lock);
+        if (wd.running) {
+                pthread_mutex_unlock(&wd.lock);
+                pthread_condattr_destroy(&attr);
+                return 1;
+        }
+        pthread_cond_destroy(&wd.cond);
+        pthread_cond_init(&wd.cond, &attr);
+        pthread_condattr_destroy(&attr);
+        wd.healthy = healthy;
+        wd.opaque = opaque;
+        wd.interval_usec = usec / 2 > 0 ? usec / 2 : 1;
+        wd.stop = false;
+        if (pthread_create(&wd.thread, NULL, watchdog_main, NULL) != 0) {
+                pthread_mutex_unlock(&wd.lock);
+                k8c_log_error("cannot start the watchdog thread", NULL);
+                return 0;
+        }
+        wd.running = true;
+        pthread_mutex_unlock(&wd.lock);
+        k8c_log_info("systemd watchdog on", "interval_usec=%llu", (unsigned long long)wd.interval_usec);
+        return 1;
+}
+
+void k8c_watchdog_stop(void)
+{
+        pthread_mutex_lock(&wd.lock);
+        if (!wd.running) {
+                pthread_mutex_unlock(&wd.lock);
+                return;
+        }
+        wd.stop = true;
+        pthread_cond_broadcast(&wd.cond);
+        pthread_mutex_unlock(&wd.lock);
+        pthread_join(wd.thread, NULL);
+        pthread_mutex_lock(&wd.lock);
+        wd.running = false;
+        pthread_mutex_unlock(&wd.lock);
+}
+
+uint64_t k8c_watchdog_interval_usec(void)
+{
+        pthread_mutex_lock(&wd.lock);
+        uint64_t v = wd.running ? wd.interval_usec : 0;
+        pthread_mutex_unlock(&wd.lock);
+        return v;
+}
+
+uint64_t k8c_watchdog_pings(void)
+{
+        return atomic_load(&wd.pings);
+}
