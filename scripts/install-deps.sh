@@ -10,7 +10,7 @@ PKGS=(
   libarchive-dev libldns-dev libsystemd-dev libgnutls28-dev zlib1g-dev
   libcmocka-dev
   runc iptables iproute2 busybox-static etcd-server etcd-client docker-registry
-  curl procps kubectl
+  curl procps kubectl systemd
 )
 
 missing=()
