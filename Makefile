@@ -39,6 +39,8 @@ LIB_SRCS  := $(shell find src -name '*.c' 2>/dev/null | sort)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 COMMON_TEST_SRCS := $(sort $(wildcard tests/common/*.c))
 SCRIPT_TESTS := $(sort $(wildcard tests/integration/test_*.sh))
+# The end-to-end suite runs last: it needs every binary and brings up a lab.
+E2E_TESTS := $(sort $(wildcard tests/e2e/test_*.sh))
 INTEG_SUITES := $(sort $(patsubst tests/integration/%/,%,$(dir $(wildcard tests/integration/*/*.c))))
 BENCH_SUITES := $(sort $(patsubst bench/%/,%,$(dir $(wildcard bench/*/*.c))))
 
@@ -109,7 +111,7 @@ $(BUILD)/rel/bench/bench_%: $$(addprefix $(BUILD)/rel/,$$(subst .c,.o,$$(wildcar
 test-build: deps $(BIN_TARGETS) $(addprefix $(BUILD)/asan/bin/,$(BINARIES)) $(UNIT_TESTS) $(INTEG_TESTS)
 
 test: test-build
-	@BUILD=$(BUILD) BINDIR=$(BINDIR) scripts/run-tests.sh $(UNIT_TESTS) $(SCRIPT_TESTS) $(INTEG_TESTS)
+	@BUILD=$(BUILD) BINDIR=$(BINDIR) scripts/run-tests.sh $(UNIT_TESTS) $(SCRIPT_TESTS) $(INTEG_TESTS) $(E2E_TESTS)
 
 unit-tests: deps $(UNIT_TESTS)
 	@BUILD=$(BUILD) BINDIR=$(BINDIR) K8C_SKIP_FORMAT=1 scripts/run-tests.sh $(UNIT_TESTS)
