@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "apiserver/apiserver_int.h"
+#include "apiserver/protobuf.h"
 #include "k8c/cleanup.h"
 #include "k8c/fields.h"
 #include "k8c/json.h"
@@ -197,15 +198,12 @@ static bool is_yaml(struct k8c_req *req)
 static int decode_body(struct k8c_req *req, json_t **ret, k8c_error_t *err)
 {
         const char *ct = k8c_req_header(req, "Content-Type");
-        if (ct != NULL && strstr(ct, "protobuf") != NULL)
-                /* client-go retries with JSON on 415. */
-                return k8c_make_error(
-                        err, K8C_EUNSUPPORTEDMEDIATYPE,
-                        "the body of the request was in an unknown format - accepted media types "
-                        "include: application/json, application/yaml");
         if (req->body_len == 0 || req->body == NULL)
                 return k8c_make_error(err, K8C_EBADREQUEST, "the request body is empty");
         json_t *obj = NULL;
+        /* kubectl's typed clients (create namespace|deployment|service..., expose) send protobuf. */
+        if (ct != NULL && strstr(ct, "application/vnd.kubernetes.protobuf") != NULL)
+                return k8c_protobuf_to_json(req->body, req->body_len, ret, err);
         size_t i = 0;
         while (i < req->body_len && (req->body[i] == ' ' || req->body[i] == '\n' || req->body[i] == '\t'))
                 i++;
