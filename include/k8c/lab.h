@@ -87,9 +87,15 @@ void k8c_lab_cgroup_destroy(const json_t *paths);
 /* Sum of RSS (kB) of the processes in a pid file list is done by lab.c; this gives one pid's. */
 long k8c_lab_rss_kb(pid_t pid);
 
-/* image: builds busybox:latest (OCI) from busybox_path into memory and pushes it to the registry at
+/* image: builds busybox:latest (OCI) from busybox_path into memory and pushes it as library/busybox (what
+ * docker.io/library/busybox resolves to through a mirror) to the registry at
  * base_url (e.g. http://10.200.3.1:5000). ret_digest (optional) gets the manifest digest. */
 int k8c_lab_push_busybox(const char *base_url, const char *busybox_path, char **ret_digest, k8c_error_t *err);
+/* The two registry API steps it is made of: a blob upload (POST, then PUT ?digest=) and a manifest PUT. */
+int k8c_lab_registry_push_blob(const char *base_url, const char *repo, const char *digest, const void *data,
+                               size_t len, k8c_error_t *err);
+int k8c_lab_registry_put_manifest(const char *base_url, const char *repo, const char *tag,
+                                  const char *media_type, const char *manifest, k8c_error_t *err);
 
 /* processes: spawn argv with output appended to log_path, in netns (NULL = host) and in the leaf
  * cgroups (NULL = none), detached into its own session; writes "<pid> <starttime>" to pid_path. */

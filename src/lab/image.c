@@ -267,8 +267,8 @@ static void reply_free(struct reply *r)
         memset(r, 0, sizeof(*r));
 }
 
-static int push_blob(const char *base_url, const char *repo, const char *digest, const void *data, size_t len,
-                     k8c_error_t *err)
+int k8c_lab_registry_push_blob(const char *base_url, const char *repo, const char *digest, const void *data,
+                               size_t len, k8c_error_t *err)
 {
         struct reply rep = { 0 };
         cleanup_free char *start = k8c_xasprintf("%s/v2/%s/blobs/uploads/", base_url, repo);
@@ -287,6 +287,19 @@ static int push_blob(const char *base_url, const char *repo, const char *digest,
         r = request("PUT", put, NULL, data, len, &rep, err);
         if (r >= 0 && rep.code != 201)
                 r = k8c_make_error(err, K8C_EINTERNAL, "blob %s: HTTP %ld: %.*s", digest, rep.code,
+                                   (int)rep.body.len, rep.body.data ? (char *)rep.body.data : "");
+        reply_free(&rep);
+        return r;
+}
+
+int k8c_lab_registry_put_manifest(const char *base_url, const char *repo, const char *tag,
+                                  const char *media_type, const char *manifest, k8c_error_t *err)
+{
+        struct reply rep = { 0 };
+        cleanup_free char *url = k8c_xasprintf("%s/v2/%s/manifests/%s", base_url, repo, tag);
+        int r = request("PUT", url, media_type, manifest, strlen(manifest), &rep, err);
+        if (r >= 0 && rep.code != 201)
+                r = k8c_make_error(err, K8C_EINTERNAL, "PUT %s: HTTP %ld: %.*s", url, rep.code,
                                    (int)rep.body.len, rep.body.data ? (char *)rep.body.data : "");
         reply_free(&rep);
         return r;
@@ -325,20 +338,15 @@ int k8c_lab_push_busybox(const char *base_url, const char *busybox_path, char **
         cleanup_free char *manifest_s = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(manifest);
 
-        r = push_blob(base_url, "library/busybox", layer_digest, gz.data, gz.len, err);
+        r = k8c_lab_registry_push_blob(base_url, "library/busybox", layer_digest, gz.data, gz.len, err);
         free(gz.data);
         if (r >= 0)
-                r = push_blob(base_url, "library/busybox", config_digest, config_s, strlen(config_s), err);
+                r = k8c_lab_registry_push_blob(base_url, "library/busybox", config_digest, config_s,
+                                               strlen(config_s), err);
         if (r < 0)
                 return k8c_error_wrap(err, "push busybox");
-        struct reply rep = { 0 };
-        cleanup_free char *url = k8c_xasprintf("%s/v2/library/busybox/manifests/latest", base_url);
-        r = request("PUT", url, "application/vnd.oci.image.manifest.v1+json", manifest_s, strlen(manifest_s),
-                    &rep, err);
-        if (r >= 0 && rep.code != 201)
-                r = k8c_make_error(err, K8C_EINTERNAL, "PUT %s: HTTP %ld: %.*s", url, rep.code,
-                                   (int)rep.body.len, rep.body.data ? (char *)rep.body.data : "");
-        reply_free(&rep);
+        r = k8c_lab_registry_put_manifest(base_url, "library/busybox", "latest",
+                                          "application/vnd.oci.image.manifest.v1+json", manifest_s, err);
         if (r >= 0 && ret_digest != NULL)
                 *ret_digest = sha256_digest(manifest_s, strlen(manifest_s));
         return r;
