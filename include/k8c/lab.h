@@ -84,8 +84,9 @@ int k8c_lab_cgroup_freeze(const json_t *paths, const char *leaf, bool frozen, k8
 json_t *k8c_lab_cgroup_find(const char *name);
 /* Kills every process below each path and removes the directories, deepest first. */
 void k8c_lab_cgroup_destroy(const json_t *paths);
-/* Sum of RSS (kB) of the processes in a pid file list is done by lab.c; this gives one pid's. */
-long k8c_lab_rss_kb(pid_t pid);
+/* A process's resident memory in kB: RSS (shared library pages counted in full) and PSS (shared
+ * pages divided among the processes sharing them, so PSS sums to real use). */
+void k8c_lab_mem_kb(pid_t pid, long *ret_rss, long *ret_pss);
 
 /* image: builds busybox:latest (OCI) from busybox_path into memory and pushes it as library/busybox (what
  * docker.io/library/busybox resolves to through a mirror) to the registry at

@@ -266,7 +266,7 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
                 extra_mhd[i] = MHD_start_daemon(
                         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &extra_sa[i],
                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_THREAD_POOL_SIZE,
-                        (unsigned int)2, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600,
+                        (unsigned int)4, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600,
                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
                         (unsigned int)1, MHD_OPTION_END);
                 if (extra_mhd[i] == NULL) {

@@ -465,12 +465,38 @@ static int route_pod_cidrs(struct lab *l, struct k8c_client *c, int nodes, k8c_e
         return r < 0 ? r : have;
 }
 
+/* A daemon that exited while the lab comes up (e.g. a kubelet whose registration timed out on a
+ * busy machine) is started again, up to 3 times, as a service manager would. */
+static void revive_daemons(const struct k8c_lab_config *cfg, struct lab *l, json_t *restarts)
+{
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_object_get(l->state, "daemons"), key, v)
+        {
+                cleanup_free char *pidf = pid_path(l, key);
+                if (k8c_lab_pidfile_alive(pidf) > 0)
+                        continue;
+                json_int_t n = json_integer_value(json_object_get(restarts, key));
+                if (n >= 3)
+                        continue;
+                json_object_set_new(restarts, key, json_integer(n + 1));
+                cleanup_error k8c_error_t e = NULL;
+                if (restart_daemon(l, key, &e) < 0)
+                        fprintf(stderr, "\nk8c-lab: cannot restart %s: %s\n", key, k8c_error_msg(&e));
+                else if (!cfg->quiet)
+                        printf("\n • %s had exited (see %s/logs/%s.log); started again\n", key, l->dir, key);
+        }
+}
+
 static int wait_nodes(const struct k8c_lab_config *cfg, struct lab *l, struct k8c_client *c, int nodes,
                       int timeout_s, k8c_error_t *err)
 {
         bool tty = isatty(1) && !cfg->quiet;
         int ready = 0, last = -1;
+        json_auto_t *restarts = json_object();
         for (int waited = 0; waited < timeout_s * 4; waited++) {
+                if (waited % 8 == 7)
+                        revive_daemons(cfg, l, restarts);
                 json_auto_t *list = NULL;
                 ready = 0;
                 if (k8c_client_get(c, "/api/v1/nodes", &list, NULL) == 0) {
@@ -521,7 +547,7 @@ static void print_usage_hint(struct lab *l)
                "  export KUBECONFIG=%s/kubeconfig\n"
                "  kubectl get nodes                       # or: bin/k8cctl --kubeconfig $KUBECONFIG get "
                "nodes\n"
-               "  kubectl run hello --image=busybox -- sleep 3600   # busybox comes from the lab registry\n"
+               "  kubectl run demo --image=busybox -- sleep 3600    # busybox comes from the lab registry\n"
                "  k8c-lab exec %s-node-1 -- wget -qO- http://<clusterIP>\n"
                "  k8c-lab status --name %s;  k8c-lab logs %s-node-1 kubelet --name %s\n"
                "  k8c-lab down --name %s\n",
@@ -953,18 +979,30 @@ int k8c_lab_down(const struct k8c_lab_config *cfg, k8c_error_t *err)
                 cleanup_free char *leaf = k8c_xasprintf("node-%d", i);
                 k8c_lab_cgroup_freeze(cgroups, leaf, false, NULL);
         }
-        /* Node daemons first, then the control plane. */
-        const char *order[] = { "kubelet-", "proxy-",  "controller-manager", "scheduler", "apiserver",
-                                "etcd",     "registry" };
-        for (size_t o = 0; o < K8C_ARRAY_SIZE(order); o++) {
-                const char *key;
-                json_t *v;
-                json_object_foreach(json_object_get(l.state, "daemons"), key, v)
-                {
-                        if (strncmp(key, order[o], strlen(order[o])) != 0)
-                                continue;
-                        cleanup_free char *pidf = pid_path(&l, key);
-                        k8c_lab_pidfile_stop(pidf, 10000);
+        /* Node daemons first, then the control plane; each group is signalled at once and then
+         * waited for, so stopping takes as long as the slowest daemon, not the sum. */
+        const char *groups[][4] = { { "kubelet-", "proxy-", NULL },
+                                    { "controller-manager", "scheduler", NULL },
+                                    { "apiserver", "registry", NULL },
+                                    { "etcd", NULL } };
+        for (size_t g = 0; g < K8C_ARRAY_SIZE(groups); g++) {
+                for (int pass = 0; pass < 2; pass++) {
+                        const char *key;
+                        json_t *v;
+                        json_object_foreach(json_object_get(l.state, "daemons"), key, v)
+                        {
+                                bool member = false;
+                                for (size_t m = 0; groups[g][m] != NULL; m++)
+                                        member |= strncmp(key, groups[g][m], strlen(groups[g][m])) == 0;
+                                if (!member)
+                                        continue;
+                                cleanup_free char *pidf = pid_path(&l, key);
+                                pid_t pid = k8c_lab_pidfile_alive(pidf);
+                                if (pass == 0 && pid > 0)
+                                        kill(pid, SIGTERM);
+                                else if (pass == 1)
+                                        k8c_lab_pidfile_stop(pidf, 10000);
+                        }
                 }
         }
         for (int i = 1; i <= nodes; i++) {
@@ -1044,26 +1082,34 @@ int k8c_lab_status(const struct k8c_lab_config *cfg, k8c_error_t *err)
                 printf("\n(apiserver not answering)\n");
         }
         k8c_client_free(c);
-        printf("\n%-20s %-8s %-10s %s\n", "DAEMON", "PID", "RSS(kB)", "WHERE");
-        long total = 0;
+        printf("\n%-20s %-8s %-9s %-9s %s\n", "DAEMON", "PID", "RSS(kB)", "PSS(kB)", "WHERE");
+        long total_rss = 0, total_pss = 0;
         const char *key;
         json_t *v;
         json_object_foreach(json_object_get(l.state, "daemons"), key, v)
         {
                 cleanup_free char *pidf = pid_path(&l, key);
                 pid_t pid = k8c_lab_pidfile_alive(pidf);
-                long rss = pid > 0 ? k8c_lab_rss_kb(pid) : 0;
+                long rss = 0, pss = 0;
+                if (pid > 0)
+                        k8c_lab_mem_kb(pid, &rss, &pss);
                 /* The budget covers the control plane, kubelets and proxies, not the registry. */
-                if (strcmp(key, "registry") != 0 && strcmp(key, "etcd") != 0)
-                        total += rss;
+                if (strcmp(key, "registry") != 0 && strcmp(key, "etcd") != 0) {
+                        total_rss += rss;
+                        total_pss += pss;
+                }
                 const char *ns = json_string_value(json_object_get(v, "netns"));
                 if (pid > 0)
-                        printf("%-20s %-8d %-10ld %s\n", key, (int)pid, rss, ns ?: "host");
+                        printf("%-20s %-8d %-9ld %-9ld %s\n", key, (int)pid, rss, pss, ns ?: "host");
                 else
-                        printf("%-20s %-8s %-10s %s\n", key, "stopped", "-", ns ?: "host");
+                        printf("%-20s %-8s %-9s %-9s %s\n", key, "stopped", "-", "-", ns ?: "host");
         }
-        printf("\ntotal RSS of control plane + kubelets + proxies: %ld kB (%.1f MB)\n", total,
-               total / 1024.0);
+        printf("\ntotal RSS of control plane + kubelets + proxies: %ld kB (%.1f MB)\n", total_rss,
+               total_rss / 1024.0);
+        printf("total PSS of control plane + kubelets + proxies: %ld kB (%.1f MB; shared library pages "
+               "counted "
+               "once)\n",
+               total_pss, total_pss / 1024.0);
         lab_free(&l);
         return 0;
 }

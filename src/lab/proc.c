@@ -315,19 +315,22 @@ void k8c_lab_cgroup_destroy(const json_t *paths)
         }
 }
 
-long k8c_lab_rss_kb(pid_t pid)
+void k8c_lab_mem_kb(pid_t pid, long *ret_rss, long *ret_pss)
 {
         char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+        *ret_rss = *ret_pss = 0;
         cleanup_fclose FILE *f = fopen(path, "re");
         if (f == NULL)
-                return 0;
+                return;
         char line[256];
-        long kb = 0;
-        while (fgets(line, sizeof(line), f) != NULL)
-                if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-                        break;
-        return kb;
+        long kb;
+        while (fgets(line, sizeof(line), f) != NULL) {
+                if (sscanf(line, "Rss: %ld kB", &kb) == 1)
+                        *ret_rss = kb;
+                else if (sscanf(line, "Pss: %ld kB", &kb) == 1)
+                        *ret_pss = kb;
+        }
 }
 
 /* ---- processes ---- */
