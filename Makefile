@@ -134,8 +134,10 @@ fuzz: deps $(FUZZ_BINS)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus-$$n fuzz/seeds/$$n; done
 
 # ---- lab ---------------------------------------------------------------------
+# A 2-node lab with examples/hello/ applied; waits until the hello Service answers
+# through its ClusterIP from inside a lab node (scripts/lab-up.sh).
 up: all
-	$(BINDIR)/k8c-lab up --nodes 2
+	@BINDIR=$(BINDIR) scripts/lab-up.sh
 
 down:
 	$(BINDIR)/k8c-lab down

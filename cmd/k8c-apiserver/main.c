@@ -25,7 +25,8 @@ int main(int argc, char **argv)
         int64_t watch_queue = 16 * 1024 * 1024;
         int64_t event_ttl_ms = 3600 * 1000;
         const struct k8c_flag flags[] = {
-                { "bind-address", 0, K8C_FLAG_STRING, &bind_address, "IP address to listen on", NULL },
+                { "bind-address", 0, K8C_FLAG_STRING, &bind_address,
+                  "IPv4 address to listen on (a comma-separated list serves on each)", NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port to serve the API on (plain HTTP)", NULL },
                 { "data-dir", 0, K8C_FLAG_STRING, &data_dir, "directory of the SQLite store", NULL },
                 { "storage-backend", 0, K8C_FLAG_STRING, &storage_backend, "storage backend: sqlite or etcd",

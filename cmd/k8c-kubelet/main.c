@@ -37,6 +37,7 @@ int main(int argc, char **argv)
         char *runc_root = NULL, *runc_binary = NULL, *log_dir = NULL, *netns_dir = NULL,
              *cgroup_parent = NULL;
         char *address = "0.0.0.0";
+        char *registry_mirror = NULL;
         int port = 10250;
         const struct k8c_flag flags[] = {
                 { "kubeconfig", 0, K8C_FLAG_STRING, &kubeconfig,
@@ -74,6 +75,10 @@ int main(int argc, char **argv)
                 { "node-status-update-frequency", 0, K8C_FLAG_DURATION, &status_interval_ms,
                   "node status is written at least this often", NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port of the kubelet API", NULL },
+                { "registry-mirror", 0, K8C_FLAG_STRING, &registry_mirror,
+                  "http://host:port: pull images (docker.io ones from this mirror) into <root-dir>/images; "
+                  "default: every container runs on the host's busybox",
+                  NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
@@ -111,6 +116,7 @@ int main(int argc, char **argv)
                 .lease_interval_ms = lease_interval_ms,
                 .status_interval_ms = status_interval_ms,
                 .port = port,
+                .registry_mirror = registry_mirror,
         };
         int r = k8c_kubelet_run(&cfg, &stop, &err);
         if (r < 0)

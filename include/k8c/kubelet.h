@@ -40,6 +40,9 @@ struct k8c_kubelet_config {
         int workers;                /* pod worker threads; default 4 */
         int port;                   /* kubelet API port, reported as daemonEndpoints.kubeletEndpoint.Port */
         const char *address;        /* kubelet API address; NULL = no API server (tests) */
+        /* "http://host:port": images are pulled (docker.io ones from this mirror) into
+         * <root_dir>/images; NULL = the host's busybox is every container's rootfs. Borrowed. */
+        const char *registry_mirror;
 };
 
 struct k8c_kubelet;
@@ -113,8 +116,9 @@ struct k8c_runc_config {
         const char *cgroup_parent; /* relative to the kubelet's cgroups; default "k8c" */
         const char *node_name;
         const char *pod_cidr;
-        const char *busybox; /* default /bin/busybox */
-        const char *bridge;  /* default k8c0 */
+        const char *busybox;         /* default /bin/busybox */
+        const char *bridge;          /* default k8c0 */
+        const char *registry_mirror; /* non-NULL: images pulled into <root_dir>/images (image.h) */
 };
 int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_error_t *err);
 extern const struct k8c_runtime_ops k8c_runc_runtime_ops;
@@ -125,9 +129,11 @@ struct k8c_oci_inputs {
         const json_t *container;
         const char *pod_ip;
         const char *node_name;
-        const char *netns;         /* path joined */
-        const char *pod_dir;       /* holds uts, ipc, hosts, resolv.conf, hostname */
-        const char *cgroup_parent; /* cgroupsPath = <parent>/pod<uid>/<container> */
+        const char *netns;          /* path joined */
+        const char *pod_dir;        /* holds uts, ipc, hosts, resolv.conf, hostname */
+        const char *cgroup_parent;  /* cgroupsPath = <parent>/pod<uid>/<container> */
+        const json_t *image_config; /* the image config's "config" (Entrypoint, Cmd, Env, WorkingDir); NULL =
+                                       none */
 };
 json_t *k8c_oci_spec(const struct k8c_oci_inputs *in);
 

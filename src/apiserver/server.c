@@ -203,10 +203,29 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         pthread_mutex_init(&srv->alloc_lock, NULL);
         int r;
 
-        struct sockaddr_in sa;
-        r = parse_addr(srv->cfg.bind_address, srv->cfg.port, &sa, err);
-        if (r < 0)
-                return r;
+        /* --bind-address may list several addresses (e.g. loopback and a lab bridge): the first
+         * is served by srv->mhd, each further one by a daemon of its own with the same handlers. */
+        enum { MAX_EXTRA_BINDS = 3 };
+        struct sockaddr_in sa, extra_sa[MAX_EXTRA_BINDS];
+        struct MHD_Daemon *extra_mhd[MAX_EXTRA_BINDS] = { NULL };
+        int nextra = 0;
+        {
+                char *addrs = k8c_xstrdup(srv->cfg.bind_address);
+                char *save = NULL;
+                char *first = strtok_r(addrs, ",", &save);
+                r = parse_addr(first != NULL ? first : "", srv->cfg.port, &sa, err);
+                for (char *a = strtok_r(NULL, ",", &save); r >= 0 && a != NULL;
+                     a = strtok_r(NULL, ",", &save)) {
+                        if (nextra == MAX_EXTRA_BINDS)
+                                r = k8c_make_error(err, K8C_EUSAGE, "at most %d bind addresses",
+                                                   MAX_EXTRA_BINDS + 1);
+                        else
+                                r = parse_addr(a, srv->cfg.port, &extra_sa[nextra++], err);
+                }
+                free(addrs);
+                if (r < 0)
+                        return r;
+        }
 
         /* Block the stop signals before any thread starts so only sigwait sees them. */
         sigset_t set;
@@ -244,6 +263,20 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
                 on_completed, srv, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)4,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+        for (int i = 0; srv->mhd != NULL && i < nextra; i++) {
+                extra_mhd[i] = MHD_start_daemon(
+                        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &extra_sa[i],
+                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_THREAD_POOL_SIZE,
+                        (unsigned int)4, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600,
+                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                        (unsigned int)1, MHD_OPTION_END);
+                if (extra_mhd[i] == NULL) {
+                        MHD_stop_daemon(srv->mhd);
+                        srv->mhd = NULL;
+                        for (int j = 0; j < i; j++)
+                                MHD_stop_daemon(extra_mhd[j]);
+                }
+        }
         if (srv->mhd == NULL) {
                 r = k8c_make_error(err, K8C_EINTERNAL, "cannot listen on %s:%d", srv->cfg.bind_address,
                                    srv->cfg.port);
@@ -266,8 +299,12 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         /* Stop accepting; then end watches (they resume and finish their streams) and give
          * the streams a moment to flush before the daemon goes. */
         MHD_quiesce_daemon(srv->mhd);
+        for (int i = 0; i < nextra; i++)
+                MHD_quiesce_daemon(extra_mhd[i]);
         k8c_event_ttl_stop(srv);
         k8c_watch_cache_stop(srv);
+        for (int i = 0; i < nextra; i++)
+                MHD_stop_daemon(extra_mhd[i]);
         MHD_stop_daemon(srv->mhd);
         srv->mhd = NULL;
         k8c_watch_cache_free(srv);

@@ -62,6 +62,7 @@ int k8c_kubelet_ensure_runtime_locked(struct k8c_kubelet *k, const char *pod_cid
                         .cgroup_parent = k->cfg.cgroup_parent,
                         .node_name = k->node_name,
                         .pod_cidr = pod_cidr,
+                        .registry_mirror = k->cfg.registry_mirror,
                 };
                 r = k8c_runc_runtime_new(&rc, &k->rt, err);
                 k->rt_ops = &k8c_runc_runtime_ops;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/image.h"
 #include "k8c/json.h"
 #include "k8c/kubelet.h"
 #include "k8c/quantity.h"
@@ -28,8 +29,18 @@ static json_t *env_of(const struct k8c_oci_inputs *in)
 {
         const char *pod_name = k8c_json_get_string(in->pod, "metadata.name") ?: "";
         json_t *env = json_array();
-        json_array_append_new(
-                env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+        bool image_path = false;
+        size_t k;
+        json_t *ie;
+        json_array_foreach(json_object_get(in->image_config, "Env"), k, ie)
+        {
+                if (strncmp(json_string_value(ie) ?: "", "PATH=", 5) == 0)
+                        image_path = true;
+        }
+        if (!image_path)
+                json_array_append_new(
+                        env,
+                        json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
         json_array_append_new(env, json_sprintf("HOSTNAME=%s", pod_name));
         size_t i;
         json_t *e;
@@ -44,16 +55,16 @@ static json_t *env_of(const struct k8c_oci_inputs *in)
                         value = field_value(in, path);
                 json_array_append_new(env, json_sprintf("%s=%s", name, value ?: ""));
         }
+        /* The image's Env first, overridden by name by ours. */
+        if (in->image_config != NULL)
+                return k8c_image_container_env(in->image_config, env);
         return env;
 }
 
-static json_t *args_of(const json_t *c)
+static json_t *args_of(const json_t *c, const json_t *image_config)
 {
-        json_t *args = json_array();
-        size_t i;
-        json_t *a;
-        json_array_foreach(json_object_get(c, "command"), i, a) json_array_append(args, a);
-        json_array_foreach(json_object_get(c, "args"), i, a) json_array_append(args, a);
+        /* Kubernetes' rules over the image's Entrypoint and Cmd (none without an image config). */
+        json_t *args = k8c_image_container_args(c, image_config);
         /* busybox's image default command. */
         if (json_array_size(args) == 0)
                 json_array_append_new(args, json_string("sh"));
@@ -115,7 +126,7 @@ json_t *k8c_oci_spec(const struct k8c_oci_inputs *in)
 {
         const char *uid = k8c_json_get_string(in->pod, "metadata.uid") ?: "none";
         const char *cname = json_string_value(json_object_get(in->container, "name")) ?: "c";
-        const char *cwd = json_string_value(json_object_get(in->container, "workingDir"));
+        const char *cwd = k8c_image_working_dir(in->container, in->image_config);
         cleanup_free char *uts = k8c_xasprintf("%s/uts", in->pod_dir);
         cleanup_free char *ipc = k8c_xasprintf("%s/ipc", in->pod_dir);
         cleanup_free char *hosts = k8c_xasprintf("%s/hosts", in->pod_dir);
@@ -124,11 +135,11 @@ json_t *k8c_oci_spec(const struct k8c_oci_inputs *in)
         cleanup_free char *cgroups = k8c_xasprintf("%s/pod%s/%s", in->cgroup_parent, uid, cname);
 
         json_t *c = caps();
-        json_t *process = json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b}",
-                                    "terminal", false, "user", "uid", 0, "gid", 0, "args",
-                                    args_of(in->container), "env", env_of(in), "cwd",
-                                    cwd != NULL && cwd[0] == '/' ? cwd : "/", "capabilities", "bounding", c,
-                                    "effective", c, "permitted", c, "ambient", c, "noNewPrivileges", true);
+        json_t *process =
+                json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b}", "terminal",
+                          false, "user", "uid", 0, "gid", 0, "args", args_of(in->container, in->image_config),
+                          "env", env_of(in), "cwd", cwd, "capabilities", "bounding", c, "effective", c,
+                          "permitted", c, "ambient", c, "noNewPrivileges", true);
         /* No rlimits: the kubelet's own are inherited (raising them may be refused, as in CI sandboxes). */
         json_decref(c);
 

@@ -299,8 +299,9 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                         pod_event(k, pod, "Warning", "Failed", "Error: %s", k8c_error_msg(err));
                         /* Shown in the status as the real kubelet does; the pod is retried with
                          * back-off once the status is written. */
-                        view->waiting_reason =
-                                r == -(int)K8C_ENOTFOUND ? "ErrImagePull" : "CreateContainerError";
+                        view->waiting_reason = r == -(int)K8C_ENOTFOUND          ? "ErrImagePull"
+                                               : r == -(int)K8C_ETOOMANYREQUESTS ? "ImagePullBackOff"
+                                                                                 : "CreateContainerError";
                         *msg = k8c_xstrdup(k8c_error_msg(err));
                         view->waiting_message = *msg;
                         view->state.phase = K8C_CONTAINER_ABSENT;

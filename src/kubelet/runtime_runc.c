@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/image.h"
 #include "k8c/json.h"
 #include "k8c/kubelet.h"
 #include "kubelet/kubelet_int.h"
@@ -41,6 +42,7 @@ struct runc_runtime {
         struct k8c_ipam *ipam;
         char gw[16];
         int prefix;
+        struct k8c_image_store *images; /* with --registry-mirror; NULL = host busybox rootfs */
 };
 
 static char *dupn(const char *s)
@@ -212,6 +214,15 @@ int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_e
         rt->cfg.bridge = k8c_xstrdup(cfg->bridge ?: "k8c0");
         rt->prefix = prefix;
         *ret_rt = rt;
+        if (cfg->registry_mirror != NULL) {
+                cleanup_free char *images = k8c_xasprintf("%s/images", rt->cfg.root_dir);
+                r = k8c_image_store_new(images, cfg->registry_mirror, &rt->images, err);
+                if (r < 0) {
+                        *ret_rt = NULL;
+                        k8c_runc_runtime_ops.free(rt);
+                        return r;
+                }
+        }
         cleanup_free char *ipam_file = k8c_xasprintf("%s/ipam", rt->cfg.root_dir);
         r = mkdirs(rt->cfg.root_dir, err);
         if (r >= 0)
@@ -244,6 +255,7 @@ static void runc_free(void *opaque)
         if (rt == NULL)
                 return;
         k8c_ipam_free(rt->ipam);
+        k8c_image_store_free(rt->images);
         pthread_mutex_destroy(&rt->reap_lock);
         free((char *)rt->cfg.root_dir);
         free((char *)rt->cfg.log_dir);
@@ -328,8 +340,95 @@ static int copy_file(const char *src, const char *dst, k8c_error_t *err)
         return 0;
 }
 
-/* The rootfs of image "busybox[:tag]": the host's static busybox plus its applet links.
- * Pulling images from a registry is a later step. */
+/* Copies an unpacked image tree (files, directories, symlinks; modes and owners) into a container's
+ * rootfs. nftw has no context argument, hence the thread-local roots. */
+static __thread const char *copy_src, *copy_dst;
+static __thread int copy_errno;
+
+static int copy_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        cleanup_free char *to = k8c_xasprintf("%s%s", copy_dst, path + strlen(copy_src));
+        int r = 0;
+        if (flag == FTW_D) {
+                r = mkdir(to, st->st_mode & 07777) < 0 && errno != EEXIST ? -1 : 0;
+                if (r == 0)
+                        chmod(to, st->st_mode & 07777);
+        } else if (flag == FTW_SL) {
+                char target[4096];
+                ssize_t n = readlink(path, target, sizeof(target) - 1);
+                if (n >= 0) {
+                        target[n] = '\0';
+                        r = symlink(target, to) < 0 && errno != EEXIST ? -1 : 0;
+                }
+        } else if (flag == FTW_F && S_ISREG(st->st_mode)) {
+                cleanup_close int in = open(path, O_RDONLY | O_CLOEXEC);
+                cleanup_close int out =
+                        open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st->st_mode & 07777);
+                if (in < 0 || out < 0)
+                        r = -1;
+                char buf[65536];
+                ssize_t n = 0;
+                while (r == 0 && (n = read(in, buf, sizeof(buf))) > 0)
+                        if (write(out, buf, (size_t)n) != n)
+                                r = -1;
+                if (n < 0)
+                        r = -1;
+                if (r == 0)
+                        fchmod(out, st->st_mode & 07777);
+        } else {
+                return 0; /* fifos, sockets: not part of a rootfs */
+        }
+        if (r < 0) {
+                copy_errno = errno;
+                return 1;
+        }
+        if (lchown(to, st->st_uid, st->st_gid) < 0) {
+                /* Ownership is best-effort (e.g. in a user namespace). */
+        }
+        return 0;
+}
+
+static int copy_tree(const char *src, const char *dst, k8c_error_t *err)
+{
+        copy_src = src;
+        copy_dst = dst;
+        copy_errno = 0;
+        if (nftw(src, copy_cb, 32, FTW_PHYS) != 0)
+                return k8c_make_errno(err, copy_errno != 0 ? copy_errno : EIO, "copy image into %s", dst);
+        return 0;
+}
+
+/* With an image store: the image pulled per imagePullPolicy and copied into this container's
+ * rootfs once (a restart keeps it); its config goes to *ret_config. */
+static int prepare_image_rootfs(struct runc_runtime *rt, const json_t *container, const char *rootfs,
+                                json_t **ret_config, k8c_error_t *err)
+{
+        const char *image = json_string_value(json_object_get(container, "image"));
+        const char *policy = json_string_value(json_object_get(container, "imagePullPolicy"));
+        struct k8c_image img;
+        int r = k8c_image_ensure(rt->images, image ?: "", policy, &img, err);
+        if (r < 0)
+                return r;
+        cleanup_free char *done = k8c_xasprintf("%s.image", rootfs);
+        cleanup_free char *have = read_file(done);
+        if (have == NULL || strcmp(have, img.image_id) != 0) {
+                rm_rf(rootfs);
+                cleanup_free char *tmp = k8c_xasprintf("%s.tmp", rootfs);
+                rm_rf(tmp);
+                r = copy_tree(img.rootfs, tmp, err);
+                if (r >= 0 && rename(tmp, rootfs) < 0)
+                        r = k8c_make_errno(err, errno, "rename %s", tmp);
+                if (r >= 0)
+                        r = write_file(done, img.image_id, err);
+        }
+        if (r >= 0)
+                *ret_config = json_incref(img.config);
+        k8c_image_free(&img);
+        return r;
+}
+
+/* Without an image store, the rootfs of image "busybox[:tag]": the host's static busybox plus its
+ * applet links. */
 static int prepare_rootfs(struct runc_runtime *rt, const char *image, const char *rootfs, k8c_error_t *err)
 {
         if (image == NULL || (strcmp(image, "busybox") != 0 && strncmp(image, "busybox:", 8) != 0 &&
@@ -385,7 +484,11 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
         int r = mkdirs(dir, err);
         if (r < 0)
                 return r;
-        r = prepare_rootfs(rt, json_string_value(json_object_get(container, "image")), rootfs, err);
+        json_auto_t *image_config = NULL;
+        if (rt->images != NULL)
+                r = prepare_image_rootfs(rt, container, rootfs, &image_config, err);
+        else
+                r = prepare_rootfs(rt, json_string_value(json_object_get(container, "image")), rootfs, err);
         if (r < 0)
                 return r;
         cleanup_free char *pdir = pod_dir(rt, uid);
@@ -400,6 +503,7 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
                 .netns = netns,
                 .pod_dir = pdir,
                 .cgroup_parent = rt->cfg.cgroup_parent,
+                .image_config = image_config,
         };
         json_auto_t *spec = k8c_oci_spec(&in);
         cleanup_free char *cfg_path = k8c_xasprintf("%s/config.json", dir);
