@@ -40,12 +40,13 @@ k() { kubectl --request-timeout=20s "$@"; }
 node() { echo "$LAB-node-$1"; }
 in_node() { local n=$1; shift; k8c-lab exec --name "$LAB" "$(node "$n")" -- "$@"; }
 # wget from inside node N: prints the body.
-fetch() { in_node "$1" busybox wget -q -T 3 -O - "$2"; }
+fetch() { in_node "$1" curl -s -m 3 "$2"; }
 jp() { k get "$1" -o "jsonpath=$2" 2>/dev/null; }
 pod_ready() { [ "$(jp "pod/$1" '{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 pod_phase_is() { [ "$(jp "pod/$1" '{.status.phase}')" = "$2" ]; }
 rollout_done() { k rollout status "deployment/$1" --timeout=5s; }
 svc_ip() { jp "svc/$1" '{.spec.clusterIP}'; }
+dns_ip() { k get svc kube-dns -n kube-system -o 'jsonpath={.spec.clusterIP}' 2>/dev/null; }
 
 cleanup() {
   local rc=$?
@@ -92,7 +93,7 @@ s_hello_service() {
 }
 
 s_dns() {
-  local dns; dns=$(svc_ip kube-dns)
+  local dns; dns=$(dns_ip)
   [ -n "$dns" ] || { bad dns "no kube-dns service"; return; }
   local out
   out=$(in_node 1 busybox nslookup hello.default.svc.cluster.local "$dns" 2>&1)
@@ -127,7 +128,7 @@ s_labels() {
   k apply -f "$SRC/examples/labels/" >/dev/null || { bad labels "apply failed"; return; }
   names() { k get pods -l "$1" -o name | sed 's|pod/||' | sort | tr '\n' ' '; }
   [ "$(names 'app in (alpaca,bandicoot),ver=2')" = "alpaca-test bandicoot-prod bandicoot-staging " ] || { bad labels "set-based + equality"; return; }
-  [ "$(names 'env notin (prod),app')" = "alpaca-test bandicoot-staging " ] || { bad labels "notin"; return; }
+  [ "$(names 'env notin (prod),app in (alpaca,bandicoot)')" = "alpaca-test bandicoot-staging " ] || { bad labels "notin"; return; }
   [ "$(names 'canary')" = "bandicoot-staging " ] || { bad labels "exists"; return; }
   [ "$(names '!canary,app=alpaca')" = "alpaca-prod alpaca-test " ] || { bad labels "does not exist"; return; }
   k delete pods -l app=bandicoot --wait=false >/dev/null
@@ -233,14 +234,14 @@ s_services() {
   k apply -f "$SRC/examples/services/" >/dev/null || { bad services "apply failed"; return; }
   wait_until 120 rollout_done backend || { bad services "backend not rolled out"; return; }
   [ "$(svc_ip backend-fixed)" = 10.96.100.100 ] || { bad services "chosen ClusterIP not kept"; return; }
-  wait_until 30 sh -c "k8c-lab exec --name $LAB $(node 2) -- busybox wget -q -T 3 -O - http://10.96.100.100/ | grep -q backend" \
+  wait_until 30 sh -c "k8c-lab exec --name $LAB $(node 2) -- curl -s -m 3 http://10.96.100.100/ | grep -q backend" \
     || { bad services "chosen ClusterIP does not answer"; return; }
   # NodePort: from node 3 to node 1's address.
   local n1ip; n1ip=$(jp "node/$(node 1)" '{.status.addresses[?(@.type=="InternalIP")].address}')
-  wait_until 30 sh -c "k8c-lab exec --name $LAB $(node 3) -- busybox wget -q -T 3 -O - http://$n1ip:30080/ | grep -q backend" \
+  wait_until 30 sh -c "k8c-lab exec --name $LAB $(node 3) -- curl -s -m 3 http://$n1ip:30080/ | grep -q backend" \
     || { bad services "NodePort 30080 on $n1ip does not answer"; return; }
   [ -n "$(jp svc/backend-lb '{.spec.ports[0].nodePort}')" ] || { bad services "LoadBalancer has no nodePort"; return; }
-  local dns; dns=$(svc_ip kube-dns)
+  local dns; dns=$(dns_ip)
   in_node 1 busybox nslookup docs.default.svc.cluster.local "$dns" 2>&1 | grep -qi "backend.default.svc.cluster.local\|canonical" \
     || { bad services "ExternalName not answered as CNAME"; return; }
   [ "$(jp endpoints/external-db '{.subsets[0].addresses[0].ip}')" = 10.250.0.10 ] || { bad services "manual endpoints changed"; return; }
@@ -281,14 +282,14 @@ s_deployment() {
   wait_until 120 rollout_done web || { bad deployment "v1 rollout"; return; }
   k expose deployment web --port 80 --target-port 8080 >/dev/null 2>&1 || true
   local ip; ip=$(svc_ip web)
-  wait_until 20 sh -c "k8c-lab exec --name $LAB $(node 1) -- busybox wget -q -T 3 -O - http://$ip/ | grep -q v1" || { bad deployment "v1 not served"; return; }
+  wait_until 20 sh -c "k8c-lab exec --name $LAB $(node 1) -- curl -s -m 3 http://$ip/ | grep -q v1" || { bad deployment "v1 not served"; return; }
   k set env deployment/web VERSION=v2 >/dev/null || { bad deployment "set env"; return; }
   wait_until 180 rollout_done web || { bad deployment "v2 rollout did not finish"; return; }
-  wait_until 20 sh -c "k8c-lab exec --name $LAB $(node 2) -- busybox wget -q -T 3 -O - http://$ip/ | grep -q v2" || { bad deployment "v2 not served"; return; }
+  wait_until 20 sh -c "k8c-lab exec --name $LAB $(node 2) -- curl -s -m 3 http://$ip/ | grep -q v2" || { bad deployment "v2 not served"; return; }
   [ "$(k get rs -l app=web --no-headers | wc -l)" -ge 2 ] || { bad deployment "old ReplicaSet not kept"; return; }
   k rollout undo deployment/web >/dev/null || { bad deployment "undo"; return; }
   wait_until 180 rollout_done web || { bad deployment "rollback did not finish"; return; }
-  wait_until 20 sh -c "k8c-lab exec --name $LAB $(node 3) -- busybox wget -q -T 3 -O - http://$ip/ | grep -q v1" || { bad deployment "v1 not back after undo"; return; }
+  wait_until 20 sh -c "k8c-lab exec --name $LAB $(node 3) -- curl -s -m 3 http://$ip/ | grep -q v1" || { bad deployment "v1 not back after undo"; return; }
   ok deployment-rollout-rollback
 }
 
