@@ -353,7 +353,24 @@ s_hpa() {
 # Node failure: stop node 3's kubelet; the node goes NotReady and the pods of a
 # ReplicaSet that were there are replaced on the other nodes.
 s_node_failure() {
-  k create deployment spread --image=busybox --replicas=3 -- sleep 3600 >/dev/null || { bad node-failure "create"; return; }
+  # Pods tolerate an unreachable node for 300 s by default; these ask for 5 s.
+  k apply -f - >/dev/null <<'YAML' || { bad node-failure "create"; return; }
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: spread}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: spread}}
+  template:
+    metadata: {labels: {app: spread}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      tolerations:
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 5}
+      - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 5}
+      containers:
+      - {name: app, image: busybox, command: ["sleep", "3600"]}
+YAML
   wait_until 120 rollout_done spread || { bad node-failure "not rolled out"; return; }
   local victim; victim=$(node 3)
   k8c-lab node stop --name "$LAB" "$victim" >/dev/null || { bad node-failure "node stop"; return; }
