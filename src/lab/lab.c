@@ -350,7 +350,7 @@ static int write_kubeconfig(const char *path, const char *name, const char *serv
         return write_text(path, with_nl, err);
 }
 
-static int wait_http(const char *url, int timeout_s, k8c_error_t *err)
+static int wait_http(const char *url, const char *path, int timeout_s, k8c_error_t *err)
 {
         struct k8c_client_config cc = { .server = url, .max_retries = 1, .timeout_ms = 2000 };
         struct k8c_client *c = NULL;
@@ -360,7 +360,7 @@ static int wait_http(const char *url, int timeout_s, k8c_error_t *err)
         r = -1;
         for (int waited = 0; waited < timeout_s * 10 && r < 0; waited++) {
                 struct k8c_response resp = { 0 };
-                if (k8c_client_do(c, "GET", "/v2/", NULL, NULL, &resp, NULL) >= 0)
+                if (k8c_client_do(c, "GET", path, NULL, NULL, &resp, NULL) >= 0)
                         r = 0;
                 k8c_response_free(&resp);
                 if (r < 0)
@@ -743,6 +743,10 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
                         json_decref(aargv);
                         goto out;
                 }
+                if ((r = wait_http(client_url, "/health", 60, err)) < 0) {
+                        json_decref(aargv);
+                        goto out;
+                }
                 json_array_append_new(aargv, json_string("--storage-backend=etcd"));
                 json_array_append_new(aargv, json_sprintf("--etcd-servers=%s", client_url));
                 progress(cfg, "etcd on %s", client_url);
@@ -772,7 +776,7 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
                 goto out;
         progress(cfg, "controller-manager and scheduler started");
 
-        if ((r = wait_http(regurl, 30, err)) < 0)
+        if ((r = wait_http(regurl, "/v2/", 30, err)) < 0)
                 goto out;
         cleanup_free char *digest = NULL;
         if ((r = k8c_lab_push_busybox(regurl, "/bin/busybox", &digest, err)) < 0)
