@@ -20,6 +20,7 @@ static const char synopsis[] = "up|down|status|kubeconfig [flags]\n"
 int main(int argc, char **argv)
 {
         char *name = "lab";
+        bool name_set = false;
         int nodes = 2;
         char *node_capacity = "cpu=2,memory=2Gi";
         char *storage = "sqlite";
@@ -27,8 +28,10 @@ int main(int argc, char **argv)
         char *bindir = NULL;
         bool quiet = false;
         const struct k8c_flag flags[] = {
-                { "name", 0, K8C_FLAG_STRING, &name, "name of the lab (prefix of everything it creates)",
-                  NULL },
+                { "name", 0, K8C_FLAG_STRING, &name,
+                  "name of the lab (prefix of everything it creates); logs/exec/node take it from "
+                  "a node named <name>-node-<i> when not given",
+                  &name_set },
                 { "nodes", 0, K8C_FLAG_INT, &nodes, "number of nodes", NULL },
                 { "node-capacity", 0, K8C_FLAG_STRING, &node_capacity, "capacity of each node", NULL },
                 { "storage", 0, K8C_FLAG_STRING, &storage, "storage backend: sqlite or etcd", NULL },
@@ -42,7 +45,8 @@ int main(int argc, char **argv)
         struct k8c_flags_result args;
         k8c_flags_parse_or_exit(flags, argc, argv, "k8c-lab", synopsis, &args);
         const struct k8c_lab_config cfg = {
-                .name = name,
+                /* NULL: "lab", or the prefix of the node named on the command line. */
+                .name = name_set ? name : NULL,
                 .nodes = nodes,
                 .node_capacity = node_capacity,
                 .storage = storage,

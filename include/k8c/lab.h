@@ -21,7 +21,8 @@
 #include "k8c/error.h"
 
 struct k8c_lab_config {
-        const char *name;          /* default "lab"; [a-z0-9-], at most 10 characters */
+        const char *name;          /* [a-z0-9-], at most 10 characters; NULL = "lab", or for logs, exec
+                                    * and node the <name> of the node "<name>-node-<i>" they are given */
         int nodes;                 /* default 2 */
         const char *node_capacity; /* default "cpu=2,memory=2Gi" */
         const char *storage;       /* "sqlite" (default) or "etcd" */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -398,8 +399,17 @@ static int copy_tree(const char *src, const char *dst, k8c_error_t *err)
         return 0;
 }
 
-/* With an image store: the image pulled per imagePullPolicy and copied into this container's
- * rootfs once (a restart keeps it); its config goes to *ret_config. */
+static bool is_mountpoint(const char *path)
+{
+        struct stat a, b;
+        cleanup_free char *parent = k8c_xasprintf("%s/..", path);
+        return stat(path, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+/* With an image store: the image pulled per imagePullPolicy and mounted read-write over it with
+ * overlayfs (a fresh upper layer per start, as Kubernetes gives a restarted container a new
+ * writable layer), or copied when overlayfs is refused; its config goes to *ret_config. The
+ * <rootfs>.image file names the image the rootfs holds. */
 static int prepare_image_rootfs(struct runc_runtime *rt, const json_t *container, const char *rootfs,
                                 json_t **ret_config, k8c_error_t *err)
 {
@@ -412,19 +422,47 @@ static int prepare_image_rootfs(struct runc_runtime *rt, const json_t *container
         cleanup_free char *done = k8c_xasprintf("%s.image", rootfs);
         cleanup_free char *have = read_file(done);
         if (have == NULL || strcmp(have, img.image_id) != 0) {
+                unlink(done);
+                if (is_mountpoint(rootfs))
+                        umount2(rootfs, MNT_DETACH);
                 rm_rf(rootfs);
-                cleanup_free char *tmp = k8c_xasprintf("%s.tmp", rootfs);
-                rm_rf(tmp);
-                r = copy_tree(img.rootfs, tmp, err);
-                if (r >= 0 && rename(tmp, rootfs) < 0)
-                        r = k8c_make_errno(err, errno, "rename %s", tmp);
+                cleanup_free char *upper = k8c_xasprintf("%s.upper", rootfs);
+                cleanup_free char *work = k8c_xasprintf("%s.work", rootfs);
+                rm_rf(upper);
+                rm_rf(work);
+                if ((r = mkdirs(rootfs, err)) < 0 || (r = mkdirs(upper, err)) < 0 ||
+                    (r = mkdirs(work, err)) < 0)
+                        goto out;
+                cleanup_free char *opts =
+                        k8c_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", img.rootfs, upper, work);
+                if (mount("overlay", rootfs, "overlay", 0, opts) < 0) {
+                        rmdir(rootfs);
+                        cleanup_free char *tmp = k8c_xasprintf("%s.tmp", rootfs);
+                        rm_rf(tmp);
+                        r = copy_tree(img.rootfs, tmp, err);
+                        if (r >= 0 && rename(tmp, rootfs) < 0)
+                                r = k8c_make_errno(err, errno, "rename %s", tmp);
+                }
                 if (r >= 0)
                         r = write_file(done, img.image_id, err);
         }
+out:
         if (r >= 0)
                 *ret_config = json_incref(img.config);
         k8c_image_free(&img);
         return r;
+}
+
+/* Unmounts an overlay rootfs (after its container is gone) so the next start mounts a fresh one
+ * and the pod directory can be removed. */
+static void release_rootfs(const char *container_dir)
+{
+        cleanup_free char *rootfs = k8c_xasprintf("%s/rootfs", container_dir);
+        if (!is_mountpoint(rootfs))
+                return;
+        cleanup_free char *done = k8c_xasprintf("%s.image", rootfs);
+        unlink(done);
+        umount2(rootfs, MNT_DETACH);
 }
 
 /* Without an image store, the rootfs of image "busybox[:tag]": the host's static busybox plus its
@@ -629,8 +667,10 @@ static int runc_stop_container(void *opaque, const json_t *pod, const char *name
         cleanup_free char *dir = container_dir(rt, uid_of(pod), name);
         cleanup_free char *id_path = k8c_xasprintf("%s/id", dir);
         cleanup_free char *id = read_file(id_path);
-        if (id == NULL)
+        if (id == NULL) {
+                release_rootfs(dir);
                 return 0;
+        }
         struct k8c_container_state st;
         int r = runc_container_status(rt, pod, name, &st, err);
         if (r < 0)
@@ -657,6 +697,7 @@ static int runc_stop_container(void *opaque, const json_t *pod, const char *name
         if (r < 0)
                 return r;
         unlink(id_path);
+        release_rootfs(dir);
         return 0;
 }
 

@@ -13,8 +13,10 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <ifaddrs.h>
 #include <libiptc/libiptc.h>
 #include <sched.h>
 #include <signal.h>
@@ -149,10 +151,24 @@ static char *index_link(const char *name)
 }
 
 /* Finds the lab: --dir, else the index link, else the default directory. */
+static int lab_open_node(const struct k8c_lab_config *cfg, const char *node, struct lab *l, k8c_error_t *err);
+
 static int lab_open(const struct k8c_lab_config *cfg, struct lab *l, k8c_error_t *err)
+{
+        return lab_open_node(cfg, NULL, l, err);
+}
+
+/* Without --name, a node named "<name>-node-<i>" names its lab. */
+static int lab_open_node(const struct k8c_lab_config *cfg, const char *node, struct lab *l, k8c_error_t *err)
 {
         memset(l, 0, sizeof(*l));
         const char *name = cfg->name != NULL ? cfg->name : "lab";
+        cleanup_free char *from_node = NULL;
+        const char *dash = node != NULL ? strstr(node, "-node-") : NULL;
+        if (cfg->name == NULL && dash != NULL && dash != node) {
+                from_node = k8c_xstrndup(node, (size_t)(dash - node));
+                name = from_node;
+        }
         int r = k8c_lab_net_for(name, &l->net, err);
         if (r < 0)
                 return r;
@@ -350,7 +366,7 @@ static int write_kubeconfig(const char *path, const char *name, const char *serv
         return write_text(path, with_nl, err);
 }
 
-static int wait_http(const char *url, int timeout_s, k8c_error_t *err)
+static int wait_http(const char *url, const char *path, int timeout_s, k8c_error_t *err)
 {
         struct k8c_client_config cc = { .server = url, .max_retries = 1, .timeout_ms = 2000 };
         struct k8c_client *c = NULL;
@@ -360,7 +376,7 @@ static int wait_http(const char *url, int timeout_s, k8c_error_t *err)
         r = -1;
         for (int waited = 0; waited < timeout_s * 10 && r < 0; waited++) {
                 struct k8c_response resp = { 0 };
-                if (k8c_client_do(c, "GET", "/v2/", NULL, NULL, &resp, NULL) >= 0)
+                if (k8c_client_do(c, "GET", path, NULL, NULL, &resp, NULL) >= 0)
                         r = 0;
                 k8c_response_free(&resp);
                 if (r < 0)
@@ -632,6 +648,26 @@ static int up_node(const struct k8c_lab_config *cfg, struct lab *l, const char *
         return 0;
 }
 
+/* The interface holding an address in the lab's /24, other than its own bridge (another lab whose
+ * name hashes to the same subnet, or a real network of the host): NULL if none. */
+static char *subnet_user(const struct lab *l)
+{
+        struct ifaddrs *ifs = NULL;
+        if (getifaddrs(&ifs) < 0)
+                return NULL;
+        char *who = NULL;
+        uint32_t net = ((uint32_t)10 << 24) | ((uint32_t)l->net.a << 16) | ((uint32_t)l->net.b << 8);
+        for (struct ifaddrs *i = ifs; i != NULL && who == NULL; i = i->ifa_next) {
+                if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
+                        continue;
+                uint32_t a = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+                if ((a & 0xffffff00u) == net && strcmp(i->ifa_name, l->net.bridge) != 0)
+                        who = k8c_xstrdup(i->ifa_name);
+        }
+        freeifaddrs(ifs);
+        return who;
+}
+
 static int apiserver_alive(struct lab *l)
 {
         cleanup_free char *p = pid_path(l, "apiserver");
@@ -666,6 +702,15 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
                         err, K8C_EALREADYEXISTS,
                         "lab %s exists in %s but is not running; run `k8c-lab down --name %s` first", l.name,
                         l.dir, l.name);
+                lab_free(&l);
+                return r;
+        }
+        cleanup_free char *taken = subnet_user(&l);
+        if (taken != NULL) {
+                r = k8c_make_error(
+                        err, K8C_EALREADYEXISTS,
+                        "subnet %s of lab %s is already used by interface %s; choose another --name",
+                        l.net.subnet, l.name, taken);
                 lab_free(&l);
                 return r;
         }
@@ -743,6 +788,10 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
                         json_decref(aargv);
                         goto out;
                 }
+                if ((r = wait_http(client_url, "/health", 60, err)) < 0) {
+                        json_decref(aargv);
+                        goto out;
+                }
                 json_array_append_new(aargv, json_string("--storage-backend=etcd"));
                 json_array_append_new(aargv, json_sprintf("--etcd-servers=%s", client_url));
                 progress(cfg, "etcd on %s", client_url);
@@ -772,7 +821,7 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
                 goto out;
         progress(cfg, "controller-manager and scheduler started");
 
-        if ((r = wait_http(regurl, 30, err)) < 0)
+        if ((r = wait_http(regurl, "/v2/", 30, err)) < 0)
                 goto out;
         cleanup_free char *digest = NULL;
         if ((r = k8c_lab_push_busybox(regurl, "/bin/busybox", &digest, err)) < 0)
@@ -1132,7 +1181,7 @@ int k8c_lab_kubeconfig(const struct k8c_lab_config *cfg, k8c_error_t *err)
 int k8c_lab_logs(const struct k8c_lab_config *cfg, const char *node, const char *daemon, k8c_error_t *err)
 {
         struct lab l;
-        int r = lab_open(cfg, &l, err);
+        int r = lab_open_node(cfg, node, &l, err);
         if (r < 0)
                 return r;
         cleanup_free char *key = NULL;
@@ -1164,13 +1213,15 @@ int k8c_lab_logs(const struct k8c_lab_config *cfg, const char *node, const char 
 int k8c_lab_exec(const struct k8c_lab_config *cfg, const char *node, char *const *argv, k8c_error_t *err)
 {
         struct lab l;
-        int r = lab_open(cfg, &l, err);
+        int r = lab_open_node(cfg, node, &l, err);
         if (r < 0)
                 return r;
         int i = node_index(&l, node);
         if (i == 0 || argv == NULL || argv[0] == NULL) {
-                r = k8c_make_error(err, K8C_EUSAGE, "usage: k8c-lab exec <node> -- command [args] (node %s)",
-                                   node ?: "");
+                if (i == 0 && node != NULL)
+                        r = k8c_make_error(err, K8C_ENOTFOUND, "no node %s in lab %s", node, l.name);
+                else
+                        r = k8c_make_error(err, K8C_EUSAGE, "usage: k8c-lab exec <node> -- command [args]");
                 lab_free(&l);
                 return r;
         }
@@ -1188,7 +1239,7 @@ int k8c_lab_exec(const struct k8c_lab_config *cfg, const char *node, char *const
 int k8c_lab_node(const struct k8c_lab_config *cfg, const char *action, const char *node, k8c_error_t *err)
 {
         struct lab l;
-        int r = lab_open(cfg, &l, err);
+        int r = lab_open_node(cfg, node, &l, err);
         if (r < 0)
                 return r;
         int i = node_index(&l, node);

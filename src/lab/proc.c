@@ -24,6 +24,7 @@
 
 #include "k8c/cleanup.h"
 #include "k8c/lab.h"
+#include "k8c/log.h"
 
 static int write_str(const char *path, const char *s, k8c_error_t *err)
 {
@@ -157,6 +158,14 @@ int k8c_lab_cgroup_create(const char *name, const char *leaf, int64_t cpu_milli,
                         cleanup_free char *cpu = k8c_xasprintf("%s/cpu.max", dir);
                         cleanup_free char *mem = k8c_xasprintf("%s/memory.max", dir);
                         char buf[64];
+                        struct stat cst;
+                        /* Delegation can be refused (a non-root cgroup that holds processes): the
+                         * node then runs uncapped, which is said rather than fatal. */
+                        if (stat(cpu, &cst) < 0 || stat(mem, &cst) < 0) {
+                                k8c_log_warn("node cgroup not capped: cpu/memory controllers not delegated",
+                                             "cgroup=%s", dir);
+                                continue;
+                        }
                         snprintf(buf, sizeof(buf), "%lld 100000", (long long)(cpu_milli * 100));
                         if (cpu_milli > 0 && (r = write_str(cpu, buf, err)) < 0)
                                 return r;

@@ -75,6 +75,17 @@ done
 check "3 hello pods Running" "[ $running -ge 3 ]"
 check "pods' busybox pulled from the lab registry" 'grep -h "image pulled" "$DA"/logs/kubelet-*.log | grep -q "image=busybox"'
 check "image unpacked in a kubelet image store" 'ls "$DA"/nodes/node-*/images/images/*/rootfs/bin/busybox >/dev/null 2>&1'
+# An image the registry does not have: ErrImagePull, then ImagePullBackOff, with the registry's answer.
+$KUBECTL --kubeconfig "$KA" run nosuch --image=nosuch:v1 --restart=Never >/dev/null 2>&1
+reasons=""
+for _ in $(seq 1 60); do
+  reasons+=" $($KUBECTL --kubeconfig "$KA" get pod nosuch -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}' 2>/dev/null)"
+  case "$reasons" in *ImagePullBackOff*) break ;; esac
+  sleep 0.5
+done
+check "missing image: ErrImagePull/ImagePullBackOff (saw:$reasons)" '[[ "$reasons" == *ImagePullBackOff* ]]'
+check "pull failure message names the registry's answer" \
+  '$KUBECTL --kubeconfig "$KA" get pod nosuch -o jsonpath="{.status.containerStatuses[0].state.waiting.message}" | grep -q "library/nosuch/manifests/v1: not found"'
 cip=$($KUBECTL --kubeconfig "$KA" get svc hello -o jsonpath='{.spec.clusterIP}' 2>/dev/null)
 answer() { # node url
   local out=""
@@ -110,8 +121,8 @@ check "node start starts it again" '"$LAB" status --name "$A" | grep -qE "^kubel
 check "status prints the total RSS" '"$LAB" status --name "$A" | grep -q "total RSS of control plane + kubelets + proxies: [0-9]* kB"'
 check "logs shows a daemon's log" '"$LAB" logs "$A-node-1" kubelet --name "$A" | grep -q "kubelet started"'
 
-"$LAB" up --name "$B" --nodes 1 --dir "$DB" >"$TMP/up-b.log" 2>&1
-check "second lab $B up beside $A" "[ $? -eq 0 ]"
+"$LAB" up --name "$B" --nodes 1 --storage etcd --dir "$DB" >"$TMP/up-b.log" 2>&1
+check "second lab $B (etcd storage) up beside $A" "[ $? -eq 0 ]"
 check "$B's node Ready" '[ "$(ready_nodes "$DB/kubeconfig")" = 1 ]'
 check "$B sees only its own node" '[ "$($KUBECTL --kubeconfig "$DB/kubeconfig" get nodes -o name | wc -l)" = 1 ]'
 check "$A still answers beside $B" 'answer "$A-node-1" "http://$cip" | grep -q "hello from"'
