@@ -53,6 +53,11 @@ struct k8c_req {
         int code;
         json_t *reply;
         char *reply_text; /* pre-serialised reply (used when non-NULL) */
+        size_t reply_len; /* its length, or 0 to take strlen(reply_text) */
+        /* A reply sent as head + body + tail without joining them (large lists); owned. */
+        char *reply_head, *reply_body;
+        size_t reply_head_len, reply_body_len;
+        const char *reply_tail; /* static */
         const char *content_type;
         char *warning; /* Warning header value, or NULL */
         struct MHD_Response *stream;
@@ -71,6 +76,10 @@ void k8c_req_fail(struct k8c_req *req, k8c_error_t *err, const char *name, const
                   const char *kind, json_t *causes);
 void k8c_req_fail_msg(struct k8c_req *req, k8c_reason_t reason, const char *message);
 void k8c_req_reply(struct k8c_req *req, int code, json_t *reply); /* steals reply */
+/* A JSON reply sent as the concatenation head + body + tail (head and body are stolen; tail is
+ * static), so a large body built in its own buffer is not copied again. */
+void k8c_req_reply_parts(struct k8c_req *req, int code, char *head, size_t head_len, char *body,
+                         size_t body_len, const char *tail);
 const char *k8c_req_query(struct k8c_req *req, const char *name);
 const char *k8c_req_header(struct k8c_req *req, const char *name);
 
@@ -137,6 +146,31 @@ int k8c_patch_apply(const char *content_type, const json_t *old, const char *bod
 /* Removes fields the kind's schema does not know from obj and returns their dotted paths
  * (NULL-terminated, NULL when none) in *ret_unknown. Kinds without a table keep everything. */
 void k8c_known_fields_prune(const char *kind, json_t *obj, char ***ret_unknown);
+
+/* ---- splice.c ---- */
+/* A growing text buffer (always NUL-terminated once anything was added). */
+struct k8c_textbuf {
+        char *p;
+        size_t len, cap;
+};
+void k8c_textbuf_reserve(struct k8c_textbuf *b, size_t more);
+void k8c_textbuf_add(struct k8c_textbuf *b, const char *s, size_t n);
+void k8c_textbuf_adds(struct k8c_textbuf *b, const char *s);
+/* Where metadata (and its labels) lie in a stored object's text. */
+struct k8c_meta_span {
+        size_t meta_start;   /* the '{' of metadata */
+        size_t meta_close;   /* its closing '}' */
+        bool meta_empty;     /* metadata has no members */
+        size_t labels_start; /* metadata.labels value span, both 0 when absent */
+        size_t labels_end;
+};
+/* Scans an object's text (s[0..n)) for its top-level metadata. -1 when the text is not a
+ * well-formed object with a metadata object, or metadata already has a resourceVersion. */
+int k8c_json_meta_scan(const char *s, size_t n, struct k8c_meta_span *ret);
+/* Appends s with "resourceVersion":"rev" added as metadata's last member (what decoding,
+ * setting it and compact encoding would give). */
+void k8c_splice_with_rv(struct k8c_textbuf *b, const char *s, size_t len, const struct k8c_meta_span *span,
+                        int64_t rev);
 
 /* ---- metrics.c ---- */
 int k8c_metrics_new(struct k8c_metrics **ret);

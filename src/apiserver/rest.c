@@ -322,6 +322,12 @@ static int namespace_exists(struct k8c_apiserver *srv, const char *ns, k8c_error
                         return k8c_make_error(err, K8C_ENOTFOUND, "namespaces \"%s\" not found", ns);
                 return r;
         }
+        /* Decoding is only needed when the text could say it is terminating. */
+        if (kv.value == NULL ||
+            (strstr(kv.value, "Terminating") == NULL && strstr(kv.value, "deletionTimestamp") == NULL)) {
+                k8c_kv_free(&kv);
+                return 0;
+        }
         json_auto_t *obj = json_loadb(kv.value, kv.value_len, 0, NULL);
         k8c_kv_free(&kv);
         const char *phase = k8c_json_get_string(obj, "status.phase");
@@ -368,9 +374,11 @@ static int not_found_err(const struct k8c_resource *res, const char *name, k8c_e
                               res->group[0] ? "." : "", res->group, name);
 }
 
-/* Creates obj (already kind-checked) in ns. On validation failure fills *ret_causes. */
+/* Creates obj (already kind-checked) in ns. On validation failure fills *ret_causes. With ret_text
+ * (may be NULL) the stored text comes back too (not for dry runs). */
 static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *res, const char *ns,
-                         json_t *obj, bool dry, json_t **ret_obj, json_t **ret_causes, k8c_error_t *err)
+                         json_t *obj, bool dry, json_t **ret_obj, char **ret_text, json_t **ret_causes,
+                         k8c_error_t *err)
 {
         struct k8c_registry_ctx ctx;
         cleanup_free char *key = NULL;
@@ -452,6 +460,8 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
                         set_rv(obj, kv.mod_revision);
                         k8c_kv_free(&kv);
                         *ret_obj = json_incref(obj);
+                        if (ret_text != NULL)
+                                *ret_text = k8c_steal(&text);
                         break;
                 }
                 k8c_kv_free(&kv);
@@ -486,7 +496,7 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                                                      "v1", "metadata", "name", namespaces[i]);
                         json_auto_t *out = NULL, *causes = NULL;
                         cleanup_error k8c_error_t e = NULL;
-                        int r = create_object(srv, nsres, NULL, obj, false, &out, &causes, &e);
+                        int r = create_object(srv, nsres, NULL, obj, false, &out, NULL, &causes, &e);
                         if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                                 return k8c_make_error(err, k8c_error_reason(&e), "creating namespace %s: %s",
                                                       namespaces[i], k8c_error_msg(&e));
@@ -502,7 +512,7 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                                   "protocol", "TCP", "port", 443, "targetPort", srv->cfg.port);
                 json_auto_t *out = NULL, *causes = NULL;
                 cleanup_error k8c_error_t e = NULL;
-                int r = create_object(srv, svc, "default", obj, false, &out, &causes, &e);
+                int r = create_object(srv, svc, "default", obj, false, &out, NULL, &causes, &e);
                 if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                         return k8c_make_error(err, k8c_error_reason(&e), "creating service kubernetes: %s",
                                               k8c_error_msg(&e));
@@ -536,6 +546,30 @@ static void reply_object(struct k8c_req *req, const struct k8c_target *t, int co
                 return;
         }
         k8c_req_reply(req, code, obj);
+}
+
+/* Answers with the text just stored (plus its resourceVersion) instead of encoding the object
+ * again, when the reply is that object as stored. Returns false when it did not. */
+static bool reply_stored(struct k8c_req *req, const struct k8c_target *t, int code, const char *text,
+                         const char *rv)
+{
+        int64_t rev = 0;
+        struct k8c_meta_span sp;
+        if (text == NULL || rv == NULL || t->res->storage_of != NULL || k8c_req_wants_table(req) ||
+            parse_rv(rv, &rev, NULL) < 0 || rev <= 0)
+                return false;
+        size_t len = strlen(text);
+        if (k8c_json_meta_scan(text, len, &sp) < 0)
+                return false;
+        struct k8c_textbuf b = { 0 };
+        k8c_splice_with_rv(&b, text, len, &sp, rev);
+        json_decref(req->reply);
+        req->reply = NULL;
+        free(req->reply_text);
+        req->reply_text = b.p;
+        req->reply_len = b.len;
+        req->code = code;
+        return true;
 }
 
 static void fix_kind(const struct k8c_resource *res, json_t *obj)
@@ -662,6 +696,44 @@ static int parse_selectors(struct k8c_req *req, const struct k8c_resource *res, 
         return 0;
 }
 
+/* A list item that matches the selectors is appended to text as JSON (comma-separated after the
+ * first). Stored objects are spliced as they are, with only their resourceVersion added: no
+ * decode and re-encode (splice.c). Objects the scan does not understand, and lists with a field
+ * selector, are decoded as before. Returns whether the item was appended. */
+static bool list_append_text(struct k8c_textbuf *text, size_t nitems, const struct k8c_kv *kv,
+                             const struct k8c_selector *lsel, const struct k8c_field_selector *fsel)
+{
+        struct k8c_meta_span sp;
+        bool scanned = k8c_json_meta_scan(kv->value, kv->value_len, &sp) == 0;
+        json_auto_t *obj = NULL;
+        if (!scanned || fsel->n > 0) {
+                if (k8c_rest_decode(kv, &obj, NULL) < 0)
+                        return false;
+                if (!k8c_selector_matches(lsel,
+                                          json_object_get(json_object_get(obj, "metadata"), "labels")) ||
+                    !k8c_field_selector_matches(fsel, obj))
+                        return false;
+        } else if (!k8c_selector_empty(lsel)) {
+                /* Only the labels object is decoded. */
+                json_auto_t *labels = NULL;
+                if (sp.labels_end > sp.labels_start)
+                        labels = json_loadb(kv->value + sp.labels_start, sp.labels_end - sp.labels_start, 0,
+                                            NULL);
+                if (!k8c_selector_matches(lsel, labels))
+                        return false;
+        }
+        if (nitems > 0)
+                k8c_textbuf_add(text, ",", 1);
+        if (scanned) {
+                k8c_splice_with_rv(text, kv->value, kv->value_len, &sp, kv->mod_revision);
+        } else {
+                cleanup_free char *s = json_dumps(obj, JSON_COMPACT);
+                if (s != NULL)
+                        k8c_textbuf_adds(text, s);
+        }
+        return true;
+}
+
 static void handle_list(struct k8c_req *req, const struct k8c_target *t)
 {
         cleanup_error k8c_error_t err = NULL;
@@ -669,6 +741,7 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
         struct k8c_field_selector fsel = { 0 };
         json_auto_t *items = NULL;
         cleanup_free char *start = NULL, *last_key = NULL, *prefix = NULL, *token = NULL;
+        struct k8c_textbuf text = { 0 };
         int64_t rv_q = 0;
         const char *w = k8c_req_query(req, "watch");
         bool watch = w != NULL && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
@@ -711,7 +784,10 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
         struct k8c_registry_ctx ctx;
         k8c_registry_ctx_init(req->srv, &ctx);
         const char *incl = k8c_req_query(req, "includeObject");
+        /* Plain lists of a resource stored in its own shape are written as text straight away. */
+        bool splice = !table && t->res->storage_of == NULL;
         items = json_array();
+        size_t nitems = 0;
         bool more = false;
         for (;;) {
                 struct k8c_list_opts opts = { .revision = list_rev,
@@ -738,32 +814,42 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                 list_rev = l.revision;
                 size_t i;
                 for (i = 0; i < l.n; i++) {
-                        json_t *obj = NULL;
-                        if (k8c_rest_decode(&l.items[i], &obj, &err) < 0)
-                                continue;
-                        fix_kind(t->res, obj);
-                        free(last_key);
-                        last_key = k8c_xstrdup(l.items[i].key);
-                        if (k8c_selector_matches(
-                                    &lsel, json_object_get(json_object_get(obj, "metadata"), "labels")) &&
-                            k8c_field_selector_matches(&fsel, obj)) {
-                                if (table) {
-                                        json_array_append_new(items, k8c_table_row(t->res, obj, incl, &ctx));
-                                        json_decref(obj);
-                                } else {
-                                        json_array_append_new(items, obj);
-                                }
+                        if (splice) {
+                                if (list_append_text(&text, nitems, &l.items[i], &lsel, &fsel))
+                                        nitems++;
                         } else {
-                                json_decref(obj);
+                                json_t *obj = NULL;
+                                if (k8c_rest_decode(&l.items[i], &obj, &err) < 0)
+                                        continue;
+                                fix_kind(t->res, obj);
+                                if (k8c_selector_matches(
+                                            &lsel,
+                                            json_object_get(json_object_get(obj, "metadata"), "labels")) &&
+                                    k8c_field_selector_matches(&fsel, obj)) {
+                                        nitems++;
+                                        if (table) {
+                                                json_array_append_new(items,
+                                                                      k8c_table_row(t->res, obj, incl, &ctx));
+                                                json_decref(obj);
+                                        } else {
+                                                json_array_append_new(items, obj);
+                                        }
+                                } else {
+                                        json_decref(obj);
+                                }
                         }
-                        if (limit > 0 && (long long)json_array_size(items) >= limit) {
+                        if (limit > 0 && (long long)nitems >= limit) {
                                 i++;
                                 break;
                         }
                 }
+                if (i > 0) {
+                        free(last_key);
+                        last_key = k8c_xstrdup(l.items[i - 1].key);
+                }
                 bool store_more = l.more || i < l.n;
                 k8c_kv_list_free(&l);
-                if (limit > 0 && (long long)json_array_size(items) >= limit) {
+                if (limit > 0 && (long long)nitems >= limit) {
                         more = store_more;
                         break;
                 }
@@ -787,8 +873,24 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                         json_object_set_new(json_object_get(reply, "metadata"), "continue",
                                             json_string(token));
         }
+        if (splice) {
+                /* The envelope is encoded by jansson with an empty items array ("items":[] ends
+                 * it, as the last member); the items' text goes between the brackets. */
+                cleanup_free char *env = json_dumps(reply, JSON_COMPACT);
+                json_decref(reply);
+                size_t elen = env != NULL ? strlen(env) : 0;
+                if (elen < 3 || strcmp(env + elen - 3, "[]}") != 0) {
+                        k8c_req_fail_msg(req, K8C_EINTERNAL, "cannot encode the list");
+                        goto out;
+                }
+                /* Sent as envelope head + items + "]}" without joining them. */
+                k8c_req_reply_parts(req, 200, k8c_steal(&env), elen - 2, text.p, text.len, "]}");
+                text = (struct k8c_textbuf){ 0 };
+                goto out;
+        }
         k8c_req_reply(req, 200, reply);
 out:
+        free(text.p);
         k8c_selector_free(&lsel);
         k8c_field_selector_free(&fsel);
 }
@@ -797,6 +899,7 @@ static void handle_create(struct k8c_req *req, const struct k8c_target *t)
 {
         cleanup_error k8c_error_t err = NULL;
         json_auto_t *obj = NULL, *out = NULL, *causes = NULL;
+        cleanup_free char *text = NULL;
         if (t->res->namespaced && t->ns == NULL) {
                 k8c_req_fail_msg(req, K8C_EMETHODNOTALLOWED,
                                  "the server does not allow this method on the requested resource");
@@ -808,11 +911,13 @@ static void handle_create(struct k8c_req *req, const struct k8c_target *t)
         if (r >= 0)
                 r = unknown_fields(req, t->res, obj, &err);
         if (r >= 0)
-                r = create_object(req->srv, t->res, t->ns, obj, dry_run(req), &out, &causes, &err);
+                r = create_object(req->srv, t->res, t->ns, obj, dry_run(req), &out, &text, &causes, &err);
         if (r < 0) {
                 fail(req, t, &err, obj != NULL ? meta_str(obj, "name") : NULL, causes);
                 return;
         }
+        if (reply_stored(req, t, 201, text, meta_str(out, "resourceVersion")))
+                return;
         fix_kind(t->res, out);
         reply_object(req, t, 201, json_incref(out));
 }

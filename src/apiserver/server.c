@@ -35,8 +35,40 @@ static void req_free(struct k8c_req *req)
         free(req->body);
         json_decref(req->reply);
         free(req->reply_text);
+        free(req->reply_head);
+        free(req->reply_body);
         free(req->warning);
         free(req);
+}
+
+struct parts {
+        char *head, *body;
+};
+
+static void parts_free(void *cls)
+{
+        struct parts *p = cls;
+        free(p->head);
+        free(p->body);
+        free(p);
+}
+
+/* head + body + tail as one response, without copying them together. */
+static struct MHD_Response *parts_response(struct k8c_req *req)
+{
+        struct parts *p = k8c_xcalloc(1, sizeof(*p));
+        p->head = k8c_steal(&req->reply_head);
+        p->body = k8c_steal(&req->reply_body);
+        const char *tail = req->reply_tail != NULL ? req->reply_tail : "";
+        struct MHD_IoVec iov[3] = {
+                { p->head, req->reply_head_len },
+                { p->body != NULL ? p->body : "", req->reply_body_len },
+                { tail, strlen(tail) },
+        };
+        struct MHD_Response *resp = MHD_create_response_from_iovec(iov, 3, parts_free, p);
+        if (resp == NULL)
+                parts_free(p);
+        return resp;
 }
 
 static enum MHD_Result send_reply(struct k8c_req *req)
@@ -47,6 +79,13 @@ static enum MHD_Result send_reply(struct k8c_req *req)
                 req->stream = NULL;
                 return r;
         }
+        struct MHD_Response *resp = NULL;
+        if (req->reply_head != NULL) {
+                resp = parts_response(req);
+                if (resp == NULL)
+                        return MHD_NO;
+                goto headers;
+        }
         if (req->reply_text == NULL) {
                 if (req->reply == NULL)
                         req->reply = json_object();
@@ -54,11 +93,11 @@ static enum MHD_Result send_reply(struct k8c_req *req)
                 if (req->reply_text == NULL)
                         return MHD_NO;
         }
-        size_t len = strlen(req->reply_text);
-        struct MHD_Response *resp =
-                MHD_create_response_from_buffer(len, k8c_steal(&req->reply_text), MHD_RESPMEM_MUST_FREE);
+        size_t len = req->reply_len > 0 ? req->reply_len : strlen(req->reply_text);
+        resp = MHD_create_response_from_buffer(len, k8c_steal(&req->reply_text), MHD_RESPMEM_MUST_FREE);
         if (resp == NULL)
                 return MHD_NO;
+headers:
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 req->content_type != NULL ? req->content_type : "application/json");
         MHD_add_response_header(resp, "Cache-Control", "no-cache, private");

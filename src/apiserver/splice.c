@@ -1,0 +1,220 @@
+/*
+ * splice.c - serving stored objects without decoding and re-encoding them.
+ *
+ * Every stored value is jansson's compact encoding of an object, written by
+ * rest.c without metadata.resourceVersion (the revision lives in the store).
+ * A LIST can therefore copy the stored texts straight into one growing reply
+ * buffer, adding only `"resourceVersion":"N"` at the end of metadata, which is
+ * byte for byte what decoding, set_rv() and json_dumps() would produce.
+ *
+ * This is not a JSON codec: it only finds where the top-level "metadata"
+ * member and its "labels" member lie (skipping strings and nested values), so
+ * that the caller can splice text and hand the small labels object to jansson.
+ * Anything unexpected (not an object, no metadata, metadata already holding a
+ * resourceVersion, malformed text) makes the scan fail and the caller decodes
+ * that value the ordinary way.
+ */
+#include <string.h>
+
+#include "apiserver/apiserver_int.h"
+#include "k8c/cleanup.h"
+
+void k8c_textbuf_reserve(struct k8c_textbuf *b, size_t more)
+{
+        if (b->len + more + 1 <= b->cap)
+                return;
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + more + 1)
+                cap *= 2;
+        b->p = k8c_xrealloc(b->p, cap);
+        b->cap = cap;
+}
+
+void k8c_textbuf_add(struct k8c_textbuf *b, const char *s, size_t n)
+{
+        k8c_textbuf_reserve(b, n);
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+}
+
+void k8c_textbuf_adds(struct k8c_textbuf *b, const char *s)
+{
+        k8c_textbuf_add(b, s, strlen(s));
+}
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+                i++;
+        return i;
+}
+
+/* s[i] is the opening quote; returns the index after the closing quote, or 0. */
+static size_t skip_string(const char *s, size_t n, size_t i)
+{
+        for (i++; i < n; i++) {
+                if (s[i] == '\\')
+                        i++;
+                else if (s[i] == '"')
+                        return i + 1;
+        }
+        return 0;
+}
+
+/* s[i] starts a value; returns the index just after it, or 0. */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+        if (i >= n)
+                return 0;
+        if (s[i] == '"')
+                return skip_string(s, n, i);
+        if (s[i] == '{' || s[i] == '[') {
+                size_t depth = 0;
+                while (i < n) {
+                        char c = s[i];
+                        if (c == '"') {
+                                i = skip_string(s, n, i);
+                                if (i == 0)
+                                        return 0;
+                                continue;
+                        }
+                        if (c == '{' || c == '[')
+                                depth++;
+                        else if (c == '}' || c == ']') {
+                                if (--depth == 0)
+                                        return i + 1;
+                        }
+                        i++;
+                }
+                return 0;
+        }
+        /* number, true, false, null */
+        size_t start = i;
+        while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\n' &&
+               s[i] != '\t' && s[i] != '\r')
+                i++;
+        return i > start ? i : 0;
+}
+
+/* Walks the members of the object starting at s[i] ('{'). For each member calls fn with the
+ * key (without quotes, escapes left as they are) and the value's span; fn returning false stops
+ * the walk there (returning the index after that value), or with finish set only stops the
+ * calls. Returns the index after the closing '}', or 0 when the text is not a well-formed object. */
+typedef bool (*member_fn)(void *ud, const char *key, size_t klen, size_t vstart, size_t vend);
+
+static size_t walk_object(const char *s, size_t n, size_t i, member_fn fn, void *ud, bool finish)
+{
+        if (i >= n || s[i] != '{')
+                return 0;
+        i = skip_ws(s, n, i + 1);
+        if (i < n && s[i] == '}')
+                return i + 1;
+        for (;;) {
+                if (i >= n || s[i] != '"')
+                        return 0;
+                size_t kend = skip_string(s, n, i);
+                if (kend == 0)
+                        return 0;
+                size_t c = skip_ws(s, n, kend);
+                if (c >= n || s[c] != ':')
+                        return 0;
+                size_t vstart = skip_ws(s, n, c + 1);
+                size_t vend = skip_value(s, n, vstart);
+                if (vend == 0)
+                        return 0;
+                if (fn != NULL && !fn(ud, s + i + 1, kend - i - 2, vstart, vend)) {
+                        if (!finish)
+                                return vend;
+                        fn = NULL;
+                }
+                i = skip_ws(s, n, vend);
+                if (i < n && s[i] == ',') {
+                        i = skip_ws(s, n, i + 1);
+                        continue;
+                }
+                if (i < n && s[i] == '}')
+                        return i + 1;
+                return 0;
+        }
+}
+
+static bool key_is(const char *key, size_t klen, const char *want)
+{
+        return strlen(want) == klen && memcmp(key, want, klen) == 0;
+}
+
+struct top_scan {
+        size_t ms, me;
+        bool found;
+};
+
+static bool top_member(void *ud, const char *key, size_t klen, size_t vstart, size_t vend)
+{
+        struct top_scan *t = ud;
+        if (key_is(key, klen, "metadata")) {
+                t->ms = vstart;
+                t->me = vend;
+                t->found = true;
+                return false;
+        }
+        return true;
+}
+
+struct meta_scan {
+        const char *s;
+        size_t ls, le;
+        bool labels, has_rv, empty;
+};
+
+static bool meta_member(void *ud, const char *key, size_t klen, size_t vstart, size_t vend)
+{
+        struct meta_scan *m = ud;
+        m->empty = false;
+        if (key_is(key, klen, "labels")) {
+                m->ls = vstart;
+                m->le = vend;
+                m->labels = true;
+        } else if (key_is(key, klen, "resourceVersion")) {
+                m->has_rv = true;
+                return false;
+        }
+        return true;
+}
+
+int k8c_json_meta_scan(const char *s, size_t n, struct k8c_meta_span *ret)
+{
+        struct top_scan t = { 0 };
+        size_t i = skip_ws(s, n, 0);
+        /* The walk stops at metadata: what follows (spec, status) is not looked at. */
+        size_t end = walk_object(s, n, i, top_member, &t, false);
+        if (end == 0 || !t.found || s[t.ms] != '{')
+                return -1;
+        struct meta_scan m = { .s = s, .empty = true };
+        size_t mend = walk_object(s, n, t.ms, meta_member, &m, true);
+        if (mend != t.me || m.has_rv)
+                return -1;
+        ret->meta_start = t.ms;
+        ret->meta_close = t.me - 1;
+        ret->meta_empty = m.empty;
+        ret->labels_start = m.labels ? m.ls : 0;
+        ret->labels_end = m.labels ? m.le : 0;
+        return 0;
+}
+
+void k8c_splice_with_rv(struct k8c_textbuf *b, const char *s, size_t len, const struct k8c_meta_span *span,
+                        int64_t rev)
+{
+        char rv[48];
+        int rn = snprintf(rv, sizeof(rv), "%s\"resourceVersion\":\"%lld\"", span->meta_empty ? "" : ",",
+                          (long long)rev);
+        size_t close = span->meta_close;
+        k8c_textbuf_reserve(b, len + (size_t)rn);
+        memcpy(b->p + b->len, s, close);
+        b->len += close;
+        memcpy(b->p + b->len, rv, (size_t)rn);
+        b->len += (size_t)rn;
+        memcpy(b->p + b->len, s + close, len - close);
+        b->len += len - close;
+        b->p[b->len] = '\0';
+}
