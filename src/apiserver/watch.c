@@ -29,6 +29,9 @@
 #include "k8c/log.h"
 
 #define QUEUE_MAX_ITEMS 20000
+/* MHD allocates (and zeroes) this block with every callback response, but a chunked stream is
+ * written through the connection's own buffer: a small block keeps idle watchers small. */
+#define STREAM_BLOCK 512
 
 enum { T_ADDED, T_MODIFIED, T_DELETED, T_MAX };
 static const char *const type_names[T_MAX] = { "ADDED", "MODIFIED", "DELETED" };
@@ -732,7 +735,7 @@ void k8c_watch_serve(struct k8c_req *req, const struct k8c_target *t, struct k8c
         pthread_mutex_unlock(&wc->lock);
 
         struct MHD_Response *resp =
-                MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, reader, w, watcher_free);
+                MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, reader, w, watcher_free);
         if (resp == NULL) {
                 watcher_free(w);
                 k8c_req_fail_msg(req, K8C_EINTERNAL, "cannot create the watch response");
