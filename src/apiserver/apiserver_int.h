@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "apiserver/registry.h"
 #include "k8c/apiserver.h"
@@ -61,6 +62,11 @@ struct k8c_req {
         const char *content_type;
         char *warning; /* Warning header value, or NULL */
         struct MHD_Response *stream;
+
+        /* Server-side apply: the applied configuration (borrowed) while a PATCH applies it, and
+         * whether it was refused for conflicts (not retried like a lost write race). */
+        const json_t *apply_config;
+        bool apply_conflict;
 
         /* For metrics. */
         const char *verb;
@@ -146,6 +152,28 @@ int k8c_patch_apply(const char *content_type, const json_t *old, const char *bod
 /* Removes fields the kind's schema does not know from obj and returns their dotted paths
  * (NULL-terminated, NULL when none) in *ret_unknown. Kinds without a table keep everything. */
 void k8c_known_fields_prune(const char *kind, json_t *obj, char ***ret_unknown);
+
+/* ---- managedfields.c ---- */
+/* Who writes, for metadata.managedFields. */
+struct k8c_mf_writer {
+        const char *kind;        /* the resource's kind (selects its list keys and maps) */
+        const char *manager;     /* fieldManager, else the User-Agent's product */
+        const char *api_version; /* of the request ("v1", "apps/v1") */
+        const char *subresource; /* NULL or "status", ... */
+        bool force;              /* apply: take fields other managers own */
+};
+/* An Update by w from old (NULL on create) to obj: the fields it changed become w's and leave the
+ * other managers; sets obj's metadata.managedFields. */
+void k8c_managed_fields_update(json_t *obj, const json_t *old, const struct k8c_mf_writer *w, time_t now);
+/* An Apply of config by w that turned old (NULL on create) into obj: K8C_ECONFLICT with
+ * FieldManagerConflict causes when it changes fields other managers own (unless w->force);
+ * removes from obj the fields w applied before, no longer applies and nobody else owns; sets
+ * obj's metadata.managedFields. */
+int k8c_managed_fields_apply(json_t *obj, const json_t *old, const json_t *config,
+                             const struct k8c_mf_writer *w, time_t now, json_t **ret_causes,
+                             k8c_error_t *err);
+/* Removes from obj every field of a FieldsV1 set. */
+void k8c_fields_remove(json_t *obj, const json_t *set, const char *kind);
 
 /* ---- splice.c ---- */
 /* A growing text buffer (always NUL-terminated once anything was added). */

@@ -353,6 +353,43 @@ static bool held_by_finalizers(const struct k8c_resource *res, const json_t *obj
         return is_namespaces(res) && json_array_size(k8c_json_get(obj, "spec.finalizers")) > 0;
 }
 
+/* ---- field managers ------------------------------------------------------------ */
+
+/* The writer of a request for managedFields: fieldManager, else the User-Agent's product name
+ * ("kubectl/v1.32 (...)" -> "kubectl"), as Kubernetes does. bufs hold the strings. */
+struct writer_bufs {
+        char manager[129];
+        char api_version[128];
+};
+
+static void writer_of(struct k8c_req *req, const struct k8c_target *t, struct k8c_mf_writer *w,
+                      struct writer_bufs *b)
+{
+        const char *fm = k8c_req_query(req, "fieldManager");
+        if (fm != NULL && fm[0] != '\0') {
+                snprintf(b->manager, sizeof(b->manager), "%s", fm);
+        } else {
+                const char *ua = k8c_req_header(req, "User-Agent");
+                size_t n = ua != NULL ? strcspn(ua, "/") : 0;
+                snprintf(b->manager, sizeof(b->manager), "%.*s", (int)(n > 128 ? 128 : n),
+                         ua != NULL ? ua : "");
+                if (b->manager[0] == '\0')
+                        snprintf(b->manager, sizeof(b->manager), "unknown");
+        }
+        if (t->res->group[0] == '\0')
+                snprintf(b->api_version, sizeof(b->api_version), "%s", t->res->version);
+        else
+                snprintf(b->api_version, sizeof(b->api_version), "%s/%s", t->res->group, t->res->version);
+        const char *force = k8c_req_query(req, "force");
+        *w = (struct k8c_mf_writer){
+                .kind = t->res->kind,
+                .manager = b->manager,
+                .api_version = b->api_version,
+                .subresource = t->sub,
+                .force = force != NULL && strcmp(force, "true") == 0,
+        };
+}
+
 /* ---- create ---------------------------------------------------------------- */
 
 static bool is_services(const struct k8c_resource *res)
@@ -375,10 +412,11 @@ static int not_found_err(const struct k8c_resource *res, const char *name, k8c_e
 }
 
 /* Creates obj (already kind-checked) in ns. On validation failure fills *ret_causes. With ret_text
- * (may be NULL) the stored text comes back too (not for dry runs). */
+ * (may be NULL) the stored text comes back too (not for dry runs). w (NULL for the server's own
+ * objects) is recorded in managedFields, as an Apply of apply_config when that is not NULL. */
 static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *res, const char *ns,
-                         json_t *obj, bool dry, json_t **ret_obj, char **ret_text, json_t **ret_causes,
-                         k8c_error_t *err)
+                         json_t *obj, bool dry, const struct k8c_mf_writer *w, const json_t *apply_config,
+                         json_t **ret_obj, char **ret_text, json_t **ret_causes, k8c_error_t *err)
 {
         struct k8c_registry_ctx ctx;
         cleanup_free char *key = NULL;
@@ -443,6 +481,13 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
                 if (r < 0)
                         goto out_unlock;
         }
+        json_object_del(md, "managedFields");
+        if (w != NULL && apply_config != NULL)
+                r = k8c_managed_fields_apply(obj, NULL, apply_config, w, ctx.now, ret_causes, err);
+        else if (w != NULL)
+                k8c_managed_fields_update(obj, NULL, w, ctx.now);
+        if (r < 0)
+                goto out_unlock;
         key = k8c_rest_key(res, ns, name);
         if (res->storage_of != NULL && res->to_storage != NULL)
                 res->to_storage(obj);
@@ -496,7 +541,8 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                                                      "v1", "metadata", "name", namespaces[i]);
                         json_auto_t *out = NULL, *causes = NULL;
                         cleanup_error k8c_error_t e = NULL;
-                        int r = create_object(srv, nsres, NULL, obj, false, &out, NULL, &causes, &e);
+                        int r = create_object(srv, nsres, NULL, obj, false, NULL, NULL, &out, NULL, &causes,
+                                              &e);
                         if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                                 return k8c_make_error(err, k8c_error_reason(&e), "creating namespace %s: %s",
                                                       namespaces[i], k8c_error_msg(&e));
@@ -512,7 +558,7 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                                   "protocol", "TCP", "port", 443, "targetPort", srv->cfg.port);
                 json_auto_t *out = NULL, *causes = NULL;
                 cleanup_error k8c_error_t e = NULL;
-                int r = create_object(srv, svc, "default", obj, false, &out, NULL, &causes, &e);
+                int r = create_object(srv, svc, "default", obj, false, NULL, NULL, &out, NULL, &causes, &e);
                 if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                         return k8c_make_error(err, k8c_error_reason(&e), "creating service kubernetes: %s",
                                               k8c_error_msg(&e));
@@ -910,8 +956,17 @@ static void handle_create(struct k8c_req *req, const struct k8c_target *t)
                 r = check_kind(t->res, obj, &err);
         if (r >= 0)
                 r = unknown_fields(req, t->res, obj, &err);
+        struct k8c_mf_writer w;
+        struct writer_bufs wb;
+        writer_of(req, t, &w, &wb);
+        /* A server-side apply that creates records the configuration as applied. */
+        const char *ct = k8c_req_header(req, "Content-Type");
+        bool apply = strcmp(req->method, "PATCH") == 0 && ct != NULL &&
+                     strncmp(ct, "application/apply-patch", 23) == 0;
+        json_auto_t *config = r >= 0 && apply ? json_deep_copy(obj) : NULL;
         if (r >= 0)
-                r = create_object(req->srv, t->res, t->ns, obj, dry_run(req), &out, &text, &causes, &err);
+                r = create_object(req->srv, t->res, t->ns, obj, dry_run(req), &w, config, &out, &text,
+                                  &causes, &err);
         if (r < 0) {
                 fail(req, t, &err, obj != NULL ? meta_str(obj, "name") : NULL, causes);
                 return;
@@ -988,6 +1043,9 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
                                    t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name);
                 goto fail;
         }
+        struct k8c_mf_writer w;
+        struct writer_bufs wb;
+        writer_of(req, t, &w, &wb);
         json_t *newobj;
         if (finalize) {
                 /* Namespaces' /finalize changes only spec.finalizers. */
@@ -1019,6 +1077,16 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
                 if (t->ns != NULL)
                         json_object_set_new(nmd, "namespace", json_string(t->ns));
                 json_object_set_new(nmd, "name", json_string(t->name));
+                if (req->apply_config != NULL) {
+                        /* Before defaulting, so fields the apply removes get their defaults back. */
+                        r = k8c_managed_fields_apply(newobj, old, req->apply_config, &w, ctx.now, &causes,
+                                                     &err);
+                        if (r < 0) {
+                                json_decref(newobj);
+                                req->apply_conflict = k8c_error_reason(&err) == K8C_ECONFLICT;
+                                goto fail;
+                        }
+                }
                 if (t->res->set_defaults != NULL)
                         t->res->set_defaults(newobj);
                 if (t->res->prepare_update != NULL)
@@ -1031,6 +1099,8 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
         }
         json_decref(obj);
         obj = newobj;
+        if (req->apply_config == NULL || status || finalize)
+                k8c_managed_fields_update(obj, old, &w, ctx.now);
         struct k8c_field_errors errs = { .causes = json_array() };
         if (t->res->validate != NULL)
                 t->res->validate(obj, &ctx, &errs);
@@ -1181,6 +1251,12 @@ static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
                                  "the body of the request was in an unknown format");
                 return;
         }
+        const char *fm = k8c_req_query(req, "fieldManager");
+        if (apply && (fm == NULL || fm[0] == '\0')) {
+                k8c_req_fail_msg(req, K8C_EBADREQUEST,
+                                 "PATCH requests with apply content type require fieldManager");
+                return;
+        }
         struct k8c_target main = *t;
         if (scale)
                 main.sub = NULL;
@@ -1208,6 +1284,11 @@ static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
                 obj = NULL;
                 r = k8c_patch_apply(ct, base, req->body != NULL ? req->body : "{}", req->body_len, &obj,
                                     &err);
+                json_auto_t *config = NULL;
+                if (r >= 0 && apply) {
+                        config = json_loadb(req->body != NULL ? req->body : "{}", req->body_len, 0, NULL);
+                        req->apply_config = config;
+                }
                 if (r >= 0 && scale) {
                         json_auto_t *sc = obj;
                         obj = NULL;
@@ -1217,7 +1298,9 @@ static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
                 const char *have_rv = meta_str(old, "resourceVersion");
                 bool precondition = want_rv != NULL && (have_rv == NULL || strcmp(want_rv, have_rv) != 0);
                 r = update_object(req, &main, obj, r, &err, &out, &causes);
-                if (r < 0 && k8c_error_reason(&err) == K8C_ECONFLICT && !precondition && attempt < 100) {
+                req->apply_config = NULL;
+                if (r < 0 && k8c_error_reason(&err) == K8C_ECONFLICT && !precondition &&
+                    !req->apply_conflict && attempt < 100) {
                         k8c_error_release(&err);
                         json_decref(causes);
                         causes = NULL;
