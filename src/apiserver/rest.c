@@ -381,11 +381,16 @@ static void writer_of(struct k8c_req *req, const struct k8c_target *t, struct k8
         else
                 snprintf(b->api_version, sizeof(b->api_version), "%s/%s", t->res->group, t->res->version);
         const char *force = k8c_req_query(req, "force");
+        /* Scale writes reach update_object as writes of the main resource. */
+        size_t ul = strlen(req->url);
+        bool scale = ul > 6 && strcmp(req->url + ul - 6, "/scale") == 0;
         *w = (struct k8c_mf_writer){
                 .kind = t->res->kind,
                 .manager = b->manager,
                 .api_version = b->api_version,
-                .subresource = t->sub,
+                .subresource = t->sub != NULL ? t->sub
+                               : scale        ? "scale"
+                                              : NULL,
                 .force = force != NULL && strcmp(force, "true") == 0,
         };
 }
