@@ -119,6 +119,22 @@ static char *value_key(const json_t *v)
 
 static json_t *fs_struct(const char *kind, const char *name, const json_t *obj, bool dot);
 
+/* o["f:<k>"] = v (stolen), without an allocation for the usual short keys. */
+static void set_field(json_t *o, const char *k, json_t *v)
+{
+        char buf[256];
+        size_t n = strlen(k);
+        if (n + 3 <= sizeof(buf)) {
+                buf[0] = 'f';
+                buf[1] = ':';
+                memcpy(buf + 2, k, n + 1);
+                json_object_set_new(o, buf, v);
+                return;
+        }
+        cleanup_free char *fk = k8c_xasprintf("f:%s", k);
+        json_object_set_new(o, fk, v);
+}
+
 /* The field set of value v of field name (in parent). dot: mark new maps and lists themselves
  * (what an Update that adds them owns), as Kubernetes' Update entries show. */
 static json_t *fs_of(const char *kind, const char *parent, const char *name, const json_t *v, bool dot)
@@ -136,11 +152,7 @@ static json_t *fs_of(const char *kind, const char *parent, const char *name, con
                 json_t *c;
                 if (dot && json_object_size(v) > 0)
                         json_object_set_new(o, ".", json_object());
-                json_object_foreach((json_t *)v, k, c)
-                {
-                        cleanup_free char *fk = k8c_xasprintf("f:%s", k);
-                        json_object_set_new(o, fk, fs_of(kind, name, k, c, dot));
-                }
+                json_object_foreach((json_t *)v, k, c) set_field(o, k, fs_of(kind, name, k, c, dot));
                 break;
         }
         case F_ASSOC:
@@ -175,11 +187,7 @@ static json_t *fs_struct(const char *kind, const char *name, const json_t *obj, 
         json_t *o = json_object();
         const char *k;
         json_t *c;
-        json_object_foreach((json_t *)obj, k, c)
-        {
-                cleanup_free char *fk = k8c_xasprintf("f:%s", k);
-                json_object_set_new(o, fk, fs_of(kind, name, k, c, dot));
-        }
+        json_object_foreach((json_t *)obj, k, c) set_field(o, k, fs_of(kind, name, k, c, dot));
         return o;
 }
 
@@ -268,10 +276,8 @@ static json_t *fs_changed(const char *kind, const char *parent, const char *name
                 json_object_foreach((json_t *)n, k, c)
                 {
                         json_t *d = fs_changed(kind, name, k, json_object_get(o, k), c);
-                        if (d != NULL) {
-                                cleanup_free char *fk = k8c_xasprintf("f:%s", k);
-                                json_object_set_new(out, fk, d);
-                        }
+                        if (d != NULL)
+                                set_field(out, k, d);
                 }
                 break;
         }
@@ -545,6 +551,20 @@ static bool is_status(const struct k8c_mf_writer *w)
 void k8c_managed_fields_update(json_t *obj, const json_t *old, const struct k8c_mf_writer *w, time_t now)
 {
         bool status = is_status(w);
+        if (old == NULL) {
+                /* A create: the writer owns everything it made; there is nobody to take from. */
+                json_auto_t *n = tracked(obj, status);
+                json_t *set = fs_of(w->kind, "", "", n, true);
+                json_t *md = json_object_get(obj, "metadata");
+                if (json_object_size(set) == 0 || !json_is_object(md)) {
+                        json_decref(set);
+                        return;
+                }
+                json_t *arr = json_array();
+                json_array_append_new(arr, entry_new(w, "Update", set, now));
+                json_object_set_new(md, "managedFields", arr);
+                return;
+        }
         json_auto_t *entries = entries_of(old);
         json_auto_t *o = old != NULL ? tracked(old, status) : NULL;
         json_auto_t *n = tracked(obj, status);
