@@ -187,16 +187,16 @@ void k8c_textbuf_adds(struct k8c_textbuf *b, const char *s);
 /* Where metadata (and its labels) lie in a stored object's text. */
 struct k8c_meta_span {
         size_t meta_start;   /* the '{' of metadata */
-        size_t meta_close;   /* its closing '}' */
         bool meta_empty;     /* metadata has no members */
-        size_t labels_start; /* metadata.labels value span, both 0 when absent */
+        size_t labels_start; /* metadata.labels value span (with want_labels), both 0 when absent */
         size_t labels_end;
 };
-/* Scans an object's text (s[0..n)) for its top-level metadata. -1 when the text is not a
- * well-formed object with a metadata object, or metadata already has a resourceVersion. */
-int k8c_json_meta_scan(const char *s, size_t n, struct k8c_meta_span *ret);
-/* Appends s with "resourceVersion":"rev" added as metadata's last member (what decoding,
- * setting it and compact encoding would give). */
+/* Finds an object's top-level metadata in its text (s[0..n)), and with want_labels its labels.
+ * -1 when the text is not an object with a metadata object, or holds a "resourceVersion" member
+ * anywhere. */
+int k8c_json_meta_scan(const char *s, size_t n, bool want_labels, struct k8c_meta_span *ret);
+/* Appends s with "resourceVersion":"rev" added as metadata's first member (the object that
+ * decoding, setting it and encoding again would give). */
 void k8c_splice_with_rv(struct k8c_textbuf *b, const char *s, size_t len, const struct k8c_meta_span *span,
                         int64_t rev);
 

@@ -610,7 +610,7 @@ static bool reply_stored(struct k8c_req *req, const struct k8c_target *t, int co
             parse_rv(rv, &rev, NULL) < 0 || rev <= 0)
                 return false;
         size_t len = strlen(text);
-        if (k8c_json_meta_scan(text, len, &sp) < 0)
+        if (k8c_json_meta_scan(text, len, false, &sp) < 0)
                 return false;
         struct k8c_textbuf b = { 0 };
         k8c_splice_with_rv(&b, text, len, &sp, rev);
@@ -755,7 +755,7 @@ static bool list_append_text(struct k8c_textbuf *text, size_t nitems, const stru
                              const struct k8c_selector *lsel, const struct k8c_field_selector *fsel)
 {
         struct k8c_meta_span sp;
-        bool scanned = k8c_json_meta_scan(kv->value, kv->value_len, &sp) == 0;
+        bool scanned = k8c_json_meta_scan(kv->value, kv->value_len, !k8c_selector_empty(lsel), &sp) == 0;
         json_auto_t *obj = NULL;
         if (!scanned || fsel->n > 0) {
                 if (k8c_rest_decode(kv, &obj, NULL) < 0)

@@ -4,15 +4,17 @@
  * Every stored value is jansson's compact encoding of an object, written by
  * rest.c without metadata.resourceVersion (the revision lives in the store).
  * A LIST can therefore copy the stored texts straight into one growing reply
- * buffer, adding only `"resourceVersion":"N"` at the end of metadata, which is
- * byte for byte what decoding, set_rv() and json_dumps() would produce.
+ * buffer, adding only `"resourceVersion":"N"` as the first member of metadata:
+ * the same object as decoding, setting it and encoding again would give (only
+ * the member order differs), without reading past metadata's opening brace
+ * unless labels are wanted.
  *
  * This is not a JSON codec: it only finds where the top-level "metadata"
  * member and its "labels" member lie (skipping strings and nested values), so
  * that the caller can splice text and hand the small labels object to jansson.
- * Anything unexpected (not an object, no metadata, metadata already holding a
- * resourceVersion, malformed text) makes the scan fail and the caller decodes
- * that value the ordinary way.
+ * Anything unexpected (not an object, no metadata, a resourceVersion member
+ * anywhere, malformed text) makes the scan fail and the caller decodes that
+ * value the ordinary way.
  */
 #include <string.h>
 
@@ -144,59 +146,73 @@ static bool key_is(const char *key, size_t klen, const char *want)
         return strlen(want) == klen && memcmp(key, want, klen) == 0;
 }
 
-struct top_scan {
-        size_t ms, me;
-        bool found;
-};
-
-static bool top_member(void *ud, const char *key, size_t klen, size_t vstart, size_t vend)
+/* The start of the value of member key in the object at s[i], found without skipping that value
+ * (only the members before it are skipped); 0 when absent or malformed. */
+static size_t member_start(const char *s, size_t n, size_t i, const char *key)
 {
-        struct top_scan *t = ud;
-        if (key_is(key, klen, "metadata")) {
-                t->ms = vstart;
-                t->me = vend;
-                t->found = true;
-                return false;
+        size_t klen = strlen(key);
+        if (i >= n || s[i] != '{')
+                return 0;
+        i = skip_ws(s, n, i + 1);
+        while (i < n && s[i] == '"') {
+                size_t kend = skip_string(s, n, i);
+                if (kend == 0)
+                        return 0;
+                size_t c = skip_ws(s, n, kend);
+                if (c >= n || s[c] != ':')
+                        return 0;
+                size_t vstart = skip_ws(s, n, c + 1);
+                if (kend - i - 2 == klen && memcmp(s + i + 1, key, klen) == 0)
+                        return vstart;
+                size_t vend = skip_value(s, n, vstart);
+                if (vend == 0)
+                        return 0;
+                i = skip_ws(s, n, vend);
+                if (i >= n || s[i] != ',')
+                        return 0;
+                i = skip_ws(s, n, i + 1);
         }
-        return true;
+        return 0;
 }
 
 struct meta_scan {
-        const char *s;
         size_t ls, le;
-        bool labels, has_rv, empty;
+        bool labels;
 };
 
 static bool meta_member(void *ud, const char *key, size_t klen, size_t vstart, size_t vend)
 {
         struct meta_scan *m = ud;
-        m->empty = false;
         if (key_is(key, klen, "labels")) {
                 m->ls = vstart;
                 m->le = vend;
                 m->labels = true;
-        } else if (key_is(key, klen, "resourceVersion")) {
-                m->has_rv = true;
-                return false;
+                return false; /* nothing after it is needed */
         }
         return true;
 }
 
-int k8c_json_meta_scan(const char *s, size_t n, struct k8c_meta_span *ret)
+int k8c_json_meta_scan(const char *s, size_t n, bool want_labels, struct k8c_meta_span *ret)
 {
-        struct top_scan t = { 0 };
-        size_t i = skip_ws(s, n, 0);
-        /* The walk stops at metadata: what follows (spec, status) is not looked at. */
-        size_t end = walk_object(s, n, i, top_member, &t, false);
-        if (end == 0 || !t.found || s[t.ms] != '{')
+        /* Stored objects never hold a resourceVersion (rest.c strips it before writing); text that
+         * has one anywhere (an Event's involvedObject, say) is left to the decoding path rather
+         * than risk a duplicate key. */
+        static const char rv[] = "\"resourceVersion\":";
+        if (memmem(s, n, rv, sizeof(rv) - 1) != NULL)
                 return -1;
-        struct meta_scan m = { .s = s, .empty = true };
-        size_t mend = walk_object(s, n, t.ms, meta_member, &m, true);
-        if (mend != t.me || m.has_rv)
+        /* Only the members before metadata are skipped: metadata itself (managedFields can be most
+         * of it), spec and status are not looked at. */
+        size_t ms = member_start(s, n, skip_ws(s, n, 0), "metadata");
+        if (ms == 0 || ms >= n || s[ms] != '{')
                 return -1;
-        ret->meta_start = t.ms;
-        ret->meta_close = t.me - 1;
-        ret->meta_empty = m.empty;
+        struct meta_scan m = { 0 };
+        if (want_labels && walk_object(s, n, ms, meta_member, &m, false) == 0)
+                return -1;
+        size_t first = skip_ws(s, n, ms + 1);
+        if (first >= n)
+                return -1;
+        ret->meta_start = ms;
+        ret->meta_empty = s[first] == '}';
         ret->labels_start = m.labels ? m.ls : 0;
         ret->labels_end = m.labels ? m.le : 0;
         return 0;
@@ -206,15 +222,15 @@ void k8c_splice_with_rv(struct k8c_textbuf *b, const char *s, size_t len, const 
                         int64_t rev)
 {
         char rv[48];
-        int rn = snprintf(rv, sizeof(rv), "%s\"resourceVersion\":\"%lld\"", span->meta_empty ? "" : ",",
-                          (long long)rev);
-        size_t close = span->meta_close;
+        int rn = snprintf(rv, sizeof(rv), "\"resourceVersion\":\"%lld\"%s", (long long)rev,
+                          span->meta_empty ? "" : ",");
+        size_t at = span->meta_start + 1;
         k8c_textbuf_reserve(b, len + (size_t)rn);
-        memcpy(b->p + b->len, s, close);
-        b->len += close;
+        memcpy(b->p + b->len, s, at);
+        b->len += at;
         memcpy(b->p + b->len, rv, (size_t)rn);
         b->len += (size_t)rn;
-        memcpy(b->p + b->len, s + close, len - close);
-        b->len += len - close;
+        memcpy(b->p + b->len, s + at, len - at);
+        b->len += len - at;
         b->p[b->len] = '\0';
 }

@@ -305,7 +305,7 @@ static void send_obj(struct watcher *w, struct wevent *ev, int t, const json_t *
 static char *ev_line(struct wevent *ev, int t, size_t *ret_len)
 {
         struct k8c_meta_span sp;
-        if (ev->text == NULL || k8c_json_meta_scan(ev->text, ev->text_len, &sp) < 0)
+        if (ev->text == NULL || k8c_json_meta_scan(ev->text, ev->text_len, false, &sp) < 0)
                 return event_line(type_names[t], ev_obj(ev), ret_len);
         struct k8c_textbuf b = { 0 };
         k8c_textbuf_reserve(&b, ev->text_len + 64);
