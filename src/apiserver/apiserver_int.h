@@ -67,6 +67,8 @@ struct k8c_req {
          * whether it was refused for conflicts (not retried like a lost write race). */
         const json_t *apply_config;
         bool apply_conflict;
+        /* The text the last update of this request stored (its reply can be that text). */
+        char *stored_text;
 
         /* For metrics. */
         const char *verb;

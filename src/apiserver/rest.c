@@ -1158,7 +1158,7 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
         }
         if (scale_reply)
                 k8c_req_reply(req, 200, scale_of(t->res, out));
-        else
+        else if (!reply_stored(req, t, 200, req->stored_text, meta_str(out, "resourceVersion")))
                 reply_object(req, t, 200, json_incref(out));
 }
 
@@ -1322,7 +1322,7 @@ static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
         }
         if (scale)
                 k8c_req_reply(req, 200, scale_of(t->res, out));
-        else
+        else if (!reply_stored(req, t, 200, req->stored_text, meta_str(out, "resourceVersion")))
                 reply_object(req, t, 200, json_incref(out));
 }
 
@@ -1349,6 +1349,10 @@ static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t 
                 json_object_del(md, "resourceVersion");
                 cleanup_free char *text = json_dumps(obj, JSON_COMPACT);
                 r = k8c_store_update(req->srv->store, key, text, strlen(text), cur, &kv, err);
+                if (r >= 0) {
+                        free(req->stored_text);
+                        req->stored_text = k8c_steal(&text);
+                }
         }
         if (r >= 0)
                 set_rv(obj, kv.mod_revision);

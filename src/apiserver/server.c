@@ -52,6 +52,7 @@ static void req_free(struct k8c_req *req)
         free(req->reply_text);
         free(req->reply_head);
         free(req->reply_body);
+        free(req->stored_text);
         free(req->warning);
         free(req);
 }

@@ -853,6 +853,29 @@ static void test_server_side_apply_managed_fields(void **state)
         free(out);
         free(path);
         free(path5);
+
+        /* A status write is its writer's Update entry for the status subresource, owning status
+         * fields only; the creator keeps its spec fields. */
+        create_pod("mf", "{\"app\":\"mf\"}");
+        obj = http_json("PATCH", "/api/v1/namespaces/default/pods/mf/status?fieldManager=kubelet",
+                        "application/merge-patch+json", "{\"status\":{\"phase\":\"Running\"}}", NULL, &code);
+        assert_int_equal(code, 200);
+        e = managed_entry(obj, "kubelet", "Update");
+        assert_non_null(e);
+        assert_string_equal(json_string_value(json_object_get(e, "subresource")), "status");
+        assert_non_null(fields_at(e, (const char *[]){ "f:status", "f:phase", NULL }));
+        assert_null(fields_at(e, (const char *[]){ "f:spec", NULL }));
+        size_t i;
+        json_t *it;
+        bool creator = false;
+        json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "managedFields"), i, it)
+        {
+                if (json_object_get(it, "subresource") == NULL)
+                        creator |= fields_at(it, (const char *[]){ "f:spec", "f:containers", NULL }) != NULL;
+        }
+        assert_true(creator);
+        json_decref(obj);
+        delete_all_pods();
 }
 
 /* ---- every example manifest, and YAML bodies ---------------------------------------- */
