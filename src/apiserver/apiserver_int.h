@@ -202,6 +202,15 @@ int k8c_json_meta_scan(const char *s, size_t n, bool want_labels, struct k8c_met
 void k8c_splice_with_rv(struct k8c_textbuf *b, const char *s, size_t len, const struct k8c_meta_span *span,
                         int64_t rev);
 
+/* The whole of metadata in an object's text, and where its managedFields member (with one
+ * adjacent comma) lies, for building Table rows without decoding managedFields. */
+struct k8c_meta_whole {
+        size_t meta_start, meta_end; /* '{' .. just after '}' */
+        bool meta_empty;
+        size_t mf_cut_start, mf_cut_end; /* both 0 when there are no managedFields */
+};
+int k8c_json_meta_whole(const char *s, size_t n, struct k8c_meta_whole *ret);
+
 /* ---- metrics.c ---- */
 int k8c_metrics_new(struct k8c_metrics **ret);
 void k8c_metrics_free(struct k8c_metrics *m);

@@ -785,6 +785,75 @@ static bool list_append_text(struct k8c_textbuf *text, size_t nitems, const stru
         return true;
 }
 
+/* A Table row for a list item that matches, appended to text as JSON: the object is decoded
+ * without its managedFields (all the cells need), and the row's object (PartialObjectMetadata or
+ * the whole object) is spliced from the stored text. Returns whether a row was appended. */
+static bool table_append_text(struct k8c_textbuf *text, size_t nitems, const struct k8c_resource *res,
+                              const struct k8c_kv *kv, const struct k8c_selector *lsel,
+                              const struct k8c_field_selector *fsel, const char *incl,
+                              const struct k8c_registry_ctx *ctx)
+{
+        struct k8c_meta_whole mw;
+        json_auto_t *obj = NULL;
+        bool scanned = k8c_json_meta_whole(kv->value, kv->value_len, &mw) == 0;
+        if (scanned && mw.mf_cut_end > mw.mf_cut_start) {
+                struct k8c_textbuf lean = { 0 };
+                k8c_textbuf_add(&lean, kv->value, mw.mf_cut_start);
+                k8c_textbuf_add(&lean, kv->value + mw.mf_cut_end, kv->value_len - mw.mf_cut_end);
+                struct k8c_kv k = *kv;
+                k.value = lean.p;
+                k.value_len = lean.len;
+                int r = k8c_rest_decode(&k, &obj, NULL);
+                free(lean.p);
+                if (r < 0)
+                        return false;
+        } else if (k8c_rest_decode(kv, &obj, NULL) < 0) {
+                return false;
+        }
+        if (!k8c_selector_matches(lsel, json_object_get(json_object_get(obj, "metadata"), "labels")) ||
+            !k8c_field_selector_matches(fsel, obj))
+                return false;
+        if (nitems > 0)
+                k8c_textbuf_add(text, ",", 1);
+        bool meta = incl == NULL || incl[0] == '\0' || strcmp(incl, "Metadata") == 0;
+        bool whole = incl != NULL && strcmp(incl, "Object") == 0;
+        if (!scanned) {
+                json_auto_t *row = k8c_table_row(res, obj, incl, ctx);
+                cleanup_free char *rs = json_dumps(row, JSON_COMPACT);
+                if (rs != NULL)
+                        k8c_textbuf_adds(text, rs);
+                return true;
+        }
+        json_auto_t *cells = json_array();
+        if (res->table_row != NULL) {
+                res->table_row(obj, ctx, cells);
+        } else {
+                const char *name = meta_str(obj, "name");
+                const char *ts = meta_str(obj, "creationTimestamp");
+                json_array_append_new(cells, json_string(name != NULL ? name : ""));
+                json_array_append_new(cells, json_string(ts != NULL ? ts : ""));
+        }
+        cleanup_free char *cs = json_dumps(cells, JSON_COMPACT);
+        k8c_textbuf_adds(text, "{\"cells\":");
+        k8c_textbuf_adds(text, cs != NULL ? cs : "[]");
+        char rv[48];
+        snprintf(rv, sizeof(rv), "\"resourceVersion\":\"%" PRId64 "\"%s", kv->mod_revision,
+                 mw.meta_empty ? "" : ",");
+        if (meta) {
+                k8c_textbuf_adds(text, ",\"object\":{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":"
+                                       "\"meta.k8s.io/v1\",\"metadata\":{");
+                k8c_textbuf_adds(text, rv);
+                k8c_textbuf_add(text, kv->value + mw.meta_start + 1, mw.meta_end - mw.meta_start - 1);
+                k8c_textbuf_add(text, "}", 1);
+        } else if (whole) {
+                struct k8c_meta_span sp = { .meta_start = mw.meta_start, .meta_empty = mw.meta_empty };
+                k8c_textbuf_adds(text, ",\"object\":");
+                k8c_splice_with_rv(text, kv->value, kv->value_len, &sp, kv->mod_revision);
+        }
+        k8c_textbuf_add(text, "}", 1);
+        return true;
+}
+
 static void handle_list(struct k8c_req *req, const struct k8c_target *t)
 {
         cleanup_error k8c_error_t err = NULL;
@@ -835,8 +904,8 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
         struct k8c_registry_ctx ctx;
         k8c_registry_ctx_init(req->srv, &ctx);
         const char *incl = k8c_req_query(req, "includeObject");
-        /* Plain lists of a resource stored in its own shape are written as text straight away. */
-        bool splice = !table && t->res->storage_of == NULL;
+        /* Lists (and Tables) of a resource stored in its own shape are written as text straight away. */
+        bool splice = t->res->storage_of == NULL;
         items = json_array();
         size_t nitems = 0;
         bool more = false;
@@ -865,7 +934,11 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                 list_rev = l.revision;
                 size_t i;
                 for (i = 0; i < l.n; i++) {
-                        if (splice) {
+                        if (splice && table) {
+                                if (table_append_text(&text, nitems, t->res, &l.items[i], &lsel, &fsel, incl,
+                                                      &ctx))
+                                        nitems++;
+                        } else if (splice) {
                                 if (list_append_text(&text, nitems, &l.items[i], &lsel, &fsel))
                                         nitems++;
                         } else {
@@ -925,8 +998,8 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                                             json_string(token));
         }
         if (splice) {
-                /* The envelope is encoded by jansson with an empty items array ("items":[] ends
-                 * it, as the last member); the items' text goes between the brackets. */
+                /* The envelope is encoded by jansson with an empty items (or rows) array, its last
+                 * member; the items' text goes between the brackets. */
                 cleanup_free char *env = json_dumps(reply, JSON_COMPACT);
                 json_decref(reply);
                 size_t elen = env != NULL ? strlen(env) : 0;

@@ -234,3 +234,54 @@ void k8c_splice_with_rv(struct k8c_textbuf *b, const char *s, size_t len, const 
         b->len += len - at;
         b->p[b->len] = '\0';
 }
+
+struct meta_full {
+        const char *s;
+        size_t mf_key, mf_end;
+        bool mf;
+};
+
+static bool meta_full_member(void *ud, const char *key, size_t klen, size_t vstart, size_t vend)
+{
+        struct meta_full *m = ud;
+        if (key_is(key, klen, "managedFields")) {
+                m->mf_key = (size_t)(key - m->s) - 1;
+                m->mf_end = vend;
+                m->mf = true;
+        }
+        return true;
+}
+
+int k8c_json_meta_whole(const char *s, size_t n, struct k8c_meta_whole *ret)
+{
+        static const char rv[] = "\"resourceVersion\":";
+        if (memmem(s, n, rv, sizeof(rv) - 1) != NULL)
+                return -1;
+        size_t ms = member_start(s, n, skip_ws(s, n, 0), "metadata");
+        if (ms == 0 || ms >= n || s[ms] != '{')
+                return -1;
+        struct meta_full m = { .s = s };
+        size_t me = walk_object(s, n, ms, meta_full_member, &m, true);
+        if (me == 0)
+                return -1;
+        *ret = (struct k8c_meta_whole){ .meta_start = ms, .meta_end = me };
+        ret->meta_empty = s[skip_ws(s, n, ms + 1)] == '}';
+        if (m.mf) {
+                /* The member and one comma next to it: the following one, else the preceding one. */
+                size_t a = m.mf_key, b = m.mf_end;
+                size_t after = skip_ws(s, n, b);
+                if (after < n && s[after] == ',') {
+                        b = after + 1;
+                } else {
+                        size_t p = a;
+                        while (p > ms + 1 &&
+                               (s[p - 1] == ' ' || s[p - 1] == '\n' || s[p - 1] == '\t' || s[p - 1] == '\r'))
+                                p--;
+                        if (p > ms + 1 && s[p - 1] == ',')
+                                a = p - 1;
+                }
+                ret->mf_cut_start = a;
+                ret->mf_cut_end = b;
+        }
+        return 0;
+}
