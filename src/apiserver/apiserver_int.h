@@ -202,6 +202,9 @@ int k8c_json_meta_scan(const char *s, size_t n, bool want_labels, struct k8c_met
 void k8c_splice_with_rv(struct k8c_textbuf *b, const char *s, size_t len, const struct k8c_meta_span *span,
                         int64_t rev);
 
+/* A flat object of strings (labels) from its text s[0..n), without jansson's parser unless it
+ * holds escapes or other values; NULL when it is not JSON. */
+json_t *k8c_json_string_map(const char *s, size_t n);
 /* The whole of metadata in an object's text, and where its managedFields member (with one
  * adjacent comma) lies, for building Table rows without decoding managedFields. */
 struct k8c_meta_whole {

@@ -768,8 +768,8 @@ static bool list_append_text(struct k8c_textbuf *text, size_t nitems, const stru
                 /* Only the labels object is decoded. */
                 json_auto_t *labels = NULL;
                 if (sp.labels_end > sp.labels_start)
-                        labels = json_loadb(kv->value + sp.labels_start, sp.labels_end - sp.labels_start, 0,
-                                            NULL);
+                        labels = k8c_json_string_map(kv->value + sp.labels_start,
+                                                     sp.labels_end - sp.labels_start);
                 if (!k8c_selector_matches(lsel, labels))
                         return false;
         }

@@ -285,3 +285,35 @@ int k8c_json_meta_whole(const char *s, size_t n, struct k8c_meta_whole *ret)
         }
         return 0;
 }
+
+struct labels_build {
+        const char *s;
+        json_t *o;
+        bool ok;
+};
+
+static bool label_member(void *ud, const char *key, size_t klen, size_t vstart, size_t vend)
+{
+        struct labels_build *b = ud;
+        char k[512];
+        if (klen >= sizeof(k) || b->s[vstart] != '"' || vend < vstart + 2) {
+                b->ok = false;
+                return false;
+        }
+        memcpy(k, key, klen);
+        k[klen] = '\0';
+        json_object_set_new(b->o, k, json_stringn(b->s + vstart + 1, vend - vstart - 2));
+        return true;
+}
+
+json_t *k8c_json_string_map(const char *s, size_t n)
+{
+        /* Escapes (never in valid label keys or values) are left to jansson. */
+        if (memchr(s, '\\', n) == NULL) {
+                struct labels_build b = { .s = s, .o = json_object(), .ok = true };
+                if (walk_object(s, n, 0, label_member, &b, true) == n && b.ok)
+                        return b.o;
+                json_decref(b.o);
+        }
+        return json_loadb(s, n, 0, NULL);
+}

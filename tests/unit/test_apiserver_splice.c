@@ -96,12 +96,26 @@ static void test_scan_refuses(void **state)
                 assert_int_equal(k8c_json_meta_scan(bad[i], strlen(bad[i]), true, &sp), -1);
 }
 
+static void test_string_map(void **state)
+{
+        const char *texts[] = { "{\"app\":\"web\",\"a.b/c-d_e\":\"\"}", "{}", "{\"k\":\"v\\\"q\"}",
+                                "{\"n\":1,\"s\":\"x\"}" };
+        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+                json_auto_t *got = k8c_json_string_map(texts[i], strlen(texts[i]));
+                json_auto_t *want = json_loads(texts[i], 0, NULL);
+                assert_non_null(got);
+                assert_true(json_equal(got, want));
+        }
+        assert_null(k8c_json_string_map("{\"a\":", 5));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_splice_matches_reencoding),
                 cmocka_unit_test(test_labels_span),
                 cmocka_unit_test(test_scan_refuses),
+                cmocka_unit_test(test_string_map),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
