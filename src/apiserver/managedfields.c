@@ -512,9 +512,10 @@ static json_t *entry_new(const struct k8c_mf_writer *w, const char *op, json_t *
         return e;
 }
 
-/* Prunes every entry to the object as it now is, drops empty ones, sorts them as Kubernetes
- * does (Apply before Update, then by time, manager, ...) and stores them in obj. */
-static void entries_store(json_t *obj, json_t *entries, const json_t *live_set)
+/* Prunes the part of every entry a write could change (f:status for status writes, the rest
+ * otherwise) to the object as it now is, drops empty entries, sorts them as Kubernetes does
+ * (Apply before Update, then by time, manager, ...) and stores them in obj. */
+static void entries_store(json_t *obj, json_t *entries, const json_t *live_set, bool status)
 {
         size_t n = 0;
         json_t **v = k8c_xcalloc(json_array_size(entries) + 1, sizeof(*v));
@@ -523,7 +524,24 @@ static void entries_store(json_t *obj, json_t *entries, const json_t *live_set)
         json_array_foreach(entries, i, e)
         {
                 json_t *set = json_object_get(e, "fieldsV1");
-                fs_prune(set, live_set);
+                const char *k;
+                json_t *sv;
+                void *tmp;
+                json_object_foreach_safe(set, tmp, k, sv)
+                {
+                        if ((strcmp(k, "f:status") == 0) != status)
+                                continue;
+                        json_t *lv = json_object_get(live_set, k);
+                        if (lv == NULL) {
+                                json_object_del(set, k);
+                                continue;
+                        }
+                        if (json_object_size(sv) == 0)
+                                continue;
+                        fs_prune(sv, lv);
+                        if (json_object_size(sv) == 0)
+                                json_object_del(set, k);
+                }
                 if (json_object_size(set) > 0)
                         v[n++] = e;
         }
@@ -569,6 +587,15 @@ void k8c_managed_fields_update(json_t *obj, const json_t *old, const struct k8c_
         json_auto_t *o = old != NULL ? tracked(old, status) : NULL;
         json_auto_t *n = tracked(obj, status);
         json_auto_t *changed = fs_changed(w->kind, "", "", o, n);
+        if (changed == NULL && json_equal(o, n)) {
+                /* Nothing changed, nothing was removed: the entries stay as they are. */
+                json_t *md = json_object_get(obj, "metadata");
+                if (json_is_object(md) && json_array_size(entries) > 0)
+                        json_object_set(md, "managedFields", entries);
+                else if (json_is_object(md))
+                        json_object_del(md, "managedFields");
+                return;
+        }
         if (changed != NULL && json_object_size(changed) > 0) {
                 json_t *mine = NULL;
                 size_t i;
@@ -581,7 +608,7 @@ void k8c_managed_fields_update(json_t *obj, const json_t *old, const struct k8c_
                                 fs_subtract(json_object_get(e, "fieldsV1"), changed);
                 }
                 if (mine == NULL) {
-                        json_array_append_new(entries, entry_new(w, "Update", json_deep_copy(changed), now));
+                        json_array_append_new(entries, entry_new(w, "Update", json_incref(changed), now));
                 } else {
                         fs_union(json_object_get(mine, "fieldsV1"), changed);
                         char ts[32];
@@ -590,18 +617,9 @@ void k8c_managed_fields_update(json_t *obj, const json_t *old, const struct k8c_
                         json_object_set_new(mine, "apiVersion", json_string(w->api_version));
                 }
         }
-        /* The main resource's entries also keep their status fields (pruned against them). */
+        /* Only the part this write can change (status, or all but status) is pruned. */
         json_auto_t *live = fs_of(w->kind, "", "", n, true);
-        if (!status) {
-                json_auto_t *st = tracked(obj, true);
-                json_auto_t *stset = fs_of(w->kind, "", "", st, true);
-                fs_union(live, stset);
-        } else {
-                json_auto_t *rest = tracked(obj, false);
-                json_auto_t *rset = fs_of(w->kind, "", "", rest, true);
-                fs_union(live, rset);
-        }
-        entries_store(obj, entries, live);
+        entries_store(obj, entries, live, status);
 }
 
 static int conflict_cmp(const void *pa, const void *pb)
@@ -729,10 +747,7 @@ int k8c_managed_fields_apply(json_t *obj, const json_t *old, const json_t *confi
                 json_array_append_new(entries, entry_new(w, "Apply", json_incref(applied), now));
         }
         json_auto_t *live = fs_of(w->kind, "", "", n, true);
-        json_auto_t *other = tracked(obj, !status);
-        json_auto_t *oset = fs_of(w->kind, "", "", other, true);
-        fs_union(live, oset);
-        entries_store(obj, entries, live);
+        entries_store(obj, entries, live, status);
         return 0;
 }
 
