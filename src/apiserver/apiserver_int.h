@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "apiserver/registry.h"
 #include "k8c/apiserver.h"
@@ -53,9 +54,21 @@ struct k8c_req {
         int code;
         json_t *reply;
         char *reply_text; /* pre-serialised reply (used when non-NULL) */
+        size_t reply_len; /* its length, or 0 to take strlen(reply_text) */
+        /* A reply sent as head + body + tail without joining them (large lists); owned. */
+        char *reply_head, *reply_body;
+        size_t reply_head_len, reply_body_len;
+        const char *reply_tail; /* static */
         const char *content_type;
         char *warning; /* Warning header value, or NULL */
         struct MHD_Response *stream;
+
+        /* Server-side apply: the applied configuration (borrowed) while a PATCH applies it, and
+         * whether it was refused for conflicts (not retried like a lost write race). */
+        const json_t *apply_config;
+        bool apply_conflict;
+        /* The text the last update of this request stored (its reply can be that text). */
+        char *stored_text;
 
         /* For metrics. */
         const char *verb;
@@ -71,6 +84,10 @@ void k8c_req_fail(struct k8c_req *req, k8c_error_t *err, const char *name, const
                   const char *kind, json_t *causes);
 void k8c_req_fail_msg(struct k8c_req *req, k8c_reason_t reason, const char *message);
 void k8c_req_reply(struct k8c_req *req, int code, json_t *reply); /* steals reply */
+/* A JSON reply sent as the concatenation head + body + tail (head and body are stolen; tail is
+ * static), so a large body built in its own buffer is not copied again. */
+void k8c_req_reply_parts(struct k8c_req *req, int code, char *head, size_t head_len, char *body,
+                         size_t body_len, const char *tail);
 const char *k8c_req_query(struct k8c_req *req, const char *name);
 const char *k8c_req_header(struct k8c_req *req, const char *name);
 
@@ -137,6 +154,65 @@ int k8c_patch_apply(const char *content_type, const json_t *old, const char *bod
 /* Removes fields the kind's schema does not know from obj and returns their dotted paths
  * (NULL-terminated, NULL when none) in *ret_unknown. Kinds without a table keep everything. */
 void k8c_known_fields_prune(const char *kind, json_t *obj, char ***ret_unknown);
+
+/* ---- managedfields.c ---- */
+/* Who writes, for metadata.managedFields. */
+struct k8c_mf_writer {
+        const char *kind;        /* the resource's kind (selects its list keys and maps) */
+        const char *manager;     /* fieldManager, else the User-Agent's product */
+        const char *api_version; /* of the request ("v1", "apps/v1") */
+        const char *subresource; /* NULL or "status", ... */
+        bool force;              /* apply: take fields other managers own */
+};
+/* An Update by w from old (NULL on create) to obj: the fields it changed become w's and leave the
+ * other managers; sets obj's metadata.managedFields. */
+void k8c_managed_fields_update(json_t *obj, const json_t *old, const struct k8c_mf_writer *w, time_t now);
+/* An Apply of config by w that turned old (NULL on create) into obj: K8C_ECONFLICT with
+ * FieldManagerConflict causes when it changes fields other managers own (unless w->force);
+ * removes from obj the fields w applied before, no longer applies and nobody else owns; sets
+ * obj's metadata.managedFields. */
+int k8c_managed_fields_apply(json_t *obj, const json_t *old, const json_t *config,
+                             const struct k8c_mf_writer *w, time_t now, json_t **ret_causes,
+                             k8c_error_t *err);
+/* Removes from obj every field of a FieldsV1 set. */
+void k8c_fields_remove(json_t *obj, const json_t *set, const char *kind);
+
+/* ---- splice.c ---- */
+/* A growing text buffer (always NUL-terminated once anything was added). */
+struct k8c_textbuf {
+        char *p;
+        size_t len, cap;
+};
+void k8c_textbuf_reserve(struct k8c_textbuf *b, size_t more);
+void k8c_textbuf_add(struct k8c_textbuf *b, const char *s, size_t n);
+void k8c_textbuf_adds(struct k8c_textbuf *b, const char *s);
+/* Where metadata (and its labels) lie in a stored object's text. */
+struct k8c_meta_span {
+        size_t meta_start;   /* the '{' of metadata */
+        bool meta_empty;     /* metadata has no members */
+        size_t labels_start; /* metadata.labels value span (with want_labels), both 0 when absent */
+        size_t labels_end;
+};
+/* Finds an object's top-level metadata in its text (s[0..n)), and with want_labels its labels.
+ * -1 when the text is not an object with a metadata object, or holds a "resourceVersion" member
+ * anywhere. */
+int k8c_json_meta_scan(const char *s, size_t n, bool want_labels, struct k8c_meta_span *ret);
+/* Appends s with "resourceVersion":"rev" added as metadata's first member (the object that
+ * decoding, setting it and encoding again would give). */
+void k8c_splice_with_rv(struct k8c_textbuf *b, const char *s, size_t len, const struct k8c_meta_span *span,
+                        int64_t rev);
+
+/* A flat object of strings (labels) from its text s[0..n), without jansson's parser unless it
+ * holds escapes or other values; NULL when it is not JSON. */
+json_t *k8c_json_string_map(const char *s, size_t n);
+/* The whole of metadata in an object's text, and where its managedFields member (with one
+ * adjacent comma) lies, for building Table rows without decoding managedFields. */
+struct k8c_meta_whole {
+        size_t meta_start, meta_end; /* '{' .. just after '}' */
+        bool meta_empty;
+        size_t mf_cut_start, mf_cut_end; /* both 0 when there are no managedFields */
+};
+int k8c_json_meta_whole(const char *s, size_t n, struct k8c_meta_whole *ret);
 
 /* ---- metrics.c ---- */
 int k8c_metrics_new(struct k8c_metrics **ret);

@@ -101,43 +101,96 @@ static void add(struct acc *a, char *s)
         a->v[a->n] = NULL;
 }
 
-/* pattern: the table path ("spec.containers[]"); actual: what users see ("spec.containers[0]"). */
-static void walk(const char *kind, json_t *node, const char *pattern, const char *actual, struct acc *a)
+/* Whether the table describes pattern or anything below it: subtrees it does not (labels,
+ * resources, command lists, ...) are not walked at all. */
+static bool described_at_or_below(const char *kind, const char *pattern, size_t plen)
 {
+        if (plen == 0)
+                return true;
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(table); i++) {
+                const char *p = table[i].path;
+                if ((strcmp(table[i].kind, "*") == 0 || strcmp(table[i].kind, kind) == 0) &&
+                    strncmp(p, pattern, plen) == 0 && (p[plen] == '\0' || p[plen] == '.' || p[plen] == '['))
+                        return true;
+        }
+        return false;
+}
+
+/* The two paths of the node being walked, in fixed buffers (cut back on return): pattern is the
+ * table's form ("spec.containers[]"), actual what users see ("spec.containers[0]"). Paths too long
+ * for them are not walked (no table entry is that deep). */
+struct paths {
+        char pat[256];
+        size_t plen;
+        char act[512];
+        size_t alen;
+};
+
+static bool append(char *buf, size_t cap, size_t *len, const char *sep, const char *s)
+{
+        int n = snprintf(buf + *len, cap - *len, "%s%s", *len > 0 ? sep : "", s);
+        if (n < 0 || (size_t)n >= cap - *len) {
+                buf[*len] = '\0';
+                return false;
+        }
+        *len += (size_t)n;
+        return true;
+}
+
+static void walk(const char *kind, json_t *node, struct paths *p, struct acc *a)
+{
+        size_t plen = p->plen, alen = p->alen;
         if (json_is_array(node)) {
-                size_t i;
-                json_t *v;
-                cleanup_free char *p = k8c_xasprintf("%s[]", pattern);
-                json_array_foreach(node, i, v)
-                {
-                        cleanup_free char *ac = k8c_xasprintf("%s[%zu]", actual, i);
-                        walk(kind, v, p, ac, a);
+                if (!append(p->pat, sizeof(p->pat), &p->plen, "", "[]"))
+                        return;
+                if (described_at_or_below(kind, p->pat, p->plen)) {
+                        size_t i;
+                        json_t *v;
+                        json_array_foreach(node, i, v)
+                        {
+                                char idx[32];
+                                snprintf(idx, sizeof(idx), "[%zu]", i);
+                                if (append(p->act, sizeof(p->act), &p->alen, "", idx))
+                                        walk(kind, v, p, a);
+                                p->alen = alen;
+                                p->act[alen] = '\0';
+                        }
                 }
+                p->plen = plen;
+                p->pat[plen] = '\0';
                 return;
         }
         if (!json_is_object(node))
                 return;
-        const struct known *k = lookup(kind, pattern);
+        const struct known *k = lookup(kind, p->pat);
+        if (k == NULL && !described_at_or_below(kind, p->pat, p->plen))
+                return;
         const char *key;
         json_t *v;
         void *tmp;
         json_object_foreach_safe(node, tmp, key, v)
         {
-                cleanup_free char *p = pattern[0] ? k8c_xasprintf("%s.%s", pattern, key) : k8c_xstrdup(key);
-                cleanup_free char *ac = actual[0] ? k8c_xasprintf("%s.%s", actual, key) : k8c_xstrdup(key);
                 if (k != NULL && !has_word(k->fields, key)) {
-                        add(a, k8c_steal(&ac));
+                        add(a, alen > 0 ? k8c_xasprintf("%s.%s", p->act, key) : k8c_xstrdup(key));
                         json_object_del(node, key);
                         continue;
                 }
-                walk(kind, v, p, ac, a);
+                if ((json_is_object(v) || json_is_array(v)) &&
+                    append(p->pat, sizeof(p->pat), &p->plen, ".", key) &&
+                    append(p->act, sizeof(p->act), &p->alen, ".", key))
+                        walk(kind, v, p, a);
+                p->plen = plen;
+                p->pat[plen] = '\0';
+                p->alen = alen;
+                p->act[alen] = '\0';
         }
 }
 
 void k8c_known_fields_prune(const char *kind, json_t *obj, char ***ret_unknown)
 {
         struct acc a = { 0 };
+        struct paths p = { .plen = 0, .alen = 0 };
         if (lookup(kind, "") != NULL)
-                walk(kind, obj, "", "", &a);
+                walk(kind, obj, &p, &a);
         *ret_unknown = a.v;
 }

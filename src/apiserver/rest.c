@@ -320,6 +320,12 @@ static int namespace_exists(struct k8c_apiserver *srv, const char *ns, k8c_error
                         return k8c_make_error(err, K8C_ENOTFOUND, "namespaces \"%s\" not found", ns);
                 return r;
         }
+        /* Decoding is only needed when the text could say it is terminating. */
+        if (kv.value == NULL ||
+            (strstr(kv.value, "Terminating") == NULL && strstr(kv.value, "deletionTimestamp") == NULL)) {
+                k8c_kv_free(&kv);
+                return 0;
+        }
         json_auto_t *obj = json_loadb(kv.value, kv.value_len, 0, NULL);
         k8c_kv_free(&kv);
         const char *phase = k8c_json_get_string(obj, "status.phase");
@@ -345,6 +351,48 @@ static bool held_by_finalizers(const struct k8c_resource *res, const json_t *obj
         return is_namespaces(res) && json_array_size(k8c_json_get(obj, "spec.finalizers")) > 0;
 }
 
+/* ---- field managers ------------------------------------------------------------ */
+
+/* The writer of a request for managedFields: fieldManager, else the User-Agent's product name
+ * ("kubectl/v1.32 (...)" -> "kubectl"), as Kubernetes does. bufs hold the strings. */
+struct writer_bufs {
+        char manager[129];
+        char api_version[128];
+};
+
+static void writer_of(struct k8c_req *req, const struct k8c_target *t, struct k8c_mf_writer *w,
+                      struct writer_bufs *b)
+{
+        const char *fm = k8c_req_query(req, "fieldManager");
+        if (fm != NULL && fm[0] != '\0') {
+                snprintf(b->manager, sizeof(b->manager), "%s", fm);
+        } else {
+                const char *ua = k8c_req_header(req, "User-Agent");
+                size_t n = ua != NULL ? strcspn(ua, "/") : 0;
+                snprintf(b->manager, sizeof(b->manager), "%.*s", (int)(n > 128 ? 128 : n),
+                         ua != NULL ? ua : "");
+                if (b->manager[0] == '\0')
+                        snprintf(b->manager, sizeof(b->manager), "unknown");
+        }
+        if (t->res->group[0] == '\0')
+                snprintf(b->api_version, sizeof(b->api_version), "%s", t->res->version);
+        else
+                snprintf(b->api_version, sizeof(b->api_version), "%s/%s", t->res->group, t->res->version);
+        const char *force = k8c_req_query(req, "force");
+        /* Scale writes reach update_object as writes of the main resource. */
+        size_t ul = strlen(req->url);
+        bool scale = ul > 6 && strcmp(req->url + ul - 6, "/scale") == 0;
+        *w = (struct k8c_mf_writer){
+                .kind = t->res->kind,
+                .manager = b->manager,
+                .api_version = b->api_version,
+                .subresource = t->sub != NULL ? t->sub
+                               : scale        ? "scale"
+                                              : NULL,
+                .force = force != NULL && strcmp(force, "true") == 0,
+        };
+}
+
 /* ---- create ---------------------------------------------------------------- */
 
 static bool is_services(const struct k8c_resource *res)
@@ -366,9 +414,12 @@ static int not_found_err(const struct k8c_resource *res, const char *name, k8c_e
                               res->group[0] ? "." : "", res->group, name);
 }
 
-/* Creates obj (already kind-checked) in ns. On validation failure fills *ret_causes. */
+/* Creates obj (already kind-checked) in ns. On validation failure fills *ret_causes. With ret_text
+ * (may be NULL) the stored text comes back too (not for dry runs). w (NULL for the server's own
+ * objects) is recorded in managedFields, as an Apply of apply_config when that is not NULL. */
 static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *res, const char *ns,
-                         json_t *obj, bool dry, json_t **ret_obj, json_t **ret_causes, k8c_error_t *err)
+                         json_t *obj, bool dry, const struct k8c_mf_writer *w, const json_t *apply_config,
+                         json_t **ret_obj, char **ret_text, json_t **ret_causes, k8c_error_t *err)
 {
         struct k8c_registry_ctx ctx;
         cleanup_free char *key = NULL;
@@ -433,6 +484,13 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
                 if (r < 0)
                         goto out_unlock;
         }
+        json_object_del(md, "managedFields");
+        if (w != NULL && apply_config != NULL)
+                r = k8c_managed_fields_apply(obj, NULL, apply_config, w, ctx.now, ret_causes, err);
+        else if (w != NULL)
+                k8c_managed_fields_update(obj, NULL, w, ctx.now);
+        if (r < 0)
+                goto out_unlock;
         key = k8c_rest_key(res, ns, name);
         if (res->storage_of != NULL && res->to_storage != NULL)
                 res->to_storage(obj);
@@ -450,6 +508,8 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
                         set_rv(obj, kv.mod_revision);
                         k8c_kv_free(&kv);
                         *ret_obj = json_incref(obj);
+                        if (ret_text != NULL)
+                                *ret_text = k8c_steal(&text);
                         break;
                 }
                 k8c_kv_free(&kv);
@@ -484,7 +544,8 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                                                      "v1", "metadata", "name", namespaces[i]);
                         json_auto_t *out = NULL, *causes = NULL;
                         cleanup_error k8c_error_t e = NULL;
-                        int r = create_object(srv, nsres, NULL, obj, false, &out, &causes, &e);
+                        int r = create_object(srv, nsres, NULL, obj, false, NULL, NULL, &out, NULL, &causes,
+                                              &e);
                         if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                                 return k8c_make_error(err, k8c_error_reason(&e), "creating namespace %s: %s",
                                                       namespaces[i], k8c_error_msg(&e));
@@ -500,7 +561,7 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                                   "protocol", "TCP", "port", 443, "targetPort", srv->cfg.port);
                 json_auto_t *out = NULL, *causes = NULL;
                 cleanup_error k8c_error_t e = NULL;
-                int r = create_object(srv, svc, "default", obj, false, &out, &causes, &e);
+                int r = create_object(srv, svc, "default", obj, false, NULL, NULL, &out, NULL, &causes, &e);
                 if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                         return k8c_make_error(err, k8c_error_reason(&e), "creating service kubernetes: %s",
                                               k8c_error_msg(&e));
@@ -534,6 +595,30 @@ static void reply_object(struct k8c_req *req, const struct k8c_target *t, int co
                 return;
         }
         k8c_req_reply(req, code, obj);
+}
+
+/* Answers with the text just stored (plus its resourceVersion) instead of encoding the object
+ * again, when the reply is that object as stored. Returns false when it did not. */
+static bool reply_stored(struct k8c_req *req, const struct k8c_target *t, int code, const char *text,
+                         const char *rv)
+{
+        int64_t rev = 0;
+        struct k8c_meta_span sp;
+        if (text == NULL || rv == NULL || t->res->storage_of != NULL || k8c_req_wants_table(req) ||
+            parse_rv(rv, &rev, NULL) < 0 || rev <= 0)
+                return false;
+        size_t len = strlen(text);
+        if (k8c_json_meta_scan(text, len, false, &sp) < 0)
+                return false;
+        struct k8c_textbuf b = { 0 };
+        k8c_splice_with_rv(&b, text, len, &sp, rev);
+        json_decref(req->reply);
+        req->reply = NULL;
+        free(req->reply_text);
+        req->reply_text = b.p;
+        req->reply_len = b.len;
+        req->code = code;
+        return true;
 }
 
 static void fix_kind(const struct k8c_resource *res, json_t *obj)
@@ -660,6 +745,113 @@ static int parse_selectors(struct k8c_req *req, const struct k8c_resource *res, 
         return 0;
 }
 
+/* A list item that matches the selectors is appended to text as JSON (comma-separated after the
+ * first). Stored objects are spliced as they are, with only their resourceVersion added: no
+ * decode and re-encode (splice.c). Objects the scan does not understand, and lists with a field
+ * selector, are decoded as before. Returns whether the item was appended. */
+static bool list_append_text(struct k8c_textbuf *text, size_t nitems, const struct k8c_kv *kv,
+                             const struct k8c_selector *lsel, const struct k8c_field_selector *fsel)
+{
+        struct k8c_meta_span sp;
+        bool scanned = k8c_json_meta_scan(kv->value, kv->value_len, !k8c_selector_empty(lsel), &sp) == 0;
+        json_auto_t *obj = NULL;
+        if (!scanned || fsel->n > 0) {
+                if (k8c_rest_decode(kv, &obj, NULL) < 0)
+                        return false;
+                if (!k8c_selector_matches(lsel,
+                                          json_object_get(json_object_get(obj, "metadata"), "labels")) ||
+                    !k8c_field_selector_matches(fsel, obj))
+                        return false;
+        } else if (!k8c_selector_empty(lsel)) {
+                /* Only the labels object is decoded. */
+                json_auto_t *labels = NULL;
+                if (sp.labels_end > sp.labels_start)
+                        labels = k8c_json_string_map(kv->value + sp.labels_start,
+                                                     sp.labels_end - sp.labels_start);
+                if (!k8c_selector_matches(lsel, labels))
+                        return false;
+        }
+        if (nitems > 0)
+                k8c_textbuf_add(text, ",", 1);
+        if (scanned) {
+                k8c_splice_with_rv(text, kv->value, kv->value_len, &sp, kv->mod_revision);
+        } else {
+                cleanup_free char *s = json_dumps(obj, JSON_COMPACT);
+                if (s != NULL)
+                        k8c_textbuf_adds(text, s);
+        }
+        return true;
+}
+
+/* A Table row for a list item that matches, appended to text as JSON: the object is decoded
+ * without its managedFields (all the cells need), and the row's object (PartialObjectMetadata or
+ * the whole object) is spliced from the stored text. Returns whether a row was appended. */
+static bool table_append_text(struct k8c_textbuf *text, size_t nitems, const struct k8c_resource *res,
+                              const struct k8c_kv *kv, const struct k8c_selector *lsel,
+                              const struct k8c_field_selector *fsel, const char *incl,
+                              const struct k8c_registry_ctx *ctx)
+{
+        struct k8c_meta_whole mw;
+        json_auto_t *obj = NULL;
+        bool scanned = k8c_json_meta_whole(kv->value, kv->value_len, &mw) == 0;
+        if (scanned && mw.mf_cut_end > mw.mf_cut_start) {
+                struct k8c_textbuf lean = { 0 };
+                k8c_textbuf_add(&lean, kv->value, mw.mf_cut_start);
+                k8c_textbuf_add(&lean, kv->value + mw.mf_cut_end, kv->value_len - mw.mf_cut_end);
+                struct k8c_kv k = *kv;
+                k.value = lean.p;
+                k.value_len = lean.len;
+                int r = k8c_rest_decode(&k, &obj, NULL);
+                free(lean.p);
+                if (r < 0)
+                        return false;
+        } else if (k8c_rest_decode(kv, &obj, NULL) < 0) {
+                return false;
+        }
+        if (!k8c_selector_matches(lsel, json_object_get(json_object_get(obj, "metadata"), "labels")) ||
+            !k8c_field_selector_matches(fsel, obj))
+                return false;
+        if (nitems > 0)
+                k8c_textbuf_add(text, ",", 1);
+        bool meta = incl == NULL || incl[0] == '\0' || strcmp(incl, "Metadata") == 0;
+        bool whole = incl != NULL && strcmp(incl, "Object") == 0;
+        if (!scanned) {
+                json_auto_t *row = k8c_table_row(res, obj, incl, ctx);
+                cleanup_free char *rs = json_dumps(row, JSON_COMPACT);
+                if (rs != NULL)
+                        k8c_textbuf_adds(text, rs);
+                return true;
+        }
+        json_auto_t *cells = json_array();
+        if (res->table_row != NULL) {
+                res->table_row(obj, ctx, cells);
+        } else {
+                const char *name = meta_str(obj, "name");
+                const char *ts = meta_str(obj, "creationTimestamp");
+                json_array_append_new(cells, json_string(name != NULL ? name : ""));
+                json_array_append_new(cells, json_string(ts != NULL ? ts : ""));
+        }
+        cleanup_free char *cs = json_dumps(cells, JSON_COMPACT);
+        k8c_textbuf_adds(text, "{\"cells\":");
+        k8c_textbuf_adds(text, cs != NULL ? cs : "[]");
+        char rv[48];
+        snprintf(rv, sizeof(rv), "\"resourceVersion\":\"%" PRId64 "\"%s", kv->mod_revision,
+                 mw.meta_empty ? "" : ",");
+        if (meta) {
+                k8c_textbuf_adds(text, ",\"object\":{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":"
+                                       "\"meta.k8s.io/v1\",\"metadata\":{");
+                k8c_textbuf_adds(text, rv);
+                k8c_textbuf_add(text, kv->value + mw.meta_start + 1, mw.meta_end - mw.meta_start - 1);
+                k8c_textbuf_add(text, "}", 1);
+        } else if (whole) {
+                struct k8c_meta_span sp = { .meta_start = mw.meta_start, .meta_empty = mw.meta_empty };
+                k8c_textbuf_adds(text, ",\"object\":");
+                k8c_splice_with_rv(text, kv->value, kv->value_len, &sp, kv->mod_revision);
+        }
+        k8c_textbuf_add(text, "}", 1);
+        return true;
+}
+
 static void handle_list(struct k8c_req *req, const struct k8c_target *t)
 {
         cleanup_error k8c_error_t err = NULL;
@@ -667,6 +859,7 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
         struct k8c_field_selector fsel = { 0 };
         json_auto_t *items = NULL;
         cleanup_free char *start = NULL, *last_key = NULL, *prefix = NULL, *token = NULL;
+        struct k8c_textbuf text = { 0 };
         int64_t rv_q = 0;
         const char *w = k8c_req_query(req, "watch");
         bool watch = w != NULL && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
@@ -709,7 +902,10 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
         struct k8c_registry_ctx ctx;
         k8c_registry_ctx_init(req->srv, &ctx);
         const char *incl = k8c_req_query(req, "includeObject");
+        /* Lists (and Tables) of a resource stored in its own shape are written as text straight away. */
+        bool splice = t->res->storage_of == NULL;
         items = json_array();
+        size_t nitems = 0;
         bool more = false;
         for (;;) {
                 struct k8c_list_opts opts = { .revision = list_rev,
@@ -736,32 +932,46 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                 list_rev = l.revision;
                 size_t i;
                 for (i = 0; i < l.n; i++) {
-                        json_t *obj = NULL;
-                        if (k8c_rest_decode(&l.items[i], &obj, &err) < 0)
-                                continue;
-                        fix_kind(t->res, obj);
-                        free(last_key);
-                        last_key = k8c_xstrdup(l.items[i].key);
-                        if (k8c_selector_matches(
-                                    &lsel, json_object_get(json_object_get(obj, "metadata"), "labels")) &&
-                            k8c_field_selector_matches(&fsel, obj)) {
-                                if (table) {
-                                        json_array_append_new(items, k8c_table_row(t->res, obj, incl, &ctx));
-                                        json_decref(obj);
-                                } else {
-                                        json_array_append_new(items, obj);
-                                }
+                        if (splice && table) {
+                                if (table_append_text(&text, nitems, t->res, &l.items[i], &lsel, &fsel, incl,
+                                                      &ctx))
+                                        nitems++;
+                        } else if (splice) {
+                                if (list_append_text(&text, nitems, &l.items[i], &lsel, &fsel))
+                                        nitems++;
                         } else {
-                                json_decref(obj);
+                                json_t *obj = NULL;
+                                if (k8c_rest_decode(&l.items[i], &obj, &err) < 0)
+                                        continue;
+                                fix_kind(t->res, obj);
+                                if (k8c_selector_matches(
+                                            &lsel,
+                                            json_object_get(json_object_get(obj, "metadata"), "labels")) &&
+                                    k8c_field_selector_matches(&fsel, obj)) {
+                                        nitems++;
+                                        if (table) {
+                                                json_array_append_new(items,
+                                                                      k8c_table_row(t->res, obj, incl, &ctx));
+                                                json_decref(obj);
+                                        } else {
+                                                json_array_append_new(items, obj);
+                                        }
+                                } else {
+                                        json_decref(obj);
+                                }
                         }
-                        if (limit > 0 && (long long)json_array_size(items) >= limit) {
+                        if (limit > 0 && (long long)nitems >= limit) {
                                 i++;
                                 break;
                         }
                 }
+                if (i > 0) {
+                        free(last_key);
+                        last_key = k8c_xstrdup(l.items[i - 1].key);
+                }
                 bool store_more = l.more || i < l.n;
                 k8c_kv_list_free(&l);
-                if (limit > 0 && (long long)json_array_size(items) >= limit) {
+                if (limit > 0 && (long long)nitems >= limit) {
                         more = store_more;
                         break;
                 }
@@ -785,8 +995,24 @@ static void handle_list(struct k8c_req *req, const struct k8c_target *t)
                         json_object_set_new(json_object_get(reply, "metadata"), "continue",
                                             json_string(token));
         }
+        if (splice) {
+                /* The envelope is encoded by jansson with an empty items (or rows) array, its last
+                 * member; the items' text goes between the brackets. */
+                cleanup_free char *env = json_dumps(reply, JSON_COMPACT);
+                json_decref(reply);
+                size_t elen = env != NULL ? strlen(env) : 0;
+                if (elen < 3 || strcmp(env + elen - 3, "[]}") != 0) {
+                        k8c_req_fail_msg(req, K8C_EINTERNAL, "cannot encode the list");
+                        goto out;
+                }
+                /* Sent as envelope head + items + "]}" without joining them. */
+                k8c_req_reply_parts(req, 200, k8c_steal(&env), elen - 2, text.p, text.len, "]}");
+                text = (struct k8c_textbuf){ 0 };
+                goto out;
+        }
         k8c_req_reply(req, 200, reply);
 out:
+        free(text.p);
         k8c_selector_free(&lsel);
         k8c_field_selector_free(&fsel);
 }
@@ -795,6 +1021,7 @@ static void handle_create(struct k8c_req *req, const struct k8c_target *t)
 {
         cleanup_error k8c_error_t err = NULL;
         json_auto_t *obj = NULL, *out = NULL, *causes = NULL;
+        cleanup_free char *text = NULL;
         if (t->res->namespaced && t->ns == NULL) {
                 k8c_req_fail_msg(req, K8C_EMETHODNOTALLOWED,
                                  "the server does not allow this method on the requested resource");
@@ -805,12 +1032,23 @@ static void handle_create(struct k8c_req *req, const struct k8c_target *t)
                 r = check_kind(t->res, obj, &err);
         if (r >= 0)
                 r = unknown_fields(req, t->res, obj, &err);
+        struct k8c_mf_writer w;
+        struct writer_bufs wb;
+        writer_of(req, t, &w, &wb);
+        /* A server-side apply that creates records the configuration as applied. */
+        const char *ct = k8c_req_header(req, "Content-Type");
+        bool apply = strcmp(req->method, "PATCH") == 0 && ct != NULL &&
+                     strncmp(ct, "application/apply-patch", 23) == 0;
+        json_auto_t *config = r >= 0 && apply ? json_deep_copy(obj) : NULL;
         if (r >= 0)
-                r = create_object(req->srv, t->res, t->ns, obj, dry_run(req), &out, &causes, &err);
+                r = create_object(req->srv, t->res, t->ns, obj, dry_run(req), &w, config, &out, &text,
+                                  &causes, &err);
         if (r < 0) {
                 fail(req, t, &err, obj != NULL ? meta_str(obj, "name") : NULL, causes);
                 return;
         }
+        if (reply_stored(req, t, 201, text, meta_str(out, "resourceVersion")))
+                return;
         fix_kind(t->res, out);
         reply_object(req, t, 201, json_incref(out));
 }
@@ -881,6 +1119,9 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
                                    t->res->plural, t->res->group[0] ? "." : "", t->res->group, t->name);
                 goto fail;
         }
+        struct k8c_mf_writer w;
+        struct writer_bufs wb;
+        writer_of(req, t, &w, &wb);
         json_t *newobj;
         if (finalize) {
                 /* Namespaces' /finalize changes only spec.finalizers. */
@@ -912,6 +1153,16 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
                 if (t->ns != NULL)
                         json_object_set_new(nmd, "namespace", json_string(t->ns));
                 json_object_set_new(nmd, "name", json_string(t->name));
+                if (req->apply_config != NULL) {
+                        /* Before defaulting, so fields the apply removes get their defaults back. */
+                        r = k8c_managed_fields_apply(newobj, old, req->apply_config, &w, ctx.now, &causes,
+                                                     &err);
+                        if (r < 0) {
+                                json_decref(newobj);
+                                req->apply_conflict = k8c_error_reason(&err) == K8C_ECONFLICT;
+                                goto fail;
+                        }
+                }
                 if (t->res->set_defaults != NULL)
                         t->res->set_defaults(newobj);
                 if (t->res->prepare_update != NULL)
@@ -924,6 +1175,8 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
         }
         json_decref(obj);
         obj = newobj;
+        if (req->apply_config == NULL || status || finalize)
+                k8c_managed_fields_update(obj, old, &w, ctx.now);
         struct k8c_field_errors errs = { .causes = json_array() };
         if (t->res->validate != NULL)
                 t->res->validate(obj, &ctx, &errs);
@@ -976,7 +1229,7 @@ static void do_update(struct k8c_req *req, const struct k8c_target *t, json_t *o
         }
         if (scale_reply)
                 k8c_req_reply(req, 200, scale_of(t->res, out));
-        else
+        else if (!reply_stored(req, t, 200, req->stored_text, meta_str(out, "resourceVersion")))
                 reply_object(req, t, 200, json_incref(out));
 }
 
@@ -1074,6 +1327,12 @@ static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
                                  "the body of the request was in an unknown format");
                 return;
         }
+        const char *fm = k8c_req_query(req, "fieldManager");
+        if (apply && (fm == NULL || fm[0] == '\0')) {
+                k8c_req_fail_msg(req, K8C_EBADREQUEST,
+                                 "PATCH requests with apply content type require fieldManager");
+                return;
+        }
         struct k8c_target main = *t;
         if (scale)
                 main.sub = NULL;
@@ -1101,6 +1360,11 @@ static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
                 obj = NULL;
                 r = k8c_patch_apply(ct, base, req->body != NULL ? req->body : "{}", req->body_len, &obj,
                                     &err);
+                json_auto_t *config = NULL;
+                if (r >= 0 && apply) {
+                        config = json_loadb(req->body != NULL ? req->body : "{}", req->body_len, 0, NULL);
+                        req->apply_config = config;
+                }
                 if (r >= 0 && scale) {
                         json_auto_t *sc = obj;
                         obj = NULL;
@@ -1110,7 +1374,9 @@ static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
                 const char *have_rv = meta_str(old, "resourceVersion");
                 bool precondition = want_rv != NULL && (have_rv == NULL || strcmp(want_rv, have_rv) != 0);
                 r = update_object(req, &main, obj, r, &err, &out, &causes);
-                if (r < 0 && k8c_error_reason(&err) == K8C_ECONFLICT && !precondition && attempt < 100) {
+                req->apply_config = NULL;
+                if (r < 0 && k8c_error_reason(&err) == K8C_ECONFLICT && !precondition &&
+                    !req->apply_conflict && attempt < 100) {
                         k8c_error_release(&err);
                         json_decref(causes);
                         causes = NULL;
@@ -1127,7 +1393,7 @@ static void handle_patch(struct k8c_req *req, const struct k8c_target *t)
         }
         if (scale)
                 k8c_req_reply(req, 200, scale_of(t->res, out));
-        else
+        else if (!reply_stored(req, t, 200, req->stored_text, meta_str(out, "resourceVersion")))
                 reply_object(req, t, 200, json_incref(out));
 }
 
@@ -1154,6 +1420,10 @@ static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t 
                 json_object_del(md, "resourceVersion");
                 cleanup_free char *text = json_dumps(obj, JSON_COMPACT);
                 r = k8c_store_update(req->srv->store, key, text, strlen(text), cur, &kv, err);
+                if (r >= 0) {
+                        free(req->stored_text);
+                        req->stored_text = k8c_steal(&text);
+                }
         }
         if (r >= 0)
                 set_rv(obj, kv.mod_revision);

@@ -41,6 +41,21 @@ void k8c_req_reply(struct k8c_req *req, int code, json_t *reply)
         req->code = code;
 }
 
+void k8c_req_reply_parts(struct k8c_req *req, int code, char *head, size_t head_len, char *body,
+                         size_t body_len, const char *tail)
+{
+        json_decref(req->reply);
+        req->reply = NULL;
+        free(req->reply_head);
+        free(req->reply_body);
+        req->reply_head = head;
+        req->reply_head_len = head_len;
+        req->reply_body = body;
+        req->reply_body_len = body_len;
+        req->reply_tail = tail;
+        req->code = code;
+}
+
 void k8c_req_fail(struct k8c_req *req, k8c_error_t *err, const char *name, const char *group,
                   const char *kind, json_t *causes)
 {

@@ -5,7 +5,10 @@
  *
  * Each event's plain-JSON line (per event type) is built once and shared by
  * reference between watchers; only Table-mode watchers and the initial burst
- * serialise per watcher. A watcher with nothing to send suspends its MHD
+ * serialise per watcher. Events keep the stored text: the shared line is that
+ * text with its resourceVersion spliced in (splice.c), and the object is only
+ * decoded when a watcher needs it (selectors, Tables, other versions), then
+ * dropped again once the event has been fanned out. A watcher with nothing to send suspends its MHD
  * connection; the fan-out thread resumes it. A watcher whose queue fills is
  * ended without slowing the others (the client re-lists, as with Kubernetes).
  * One mutex guards the window, the watcher list and every queue.
@@ -26,17 +29,26 @@
 #include "k8c/log.h"
 
 #define QUEUE_MAX_ITEMS 20000
+/* MHD allocates (and zeroes) this block with every callback response, but a chunked stream is
+ * written through the connection's own buffer: a small block keeps idle watchers small. */
+#define STREAM_BLOCK 512
 
 enum { T_ADDED, T_MODIFIED, T_DELETED, T_MAX };
 static const char *const type_names[T_MAX] = { "ADDED", "MODIFIED", "DELETED" };
 
 struct wevent {
-        int refs; /* under wc->lock */
+        int refs; /* under wc->lock, as everything below */
         int64_t rev;
         k8c_store_event_type_t type;
         char *key;
-        json_t *obj;  /* new object, or the last state for DELETE; metadata.resourceVersion set */
-        json_t *prev; /* previous state, or NULL */
+        char *text; /* stored value: the new object, or the last state for DELETE */
+        size_t text_len;
+        char *prev_text; /* the previous state's stored value, or NULL */
+        size_t prev_len;
+        int64_t prev_rev;
+        /* Decoded on demand (metadata.resourceVersion set); NULL until then. */
+        json_t *obj;
+        json_t *prev;
         char *lines[T_MAX];
         size_t lens[T_MAX];
 };
@@ -98,6 +110,8 @@ static void wevent_unref(struct wevent *e)
         if (e == NULL || --e->refs > 0)
                 return;
         free(e->key);
+        free(e->text);
+        free(e->prev_text);
         json_decref(e->obj);
         json_decref(e->prev);
         for (int i = 0; i < T_MAX; i++)
@@ -178,6 +192,48 @@ static void wake(struct watcher *w)
         }
 }
 
+/* The event's object (at the event's revision), decoded on first use. */
+static const json_t *ev_obj(struct wevent *e)
+{
+        if (e->obj == NULL) {
+                struct k8c_kv kv = {
+                        .key = e->key, .value = e->text, .value_len = e->text_len, .mod_revision = e->rev
+                };
+                if (e->text == NULL || k8c_rest_decode(&kv, &e->obj, NULL) < 0)
+                        e->obj = json_object();
+        }
+        return e->obj;
+}
+
+/* The previous state, or the object itself when there is none (as a match "before" needs). */
+static const json_t *ev_prev(struct wevent *e)
+{
+        if (e->prev_text == NULL)
+                return ev_obj(e);
+        if (e->prev == NULL) {
+                struct k8c_kv kv = { .key = e->key,
+                                     .value = e->prev_text,
+                                     .value_len = e->prev_len,
+                                     .mod_revision = e->prev_rev };
+                if (k8c_rest_decode(&kv, &e->prev, NULL) < 0)
+                        return ev_obj(e);
+        }
+        return e->prev;
+}
+
+/* The window keeps text only; a watcher replaying it decodes again if it must. */
+static void ev_forget(struct wevent *e)
+{
+        json_decref(e->obj);
+        json_decref(e->prev);
+        e->obj = e->prev = NULL;
+}
+
+static bool selects_all(struct watcher *w)
+{
+        return k8c_selector_empty(&w->lsel) && w->fsel.n == 0;
+}
+
 static bool matches(struct watcher *w, const json_t *obj)
 {
         if (obj == NULL)
@@ -245,6 +301,34 @@ static void send_obj(struct watcher *w, struct wevent *ev, int t, const json_t *
         q_push(w, NULL, 0, line, len);
 }
 
+/* The shared line of an event: {"type":T,"object":<stored text with its resourceVersion>}. */
+static char *ev_line(struct wevent *ev, int t, size_t *ret_len)
+{
+        struct k8c_meta_span sp;
+        if (ev->text == NULL || k8c_json_meta_scan(ev->text, ev->text_len, false, &sp) < 0)
+                return event_line(type_names[t], ev_obj(ev), ret_len);
+        struct k8c_textbuf b = { 0 };
+        k8c_textbuf_reserve(&b, ev->text_len + 64);
+        k8c_textbuf_adds(&b, "{\"type\":\"");
+        k8c_textbuf_adds(&b, type_names[t]);
+        k8c_textbuf_adds(&b, "\",\"object\":");
+        k8c_splice_with_rv(&b, ev->text, ev->text_len, &sp, ev->rev);
+        k8c_textbuf_add(&b, "}\n", 2);
+        *ret_len = b.len;
+        return b.p;
+}
+
+static void send_ev(struct watcher *w, struct wevent *ev, int t)
+{
+        if (w->res->storage_of == NULL && !w->table) {
+                if (ev->lines[t] == NULL)
+                        ev->lines[t] = ev_line(ev, t, &ev->lens[t]);
+                q_push(w, ev, t, NULL, ev->lens[t]);
+                return;
+        }
+        send_obj(w, NULL, t, ev_obj(ev));
+}
+
 static void deliver(struct watcher *w, struct wevent *ev)
 {
         if (ev->rev <= w->from_rev)
@@ -253,20 +337,21 @@ static void deliver(struct watcher *w, struct wevent *ev)
                 w->last_rev = ev->rev;
         if (strncmp(ev->key, w->prefix, strlen(w->prefix)) != 0)
                 return;
-        bool now = ev->type != K8C_STORE_DELETE && matches(w, ev->obj);
-        bool before =
-                ev->type == K8C_STORE_CREATE ? false : matches(w, ev->prev != NULL ? ev->prev : ev->obj);
+        /* Without selectors nothing needs the decoded object. */
+        bool all = selects_all(w);
+        bool now = ev->type != K8C_STORE_DELETE && (all || matches(w, ev_obj(ev)));
+        bool before = ev->type == K8C_STORE_CREATE ? false : (all || matches(w, ev_prev(ev)));
         if (ev->type == K8C_STORE_DELETE) {
                 if (before)
-                        send_obj(w, ev, T_DELETED, ev->obj);
+                        send_ev(w, ev, T_DELETED);
                 return;
         }
         if (now && before)
-                send_obj(w, ev, T_MODIFIED, ev->obj);
+                send_ev(w, ev, T_MODIFIED);
         else if (now)
-                send_obj(w, ev, T_ADDED, ev->obj);
+                send_ev(w, ev, T_ADDED);
         else if (before)
-                send_obj(w, ev, T_DELETED, ev->obj);
+                send_ev(w, ev, T_DELETED);
 }
 
 static void send_bookmark(struct watcher *w, int64_t rev, bool initial_end)
@@ -288,27 +373,26 @@ static void send_bookmark(struct watcher *w, int64_t rev, bool initial_end)
 
 /* ---- the fan-out thread ------------------------------------------------------ */
 
-static struct wevent *wevent_from(const struct k8c_store_event *sev)
+/* Takes the texts out of sev (freed by the caller). A deleted object is reported at the
+ * delete's revision. */
+static struct wevent *wevent_from(struct k8c_store_event *sev)
 {
         struct wevent *e = k8c_xcalloc(1, sizeof(*e));
         e->refs = 1;
         e->rev = sev->revision;
         e->type = sev->type;
-        e->key = k8c_xstrdup(sev->kv.key);
-        if (k8c_rest_decode(&sev->kv, &e->obj, NULL) < 0)
-                e->obj = json_object();
-        /* A deleted object is reported at the delete's revision. */
-        char rv[32];
-        snprintf(rv, sizeof(rv), "%" PRId64, sev->revision);
-        json_t *md = json_object_get(e->obj, "metadata");
-        if (json_is_object(md))
-                json_object_set_new(md, "resourceVersion", json_string(rv));
-        if (sev->prev.key != NULL && sev->prev.value != NULL)
-                k8c_rest_decode(&sev->prev, &e->prev, NULL);
+        e->key = k8c_steal(&sev->kv.key);
+        e->text = k8c_steal(&sev->kv.value);
+        e->text_len = sev->kv.value_len;
+        if (sev->prev.key != NULL && sev->prev.value != NULL) {
+                e->prev_text = k8c_steal(&sev->prev.value);
+                e->prev_len = sev->prev.value_len;
+                e->prev_rev = sev->prev.mod_revision;
+        }
         return e;
 }
 
-static void process(struct k8c_watch_cache *wc, const struct k8c_store_event *sev)
+static void process(struct k8c_watch_cache *wc, struct k8c_store_event *sev)
 {
         struct wevent *e = wevent_from(sev);
         pthread_mutex_lock(&wc->lock);
@@ -327,6 +411,7 @@ static void process(struct k8c_watch_cache *wc, const struct k8c_store_event *se
                 if (w->qn > 0 || w->done)
                         wake(w);
         }
+        ev_forget(e);
         pthread_mutex_unlock(&wc->lock);
 }
 
@@ -635,8 +720,11 @@ void k8c_watch_serve(struct k8c_req *req, const struct k8c_target *t, struct k8c
                 q_push(w, NULL, 0, line, len);
                 w->done = true;
         } else {
-                for (size_t i = 0; i < wc->ring_n; i++)
-                        deliver(w, wc->ring[(wc->ring_head + i) % wc->ring_cap]);
+                for (size_t i = 0; i < wc->ring_n; i++) {
+                        struct wevent *e = wc->ring[(wc->ring_head + i) % wc->ring_cap];
+                        deliver(w, e);
+                        ev_forget(e);
+                }
                 w->registered = true;
                 w->next = wc->watchers;
                 if (wc->watchers != NULL)
@@ -647,7 +735,7 @@ void k8c_watch_serve(struct k8c_req *req, const struct k8c_target *t, struct k8c
         pthread_mutex_unlock(&wc->lock);
 
         struct MHD_Response *resp =
-                MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, reader, w, watcher_free);
+                MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, reader, w, watcher_free);
         if (resp == NULL) {
                 watcher_free(w);
                 k8c_req_fail_msg(req, K8C_EINTERNAL, "cannot create the watch response");

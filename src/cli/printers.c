@@ -266,6 +266,19 @@ static json_t *sorted_copy(const json_t *v)
         return o;
 }
 
+/* A copy of v without metadata.managedFields (in v or its items): kubectl prints -o json/yaml
+ * that way unless --show-managed-fields (jsonpath and templates keep them). */
+static json_t *omit_managed_fields(const json_t *v)
+{
+        json_t *c = json_deep_copy(v);
+        json_object_del(json_object_get(c, "metadata"), "managedFields");
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(c, "items"), i, it)
+                json_object_del(json_object_get(it, "metadata"), "managedFields");
+        return c;
+}
+
 int k8c_cli_print_objects(FILE *out, const char *output, const json_t *objects, bool single,
                           const json_t *resources, k8c_error_t *err)
 {
@@ -276,6 +289,11 @@ int k8c_cli_print_objects(FILE *out, const char *output, const json_t *objects, 
                 /* Like kubectl: several objects print as one v1 List. */
                 whole = json_pack("{s:s, s:O, s:s, s:{s:s}}", "apiVersion", "v1", "items", objects, "kind",
                                   "List", "metadata", "resourceVersion", "");
+        }
+        if (strcmp(output, "json") == 0 || strcmp(output, "yaml") == 0) {
+                json_t *bare = omit_managed_fields(whole);
+                json_decref(whole);
+                whole = bare;
         }
         if (strcmp(output, "json") == 0) {
                 cleanup_free char *s = k8c_cli_go_json(whole, JSON_INDENT(4) | JSON_SORT_KEYS);

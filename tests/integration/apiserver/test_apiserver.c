@@ -664,8 +664,19 @@ static void test_kubectl_apply_patch_scale(void **state)
         assert_string_equal(out, "7 true");
         free(out);
 
-        out = kubectl(0, "apply --server-side -f %s", path);
+        /* Server-side apply of replicas 3 over the 7 that kubectl-patch set is a conflict, as in
+         * Kubernetes; --force-conflicts takes the field. */
+        out = kubectl(1, "apply --server-side -f %s", path);
+        assert_non_null(strstr(out,
+                               "error: Apply failed with 1 conflict: conflict with \"kubectl-patch\" using "
+                               "apps/v1 at "));
+        assert_non_null(strstr(out, ": .spec.replicas\n"));
+        free(out);
+        out = kubectl(0, "apply --server-side --force-conflicts -f %s", path);
         assert_string_equal(out, "deployment.apps/web serverside-applied\n");
+        free(out);
+        out = kubectl(0, "get deploy web -o jsonpath='{.spec.replicas}'");
+        assert_string_equal(out, "3");
         free(out);
 
         json_t *st = http_json("PATCH", "/apis/apps/v1/namespaces/default/deployments/web", "text/plain",
@@ -681,6 +692,190 @@ static void test_kubectl_apply_patch_scale(void **state)
         assert_string_equal(out, "deployment.apps \"web\" deleted\n");
         free(out);
         free(path);
+}
+
+/* ---- server-side apply: managedFields, conflicts, force ------------------------------ */
+
+static json_t *managed_entry(json_t *obj, const char *manager, const char *operation)
+{
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "managedFields"), i, e)
+        {
+                if (strcmp(json_string_value(json_object_get(e, "manager")), manager) == 0 &&
+                    strcmp(json_string_value(json_object_get(e, "operation")), operation) == 0)
+                        return e;
+        }
+        return NULL;
+}
+
+static json_t *fields_at(json_t *entry, const char *const *path)
+{
+        json_t *n = json_object_get(entry, "fieldsV1");
+        for (; *path != NULL && n != NULL; path++)
+                n = json_object_get(n, *path);
+        return n;
+}
+
+static void test_server_side_apply_managed_fields(void **state)
+{
+        const char *dep =
+                "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"ssa\","
+                "\"labels\":{\"app\":\"ssa\"%s}},\"spec\":{\"replicas\":%d,\"selector\":{"
+                "\"matchLabels\":{\"app\":\"ssa\"}},\"template\":{\"metadata\":{\"labels\":{"
+                "\"app\":\"ssa\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\","
+                "\"ports\":[{\"containerPort\":80}]}]}}}}";
+        char body[1024];
+        snprintf(body, sizeof(body), dep, ",\"extra\":\"x\"", 2);
+        char *path = write_file("ssa.json", body);
+        char *out = kubectl(0, "apply --server-side -f %s", path);
+        assert_string_equal(out, "deployment.apps/ssa serverside-applied\n");
+        free(out);
+
+        /* The Apply entry, in the FieldsV1 format. */
+        long code;
+        json_t *obj =
+                http_json("GET", "/apis/apps/v1/namespaces/default/deployments/ssa", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        json_t *e = managed_entry(obj, "kubectl", "Apply");
+        assert_non_null(e);
+        assert_string_equal(json_string_value(json_object_get(e, "apiVersion")), "apps/v1");
+        assert_string_equal(json_string_value(json_object_get(e, "fieldsType")), "FieldsV1");
+        assert_int_equal(strlen(json_string_value(json_object_get(e, "time"))), 20);
+        assert_non_null(fields_at(e, (const char *[]){ "f:spec", "f:replicas", NULL }));
+        assert_non_null(fields_at(e, (const char *[]){ "f:metadata", "f:labels", "f:extra", NULL }));
+        assert_non_null(fields_at(e, (const char *[]){ "f:spec", "f:template", "f:spec", "f:containers",
+                                                       "k:{\"name\":\"c\"}", ".", NULL }));
+        assert_non_null(fields_at(e, (const char *[]){ "f:spec", "f:template", "f:spec", "f:containers",
+                                                       "k:{\"name\":\"c\"}", "f:ports",
+                                                       "k:{\"containerPort\":80,\"protocol\":\"TCP\"}",
+                                                       "f:containerPort", NULL }));
+        /* Server defaults are nobody's in an Apply entry. */
+        assert_null(fields_at(e, (const char *[]){ "f:spec", "f:revisionHistoryLimit", NULL }));
+        json_decref(obj);
+
+        /* kubectl hides managedFields unless asked. */
+        out = kubectl(0, "get deploy ssa -o yaml");
+        assert_null(strstr(out, "managedFields"));
+        free(out);
+        out = kubectl(0, "get deploy ssa -o yaml --show-managed-fields");
+        assert_non_null(strstr(out, "managedFields:"));
+        assert_non_null(strstr(out, "manager: kubectl\n"));
+        assert_non_null(strstr(out, "operation: Apply\n"));
+        free(out);
+
+        /* Another manager changing replicas: a conflict, with Kubernetes' words and causes. */
+        snprintf(body, sizeof(body), dep, "", 5);
+        char *path5 = write_file("ssa5.json", body);
+        out = kubectl(1, "apply --server-side --field-manager=other -f %s", path5);
+        assert_non_null(strstr(
+                out, "error: Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas\n"));
+        free(out);
+        json_t *st = http_json("PATCH", "/apis/apps/v1/namespaces/default/deployments/ssa?fieldManager=other",
+                               "application/apply-patch+yaml", body, NULL, &code);
+        assert_status(st, code, 409, "Conflict",
+                      "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas");
+        json_t *cause = json_array_get(json_object_get(json_object_get(st, "details"), "causes"), 0);
+        assert_string_equal(json_string_value(json_object_get(cause, "reason")), "FieldManagerConflict");
+        assert_string_equal(json_string_value(json_object_get(cause, "message")),
+                            "conflict with \"kubectl\"");
+        assert_string_equal(json_string_value(json_object_get(cause, "field")), ".spec.replicas");
+        json_decref(st);
+        /* Nothing was written. */
+        out = kubectl(0, "get deploy ssa -o jsonpath='{.spec.replicas}'");
+        assert_string_equal(out, "2");
+        free(out);
+
+        /* Apply needs a field manager. */
+        st = http_json("PATCH", "/apis/apps/v1/namespaces/default/deployments/ssa",
+                       "application/apply-patch+yaml", body, NULL, &code);
+        assert_status(st, code, 400, "BadRequest", NULL);
+        json_decref(st);
+
+        /* --force-conflicts moves replicas to the new manager. */
+        out = kubectl(0, "apply --server-side --field-manager=other --force-conflicts -f %s", path5);
+        assert_string_equal(out, "deployment.apps/ssa serverside-applied\n");
+        free(out);
+        obj = http_json("GET", "/apis/apps/v1/namespaces/default/deployments/ssa", NULL, NULL, NULL, &code);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(obj, "spec"), "replicas")), 5);
+        assert_null(fields_at(managed_entry(obj, "kubectl", "Apply"),
+                              (const char *[]){ "f:spec", "f:replicas", NULL }));
+        assert_non_null(fields_at(managed_entry(obj, "other", "Apply"),
+                                  (const char *[]){ "f:spec", "f:replicas", NULL }));
+        /* Both apply the image with the same value: shared, no conflict. */
+        assert_non_null(fields_at(managed_entry(obj, "kubectl", "Apply"),
+                                  (const char *[]){ "f:spec", "f:template", "f:spec", "f:containers",
+                                                    "k:{\"name\":\"c\"}", "f:image", NULL }));
+        json_decref(obj);
+
+        /* The first manager stops applying the label "extra" it alone owned: it goes. Its replicas
+         * (now other's) stays. */
+        snprintf(body, sizeof(body), dep, "", 5);
+        free(write_file("ssa.json", body));
+        out = kubectl(0, "apply --server-side -f %s", path);
+        assert_string_equal(out, "deployment.apps/ssa serverside-applied\n");
+        free(out);
+        out = kubectl(0, "get deploy ssa -o jsonpath='{.metadata.labels} {.spec.replicas}'");
+        assert_string_equal(out, "{\"app\":\"ssa\"} 5");
+        free(out);
+
+        /* Updates record Update entries and take the fields they change from the others. */
+        out = kubectl(0, "label deploy ssa tier=front");
+        free(out);
+        out = kubectl(0, "scale deploy ssa --replicas=4");
+        free(out);
+        obj = http_json("GET", "/apis/apps/v1/namespaces/default/deployments/ssa", NULL, NULL, NULL, &code);
+        e = managed_entry(obj, "kubectl-label", "Update");
+        assert_non_null(fields_at(e, (const char *[]){ "f:metadata", "f:labels", "f:tier", NULL }));
+        assert_null(fields_at(managed_entry(obj, "other", "Apply"),
+                              (const char *[]){ "f:spec", "f:replicas", NULL }));
+        json_decref(obj);
+        /* Applying replicas again now conflicts with that Update manager (named with its time). */
+        out = kubectl(1, "apply --server-side --field-manager=other -f %s", path5);
+        assert_non_null(
+                strstr(out, "conflict with \"kubectl\" with subresource \"scale\" using apps/v1 at "));
+        free(out);
+
+        /* A create is an Update of every field it set, defaults included. */
+        out = kubectl(0, "delete deploy ssa");
+        free(out);
+        out = kubectl(0, "create -f %s", path);
+        assert_string_equal(out, "deployment.apps/ssa created\n");
+        free(out);
+        obj = http_json("GET", "/apis/apps/v1/namespaces/default/deployments/ssa", NULL, NULL, NULL, &code);
+        e = managed_entry(obj, "kubectl-create", "Update");
+        assert_non_null(e);
+        assert_non_null(fields_at(e, (const char *[]){ "f:spec", "f:revisionHistoryLimit", NULL }));
+        assert_non_null(fields_at(e, (const char *[]){ "f:metadata", "f:labels", ".", NULL }));
+        assert_null(fields_at(e, (const char *[]){ "f:status", NULL }));
+        json_decref(obj);
+        out = kubectl(0, "delete deploy ssa");
+        free(out);
+        free(path);
+        free(path5);
+
+        /* A status write is its writer's Update entry for the status subresource, owning status
+         * fields only; the creator keeps its spec fields. */
+        create_pod("mf", "{\"app\":\"mf\"}");
+        obj = http_json("PATCH", "/api/v1/namespaces/default/pods/mf/status?fieldManager=kubelet",
+                        "application/merge-patch+json", "{\"status\":{\"phase\":\"Running\"}}", NULL, &code);
+        assert_int_equal(code, 200);
+        e = managed_entry(obj, "kubelet", "Update");
+        assert_non_null(e);
+        assert_string_equal(json_string_value(json_object_get(e, "subresource")), "status");
+        assert_non_null(fields_at(e, (const char *[]){ "f:status", "f:phase", NULL }));
+        assert_null(fields_at(e, (const char *[]){ "f:spec", NULL }));
+        size_t i;
+        json_t *it;
+        bool creator = false;
+        json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "managedFields"), i, it)
+        {
+                if (json_object_get(it, "subresource") == NULL)
+                        creator |= fields_at(it, (const char *[]){ "f:spec", "f:containers", NULL }) != NULL;
+        }
+        assert_true(creator);
+        json_decref(obj);
+        delete_all_pods();
 }
 
 /* ---- every example manifest, and YAML bodies ---------------------------------------- */
@@ -2089,6 +2284,7 @@ int main(void)
                 cmocka_unit_test(test_kubectl_selectors_sort_labels),
                 cmocka_unit_test(test_kubectl_watch),
                 cmocka_unit_test(test_kubectl_apply_patch_scale),
+                cmocka_unit_test(test_server_side_apply_managed_fields),
                 cmocka_unit_test(test_kubectl_examples),
                 cmocka_unit_test(test_yaml_bodies),
                 cmocka_unit_test(test_finalizers_and_delete_collection),
