@@ -137,16 +137,23 @@ int k8c_namespace_controller_sync(struct k8c_namespace_controller *c, const char
 /* ---- Deployment ---- */
 
 struct k8c_deployment_controller;
-/* deployments and replicasets need k8c_ctrl_add_indexes (the "owner" index). */
+/* deployments, replicasets and pods need k8c_ctrl_add_indexes (the "owner" index). pods (may be NULL)
+ * lets Recreate wait for old pods that are still terminating; rec (may be NULL) records
+ * ScalingReplicaSet events. */
 struct k8c_deployment_controller *k8c_deployment_controller_new(struct k8c_informer *deployments,
                                                                 struct k8c_informer *replicasets,
-                                                                const struct k8c_object_control *ctl);
+                                                                struct k8c_informer *pods,
+                                                                const struct k8c_object_control *ctl,
+                                                                struct k8c_event_recorder *rec);
 void k8c_deployment_controller_free(struct k8c_deployment_controller *c);
 struct k8c_workqueue *k8c_deployment_controller_queue(struct k8c_deployment_controller *c);
 int k8c_deployment_controller_sync(struct k8c_deployment_controller *c, const char *key, k8c_error_t *err);
 /* The pod-template-hash label value of a pod template (FNV-1a of its canonical JSON, with the
  * collision count, encoded with Kubernetes' SafeEncodeString alphabet). Caller frees. */
 char *k8c_pod_template_hash(const json_t *pod_template, int64_t collision_count);
+/* GetScaledValueFromIntOrPercent: an integer as it is, "N%" of total rounded up (maxSurge) or down
+ * (maxUnavailable); def when v is absent or not a percent string. */
+int64_t k8c_scaled_int_or_percent(const json_t *v, int64_t total, bool round_up, int64_t def);
 
 /* ---- node IPAM ---- */
 

@@ -258,7 +258,7 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         bool ipam = k8c_controller_enabled(cfg->controllers, "nodeipam");
         bool nlc = k8c_controller_enabled(cfg->controllers, "nodelifecycle");
         switch (which) {
-        case INF_PODS: return rs || gc || ep || nlc;
+        case INF_PODS: return rs || gc || ep || nlc || dep;
         case INF_NODES: return ipam || nlc;
         case INF_LEASES: return nlc;
         case INF_CM: return gc;
@@ -406,7 +406,8 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 add_running(&m, "namespace", k8c_namespace_controller_queue(m.ns), sync_ns, m.ns);
         }
         if (k8c_controller_enabled(cfg.controllers, "deployment")) {
-                m.dep = k8c_deployment_controller_new(m.inf[INF_DEPLOY], m.inf[INF_RS], &m.ctl);
+                m.dep = k8c_deployment_controller_new(m.inf[INF_DEPLOY], m.inf[INF_RS], m.inf[INF_PODS],
+                                                      &m.ctl, m.rec);
                 add_running(&m, "deployment", k8c_deployment_controller_queue(m.dep), sync_dep, m.dep);
         }
         if (k8c_controller_enabled(cfg.controllers, "nodeipam")) {

@@ -774,6 +774,422 @@ static void test_deployment_rollout_and_rollback(void **state)
         free(h3);
 }
 
+/* ---- Deployment: conditions, rollout semantics, kubectl rollout ---- */
+
+/* Marks every live pod of ns Ready (podIP from a counter), as a kubelet would once it runs. */
+static void ready_all(const char *ns)
+{
+        static int ipn = 1;
+        json_auto_t *items = list_pods(ns, NULL);
+        size_t i;
+        json_t *p;
+        json_array_foreach(items, i, p)
+        {
+                if (k8c_json_get(p, "metadata.deletionTimestamp") != NULL)
+                        continue;
+                const char *st = k8c_json_get_string(p, "status.conditions[0].status");
+                if (st != NULL && strcmp(st, "True") == 0)
+                        continue;
+                char ip[32];
+                snprintf(ip, sizeof(ip), "10.9.%d.%d", (ipn / 250) % 250, ipn % 250 + 1);
+                ipn++;
+                char path[256];
+                snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", ns,
+                         k8c_json_get_string(p, "metadata.name"));
+                char now[32];
+                time_t t = time(NULL);
+                strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+                long code = 0;
+                /* The pod may be gone meanwhile (404): that is fine. */
+                json_decref(req("PATCH", path, "application/strategic-merge-patch+json",
+                                json_pack("{s:{s:s, s:s, s:[{s:s, s:s, s:s}]}}", "status", "phase", "Running",
+                                          "podIP", ip, "conditions", "type", "Ready", "status", "True",
+                                          "lastTransitionTime", now),
+                                &code));
+        }
+}
+
+static json_t *get_deploy(const char *ns, const char *name)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments/%s", ns, name);
+        return must("GET", path, NULL, 200);
+}
+
+static const char *dcond(const json_t *d, const char *type, const char *field)
+{
+        size_t i;
+        json_t *c;
+        json_array_foreach(k8c_json_get(d, "status.conditions"), i, c)
+        {
+                const char *t = json_string_value(json_object_get(c, "type"));
+                if (t != NULL && strcmp(t, type) == 0)
+                        return json_string_value(json_object_get(c, field));
+        }
+        return NULL;
+}
+
+static bool rollout_complete(const json_t *d, json_int_t replicas)
+{
+        const char *reason = dcond(d, "Progressing", "reason");
+        return k8c_json_get_int(d, "status.observedGeneration", -1) ==
+                       k8c_json_get_int(d, "metadata.generation", -2) &&
+               k8c_json_get_int(d, "status.updatedReplicas", -1) == replicas &&
+               k8c_json_get_int(d, "status.replicas", -1) == replicas &&
+               k8c_json_get_int(d, "status.availableReplicas", -1) == replicas && reason != NULL &&
+               strcmp(reason, "NewReplicaSetAvailable") == 0;
+}
+
+struct rollout_bounds {
+        json_int_t max_total_spec; /* replicas + maxSurge */
+        json_int_t min_ready;      /* replicas - maxUnavailable */
+        json_int_t max_spec_seen, min_ready_seen;
+        int steps;
+};
+
+/* Drives a rollout to completion (marking pods Ready), asserting the bounds at every observation:
+ * the ReplicaSets' spec.replicas never add up to more than replicas + maxSurge and the Ready pods
+ * never drop below replicas - maxUnavailable. */
+static json_t *drive_rollout(const char *ns, const char *name, json_int_t replicas, struct rollout_bounds *b)
+{
+        char rspath[256];
+        snprintf(rspath, sizeof(rspath), "/apis/apps/v1/namespaces/%s/replicasets", ns);
+        b->max_spec_seen = 0;
+        b->min_ready_seen = 1 << 30;
+        for (int i = 0; i < 300; i++) {
+                json_auto_t *l = must("GET", rspath, NULL, 200);
+                json_int_t spec = 0;
+                size_t k;
+                json_t *rs;
+                json_array_foreach(json_object_get(l, "items"), k, rs) spec +=
+                        k8c_json_get_int(rs, "spec.replicas", 0);
+                json_auto_t *pods = list_pods(ns, NULL);
+                json_int_t ready = 0;
+                json_t *p;
+                json_array_foreach(pods, k, p)
+                {
+                        const char *st = k8c_json_get_string(p, "status.conditions[0].status");
+                        if (k8c_json_get(p, "metadata.deletionTimestamp") == NULL && st != NULL &&
+                            strcmp(st, "True") == 0)
+                                ready++;
+                }
+                if (spec > b->max_spec_seen)
+                        b->max_spec_seen = spec;
+                if (ready < b->min_ready_seen)
+                        b->min_ready_seen = ready;
+                if (spec > b->max_total_spec || ready < b->min_ready)
+                        fprintf(stderr, "rollout step %d: spec sum %lld ready %lld\n", i, (long long)spec,
+                                (long long)ready);
+                assert_true(spec <= b->max_total_spec);
+                assert_true(ready >= b->min_ready);
+                b->steps++;
+                json_t *d = get_deploy(ns, name);
+                if (rollout_complete(d, replicas))
+                        return d;
+                json_decref(d);
+                ready_all(ns);
+                sleep_ms(100);
+        }
+        return get_deploy(ns, name);
+}
+
+static json_t *deploy_obj2(const char *name, int replicas, const char *image, json_t *strategy /* stolen */)
+{
+        return json_pack("{s:s, s:s, s:{s:s}, s:{s:i, s:{s:{s:s}}, s:o, s:{s:{s:{s:s}}, "
+                         "s:{s:[{s:s, s:s}]}}}}",
+                         "apiVersion", "apps/v1", "kind", "Deployment", "metadata", "name", name, "spec",
+                         "replicas", replicas, "selector", "matchLabels", "app", name, "strategy", strategy,
+                         "template", "metadata", "labels", "app", name, "spec", "containers", "name", "c",
+                         "image", image);
+}
+
+static void kubectl_ok(char **ret_out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void kubectl_ok(char **ret_out, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        char *args = NULL;
+        assert_true(vasprintf(&args, fmt, ap) >= 0);
+        va_end(ap);
+        char *out = NULL;
+        int rc = k8c_test_kubectl(&api, &out, "%s", args);
+        if (rc != 0)
+                fprintf(stderr, "kubectl %s: %d\n%s\n", args, rc, out ? out : "");
+        free(args);
+        assert_int_equal(rc, 0);
+        if (ret_out != NULL)
+                *ret_out = out;
+        else
+                free(out);
+}
+
+/* The ReplicaSets of ns by revision annotation: the name of revision rev (NULL if none). Caller frees. */
+static char *rs_of_revision(const char *ns, int rev, json_int_t *ret_spec)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/replicasets", ns);
+        json_auto_t *l = must("GET", path, NULL, 200);
+        size_t k;
+        json_t *rs;
+        json_array_foreach(json_object_get(l, "items"), k, rs)
+        {
+                const char *r = k8c_json_get_string(
+                        rs, "metadata.annotations[\"deployment.kubernetes.io/revision\"]");
+                if (r != NULL && atoi(r) == rev) {
+                        if (ret_spec != NULL)
+                                *ret_spec = k8c_json_get_int(rs, "spec.replicas", -1);
+                        return strdup(k8c_json_get_string(rs, "metadata.name"));
+                }
+        }
+        return NULL;
+}
+
+static size_t count_rs(const char *ns)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/replicasets", ns);
+        json_auto_t *l = must("GET", path, NULL, 200);
+        return json_array_size(json_object_get(l, "items"));
+}
+
+static void test_deployment_conditions_and_rolling_bounds(void **state)
+{
+        make_ns("dp2");
+        /* 4 replicas, 25% each way: surge rounds up to 1, unavailable down to 1. */
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp2/deployments",
+                         deploy_obj2("web", 4, "busybox:1",
+                                     json_pack("{s:s, s:{s:s, s:s}}", "type", "RollingUpdate",
+                                               "rollingUpdate", "maxSurge", "25%", "maxUnavailable", "25%")),
+                         201));
+        struct rollout_bounds b = { .max_total_spec = 5, .min_ready = 0 };
+        json_auto_t *d1 = drive_rollout("dp2", "web", 4, &b);
+        assert_true(rollout_complete(d1, 4));
+        assert_string_equal(dcond(d1, "Available", "status"), "True");
+        assert_string_equal(dcond(d1, "Available", "reason"), "MinimumReplicasAvailable");
+        assert_string_equal(dcond(d1, "Progressing", "status"), "True");
+        assert_string_equal(dcond(d1, "Progressing", "reason"), "NewReplicaSetAvailable");
+        assert_non_null(strstr(dcond(d1, "Progressing", "message"), "has successfully progressed"));
+        assert_int_equal(k8c_json_get_int(d1, "status.readyReplicas", -1), 4);
+        assert_int_equal(k8c_json_get_int(d1, "status.unavailableReplicas", -1), 0);
+        assert_string_equal(
+                k8c_json_get_string(d1, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "1");
+        char *out = NULL;
+        kubectl_ok(&out, "rollout status deployment/web -n dp2 --timeout=20s");
+        assert_non_null(strstr(out, "successfully rolled out"));
+        free(out);
+        /* An image change rolls within the bounds at every observed step. */
+        kubectl_ok(NULL, "set image deployment/web c=busybox:2 -n dp2");
+        struct rollout_bounds b2 = { .max_total_spec = 5, .min_ready = 3 };
+        json_auto_t *d2 = drive_rollout("dp2", "web", 4, &b2);
+        assert_true(rollout_complete(d2, 4));
+        assert_true(b2.steps > 1);
+        assert_int_equal(b2.max_spec_seen, 5); /* the surge was used */
+        assert_string_equal(
+                k8c_json_get_string(d2, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "2");
+        assert_string_equal(k8c_json_get_string(d2, "spec.template.spec.containers[0].image"), "busybox:2");
+        json_int_t spec1 = -1, spec2 = -1;
+        char *rs1 = rs_of_revision("dp2", 1, &spec1), *rs2 = rs_of_revision("dp2", 2, &spec2);
+        assert_non_null(rs1);
+        assert_non_null(rs2);
+        assert_int_equal(spec1, 0);
+        assert_int_equal(spec2, 4);
+        /* The ReplicaSets carry the Deployment's size annotations. */
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/dp2/replicasets/%s", rs2);
+        json_auto_t *r2 = must("GET", path, NULL, 200);
+        assert_string_equal(
+                k8c_json_get_string(r2,
+                                    "metadata.annotations[\"deployment.kubernetes.io/desired-replicas\"]"),
+                "4");
+        assert_string_equal(
+                k8c_json_get_string(r2, "metadata.annotations[\"deployment.kubernetes.io/max-replicas\"]"),
+                "5");
+        free(rs1);
+        free(rs2);
+}
+
+static void test_deployment_progress_deadline_exceeded(void **state)
+{
+        make_ns("dp3");
+        json_t *d = deploy_obj2("web", 2, "busybox:1", json_pack("{s:s}", "type", "RollingUpdate"));
+        json_object_set_new(json_object_get(d, "spec"), "progressDeadlineSeconds", json_integer(2));
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp3/deployments", d, 201));
+        /* Its pods never become Ready: the deadline passes and Progressing turns False. */
+        json_t *got = NULL;
+        for (int i = 0; i < 100; i++) {
+                got = get_deploy("dp3", "web");
+                const char *r = dcond(got, "Progressing", "reason");
+                if (r != NULL && strcmp(r, "ProgressDeadlineExceeded") == 0)
+                        break;
+                json_decref(got);
+                got = NULL;
+                sleep_ms(100);
+        }
+        assert_non_null(got);
+        assert_string_equal(dcond(got, "Progressing", "status"), "False");
+        assert_non_null(strstr(dcond(got, "Progressing", "message"), "has timed out progressing"));
+        assert_string_equal(dcond(got, "Available", "status"), "False");
+        assert_string_equal(dcond(got, "Available", "reason"), "MinimumReplicasUnavailable");
+        json_decref(got);
+        char *out = NULL;
+        int rc = k8c_test_kubectl(&api, &out, "rollout status deployment/web -n dp3 --timeout=10s");
+        assert_int_not_equal(rc, 0);
+        assert_non_null(strstr(out, "exceeded its progress deadline"));
+        free(out);
+}
+
+static void test_deployment_rollout_undo_and_history(void **state)
+{
+        make_ns("dp4");
+        json_t *d = deploy_obj2("web", 2, "busybox:1",
+                                json_pack("{s:s, s:{s:i, s:i}}", "type", "RollingUpdate", "rollingUpdate",
+                                          "maxSurge", 1, "maxUnavailable", 0));
+        json_object_set_new(json_object_get(d, "spec"), "revisionHistoryLimit", json_integer(2));
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp4/deployments", d, 201));
+        struct rollout_bounds b = { .max_total_spec = 3, .min_ready = 0 };
+        json_decref(drive_rollout("dp4", "web", 2, &b));
+        char *rev1 = rs_of_revision("dp4", 1, NULL);
+        assert_non_null(rev1);
+        kubectl_ok(NULL, "set image deployment/web c=busybox:2 -n dp4");
+        b.min_ready = 2;
+        json_decref(drive_rollout("dp4", "web", 2, &b));
+        /* kubectl rollout undo patches revision 1's template back: that ReplicaSet is revived as 3. */
+        char *out = NULL;
+        kubectl_ok(&out, "rollout undo deployment/web -n dp4");
+        assert_non_null(strstr(out, "rolled back"));
+        free(out);
+        json_auto_t *d3 = drive_rollout("dp4", "web", 2, &b);
+        assert_true(rollout_complete(d3, 2));
+        assert_string_equal(k8c_json_get_string(d3, "spec.template.spec.containers[0].image"), "busybox:1");
+        assert_string_equal(
+                k8c_json_get_string(d3, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "3");
+        char *rev3 = rs_of_revision("dp4", 3, NULL);
+        assert_non_null(rev3);
+        assert_string_equal(rev3, rev1);
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/dp4/replicasets/%s", rev3);
+        json_auto_t *r3 = must("GET", path, NULL, 200);
+        assert_string_equal(
+                k8c_json_get_string(r3,
+                                    "metadata.annotations[\"deployment.kubernetes.io/revision-history\"]"),
+                "1");
+        assert_int_equal(count_rs("dp4"), 2);
+        kubectl_ok(&out, "rollout history deployment/web -n dp4");
+        assert_non_null(strstr(out, "\n2 "));
+        assert_non_null(strstr(out, "\n3 "));
+        free(out);
+        /* --to-revision=2 goes back to busybox:2. */
+        kubectl_ok(NULL, "rollout undo deployment/web -n dp4 --to-revision=2");
+        json_auto_t *d4 = drive_rollout("dp4", "web", 2, &b);
+        assert_string_equal(k8c_json_get_string(d4, "spec.template.spec.containers[0].image"), "busybox:2");
+        assert_string_equal(
+                k8c_json_get_string(d4, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "4");
+        /* Two more templates: revisionHistoryLimit 2 keeps the new ReplicaSet and two old ones. */
+        kubectl_ok(NULL, "set image deployment/web c=busybox:5 -n dp4");
+        json_decref(drive_rollout("dp4", "web", 2, &b));
+        kubectl_ok(NULL, "set image deployment/web c=busybox:6 -n dp4");
+        json_decref(drive_rollout("dp4", "web", 2, &b));
+        size_t n = 0;
+        for (int i = 0; i < 50 && (n = count_rs("dp4")) != 3; i++)
+                sleep_ms(100);
+        assert_int_equal(n, 3);
+        char *oldest = rs_of_revision("dp4", 3, NULL);
+        assert_null(oldest); /* revision 3 (busybox:1) was the oldest idle one */
+        free(rev1);
+        free(rev3);
+}
+
+static void test_deployment_pause_resume(void **state)
+{
+        make_ns("dp5");
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp5/deployments",
+                         deploy_obj2("web", 2, "busybox:1", json_pack("{s:s}", "type", "RollingUpdate")),
+                         201));
+        struct rollout_bounds b = { .max_total_spec = 3, .min_ready = 0 };
+        json_decref(drive_rollout("dp5", "web", 2, &b));
+        kubectl_ok(NULL, "rollout pause deployment/web -n dp5");
+        kubectl_ok(NULL, "set image deployment/web c=busybox:2 -n dp5");
+        json_t *d = NULL;
+        for (int i = 0; i < 50; i++) {
+                d = get_deploy("dp5", "web");
+                const char *r = dcond(d, "Progressing", "reason");
+                if (r != NULL && strcmp(r, "DeploymentPaused") == 0)
+                        break;
+                json_decref(d);
+                d = NULL;
+                sleep_ms(100);
+        }
+        assert_non_null(d);
+        assert_string_equal(dcond(d, "Progressing", "status"), "Unknown");
+        json_decref(d);
+        /* Paused: no new ReplicaSet however long we wait; scaling still applies. */
+        char *out = NULL;
+        kubectl_ok(&out, "scale deployment/web --replicas=3 -n dp5");
+        free(out);
+        for (int i = 0; i < 15; i++) {
+                ready_all("dp5");
+                sleep_ms(100);
+        }
+        assert_int_equal(count_rs("dp5"), 1);
+        json_int_t spec = -1;
+        char *r1 = rs_of_revision("dp5", 1, &spec);
+        for (int i = 0; i < 50 && spec != 3; i++) {
+                free(r1);
+                sleep_ms(100);
+                r1 = rs_of_revision("dp5", 1, &spec);
+        }
+        assert_int_equal(spec, 3);
+        free(r1);
+        kubectl_ok(NULL, "rollout resume deployment/web -n dp5");
+        b.max_total_spec = 4; /* 3 + 25% rounded up */
+        b.min_ready = 3;      /* 25% of 3 rounds down to 0 unavailable */
+        json_auto_t *done = drive_rollout("dp5", "web", 3, &b);
+        assert_true(rollout_complete(done, 3));
+        assert_string_equal(k8c_json_get_string(done, "spec.template.spec.containers[0].image"), "busybox:2");
+        assert_int_equal(count_rs("dp5"), 2);
+}
+
+static void test_deployment_recreate(void **state)
+{
+        make_ns("dp6");
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp6/deployments",
+                         deploy_obj2("web", 3, "busybox:1", json_pack("{s:s}", "type", "Recreate")), 201));
+        struct rollout_bounds b = { .max_total_spec = 3, .min_ready = 0 };
+        json_decref(drive_rollout("dp6", "web", 3, &b));
+        kubectl_ok(NULL, "set image deployment/web c=busybox:2 -n dp6");
+        /* Never old and new pods at once. */
+        json_t *d = NULL;
+        bool saw_new = false;
+        for (int i = 0; i < 300; i++) {
+                json_auto_t *pods = list_pods("dp6", NULL);
+                size_t k, old = 0, nw = 0;
+                json_t *p;
+                json_array_foreach(pods, k, p)
+                {
+                        const char *img = k8c_json_get_string(p, "spec.containers[0].image");
+                        if (strcmp(img, "busybox:1") == 0)
+                                old++;
+                        else
+                                nw++;
+                }
+                assert_false(old > 0 && nw > 0);
+                saw_new = saw_new || nw > 0;
+                d = get_deploy("dp6", "web");
+                if (rollout_complete(d, 3))
+                        break;
+                json_decref(d);
+                d = NULL;
+                ready_all("dp6");
+                sleep_ms(50);
+        }
+        assert_true(saw_new);
+        assert_non_null(d);
+        assert_string_equal(
+                k8c_json_get_string(d, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "2");
+        json_decref(d);
+}
+
 static void test_gc_cascades_through_kinds(void **state)
 {
         /* Deployment → ReplicaSet → pods, and a ConfigMap owned by the Deployment: deleting the Deployment
@@ -1103,6 +1519,11 @@ int main(void)
                 cmocka_unit_test(test_rs_releases_relabelled_pod),
                 cmocka_unit_test(test_rs_adopts_existing_pods),
                 cmocka_unit_test(test_deployment_rollout_and_rollback),
+                cmocka_unit_test(test_deployment_conditions_and_rolling_bounds),
+                cmocka_unit_test(test_deployment_progress_deadline_exceeded),
+                cmocka_unit_test(test_deployment_rollout_undo_and_history),
+                cmocka_unit_test(test_deployment_pause_resume),
+                cmocka_unit_test(test_deployment_recreate),
                 cmocka_unit_test(test_gc_background_deletes_pods),
                 cmocka_unit_test(test_gc_orphan_keeps_pods),
                 cmocka_unit_test(test_gc_foreground),
@@ -1116,5 +1537,8 @@ int main(void)
                 cmocka_unit_test(test_manager_leader_election),
                 cmocka_unit_test(test_manager_leader_failover),
         };
+        /* K8C_TEST_FILTER=test_deployment* runs a subset while iterating. */
+        if (getenv("K8C_TEST_FILTER") != NULL)
+                cmocka_set_test_filter(getenv("K8C_TEST_FILTER"));
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
