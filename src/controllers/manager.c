@@ -52,6 +52,7 @@ enum {
         INF_LEASES,
         INF_CM,
         INF_SECRETS,
+        INF_HPA,
         INF_MAX
 };
 
@@ -67,6 +68,8 @@ static const struct {
         [INF_NODES] = { "/api/v1/nodes", "v1/Node" },
         [INF_CM] = { "/api/v1/configmaps", "v1/ConfigMap" },
         [INF_SECRETS] = { "/api/v1/secrets", "v1/Secret" },
+        [INF_HPA] = { "/apis/autoscaling/v2/horizontalpodautoscalers",
+                      "autoscaling/v2/HorizontalPodAutoscaler" },
         [INF_LEASES] = { "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
                          "coordination.k8s.io/v1/Lease" },
 };
@@ -86,6 +89,8 @@ struct manager {
         struct k8c_deployment_controller *dep;
         struct k8c_nodeipam_controller *ipam;
         struct k8c_nodelifecycle_controller *nlc;
+        struct k8c_hpa_controller *hpa;
+        struct k8c_client *metrics_client; /* --horizontal-pod-autoscaler-metrics-url */
         atomic_bool ready;
         atomic_bool leading;
         atomic_bool stopping; /* we are releasing the Lease ourselves: not a loss */
@@ -162,6 +167,11 @@ static int sync_ipam(void *c, const char *key, k8c_error_t *err)
 static int sync_nlc(void *c, const char *key, k8c_error_t *err)
 {
         return k8c_nodelifecycle_controller_sync(c, key, err);
+}
+
+static int sync_hpa(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_hpa_controller_sync(c, key, err);
 }
 
 /* ---- health and metrics ---- */
@@ -257,8 +267,10 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         bool dep = k8c_controller_enabled(cfg->controllers, "deployment");
         bool ipam = k8c_controller_enabled(cfg->controllers, "nodeipam");
         bool nlc = k8c_controller_enabled(cfg->controllers, "nodelifecycle");
+        bool hpa = k8c_controller_enabled(cfg->controllers, "horizontalpodautoscaling");
         switch (which) {
-        case INF_PODS: return rs || gc || ep || nlc || dep;
+        case INF_PODS: return rs || gc || ep || nlc || dep || hpa;
+        case INF_HPA: return hpa;
         case INF_NODES: return ipam || nlc;
         case INF_LEASES: return nlc;
         case INF_CM: return gc;
@@ -389,7 +401,7 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 int n = 0;
                 for (int i = 0; i < INF_MAX; i++) {
                         if (m.inf[i] == NULL || i == INF_EP || i == INF_NS || i == INF_NODES ||
-                            i == INF_LEASES)
+                            i == INF_LEASES || i == INF_HPA)
                                 continue;
                         infs[n] = m.inf[i];
                         kinds[n++] = inf_table[i].kind;
@@ -424,6 +436,22 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 m.nlc = k8c_nodelifecycle_controller_new(m.inf[INF_NODES], m.inf[INF_LEASES], m.inf[INF_PODS],
                                                          &m.ctl, &nc);
                 add_running(&m, "nodelifecycle", k8c_nodelifecycle_controller_queue(m.nlc), sync_nlc, m.nlc);
+        }
+        if (k8c_controller_enabled(cfg.controllers, "horizontalpodautoscaling")) {
+                struct k8c_metrics_source ms = k8c_metrics_source_client(m.client);
+                if (cfg.hpa_metrics_url != NULL && cfg.hpa_metrics_url[0] != '\0') {
+                        struct k8c_client_config mc = { .server = cfg.hpa_metrics_url,
+                                                        .timeout_ms = 5000,
+                                                        .max_retries = 1,
+                                                        .user_agent = "k8c-controller-manager" };
+                        if ((r = k8c_client_new(&mc, &m.metrics_client, err)) < 0) {
+                                k8c_error_wrap(err, "metrics client");
+                                goto out_stop;
+                        }
+                        ms = k8c_metrics_source_client(m.metrics_client);
+                }
+                m.hpa = k8c_hpa_controller_new(m.inf[INF_HPA], m.inf[INF_PODS], &m.ctl, &ms, m.rec, &cfg.hpa);
+                add_running(&m, "horizontalpodautoscaling", k8c_hpa_controller_queue(m.hpa), sync_hpa, m.hpa);
         }
         for (int i = 0; i < INF_MAX; i++) {
                 if (m.inf[i] != NULL && k8c_informer_start(m.inf[i], err) < 0) {
@@ -486,6 +514,8 @@ out_stop:
         k8c_deployment_controller_free(m.dep);
         k8c_nodeipam_controller_free(m.ipam);
         k8c_nodelifecycle_controller_free(m.nlc);
+        k8c_hpa_controller_free(m.hpa);
+        k8c_client_free(m.metrics_client);
 out:
         if (mhd != NULL)
                 MHD_stop_daemon(mhd);

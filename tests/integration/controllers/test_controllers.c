@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "../../common/apiserver_harness.h"
+#include "fake_metrics.h"
 #include "k8c/json.h"
 
 #define K8C_ARRAY_SIZE_T(a) (sizeof(a) / sizeof((a)[0]))
@@ -144,9 +145,20 @@ static int group_setup(void **state)
         if (k8c_test_apiserver_start(&api, NULL) < 0)
                 return -1;
         cm_port = free_port();
-        /* Short node timings so the node lifecycle is observable within a test. */
-        const char *const extra[] = { "--controllers=*", "--node-monitor-grace-period=3s",
-                                      "--node-monitor-period=500ms", "--pod-eviction-timeout=3s", NULL };
+        int mport = fake_metrics_start(&api);
+        if (mport < 0)
+                return -1;
+        static char murl[96];
+        snprintf(murl, sizeof(murl), "--horizontal-pod-autoscaler-metrics-url=http://127.0.0.1:%d", mport);
+        /* Short node and autoscaler timings so they are observable within a test. */
+        const char *const extra[] = { "--controllers=*",
+                                      "--node-monitor-grace-period=3s",
+                                      "--node-monitor-period=500ms",
+                                      "--pod-eviction-timeout=3s",
+                                      murl,
+                                      "--horizontal-pod-autoscaler-sync-period=1s",
+                                      "--horizontal-pod-autoscaler-downscale-stabilization=4s",
+                                      NULL };
         cm_pid = start_cm(cm_port, extra);
         if (cm_pid <= 0)
                 return -1;
@@ -168,6 +180,7 @@ static int group_teardown(void **state)
                 free(cmd);
         }
         k8c_test_apiserver_stop(&api);
+        fake_metrics_stop();
         return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
@@ -801,10 +814,14 @@ static void ready_all(const char *ns)
                 strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
                 long code = 0;
                 /* The pod may be gone meanwhile (404): that is fine. */
+                /* Started well before: past the autoscaler's cpu initialization period. */
+                char start[32];
+                time_t st0 = t - 600;
+                strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", gmtime(&st0));
                 json_decref(req("PATCH", path, "application/strategic-merge-patch+json",
-                                json_pack("{s:{s:s, s:s, s:[{s:s, s:s, s:s}]}}", "status", "phase", "Running",
-                                          "podIP", ip, "conditions", "type", "Ready", "status", "True",
-                                          "lastTransitionTime", now),
+                                json_pack("{s:{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}}", "status", "phase",
+                                          "Running", "podIP", ip, "startTime", start, "conditions", "type",
+                                          "Ready", "status", "True", "lastTransitionTime", now),
                                 &code));
         }
 }
@@ -1190,6 +1207,207 @@ static void test_deployment_recreate(void **state)
         json_decref(d);
 }
 
+/* ---- HorizontalPodAutoscaler ---- */
+
+static json_t *get_hpa(const char *ns, const char *version, const char *name)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/autoscaling/%s/namespaces/%s/horizontalpodautoscalers/%s",
+                 version, ns, name);
+        return must("GET", path, NULL, 200);
+}
+
+static const char *hcond(const json_t *h, const char *type, const char *field)
+{
+        size_t i;
+        json_t *c;
+        json_array_foreach(k8c_json_get(h, "status.conditions"), i, c)
+        {
+                const char *t = json_string_value(json_object_get(c, "type"));
+                if (t != NULL && strcmp(t, type) == 0)
+                        return json_string_value(json_object_get(c, field));
+        }
+        return NULL;
+}
+
+static bool has_event(const char *ns, const char *reason, const char *message)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+        json_auto_t *l = must("GET", path, NULL, 200);
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(l, "items"), i, e)
+        {
+                const char *r = json_string_value(json_object_get(e, "reason"));
+                const char *m = json_string_value(json_object_get(e, "message"));
+                if (r != NULL && strcmp(r, reason) == 0 && m != NULL && strstr(m, message) != NULL)
+                        return true;
+        }
+        return false;
+}
+
+static void test_hpa_scales_up_to_computed_and_down_after_window(void **state)
+{
+        make_ns("hpa1");
+        json_t *d = deploy_obj2("web", 3, "busybox:1", json_pack("{s:s}", "type", "RollingUpdate"));
+        json_object_set_new(k8c_json_get(d, "spec.template.spec.containers[0]"), "resources",
+                            json_pack("{s:{s:s}}", "requests", "cpu", "200m"));
+        json_decref(must("POST", "/apis/apps/v1/namespaces/hpa1/deployments", d, 201));
+        struct rollout_bounds b = { .max_total_spec = 4, .min_ready = 0 };
+        json_decref(drive_rollout("hpa1", "web", 3, &b));
+        /* 500m over 3 pods of 200m: 166m each, 83 % of requests against a 50 % target:
+         * ceil(3 x 83/50) = ceil(4.98) = 5. */
+        fake_metrics_set_total_cpu("hpa1", 500);
+        char *out = NULL;
+        /* An autoscaling/v1 manifest, as `kubectl autoscale` would make it (kubectl autoscale itself
+         * posts a body the apiserver answers 415 to). */
+        char mpath[512];
+        snprintf(mpath, sizeof(mpath), "%s/hpa1.yaml", api.dir);
+        FILE *f = fopen(mpath, "w");
+        assert_non_null(f);
+        fputs("apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: web\n"
+              "spec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: web\n"
+              "  minReplicas: 1\n  maxReplicas: 8\n  targetCPUUtilizationPercentage: 50\n",
+              f);
+        fclose(f);
+        kubectl_ok(&out, "apply -f %s -n hpa1", mpath);
+        assert_non_null(strstr(out, "created"));
+        free(out);
+        json_int_t max_seen = 0;
+        json_t *h = NULL;
+        for (int i = 0; i < 300; i++) {
+                ready_all("hpa1");
+                json_auto_t *dd = get_deploy("hpa1", "web");
+                json_int_t spec = k8c_json_get_int(dd, "spec.replicas", 0);
+                if (spec > max_seen)
+                        max_seen = spec;
+                h = get_hpa("hpa1", "v2", "web");
+                /* Settled: at 5 pods each uses 100m, 50 %, within the tolerance. */
+                if (spec == 5 && k8c_json_get_int(h, "status.currentReplicas", 0) == 5 &&
+                    k8c_json_get_int(h, "status.currentMetrics[0].resource.current.averageUtilization", 0) ==
+                            50)
+                        break;
+                json_decref(h);
+                h = NULL;
+                sleep_ms(100);
+        }
+        assert_non_null(h);
+        assert_int_equal(max_seen, 5);
+        assert_int_equal(k8c_json_get_int(h, "status.desiredReplicas", 0), 5);
+        assert_string_equal(k8c_json_get_string(h, "status.currentMetrics[0].resource.name"), "cpu");
+        assert_string_equal(k8c_json_get_string(h, "status.currentMetrics[0].resource.current.averageValue"),
+                            "100m");
+        assert_non_null(k8c_json_get(h, "status.lastScaleTime"));
+        assert_string_equal(hcond(h, "AbleToScale", "status"), "True");
+        assert_string_equal(hcond(h, "ScalingActive", "status"), "True");
+        assert_string_equal(hcond(h, "ScalingActive", "reason"), "ValidMetricFound");
+        assert_string_equal(hcond(h, "ScalingLimited", "status"), "False");
+        assert_string_equal(hcond(h, "ScalingLimited", "reason"), "DesiredWithinRange");
+        json_decref(h);
+        assert_true(has_event(
+                "hpa1", "SuccessfulRescale",
+                "New size: 5; reason: cpu resource utilization (percentage of request) above target"));
+        /* The autoscaling/v1 view of the same object. */
+        json_auto_t *v1 = get_hpa("hpa1", "v1", "web");
+        assert_int_equal(k8c_json_get_int(v1, "spec.targetCPUUtilizationPercentage", 0), 50);
+        assert_int_equal(k8c_json_get_int(v1, "status.currentCPUUtilizationPercentage", 0), 50);
+        kubectl_ok(&out, "get hpa web -n hpa1");
+        assert_non_null(strstr(out, "cpu: 50%/50%"));
+        free(out);
+        /* Load drops to 100m (10 %): the recommendation is 1, but the 4 s stabilisation window holds 5
+         * for a while before the scale-down. */
+        fake_metrics_set_total_cpu("hpa1", 100);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        bool stabilized = false;
+        json_int_t spec = 5;
+        for (int i = 0; i < 300 && spec != 1; i++) {
+                ready_all("hpa1");
+                json_auto_t *dd = get_deploy("hpa1", "web");
+                spec = k8c_json_get_int(dd, "spec.replicas", 0);
+                json_auto_t *hh = get_hpa("hpa1", "v2", "web");
+                const char *r = hcond(hh, "AbleToScale", "reason");
+                if (spec == 5 && r != NULL && strcmp(r, "ScaleDownStabilized") == 0)
+                        stabilized = true;
+                sleep_ms(100);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        assert_int_equal(spec, 1);
+        assert_true(stabilized);
+        assert_true(waited >= 2.5);
+        assert_true(has_event("hpa1", "SuccessfulRescale", "New size: 1; reason: All metrics below target"));
+        json_auto_t *h2 = NULL;
+        for (int i = 0; i < 50; i++) {
+                json_decref(h2);
+                h2 = get_hpa("hpa1", "v2", "web");
+                if (k8c_json_get_int(h2, "status.desiredReplicas", 0) == 1)
+                        break;
+                sleep_ms(100);
+        }
+        assert_int_equal(k8c_json_get_int(h2, "status.desiredReplicas", 0), 1);
+        assert_true(fake_metrics_requests() > 0);
+}
+
+static void test_hpa_limits_and_missing_metrics(void **state)
+{
+        make_ns("hpa2");
+        json_t *d = deploy_obj2("web", 2, "busybox:1", json_pack("{s:s}", "type", "RollingUpdate"));
+        json_object_set_new(k8c_json_get(d, "spec.template.spec.containers[0]"), "resources",
+                            json_pack("{s:{s:s}}", "requests", "cpu", "100m"));
+        json_decref(must("POST", "/apis/apps/v1/namespaces/hpa2/deployments", d, 201));
+        struct rollout_bounds b = { .max_total_spec = 3, .min_ready = 0 };
+        json_decref(drive_rollout("hpa2", "web", 2, &b));
+        fake_metrics_set_total_cpu("hpa2", 1000); /* 500m each: 500 % of 100m against 50 % → 20, max 3 */
+        json_decref(must("POST", "/apis/autoscaling/v2/namespaces/hpa2/horizontalpodautoscalers",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:s}, s:i, s:i, s:[{s:s, s:{s:s, "
+                                   "s:{s:s, s:i}}}]}}",
+                                   "apiVersion", "autoscaling/v2", "kind", "HorizontalPodAutoscaler",
+                                   "metadata", "name", "web", "spec", "scaleTargetRef", "apiVersion",
+                                   "apps/v1", "kind", "Deployment", "name", "web", "minReplicas", 2,
+                                   "maxReplicas", 3, "metrics", "type", "Resource", "resource", "name", "cpu",
+                                   "target", "type", "Utilization", "averageUtilization", 50),
+                         201));
+        json_t *h = NULL;
+        for (int i = 0; i < 200; i++) {
+                ready_all("hpa2");
+                h = get_hpa("hpa2", "v2", "web");
+                const char *r = hcond(h, "ScalingLimited", "reason");
+                if (k8c_json_get_int(h, "status.currentReplicas", 0) == 3 && r != NULL &&
+                    strcmp(r, "TooManyReplicas") == 0)
+                        break;
+                json_decref(h);
+                h = NULL;
+                sleep_ms(100);
+        }
+        assert_non_null(h);
+        assert_string_equal(hcond(h, "ScalingLimited", "status"), "True");
+        json_decref(h);
+        json_auto_t *dd = get_deploy("hpa2", "web");
+        assert_int_equal(k8c_json_get_int(dd, "spec.replicas", 0), 3);
+        /* A target without a scale subresource: AbleToScale False, FailedGetScale. */
+        json_decref(must("POST", "/apis/autoscaling/v2/namespaces/hpa2/horizontalpodautoscalers",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:s}, s:i}}", "apiVersion",
+                                   "autoscaling/v2", "kind", "HorizontalPodAutoscaler", "metadata", "name",
+                                   "ghost", "spec", "scaleTargetRef", "apiVersion", "apps/v1", "kind",
+                                   "Deployment", "name", "nope", "maxReplicas", 3),
+                         201));
+        json_t *g = NULL;
+        for (int i = 0; i < 100; i++) {
+                g = get_hpa("hpa2", "v2", "ghost");
+                const char *r = hcond(g, "AbleToScale", "reason");
+                if (r != NULL && strcmp(r, "FailedGetScale") == 0)
+                        break;
+                json_decref(g);
+                g = NULL;
+                sleep_ms(100);
+        }
+        assert_non_null(g);
+        assert_string_equal(hcond(g, "AbleToScale", "status"), "False");
+        json_decref(g);
+}
+
 static void test_gc_cascades_through_kinds(void **state)
 {
         /* Deployment → ReplicaSet → pods, and a ConfigMap owned by the Deployment: deleting the Deployment
@@ -1524,6 +1742,8 @@ int main(void)
                 cmocka_unit_test(test_deployment_rollout_undo_and_history),
                 cmocka_unit_test(test_deployment_pause_resume),
                 cmocka_unit_test(test_deployment_recreate),
+                cmocka_unit_test(test_hpa_scales_up_to_computed_and_down_after_window),
+                cmocka_unit_test(test_hpa_limits_and_missing_metrics),
                 cmocka_unit_test(test_gc_background_deletes_pods),
                 cmocka_unit_test(test_gc_orphan_keeps_pods),
                 cmocka_unit_test(test_gc_foreground),
