@@ -180,6 +180,23 @@ int k8c_hpa_resource_replicas(const json_t *pods, const json_t *metrics_list, co
                               const struct k8c_hpa_config *cfg, time_t now, struct k8c_hpa_result *ret,
                               k8c_error_t *err);
 
+/* ---- PersistentVolume binder ---- */
+
+struct k8c_pvbinder_controller;
+/* pvs: informer of PersistentVolumes, pvcs: of PersistentVolumeClaims (all namespaces). rec may be NULL. */
+struct k8c_pvbinder_controller *k8c_pvbinder_controller_new(struct k8c_informer *pvs,
+                                                            struct k8c_informer *pvcs,
+                                                            const struct k8c_object_control *ctl,
+                                                            struct k8c_event_recorder *rec);
+void k8c_pvbinder_controller_free(struct k8c_pvbinder_controller *c);
+struct k8c_workqueue *k8c_pvbinder_controller_queue(struct k8c_pvbinder_controller *c);
+/* key: "pvc|ns/name" (syncClaim) or "pv|name" (syncVolume). */
+int k8c_pvbinder_controller_sync(struct k8c_pvbinder_controller *c, const char *key, k8c_error_t *err);
+/* The volume (borrowed from pvs, a JSON array) a Pending claim should get, or NULL: one pre-bound to it
+ * by claimRef, else the smallest Available one of its class and volumeMode with its access modes, enough
+ * capacity and labels matching its selector. */
+json_t *k8c_pv_find_match(const json_t *pvs, const json_t *pvc);
+
 /* ---- the manager ---- */
 
 struct k8c_controller_manager_config {
@@ -201,7 +218,7 @@ struct k8c_controller_manager_config {
 };
 
 /* Controllers: replicaset, deployment, garbagecollector, endpoints, namespace, nodeipam, nodelifecycle,
- * horizontalpodautoscaling.
+ * horizontalpodautoscaling, persistentvolume-binder.
  * Runs until SIGTERM/SIGINT. */
 int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg, k8c_error_t *err);
 

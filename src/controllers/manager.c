@@ -53,6 +53,8 @@ enum {
         INF_CM,
         INF_SECRETS,
         INF_HPA,
+        INF_PV,
+        INF_PVC,
         INF_MAX
 };
 
@@ -70,6 +72,8 @@ static const struct {
         [INF_SECRETS] = { "/api/v1/secrets", "v1/Secret" },
         [INF_HPA] = { "/apis/autoscaling/v2/horizontalpodautoscalers",
                       "autoscaling/v2/HorizontalPodAutoscaler" },
+        [INF_PV] = { "/api/v1/persistentvolumes", "v1/PersistentVolume" },
+        [INF_PVC] = { "/api/v1/persistentvolumeclaims", "v1/PersistentVolumeClaim" },
         [INF_LEASES] = { "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
                          "coordination.k8s.io/v1/Lease" },
 };
@@ -90,6 +94,7 @@ struct manager {
         struct k8c_nodeipam_controller *ipam;
         struct k8c_nodelifecycle_controller *nlc;
         struct k8c_hpa_controller *hpa;
+        struct k8c_pvbinder_controller *pvb;
         struct k8c_client *metrics_client; /* --horizontal-pod-autoscaler-metrics-url */
         atomic_bool ready;
         atomic_bool leading;
@@ -172,6 +177,11 @@ static int sync_nlc(void *c, const char *key, k8c_error_t *err)
 static int sync_hpa(void *c, const char *key, k8c_error_t *err)
 {
         return k8c_hpa_controller_sync(c, key, err);
+}
+
+static int sync_pvb(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_pvbinder_controller_sync(c, key, err);
 }
 
 /* ---- health and metrics ---- */
@@ -268,9 +278,12 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         bool ipam = k8c_controller_enabled(cfg->controllers, "nodeipam");
         bool nlc = k8c_controller_enabled(cfg->controllers, "nodelifecycle");
         bool hpa = k8c_controller_enabled(cfg->controllers, "horizontalpodautoscaling");
+        bool pvb = k8c_controller_enabled(cfg->controllers, "persistentvolume-binder");
         switch (which) {
         case INF_PODS: return rs || gc || ep || nlc || dep || hpa;
         case INF_HPA: return hpa;
+        case INF_PV: return pvb;
+        case INF_PVC: return pvb;
         case INF_NODES: return ipam || nlc;
         case INF_LEASES: return nlc;
         case INF_CM: return gc;
@@ -401,7 +414,7 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 int n = 0;
                 for (int i = 0; i < INF_MAX; i++) {
                         if (m.inf[i] == NULL || i == INF_EP || i == INF_NS || i == INF_NODES ||
-                            i == INF_LEASES || i == INF_HPA)
+                            i == INF_LEASES || i == INF_HPA || i == INF_PV || i == INF_PVC)
                                 continue;
                         infs[n] = m.inf[i];
                         kinds[n++] = inf_table[i].kind;
@@ -452,6 +465,11 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 }
                 m.hpa = k8c_hpa_controller_new(m.inf[INF_HPA], m.inf[INF_PODS], &m.ctl, &ms, m.rec, &cfg.hpa);
                 add_running(&m, "horizontalpodautoscaling", k8c_hpa_controller_queue(m.hpa), sync_hpa, m.hpa);
+        }
+        if (k8c_controller_enabled(cfg.controllers, "persistentvolume-binder")) {
+                m.pvb = k8c_pvbinder_controller_new(m.inf[INF_PV], m.inf[INF_PVC], &m.ctl, m.rec);
+                add_running(&m, "persistentvolume-binder", k8c_pvbinder_controller_queue(m.pvb), sync_pvb,
+                            m.pvb);
         }
         for (int i = 0; i < INF_MAX; i++) {
                 if (m.inf[i] != NULL && k8c_informer_start(m.inf[i], err) < 0) {
@@ -515,6 +533,7 @@ out_stop:
         k8c_nodeipam_controller_free(m.ipam);
         k8c_nodelifecycle_controller_free(m.nlc);
         k8c_hpa_controller_free(m.hpa);
+        k8c_pvbinder_controller_free(m.pvb);
         k8c_client_free(m.metrics_client);
 out:
         if (mhd != NULL)

@@ -1408,6 +1408,171 @@ static void test_hpa_limits_and_missing_metrics(void **state)
         json_decref(g);
 }
 
+/* ---- PersistentVolume binder ---- */
+
+static void make_pv(const char *name, const char *size, const char *mode, const char *cls, const char *policy,
+                    const char *tier)
+{
+        json_t *pv = json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}, s:[s], s:s, s:{s:s}}}", "apiVersion", "v1",
+                               "kind", "PersistentVolume", "metadata", "name", name, "spec", "capacity",
+                               "storage", size, "accessModes", mode, "persistentVolumeReclaimPolicy", policy,
+                               "hostPath", "path", "/tmp/k8c-test-pv");
+        if (cls != NULL)
+                json_object_set_new(json_object_get(pv, "spec"), "storageClassName", json_string(cls));
+        if (tier != NULL)
+                json_object_set_new(json_object_get(pv, "metadata"), "labels",
+                                    json_pack("{s:s}", "tier", tier));
+        json_decref(must("POST", "/api/v1/persistentvolumes", pv, 201));
+}
+
+static json_t *make_pvc(const char *ns, const char *name, const char *size, const char *mode, const char *cls,
+                        const char *tier)
+{
+        json_t *pvc = json_pack("{s:s, s:s, s:{s:s}, s:{s:[s], s:{s:{s:s}}}}", "apiVersion", "v1", "kind",
+                                "PersistentVolumeClaim", "metadata", "name", name, "spec", "accessModes",
+                                mode, "resources", "requests", "storage", size);
+        json_object_set_new(json_object_get(pvc, "spec"), "storageClassName",
+                            json_string(cls != NULL ? cls : ""));
+        if (tier != NULL)
+                json_object_set_new(json_object_get(pvc, "spec"), "selector",
+                                    json_pack("{s:{s:s}}", "matchLabels", "tier", tier));
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/persistentvolumeclaims", ns);
+        return must("POST", path, pvc, 201);
+}
+
+static json_t *get_pv(const char *name, long *ret_code)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/persistentvolumes/%s", name);
+        return req("GET", path, NULL, NULL, ret_code);
+}
+
+static json_t *get_pvc(const char *ns, const char *name)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/persistentvolumeclaims/%s", ns, name);
+        return must("GET", path, NULL, 200);
+}
+
+/* Waits until claim ns/name is Bound; returns it (or the last state). */
+static json_t *wait_claim_phase(const char *ns, const char *name, const char *phase)
+{
+        json_t *pvc = NULL;
+        for (int i = 0; i < 100; i++) {
+                pvc = get_pvc(ns, name);
+                const char *p = k8c_json_get_string(pvc, "status.phase");
+                if (p != NULL && strcmp(p, phase) == 0)
+                        return pvc;
+                json_decref(pvc);
+                sleep_ms(100);
+        }
+        return get_pvc(ns, name);
+}
+
+static json_t *wait_pv_phase(const char *name, const char *phase)
+{
+        for (int i = 0; i < 100; i++) {
+                long code = 0;
+                json_t *pv = get_pv(name, &code);
+                const char *p = k8c_json_get_string(pv, "status.phase");
+                if (code == 200 && p != NULL && strcmp(p, phase) == 0)
+                        return pv;
+                json_decref(pv);
+                sleep_ms(100);
+        }
+        return get_pv(name, NULL);
+}
+
+static void assert_bound(const char *ns, const char *claim, const char *volume, const char *size)
+{
+        json_auto_t *pvc = wait_claim_phase(ns, claim, "Bound");
+        if (strcmp(k8c_json_get_string(pvc, "status.phase") ?: "", "Bound") != 0)
+                fprintf(stderr, "claim %s/%s not bound\n", ns, claim);
+        assert_string_equal(k8c_json_get_string(pvc, "status.phase"), "Bound");
+        assert_string_equal(k8c_json_get_string(pvc, "spec.volumeName"), volume);
+        assert_string_equal(k8c_json_get_string(pvc, "status.capacity.storage"), size);
+        assert_non_null(k8c_json_get_string(pvc, "status.accessModes[0]"));
+        assert_string_equal(
+                k8c_json_get_string(pvc, "metadata.annotations[\"pv.kubernetes.io/bind-completed\"]"), "yes");
+        json_auto_t *pv = wait_pv_phase(volume, "Bound");
+        assert_string_equal(k8c_json_get_string(pv, "status.phase"), "Bound");
+        assert_string_equal(k8c_json_get_string(pv, "spec.claimRef.kind"), "PersistentVolumeClaim");
+        assert_string_equal(k8c_json_get_string(pv, "spec.claimRef.namespace"), ns);
+        assert_string_equal(k8c_json_get_string(pv, "spec.claimRef.name"), claim);
+        assert_string_equal(k8c_json_get_string(pv, "spec.claimRef.uid"),
+                            k8c_json_get_string(pvc, "metadata.uid"));
+}
+
+static void test_pv_binder_binds_smallest_match(void **state)
+{
+        make_pv("t1-1g", "1Gi", "ReadWriteOnce", NULL, "Retain", NULL);
+        make_pv("t1-3g", "3Gi", "ReadWriteOnce", NULL, "Retain", NULL);
+        make_pv("t1-5g", "5Gi", "ReadWriteOnce", NULL, "Retain", NULL);
+        make_pv("t1-fast", "2Gi", "ReadWriteOnce", "fast", "Retain", NULL);
+        make_pv("t1-gold", "8Gi", "ReadWriteOnce", NULL, "Retain", "gold");
+        make_pv("t1-rwx", "4Gi", "ReadWriteMany", NULL, "Retain", NULL);
+        json_decref(wait_pv_phase("t1-rwx", "Available"));
+        make_ns("pv1");
+        json_decref(make_pvc("pv1", "small", "2Gi", "ReadWriteOnce", NULL, NULL));
+        json_decref(make_pvc("pv1", "fast", "1Gi", "ReadWriteOnce", "fast", NULL));
+        json_decref(make_pvc("pv1", "gold", "1Gi", "ReadWriteOnce", NULL, "gold"));
+        json_decref(make_pvc("pv1", "shared", "1Gi", "ReadWriteMany", NULL, NULL));
+        json_decref(make_pvc("pv1", "huge", "100Gi", "ReadWriteOnce", NULL, NULL));
+        /* 1Gi is too small, fast is another class, 5Gi is bigger than 3Gi. */
+        assert_bound("pv1", "small", "t1-3g", "3Gi");
+        assert_bound("pv1", "fast", "t1-fast", "2Gi");
+        assert_bound("pv1", "gold", "t1-gold", "8Gi");
+        assert_bound("pv1", "shared", "t1-rwx", "4Gi");
+        /* Nothing fits 100Gi: Pending, with the reason as an event. */
+        sleep_ms(500);
+        json_auto_t *huge = get_pvc("pv1", "huge");
+        assert_string_equal(k8c_json_get_string(huge, "status.phase"), "Pending");
+        assert_true(has_event("pv1", "FailedBinding", "no persistent volumes available for this claim"));
+        json_auto_t *left = wait_pv_phase("t1-1g", "Available");
+        assert_string_equal(k8c_json_get_string(left, "status.phase"), "Available");
+        assert_null(k8c_json_get(left, "spec.claimRef"));
+        char *out = NULL;
+        kubectl_ok(&out, "get pvc small -n pv1");
+        assert_non_null(strstr(out, "Bound"));
+        assert_non_null(strstr(out, "t1-3g"));
+        free(out);
+        /* A volume that fits appears: the waiting claim takes it. */
+        make_pv("t1-200g", "200Gi", "ReadWriteOnce", NULL, "Retain", NULL);
+        assert_bound("pv1", "huge", "t1-200g", "200Gi");
+}
+
+static void test_pv_binder_reclaim_policies(void **state)
+{
+        make_ns("pv2");
+        make_pv("t2-retain", "1Gi", "ReadWriteOnce", "t2", "Retain", NULL);
+        make_pv("t2-delete", "1Gi", "ReadWriteOnce", "t2d", "Delete", NULL);
+        json_decref(make_pvc("pv2", "keep", "1Gi", "ReadWriteOnce", "t2", NULL));
+        json_decref(make_pvc("pv2", "drop", "1Gi", "ReadWriteOnce", "t2d", NULL));
+        assert_bound("pv2", "keep", "t2-retain", "1Gi");
+        assert_bound("pv2", "drop", "t2-delete", "1Gi");
+        /* Retain: the claim goes, the volume is Released and keeps its claimRef. */
+        json_decref(must("DELETE", "/api/v1/namespaces/pv2/persistentvolumeclaims/keep", NULL, 200));
+        json_auto_t *rel = wait_pv_phase("t2-retain", "Released");
+        assert_string_equal(k8c_json_get_string(rel, "status.phase"), "Released");
+        assert_string_equal(k8c_json_get_string(rel, "spec.claimRef.name"), "keep");
+        /* ...so a new claim of the same class does not get it. */
+        json_decref(make_pvc("pv2", "again", "1Gi", "ReadWriteOnce", "t2", NULL));
+        sleep_ms(1000);
+        json_auto_t *again = get_pvc("pv2", "again");
+        assert_string_equal(k8c_json_get_string(again, "status.phase"), "Pending");
+        /* Delete: the claim goes, so does the volume. */
+        json_decref(must("DELETE", "/api/v1/namespaces/pv2/persistentvolumeclaims/drop", NULL, 200));
+        long code = 0;
+        for (int i = 0; i < 100; i++) {
+                json_decref(get_pv("t2-delete", &code));
+                if (code == 404)
+                        break;
+                sleep_ms(100);
+        }
+        assert_int_equal(code, 404);
+}
+
 static void test_gc_cascades_through_kinds(void **state)
 {
         /* Deployment → ReplicaSet → pods, and a ConfigMap owned by the Deployment: deleting the Deployment
@@ -1744,6 +1909,8 @@ int main(void)
                 cmocka_unit_test(test_deployment_recreate),
                 cmocka_unit_test(test_hpa_scales_up_to_computed_and_down_after_window),
                 cmocka_unit_test(test_hpa_limits_and_missing_metrics),
+                cmocka_unit_test(test_pv_binder_binds_smallest_match),
+                cmocka_unit_test(test_pv_binder_reclaim_policies),
                 cmocka_unit_test(test_gc_background_deletes_pods),
                 cmocka_unit_test(test_gc_orphan_keeps_pods),
                 cmocka_unit_test(test_gc_foreground),
