@@ -36,8 +36,9 @@ int main(int argc, char **argv)
                 { "controllers", 0, K8C_FLAG_STRING, &controllers,
                   "controllers to run (replicaset, deployment, garbagecollector, endpoints, namespace, "
                   "nodeipam, "
-                  "nodelifecycle, horizontalpodautoscaling, persistentvolume-binder): * for all, -name to "
-                  "disable one",
+                  "endpointslice, nodelifecycle, horizontalpodautoscaling, persistentvolume-binder): * for "
+                  "all, "
+                  "-name to disable one",
                   NULL },
                 { "leader-elect", 0, K8C_FLAG_BOOL, &leader_elect,
                   "run leader election (Lease kube-system/k8c-controller-manager) before starting "

@@ -33,6 +33,8 @@ struct k8c_object_control {
         /* A live read, for the few decisions the cache must not make alone (GC: is the owner gone?). */
         int (*get)(void *opaque, const char *path, json_t **ret, k8c_error_t *err);
         void *opaque;
+        /* Optional (may be NULL): create returning the object as created (generateName resolved). */
+        int (*create_ret)(void *opaque, const char *path, const json_t *obj, json_t **ret, k8c_error_t *err);
 };
 
 /* Actions through a real client (borrowed). */
@@ -97,6 +99,23 @@ int k8c_endpoints_controller_sync(struct k8c_endpoints_controller *c, const char
 /* The Endpoints object a Service should have given the pods (JSON array), or NULL when the
  * Service has no selector (left alone). */
 json_t *k8c_endpoints_for_service(const json_t *service, const json_t *pods);
+
+/* ---- EndpointSlices ---- */
+
+struct k8c_endpointslice_controller;
+/* slices: informer of discovery.k8s.io/v1 EndpointSlices; all three need k8c_ctrl_add_indexes. */
+struct k8c_endpointslice_controller *k8c_endpointslice_controller_new(struct k8c_informer *services,
+                                                                      struct k8c_informer *pods,
+                                                                      struct k8c_informer *slices,
+                                                                      const struct k8c_object_control *ctl);
+void k8c_endpointslice_controller_free(struct k8c_endpointslice_controller *c);
+struct k8c_workqueue *k8c_endpointslice_controller_queue(struct k8c_endpointslice_controller *c);
+/* key: the Service's "ns/name". */
+int k8c_endpointslice_controller_sync(struct k8c_endpointslice_controller *c, const char *key,
+                                      k8c_error_t *err);
+/* The EndpointSlices (JSON array, without names) a Service should have given the pods, or NULL when
+ * the Service has no selector or is ExternalName. */
+json_t *k8c_endpointslices_for_service(const json_t *service, const json_t *pods);
 
 /* ---- Namespace ---- */
 
@@ -218,7 +237,7 @@ struct k8c_controller_manager_config {
 };
 
 /* Controllers: replicaset, deployment, garbagecollector, endpoints, namespace, nodeipam, nodelifecycle,
- * horizontalpodautoscaling, persistentvolume-binder.
+ * horizontalpodautoscaling, persistentvolume-binder, endpointslice.
  * Runs until SIGTERM/SIGINT. */
 int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg, k8c_error_t *err);
 

@@ -55,6 +55,7 @@ enum {
         INF_HPA,
         INF_PV,
         INF_PVC,
+        INF_EPS,
         INF_MAX
 };
 
@@ -74,6 +75,7 @@ static const struct {
                       "autoscaling/v2/HorizontalPodAutoscaler" },
         [INF_PV] = { "/api/v1/persistentvolumes", "v1/PersistentVolume" },
         [INF_PVC] = { "/api/v1/persistentvolumeclaims", "v1/PersistentVolumeClaim" },
+        [INF_EPS] = { "/apis/discovery.k8s.io/v1/endpointslices", "discovery.k8s.io/v1/EndpointSlice" },
         [INF_LEASES] = { "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
                          "coordination.k8s.io/v1/Lease" },
 };
@@ -95,6 +97,7 @@ struct manager {
         struct k8c_nodelifecycle_controller *nlc;
         struct k8c_hpa_controller *hpa;
         struct k8c_pvbinder_controller *pvb;
+        struct k8c_endpointslice_controller *eps;
         struct k8c_client *metrics_client; /* --horizontal-pod-autoscaler-metrics-url */
         atomic_bool ready;
         atomic_bool leading;
@@ -182,6 +185,11 @@ static int sync_hpa(void *c, const char *key, k8c_error_t *err)
 static int sync_pvb(void *c, const char *key, k8c_error_t *err)
 {
         return k8c_pvbinder_controller_sync(c, key, err);
+}
+
+static int sync_eps(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_endpointslice_controller_sync(c, key, err);
 }
 
 /* ---- health and metrics ---- */
@@ -279,18 +287,20 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         bool nlc = k8c_controller_enabled(cfg->controllers, "nodelifecycle");
         bool hpa = k8c_controller_enabled(cfg->controllers, "horizontalpodautoscaling");
         bool pvb = k8c_controller_enabled(cfg->controllers, "persistentvolume-binder");
+        bool eps = k8c_controller_enabled(cfg->controllers, "endpointslice");
         switch (which) {
-        case INF_PODS: return rs || gc || ep || nlc || dep || hpa;
+        case INF_PODS: return rs || gc || ep || nlc || dep || hpa || eps;
         case INF_HPA: return hpa;
         case INF_PV: return pvb;
         case INF_PVC: return pvb;
+        case INF_EPS: return eps || gc;
         case INF_NODES: return ipam || nlc;
         case INF_LEASES: return nlc;
         case INF_CM: return gc;
         case INF_SECRETS: return gc;
         case INF_RS: return rs || gc || dep;
         case INF_DEPLOY: return gc || dep;
-        case INF_SVC: return gc || ep;
+        case INF_SVC: return gc || ep || eps;
         case INF_EP: return ep;
         case INF_NS: return ns;
         }
@@ -466,6 +476,11 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 m.hpa = k8c_hpa_controller_new(m.inf[INF_HPA], m.inf[INF_PODS], &m.ctl, &ms, m.rec, &cfg.hpa);
                 add_running(&m, "horizontalpodautoscaling", k8c_hpa_controller_queue(m.hpa), sync_hpa, m.hpa);
         }
+        if (k8c_controller_enabled(cfg.controllers, "endpointslice")) {
+                m.eps = k8c_endpointslice_controller_new(m.inf[INF_SVC], m.inf[INF_PODS], m.inf[INF_EPS],
+                                                         &m.ctl);
+                add_running(&m, "endpointslice", k8c_endpointslice_controller_queue(m.eps), sync_eps, m.eps);
+        }
         if (k8c_controller_enabled(cfg.controllers, "persistentvolume-binder")) {
                 m.pvb = k8c_pvbinder_controller_new(m.inf[INF_PV], m.inf[INF_PVC], &m.ctl, m.rec);
                 add_running(&m, "persistentvolume-binder", k8c_pvbinder_controller_queue(m.pvb), sync_pvb,
@@ -534,6 +549,7 @@ out_stop:
         k8c_nodelifecycle_controller_free(m.nlc);
         k8c_hpa_controller_free(m.hpa);
         k8c_pvbinder_controller_free(m.pvb);
+        k8c_endpointslice_controller_free(m.eps);
         k8c_client_free(m.metrics_client);
 out:
         if (mhd != NULL)

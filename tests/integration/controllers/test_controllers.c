@@ -1573,6 +1573,151 @@ static void test_pv_binder_reclaim_policies(void **state)
         assert_int_equal(code, 404);
 }
 
+/* ---- EndpointSlices ---- */
+
+/* The managed EndpointSlices of Service ns/name (new reference to the items). */
+static json_t *list_slices(const char *ns, const char *svc)
+{
+        char path[256];
+        snprintf(path, sizeof(path),
+                 "/apis/discovery.k8s.io/v1/namespaces/%s/"
+                 "endpointslices?labelSelector=kubernetes.io%%2Fservice-name%%3D%s",
+                 ns, svc);
+        json_t *l = must("GET", path, NULL, 200);
+        json_t *items = json_incref(json_object_get(l, "items"));
+        json_decref(l);
+        return items;
+}
+
+static const json_t *slice_endpoint(const json_t *slice, const char *pod)
+{
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(slice, "endpoints"), i, e)
+        {
+                const char *n = k8c_json_get_string(e, "targetRef.name");
+                if (n != NULL && strcmp(n, pod) == 0)
+                        return e;
+        }
+        return NULL;
+}
+
+static bool ep_cond(const json_t *e, const char *c)
+{
+        return json_is_true(k8c_json_get(json_object_get(e, "conditions"), c));
+}
+
+/* Waits until the one slice of ns/svc has n endpoints and, if pod is given, that pod's endpoint has
+ * ready == want_ready. Returns the slice (or NULL). */
+static json_t *wait_slice(const char *ns, const char *svc, size_t n, const char *pod, bool want_ready)
+{
+        for (int i = 0; i < 200; i++) {
+                json_auto_t *items = list_slices(ns, svc);
+                if (json_array_size(items) == 1) {
+                        json_t *s = json_array_get(items, 0);
+                        const json_t *e = pod != NULL ? slice_endpoint(s, pod) : NULL;
+                        if (json_array_size(json_object_get(s, "endpoints")) == n &&
+                            (pod == NULL || (e != NULL && ep_cond(e, "ready") == want_ready)))
+                                return json_incref(s);
+                }
+                sleep_ms(50);
+        }
+        json_auto_t *items = list_slices(ns, svc);
+        char *d = json_dumps(items, JSON_COMPACT);
+        fprintf(stderr, "slices of %s/%s: %s\n", ns, svc, d);
+        free(d);
+        return NULL;
+}
+
+static void test_endpointslices_mirror_endpoints(void **state)
+{
+        make_ns("es1");
+        json_decref(must("POST", "/api/v1/namespaces/es1/pods", pod_obj("a", "web"), 201));
+        json_decref(must("POST", "/api/v1/namespaces/es1/pods", pod_obj("b", "web"), 201));
+        json_t *c = pod_obj("c", "web");
+        json_object_set_new(json_object_get(c, "spec"), "nodeName", json_string("node-es"));
+        json_decref(must("POST", "/api/v1/namespaces/es1/pods", c, 201));
+        json_auto_t *svc =
+                must("POST", "/api/v1/namespaces/es1/services",
+                     json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}, s:[{s:s, s:i, s:s}]}}", "apiVersion", "v1",
+                               "kind", "Service", "metadata", "name", "web", "spec", "selector", "app", "web",
+                               "ports", "name", "http", "port", 80, "targetPort", "http"),
+                     201);
+        /* No pod has an IP yet: one placeholder slice. */
+        json_auto_t *s0 = wait_slice("es1", "web", 0, NULL, false);
+        assert_non_null(s0);
+        assert_string_equal(k8c_json_get_string(s0, "addressType"), "IPv4");
+        assert_string_equal(
+                k8c_json_get_string(s0, "metadata.labels[\"endpointslice.kubernetes.io/managed-by\"]"),
+                "endpointslice-controller.k8s.io");
+        assert_string_equal(k8c_json_get_string(s0, "metadata.ownerReferences[0].kind"), "Service");
+        assert_string_equal(k8c_json_get_string(s0, "metadata.ownerReferences[0].uid"),
+                            k8c_json_get_string(svc, "metadata.uid"));
+        assert_int_equal(strncmp(k8c_json_get_string(s0, "metadata.name"), "web-", 4), 0);
+        const char *name0 = k8c_json_get_string(s0, "metadata.name");
+        set_pod_ready("es1", "a", "10.244.3.1", false);
+        set_pod_ready("es1", "b", "10.244.3.2", true);
+        set_pod_ready("es1", "c", "10.244.3.3", true);
+        json_auto_t *s1 = wait_slice("es1", "web", 3, "b", true);
+        assert_non_null(s1);
+        /* The same slice, updated in place. */
+        assert_string_equal(k8c_json_get_string(s1, "metadata.name"), name0);
+        json_auto_t *pa = must("GET", "/api/v1/namespaces/es1/pods/a", NULL, 200);
+        const json_t *ea = slice_endpoint(s1, "a");
+        assert_non_null(ea);
+        assert_string_equal(k8c_json_get_string(ea, "addresses[0]"), "10.244.3.1");
+        assert_false(ep_cond(ea, "ready"));
+        assert_false(ep_cond(ea, "serving"));
+        assert_false(ep_cond(ea, "terminating"));
+        assert_string_equal(k8c_json_get_string(ea, "targetRef.kind"), "Pod");
+        assert_string_equal(k8c_json_get_string(ea, "targetRef.namespace"), "es1");
+        assert_string_equal(k8c_json_get_string(ea, "targetRef.uid"),
+                            k8c_json_get_string(pa, "metadata.uid"));
+        const json_t *eb = slice_endpoint(s1, "b");
+        assert_true(ep_cond(eb, "ready"));
+        assert_true(ep_cond(eb, "serving"));
+        assert_null(json_object_get(eb, "nodeName"));
+        const json_t *ec = slice_endpoint(s1, "c");
+        assert_string_equal(k8c_json_get_string(ec, "nodeName"), "node-es");
+        json_auto_t *want_ports =
+                json_pack("[{s:s, s:i, s:s}]", "name", "http", "port", 8080, "protocol", "TCP");
+        assert_true(json_equal(json_object_get(s1, "ports"), want_ports));
+        /* Readiness swaps follow. */
+        set_pod_ready("es1", "a", "10.244.3.1", true);
+        set_pod_ready("es1", "b", "10.244.3.2", false);
+        json_auto_t *s2 = wait_slice("es1", "web", 3, "b", false);
+        assert_non_null(s2);
+        assert_true(ep_cond(slice_endpoint(s2, "a"), "ready"));
+        /* A scheduled pod being deleted stays for its grace period: terminating, not ready, still serving. */
+        json_decref(must("DELETE", "/api/v1/namespaces/es1/pods/c", NULL, 200));
+        json_auto_t *s3 = wait_slice("es1", "web", 3, "c", false);
+        assert_non_null(s3);
+        const json_t *e3 = slice_endpoint(s3, "c");
+        assert_true(ep_cond(e3, "terminating"));
+        assert_true(ep_cond(e3, "serving"));
+        /* kubectl lists it. */
+        char *out = NULL;
+        kubectl_ok(&out, "get endpointslices -n es1");
+        assert_non_null(strstr(out, name0));
+        assert_non_null(strstr(out, "IPv4"));
+        free(out);
+        /* A Service without a selector gets none; deleting the Service removes its slices. */
+        json_decref(must("POST", "/api/v1/namespaces/es1/services",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:i}]}}", "apiVersion", "v1", "kind",
+                                   "Service", "metadata", "name", "manual", "spec", "ports", "port", 80),
+                         201));
+        json_decref(must("DELETE", "/api/v1/namespaces/es1/services/web", NULL, 200));
+        size_t left = 1;
+        for (int i = 0; i < 100 && left != 0; i++) {
+                json_auto_t *items = list_slices("es1", "web");
+                left = json_array_size(items);
+                sleep_ms(100);
+        }
+        assert_int_equal(left, 0);
+        json_auto_t *manual = list_slices("es1", "manual");
+        assert_int_equal(json_array_size(manual), 0);
+}
+
 static void test_gc_cascades_through_kinds(void **state)
 {
         /* Deployment → ReplicaSet → pods, and a ConfigMap owned by the Deployment: deleting the Deployment
@@ -1911,6 +2056,7 @@ int main(void)
                 cmocka_unit_test(test_hpa_limits_and_missing_metrics),
                 cmocka_unit_test(test_pv_binder_binds_smallest_match),
                 cmocka_unit_test(test_pv_binder_reclaim_policies),
+                cmocka_unit_test(test_endpointslices_mirror_endpoints),
                 cmocka_unit_test(test_gc_background_deletes_pods),
                 cmocka_unit_test(test_gc_orphan_keeps_pods),
                 cmocka_unit_test(test_gc_foreground),
