@@ -1131,6 +1131,85 @@ static void paused_conditions(struct dsync *s)
                                                        "Deployment is resumed", s->now));
 }
 
+/* ---- claimReplicaSets ---- */
+
+/* The ReplicaSets of the Deployment (new reference): the ones it controls whose labels still match its
+ * selector, plus orphans that match, adopted now (a merge patch guarded by their resourceVersion, so a
+ * concurrent adopter makes it a conflict); controlled ones that stopped matching are released. */
+static int claim_replica_sets(struct k8c_deployment_controller *c, const json_t *d, json_t **ret,
+                              k8c_error_t *err)
+{
+        const char *ns = k8c_json_get_string(d, "metadata.namespace");
+        const char *uid = k8c_json_get_string(d, "metadata.uid");
+        json_auto_t *nsrs = k8c_informer_by_index(c->rs, "namespace", ns);
+        json_t *out = json_array();
+        struct k8c_selector sel = { 0 };
+        cleanup_error k8c_error_t serr = NULL;
+        const json_t *sj = k8c_json_get(d, "spec.selector");
+        /* An empty or invalid selector would select everything: no adoption then, as Kubernetes. */
+        bool can_select = json_is_object(sj) && json_object_size(sj) > 0 &&
+                          k8c_selector_from_json(sj, &sel, &serr) == 0 && !k8c_selector_empty(&sel);
+        bool deleting = k8c_json_get(d, "metadata.deletionTimestamp") != NULL;
+        int r = 0;
+        size_t i;
+        json_t *rs;
+        json_array_foreach(nsrs, i, rs)
+        {
+                const json_t *ref = k8c_ctrl_controller_ref(rs);
+                const char *ruid = json_string_value(json_object_get(ref, "uid"));
+                bool matches = can_select && k8c_selector_matches(&sel, k8c_json_get(rs, "metadata.labels"));
+                cleanup_free char *path = rs_path(ns, k8c_json_get_string(rs, "metadata.name"));
+                if (ruid != NULL && strcmp(ruid, uid) == 0) {
+                        if (matches || !can_select || deleting) {
+                                json_array_append(out, rs);
+                                continue;
+                        }
+                        const char *uids[1] = { uid };
+                        if ((r = k8c_ctrl_remove_owner_refs(&c->ctl, path, rs, uids, 1, err)) < 0)
+                                break;
+                        continue;
+                }
+                if (ref != NULL || !matches || deleting ||
+                    k8c_json_get(rs, "metadata.deletionTimestamp") != NULL)
+                        continue;
+                json_t *refs = json_array();
+                size_t k;
+                json_t *o;
+                json_array_foreach(k8c_json_get(rs, "metadata.ownerReferences"), k, o)
+                        json_array_append(refs, o);
+                json_array_append_new(refs, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion",
+                                                      "apps/v1", "kind", "Deployment", "name",
+                                                      k8c_json_get_string(d, "metadata.name"), "uid", uid,
+                                                      "controller", 1, "blockOwnerDeletion", 1));
+                json_auto_t *patch =
+                        json_pack("{s:{s:o, s:s}}", "metadata", "ownerReferences", refs, "resourceVersion",
+                                  k8c_json_get_string(rs, "metadata.resourceVersion") ?: "");
+                r = c->ctl.patch(c->ctl.opaque, path, "application/merge-patch+json", patch, err);
+                if (r < 0 &&
+                    (k8c_error_reason(err) == K8C_ECONFLICT || k8c_error_reason(err) == K8C_ENOTFOUND)) {
+                        /* Taken or gone meanwhile: the watch brings the news and the sync runs again. */
+                        k8c_error_release(err);
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                /* Ours from now on: counted in this sync, as Kubernetes does with adopted ones. */
+                json_t *adopted = json_deep_copy(rs);
+                json_object_set_new(json_object_get(adopted, "metadata"), "ownerReferences",
+                                    json_deep_copy(json_object_get(json_object_get(patch, "metadata"),
+                                                                   "ownerReferences")));
+                json_array_append_new(out, adopted);
+        }
+        k8c_selector_free(&sel);
+        if (r < 0) {
+                json_decref(out);
+                return r;
+        }
+        *ret = out;
+        return 0;
+}
+
 /* ---- sync ---- */
 
 int k8c_deployment_controller_sync(struct k8c_deployment_controller *c, const char *key, k8c_error_t *err)
@@ -1142,7 +1221,10 @@ int k8c_deployment_controller_sync(struct k8c_deployment_controller *c, const ch
         const char *uid = k8c_json_get_string(d, "metadata.uid");
         if (ns == NULL || uid == NULL)
                 return 0;
-        json_auto_t *all = k8c_informer_by_index(c->rs, "owner", uid);
+        json_auto_t *all = NULL;
+        int cr = claim_replica_sets(c, d, &all, err);
+        if (cr < 0)
+                return cr;
         json_t *oldst = json_object_get(d, "status");
         json_auto_t *status = json_is_object(oldst) ? json_deep_copy(oldst) : json_object();
         struct dsync s = { .c = c,

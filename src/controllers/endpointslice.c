@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "controllers/internal.h"
 #include "k8c/cleanup.h"
@@ -32,8 +33,18 @@ struct k8c_endpointslice_controller {
         struct k8c_object_control ctl;
         struct k8c_workqueue *queue;
         pthread_mutex_t lock;
-        json_t *pending; /* service key → [names of slices created, not yet in the cache] */
+        json_t *pending; /* service key → [[name, monotonic ms]] of slices created, not yet in the cache */
 };
+
+/* A created slice not seen by then was deleted again before the cache saw it: stop waiting. */
+#define PENDING_TIMEOUT_MS 10000
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- computing ---- */
 
@@ -360,14 +371,15 @@ static bool creations_observed(struct k8c_endpointslice_controller *c, const cha
         pthread_mutex_lock(&c->lock);
         json_t *names = json_object_get(c->pending, key);
         bool all = true;
+        int64_t now = mono_ms();
         size_t i, j;
         json_t *n, *s;
         json_array_foreach(names, i, n)
         {
-                bool seen = false;
+                const char *name = json_string_value(json_array_get(n, 0)) ?: "";
+                bool seen = now - json_integer_value(json_array_get(n, 1)) > PENDING_TIMEOUT_MS;
                 json_array_foreach(cur, j, s) seen =
-                        seen ||
-                        strcmp(json_string_value(n), k8c_json_get_string(s, "metadata.name") ?: "") == 0;
+                        seen || strcmp(name, k8c_json_get_string(s, "metadata.name") ?: "") == 0;
                 all = all && seen;
         }
         if (all)
@@ -384,7 +396,7 @@ static void note_creation(struct k8c_endpointslice_controller *c, const char *ke
                 names = json_array();
                 json_object_set_new(c->pending, key, names);
         }
-        json_array_append_new(names, json_string(name));
+        json_array_append_new(names, json_pack("[s, I]", name, (json_int_t)mono_ms()));
         pthread_mutex_unlock(&c->lock);
 }
 

@@ -544,10 +544,52 @@ static void test_rollback_keeps_revision_history(void **state)
         assert_true(seen);
 }
 
+static void test_adopts_orphan_releases_mismatch(void **state)
+{
+        struct env *e = *state;
+        add(e->d, make_deploy("busybox:1", 1, "RollingUpdate"));
+        /* An orphan with matching labels... */
+        json_t *orphan = make_rs("busybox:1", 1, 1, 0);
+        json_object_del(json_object_get(orphan, "metadata"), "ownerReferences");
+        add(e->rs, orphan);
+        /* ...and one of ours whose labels no longer match. */
+        json_t *stray = make_rs("busybox:9", 0, 0, 1);
+        json_object_set_new(k8c_json_get(stray, "metadata.labels"), "app", json_string("other"));
+        add(e->rs, stray);
+        sync_ok(e);
+        json_auto_t *patches = fake_calls(&e->f, "patch");
+        bool adopted = false, released = false;
+        size_t i;
+        json_t *c;
+        json_array_foreach(patches, i, c)
+        {
+                const char *path = json_string_value(json_object_get(c, "path"));
+                json_t *body = json_object_get(c, "body");
+                if (strstr(path, "/replicasets/") != NULL &&
+                    json_is_string(k8c_json_get(body, "metadata.ownerReferences[0].uid")) &&
+                    strcmp(k8c_json_get_string(body, "metadata.ownerReferences[0].uid"), D_UID) == 0 &&
+                    k8c_json_get(body, "metadata.resourceVersion") != NULL)
+                        adopted = true;
+                if (strstr(path, "/replicasets/") != NULL && k8c_json_get(body, "metadata") != NULL &&
+                    json_object_get(json_object_get(body, "metadata"), "ownerReferences") != NULL &&
+                    (json_is_null(k8c_json_get(body, "metadata.ownerReferences")) ||
+                     k8c_json_get(body, "$deleteFromPrimitiveList/ownerReferences") != NULL ||
+                     json_array_size(k8c_json_get(body, "metadata.ownerReferences")) == 0 ||
+                     k8c_json_get(body, "metadata.ownerReferences[0].$patch") != NULL))
+                        released = true;
+        }
+        assert_true(adopted);
+        assert_true(released);
+        /* The adopted one is the new ReplicaSet (same template): nothing is created. */
+        json_auto_t *creates = fake_calls(&e->f, "create");
+        assert_int_equal(json_array_size(creates), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_hash),
+                cmocka_unit_test_setup_teardown(test_adopts_orphan_releases_mismatch, setup, teardown),
                 cmocka_unit_test(test_percent_rounding),
                 cmocka_unit_test_setup_teardown(test_percent_surge_first_replicaset, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_progress_deadline_exceeded, setup, teardown),

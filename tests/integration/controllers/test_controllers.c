@@ -1207,6 +1207,58 @@ static void test_deployment_recreate(void **state)
         json_decref(d);
 }
 
+static void test_deployment_adopts_orphan_and_restarts(void **state)
+{
+        make_ns("dp7");
+        /* A bare ReplicaSet with the Deployment's template (say, left by --cascade=orphan). */
+        json_t *rs = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:i, s:{s:{s:s}}, s:{s:{s:{s:s}}, "
+                               "s:{s:[{s:s, s:s}]}}}}",
+                               "apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", "legacy",
+                               "labels", "app", "adopt", "spec", "replicas", 2, "selector", "matchLabels",
+                               "app", "adopt", "template", "metadata", "labels", "app", "adopt", "spec",
+                               "containers", "name", "c", "image", "busybox:1");
+        json_auto_t *legacy = must("POST", "/apis/apps/v1/namespaces/dp7/replicasets", rs, 201);
+        json_auto_t *before = wait_pods("dp7", NULL, 2, k8c_json_get_string(legacy, "metadata.uid"));
+        assert_int_equal(json_array_size(before), 2);
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp7/deployments",
+                         deploy_obj2("adopt", 2, "busybox:1", json_pack("{s:s}", "type", "RollingUpdate")),
+                         201));
+        struct rollout_bounds b = { .max_total_spec = 3, .min_ready = 0 };
+        json_auto_t *d = drive_rollout("dp7", "adopt", 2, &b);
+        assert_true(rollout_complete(d, 2));
+        /* Adopted, and it is the new ReplicaSet: no other was made and its pods were kept. */
+        assert_int_equal(count_rs("dp7"), 1);
+        json_auto_t *r1 = must("GET", "/apis/apps/v1/namespaces/dp7/replicasets/legacy", NULL, 200);
+        assert_string_equal(k8c_json_get_string(r1, "metadata.ownerReferences[0].kind"), "Deployment");
+        assert_string_equal(k8c_json_get_string(r1, "metadata.ownerReferences[0].uid"),
+                            k8c_json_get_string(d, "metadata.uid"));
+        assert_string_equal(
+                k8c_json_get_string(r1, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "1");
+        json_auto_t *after = list_pods("dp7", NULL);
+        assert_int_equal(json_array_size(after), 2);
+        for (size_t i = 0; i < 2; i++) {
+                const char *u = k8c_json_get_string(json_array_get(after, i), "metadata.uid");
+                assert_true(strcmp(u, k8c_json_get_string(json_array_get(before, 0), "metadata.uid")) == 0 ||
+                            strcmp(u, k8c_json_get_string(json_array_get(before, 1), "metadata.uid")) == 0);
+        }
+        /* kubectl rollout restart: a template annotation, hence a new ReplicaSet at revision 2. */
+        kubectl_ok(NULL, "rollout restart deployment/adopt -n dp7");
+        b.min_ready = 2;
+        json_auto_t *d2 = drive_rollout("dp7", "adopt", 2, &b);
+        assert_true(rollout_complete(d2, 2));
+        assert_non_null(k8c_json_get_string(
+                d2, "spec.template.metadata.annotations[\"kubectl.kubernetes.io/restartedAt\"]"));
+        assert_string_equal(
+                k8c_json_get_string(d2, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "2");
+        assert_int_equal(count_rs("dp7"), 2);
+        /* kubectl describe shows the controller's scaling events. */
+        char *out = NULL;
+        kubectl_ok(&out, "describe deployment adopt -n dp7");
+        assert_non_null(strstr(out, "ScalingReplicaSet"));
+        assert_non_null(strstr(out, "NewReplicaSetAvailable"));
+        free(out);
+}
+
 /* ---- HorizontalPodAutoscaler ---- */
 
 static json_t *get_hpa(const char *ns, const char *version, const char *name)
@@ -2052,6 +2104,7 @@ int main(void)
                 cmocka_unit_test(test_deployment_rollout_undo_and_history),
                 cmocka_unit_test(test_deployment_pause_resume),
                 cmocka_unit_test(test_deployment_recreate),
+                cmocka_unit_test(test_deployment_adopts_orphan_and_restarts),
                 cmocka_unit_test(test_hpa_scales_up_to_computed_and_down_after_window),
                 cmocka_unit_test(test_hpa_limits_and_missing_metrics),
                 cmocka_unit_test(test_pv_binder_binds_smallest_match),
