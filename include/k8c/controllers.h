@@ -1,6 +1,8 @@
 /*
  * controllers.h - k8c-controller-manager: the reconciliation loops (ReplicaSet,
- * garbage collector, Endpoints, Namespace) on shared informers and work queues.
+ * Deployment, garbage collector, Endpoints, EndpointSlice, Namespace, node IPAM and
+ * lifecycle, HorizontalPodAutoscaler, PersistentVolume binder) on shared informers
+ * and work queues.
  *
  * Every controller reads only from informer caches and acts only through a
  * struct k8c_object_control, so unit tests drive a controller's sync function

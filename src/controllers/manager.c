@@ -1,9 +1,13 @@
 /*
  * manager.c - k8c-controller-manager: one client, shared informers (pods,
- * replicasets, deployments, services, endpoints, namespaces, nodes, node Leases,
- * configmaps, secrets; only those the enabled controllers need), the controllers with
+ * replicasets, deployments, services, endpoints, endpointslices, namespaces, nodes,
+ * node Leases, configmaps, secrets, horizontalpodautoscalers, persistentvolumes and
+ * claims; only those the enabled controllers need), the controllers with
  * their workers, optional leader election, the /healthz /readyz /metrics
  * server, sd_notify READY=1 once caches synced, and shutdown on SIGTERM.
+ *
+ * The autoscaler may read metrics.k8s.io from another server
+ * (--horizontal-pod-autoscaler-metrics-url) through a client of its own.
  *
  * The only file of src/controllers that logs: workers log each failed sync
  * once and requeue it with back-off. Reconciliation logic lives in the

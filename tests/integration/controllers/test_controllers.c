@@ -2,9 +2,13 @@
  * test_controllers.c - the real k8c-apiserver and k8c-controller-manager on
  * loopback: ReplicaSets create, replace, scale, release and adopt pods; the
  * garbage collector deletes (Background) or orphans a ReplicaSet's pods; the
- * Endpoints controller follows pod readiness; the manager's health, metrics,
- * --controllers and SIGTERM. Pods are plain objects: the test marks them
- * Ready through pods/status itself. Each test works in its own namespace.
+ * Endpoints and EndpointSlice controllers follow pod readiness; Deployments roll
+ * out within their bounds with the conditions kubectl rollout status reads, and
+ * kubectl rollout undo/history/pause/resume/restart work; the autoscaler scales on
+ * metrics from a fake metrics.k8s.io server (fake_metrics.c); the PersistentVolume
+ * binder binds and reclaims; the manager's health, metrics, --controllers and
+ * SIGTERM. Pods are plain objects: the test marks them Ready through pods/status
+ * itself. Each test works in its own namespace.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1259,6 +1263,50 @@ static void test_deployment_adopts_orphan_and_restarts(void **state)
         free(out);
 }
 
+static void test_deployment_min_ready_seconds(void **state)
+{
+        make_ns("dp8");
+        json_t *d = deploy_obj2("web", 2, "busybox:1",
+                                json_pack("{s:s, s:{s:i, s:i}}", "type", "RollingUpdate", "rollingUpdate",
+                                          "maxSurge", 1, "maxUnavailable", 0));
+        json_object_set_new(json_object_get(d, "spec"), "minReadySeconds", json_integer(3));
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp8/deployments", d, 201));
+        /* Ready pods count as available only once they have been ready for minReadySeconds. */
+        json_auto_t *pods = wait_pods("dp8", NULL, 2, NULL);
+        assert_int_equal(json_array_size(pods), 2);
+        ready_all("dp8");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        bool saw_ready_unavailable = false;
+        json_t *got = NULL;
+        for (int i = 0; i < 100; i++) {
+                got = get_deploy("dp8", "web");
+                if (k8c_json_get_int(got, "status.readyReplicas", 0) == 2 &&
+                    k8c_json_get_int(got, "status.availableReplicas", 0) == 0) {
+                        saw_ready_unavailable = true;
+                        assert_string_equal(dcond(got, "Available", "status"), "False");
+                }
+                if (rollout_complete(got, 2))
+                        break;
+                json_decref(got);
+                got = NULL;
+                sleep_ms(100);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_non_null(got);
+        assert_true(saw_ready_unavailable);
+        /* Readiness has a one-second resolution: at least two of the three seconds must have passed. */
+        assert_true((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= 2.0);
+        assert_string_equal(dcond(got, "Available", "status"), "True");
+        json_decref(got);
+        char path[128];
+        char *rs = rs_of_revision("dp8", 1, NULL);
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/dp8/replicasets/%s", rs);
+        json_auto_t *r = must("GET", path, NULL, 200);
+        assert_int_equal(k8c_json_get_int(r, "spec.minReadySeconds", 0), 3);
+        free(rs);
+}
+
 /* ---- HorizontalPodAutoscaler ---- */
 
 static json_t *get_hpa(const char *ns, const char *version, const char *name)
@@ -2105,6 +2153,7 @@ int main(void)
                 cmocka_unit_test(test_deployment_pause_resume),
                 cmocka_unit_test(test_deployment_recreate),
                 cmocka_unit_test(test_deployment_adopts_orphan_and_restarts),
+                cmocka_unit_test(test_deployment_min_ready_seconds),
                 cmocka_unit_test(test_hpa_scales_up_to_computed_and_down_after_window),
                 cmocka_unit_test(test_hpa_limits_and_missing_metrics),
                 cmocka_unit_test(test_pv_binder_binds_smallest_match),
