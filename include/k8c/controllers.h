@@ -1,6 +1,8 @@
 /*
  * controllers.h - k8c-controller-manager: the reconciliation loops (ReplicaSet,
- * garbage collector, Endpoints, Namespace) on shared informers and work queues.
+ * Deployment, garbage collector, Endpoints, EndpointSlice, Namespace, node IPAM and
+ * lifecycle, HorizontalPodAutoscaler, PersistentVolume binder) on shared informers
+ * and work queues.
  *
  * Every controller reads only from informer caches and acts only through a
  * struct k8c_object_control, so unit tests drive a controller's sync function
@@ -21,31 +23,6 @@
 #include "k8c/informer.h"
 #include "k8c/workqueue.h"
 
-/* ---- the manager ---- */
-
-struct k8c_controller_manager_config {
-        const char *kubeconfig;          /* NULL = $KUBECONFIG / ~/.kube/config */
-        const char *server;              /* overrides the kubeconfig */
-        const char *controllers;         /* "*", "*,-garbagecollector", "replicaset,endpoints" */
-        bool leader_elect;               /* campaign on kube-system/k8c-controller-manager first */
-        const char *bind_address;        /* health/metrics server, default 127.0.0.1 */
-        int port;                        /* default 10257; 0 = no server */
-        int workers;                     /* per controller, default 2 */
-        int64_t resync_ms;               /* informer resync, default 5 min */
-        const char *cluster_cidr;        /* node IPAM, default 10.244.0.0/16 */
-        int node_cidr_mask;              /* default 24 */
-        int64_t node_monitor_grace_ms;   /* default 40 s */
-        int64_t node_monitor_period_ms;  /* default 5 s */
-        int64_t pod_eviction_timeout_ms; /* default 5 min */
-};
-
-/* Controllers: replicaset, deployment, garbagecollector, endpoints, namespace, nodeipam, nodelifecycle.
- * Runs until SIGTERM/SIGINT. */
-int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg, k8c_error_t *err);
-
-/* Whether controller name is enabled by a --controllers value ("*" all, "-name" off, "name" on). */
-bool k8c_controller_enabled(const char *spec, const char *name);
-
 /* ---- actions ----
  * Paths are apiserver paths ("/api/v1/namespaces/ns/pods"). Errors carry the Status reason
  * (K8C_ENOTFOUND, K8C_ECONFLICT, ...). */
@@ -58,6 +35,8 @@ struct k8c_object_control {
         /* A live read, for the few decisions the cache must not make alone (GC: is the owner gone?). */
         int (*get)(void *opaque, const char *path, json_t **ret, k8c_error_t *err);
         void *opaque;
+        /* Optional (may be NULL): create returning the object as created (generateName resolved). */
+        int (*create_ret)(void *opaque, const char *path, const json_t *obj, json_t **ret, k8c_error_t *err);
 };
 
 /* Actions through a real client (borrowed). */
@@ -123,6 +102,23 @@ int k8c_endpoints_controller_sync(struct k8c_endpoints_controller *c, const char
  * Service has no selector (left alone). */
 json_t *k8c_endpoints_for_service(const json_t *service, const json_t *pods);
 
+/* ---- EndpointSlices ---- */
+
+struct k8c_endpointslice_controller;
+/* slices: informer of discovery.k8s.io/v1 EndpointSlices; all three need k8c_ctrl_add_indexes. */
+struct k8c_endpointslice_controller *k8c_endpointslice_controller_new(struct k8c_informer *services,
+                                                                      struct k8c_informer *pods,
+                                                                      struct k8c_informer *slices,
+                                                                      const struct k8c_object_control *ctl);
+void k8c_endpointslice_controller_free(struct k8c_endpointslice_controller *c);
+struct k8c_workqueue *k8c_endpointslice_controller_queue(struct k8c_endpointslice_controller *c);
+/* key: the Service's "ns/name". */
+int k8c_endpointslice_controller_sync(struct k8c_endpointslice_controller *c, const char *key,
+                                      k8c_error_t *err);
+/* The EndpointSlices (JSON array, without names) a Service should have given the pods, or NULL when
+ * the Service has no selector or is ExternalName. */
+json_t *k8c_endpointslices_for_service(const json_t *service, const json_t *pods);
+
 /* ---- Namespace ---- */
 
 struct k8c_namespace_controller;
@@ -137,16 +133,118 @@ int k8c_namespace_controller_sync(struct k8c_namespace_controller *c, const char
 /* ---- Deployment ---- */
 
 struct k8c_deployment_controller;
-/* deployments and replicasets need k8c_ctrl_add_indexes (the "owner" index). */
+/* deployments, replicasets and pods need k8c_ctrl_add_indexes (the "owner" index). pods (may be NULL)
+ * lets Recreate wait for old pods that are still terminating; rec (may be NULL) records
+ * ScalingReplicaSet events. */
 struct k8c_deployment_controller *k8c_deployment_controller_new(struct k8c_informer *deployments,
                                                                 struct k8c_informer *replicasets,
-                                                                const struct k8c_object_control *ctl);
+                                                                struct k8c_informer *pods,
+                                                                const struct k8c_object_control *ctl,
+                                                                struct k8c_event_recorder *rec);
 void k8c_deployment_controller_free(struct k8c_deployment_controller *c);
 struct k8c_workqueue *k8c_deployment_controller_queue(struct k8c_deployment_controller *c);
 int k8c_deployment_controller_sync(struct k8c_deployment_controller *c, const char *key, k8c_error_t *err);
 /* The pod-template-hash label value of a pod template (FNV-1a of its canonical JSON, with the
  * collision count, encoded with Kubernetes' SafeEncodeString alphabet). Caller frees. */
 char *k8c_pod_template_hash(const json_t *pod_template, int64_t collision_count);
+/* GetScaledValueFromIntOrPercent: an integer as it is, "N%" of total rounded up (maxSurge) or down
+ * (maxUnavailable); def when v is absent or not a percent string. */
+int64_t k8c_scaled_int_or_percent(const json_t *v, int64_t total, bool round_up, int64_t def);
+
+/* ---- HorizontalPodAutoscaler ---- */
+
+/* Where pod metrics come from: a metrics.k8s.io/v1beta1 PodMetricsList ({items: [{metadata.name,
+ * timestamp, window, containers: [{name, usage: {cpu, memory}}]}]}) of the pods of ns matching a
+ * label selector (string form). */
+struct k8c_metrics_source {
+        int (*pod_metrics)(void *opaque, const char *ns, const char *selector, json_t **ret,
+                           k8c_error_t *err);
+        void *opaque;
+};
+
+/* GET /apis/metrics.k8s.io/v1beta1/namespaces/NS/pods?labelSelector=... through client (borrowed). */
+struct k8c_metrics_source k8c_metrics_source_client(struct k8c_client *client);
+
+struct k8c_hpa_config {
+        int64_t sync_period_ms;      /* --horizontal-pod-autoscaler-sync-period, default 15 s */
+        int64_t downscale_window_ms; /* --horizontal-pod-autoscaler-downscale-stabilization, default 5 min
+                                      * (0 = default, negative = none); spec.behavior overrides it */
+        double tolerance;            /* --horizontal-pod-autoscaler-tolerance, default 0.1 */
+        int64_t cpu_init_period_ms; /* --horizontal-pod-autoscaler-cpu-initialization-period, default 5 min */
+        int64_t readiness_delay_ms; /* --horizontal-pod-autoscaler-initial-readiness-delay, default 30 s */
+        int64_t (*clock_ms)(void);  /* monotonic milliseconds for the windows; NULL = CLOCK_MONOTONIC */
+};
+
+struct k8c_hpa_controller;
+/* hpas: informer of autoscaling/v2 HorizontalPodAutoscalers; pods needs k8c_ctrl_add_indexes. Scales
+ * go through ctl (get/update of <target>/scale). rec may be NULL. */
+struct k8c_hpa_controller *k8c_hpa_controller_new(struct k8c_informer *hpas, struct k8c_informer *pods,
+                                                  const struct k8c_object_control *ctl,
+                                                  const struct k8c_metrics_source *metrics,
+                                                  struct k8c_event_recorder *rec,
+                                                  const struct k8c_hpa_config *cfg);
+void k8c_hpa_controller_free(struct k8c_hpa_controller *c);
+struct k8c_workqueue *k8c_hpa_controller_queue(struct k8c_hpa_controller *c);
+/* One reconcileAutoscaler of "ns/name"; requeues itself after the sync period. */
+int k8c_hpa_controller_sync(struct k8c_hpa_controller *c, const char *key, k8c_error_t *err);
+
+struct k8c_hpa_result {
+        int64_t replicas;    /* the proposal */
+        int64_t utilization; /* percent of requests (utilization targets) */
+        int64_t raw_milli;   /* average usage per pod, milli-units */
+};
+/* The replica calculator for one resource metric (GetResourceReplicas when utilization, else
+ * GetRawResourceReplicas): pods (JSON array) are the target's, metrics_list a PodMetricsList,
+ * container NULL for the whole pod, target a percentage or milli-units, now the wall clock. */
+int k8c_hpa_resource_replicas(const json_t *pods, const json_t *metrics_list, const char *resource,
+                              const char *container, bool utilization, int64_t target, int64_t current,
+                              const struct k8c_hpa_config *cfg, time_t now, struct k8c_hpa_result *ret,
+                              k8c_error_t *err);
+
+/* ---- PersistentVolume binder ---- */
+
+struct k8c_pvbinder_controller;
+/* pvs: informer of PersistentVolumes, pvcs: of PersistentVolumeClaims (all namespaces). rec may be NULL. */
+struct k8c_pvbinder_controller *k8c_pvbinder_controller_new(struct k8c_informer *pvs,
+                                                            struct k8c_informer *pvcs,
+                                                            const struct k8c_object_control *ctl,
+                                                            struct k8c_event_recorder *rec);
+void k8c_pvbinder_controller_free(struct k8c_pvbinder_controller *c);
+struct k8c_workqueue *k8c_pvbinder_controller_queue(struct k8c_pvbinder_controller *c);
+/* key: "pvc|ns/name" (syncClaim) or "pv|name" (syncVolume). */
+int k8c_pvbinder_controller_sync(struct k8c_pvbinder_controller *c, const char *key, k8c_error_t *err);
+/* The volume (borrowed from pvs, a JSON array) a Pending claim should get, or NULL: one pre-bound to it
+ * by claimRef, else the smallest Available one of its class and volumeMode with its access modes, enough
+ * capacity and labels matching its selector. */
+json_t *k8c_pv_find_match(const json_t *pvs, const json_t *pvc);
+
+/* ---- the manager ---- */
+
+struct k8c_controller_manager_config {
+        const char *kubeconfig;          /* NULL = $KUBECONFIG / ~/.kube/config */
+        const char *server;              /* overrides the kubeconfig */
+        const char *controllers;         /* "*", "*,-garbagecollector", "replicaset,endpoints" */
+        bool leader_elect;               /* campaign on kube-system/k8c-controller-manager first */
+        const char *bind_address;        /* health/metrics server, default 127.0.0.1 */
+        int port;                        /* default 10257; 0 = no server */
+        int workers;                     /* per controller, default 2 */
+        int64_t resync_ms;               /* informer resync, default 5 min */
+        const char *cluster_cidr;        /* node IPAM, default 10.244.0.0/16 */
+        int node_cidr_mask;              /* default 24 */
+        int64_t node_monitor_grace_ms;   /* default 40 s */
+        int64_t node_monitor_period_ms;  /* default 5 s */
+        int64_t pod_eviction_timeout_ms; /* default 5 min */
+        struct k8c_hpa_config hpa;       /* HorizontalPodAutoscaler timings (0 = defaults) */
+        const char *hpa_metrics_url;     /* serve metrics.k8s.io from here instead of the apiserver */
+};
+
+/* Controllers: replicaset, deployment, garbagecollector, endpoints, namespace, nodeipam, nodelifecycle,
+ * horizontalpodautoscaling, persistentvolume-binder, endpointslice.
+ * Runs until SIGTERM/SIGINT. */
+int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg, k8c_error_t *err);
+
+/* Whether controller name is enabled by a --controllers value ("*" all, "-name" off, "name" on). */
+bool k8c_controller_enabled(const char *spec, const char *name);
 
 /* ---- node IPAM ---- */
 

@@ -39,9 +39,20 @@ static int cc_get(void *o, const char *path, json_t **ret, k8c_error_t *err)
         return k8c_client_get(o, path, ret, err);
 }
 
+static int cc_create_ret(void *o, const char *path, const json_t *obj, json_t **ret, k8c_error_t *err)
+{
+        return k8c_client_post(o, path, obj, ret, err);
+}
+
 struct k8c_object_control k8c_object_control_client(struct k8c_client *client)
 {
-        return (struct k8c_object_control){ cc_create, cc_update, cc_patch, cc_delete, cc_get, client };
+        return (struct k8c_object_control){ .create = cc_create,
+                                            .update = cc_update,
+                                            .patch = cc_patch,
+                                            .delete = cc_delete,
+                                            .get = cc_get,
+                                            .opaque = client,
+                                            .create_ret = cc_create_ret };
 }
 
 /* ---- indexes ---- */

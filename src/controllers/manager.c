@@ -1,9 +1,13 @@
 /*
  * manager.c - k8c-controller-manager: one client, shared informers (pods,
- * replicasets, deployments, services, endpoints, namespaces, nodes, node Leases,
- * configmaps, secrets; only those the enabled controllers need), the controllers with
+ * replicasets, deployments, services, endpoints, endpointslices, namespaces, nodes,
+ * node Leases, configmaps, secrets, horizontalpodautoscalers, persistentvolumes and
+ * claims; only those the enabled controllers need), the controllers with
  * their workers, optional leader election, the /healthz /readyz /metrics
  * server, sd_notify READY=1 once caches synced, and shutdown on SIGTERM.
+ *
+ * The autoscaler may read metrics.k8s.io from another server
+ * (--horizontal-pod-autoscaler-metrics-url) through a client of its own.
  *
  * The only file of src/controllers that logs: workers log each failed sync
  * once and requeue it with back-off. Reconciliation logic lives in the
@@ -53,6 +57,10 @@ enum {
         INF_LEASES,
         INF_CM,
         INF_SECRETS,
+        INF_HPA,
+        INF_PV,
+        INF_PVC,
+        INF_EPS,
         INF_MAX
 };
 
@@ -68,6 +76,11 @@ static const struct {
         [INF_NODES] = { "/api/v1/nodes", "v1/Node" },
         [INF_CM] = { "/api/v1/configmaps", "v1/ConfigMap" },
         [INF_SECRETS] = { "/api/v1/secrets", "v1/Secret" },
+        [INF_HPA] = { "/apis/autoscaling/v2/horizontalpodautoscalers",
+                      "autoscaling/v2/HorizontalPodAutoscaler" },
+        [INF_PV] = { "/api/v1/persistentvolumes", "v1/PersistentVolume" },
+        [INF_PVC] = { "/api/v1/persistentvolumeclaims", "v1/PersistentVolumeClaim" },
+        [INF_EPS] = { "/apis/discovery.k8s.io/v1/endpointslices", "discovery.k8s.io/v1/EndpointSlice" },
         [INF_LEASES] = { "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
                          "coordination.k8s.io/v1/Lease" },
 };
@@ -87,6 +100,10 @@ struct manager {
         struct k8c_deployment_controller *dep;
         struct k8c_nodeipam_controller *ipam;
         struct k8c_nodelifecycle_controller *nlc;
+        struct k8c_hpa_controller *hpa;
+        struct k8c_pvbinder_controller *pvb;
+        struct k8c_endpointslice_controller *eps;
+        struct k8c_client *metrics_client; /* --horizontal-pod-autoscaler-metrics-url */
         atomic_bool ready;
         atomic_bool leading;
         atomic_bool stopping; /* we are releasing the Lease ourselves: not a loss */
@@ -163,6 +180,21 @@ static int sync_ipam(void *c, const char *key, k8c_error_t *err)
 static int sync_nlc(void *c, const char *key, k8c_error_t *err)
 {
         return k8c_nodelifecycle_controller_sync(c, key, err);
+}
+
+static int sync_hpa(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_hpa_controller_sync(c, key, err);
+}
+
+static int sync_pvb(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_pvbinder_controller_sync(c, key, err);
+}
+
+static int sync_eps(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_endpointslice_controller_sync(c, key, err);
 }
 
 /* ---- health and metrics ---- */
@@ -258,15 +290,22 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         bool dep = k8c_controller_enabled(cfg->controllers, "deployment");
         bool ipam = k8c_controller_enabled(cfg->controllers, "nodeipam");
         bool nlc = k8c_controller_enabled(cfg->controllers, "nodelifecycle");
+        bool hpa = k8c_controller_enabled(cfg->controllers, "horizontalpodautoscaling");
+        bool pvb = k8c_controller_enabled(cfg->controllers, "persistentvolume-binder");
+        bool eps = k8c_controller_enabled(cfg->controllers, "endpointslice");
         switch (which) {
-        case INF_PODS: return rs || gc || ep || nlc;
+        case INF_PODS: return rs || gc || ep || nlc || dep || hpa || eps;
+        case INF_HPA: return hpa;
+        case INF_PV: return pvb;
+        case INF_PVC: return pvb;
+        case INF_EPS: return eps || gc;
         case INF_NODES: return ipam || nlc;
         case INF_LEASES: return nlc;
         case INF_CM: return gc;
         case INF_SECRETS: return gc;
         case INF_RS: return rs || gc || dep;
         case INF_DEPLOY: return gc || dep;
-        case INF_SVC: return gc || ep;
+        case INF_SVC: return gc || ep || eps;
         case INF_EP: return ep;
         case INF_NS: return ns;
         }
@@ -390,7 +429,7 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 int n = 0;
                 for (int i = 0; i < INF_MAX; i++) {
                         if (m.inf[i] == NULL || i == INF_EP || i == INF_NS || i == INF_NODES ||
-                            i == INF_LEASES)
+                            i == INF_LEASES || i == INF_HPA || i == INF_PV || i == INF_PVC)
                                 continue;
                         infs[n] = m.inf[i];
                         kinds[n++] = inf_table[i].kind;
@@ -407,7 +446,8 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 add_running(&m, "namespace", k8c_namespace_controller_queue(m.ns), sync_ns, m.ns);
         }
         if (k8c_controller_enabled(cfg.controllers, "deployment")) {
-                m.dep = k8c_deployment_controller_new(m.inf[INF_DEPLOY], m.inf[INF_RS], &m.ctl);
+                m.dep = k8c_deployment_controller_new(m.inf[INF_DEPLOY], m.inf[INF_RS], m.inf[INF_PODS],
+                                                      &m.ctl, m.rec);
                 add_running(&m, "deployment", k8c_deployment_controller_queue(m.dep), sync_dep, m.dep);
         }
         if (k8c_controller_enabled(cfg.controllers, "nodeipam")) {
@@ -424,6 +464,32 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 m.nlc = k8c_nodelifecycle_controller_new(m.inf[INF_NODES], m.inf[INF_LEASES], m.inf[INF_PODS],
                                                          &m.ctl, &nc);
                 add_running(&m, "nodelifecycle", k8c_nodelifecycle_controller_queue(m.nlc), sync_nlc, m.nlc);
+        }
+        if (k8c_controller_enabled(cfg.controllers, "horizontalpodautoscaling")) {
+                struct k8c_metrics_source ms = k8c_metrics_source_client(m.client);
+                if (cfg.hpa_metrics_url != NULL && cfg.hpa_metrics_url[0] != '\0') {
+                        struct k8c_client_config mc = { .server = cfg.hpa_metrics_url,
+                                                        .timeout_ms = 5000,
+                                                        .max_retries = 1,
+                                                        .user_agent = "k8c-controller-manager" };
+                        if ((r = k8c_client_new(&mc, &m.metrics_client, err)) < 0) {
+                                k8c_error_wrap(err, "metrics client");
+                                goto out_stop;
+                        }
+                        ms = k8c_metrics_source_client(m.metrics_client);
+                }
+                m.hpa = k8c_hpa_controller_new(m.inf[INF_HPA], m.inf[INF_PODS], &m.ctl, &ms, m.rec, &cfg.hpa);
+                add_running(&m, "horizontalpodautoscaling", k8c_hpa_controller_queue(m.hpa), sync_hpa, m.hpa);
+        }
+        if (k8c_controller_enabled(cfg.controllers, "endpointslice")) {
+                m.eps = k8c_endpointslice_controller_new(m.inf[INF_SVC], m.inf[INF_PODS], m.inf[INF_EPS],
+                                                         &m.ctl);
+                add_running(&m, "endpointslice", k8c_endpointslice_controller_queue(m.eps), sync_eps, m.eps);
+        }
+        if (k8c_controller_enabled(cfg.controllers, "persistentvolume-binder")) {
+                m.pvb = k8c_pvbinder_controller_new(m.inf[INF_PV], m.inf[INF_PVC], &m.ctl, m.rec);
+                add_running(&m, "persistentvolume-binder", k8c_pvbinder_controller_queue(m.pvb), sync_pvb,
+                            m.pvb);
         }
         for (int i = 0; i < INF_MAX; i++) {
                 if (m.inf[i] != NULL && k8c_informer_start(m.inf[i], err) < 0) {
@@ -488,6 +554,10 @@ out_stop:
         k8c_deployment_controller_free(m.dep);
         k8c_nodeipam_controller_free(m.ipam);
         k8c_nodelifecycle_controller_free(m.nlc);
+        k8c_hpa_controller_free(m.hpa);
+        k8c_pvbinder_controller_free(m.pvb);
+        k8c_endpointslice_controller_free(m.eps);
+        k8c_client_free(m.metrics_client);
 out:
         if (mhd != NULL)
                 MHD_stop_daemon(mhd);

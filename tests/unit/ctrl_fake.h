@@ -84,7 +84,12 @@ static inline void fake_init(struct fake *f, struct k8c_object_control *ctl)
         memset(f, 0, sizeof(*f));
         f->calls = json_array();
         f->objects = json_object();
-        *ctl = (struct k8c_object_control){ fake_create, fake_update, fake_patch, fake_delete, fake_get, f };
+        *ctl = (struct k8c_object_control){ .create = fake_create,
+                                            .update = fake_update,
+                                            .patch = fake_patch,
+                                            .delete = fake_delete,
+                                            .get = fake_get,
+                                            .opaque = f };
 }
 
 static inline void fake_free(struct fake *f)

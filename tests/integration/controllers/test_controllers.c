@@ -2,9 +2,13 @@
  * test_controllers.c - the real k8c-apiserver and k8c-controller-manager on
  * loopback: ReplicaSets create, replace, scale, release and adopt pods; the
  * garbage collector deletes (Background) or orphans a ReplicaSet's pods; the
- * Endpoints controller follows pod readiness; the manager's health, metrics,
- * --controllers and SIGTERM. Pods are plain objects: the test marks them
- * Ready through pods/status itself. Each test works in its own namespace.
+ * Endpoints and EndpointSlice controllers follow pod readiness; Deployments roll
+ * out within their bounds with the conditions kubectl rollout status reads, and
+ * kubectl rollout undo/history/pause/resume/restart work; the autoscaler scales on
+ * metrics from a fake metrics.k8s.io server (fake_metrics.c); the PersistentVolume
+ * binder binds and reclaims; the manager's health, metrics, --controllers and
+ * SIGTERM. Pods are plain objects: the test marks them Ready through pods/status
+ * itself. Each test works in its own namespace.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +30,7 @@
 #include <unistd.h>
 
 #include "../../common/apiserver_harness.h"
+#include "fake_metrics.h"
 #include "k8c/json.h"
 
 #define K8C_ARRAY_SIZE_T(a) (sizeof(a) / sizeof((a)[0]))
@@ -144,9 +149,20 @@ static int group_setup(void **state)
         if (k8c_test_apiserver_start(&api, NULL) < 0)
                 return -1;
         cm_port = free_port();
-        /* Short node timings so the node lifecycle is observable within a test. */
-        const char *const extra[] = { "--controllers=*", "--node-monitor-grace-period=3s",
-                                      "--node-monitor-period=500ms", "--pod-eviction-timeout=3s", NULL };
+        int mport = fake_metrics_start(&api);
+        if (mport < 0)
+                return -1;
+        static char murl[96];
+        snprintf(murl, sizeof(murl), "--horizontal-pod-autoscaler-metrics-url=http://127.0.0.1:%d", mport);
+        /* Short node and autoscaler timings so they are observable within a test. */
+        const char *const extra[] = { "--controllers=*",
+                                      "--node-monitor-grace-period=3s",
+                                      "--node-monitor-period=500ms",
+                                      "--pod-eviction-timeout=3s",
+                                      murl,
+                                      "--horizontal-pod-autoscaler-sync-period=1s",
+                                      "--horizontal-pod-autoscaler-downscale-stabilization=4s",
+                                      NULL };
         cm_pid = start_cm(cm_port, extra);
         if (cm_pid <= 0)
                 return -1;
@@ -168,6 +184,7 @@ static int group_teardown(void **state)
                 free(cmd);
         }
         k8c_test_apiserver_stop(&api);
+        fake_metrics_stop();
         return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
@@ -774,6 +791,1033 @@ static void test_deployment_rollout_and_rollback(void **state)
         free(h3);
 }
 
+/* ---- Deployment: conditions, rollout semantics, kubectl rollout ---- */
+
+/* Marks every live pod of ns Ready (podIP from a counter), as a kubelet would once it runs. */
+static void ready_all(const char *ns)
+{
+        static int ipn = 1;
+        json_auto_t *items = list_pods(ns, NULL);
+        size_t i;
+        json_t *p;
+        json_array_foreach(items, i, p)
+        {
+                if (k8c_json_get(p, "metadata.deletionTimestamp") != NULL)
+                        continue;
+                const char *st = k8c_json_get_string(p, "status.conditions[0].status");
+                if (st != NULL && strcmp(st, "True") == 0)
+                        continue;
+                char ip[32];
+                snprintf(ip, sizeof(ip), "10.9.%d.%d", (ipn / 250) % 250, ipn % 250 + 1);
+                ipn++;
+                char path[256];
+                snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", ns,
+                         k8c_json_get_string(p, "metadata.name"));
+                char now[32];
+                time_t t = time(NULL);
+                strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+                long code = 0;
+                /* The pod may be gone meanwhile (404): that is fine. */
+                /* Started well before: past the autoscaler's cpu initialization period. */
+                char start[32];
+                time_t st0 = t - 600;
+                strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", gmtime(&st0));
+                json_decref(req("PATCH", path, "application/strategic-merge-patch+json",
+                                json_pack("{s:{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}}", "status", "phase",
+                                          "Running", "podIP", ip, "startTime", start, "conditions", "type",
+                                          "Ready", "status", "True", "lastTransitionTime", now),
+                                &code));
+        }
+}
+
+static json_t *get_deploy(const char *ns, const char *name)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments/%s", ns, name);
+        return must("GET", path, NULL, 200);
+}
+
+static const char *dcond(const json_t *d, const char *type, const char *field)
+{
+        size_t i;
+        json_t *c;
+        json_array_foreach(k8c_json_get(d, "status.conditions"), i, c)
+        {
+                const char *t = json_string_value(json_object_get(c, "type"));
+                if (t != NULL && strcmp(t, type) == 0)
+                        return json_string_value(json_object_get(c, field));
+        }
+        return NULL;
+}
+
+static bool rollout_complete(const json_t *d, json_int_t replicas)
+{
+        const char *reason = dcond(d, "Progressing", "reason");
+        return k8c_json_get_int(d, "status.observedGeneration", -1) ==
+                       k8c_json_get_int(d, "metadata.generation", -2) &&
+               k8c_json_get_int(d, "status.updatedReplicas", -1) == replicas &&
+               k8c_json_get_int(d, "status.replicas", -1) == replicas &&
+               k8c_json_get_int(d, "status.availableReplicas", -1) == replicas && reason != NULL &&
+               strcmp(reason, "NewReplicaSetAvailable") == 0;
+}
+
+struct rollout_bounds {
+        json_int_t max_total_spec; /* replicas + maxSurge */
+        json_int_t min_ready;      /* replicas - maxUnavailable */
+        json_int_t max_spec_seen, min_ready_seen;
+        int steps;
+};
+
+/* Drives a rollout to completion (marking pods Ready), asserting the bounds at every observation:
+ * the ReplicaSets' spec.replicas never add up to more than replicas + maxSurge and the Ready pods
+ * never drop below replicas - maxUnavailable. */
+static json_t *drive_rollout(const char *ns, const char *name, json_int_t replicas, struct rollout_bounds *b)
+{
+        char rspath[256];
+        snprintf(rspath, sizeof(rspath), "/apis/apps/v1/namespaces/%s/replicasets", ns);
+        b->max_spec_seen = 0;
+        b->min_ready_seen = 1 << 30;
+        for (int i = 0; i < 300; i++) {
+                json_auto_t *l = must("GET", rspath, NULL, 200);
+                json_int_t spec = 0;
+                size_t k;
+                json_t *rs;
+                json_array_foreach(json_object_get(l, "items"), k, rs) spec +=
+                        k8c_json_get_int(rs, "spec.replicas", 0);
+                json_auto_t *pods = list_pods(ns, NULL);
+                json_int_t ready = 0;
+                json_t *p;
+                json_array_foreach(pods, k, p)
+                {
+                        const char *st = k8c_json_get_string(p, "status.conditions[0].status");
+                        if (k8c_json_get(p, "metadata.deletionTimestamp") == NULL && st != NULL &&
+                            strcmp(st, "True") == 0)
+                                ready++;
+                }
+                if (spec > b->max_spec_seen)
+                        b->max_spec_seen = spec;
+                if (ready < b->min_ready_seen)
+                        b->min_ready_seen = ready;
+                if (spec > b->max_total_spec || ready < b->min_ready)
+                        fprintf(stderr, "rollout step %d: spec sum %lld ready %lld\n", i, (long long)spec,
+                                (long long)ready);
+                assert_true(spec <= b->max_total_spec);
+                assert_true(ready >= b->min_ready);
+                b->steps++;
+                json_t *d = get_deploy(ns, name);
+                if (rollout_complete(d, replicas))
+                        return d;
+                json_decref(d);
+                ready_all(ns);
+                sleep_ms(100);
+        }
+        return get_deploy(ns, name);
+}
+
+static json_t *deploy_obj2(const char *name, int replicas, const char *image, json_t *strategy /* stolen */)
+{
+        return json_pack("{s:s, s:s, s:{s:s}, s:{s:i, s:{s:{s:s}}, s:o, s:{s:{s:{s:s}}, "
+                         "s:{s:[{s:s, s:s}]}}}}",
+                         "apiVersion", "apps/v1", "kind", "Deployment", "metadata", "name", name, "spec",
+                         "replicas", replicas, "selector", "matchLabels", "app", name, "strategy", strategy,
+                         "template", "metadata", "labels", "app", name, "spec", "containers", "name", "c",
+                         "image", image);
+}
+
+static void kubectl_ok(char **ret_out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void kubectl_ok(char **ret_out, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        char *args = NULL;
+        assert_true(vasprintf(&args, fmt, ap) >= 0);
+        va_end(ap);
+        char *out = NULL;
+        int rc = k8c_test_kubectl(&api, &out, "%s", args);
+        if (rc != 0)
+                fprintf(stderr, "kubectl %s: %d\n%s\n", args, rc, out ? out : "");
+        free(args);
+        assert_int_equal(rc, 0);
+        if (ret_out != NULL)
+                *ret_out = out;
+        else
+                free(out);
+}
+
+/* The ReplicaSets of ns by revision annotation: the name of revision rev (NULL if none). Caller frees. */
+static char *rs_of_revision(const char *ns, int rev, json_int_t *ret_spec)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/replicasets", ns);
+        json_auto_t *l = must("GET", path, NULL, 200);
+        size_t k;
+        json_t *rs;
+        json_array_foreach(json_object_get(l, "items"), k, rs)
+        {
+                const char *r = k8c_json_get_string(
+                        rs, "metadata.annotations[\"deployment.kubernetes.io/revision\"]");
+                if (r != NULL && atoi(r) == rev) {
+                        if (ret_spec != NULL)
+                                *ret_spec = k8c_json_get_int(rs, "spec.replicas", -1);
+                        return strdup(k8c_json_get_string(rs, "metadata.name"));
+                }
+        }
+        return NULL;
+}
+
+static size_t count_rs(const char *ns)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/replicasets", ns);
+        json_auto_t *l = must("GET", path, NULL, 200);
+        return json_array_size(json_object_get(l, "items"));
+}
+
+static void test_deployment_conditions_and_rolling_bounds(void **state)
+{
+        make_ns("dp2");
+        /* 4 replicas, 25% each way: surge rounds up to 1, unavailable down to 1. */
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp2/deployments",
+                         deploy_obj2("web", 4, "busybox:1",
+                                     json_pack("{s:s, s:{s:s, s:s}}", "type", "RollingUpdate",
+                                               "rollingUpdate", "maxSurge", "25%", "maxUnavailable", "25%")),
+                         201));
+        struct rollout_bounds b = { .max_total_spec = 5, .min_ready = 0 };
+        json_auto_t *d1 = drive_rollout("dp2", "web", 4, &b);
+        assert_true(rollout_complete(d1, 4));
+        assert_string_equal(dcond(d1, "Available", "status"), "True");
+        assert_string_equal(dcond(d1, "Available", "reason"), "MinimumReplicasAvailable");
+        assert_string_equal(dcond(d1, "Progressing", "status"), "True");
+        assert_string_equal(dcond(d1, "Progressing", "reason"), "NewReplicaSetAvailable");
+        assert_non_null(strstr(dcond(d1, "Progressing", "message"), "has successfully progressed"));
+        assert_int_equal(k8c_json_get_int(d1, "status.readyReplicas", -1), 4);
+        assert_int_equal(k8c_json_get_int(d1, "status.unavailableReplicas", -1), 0);
+        assert_string_equal(
+                k8c_json_get_string(d1, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "1");
+        char *out = NULL;
+        kubectl_ok(&out, "rollout status deployment/web -n dp2 --timeout=20s");
+        assert_non_null(strstr(out, "successfully rolled out"));
+        free(out);
+        /* An image change rolls within the bounds at every observed step. */
+        kubectl_ok(NULL, "set image deployment/web c=busybox:2 -n dp2");
+        struct rollout_bounds b2 = { .max_total_spec = 5, .min_ready = 3 };
+        json_auto_t *d2 = drive_rollout("dp2", "web", 4, &b2);
+        assert_true(rollout_complete(d2, 4));
+        assert_true(b2.steps > 1);
+        assert_int_equal(b2.max_spec_seen, 5); /* the surge was used */
+        assert_string_equal(
+                k8c_json_get_string(d2, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "2");
+        assert_string_equal(k8c_json_get_string(d2, "spec.template.spec.containers[0].image"), "busybox:2");
+        json_int_t spec1 = -1, spec2 = -1;
+        char *rs1 = rs_of_revision("dp2", 1, &spec1), *rs2 = rs_of_revision("dp2", 2, &spec2);
+        assert_non_null(rs1);
+        assert_non_null(rs2);
+        assert_int_equal(spec1, 0);
+        assert_int_equal(spec2, 4);
+        /* The ReplicaSets carry the Deployment's size annotations. */
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/dp2/replicasets/%s", rs2);
+        json_auto_t *r2 = must("GET", path, NULL, 200);
+        assert_string_equal(
+                k8c_json_get_string(r2,
+                                    "metadata.annotations[\"deployment.kubernetes.io/desired-replicas\"]"),
+                "4");
+        assert_string_equal(
+                k8c_json_get_string(r2, "metadata.annotations[\"deployment.kubernetes.io/max-replicas\"]"),
+                "5");
+        free(rs1);
+        free(rs2);
+}
+
+static void test_deployment_progress_deadline_exceeded(void **state)
+{
+        make_ns("dp3");
+        json_t *d = deploy_obj2("web", 2, "busybox:1", json_pack("{s:s}", "type", "RollingUpdate"));
+        json_object_set_new(json_object_get(d, "spec"), "progressDeadlineSeconds", json_integer(2));
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp3/deployments", d, 201));
+        /* Its pods never become Ready: the deadline passes and Progressing turns False. */
+        json_t *got = NULL;
+        for (int i = 0; i < 100; i++) {
+                got = get_deploy("dp3", "web");
+                const char *r = dcond(got, "Progressing", "reason");
+                if (r != NULL && strcmp(r, "ProgressDeadlineExceeded") == 0)
+                        break;
+                json_decref(got);
+                got = NULL;
+                sleep_ms(100);
+        }
+        assert_non_null(got);
+        assert_string_equal(dcond(got, "Progressing", "status"), "False");
+        assert_non_null(strstr(dcond(got, "Progressing", "message"), "has timed out progressing"));
+        assert_string_equal(dcond(got, "Available", "status"), "False");
+        assert_string_equal(dcond(got, "Available", "reason"), "MinimumReplicasUnavailable");
+        json_decref(got);
+        char *out = NULL;
+        int rc = k8c_test_kubectl(&api, &out, "rollout status deployment/web -n dp3 --timeout=10s");
+        assert_int_not_equal(rc, 0);
+        assert_non_null(strstr(out, "exceeded its progress deadline"));
+        free(out);
+}
+
+static void test_deployment_rollout_undo_and_history(void **state)
+{
+        make_ns("dp4");
+        json_t *d = deploy_obj2("web", 2, "busybox:1",
+                                json_pack("{s:s, s:{s:i, s:i}}", "type", "RollingUpdate", "rollingUpdate",
+                                          "maxSurge", 1, "maxUnavailable", 0));
+        json_object_set_new(json_object_get(d, "spec"), "revisionHistoryLimit", json_integer(2));
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp4/deployments", d, 201));
+        struct rollout_bounds b = { .max_total_spec = 3, .min_ready = 0 };
+        json_decref(drive_rollout("dp4", "web", 2, &b));
+        char *rev1 = rs_of_revision("dp4", 1, NULL);
+        assert_non_null(rev1);
+        kubectl_ok(NULL, "set image deployment/web c=busybox:2 -n dp4");
+        b.min_ready = 2;
+        json_decref(drive_rollout("dp4", "web", 2, &b));
+        /* kubectl rollout undo patches revision 1's template back: that ReplicaSet is revived as 3. */
+        char *out = NULL;
+        kubectl_ok(&out, "rollout undo deployment/web -n dp4");
+        assert_non_null(strstr(out, "rolled back"));
+        free(out);
+        json_auto_t *d3 = drive_rollout("dp4", "web", 2, &b);
+        assert_true(rollout_complete(d3, 2));
+        assert_string_equal(k8c_json_get_string(d3, "spec.template.spec.containers[0].image"), "busybox:1");
+        assert_string_equal(
+                k8c_json_get_string(d3, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "3");
+        char *rev3 = rs_of_revision("dp4", 3, NULL);
+        assert_non_null(rev3);
+        assert_string_equal(rev3, rev1);
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/dp4/replicasets/%s", rev3);
+        json_auto_t *r3 = must("GET", path, NULL, 200);
+        assert_string_equal(
+                k8c_json_get_string(r3,
+                                    "metadata.annotations[\"deployment.kubernetes.io/revision-history\"]"),
+                "1");
+        assert_int_equal(count_rs("dp4"), 2);
+        kubectl_ok(&out, "rollout history deployment/web -n dp4");
+        assert_non_null(strstr(out, "\n2 "));
+        assert_non_null(strstr(out, "\n3 "));
+        free(out);
+        /* --to-revision=2 goes back to busybox:2. */
+        kubectl_ok(NULL, "rollout undo deployment/web -n dp4 --to-revision=2");
+        json_auto_t *d4 = drive_rollout("dp4", "web", 2, &b);
+        assert_string_equal(k8c_json_get_string(d4, "spec.template.spec.containers[0].image"), "busybox:2");
+        assert_string_equal(
+                k8c_json_get_string(d4, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "4");
+        /* Two more templates: revisionHistoryLimit 2 keeps the new ReplicaSet and two old ones. */
+        kubectl_ok(NULL, "set image deployment/web c=busybox:5 -n dp4");
+        json_decref(drive_rollout("dp4", "web", 2, &b));
+        kubectl_ok(NULL, "set image deployment/web c=busybox:6 -n dp4");
+        json_decref(drive_rollout("dp4", "web", 2, &b));
+        size_t n = 0;
+        for (int i = 0; i < 50 && (n = count_rs("dp4")) != 3; i++)
+                sleep_ms(100);
+        assert_int_equal(n, 3);
+        char *oldest = rs_of_revision("dp4", 3, NULL);
+        assert_null(oldest); /* revision 3 (busybox:1) was the oldest idle one */
+        free(rev1);
+        free(rev3);
+}
+
+static void test_deployment_pause_resume(void **state)
+{
+        make_ns("dp5");
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp5/deployments",
+                         deploy_obj2("web", 2, "busybox:1", json_pack("{s:s}", "type", "RollingUpdate")),
+                         201));
+        struct rollout_bounds b = { .max_total_spec = 3, .min_ready = 0 };
+        json_decref(drive_rollout("dp5", "web", 2, &b));
+        kubectl_ok(NULL, "rollout pause deployment/web -n dp5");
+        kubectl_ok(NULL, "set image deployment/web c=busybox:2 -n dp5");
+        json_t *d = NULL;
+        for (int i = 0; i < 50; i++) {
+                d = get_deploy("dp5", "web");
+                const char *r = dcond(d, "Progressing", "reason");
+                if (r != NULL && strcmp(r, "DeploymentPaused") == 0)
+                        break;
+                json_decref(d);
+                d = NULL;
+                sleep_ms(100);
+        }
+        assert_non_null(d);
+        assert_string_equal(dcond(d, "Progressing", "status"), "Unknown");
+        json_decref(d);
+        /* Paused: no new ReplicaSet however long we wait; scaling still applies. */
+        char *out = NULL;
+        kubectl_ok(&out, "scale deployment/web --replicas=3 -n dp5");
+        free(out);
+        for (int i = 0; i < 15; i++) {
+                ready_all("dp5");
+                sleep_ms(100);
+        }
+        assert_int_equal(count_rs("dp5"), 1);
+        json_int_t spec = -1;
+        char *r1 = rs_of_revision("dp5", 1, &spec);
+        for (int i = 0; i < 50 && spec != 3; i++) {
+                free(r1);
+                sleep_ms(100);
+                r1 = rs_of_revision("dp5", 1, &spec);
+        }
+        assert_int_equal(spec, 3);
+        free(r1);
+        kubectl_ok(NULL, "rollout resume deployment/web -n dp5");
+        b.max_total_spec = 4; /* 3 + 25% rounded up */
+        b.min_ready = 3;      /* 25% of 3 rounds down to 0 unavailable */
+        json_auto_t *done = drive_rollout("dp5", "web", 3, &b);
+        assert_true(rollout_complete(done, 3));
+        assert_string_equal(k8c_json_get_string(done, "spec.template.spec.containers[0].image"), "busybox:2");
+        assert_int_equal(count_rs("dp5"), 2);
+}
+
+static void test_deployment_recreate(void **state)
+{
+        make_ns("dp6");
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp6/deployments",
+                         deploy_obj2("web", 3, "busybox:1", json_pack("{s:s}", "type", "Recreate")), 201));
+        struct rollout_bounds b = { .max_total_spec = 3, .min_ready = 0 };
+        json_decref(drive_rollout("dp6", "web", 3, &b));
+        kubectl_ok(NULL, "set image deployment/web c=busybox:2 -n dp6");
+        /* Never old and new pods at once. */
+        json_t *d = NULL;
+        bool saw_new = false;
+        for (int i = 0; i < 300; i++) {
+                json_auto_t *pods = list_pods("dp6", NULL);
+                size_t k, old = 0, nw = 0;
+                json_t *p;
+                json_array_foreach(pods, k, p)
+                {
+                        const char *img = k8c_json_get_string(p, "spec.containers[0].image");
+                        if (strcmp(img, "busybox:1") == 0)
+                                old++;
+                        else
+                                nw++;
+                }
+                assert_false(old > 0 && nw > 0);
+                saw_new = saw_new || nw > 0;
+                d = get_deploy("dp6", "web");
+                if (rollout_complete(d, 3))
+                        break;
+                json_decref(d);
+                d = NULL;
+                ready_all("dp6");
+                sleep_ms(50);
+        }
+        assert_true(saw_new);
+        assert_non_null(d);
+        assert_string_equal(
+                k8c_json_get_string(d, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "2");
+        json_decref(d);
+}
+
+static void test_deployment_adopts_orphan_and_restarts(void **state)
+{
+        make_ns("dp7");
+        /* A bare ReplicaSet with the Deployment's template (say, left by --cascade=orphan). */
+        json_t *rs = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:i, s:{s:{s:s}}, s:{s:{s:{s:s}}, "
+                               "s:{s:[{s:s, s:s}]}}}}",
+                               "apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", "legacy",
+                               "labels", "app", "adopt", "spec", "replicas", 2, "selector", "matchLabels",
+                               "app", "adopt", "template", "metadata", "labels", "app", "adopt", "spec",
+                               "containers", "name", "c", "image", "busybox:1");
+        json_auto_t *legacy = must("POST", "/apis/apps/v1/namespaces/dp7/replicasets", rs, 201);
+        json_auto_t *before = wait_pods("dp7", NULL, 2, k8c_json_get_string(legacy, "metadata.uid"));
+        assert_int_equal(json_array_size(before), 2);
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp7/deployments",
+                         deploy_obj2("adopt", 2, "busybox:1", json_pack("{s:s}", "type", "RollingUpdate")),
+                         201));
+        struct rollout_bounds b = { .max_total_spec = 3, .min_ready = 0 };
+        json_auto_t *d = drive_rollout("dp7", "adopt", 2, &b);
+        assert_true(rollout_complete(d, 2));
+        /* Adopted, and it is the new ReplicaSet: no other was made and its pods were kept. */
+        assert_int_equal(count_rs("dp7"), 1);
+        json_auto_t *r1 = must("GET", "/apis/apps/v1/namespaces/dp7/replicasets/legacy", NULL, 200);
+        assert_string_equal(k8c_json_get_string(r1, "metadata.ownerReferences[0].kind"), "Deployment");
+        assert_string_equal(k8c_json_get_string(r1, "metadata.ownerReferences[0].uid"),
+                            k8c_json_get_string(d, "metadata.uid"));
+        assert_string_equal(
+                k8c_json_get_string(r1, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "1");
+        json_auto_t *after = list_pods("dp7", NULL);
+        assert_int_equal(json_array_size(after), 2);
+        for (size_t i = 0; i < 2; i++) {
+                const char *u = k8c_json_get_string(json_array_get(after, i), "metadata.uid");
+                assert_true(strcmp(u, k8c_json_get_string(json_array_get(before, 0), "metadata.uid")) == 0 ||
+                            strcmp(u, k8c_json_get_string(json_array_get(before, 1), "metadata.uid")) == 0);
+        }
+        /* kubectl rollout restart: a template annotation, hence a new ReplicaSet at revision 2. */
+        kubectl_ok(NULL, "rollout restart deployment/adopt -n dp7");
+        b.min_ready = 2;
+        json_auto_t *d2 = drive_rollout("dp7", "adopt", 2, &b);
+        assert_true(rollout_complete(d2, 2));
+        assert_non_null(k8c_json_get_string(
+                d2, "spec.template.metadata.annotations[\"kubectl.kubernetes.io/restartedAt\"]"));
+        assert_string_equal(
+                k8c_json_get_string(d2, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "2");
+        assert_int_equal(count_rs("dp7"), 2);
+        /* kubectl describe shows the controller's scaling events. */
+        char *out = NULL;
+        kubectl_ok(&out, "describe deployment adopt -n dp7");
+        assert_non_null(strstr(out, "ScalingReplicaSet"));
+        assert_non_null(strstr(out, "NewReplicaSetAvailable"));
+        free(out);
+}
+
+static void test_deployment_min_ready_seconds(void **state)
+{
+        make_ns("dp8");
+        json_t *d = deploy_obj2("web", 2, "busybox:1",
+                                json_pack("{s:s, s:{s:i, s:i}}", "type", "RollingUpdate", "rollingUpdate",
+                                          "maxSurge", 1, "maxUnavailable", 0));
+        json_object_set_new(json_object_get(d, "spec"), "minReadySeconds", json_integer(3));
+        json_decref(must("POST", "/apis/apps/v1/namespaces/dp8/deployments", d, 201));
+        /* Ready pods count as available only once they have been ready for minReadySeconds. */
+        json_auto_t *pods = wait_pods("dp8", NULL, 2, NULL);
+        assert_int_equal(json_array_size(pods), 2);
+        ready_all("dp8");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        bool saw_ready_unavailable = false;
+        json_t *got = NULL;
+        for (int i = 0; i < 100; i++) {
+                got = get_deploy("dp8", "web");
+                if (k8c_json_get_int(got, "status.readyReplicas", 0) == 2 &&
+                    k8c_json_get_int(got, "status.availableReplicas", 0) == 0) {
+                        saw_ready_unavailable = true;
+                        assert_string_equal(dcond(got, "Available", "status"), "False");
+                }
+                if (rollout_complete(got, 2))
+                        break;
+                json_decref(got);
+                got = NULL;
+                sleep_ms(100);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_non_null(got);
+        assert_true(saw_ready_unavailable);
+        /* Readiness has a one-second resolution: at least two of the three seconds must have passed. */
+        assert_true((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= 2.0);
+        assert_string_equal(dcond(got, "Available", "status"), "True");
+        json_decref(got);
+        char path[128];
+        char *rs = rs_of_revision("dp8", 1, NULL);
+        snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/dp8/replicasets/%s", rs);
+        json_auto_t *r = must("GET", path, NULL, 200);
+        assert_int_equal(k8c_json_get_int(r, "spec.minReadySeconds", 0), 3);
+        free(rs);
+}
+
+/* ---- HorizontalPodAutoscaler ---- */
+
+static json_t *get_hpa(const char *ns, const char *version, const char *name)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/apis/autoscaling/%s/namespaces/%s/horizontalpodautoscalers/%s",
+                 version, ns, name);
+        return must("GET", path, NULL, 200);
+}
+
+static const char *hcond(const json_t *h, const char *type, const char *field)
+{
+        size_t i;
+        json_t *c;
+        json_array_foreach(k8c_json_get(h, "status.conditions"), i, c)
+        {
+                const char *t = json_string_value(json_object_get(c, "type"));
+                if (t != NULL && strcmp(t, type) == 0)
+                        return json_string_value(json_object_get(c, field));
+        }
+        return NULL;
+}
+
+static bool has_event(const char *ns, const char *reason, const char *message)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+        json_auto_t *l = must("GET", path, NULL, 200);
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(l, "items"), i, e)
+        {
+                const char *r = json_string_value(json_object_get(e, "reason"));
+                const char *m = json_string_value(json_object_get(e, "message"));
+                if (r != NULL && strcmp(r, reason) == 0 && m != NULL && strstr(m, message) != NULL)
+                        return true;
+        }
+        return false;
+}
+
+static void test_hpa_scales_up_to_computed_and_down_after_window(void **state)
+{
+        make_ns("hpa1");
+        json_t *d = deploy_obj2("web", 3, "busybox:1", json_pack("{s:s}", "type", "RollingUpdate"));
+        json_object_set_new(k8c_json_get(d, "spec.template.spec.containers[0]"), "resources",
+                            json_pack("{s:{s:s}}", "requests", "cpu", "200m"));
+        json_decref(must("POST", "/apis/apps/v1/namespaces/hpa1/deployments", d, 201));
+        struct rollout_bounds b = { .max_total_spec = 4, .min_ready = 0 };
+        json_decref(drive_rollout("hpa1", "web", 3, &b));
+        /* 500m over 3 pods of 200m: 166m each, 83 % of requests against a 50 % target:
+         * ceil(3 x 83/50) = ceil(4.98) = 5. */
+        fake_metrics_set_total_cpu("hpa1", 500);
+        char *out = NULL;
+        /* An autoscaling/v1 manifest, as `kubectl autoscale` would make it (kubectl autoscale itself
+         * posts a body the apiserver answers 415 to). */
+        char mpath[512];
+        snprintf(mpath, sizeof(mpath), "%s/hpa1.yaml", api.dir);
+        FILE *f = fopen(mpath, "w");
+        assert_non_null(f);
+        fputs("apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: web\n"
+              "spec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: web\n"
+              "  minReplicas: 1\n  maxReplicas: 8\n  targetCPUUtilizationPercentage: 50\n",
+              f);
+        fclose(f);
+        kubectl_ok(&out, "apply -f %s -n hpa1", mpath);
+        assert_non_null(strstr(out, "created"));
+        free(out);
+        json_int_t max_seen = 0;
+        json_t *h = NULL;
+        for (int i = 0; i < 300; i++) {
+                ready_all("hpa1");
+                json_auto_t *dd = get_deploy("hpa1", "web");
+                json_int_t spec = k8c_json_get_int(dd, "spec.replicas", 0);
+                if (spec > max_seen)
+                        max_seen = spec;
+                h = get_hpa("hpa1", "v2", "web");
+                /* Settled: at 5 pods each uses 100m, 50 %, within the tolerance. */
+                if (spec == 5 && k8c_json_get_int(h, "status.currentReplicas", 0) == 5 &&
+                    k8c_json_get_int(h, "status.currentMetrics[0].resource.current.averageUtilization", 0) ==
+                            50)
+                        break;
+                json_decref(h);
+                h = NULL;
+                sleep_ms(100);
+        }
+        assert_non_null(h);
+        assert_int_equal(max_seen, 5);
+        assert_int_equal(k8c_json_get_int(h, "status.desiredReplicas", 0), 5);
+        assert_string_equal(k8c_json_get_string(h, "status.currentMetrics[0].resource.name"), "cpu");
+        assert_string_equal(k8c_json_get_string(h, "status.currentMetrics[0].resource.current.averageValue"),
+                            "100m");
+        assert_non_null(k8c_json_get(h, "status.lastScaleTime"));
+        assert_string_equal(hcond(h, "AbleToScale", "status"), "True");
+        assert_string_equal(hcond(h, "ScalingActive", "status"), "True");
+        assert_string_equal(hcond(h, "ScalingActive", "reason"), "ValidMetricFound");
+        assert_string_equal(hcond(h, "ScalingLimited", "status"), "False");
+        assert_string_equal(hcond(h, "ScalingLimited", "reason"), "DesiredWithinRange");
+        json_decref(h);
+        assert_true(has_event(
+                "hpa1", "SuccessfulRescale",
+                "New size: 5; reason: cpu resource utilization (percentage of request) above target"));
+        /* The autoscaling/v1 view of the same object. */
+        json_auto_t *v1 = get_hpa("hpa1", "v1", "web");
+        assert_int_equal(k8c_json_get_int(v1, "spec.targetCPUUtilizationPercentage", 0), 50);
+        assert_int_equal(k8c_json_get_int(v1, "status.currentCPUUtilizationPercentage", 0), 50);
+        kubectl_ok(&out, "get hpa web -n hpa1");
+        assert_non_null(strstr(out, "cpu: 50%/50%"));
+        free(out);
+        /* Load drops to 100m (10 %): the recommendation is 1, but the 4 s stabilisation window holds 5
+         * for a while before the scale-down. */
+        fake_metrics_set_total_cpu("hpa1", 100);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        bool stabilized = false;
+        json_int_t spec = 5;
+        for (int i = 0; i < 300 && spec != 1; i++) {
+                ready_all("hpa1");
+                json_auto_t *dd = get_deploy("hpa1", "web");
+                spec = k8c_json_get_int(dd, "spec.replicas", 0);
+                json_auto_t *hh = get_hpa("hpa1", "v2", "web");
+                const char *r = hcond(hh, "AbleToScale", "reason");
+                if (spec == 5 && r != NULL && strcmp(r, "ScaleDownStabilized") == 0)
+                        stabilized = true;
+                sleep_ms(100);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        assert_int_equal(spec, 1);
+        assert_true(stabilized);
+        assert_true(waited >= 2.5);
+        assert_true(has_event("hpa1", "SuccessfulRescale", "New size: 1; reason: All metrics below target"));
+        json_auto_t *h2 = NULL;
+        for (int i = 0; i < 50; i++) {
+                json_decref(h2);
+                h2 = get_hpa("hpa1", "v2", "web");
+                if (k8c_json_get_int(h2, "status.desiredReplicas", 0) == 1)
+                        break;
+                sleep_ms(100);
+        }
+        assert_int_equal(k8c_json_get_int(h2, "status.desiredReplicas", 0), 1);
+        assert_true(fake_metrics_requests() > 0);
+}
+
+static void test_hpa_limits_and_missing_metrics(void **state)
+{
+        make_ns("hpa2");
+        json_t *d = deploy_obj2("web", 2, "busybox:1", json_pack("{s:s}", "type", "RollingUpdate"));
+        json_object_set_new(k8c_json_get(d, "spec.template.spec.containers[0]"), "resources",
+                            json_pack("{s:{s:s}}", "requests", "cpu", "100m"));
+        json_decref(must("POST", "/apis/apps/v1/namespaces/hpa2/deployments", d, 201));
+        struct rollout_bounds b = { .max_total_spec = 3, .min_ready = 0 };
+        json_decref(drive_rollout("hpa2", "web", 2, &b));
+        fake_metrics_set_total_cpu("hpa2", 1000); /* 500m each: 500 % of 100m against 50 % → 20, max 3 */
+        json_decref(must("POST", "/apis/autoscaling/v2/namespaces/hpa2/horizontalpodautoscalers",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:s}, s:i, s:i, s:[{s:s, s:{s:s, "
+                                   "s:{s:s, s:i}}}]}}",
+                                   "apiVersion", "autoscaling/v2", "kind", "HorizontalPodAutoscaler",
+                                   "metadata", "name", "web", "spec", "scaleTargetRef", "apiVersion",
+                                   "apps/v1", "kind", "Deployment", "name", "web", "minReplicas", 2,
+                                   "maxReplicas", 3, "metrics", "type", "Resource", "resource", "name", "cpu",
+                                   "target", "type", "Utilization", "averageUtilization", 50),
+                         201));
+        json_t *h = NULL;
+        for (int i = 0; i < 200; i++) {
+                ready_all("hpa2");
+                h = get_hpa("hpa2", "v2", "web");
+                const char *r = hcond(h, "ScalingLimited", "reason");
+                if (k8c_json_get_int(h, "status.currentReplicas", 0) == 3 && r != NULL &&
+                    strcmp(r, "TooManyReplicas") == 0)
+                        break;
+                json_decref(h);
+                h = NULL;
+                sleep_ms(100);
+        }
+        assert_non_null(h);
+        assert_string_equal(hcond(h, "ScalingLimited", "status"), "True");
+        json_decref(h);
+        json_auto_t *dd = get_deploy("hpa2", "web");
+        assert_int_equal(k8c_json_get_int(dd, "spec.replicas", 0), 3);
+        /* A target without a scale subresource: AbleToScale False, FailedGetScale. */
+        json_decref(must("POST", "/apis/autoscaling/v2/namespaces/hpa2/horizontalpodautoscalers",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:s}, s:i}}", "apiVersion",
+                                   "autoscaling/v2", "kind", "HorizontalPodAutoscaler", "metadata", "name",
+                                   "ghost", "spec", "scaleTargetRef", "apiVersion", "apps/v1", "kind",
+                                   "Deployment", "name", "nope", "maxReplicas", 3),
+                         201));
+        json_t *g = NULL;
+        for (int i = 0; i < 100; i++) {
+                g = get_hpa("hpa2", "v2", "ghost");
+                const char *r = hcond(g, "AbleToScale", "reason");
+                if (r != NULL && strcmp(r, "FailedGetScale") == 0)
+                        break;
+                json_decref(g);
+                g = NULL;
+                sleep_ms(100);
+        }
+        assert_non_null(g);
+        assert_string_equal(hcond(g, "AbleToScale", "status"), "False");
+        json_decref(g);
+}
+
+/* ---- PersistentVolume binder ---- */
+
+static void make_pv(const char *name, const char *size, const char *mode, const char *cls, const char *policy,
+                    const char *tier)
+{
+        json_t *pv = json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}, s:[s], s:s, s:{s:s}}}", "apiVersion", "v1",
+                               "kind", "PersistentVolume", "metadata", "name", name, "spec", "capacity",
+                               "storage", size, "accessModes", mode, "persistentVolumeReclaimPolicy", policy,
+                               "hostPath", "path", "/tmp/k8c-test-pv");
+        if (cls != NULL)
+                json_object_set_new(json_object_get(pv, "spec"), "storageClassName", json_string(cls));
+        if (tier != NULL)
+                json_object_set_new(json_object_get(pv, "metadata"), "labels",
+                                    json_pack("{s:s}", "tier", tier));
+        json_decref(must("POST", "/api/v1/persistentvolumes", pv, 201));
+}
+
+static json_t *make_pvc(const char *ns, const char *name, const char *size, const char *mode, const char *cls,
+                        const char *tier)
+{
+        json_t *pvc = json_pack("{s:s, s:s, s:{s:s}, s:{s:[s], s:{s:{s:s}}}}", "apiVersion", "v1", "kind",
+                                "PersistentVolumeClaim", "metadata", "name", name, "spec", "accessModes",
+                                mode, "resources", "requests", "storage", size);
+        json_object_set_new(json_object_get(pvc, "spec"), "storageClassName",
+                            json_string(cls != NULL ? cls : ""));
+        if (tier != NULL)
+                json_object_set_new(json_object_get(pvc, "spec"), "selector",
+                                    json_pack("{s:{s:s}}", "matchLabels", "tier", tier));
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/persistentvolumeclaims", ns);
+        return must("POST", path, pvc, 201);
+}
+
+static json_t *get_pv(const char *name, long *ret_code)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/persistentvolumes/%s", name);
+        return req("GET", path, NULL, NULL, ret_code);
+}
+
+static json_t *get_pvc(const char *ns, const char *name)
+{
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/persistentvolumeclaims/%s", ns, name);
+        return must("GET", path, NULL, 200);
+}
+
+/* Waits until claim ns/name is Bound; returns it (or the last state). */
+static json_t *wait_claim_phase(const char *ns, const char *name, const char *phase)
+{
+        json_t *pvc = NULL;
+        for (int i = 0; i < 100; i++) {
+                pvc = get_pvc(ns, name);
+                const char *p = k8c_json_get_string(pvc, "status.phase");
+                if (p != NULL && strcmp(p, phase) == 0)
+                        return pvc;
+                json_decref(pvc);
+                sleep_ms(100);
+        }
+        return get_pvc(ns, name);
+}
+
+static json_t *wait_pv_phase(const char *name, const char *phase)
+{
+        for (int i = 0; i < 100; i++) {
+                long code = 0;
+                json_t *pv = get_pv(name, &code);
+                const char *p = k8c_json_get_string(pv, "status.phase");
+                if (code == 200 && p != NULL && strcmp(p, phase) == 0)
+                        return pv;
+                json_decref(pv);
+                sleep_ms(100);
+        }
+        return get_pv(name, NULL);
+}
+
+static void assert_bound(const char *ns, const char *claim, const char *volume, const char *size)
+{
+        json_auto_t *pvc = wait_claim_phase(ns, claim, "Bound");
+        if (strcmp(k8c_json_get_string(pvc, "status.phase") ?: "", "Bound") != 0)
+                fprintf(stderr, "claim %s/%s not bound\n", ns, claim);
+        assert_string_equal(k8c_json_get_string(pvc, "status.phase"), "Bound");
+        assert_string_equal(k8c_json_get_string(pvc, "spec.volumeName"), volume);
+        assert_string_equal(k8c_json_get_string(pvc, "status.capacity.storage"), size);
+        assert_non_null(k8c_json_get_string(pvc, "status.accessModes[0]"));
+        assert_string_equal(
+                k8c_json_get_string(pvc, "metadata.annotations[\"pv.kubernetes.io/bind-completed\"]"), "yes");
+        json_auto_t *pv = wait_pv_phase(volume, "Bound");
+        assert_string_equal(k8c_json_get_string(pv, "status.phase"), "Bound");
+        assert_string_equal(k8c_json_get_string(pv, "spec.claimRef.kind"), "PersistentVolumeClaim");
+        assert_string_equal(k8c_json_get_string(pv, "spec.claimRef.namespace"), ns);
+        assert_string_equal(k8c_json_get_string(pv, "spec.claimRef.name"), claim);
+        assert_string_equal(k8c_json_get_string(pv, "spec.claimRef.uid"),
+                            k8c_json_get_string(pvc, "metadata.uid"));
+}
+
+static void test_pv_binder_binds_smallest_match(void **state)
+{
+        make_pv("t1-1g", "1Gi", "ReadWriteOnce", NULL, "Retain", NULL);
+        make_pv("t1-3g", "3Gi", "ReadWriteOnce", NULL, "Retain", NULL);
+        make_pv("t1-5g", "5Gi", "ReadWriteOnce", NULL, "Retain", NULL);
+        make_pv("t1-fast", "2Gi", "ReadWriteOnce", "fast", "Retain", NULL);
+        make_pv("t1-gold", "8Gi", "ReadWriteOnce", NULL, "Retain", "gold");
+        make_pv("t1-rwx", "4Gi", "ReadWriteMany", NULL, "Retain", NULL);
+        json_decref(wait_pv_phase("t1-rwx", "Available"));
+        make_ns("pv1");
+        json_decref(make_pvc("pv1", "small", "2Gi", "ReadWriteOnce", NULL, NULL));
+        json_decref(make_pvc("pv1", "fast", "1Gi", "ReadWriteOnce", "fast", NULL));
+        json_decref(make_pvc("pv1", "gold", "1Gi", "ReadWriteOnce", NULL, "gold"));
+        json_decref(make_pvc("pv1", "shared", "1Gi", "ReadWriteMany", NULL, NULL));
+        json_decref(make_pvc("pv1", "huge", "100Gi", "ReadWriteOnce", NULL, NULL));
+        /* 1Gi is too small, fast is another class, 5Gi is bigger than 3Gi. */
+        assert_bound("pv1", "small", "t1-3g", "3Gi");
+        assert_bound("pv1", "fast", "t1-fast", "2Gi");
+        assert_bound("pv1", "gold", "t1-gold", "8Gi");
+        assert_bound("pv1", "shared", "t1-rwx", "4Gi");
+        /* Nothing fits 100Gi: Pending, with the reason as an event. */
+        sleep_ms(500);
+        json_auto_t *huge = get_pvc("pv1", "huge");
+        assert_string_equal(k8c_json_get_string(huge, "status.phase"), "Pending");
+        assert_true(has_event("pv1", "FailedBinding", "no persistent volumes available for this claim"));
+        json_auto_t *left = wait_pv_phase("t1-1g", "Available");
+        assert_string_equal(k8c_json_get_string(left, "status.phase"), "Available");
+        assert_null(k8c_json_get(left, "spec.claimRef"));
+        char *out = NULL;
+        kubectl_ok(&out, "get pvc small -n pv1");
+        assert_non_null(strstr(out, "Bound"));
+        assert_non_null(strstr(out, "t1-3g"));
+        free(out);
+        /* A volume that fits appears: the waiting claim takes it. */
+        make_pv("t1-200g", "200Gi", "ReadWriteOnce", NULL, "Retain", NULL);
+        assert_bound("pv1", "huge", "t1-200g", "200Gi");
+}
+
+static void test_pv_binder_reclaim_policies(void **state)
+{
+        make_ns("pv2");
+        make_pv("t2-retain", "1Gi", "ReadWriteOnce", "t2", "Retain", NULL);
+        make_pv("t2-delete", "1Gi", "ReadWriteOnce", "t2d", "Delete", NULL);
+        json_decref(make_pvc("pv2", "keep", "1Gi", "ReadWriteOnce", "t2", NULL));
+        json_decref(make_pvc("pv2", "drop", "1Gi", "ReadWriteOnce", "t2d", NULL));
+        assert_bound("pv2", "keep", "t2-retain", "1Gi");
+        assert_bound("pv2", "drop", "t2-delete", "1Gi");
+        /* Retain: the claim goes, the volume is Released and keeps its claimRef. */
+        json_decref(must("DELETE", "/api/v1/namespaces/pv2/persistentvolumeclaims/keep", NULL, 200));
+        json_auto_t *rel = wait_pv_phase("t2-retain", "Released");
+        assert_string_equal(k8c_json_get_string(rel, "status.phase"), "Released");
+        assert_string_equal(k8c_json_get_string(rel, "spec.claimRef.name"), "keep");
+        /* ...so a new claim of the same class does not get it. */
+        json_decref(make_pvc("pv2", "again", "1Gi", "ReadWriteOnce", "t2", NULL));
+        sleep_ms(1000);
+        json_auto_t *again = get_pvc("pv2", "again");
+        assert_string_equal(k8c_json_get_string(again, "status.phase"), "Pending");
+        /* Delete: the claim goes, so does the volume. */
+        json_decref(must("DELETE", "/api/v1/namespaces/pv2/persistentvolumeclaims/drop", NULL, 200));
+        long code = 0;
+        for (int i = 0; i < 100; i++) {
+                json_decref(get_pv("t2-delete", &code));
+                if (code == 404)
+                        break;
+                sleep_ms(100);
+        }
+        assert_int_equal(code, 404);
+}
+
+/* ---- EndpointSlices ---- */
+
+/* The managed EndpointSlices of Service ns/name (new reference to the items). */
+static json_t *list_slices(const char *ns, const char *svc)
+{
+        char path[256];
+        snprintf(path, sizeof(path),
+                 "/apis/discovery.k8s.io/v1/namespaces/%s/"
+                 "endpointslices?labelSelector=kubernetes.io%%2Fservice-name%%3D%s",
+                 ns, svc);
+        json_t *l = must("GET", path, NULL, 200);
+        json_t *items = json_incref(json_object_get(l, "items"));
+        json_decref(l);
+        return items;
+}
+
+static const json_t *slice_endpoint(const json_t *slice, const char *pod)
+{
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(slice, "endpoints"), i, e)
+        {
+                const char *n = k8c_json_get_string(e, "targetRef.name");
+                if (n != NULL && strcmp(n, pod) == 0)
+                        return e;
+        }
+        return NULL;
+}
+
+static bool ep_cond(const json_t *e, const char *c)
+{
+        return json_is_true(k8c_json_get(json_object_get(e, "conditions"), c));
+}
+
+/* Waits until the one slice of ns/svc has n endpoints and, if pod is given, that pod's endpoint has
+ * ready == want_ready. Returns the slice (or NULL). */
+static json_t *wait_slice(const char *ns, const char *svc, size_t n, const char *pod, bool want_ready)
+{
+        for (int i = 0; i < 200; i++) {
+                json_auto_t *items = list_slices(ns, svc);
+                if (json_array_size(items) == 1) {
+                        json_t *s = json_array_get(items, 0);
+                        const json_t *e = pod != NULL ? slice_endpoint(s, pod) : NULL;
+                        if (json_array_size(json_object_get(s, "endpoints")) == n &&
+                            (pod == NULL || (e != NULL && ep_cond(e, "ready") == want_ready)))
+                                return json_incref(s);
+                }
+                sleep_ms(50);
+        }
+        json_auto_t *items = list_slices(ns, svc);
+        char *d = json_dumps(items, JSON_COMPACT);
+        fprintf(stderr, "slices of %s/%s: %s\n", ns, svc, d);
+        free(d);
+        return NULL;
+}
+
+static void test_endpointslices_mirror_endpoints(void **state)
+{
+        make_ns("es1");
+        json_decref(must("POST", "/api/v1/namespaces/es1/pods", pod_obj("a", "web"), 201));
+        json_decref(must("POST", "/api/v1/namespaces/es1/pods", pod_obj("b", "web"), 201));
+        json_t *c = pod_obj("c", "web");
+        json_object_set_new(json_object_get(c, "spec"), "nodeName", json_string("node-es"));
+        json_decref(must("POST", "/api/v1/namespaces/es1/pods", c, 201));
+        json_auto_t *svc =
+                must("POST", "/api/v1/namespaces/es1/services",
+                     json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}, s:[{s:s, s:i, s:s}]}}", "apiVersion", "v1",
+                               "kind", "Service", "metadata", "name", "web", "spec", "selector", "app", "web",
+                               "ports", "name", "http", "port", 80, "targetPort", "http"),
+                     201);
+        /* No pod has an IP yet: one placeholder slice. */
+        json_auto_t *s0 = wait_slice("es1", "web", 0, NULL, false);
+        assert_non_null(s0);
+        assert_string_equal(k8c_json_get_string(s0, "addressType"), "IPv4");
+        assert_string_equal(
+                k8c_json_get_string(s0, "metadata.labels[\"endpointslice.kubernetes.io/managed-by\"]"),
+                "endpointslice-controller.k8s.io");
+        assert_string_equal(k8c_json_get_string(s0, "metadata.ownerReferences[0].kind"), "Service");
+        assert_string_equal(k8c_json_get_string(s0, "metadata.ownerReferences[0].uid"),
+                            k8c_json_get_string(svc, "metadata.uid"));
+        assert_int_equal(strncmp(k8c_json_get_string(s0, "metadata.name"), "web-", 4), 0);
+        const char *name0 = k8c_json_get_string(s0, "metadata.name");
+        set_pod_ready("es1", "a", "10.244.3.1", false);
+        set_pod_ready("es1", "b", "10.244.3.2", true);
+        set_pod_ready("es1", "c", "10.244.3.3", true);
+        json_auto_t *s1 = wait_slice("es1", "web", 3, "b", true);
+        assert_non_null(s1);
+        /* The same slice, updated in place. */
+        assert_string_equal(k8c_json_get_string(s1, "metadata.name"), name0);
+        json_auto_t *pa = must("GET", "/api/v1/namespaces/es1/pods/a", NULL, 200);
+        const json_t *ea = slice_endpoint(s1, "a");
+        assert_non_null(ea);
+        assert_string_equal(k8c_json_get_string(ea, "addresses[0]"), "10.244.3.1");
+        assert_false(ep_cond(ea, "ready"));
+        assert_false(ep_cond(ea, "serving"));
+        assert_false(ep_cond(ea, "terminating"));
+        assert_string_equal(k8c_json_get_string(ea, "targetRef.kind"), "Pod");
+        assert_string_equal(k8c_json_get_string(ea, "targetRef.namespace"), "es1");
+        assert_string_equal(k8c_json_get_string(ea, "targetRef.uid"),
+                            k8c_json_get_string(pa, "metadata.uid"));
+        const json_t *eb = slice_endpoint(s1, "b");
+        assert_true(ep_cond(eb, "ready"));
+        assert_true(ep_cond(eb, "serving"));
+        assert_null(json_object_get(eb, "nodeName"));
+        const json_t *ec = slice_endpoint(s1, "c");
+        assert_string_equal(k8c_json_get_string(ec, "nodeName"), "node-es");
+        json_auto_t *want_ports =
+                json_pack("[{s:s, s:i, s:s}]", "name", "http", "port", 8080, "protocol", "TCP");
+        assert_true(json_equal(json_object_get(s1, "ports"), want_ports));
+        /* Readiness swaps follow. */
+        set_pod_ready("es1", "a", "10.244.3.1", true);
+        set_pod_ready("es1", "b", "10.244.3.2", false);
+        json_auto_t *s2 = wait_slice("es1", "web", 3, "b", false);
+        assert_non_null(s2);
+        assert_true(ep_cond(slice_endpoint(s2, "a"), "ready"));
+        /* A scheduled pod being deleted stays for its grace period: terminating, not ready, still serving. */
+        json_decref(must("DELETE", "/api/v1/namespaces/es1/pods/c", NULL, 200));
+        json_auto_t *s3 = wait_slice("es1", "web", 3, "c", false);
+        assert_non_null(s3);
+        const json_t *e3 = slice_endpoint(s3, "c");
+        assert_true(ep_cond(e3, "terminating"));
+        assert_true(ep_cond(e3, "serving"));
+        /* kubectl lists it. */
+        char *out = NULL;
+        kubectl_ok(&out, "get endpointslices -n es1");
+        assert_non_null(strstr(out, name0));
+        assert_non_null(strstr(out, "IPv4"));
+        free(out);
+        /* A Service without a selector gets none; deleting the Service removes its slices. */
+        json_decref(must("POST", "/api/v1/namespaces/es1/services",
+                         json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:i}]}}", "apiVersion", "v1", "kind",
+                                   "Service", "metadata", "name", "manual", "spec", "ports", "port", 80),
+                         201));
+        json_decref(must("DELETE", "/api/v1/namespaces/es1/services/web", NULL, 200));
+        size_t left = 1;
+        for (int i = 0; i < 100 && left != 0; i++) {
+                json_auto_t *items = list_slices("es1", "web");
+                left = json_array_size(items);
+                sleep_ms(100);
+        }
+        assert_int_equal(left, 0);
+        json_auto_t *manual = list_slices("es1", "manual");
+        assert_int_equal(json_array_size(manual), 0);
+}
+
 static void test_gc_cascades_through_kinds(void **state)
 {
         /* Deployment → ReplicaSet → pods, and a ConfigMap owned by the Deployment: deleting the Deployment
@@ -1103,6 +2147,18 @@ int main(void)
                 cmocka_unit_test(test_rs_releases_relabelled_pod),
                 cmocka_unit_test(test_rs_adopts_existing_pods),
                 cmocka_unit_test(test_deployment_rollout_and_rollback),
+                cmocka_unit_test(test_deployment_conditions_and_rolling_bounds),
+                cmocka_unit_test(test_deployment_progress_deadline_exceeded),
+                cmocka_unit_test(test_deployment_rollout_undo_and_history),
+                cmocka_unit_test(test_deployment_pause_resume),
+                cmocka_unit_test(test_deployment_recreate),
+                cmocka_unit_test(test_deployment_adopts_orphan_and_restarts),
+                cmocka_unit_test(test_deployment_min_ready_seconds),
+                cmocka_unit_test(test_hpa_scales_up_to_computed_and_down_after_window),
+                cmocka_unit_test(test_hpa_limits_and_missing_metrics),
+                cmocka_unit_test(test_pv_binder_binds_smallest_match),
+                cmocka_unit_test(test_pv_binder_reclaim_policies),
+                cmocka_unit_test(test_endpointslices_mirror_endpoints),
                 cmocka_unit_test(test_gc_background_deletes_pods),
                 cmocka_unit_test(test_gc_orphan_keeps_pods),
                 cmocka_unit_test(test_gc_foreground),
@@ -1116,5 +2172,8 @@ int main(void)
                 cmocka_unit_test(test_manager_leader_election),
                 cmocka_unit_test(test_manager_leader_failover),
         };
+        /* K8C_TEST_FILTER=test_deployment* runs a subset while iterating. */
+        if (getenv("K8C_TEST_FILTER") != NULL)
+                cmocka_set_test_filter(getenv("K8C_TEST_FILTER"));
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
