@@ -124,28 +124,82 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* "Labels:\tk=v\n\tk2=v2\n" (sorted), "<none>" when empty; annotations skip kubectl's own. */
-static void map_lines(FILE *w, const char *title, const json_t *m, const char *sep, const char *indent)
+/* The keys of a JSON object, sorted (the array is the caller's; the strings are borrowed). */
+static const char **sorted_keys(const json_t *m, bool skip_last_applied, size_t *ret_n)
 {
-        size_t n = json_object_size(m);
-        cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
+        const char **keys = k8c_xcalloc(json_object_size(m) + 1, sizeof(char *));
         size_t k = 0;
         const char *key;
         json_t *v;
         json_object_foreach((json_t *)m, key, v)
         {
-                if (strcmp(key, "kubectl.kubernetes.io/last-applied-configuration") == 0)
+                if (skip_last_applied && strcmp(key, "kubectl.kubernetes.io/last-applied-configuration") == 0)
                         continue;
                 keys[k++] = key;
         }
         qsort(keys, k, sizeof(char *), cmp_str);
-        if (k == 0) {
-                fprintf(w, "%s%s:\t<none>\n", indent, title);
-                return;
-        }
+        *ret_n = k;
+        return keys;
+}
+
+/* A string map as kubectl's printLabelsMultilineWithIndent / printAnnotationsMultiline write it:
+ * "INDENTTitle:\tk=v\n" then "INDENT\tk2=v2\n" for each further key (sorted), "<none>" when
+ * empty. Annotations (sep ": ") leave out kubectl's own last-applied configuration. */
+static void map_block(FILE *w, const char *indent, const char *title, const json_t *m, const char *sep)
+{
+        size_t k = 0;
+        bool annotations = strcmp(sep, ": ") == 0;
+        cleanup_free const char **keys = sorted_keys(m, annotations, &k);
+        fprintf(w, "%s%s:\t", indent, title);
+        if (k == 0)
+                fprintf(w, "<none>\n");
         for (size_t i = 0; i < k; i++)
-                fprintf(w, "%s%s\t%s%s%s\n", i == 0 ? indent : "", i == 0 ? title : "", keys[i], sep,
+                fprintf(w, "%s%s%s%s%s\n", i == 0 ? "" : indent, i == 0 ? "" : "\t", keys[i], sep,
                         json_string_value(json_object_get(m, keys[i])) ?: "");
+}
+
+/* A label selector as metav1.FormatLabelSelector prints it ("app=web,tier in (a,b)"); a plain
+ * map (a Service's selector) is all matchLabels. "<none>" when it selects nothing. Caller frees. */
+static char *selector_string(const json_t *match_labels, const json_t *match_expressions)
+{
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        size_t k = 0;
+        cleanup_free const char **keys = sorted_keys(match_labels, false, &k);
+        for (size_t i = 0; i < k; i++)
+                fprintf(f, "%s%s=%s", i > 0 ? "," : "", keys[i],
+                        json_string_value(json_object_get(match_labels, keys[i])) ?: "");
+        size_t i;
+        json_t *e;
+        json_array_foreach(match_expressions, i, e)
+        {
+                const char *op = k8c_json_get_string(e, "operator");
+                const char *key = k8c_json_get_string(e, "key");
+                if (op == NULL || key == NULL)
+                        continue;
+                if (ftell(f) > 0)
+                        fputc(',', f);
+                if (strcmp(op, "Exists") == 0) {
+                        fputs(key, f);
+                } else if (strcmp(op, "DoesNotExist") == 0) {
+                        fprintf(f, "!%s", key);
+                } else {
+                        fprintf(f, "%s %s (", key, strcmp(op, "In") == 0 ? "in" : "notin");
+                        size_t j;
+                        json_t *v;
+                        json_array_foreach(json_object_get(e, "values"), j, v)
+                                fprintf(f, "%s%s", j > 0 ? "," : "", json_string_value(v) ?: "");
+                        fputc(')', f);
+                }
+        }
+        bool empty = ftell(f) == 0;
+        fclose(f);
+        if (empty) {
+                free(text);
+                return k8c_xstrdup("<none>");
+        }
+        return text;
 }
 
 static const char *str(const json_t *o, const char *path, const char *def)
@@ -161,27 +215,18 @@ static void describe_meta(FILE *w, const json_t *obj, bool with_ns)
                 fprintf(w, "Namespace:\t%s\n", str(obj, "metadata.namespace", ""));
 }
 
-static void labels_annotations(FILE *w, const json_t *obj, const char *indent)
+static void labels_annotations(FILE *w, const json_t *obj)
 {
-        const json_t *labels = k8c_json_get(obj, "metadata.labels");
-        if (indent[0] == '\0') {
-                /* Continuation lines start with a tab, so their values align with the first. */
-                size_t n = json_object_size(labels);
-                if (n == 0) {
-                        fprintf(w, "Labels:\t<none>\n");
-                } else {
-                        cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
-                        size_t k = 0;
-                        const char *key;
-                        json_t *v;
-                        json_object_foreach((json_t *)labels, key, v) keys[k++] = key;
-                        qsort(keys, k, sizeof(char *), cmp_str);
-                        for (size_t i = 0; i < k; i++)
-                                fprintf(w, "%s\t%s=%s\n", i == 0 ? "Labels:" : "", keys[i],
-                                        json_string_value(json_object_get(labels, keys[i])) ?: "");
-                }
-                map_lines(w, "Annotations", k8c_json_get(obj, "metadata.annotations"), ": ", "");
-        }
+        map_block(w, "", "Labels", k8c_json_get(obj, "metadata.labels"), "=");
+        map_block(w, "", "Annotations", k8c_json_get(obj, "metadata.annotations"), ": ");
+}
+
+/* "Selector:\tapp=web" of a workload's spec.selector. */
+static void selector_line(FILE *w, const json_t *obj)
+{
+        cleanup_free char *sel = selector_string(k8c_json_get(obj, "spec.selector.matchLabels"),
+                                                 k8c_json_get(obj, "spec.selector.matchExpressions"));
+        fprintf(w, "Selector:\t%s\n", sel);
 }
 
 static void container_lines(FILE *w, const json_t *c, const char *ind)
@@ -229,13 +274,8 @@ static void container_lines(FILE *w, const json_t *c, const char *ind)
                 if (json_object_size(m) == 0)
                         continue;
                 fprintf(w, "%s%s:\n", ind, rtitles[r]);
-                size_t n = json_object_size(m);
-                cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
                 size_t k = 0;
-                const char *key;
-                json_t *v;
-                json_object_foreach((json_t *)m, key, v) keys[k++] = key;
-                qsort(keys, k, sizeof(char *), cmp_str);
+                cleanup_free const char **keys = sorted_keys(m, false, &k);
                 for (size_t i = 0; i < k; i++)
                         fprintf(w, "%s  %s:\t%s\n", ind, keys[i],
                                 json_string_value(json_object_get(m, keys[i])) ?: "");
@@ -348,7 +388,7 @@ static void describe_pod(FILE *w, const json_t *p)
         else
                 fprintf(w, "Node:\t<none>\n");
         const char *start = k8c_json_get_string(p, "status.startTime");
-        labels_annotations(w, p, "");
+        labels_annotations(w, p);
         if (start != NULL)
                 fprintf(w, "Start Time:\t%s\n", start);
         fprintf(w, "Status:\t%s\n", str(p, "status.phase", ""));
@@ -386,56 +426,35 @@ static void describe_pod(FILE *w, const json_t *p)
         const char *qos = k8c_json_get_string(p, "status.qosClass");
         if (qos != NULL)
                 fprintf(w, "QoS Class:\t%s\n", qos);
-        const json_t *ns = k8c_json_get(p, "spec.nodeSelector");
-        if (json_object_size(ns) == 0)
-                fprintf(w, "Node-Selectors:\t<none>\n");
-        else
-                map_lines(w, "Node-Selectors", ns, "=", "");
+        map_block(w, "", "Node-Selectors", k8c_json_get(p, "spec.nodeSelector"), "=");
         tolerations(w, k8c_json_get(p, "spec.tolerations"), "");
+}
+
+/* "Title:\ta,b" for a non-empty array of strings. */
+static void list_line(FILE *w, const char *title, const json_t *a)
+{
+        if (json_array_size(a) == 0)
+                return;
+        fprintf(w, "%s:\t", title);
+        size_t i;
+        json_t *x;
+        json_array_foreach(a, i, x) fprintf(w, "%s%s", i > 0 ? "," : "", json_string_value(x) ?: "");
+        fputc('\n', w);
 }
 
 static void describe_service(FILE *w, const json_t *s, const json_t *endpoints)
 {
         describe_meta(w, s, true);
-        labels_annotations(w, s, "");
-        const json_t *sel = k8c_json_get(s, "spec.selector");
-        if (json_object_size(sel) == 0) {
-                fprintf(w, "Selector:\t<none>\n");
-        } else {
-                size_t n = json_object_size(sel);
-                cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
-                size_t k = 0;
-                const char *key;
-                json_t *v;
-                json_object_foreach((json_t *)sel, key, v) keys[k++] = key;
-                qsort(keys, k, sizeof(char *), cmp_str);
-                fprintf(w, "Selector:\t");
-                for (size_t i = 0; i < k; i++)
-                        fprintf(w, "%s%s=%s", i > 0 ? "," : "", keys[i],
-                                json_string_value(json_object_get(sel, keys[i])));
-                fputc('\n', w);
-        }
+        labels_annotations(w, s);
+        cleanup_free char *sel = selector_string(k8c_json_get(s, "spec.selector"), NULL);
+        fprintf(w, "Selector:\t%s\n", sel);
         fprintf(w, "Type:\t%s\n", str(s, "spec.type", "ClusterIP"));
         const char *ifp = k8c_json_get_string(s, "spec.ipFamilyPolicy");
         if (ifp != NULL)
                 fprintf(w, "IP Family Policy:\t%s\n", ifp);
-        const json_t *fam = k8c_json_get(s, "spec.ipFamilies");
-        if (json_array_size(fam) > 0) {
-                fprintf(w, "IP Families:\t");
-                size_t i;
-                json_t *f;
-                json_array_foreach(fam, i, f) fprintf(w, "%s%s", i > 0 ? "," : "", json_string_value(f));
-                fputc('\n', w);
-        }
+        list_line(w, "IP Families", k8c_json_get(s, "spec.ipFamilies"));
         fprintf(w, "IP:\t%s\n", str(s, "spec.clusterIP", ""));
-        const json_t *ips = k8c_json_get(s, "spec.clusterIPs");
-        if (json_array_size(ips) > 0) {
-                fprintf(w, "IPs:\t");
-                size_t i;
-                json_t *f;
-                json_array_foreach(ips, i, f) fprintf(w, "%s%s", i > 0 ? "," : "", json_string_value(f));
-                fputc('\n', w);
-        }
+        list_line(w, "IPs", k8c_json_get(s, "spec.clusterIPs"));
         size_t i;
         json_t *p;
         json_array_foreach(k8c_json_get(s, "spec.ports"), i, p)
@@ -467,26 +486,8 @@ static void pod_template(FILE *w, const json_t *rs);
 static void describe_rs(FILE *w, const json_t *rs)
 {
         describe_meta(w, rs, true);
-        cleanup_free char *sel = NULL;
-        const json_t *ml = k8c_json_get(rs, "spec.selector.matchLabels");
-        {
-                size_t n = json_object_size(ml);
-                cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
-                size_t k = 0;
-                const char *key;
-                json_t *v;
-                json_object_foreach((json_t *)ml, key, v) keys[k++] = key;
-                qsort(keys, k, sizeof(char *), cmp_str);
-                sel = k8c_xstrdup("");
-                for (size_t i = 0; i < k; i++) {
-                        char *x = k8c_xasprintf("%s%s%s=%s", sel, i > 0 ? "," : "", keys[i],
-                                                json_string_value(json_object_get(ml, keys[i])));
-                        free(sel);
-                        sel = x;
-                }
-        }
-        fprintf(w, "Selector:\t%s\n", sel);
-        labels_annotations(w, rs, "");
+        selector_line(w, rs);
+        labels_annotations(w, rs);
         fprintf(w, "Replicas:\t%lld current / %lld desired\n",
                 (long long)k8c_json_get_int(rs, "status.replicas", 0),
                 (long long)k8c_json_get_int(rs, "spec.replicas", 1));
@@ -529,21 +530,7 @@ static void volume_lines(FILE *w, const json_t *vols, const char *ind)
 static void pod_template(FILE *w, const json_t *rs)
 {
         fprintf(w, "Pod Template:\n");
-        const json_t *tl = k8c_json_get(rs, "spec.template.metadata.labels");
-        size_t n = json_object_size(tl);
-        if (n == 0) {
-                fprintf(w, "  Labels:\t<none>\n");
-        } else {
-                cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
-                size_t k = 0;
-                const char *key;
-                json_t *v;
-                json_object_foreach((json_t *)tl, key, v) keys[k++] = key;
-                qsort(keys, k, sizeof(char *), cmp_str);
-                for (size_t i = 0; i < k; i++)
-                        fprintf(w, "%s\t%s=%s\n", i == 0 ? "  Labels:" : "", keys[i],
-                                json_string_value(json_object_get(tl, keys[i])));
-        }
+        map_block(w, "  ", "Labels", k8c_json_get(rs, "spec.template.metadata.labels"), "=");
         fprintf(w, "  Containers:\n");
         size_t i;
         json_t *c;
@@ -589,20 +576,8 @@ static void describe_deploy(FILE *w, const json_t *d)
 {
         describe_meta(w, d, true);
         creation(w, d);
-        labels_annotations(w, d, "");
-        const json_t *ml = k8c_json_get(d, "spec.selector.matchLabels");
-        size_t n = json_object_size(ml);
-        cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
-        size_t k = 0;
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)ml, key, v) keys[k++] = key;
-        qsort(keys, k, sizeof(char *), cmp_str);
-        fprintf(w, "Selector:\t");
-        for (size_t i = 0; i < k; i++)
-                fprintf(w, "%s%s=%s", i > 0 ? "," : "", keys[i],
-                        json_string_value(json_object_get(ml, keys[i])));
-        fputc('\n', w);
+        labels_annotations(w, d);
+        selector_line(w, d);
         fprintf(w,
                 "Replicas:\t%lld desired | %lld updated | %lld total | %lld available | %lld unavailable\n",
                 (long long)k8c_json_get_int(d, "spec.replicas", 1),
@@ -625,14 +600,14 @@ static void describe_deploy(FILE *w, const json_t *d)
 static void describe_ns(FILE *w, const json_t *ns)
 {
         describe_meta(w, ns, false);
-        labels_annotations(w, ns, "");
+        labels_annotations(w, ns);
         fprintf(w, "Status:\t%s\n", str(ns, "status.phase", ""));
 }
 
 static void describe_generic(FILE *w, const json_t *o, bool namespaced)
 {
         describe_meta(w, o, namespaced);
-        labels_annotations(w, o, "");
+        labels_annotations(w, o);
 }
 
 static void events_section(FILE *w, const json_t *events)
