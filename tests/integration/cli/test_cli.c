@@ -501,6 +501,100 @@ static void test_describe_like_kubectl(void **state)
         assert_non_null(strstr(d, "(x3 over "));
 }
 
+/* Runs the same kubectl command against both servers (set-up both tools then describe). */
+static void both_kubectl(struct fixture *f, const char *args)
+{
+        struct k8c_test_apiserver *srv[] = { &f->a, &f->b };
+        for (size_t i = 0; i < 2; i++) {
+                cleanup_free char *out = NULL;
+                int rc = k8c_test_kubectl(srv[i], &out, "%s", args);
+                if (rc != 0)
+                        fprintf(stderr, "kubectl %s: %s\n", args, out);
+                assert_int_equal(rc, 0);
+        }
+}
+
+static void test_describe_node_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *apply = k8c_xasprintf("apply -f %s/examples/api/node.yaml", f->srcdir);
+        both_kubectl(f, apply);
+        /* No status, no Lease, no pods. */
+        same_output(f, 0, "describe node node-test");
+        both_kubectl(f, "patch node node-test --subresource=status --type=merge -p "
+                        "'{\"status\":{\"capacity\":{\"cpu\":\"4\",\"memory\":\"8Gi\",\"pods\":\"110\","
+                        "\"ephemeral-storage\":\"100Gi\",\"hugepages-2Mi\":\"0\",\"example.com/gpu\":\"2\"},"
+                        "\"allocatable\":{\"cpu\":\"3500m\",\"memory\":\"7Gi\",\"pods\":\"110\","
+                        "\"ephemeral-storage\":\"90Gi\",\"hugepages-2Mi\":\"0\",\"example.com/gpu\":\"2\"},"
+                        "\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.0.0.9\"},{\"type\":"
+                        "\"Hostname\",\"address\":\"node-test\"}],\"conditions\":[{\"type\":\"Ready\","
+                        "\"status\":\"True\",\"reason\":\"KubeletReady\",\"message\":\"kubelet is posting "
+                        "ready status\",\"lastHeartbeatTime\":\"2026-01-01T00:00:00Z\","
+                        "\"lastTransitionTime\":\"2026-01-01T00:00:00Z\"},{\"type\":\"MemoryPressure\","
+                        "\"status\":\"False\",\"reason\":\"KubeletHasSufficientMemory\",\"message\":\"ok\"}],"
+                        "\"nodeInfo\":{\"machineID\":\"m1\",\"systemUUID\":\"u1\",\"bootID\":\"b1\","
+                        "\"kernelVersion\":\"6.1\",\"osImage\":\"Debian\",\"operatingSystem\":\"linux\","
+                        "\"architecture\":\"amd64\",\"containerRuntimeVersion\":\"runc://1.1\","
+                        "\"kubeletVersion\":\"v1.32.0\",\"kubeProxyVersion\":\"v1.32.0\"}}}'");
+        both_kubectl(f, "patch node node-test --type=merge -p '{\"spec\":{\"unschedulable\":true,\"taints\":["
+                        "{\"key\":\"b\",\"effect\":\"NoSchedule\"},{\"key\":\"a\",\"value\":\"x\",\"effect\":"
+                        "\"NoExecute\"},{\"key\":\"a\",\"effect\":\"NoSchedule\"}]}}'");
+        both_kubectl(f, "annotate node node-test a=b note=hello");
+        both_kubectl(f,
+                     "label node node-test node-role.kubernetes.io/control-plane= kubernetes.io/role=infra");
+        both_kubectl(f, "create -f - <<'EOF'\n{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
+                        "\"metadata\":{\"name\":\"node-test\",\"namespace\":\"kube-node-lease\"},\"spec\":{"
+                        "\"holderIdentity\":\"node-test\",\"leaseDurationSeconds\":40,\"renewTime\":"
+                        "\"2026-01-01T00:00:00.000000Z\"}}\nEOF\n");
+        both_kubectl(f, "create -f - "
+                        "<<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+                        "\"team-a\"}}\nEOF\n");
+        /* Requests summed over containers, limits only where set, an init container's request as the
+         * floor, a sidecar's added, and a finished pod left out. */
+        both_kubectl(f,
+                     "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+                     "\"p1\",\"namespace\":\"team-a\"},\"spec\":{\"nodeName\":\"node-test\",\"containers\":["
+                     "{\"name\":\"a\",\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":\"250m\","
+                     "\"memory\":\"64Mi\"},\"limits\":{\"cpu\":\"500m\",\"memory\":\"128Mi\"}}},{\"name\":"
+                     "\"b\",\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":"
+                     "\"1Gi\"}}}]}}\nEOF\n");
+        both_kubectl(f,
+                     "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+                     "\"p2\"},\"spec\":{\"nodeName\":\"node-test\",\"initContainers\":[{\"name\":\"i\","
+                     "\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":\"1\"}}},{\"name\":\"s\","
+                     "\"image\":\"busybox\",\"restartPolicy\":\"Always\",\"resources\":{\"requests\":{"
+                     "\"memory\":\"100M\"},\"limits\":{\"memory\":\"200M\"}}}],\"containers\":[{\"name\":"
+                     "\"a\",\"image\":\"busybox\",\"resources\":{\"requests\":{\"ephemeral-storage\":\"1Gi\","
+                     "\"example.com/gpu\":\"1\"},\"limits\":{\"example.com/gpu\":\"1\"}}}]}}\nEOF\n");
+        both_kubectl(f, "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+                        "\"done\"},\"spec\":{\"nodeName\":\"node-test\",\"containers\":[{\"name\":\"a\","
+                        "\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":\"2\"}}}]}}\nEOF\n");
+        both_kubectl(f, "patch pod done --subresource=status --type=merge -p "
+                        "'{\"status\":{\"phase\":\"Succeeded\"}}'");
+        /* Events by the node's name as uid (kubelet) and by its uid (controllers), oldest first. */
+        both_kubectl(f,
+                     "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":"
+                     "\"node-test.2\"},\"involvedObject\":{\"kind\":\"Node\",\"name\":\"node-test\",\"uid\":"
+                     "\"node-test\"},\"reason\":\"NodeReady\",\"message\":\"Node node-test status is now: "
+                     "NodeReady\",\"type\":\"Normal\",\"source\":{\"component\":\"kubelet\"},\"count\":1,"
+                     "\"firstTimestamp\":\"2026-01-02T00:00:00Z\",\"lastTimestamp\":\"2026-01-02T00:00:00Z\"}"
+                     "\nEOF\n");
+        both_kubectl(f,
+                     "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":"
+                     "\"node-test.1\"},\"involvedObject\":{\"kind\":\"Node\",\"name\":\"node-test\",\"uid\":"
+                     "\"node-test\"},\"reason\":\"Starting\",\"message\":\"Starting kubelet.\",\"type\":"
+                     "\"Normal\",\"source\":{\"component\":\"kubelet\"},\"count\":1,\"firstTimestamp\":"
+                     "\"2026-01-01T00:00:00Z\",\"lastTimestamp\":\"2026-01-01T00:00:00Z\"}\nEOF\n");
+        same_output(f, 0, "describe node node-test");
+        same_output(f, 0, "describe nodes");
+        same_output(f, 0, "describe no -l kubernetes.io/role=infra");
+        same_output(f, 1, "describe node nope");
+        /* Annotations of other kinds print as kubectl's ("Annotations:  a: 1" then indented). */
+        same_output(f, 0, "describe pod p1 -n team-a");
+        both_kubectl(f, "annotate pod p2 x=1 y=2");
+        same_output(f, 0, "describe pod p2");
+}
+
 static void test_wait_like_kubectl(void **state)
 {
         struct fixture *f = *state;
@@ -639,6 +733,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_delete_selectors_and_empty, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_describe_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_describe_node_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_side_apply, setup, teardown),
