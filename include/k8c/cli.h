@@ -31,6 +31,8 @@ struct k8c_cli {
         char **filenames, **label_columns;
         int64_t chunk_size, timeout_ms;
         int replicas, current_replicas, grace_period;
+        int64_t revision, to_revision; /* rollout history --revision, rollout undo --to-revision */
+        bool watch_set;
         bool watch, watch_only, show_labels, recursive, all, force, wait, overwrite, ignore_not_found,
                 no_headers, show_kind, minify, server_side;
         bool replicas_set, current_replicas_set, grace_period_set, wait_set, timeout_set;
@@ -141,6 +143,12 @@ int k8c_cli_annotate(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *e
 int k8c_cli_scale(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_patch(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+/* describe's "Pod Template:" section of a PodTemplateSpec (tab-separated, not aligned). */
+void k8c_cli_describe_pod_template(FILE *w, const json_t *tmpl);
+/* A label selector as metav1.FormatLabelSelector writes it ("app=web,tier in (a,b),!x"); ""
+ * when it selects everything. Caller frees. */
+char *k8c_cli_format_selector(const json_t *match_labels, const json_t *match_expressions);
+int k8c_cli_rollout(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 /* Aligns tab-separated text as Go's text/tabwriter (min width 0, the given padding): a column
  * block spans consecutive lines having a tab-terminated cell in that column. */
 void k8c_cli_tabwrite(FILE *out, const char *text, size_t padding);

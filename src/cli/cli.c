@@ -31,6 +31,7 @@ static const struct verb verbs[] = {
         { "label", k8c_cli_label, true, "Update the labels on a resource" },
         { "annotate", k8c_cli_annotate, true, "Update the annotations on a resource" },
         { "scale", k8c_cli_scale, true, "Set a new size for a deployment or replica set" },
+        { "rollout", k8c_cli_rollout, true, "Manage the rollout of a resource" },
         { "patch", k8c_cli_patch, true, "Update fields of a resource" },
         { "describe", k8c_cli_describe, true, "Show details of a specific resource or group of resources" },
         { "wait", k8c_cli_wait, true, "Wait for a specific condition on one or many resources" },
@@ -135,7 +136,7 @@ int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
                 { "field-selector", 0, K8C_FLAG_STRING, &cli.field_selector, "field selector", NULL },
                 { "sort-by", 0, K8C_FLAG_STRING, &cli.sort_by, "JSONPath of the sort field", NULL },
                 { "chunk-size", 0, K8C_FLAG_INT64, &cli.chunk_size, "list in chunks of this size", NULL },
-                { "watch", 'w', K8C_FLAG_BOOL, &cli.watch, "watch after listing", NULL },
+                { "watch", 'w', K8C_FLAG_BOOL, &cli.watch, "watch after listing", &cli.watch_set },
                 { "watch-only", 0, K8C_FLAG_BOOL, &cli.watch_only, "watch without listing", NULL },
                 { "show-labels", 0, K8C_FLAG_BOOL, &cli.show_labels, "show labels as the last column", NULL },
                 { "label-columns", 'L', K8C_FLAG_STRING_ARRAY, &cli.label_columns, "label columns", NULL },
@@ -159,6 +160,8 @@ int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
                 { "for", 0, K8C_FLAG_STRING, &cli.for_, "condition to wait for", NULL },
                 { "timeout", 0, K8C_FLAG_DURATION, &cli.timeout_ms, "how long to wait", &cli.timeout_set },
                 { "server-side", 0, K8C_FLAG_BOOL, &cli.server_side, "server-side apply", NULL },
+                { "revision", 0, K8C_FLAG_INT64, &cli.revision, "rollout history: one revision", NULL },
+                { "to-revision", 0, K8C_FLAG_INT64, &cli.to_revision, "rollout undo: the revision", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
         struct k8c_flags_result res = { 0 };

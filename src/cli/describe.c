@@ -144,7 +144,7 @@ static const char **sorted_keys(const json_t *m, bool skip_last_applied, size_t 
 }
 
 /* A string map as kubectl's printLabelsMultilineWithIndent / printAnnotationsMultiline write it:
- * "INDENTTitle:\tk=v\n" then "INDENT\tk2=v2\n" for each further key (sorted), "<none>" when
+ * "INDENTTitle:\tk=v\n" then "\tk2=v2\n" for each further key (sorted), "<none>" when
  * empty. Annotations (sep ": ") leave out kubectl's own last-applied configuration. */
 static void map_block(FILE *w, const char *indent, const char *title, const json_t *m, const char *sep)
 {
@@ -155,13 +155,11 @@ static void map_block(FILE *w, const char *indent, const char *title, const json
         if (k == 0)
                 fprintf(w, "<none>\n");
         for (size_t i = 0; i < k; i++)
-                fprintf(w, "%s%s%s%s%s\n", i == 0 ? "" : indent, i == 0 ? "" : "\t", keys[i], sep,
+                fprintf(w, "%s%s%s%s\n", i == 0 ? "" : "\t", keys[i], sep,
                         json_string_value(json_object_get(m, keys[i])) ?: "");
 }
 
-/* A label selector as metav1.FormatLabelSelector prints it ("app=web,tier in (a,b)"); a plain
- * map (a Service's selector) is all matchLabels. "<none>" when it selects nothing. Caller frees. */
-static char *selector_string(const json_t *match_labels, const json_t *match_expressions)
+char *k8c_cli_format_selector(const json_t *match_labels, const json_t *match_expressions)
 {
         char *text = NULL;
         size_t len = 0;
@@ -194,13 +192,18 @@ static char *selector_string(const json_t *match_labels, const json_t *match_exp
                         fputc(')', f);
                 }
         }
-        bool empty = ftell(f) == 0;
         fclose(f);
-        if (empty) {
-                free(text);
-                return k8c_xstrdup("<none>");
-        }
         return text;
+}
+
+/* k8c_cli_format_selector, "<none>" when it selects nothing. Caller frees. */
+static char *selector_string(const json_t *match_labels, const json_t *match_expressions)
+{
+        char *s = k8c_cli_format_selector(match_labels, match_expressions);
+        if (s[0] != '\0')
+                return s;
+        free(s);
+        return k8c_xstrdup("<none>");
 }
 
 static const char *str(const json_t *o, const char *path, const char *def)
@@ -491,8 +494,6 @@ static void describe_service(FILE *w, const json_t *s, const json_t *endpoints)
                 fprintf(w, "Internal Traffic Policy:\t%s\n", itp);
 }
 
-static void pod_template(FILE *w, const json_t *rs);
-
 static void describe_rs(FILE *w, const json_t *rs)
 {
         describe_meta(w, rs, true);
@@ -503,7 +504,7 @@ static void describe_rs(FILE *w, const json_t *rs)
                 (long long)k8c_json_get_int(rs, "spec.replicas", 1));
         fprintf(w, "Pods Status:\t%lld Running / 0 Waiting / 0 Succeeded / 0 Failed\n",
                 (long long)k8c_json_get_int(rs, "status.readyReplicas", 0));
-        pod_template(w, rs);
+        k8c_cli_describe_pod_template(w, k8c_json_get(rs, "spec.template"));
 }
 
 static void volume_lines(FILE *w, const json_t *vols, const char *ind)
@@ -537,19 +538,22 @@ static void volume_lines(FILE *w, const json_t *vols, const char *ind)
         }
 }
 
-static void pod_template(FILE *w, const json_t *rs)
+void k8c_cli_describe_pod_template(FILE *w, const json_t *tmpl)
 {
         fprintf(w, "Pod Template:\n");
-        map_block(w, "  ", "Labels", k8c_json_get(rs, "spec.template.metadata.labels"), "=");
+        map_block(w, "  ", "Labels", k8c_json_get(tmpl, "metadata.labels"), "=");
+        const json_t *ann = k8c_json_get(tmpl, "metadata.annotations");
+        if (json_object_size(ann) > 0)
+                map_block(w, "  ", "Annotations", ann, ": ");
         fprintf(w, "  Containers:\n");
         size_t i;
         json_t *c;
-        json_array_foreach(k8c_json_get(rs, "spec.template.spec.containers"), i, c)
+        json_array_foreach(k8c_json_get(tmpl, "spec.containers"), i, c)
         {
                 fprintf(w, "   %s:\n", str(c, "name", ""));
                 container_lines(w, c, "    ");
         }
-        const json_t *vols = k8c_json_get(rs, "spec.template.spec.volumes");
+        const json_t *vols = k8c_json_get(tmpl, "spec.volumes");
         if (json_array_size(vols) == 0)
                 fprintf(w, "  Volumes:\t<none>\n");
         else {
@@ -557,7 +561,7 @@ static void pod_template(FILE *w, const json_t *rs)
                 volume_lines(w, vols, "   ");
         }
         fprintf(w, "  Node-Selectors:\t<none>\n");
-        tolerations(w, k8c_json_get(rs, "spec.template.spec.tolerations"), "  ");
+        tolerations(w, k8c_json_get(tmpl, "spec.tolerations"), "  ");
 }
 
 /* "Tue, 24 Nov 2026 16:26:03 +0000" (Go's RFC1123Z) of an RFC3339 time; an absent one is Go's
@@ -613,7 +617,7 @@ static void describe_deploy(FILE *w, const json_t *d)
                         intstr(k8c_json_get(d, "spec.strategy.rollingUpdate.maxUnavailable"), a, sizeof(a)),
                         intstr(k8c_json_get(d, "spec.strategy.rollingUpdate.maxSurge"), b, sizeof(b)));
         }
-        pod_template(w, d);
+        k8c_cli_describe_pod_template(w, k8c_json_get(d, "spec.template"));
 }
 
 /* ---- nodes ---- */

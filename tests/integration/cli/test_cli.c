@@ -181,6 +181,8 @@ static void same_stored(struct fixture *f, const char *path)
         json_auto_t *b = stored(&f->b, path);
         cleanup_free char *sa = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
         cleanup_free char *sb = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+        if (strcmp(sa, sb) != 0)
+                fprintf(stderr, "%s\nkubectl stored: %s\nk8cctl stored:  %s\n", path, sa, sb);
         assert_string_equal(sb, sa);
 }
 
@@ -595,6 +597,172 @@ static void test_describe_node_like_kubectl(void **state)
         same_output(f, 0, "describe pod p2");
 }
 
+/* A Deployment "web" and two ReplicaSets it controls (revisions 1 and 2, the second with the
+ * Deployment's current template), made with kubectl on one server. */
+static void rollout_fixture(struct k8c_test_apiserver *s)
+{
+        const char *deploy =
+                "create -f - "
+                "<<'EOF'\n{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+                "\"web\",\"annotations\":{\"team\":\"a\"}},\"spec\":{\"replicas\":3,\"selector\":{"
+                "\"matchLabels\":{"
+                "\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{"
+                "\"containers\":[{\"name\":\"c\",\"image\":\"busybox:1.37\"}]}}}}\nEOF\n";
+        cleanup_free char *out = NULL;
+        assert_int_equal(k8c_test_kubectl(s, &out, "%s", deploy), 0);
+        cleanup_free char *uid = NULL;
+        assert_int_equal(k8c_test_kubectl(s, &uid, "get deploy web -o 'jsonpath={.metadata.uid}'"), 0);
+        for (int rev = 1; rev <= 2; rev++) {
+                cleanup_free char *o = NULL;
+                int rc = k8c_test_kubectl(
+                        s, &o,
+                        "create -f - "
+                        "<<'EOF'\n{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{"
+                        "\"name\":\"web-h%d\",\"labels\":{\"app\":\"web\",\"pod-template-hash\":\"h%d\"},"
+                        "\"annotations\":{\"deployment.kubernetes.io/revision\":\"%d\",%s"
+                        "\"deployment.kubernetes.io/"
+                        "desired-replicas\":\"3\"},\"ownerReferences\":[{\"apiVersion\":"
+                        "\"apps/"
+                        "v1\",\"kind\":\"Deployment\",\"name\":\"web\",\"uid\":\"%s\",\"controller\":true,"
+                        "\"blockOwnerDeletion\":true}]},\"spec\":{\"replicas\":0,\"selector\":{"
+                        "\"matchLabels\":{"
+                        "\"app\":\"web\",\"pod-template-hash\":\"h%d\"}},\"template\":{\"metadata\":{"
+                        "\"labels\":{"
+                        "\"app\":\"web\",\"pod-template-hash\":\"h%d\"}},\"spec\":{\"containers\":[{\"name\":"
+                        "\"c\","
+                        "\"image\":\"busybox:1.3%d\"}]}}}}\nEOF\n",
+                        rev, rev, rev, rev == 1 ? "\"kubernetes.io/change-cause\":\"first\"," : "", uid, rev,
+                        rev, 5 + rev);
+                if (rc != 0)
+                        fprintf(stderr, "%s\n", o);
+                assert_int_equal(rc, 0);
+        }
+        /* A ReplicaSet with the same labels that the Deployment does not control is left out. */
+        cleanup_free char *o = NULL;
+        assert_int_equal(
+                k8c_test_kubectl(
+                        s, &o,
+                        "create -f - <<'EOF'\n{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
+                        "\"metadata\":{\"name\":\"stray\",\"labels\":{\"app\":\"web\"},\"annotations\":{"
+                        "\"deployment.kubernetes.io/revision\":\"5\"}},\"spec\":{\"replicas\":0,"
+                        "\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{"
+                        "\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+                        "\"image\":\"other\"}]}}}}\nEOF\n"),
+                0);
+}
+
+/* Sets the Deployment's status (as its controller would) on both servers. */
+static void deploy_status(struct fixture *f, const char *status)
+{
+        struct k8c_test_apiserver *srv[] = { &f->a, &f->b };
+        for (size_t i = 0; i < 2; i++) {
+                cleanup_free char *gen = NULL, *out = NULL;
+                assert_int_equal(
+                        k8c_test_kubectl(srv[i], &gen, "get deploy web -o 'jsonpath={.metadata.generation}'"),
+                        0);
+                int rc = k8c_test_kubectl(srv[i], &out,
+                                          "patch deploy web --subresource=status --type=merge -p "
+                                          "'{\"status\":{\"observedGeneration\":%s,%s}}'",
+                                          gen, status);
+                if (rc != 0)
+                        fprintf(stderr, "%s\n", out);
+                assert_int_equal(rc, 0);
+        }
+}
+
+static void test_rollout_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        rollout_fixture(&f->a);
+        rollout_fixture(&f->b);
+        same_output(f, 0, "rollout history deployment/web");
+        same_output(f, 0, "rollout history deploy web --revision=1");
+        same_output(f, 1, "rollout history deployment/web --revision=7");
+        same_output(f, 0, "rollout status deployment/web --watch=false");
+        same_output(f, 1, "rollout status deployment/web --timeout=1s");
+        same_output(f, 1, "rollout status deployment/nope");
+        same_output(f, 1, "rollout status rs/web-h1");
+        same_output(f, 1, "rollout status");
+        /* undo: to the revision before the latest, then explicit revisions. */
+        same_output(f, 0, "rollout undo deployment/web");
+        same_stored(f, "/apis/apps/v1/namespaces/default/deployments/web");
+        same_output(f, 0, "rollout undo deployment/web --to-revision=1");
+        same_output(f, 1, "rollout undo deployment/web --to-revision=9");
+        same_output(f, 0, "rollout undo deployment/web --to-revision=2");
+        same_stored(f, "/apis/apps/v1/namespaces/default/deployments/web");
+        /* pause / resume / restart and their refusals. */
+        same_output(f, 0, "rollout pause deployment/web");
+        same_output(f, 1, "rollout pause deployment/web");
+        same_output(f, 1, "rollout restart deployment/web");
+        same_output(f, 1, "rollout undo deployment/web");
+        same_stored(f, "/apis/apps/v1/namespaces/default/deployments/web");
+        same_output(f, 0, "rollout resume deployment/web");
+        same_output(f, 1, "rollout resume deployment/web");
+        same_stored(f, "/apis/apps/v1/namespaces/default/deployments/web");
+        same_output(f, 0, "rollout restart deployment/web");
+        cleanup_free char *at = NULL;
+        assert_int_equal(k8cctl(&f->b, &at,
+                                "get deploy web -o "
+                                "'jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/"
+                                "restartedAt}'"),
+                         0);
+        assert_int_equal(strlen(at), 20); /* 2026-11-24T18:33:17Z */
+        assert_int_equal(at[19], 'Z');
+        /* status: each of kubectl's stages. */
+        deploy_status(f, "\"replicas\":3,\"updatedReplicas\":1");
+        same_output(f, 0, "rollout status deployment/web --watch=false");
+        deploy_status(f, "\"replicas\":4,\"updatedReplicas\":3");
+        same_output(f, 0, "rollout status deployment/web --watch=false");
+        deploy_status(f, "\"replicas\":3,\"updatedReplicas\":3,\"availableReplicas\":1");
+        same_output(f, 0, "rollout status deployment/web --watch=false");
+        deploy_status(f, "\"replicas\":3,\"updatedReplicas\":3,\"availableReplicas\":3");
+        same_output(f, 0, "rollout status deployment/web");
+        deploy_status(f, "\"conditions\":[{\"type\":\"Progressing\",\"status\":\"False\",\"reason\":"
+                         "\"ProgressDeadlineExceeded\"}]");
+        same_output(f, 1, "rollout status deployment/web");
+}
+
+/* rollout status follows the Deployment until its rollout completes. */
+static void test_rollout_status_watches(void **state)
+{
+        struct fixture *f = *state;
+        rollout_fixture(&f->b);
+        cleanup_free char *gen = NULL, *o = NULL;
+        assert_int_equal(k8cctl(&f->b, &gen, "get deploy web -o 'jsonpath={.metadata.generation}'"), 0);
+        cleanup_free char *bin = k8cctl_path();
+        cleanup_free char *cmd =
+                k8c_xasprintf("%s --kubeconfig=/dev/null --server %s rollout status deploy/web "
+                              "--timeout=20s 2>&1",
+                              bin, f->b.url);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        usleep(700 * 1000);
+        const char *stages[] = {
+                "\"replicas\":3,\"updatedReplicas\":3,\"availableReplicas\":1",
+                "\"replicas\":3,\"updatedReplicas\":3,\"availableReplicas\":3",
+        };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(stages); i++) {
+                free(o);
+                o = NULL;
+                assert_int_equal(k8c_test_kubectl(&f->b, &o,
+                                                  "patch deploy web --subresource=status --type=merge -p "
+                                                  "'{\"status\":{\"observedGeneration\":%s,%s}}'",
+                                                  gen, stages[i]),
+                                 0);
+                usleep(300 * 1000);
+        }
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+        buf[n] = '\0';
+        int st = pclose(p);
+        assert_int_equal(WEXITSTATUS(st), 0);
+        assert_string_equal(buf,
+                            "Waiting for deployment spec update to be observed...\n"
+                            "Waiting for deployment \"web\" rollout to finish: 1 of 3 updated replicas are "
+                            "available...\n"
+                            "deployment \"web\" successfully rolled out\n");
+}
+
 static void test_wait_like_kubectl(void **state)
 {
         struct fixture *f = *state;
@@ -734,6 +902,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_watch_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_describe_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_describe_node_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollout_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollout_status_watches, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_side_apply, setup, teardown),
