@@ -31,20 +31,12 @@ int k8c_cli_patch(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
         if (k8c_yaml_to_json(cli->patch, strlen(cli->patch), &body, &perr) < 0 || body == NULL)
                 return k8c_make_error(err, K8C_EBADREQUEST, "error: unable to parse \"%s\": %s", cli->patch,
                                       perr != NULL ? k8c_error_msg(&perr) : "empty patch");
-        int r = k8c_cli_discover(cli, err);
-        if (r < 0)
-                return r;
         struct k8c_cli_target *t = NULL;
         size_t n = 0;
-        r = k8c_cli_parse_targets(cli->resources, args, nargs, &t, &n, err);
+        int r = k8c_cli_named_targets(cli, args, nargs, &t, &n, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n && r == 0; i++) {
-                if (t[i].name == NULL) {
-                        r = k8c_make_error(err, K8C_EUSAGE,
-                                           "error: resource(s) were provided, but no name was specified");
-                        break;
-                }
                 cleanup_free char *path = k8c_cli_path(t[i].res, cli->ns, t[i].name, NULL);
                 json_auto_t *before = NULL;
                 r = k8c_cli_request(cli, "GET", path, NULL, NULL, &before, err);

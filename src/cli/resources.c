@@ -277,3 +277,26 @@ int k8c_cli_parse_targets(const json_t *resources, char **args, int nargs, struc
         *ret_n = n;
         return 0;
 }
+
+int k8c_cli_named_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret,
+                          size_t *ret_n, k8c_error_t *err)
+{
+        int r = k8c_cli_discover(cli, err);
+        if (r < 0)
+                return r;
+        struct k8c_cli_target *t = NULL;
+        size_t n = 0;
+        r = k8c_cli_parse_targets(cli->resources, args, nargs, &t, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (t[i].name == NULL) {
+                        k8c_cli_targets_free(t, n);
+                        return k8c_make_error(err, K8C_EUSAGE,
+                                              "error: resource(s) were provided, but no name was specified");
+                }
+        }
+        *ret = t;
+        *ret_n = n;
+        return 0;
+}

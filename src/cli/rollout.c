@@ -543,20 +543,12 @@ int k8c_cli_rollout(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *er
         }
         if (nargs == 1)
                 return k8c_make_error(err, K8C_EUSAGE, "error: required resource not specified");
-        int r = k8c_cli_discover(cli, err);
-        if (r < 0)
-                return r;
         struct k8c_cli_target *t = NULL;
         size_t n = 0;
-        r = k8c_cli_parse_targets(cli->resources, args + 1, nargs - 1, &t, &n, err);
+        int r = k8c_cli_named_targets(cli, args + 1, nargs - 1, &t, &n, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n && r == 0; i++) {
-                if (t[i].name == NULL) {
-                        r = k8c_make_error(err, K8C_EUSAGE,
-                                           "error: resource(s) were provided, but no name was specified");
-                        break;
-                }
                 cleanup_free char *path = k8c_cli_path(t[i].res, cli->ns, t[i].name, NULL);
                 json_auto_t *d = NULL;
                 r = k8c_cli_request(cli, "GET", path, NULL, NULL, &d, err);
