@@ -33,6 +33,14 @@ struct k8c_cli {
         int replicas, current_replicas, grace_period;
         int64_t revision, to_revision; /* rollout history --revision, rollout undo --to-revision */
         bool watch_set;
+        /* generators: create deployment|..., run, expose, autoscale */
+        char **images, **env, **from_literal, **from_file, **tcp;
+        char *port, *target_port, *name, *protocol, *labels, *restart, *image_pull_policy, *cluster_ip,
+                *dry_run;
+        int min_replicas, max_replicas, cpu_percent;
+        bool command, patch_type_set;
+        char **dash_args; /* the arguments after "--" (borrowed) */
+        int ndash_args;
         bool watch, watch_only, show_labels, recursive, all, force, wait, overwrite, ignore_not_found,
                 no_headers, show_kind, minify, server_side;
         bool replicas_set, current_replicas_set, grace_period_set, wait_set, timeout_set;
@@ -153,6 +161,22 @@ void k8c_cli_describe_pod_template(FILE *w, const json_t *tmpl);
  * when it selects everything. Caller frees. */
 char *k8c_cli_format_selector(const json_t *match_labels, const json_t *match_expressions);
 int k8c_cli_rollout(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_run_pod(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_expose(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_autoscale(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+/* `create deployment|namespace|configmap|secret generic|service clusterip NAME` (args[0] is the
+ * generator). */
+int k8c_cli_create_generated(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+/* Creates a generated object (POST with fieldManager), or only prints it with --dry-run=client;
+ * then prints it per -o, else "<type>/<name> <done>". */
+int k8c_cli_submit(struct k8c_cli *cli, json_t *obj, const char *field_manager, const char *done,
+                   k8c_error_t *err);
+/* {"name": NAME, "creationTimestamp": null}, as kubectl's typed ObjectMeta serialises. */
+json_t *k8c_cli_generated_meta(const char *name);
+/* "80" → 80, "http" → "http" (a port or target port). */
+json_t *k8c_cli_int_or_string(const char *s);
+/* "a=b,c=d" → {"a":"b","c":"d"}. */
+int k8c_cli_parse_label_list(const char *text, json_t **ret, k8c_error_t *err);
 /* Aligns tab-separated text as Go's text/tabwriter (min width 0, the given padding): a column
  * block spans consecutive lines having a tab-terminated cell in that column. */
 void k8c_cli_tabwrite(FILE *out, const char *text, size_t padding);

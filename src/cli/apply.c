@@ -283,8 +283,7 @@ static int create_one(struct k8c_cli *cli, json_t *obj, const json_t *res, const
 int k8c_cli_create(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
         if (nargs > 0)
-                return k8c_make_error(err, K8C_EUSAGE, "error: unknown command \"%s\" for \"k8cctl create\"",
-                                      args[0]);
+                return k8c_cli_create_generated(cli, args, nargs, err);
         return for_each_manifest(cli, "creating", create_one, err);
 }
 
