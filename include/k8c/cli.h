@@ -108,6 +108,12 @@ void k8c_cli_targets_free(struct k8c_cli_target *t, size_t n);
  * scale, rollout, expose...): a target without a name is kubectl's usage error. */
 int k8c_cli_named_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret,
                           size_t *ret_n, k8c_error_t *err);
+/* k8c_cli_named_targets, then for each: GET the object and call fn with it (stops at the first
+ * error). */
+typedef int (*k8c_cli_object_fn)(struct k8c_cli *cli, const struct k8c_cli_target *t, const json_t *obj,
+                                 void *opaque, k8c_error_t *err);
+int k8c_cli_each_named_object(struct k8c_cli *cli, char **args, int nargs, k8c_cli_object_fn fn, void *opaque,
+                              k8c_error_t *err);
 
 /* ---- printers (printers.c, jsonpath.c) ---- */
 struct k8c_cli_table_opts {
@@ -190,6 +196,8 @@ int k8c_cli_cluster_info(struct k8c_cli *cli, char **args, int nargs, k8c_error_
  * {"source": FILE, "object": OBJ} (List documents expanded). YAML errors name the file:
  * "error: FILE:LINE:COLUMN: problem". */
 int k8c_cli_read_manifests(struct k8c_cli *cli, json_t **ret_objects, k8c_error_t *err);
+/* The rest of f, NUL-terminated (caller frees *ret); -1 on a read error. */
+int k8c_cli_read_all(FILE *f, char **ret, size_t *ret_len);
 
 /* The client-side apply patch: a JSON merge patch turning `current` into one that holds
  * `modified`, deleting the fields `original` (last applied) had and `modified` dropped. */

@@ -21,7 +21,7 @@
 
 #define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 
-static int read_all(FILE *f, char **ret, size_t *ret_len)
+int k8c_cli_read_all(FILE *f, char **ret, size_t *ret_len)
 {
         size_t cap = 8192, n = 0;
         char *buf = k8c_xmalloc(cap);
@@ -86,7 +86,7 @@ static int read_one(struct k8c_cli *cli, const char *path, json_t *out, k8c_erro
         }
         cleanup_free char *buf = NULL;
         size_t len = 0;
-        if (read_all(f != NULL ? f : stdin, &buf, &len) < 0)
+        if (k8c_cli_read_all(f != NULL ? f : stdin, &buf, &len) < 0)
                 return k8c_make_error(err, K8C_EBADREQUEST, "error: reading %s: %s", shown, strerror(errno));
         json_auto_t *docs = NULL;
         cleanup_error k8c_error_t yerr = NULL;

@@ -11,13 +11,9 @@
 #include "k8c/cli.h"
 #include "k8c/json.h"
 
-static int autoscale_one(struct k8c_cli *cli, const struct k8c_cli_target *t, k8c_error_t *err)
+static int autoscale_one(struct k8c_cli *cli, const struct k8c_cli_target *t, const json_t *obj, void *opaque,
+                         k8c_error_t *err)
 {
-        cleanup_free char *path = k8c_cli_path(t->res, cli->ns, t->name, NULL);
-        json_auto_t *obj = NULL;
-        int r = k8c_cli_request(cli, "GET", path, NULL, NULL, &obj, err);
-        if (r < 0)
-                return r;
         const char *kind = json_string_value(json_object_get(t->res, "kind"));
         static const char *const scalable[] = { "Deployment", "ReplicaSet", "StatefulSet",
                                                 "ReplicationController" };
@@ -60,13 +56,5 @@ int k8c_cli_autoscale(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *
                         err, K8C_EUSAGE,
                         "error: --max=MAXPODS must be larger or equal to --min=MINPODS, max: %d, min: %d",
                         cli->max_replicas, cli->min_replicas);
-        struct k8c_cli_target *t = NULL;
-        size_t n = 0;
-        int r = k8c_cli_named_targets(cli, args, nargs, &t, &n, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n && r == 0; i++)
-                r = autoscale_one(cli, &t[i], err);
-        k8c_cli_targets_free(t, n);
-        return r;
+        return k8c_cli_each_named_object(cli, args, nargs, autoscale_one, NULL, err);
 }

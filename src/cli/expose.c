@@ -48,16 +48,12 @@ static int introspect(const json_t *obj, const char *kind, json_t **ret_selector
         return 0;
 }
 
-static int expose_one(struct k8c_cli *cli, const struct k8c_cli_target *t, k8c_error_t *err)
+static int expose_one(struct k8c_cli *cli, const struct k8c_cli_target *t, const json_t *obj, void *opaque,
+                      k8c_error_t *err)
 {
-        cleanup_free char *path = k8c_cli_path(t->res, cli->ns, t->name, NULL);
-        json_auto_t *obj = NULL;
-        int r = k8c_cli_request(cli, "GET", path, NULL, NULL, &obj, err);
-        if (r < 0)
-                return r;
         const char *kind = json_string_value(json_object_get(t->res, "kind"));
         json_auto_t *selector = NULL, *found = json_array();
-        r = introspect(obj, kind, &selector, found, err);
+        int r = introspect(obj, kind, &selector, found, err);
         if (r < 0)
                 return r;
         if (cli->selector != NULL) {
@@ -132,13 +128,5 @@ static int expose_one(struct k8c_cli *cli, const struct k8c_cli_target *t, k8c_e
 
 int k8c_cli_expose(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
-        struct k8c_cli_target *t = NULL;
-        size_t n = 0;
-        int r = k8c_cli_named_targets(cli, args, nargs, &t, &n, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n && r == 0; i++)
-                r = expose_one(cli, &t[i], err);
-        k8c_cli_targets_free(t, n);
-        return r;
+        return k8c_cli_each_named_object(cli, args, nargs, expose_one, NULL, err);
 }

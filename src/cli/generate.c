@@ -139,17 +139,13 @@ static int read_file(const char *path, char **ret, size_t *ret_len, k8c_error_t 
         if (f == NULL)
                 return k8c_make_error(err, K8C_EBADREQUEST,
                                       "error: error reading %s: no such file or directory", path);
-        char *data = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&data, &len);
-        char buf[8192];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-                fwrite(buf, 1, n, m);
+        int r = k8c_cli_read_all(f, ret, ret_len);
         fclose(f);
-        fclose(m);
-        *ret = data;
-        *ret_len = len;
+        if (r < 0) {
+                free(*ret);
+                *ret = NULL;
+                return k8c_make_error(err, K8C_EBADREQUEST, "error: error reading %s", path);
+        }
         return 0;
 }
 

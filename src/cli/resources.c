@@ -300,3 +300,22 @@ int k8c_cli_named_targets(struct k8c_cli *cli, char **args, int nargs, struct k8
         *ret_n = n;
         return 0;
 }
+
+int k8c_cli_each_named_object(struct k8c_cli *cli, char **args, int nargs, k8c_cli_object_fn fn, void *opaque,
+                              k8c_error_t *err)
+{
+        struct k8c_cli_target *t = NULL;
+        size_t n = 0;
+        int r = k8c_cli_named_targets(cli, args, nargs, &t, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                cleanup_free char *path = k8c_cli_path(t[i].res, cli->ns, t[i].name, NULL);
+                json_auto_t *obj = NULL;
+                r = k8c_cli_request(cli, "GET", path, NULL, NULL, &obj, err);
+                if (r == 0)
+                        r = fn(cli, &t[i], obj, opaque, err);
+        }
+        k8c_cli_targets_free(t, n);
+        return r;
+}

@@ -518,6 +518,34 @@ static int rollout_patch(struct k8c_cli *cli, const char *sub, const json_t *res
         return 0;
 }
 
+static int rollout_one(struct k8c_cli *cli, const struct k8c_cli_target *t, const json_t *d, void *opaque,
+                       k8c_error_t *err)
+{
+        const char *sub = opaque;
+        const char *kind = json_string_value(json_object_get(t->res, "kind"));
+        if (strcmp(kind, "Deployment") != 0) {
+                cleanup_free char *kg = kind_group(t->res);
+                static const char *const what[][2] = {
+                        { "status", "error: no status viewer has been implemented for %s" },
+                        { "history", "error: no history viewer has been implemented for %s" },
+                        { "undo", "error: no rollbacker has been implemented for %s" },
+                        { "pause", "error: pausing is not supported for %s" },
+                        { "resume", "error: resuming is not supported for %s" },
+                        { "restart", "error: restarting is not supported for %s" },
+                };
+                for (size_t k = 0; k < K8C_ARRAY_SIZE(what); k++)
+                        if (strcmp(what[k][0], sub) == 0)
+                                return k8c_make_error(err, K8C_EBADREQUEST, what[k][1], kg);
+        }
+        if (strcmp(sub, "status") == 0)
+                return rollout_status(cli, t->res, t->name, err);
+        if (strcmp(sub, "history") == 0)
+                return rollout_history(cli, t->res, d, err);
+        if (strcmp(sub, "undo") == 0)
+                return rollout_undo(cli, t->res, d, err);
+        return rollout_patch(cli, sub, t->res, d, err);
+}
+
 int k8c_cli_rollout(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
         static const char *const subs[] = { "status", "history", "undo", "pause", "resume", "restart" };
@@ -543,42 +571,5 @@ int k8c_cli_rollout(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *er
         }
         if (nargs == 1)
                 return k8c_make_error(err, K8C_EUSAGE, "error: required resource not specified");
-        struct k8c_cli_target *t = NULL;
-        size_t n = 0;
-        int r = k8c_cli_named_targets(cli, args + 1, nargs - 1, &t, &n, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n && r == 0; i++) {
-                cleanup_free char *path = k8c_cli_path(t[i].res, cli->ns, t[i].name, NULL);
-                json_auto_t *d = NULL;
-                r = k8c_cli_request(cli, "GET", path, NULL, NULL, &d, err);
-                if (r < 0)
-                        break;
-                const char *kind = json_string_value(json_object_get(t[i].res, "kind"));
-                if (strcmp(kind, "Deployment") != 0) {
-                        cleanup_free char *kg = kind_group(t[i].res);
-                        static const char *const what[][2] = {
-                                { "status", "error: no status viewer has been implemented for %s" },
-                                { "history", "error: no history viewer has been implemented for %s" },
-                                { "undo", "error: no rollbacker has been implemented for %s" },
-                                { "pause", "error: pausing is not supported for %s" },
-                                { "resume", "error: resuming is not supported for %s" },
-                                { "restart", "error: restarting is not supported for %s" },
-                        };
-                        for (size_t k = 0; k < K8C_ARRAY_SIZE(what); k++)
-                                if (strcmp(what[k][0], sub) == 0)
-                                        r = k8c_make_error(err, K8C_EBADREQUEST, what[k][1], kg);
-                        break;
-                }
-                if (strcmp(sub, "status") == 0)
-                        r = rollout_status(cli, t[i].res, t[i].name, err);
-                else if (strcmp(sub, "history") == 0)
-                        r = rollout_history(cli, t[i].res, d, err);
-                else if (strcmp(sub, "undo") == 0)
-                        r = rollout_undo(cli, t[i].res, d, err);
-                else
-                        r = rollout_patch(cli, sub, t[i].res, d, err);
-        }
-        k8c_cli_targets_free(t, n);
-        return r;
+        return k8c_cli_each_named_object(cli, args + 1, nargs - 1, rollout_one, (void *)sub, err);
 }
