@@ -199,8 +199,9 @@ int k8c_cli_read_manifests(struct k8c_cli *cli, json_t **ret_objects, k8c_error_
 /* The rest of f, NUL-terminated (caller frees *ret); -1 on a read error. */
 int k8c_cli_read_all(FILE *f, char **ret, size_t *ret_len);
 
-/* The client-side apply patch: a JSON merge patch turning `current` into one that holds
- * `modified`, deleting the fields `original` (last applied) had and `modified` dropped. */
+/* The client-side apply patch (smpatch.c): kubectl's three-way strategic merge patch turning
+ * `current` into one that holds `modified`, deleting the fields and keyed list elements
+ * `original` (last applied, may be NULL) had and `modified` dropped. */
 json_t *k8c_cli_apply_patch(const json_t *original, const json_t *modified, const json_t *current);
 
 #endif

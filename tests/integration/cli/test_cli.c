@@ -881,6 +881,67 @@ static void test_generators_like_kubectl(void **state)
         rmdir(dir);
 }
 
+static void write_file(const char *path, const char *text)
+{
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs(text, fp);
+        fclose(fp);
+}
+
+/* Client-side apply merges lists by their keys (three-way, from the last-applied annotation):
+ * what the manifest dropped goes, what another writer added stays, as with kubectl. */
+static void test_apply_strategic_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        char dir[] = "/tmp/k8c-cli-smp-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        cleanup_free char *file = k8c_xasprintf("%s/app.yaml", dir);
+        cleanup_free char *apply = k8c_xasprintf("apply -f %s", file);
+        write_file(
+                file,
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  labels:\n    a: \"1\"\n"
+                "    b: \"2\"\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: app\n"
+                "  template:\n    metadata:\n      labels:\n        app: app\n    spec:\n      containers:\n"
+                "      - name: main\n        image: busybox:1.36\n        command: [sleep, \"3600\"]\n"
+                "        ports:\n        - containerPort: 80\n        - containerPort: 81\n"
+                "        env:\n        - name: A\n          value: a\n        - name: B\n          value: b\n"
+                "      - name: helper\n        image: busybox:1.36\n"
+                "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  selector:\n"
+                "    app: app\n  ports:\n  - name: http\n    port: 80\n  - name: extra\n    port: 81\n");
+        same_output(f, 0, apply);
+        /* Another writer adds a sidecar, an env var and a label. */
+        same_output(
+                f, 0,
+                "patch deploy app -p '{\"metadata\":{\"labels\":{\"other\":\"x\"}},\"spec\":{\"template\":"
+                "{\"spec\":{\"containers\":[{\"name\":\"main\",\"env\":[{\"name\":\"OTHER\",\"value\":\"o\"}]"
+                "},"
+                "{\"name\":\"sidecar\",\"image\":\"busybox:1.36\"}]}}}}'");
+        write_file(
+                file,
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  labels:\n    a: \"1\"\n"
+                "spec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: app\n"
+                "  template:\n    metadata:\n      labels:\n        app: app\n    spec:\n      containers:\n"
+                "      - name: main\n        image: busybox:1.37\n"
+                "        ports:\n        - containerPort: 80\n        - containerPort: 82\n"
+                "        env:\n        - name: A\n          value: changed\n        - name: C\n"
+                "          value: c\n"
+                "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  selector:\n"
+                "    app: app\n  ports:\n  - name: http\n    port: 80\n    targetPort: 8080\n");
+        same_output(f, 0, apply);
+        same_stored(f, "/apis/apps/v1/namespaces/default/deployments/app");
+        same_stored(f, "/api/v1/namespaces/default/services/app");
+        cleanup_free char *names = NULL;
+        assert_int_equal(k8cctl(&f->b, &names,
+                                "get deploy app -o 'jsonpath={.spec.template.spec.containers[*].name} "
+                                "{.spec.template.spec.containers[0].env[*].name} {.metadata.labels}'"),
+                         0);
+        assert_string_equal(names, "main sidecar A OTHER C {\"a\":\"1\",\"other\":\"x\"}");
+        same_output(f, 0, apply);
+        unlink(file);
+        rmdir(dir);
+}
+
 static void test_wait_like_kubectl(void **state)
 {
         struct fixture *f = *state;
@@ -1023,6 +1084,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rollout_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollout_status_watches, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_generators_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apply_strategic_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_side_apply, setup, teardown),
