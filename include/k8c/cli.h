@@ -31,6 +31,16 @@ struct k8c_cli {
         char **filenames, **label_columns;
         int64_t chunk_size, timeout_ms;
         int replicas, current_replicas, grace_period;
+        int64_t revision, to_revision; /* rollout history --revision, rollout undo --to-revision */
+        bool watch_set;
+        /* generators: create deployment|..., run, expose, autoscale */
+        char **images, **env, **from_literal, **from_file, **tcp;
+        char *port, *target_port, *name, *protocol, *labels, *restart, *image_pull_policy, *cluster_ip,
+                *dry_run;
+        int min_replicas, max_replicas, cpu_percent;
+        bool command, patch_type_set;
+        char **dash_args; /* the arguments after "--" (borrowed) */
+        int ndash_args;
         bool watch, watch_only, show_labels, recursive, all, force, wait, overwrite, ignore_not_found,
                 no_headers, show_kind, minify, server_side;
         bool replicas_set, current_replicas_set, grace_period_set, wait_set, timeout_set;
@@ -94,6 +104,16 @@ struct k8c_cli_target {
 int k8c_cli_parse_targets(const json_t *resources, char **args, int nargs, struct k8c_cli_target **ret,
                           size_t *ret_n, k8c_error_t *err);
 void k8c_cli_targets_free(struct k8c_cli_target *t, size_t n);
+/* Discovery, then k8c_cli_parse_targets for a verb that acts on named objects only (patch,
+ * scale, rollout, expose...): a target without a name is kubectl's usage error. */
+int k8c_cli_named_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret,
+                          size_t *ret_n, k8c_error_t *err);
+/* k8c_cli_named_targets, then for each: GET the object and call fn with it (stops at the first
+ * error). */
+typedef int (*k8c_cli_object_fn)(struct k8c_cli *cli, const struct k8c_cli_target *t, const json_t *obj,
+                                 void *opaque, k8c_error_t *err);
+int k8c_cli_each_named_object(struct k8c_cli *cli, char **args, int nargs, k8c_cli_object_fn fn, void *opaque,
+                              k8c_error_t *err);
 
 /* ---- printers (printers.c, jsonpath.c) ---- */
 struct k8c_cli_table_opts {
@@ -141,6 +161,28 @@ int k8c_cli_annotate(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *e
 int k8c_cli_scale(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_patch(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+/* describe's "Pod Template:" section of a PodTemplateSpec (tab-separated, not aligned). */
+void k8c_cli_describe_pod_template(FILE *w, const json_t *tmpl);
+/* A label selector as metav1.FormatLabelSelector writes it ("app=web,tier in (a,b),!x"); ""
+ * when it selects everything. Caller frees. */
+char *k8c_cli_format_selector(const json_t *match_labels, const json_t *match_expressions);
+int k8c_cli_rollout(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_run_pod(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_expose(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_autoscale(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+/* `create deployment|namespace|configmap|secret generic|service clusterip NAME` (args[0] is the
+ * generator). */
+int k8c_cli_create_generated(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+/* Creates a generated object (POST with fieldManager), or only prints it with --dry-run=client;
+ * then prints it per -o, else "<type>/<name> <done>". */
+int k8c_cli_submit(struct k8c_cli *cli, json_t *obj, const char *field_manager, const char *done,
+                   k8c_error_t *err);
+/* {"name": NAME, "creationTimestamp": null}, as kubectl's typed ObjectMeta serialises. */
+json_t *k8c_cli_generated_meta(const char *name);
+/* "80" → 80, "http" → "http" (a port or target port). */
+json_t *k8c_cli_int_or_string(const char *s);
+/* "a=b,c=d" → {"a":"b","c":"d"}. */
+int k8c_cli_parse_label_list(const char *text, json_t **ret, k8c_error_t *err);
 /* Aligns tab-separated text as Go's text/tabwriter (min width 0, the given padding): a column
  * block spans consecutive lines having a tab-terminated cell in that column. */
 void k8c_cli_tabwrite(FILE *out, const char *text, size_t padding);
@@ -154,9 +196,12 @@ int k8c_cli_cluster_info(struct k8c_cli *cli, char **args, int nargs, k8c_error_
  * {"source": FILE, "object": OBJ} (List documents expanded). YAML errors name the file:
  * "error: FILE:LINE:COLUMN: problem". */
 int k8c_cli_read_manifests(struct k8c_cli *cli, json_t **ret_objects, k8c_error_t *err);
+/* The rest of f, NUL-terminated (caller frees *ret); -1 on a read error. */
+int k8c_cli_read_all(FILE *f, char **ret, size_t *ret_len);
 
-/* The client-side apply patch: a JSON merge patch turning `current` into one that holds
- * `modified`, deleting the fields `original` (last applied) had and `modified` dropped. */
+/* The client-side apply patch (smpatch.c): kubectl's three-way strategic merge patch turning
+ * `current` into one that holds `modified`, deleting the fields and keyed list elements
+ * `original` (last applied, may be NULL) had and `modified` dropped. */
 json_t *k8c_cli_apply_patch(const json_t *original, const json_t *modified, const json_t *current);
 
 #endif

@@ -56,6 +56,19 @@ void k8c_response_free(struct k8c_response *r);
 int k8c_client_do(struct k8c_client *c, const char *method, const char *path, const json_t *body,
                   const char *content_type, struct k8c_response *ret, k8c_error_t *err);
 
+/* What a caller may choose about one request beyond method, path and JSON body. */
+struct k8c_request_opts {
+        const char *accept;       /* NULL = application/json (e.g. the Table Accept of kubectl) */
+        const char *content_type; /* NULL = application/json */
+        const char *raw_body;     /* sent as-is instead of the JSON body (raw_body_len bytes) */
+        size_t raw_body_len;
+        long timeout_ms; /* 0 = the client's timeout */
+};
+
+/* k8c_client_do with options (opts may be NULL). */
+int k8c_client_do_opts(struct k8c_client *c, const char *method, const char *path, const json_t *body,
+                       const struct k8c_request_opts *opts, struct k8c_response *ret, k8c_error_t *err);
+
 /* Shorthands returning the parsed body (caller decrefs). */
 int k8c_client_get(struct k8c_client *c, const char *path, json_t **ret, k8c_error_t *err);
 int k8c_client_post(struct k8c_client *c, const char *path, const json_t *body, json_t **ret,
@@ -95,6 +108,13 @@ void k8c_watch_decoder_free(struct k8c_watch_decoder *d);
  * the Status reason, e.g. K8C_EEXPIRED / K8C_EGONE for 410). Uses its own connection. */
 int k8c_client_watch(struct k8c_client *c, const char *path, k8c_watch_fn fn, void *opaque,
                      const volatile bool *stop, k8c_error_t *err);
+
+/* k8c_client_watch with options (opts may be NULL; accept is used, the rest ignored). When
+ * ret_reply is non-NULL it receives the answer's HTTP code (0: no answer, the server was not
+ * reached) and, for a non-200 answer, its body (raw, and parsed when JSON). */
+int k8c_client_watch_opts(struct k8c_client *c, const char *path, const struct k8c_request_opts *opts,
+                          k8c_watch_fn fn, void *opaque, const volatile bool *stop,
+                          struct k8c_response *ret_reply, k8c_error_t *err);
 
 /* URL-encodes a query value (form encoding as kubectl does). Caller frees. */
 char *k8c_url_escape(const char *s);

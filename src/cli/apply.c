@@ -21,7 +21,7 @@
 
 #define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 
-static int read_all(FILE *f, char **ret, size_t *ret_len)
+int k8c_cli_read_all(FILE *f, char **ret, size_t *ret_len)
 {
         size_t cap = 8192, n = 0;
         char *buf = k8c_xmalloc(cap);
@@ -86,7 +86,7 @@ static int read_one(struct k8c_cli *cli, const char *path, json_t *out, k8c_erro
         }
         cleanup_free char *buf = NULL;
         size_t len = 0;
-        if (read_all(f != NULL ? f : stdin, &buf, &len) < 0)
+        if (k8c_cli_read_all(f != NULL ? f : stdin, &buf, &len) < 0)
                 return k8c_make_error(err, K8C_EBADREQUEST, "error: reading %s: %s", shown, strerror(errno));
         json_auto_t *docs = NULL;
         cleanup_error k8c_error_t yerr = NULL;
@@ -283,8 +283,7 @@ static int create_one(struct k8c_cli *cli, json_t *obj, const json_t *res, const
 int k8c_cli_create(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
         if (nargs > 0)
-                return k8c_make_error(err, K8C_EUSAGE, "error: unknown command \"%s\" for \"k8cctl create\"",
-                                      args[0]);
+                return k8c_cli_create_generated(cli, args, nargs, err);
         return for_each_manifest(cli, "creating", create_one, err);
 }
 
@@ -320,59 +319,6 @@ int k8c_cli_replace(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *er
 }
 
 /* ---- apply ---- */
-
-/* true when every field of want is present and equal in have (server defaults ignored). */
-static bool subset(const json_t *want, const json_t *have)
-{
-        if (json_is_object(want)) {
-                if (!json_is_object(have))
-                        return false;
-                const char *k;
-                json_t *v;
-                json_object_foreach((json_t *)want, k,
-                                    v) if (!subset(v, json_object_get(have, k))) return false;
-                return true;
-        }
-        if (json_is_array(want)) {
-                if (!json_is_array(have) || json_array_size(want) != json_array_size(have))
-                        return false;
-                for (size_t i = 0; i < json_array_size(want); i++)
-                        if (!subset(json_array_get(want, i), json_array_get(have, i)))
-                                return false;
-                return true;
-        }
-        if (json_is_number(want) && json_is_number(have))
-                return json_number_value(want) == json_number_value(have);
-        return json_equal(want, have);
-}
-
-json_t *k8c_cli_apply_patch(const json_t *original, const json_t *modified, const json_t *current)
-{
-        json_t *p = json_object();
-        const char *k;
-        json_t *m;
-        json_object_foreach((json_t *)modified, k, m)
-        {
-                json_t *c = json_object_get(current, k);
-                json_t *o = json_object_get(original, k);
-                if (json_is_object(m) && json_is_object(c)) {
-                        json_t *sub = k8c_cli_apply_patch(json_is_object(o) ? o : NULL, m, c);
-                        if (json_object_size(sub) > 0)
-                                json_object_set_new(p, k, sub);
-                        else
-                                json_decref(sub);
-                } else if (!subset(m, c)) {
-                        json_object_set(p, k, m);
-                }
-        }
-        /* Fields the last apply set and this one dropped are deleted. */
-        json_object_foreach((json_t *)original, k, m)
-        {
-                if (json_object_get(modified, k) == NULL && json_object_get(current, k) != NULL)
-                        json_object_set_new(p, k, json_null());
-        }
-        return p;
-}
 
 /* The object as applied, with its own serialisation as the last-applied annotation (kubectl:
  * annotations without the old annotation, namespace filled in, sorted keys, trailing newline). */
@@ -458,7 +404,7 @@ static int apply_one(struct k8c_cli *cli, json_t *obj, const json_t *res, const 
         cleanup_free char *ppath =
                 k8c_xasprintf("%s?fieldManager=kubectl-client-side-apply&fieldValidation=Strict", path);
         json_auto_t *out = NULL;
-        r = k8c_cli_request(cli, "PATCH", ppath, patch, "application/merge-patch+json", &out, err);
+        r = k8c_cli_request(cli, "PATCH", ppath, patch, "application/strategic-merge-patch+json", &out, err);
         if (r < 0) {
                 wrap_op(err, "patching", source);
                 return r;

@@ -31,6 +31,12 @@ static const struct verb verbs[] = {
         { "label", k8c_cli_label, true, "Update the labels on a resource" },
         { "annotate", k8c_cli_annotate, true, "Update the annotations on a resource" },
         { "scale", k8c_cli_scale, true, "Set a new size for a deployment or replica set" },
+        { "rollout", k8c_cli_rollout, true, "Manage the rollout of a resource" },
+        { "run", k8c_cli_run_pod, true, "Run a particular image on the cluster" },
+        { "expose", k8c_cli_expose, true,
+          "Take a replication controller, service, deployment or pod and expose it as a new Kubernetes "
+          "service" },
+        { "autoscale", k8c_cli_autoscale, true, "Auto-scale a deployment or replica set" },
         { "patch", k8c_cli_patch, true, "Update fields of a resource" },
         { "describe", k8c_cli_describe, true, "Show details of a specific resource or group of resources" },
         { "wait", k8c_cli_wait, true, "Wait for a specific condition on one or many resources" },
@@ -107,6 +113,11 @@ static void cli_free(struct k8c_cli *cli)
         json_decref(cli->resources);
         k8c_strv_free(cli->filenames);
         k8c_strv_free(cli->label_columns);
+        k8c_strv_free(cli->images);
+        k8c_strv_free(cli->env);
+        k8c_strv_free(cli->from_literal);
+        k8c_strv_free(cli->from_file);
+        k8c_strv_free(cli->tcp);
 }
 
 int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
@@ -120,6 +131,9 @@ int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
                 .patch_type = "strategic",
                 .wait = true,
                 .chunk_size = 500,
+                .min_replicas = -1,
+                .max_replicas = -1,
+                .cpu_percent = -1,
         };
         const struct k8c_flag flags[] = {
                 { "kubeconfig", 0, K8C_FLAG_STRING, &cli.kubeconfig, "path to the kubeconfig file", NULL },
@@ -135,7 +149,7 @@ int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
                 { "field-selector", 0, K8C_FLAG_STRING, &cli.field_selector, "field selector", NULL },
                 { "sort-by", 0, K8C_FLAG_STRING, &cli.sort_by, "JSONPath of the sort field", NULL },
                 { "chunk-size", 0, K8C_FLAG_INT64, &cli.chunk_size, "list in chunks of this size", NULL },
-                { "watch", 'w', K8C_FLAG_BOOL, &cli.watch, "watch after listing", NULL },
+                { "watch", 'w', K8C_FLAG_BOOL, &cli.watch, "watch after listing", &cli.watch_set },
                 { "watch-only", 0, K8C_FLAG_BOOL, &cli.watch_only, "watch without listing", NULL },
                 { "show-labels", 0, K8C_FLAG_BOOL, &cli.show_labels, "show labels as the last column", NULL },
                 { "label-columns", 'L', K8C_FLAG_STRING_ARRAY, &cli.label_columns, "label columns", NULL },
@@ -154,11 +168,33 @@ int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
                 { "replicas", 0, K8C_FLAG_INT, &cli.replicas, "new size", &cli.replicas_set },
                 { "current-replicas", 0, K8C_FLAG_INT, &cli.current_replicas, "precondition",
                   &cli.current_replicas_set },
-                { "type", 0, K8C_FLAG_STRING, &cli.patch_type, "strategic|merge|json", NULL },
+                { "type", 0, K8C_FLAG_STRING, &cli.patch_type, "patch type; service or secret type",
+                  &cli.patch_type_set },
                 { "patch", 'p', K8C_FLAG_STRING, &cli.patch, "the patch", NULL },
                 { "for", 0, K8C_FLAG_STRING, &cli.for_, "condition to wait for", NULL },
                 { "timeout", 0, K8C_FLAG_DURATION, &cli.timeout_ms, "how long to wait", &cli.timeout_set },
                 { "server-side", 0, K8C_FLAG_BOOL, &cli.server_side, "server-side apply", NULL },
+                { "revision", 0, K8C_FLAG_INT64, &cli.revision, "rollout history: one revision", NULL },
+                { "to-revision", 0, K8C_FLAG_INT64, &cli.to_revision, "rollout undo: the revision", NULL },
+                { "image", 0, K8C_FLAG_STRING_ARRAY, &cli.images, "container image", NULL },
+                { "port", 0, K8C_FLAG_STRING, &cli.port, "port (run, expose, create deployment)", NULL },
+                { "target-port", 0, K8C_FLAG_STRING, &cli.target_port, "expose: the pods' port", NULL },
+                { "name", 0, K8C_FLAG_STRING, &cli.name, "name of the generated object", NULL },
+                { "protocol", 0, K8C_FLAG_STRING, &cli.protocol, "expose: TCP|UDP|SCTP", NULL },
+                { "labels", 0, K8C_FLAG_STRING, &cli.labels, "labels of the generated object", NULL },
+                { "env", 0, K8C_FLAG_STRING_ARRAY, &cli.env, "run: NAME=VALUE", NULL },
+                { "restart", 0, K8C_FLAG_STRING, &cli.restart, "run: Always|OnFailure|Never", NULL },
+                { "command", 0, K8C_FLAG_BOOL, &cli.command, "run: the arguments are the command", NULL },
+                { "image-pull-policy", 0, K8C_FLAG_STRING, &cli.image_pull_policy, "run: pull policy", NULL },
+                { "min", 0, K8C_FLAG_INT, &cli.min_replicas, "autoscale: lower limit", NULL },
+                { "max", 0, K8C_FLAG_INT, &cli.max_replicas, "autoscale: upper limit", NULL },
+                { "cpu-percent", 0, K8C_FLAG_INT, &cli.cpu_percent, "autoscale: target CPU utilization",
+                  NULL },
+                { "from-literal", 0, K8C_FLAG_STRING_ARRAY, &cli.from_literal, "KEY=VALUE", NULL },
+                { "from-file", 0, K8C_FLAG_STRING_ARRAY, &cli.from_file, "[KEY=]PATH", NULL },
+                { "tcp", 0, K8C_FLAG_STRING_ARRAY, &cli.tcp, "create service: PORT[:TARGET]", NULL },
+                { "clusterip", 0, K8C_FLAG_STRING, &cli.cluster_ip, "create service: the ClusterIP", NULL },
+                { "dry-run", 0, K8C_FLAG_STRING, &cli.dry_run, "none|client|server", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
         struct k8c_flags_result res = { 0 };
@@ -192,6 +228,8 @@ int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
                 code = 1;
         } else {
                 resolve_namespace(&cli);
+                cli.dash_args = res.dash_args;
+                cli.ndash_args = res.ndash_args;
                 r = v->run(&cli, res.args + 1, res.nargs - 1, &err);
                 if (r < 0) {
                         /* An empty message means the lines were printed as they happened. */

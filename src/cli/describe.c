@@ -1,6 +1,6 @@
 /*
  * describe.c - `k8cctl describe`: kubectl-like sections for pods, services,
- * replicasets, namespaces and configmaps (a generic Name/Labels/Annotations
+ * replicasets, deployments, namespaces and nodes (a generic Name/Labels/Annotations
  * view for other kinds), then the object's Events. Lines are written with
  * tabs and aligned by a Go-tabwriter emulation (padding 2), as kubectl does.
  *
@@ -14,6 +14,7 @@
 #include "k8c/cli.h"
 #include "k8c/json.h"
 #include "k8c/names.h"
+#include "k8c/quantity.h"
 
 struct line {
         char **cells; /* segments between tabs; the last is not padded */
@@ -124,28 +125,85 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* "Labels:\tk=v\n\tk2=v2\n" (sorted), "<none>" when empty; annotations skip kubectl's own. */
-static void map_lines(FILE *w, const char *title, const json_t *m, const char *sep, const char *indent)
+/* The keys of a JSON object, sorted (the array is the caller's; the strings are borrowed). */
+static const char **sorted_keys(const json_t *m, bool skip_last_applied, size_t *ret_n)
 {
-        size_t n = json_object_size(m);
-        cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
+        const char **keys = k8c_xcalloc(json_object_size(m) + 1, sizeof(char *));
         size_t k = 0;
         const char *key;
         json_t *v;
         json_object_foreach((json_t *)m, key, v)
         {
-                if (strcmp(key, "kubectl.kubernetes.io/last-applied-configuration") == 0)
+                if (skip_last_applied && strcmp(key, "kubectl.kubernetes.io/last-applied-configuration") == 0)
                         continue;
                 keys[k++] = key;
         }
         qsort(keys, k, sizeof(char *), cmp_str);
-        if (k == 0) {
-                fprintf(w, "%s%s:\t<none>\n", indent, title);
-                return;
-        }
+        *ret_n = k;
+        return keys;
+}
+
+/* A string map as kubectl's printLabelsMultilineWithIndent / printAnnotationsMultiline write it:
+ * "INDENTTitle:\tk=v\n" then "\tk2=v2\n" for each further key (sorted), "<none>" when
+ * empty. Annotations (sep ": ") leave out kubectl's own last-applied configuration. */
+static void map_block(FILE *w, const char *indent, const char *title, const json_t *m, const char *sep)
+{
+        size_t k = 0;
+        bool annotations = strcmp(sep, ": ") == 0;
+        cleanup_free const char **keys = sorted_keys(m, annotations, &k);
+        fprintf(w, "%s%s:\t", indent, title);
+        if (k == 0)
+                fprintf(w, "<none>\n");
         for (size_t i = 0; i < k; i++)
-                fprintf(w, "%s%s\t%s%s%s\n", i == 0 ? indent : "", i == 0 ? title : "", keys[i], sep,
+                fprintf(w, "%s%s%s%s\n", i == 0 ? "" : "\t", keys[i], sep,
                         json_string_value(json_object_get(m, keys[i])) ?: "");
+}
+
+char *k8c_cli_format_selector(const json_t *match_labels, const json_t *match_expressions)
+{
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        size_t k = 0;
+        cleanup_free const char **keys = sorted_keys(match_labels, false, &k);
+        for (size_t i = 0; i < k; i++)
+                fprintf(f, "%s%s=%s", i > 0 ? "," : "", keys[i],
+                        json_string_value(json_object_get(match_labels, keys[i])) ?: "");
+        size_t i;
+        json_t *e;
+        json_array_foreach(match_expressions, i, e)
+        {
+                const char *op = k8c_json_get_string(e, "operator");
+                const char *key = k8c_json_get_string(e, "key");
+                if (op == NULL || key == NULL)
+                        continue;
+                if (ftell(f) > 0)
+                        fputc(',', f);
+                if (strcmp(op, "Exists") == 0) {
+                        fputs(key, f);
+                } else if (strcmp(op, "DoesNotExist") == 0) {
+                        fprintf(f, "!%s", key);
+                } else {
+                        fprintf(f, "%s %s (", key, strcmp(op, "In") == 0 ? "in" : "notin");
+                        size_t j;
+                        json_t *v;
+                        json_array_foreach(json_object_get(e, "values"), j, v)
+                                fprintf(f, "%s%s", j > 0 ? "," : "", json_string_value(v) ?: "");
+                        fputc(')', f);
+                }
+        }
+        fclose(f);
+        return text;
+}
+
+/* k8c_cli_format_selector, "<none>" when it selects nothing. Caller frees. */
+static char *selector_string(const json_t *match_labels, const json_t *match_expressions)
+{
+        char *s = k8c_cli_format_selector(match_labels, match_expressions);
+        if (s[0] != '\0')
+                return s;
+        free(s);
+        return k8c_xstrdup("<none>");
 }
 
 static const char *str(const json_t *o, const char *path, const char *def)
@@ -161,27 +219,18 @@ static void describe_meta(FILE *w, const json_t *obj, bool with_ns)
                 fprintf(w, "Namespace:\t%s\n", str(obj, "metadata.namespace", ""));
 }
 
-static void labels_annotations(FILE *w, const json_t *obj, const char *indent)
+static void labels_annotations(FILE *w, const json_t *obj)
 {
-        const json_t *labels = k8c_json_get(obj, "metadata.labels");
-        if (indent[0] == '\0') {
-                /* Continuation lines start with a tab, so their values align with the first. */
-                size_t n = json_object_size(labels);
-                if (n == 0) {
-                        fprintf(w, "Labels:\t<none>\n");
-                } else {
-                        cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
-                        size_t k = 0;
-                        const char *key;
-                        json_t *v;
-                        json_object_foreach((json_t *)labels, key, v) keys[k++] = key;
-                        qsort(keys, k, sizeof(char *), cmp_str);
-                        for (size_t i = 0; i < k; i++)
-                                fprintf(w, "%s\t%s=%s\n", i == 0 ? "Labels:" : "", keys[i],
-                                        json_string_value(json_object_get(labels, keys[i])) ?: "");
-                }
-                map_lines(w, "Annotations", k8c_json_get(obj, "metadata.annotations"), ": ", "");
-        }
+        map_block(w, "", "Labels", k8c_json_get(obj, "metadata.labels"), "=");
+        map_block(w, "", "Annotations", k8c_json_get(obj, "metadata.annotations"), ": ");
+}
+
+/* "Selector:\tapp=web" of a workload's spec.selector. */
+static void selector_line(FILE *w, const json_t *obj)
+{
+        cleanup_free char *sel = selector_string(k8c_json_get(obj, "spec.selector.matchLabels"),
+                                                 k8c_json_get(obj, "spec.selector.matchExpressions"));
+        fprintf(w, "Selector:\t%s\n", sel);
 }
 
 static void container_lines(FILE *w, const json_t *c, const char *ind)
@@ -229,13 +278,8 @@ static void container_lines(FILE *w, const json_t *c, const char *ind)
                 if (json_object_size(m) == 0)
                         continue;
                 fprintf(w, "%s%s:\n", ind, rtitles[r]);
-                size_t n = json_object_size(m);
-                cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
                 size_t k = 0;
-                const char *key;
-                json_t *v;
-                json_object_foreach((json_t *)m, key, v) keys[k++] = key;
-                qsort(keys, k, sizeof(char *), cmp_str);
+                cleanup_free const char **keys = sorted_keys(m, false, &k);
                 for (size_t i = 0; i < k; i++)
                         fprintf(w, "%s  %s:\t%s\n", ind, keys[i],
                                 json_string_value(json_object_get(m, keys[i])) ?: "");
@@ -348,7 +392,7 @@ static void describe_pod(FILE *w, const json_t *p)
         else
                 fprintf(w, "Node:\t<none>\n");
         const char *start = k8c_json_get_string(p, "status.startTime");
-        labels_annotations(w, p, "");
+        labels_annotations(w, p);
         if (start != NULL)
                 fprintf(w, "Start Time:\t%s\n", start);
         fprintf(w, "Status:\t%s\n", str(p, "status.phase", ""));
@@ -362,9 +406,18 @@ static void describe_pod(FILE *w, const json_t *p)
                 json_t *ip;
                 json_array_foreach(ips, i, ip) fprintf(w, "  IP:\t%s\n", str(ip, "ip", ""));
         }
-        fprintf(w, "Containers:\n");
         size_t i;
         json_t *c;
+        const json_t *inits = k8c_json_get(p, "spec.initContainers");
+        if (json_array_size(inits) > 0) {
+                fprintf(w, "Init Containers:\n");
+                json_array_foreach(inits, i, c)
+                {
+                        fprintf(w, "  %s:\n", str(c, "name", ""));
+                        container_lines(w, c, "    ");
+                }
+        }
+        fprintf(w, "Containers:\n");
         json_array_foreach(k8c_json_get(p, "spec.containers"), i, c)
         {
                 fprintf(w, "  %s:\n", str(c, "name", ""));
@@ -386,56 +439,35 @@ static void describe_pod(FILE *w, const json_t *p)
         const char *qos = k8c_json_get_string(p, "status.qosClass");
         if (qos != NULL)
                 fprintf(w, "QoS Class:\t%s\n", qos);
-        const json_t *ns = k8c_json_get(p, "spec.nodeSelector");
-        if (json_object_size(ns) == 0)
-                fprintf(w, "Node-Selectors:\t<none>\n");
-        else
-                map_lines(w, "Node-Selectors", ns, "=", "");
+        map_block(w, "", "Node-Selectors", k8c_json_get(p, "spec.nodeSelector"), "=");
         tolerations(w, k8c_json_get(p, "spec.tolerations"), "");
+}
+
+/* "Title:\ta,b" for a non-empty array of strings. */
+static void list_line(FILE *w, const char *title, const json_t *a)
+{
+        if (json_array_size(a) == 0)
+                return;
+        fprintf(w, "%s:\t", title);
+        size_t i;
+        json_t *x;
+        json_array_foreach(a, i, x) fprintf(w, "%s%s", i > 0 ? "," : "", json_string_value(x) ?: "");
+        fputc('\n', w);
 }
 
 static void describe_service(FILE *w, const json_t *s, const json_t *endpoints)
 {
         describe_meta(w, s, true);
-        labels_annotations(w, s, "");
-        const json_t *sel = k8c_json_get(s, "spec.selector");
-        if (json_object_size(sel) == 0) {
-                fprintf(w, "Selector:\t<none>\n");
-        } else {
-                size_t n = json_object_size(sel);
-                cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
-                size_t k = 0;
-                const char *key;
-                json_t *v;
-                json_object_foreach((json_t *)sel, key, v) keys[k++] = key;
-                qsort(keys, k, sizeof(char *), cmp_str);
-                fprintf(w, "Selector:\t");
-                for (size_t i = 0; i < k; i++)
-                        fprintf(w, "%s%s=%s", i > 0 ? "," : "", keys[i],
-                                json_string_value(json_object_get(sel, keys[i])));
-                fputc('\n', w);
-        }
+        labels_annotations(w, s);
+        cleanup_free char *sel = selector_string(k8c_json_get(s, "spec.selector"), NULL);
+        fprintf(w, "Selector:\t%s\n", sel);
         fprintf(w, "Type:\t%s\n", str(s, "spec.type", "ClusterIP"));
         const char *ifp = k8c_json_get_string(s, "spec.ipFamilyPolicy");
         if (ifp != NULL)
                 fprintf(w, "IP Family Policy:\t%s\n", ifp);
-        const json_t *fam = k8c_json_get(s, "spec.ipFamilies");
-        if (json_array_size(fam) > 0) {
-                fprintf(w, "IP Families:\t");
-                size_t i;
-                json_t *f;
-                json_array_foreach(fam, i, f) fprintf(w, "%s%s", i > 0 ? "," : "", json_string_value(f));
-                fputc('\n', w);
-        }
+        list_line(w, "IP Families", k8c_json_get(s, "spec.ipFamilies"));
         fprintf(w, "IP:\t%s\n", str(s, "spec.clusterIP", ""));
-        const json_t *ips = k8c_json_get(s, "spec.clusterIPs");
-        if (json_array_size(ips) > 0) {
-                fprintf(w, "IPs:\t");
-                size_t i;
-                json_t *f;
-                json_array_foreach(ips, i, f) fprintf(w, "%s%s", i > 0 ? "," : "", json_string_value(f));
-                fputc('\n', w);
-        }
+        list_line(w, "IPs", k8c_json_get(s, "spec.clusterIPs"));
         size_t i;
         json_t *p;
         json_array_foreach(k8c_json_get(s, "spec.ports"), i, p)
@@ -462,37 +494,17 @@ static void describe_service(FILE *w, const json_t *s, const json_t *endpoints)
                 fprintf(w, "Internal Traffic Policy:\t%s\n", itp);
 }
 
-static void pod_template(FILE *w, const json_t *rs);
-
 static void describe_rs(FILE *w, const json_t *rs)
 {
         describe_meta(w, rs, true);
-        cleanup_free char *sel = NULL;
-        const json_t *ml = k8c_json_get(rs, "spec.selector.matchLabels");
-        {
-                size_t n = json_object_size(ml);
-                cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
-                size_t k = 0;
-                const char *key;
-                json_t *v;
-                json_object_foreach((json_t *)ml, key, v) keys[k++] = key;
-                qsort(keys, k, sizeof(char *), cmp_str);
-                sel = k8c_xstrdup("");
-                for (size_t i = 0; i < k; i++) {
-                        char *x = k8c_xasprintf("%s%s%s=%s", sel, i > 0 ? "," : "", keys[i],
-                                                json_string_value(json_object_get(ml, keys[i])));
-                        free(sel);
-                        sel = x;
-                }
-        }
-        fprintf(w, "Selector:\t%s\n", sel);
-        labels_annotations(w, rs, "");
+        selector_line(w, rs);
+        labels_annotations(w, rs);
         fprintf(w, "Replicas:\t%lld current / %lld desired\n",
                 (long long)k8c_json_get_int(rs, "status.replicas", 0),
                 (long long)k8c_json_get_int(rs, "spec.replicas", 1));
         fprintf(w, "Pods Status:\t%lld Running / 0 Waiting / 0 Succeeded / 0 Failed\n",
                 (long long)k8c_json_get_int(rs, "status.readyReplicas", 0));
-        pod_template(w, rs);
+        k8c_cli_describe_pod_template(w, k8c_json_get(rs, "spec.template"));
 }
 
 static void volume_lines(FILE *w, const json_t *vols, const char *ind)
@@ -526,33 +538,22 @@ static void volume_lines(FILE *w, const json_t *vols, const char *ind)
         }
 }
 
-static void pod_template(FILE *w, const json_t *rs)
+void k8c_cli_describe_pod_template(FILE *w, const json_t *tmpl)
 {
         fprintf(w, "Pod Template:\n");
-        const json_t *tl = k8c_json_get(rs, "spec.template.metadata.labels");
-        size_t n = json_object_size(tl);
-        if (n == 0) {
-                fprintf(w, "  Labels:\t<none>\n");
-        } else {
-                cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
-                size_t k = 0;
-                const char *key;
-                json_t *v;
-                json_object_foreach((json_t *)tl, key, v) keys[k++] = key;
-                qsort(keys, k, sizeof(char *), cmp_str);
-                for (size_t i = 0; i < k; i++)
-                        fprintf(w, "%s\t%s=%s\n", i == 0 ? "  Labels:" : "", keys[i],
-                                json_string_value(json_object_get(tl, keys[i])));
-        }
+        map_block(w, "  ", "Labels", k8c_json_get(tmpl, "metadata.labels"), "=");
+        const json_t *ann = k8c_json_get(tmpl, "metadata.annotations");
+        if (json_object_size(ann) > 0)
+                map_block(w, "  ", "Annotations", ann, ": ");
         fprintf(w, "  Containers:\n");
         size_t i;
         json_t *c;
-        json_array_foreach(k8c_json_get(rs, "spec.template.spec.containers"), i, c)
+        json_array_foreach(k8c_json_get(tmpl, "spec.containers"), i, c)
         {
                 fprintf(w, "   %s:\n", str(c, "name", ""));
                 container_lines(w, c, "    ");
         }
-        const json_t *vols = k8c_json_get(rs, "spec.template.spec.volumes");
+        const json_t *vols = k8c_json_get(tmpl, "spec.volumes");
         if (json_array_size(vols) == 0)
                 fprintf(w, "  Volumes:\t<none>\n");
         else {
@@ -560,21 +561,30 @@ static void pod_template(FILE *w, const json_t *rs)
                 volume_lines(w, vols, "   ");
         }
         fprintf(w, "  Node-Selectors:\t<none>\n");
-        tolerations(w, k8c_json_get(rs, "spec.template.spec.tolerations"), "  ");
+        tolerations(w, k8c_json_get(tmpl, "spec.tolerations"), "  ");
 }
 
-/* "Tue, 24 Nov 2026 16:26:03 +0000" (Go's RFC1123Z), as kubectl prints CreationTimestamp. */
+/* "Tue, 24 Nov 2026 16:26:03 +0000" (Go's RFC1123Z) of an RFC3339 time; an absent one is Go's
+ * zero time. Returns buf. */
+static const char *rfc1123(const char *ts, char *buf, size_t n)
+{
+        time_t t;
+        if (ts == NULL || k8c_rfc3339_parse(ts, &t) < 0) {
+                snprintf(buf, n, "Mon, 01 Jan 0001 00:00:00 +0000");
+                return buf;
+        }
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, n, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+        return buf;
+}
+
 static void creation(FILE *w, const json_t *o)
 {
         const char *ts = k8c_json_get_string(o, "metadata.creationTimestamp");
-        time_t t;
-        if (ts == NULL || k8c_rfc3339_parse(ts, &t) < 0)
-                return;
-        struct tm tm;
-        gmtime_r(&t, &tm);
         char buf[64];
-        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-        fprintf(w, "CreationTimestamp:\t%s\n", buf);
+        if (ts != NULL)
+                fprintf(w, "CreationTimestamp:\t%s\n", rfc1123(ts, buf, sizeof(buf)));
 }
 
 static const char *intstr(const json_t *v, char *buf, size_t n)
@@ -589,20 +599,8 @@ static void describe_deploy(FILE *w, const json_t *d)
 {
         describe_meta(w, d, true);
         creation(w, d);
-        labels_annotations(w, d, "");
-        const json_t *ml = k8c_json_get(d, "spec.selector.matchLabels");
-        size_t n = json_object_size(ml);
-        cleanup_free const char **keys = k8c_xcalloc(n + 1, sizeof(char *));
-        size_t k = 0;
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)ml, key, v) keys[k++] = key;
-        qsort(keys, k, sizeof(char *), cmp_str);
-        fprintf(w, "Selector:\t");
-        for (size_t i = 0; i < k; i++)
-                fprintf(w, "%s%s=%s", i > 0 ? "," : "", keys[i],
-                        json_string_value(json_object_get(ml, keys[i])));
-        fputc('\n', w);
+        labels_annotations(w, d);
+        selector_line(w, d);
         fprintf(w,
                 "Replicas:\t%lld desired | %lld updated | %lld total | %lld available | %lld unavailable\n",
                 (long long)k8c_json_get_int(d, "spec.replicas", 1),
@@ -619,25 +617,367 @@ static void describe_deploy(FILE *w, const json_t *d)
                         intstr(k8c_json_get(d, "spec.strategy.rollingUpdate.maxUnavailable"), a, sizeof(a)),
                         intstr(k8c_json_get(d, "spec.strategy.rollingUpdate.maxSurge"), b, sizeof(b)));
         }
-        pod_template(w, d);
+        k8c_cli_describe_pod_template(w, k8c_json_get(d, "spec.template"));
+}
+
+/* ---- nodes ---- */
+
+/* A ResourceList (name → quantity string) as canonical quantities; absent or unparsable is 0. */
+static k8c_quantity_t rl_get(const json_t *rl, const char *name)
+{
+        k8c_quantity_t q = { 0 };
+        json_t *v = json_object_get(rl, name);
+        if (v != NULL && k8c_quantity_from_json(v, &q, NULL) < 0)
+                q = (k8c_quantity_t){ 0 };
+        return q;
+}
+
+static void rl_set(json_t *rl, const char *name, const k8c_quantity_t *q)
+{
+        cleanup_free char *text = k8c_quantity_format(q);
+        json_object_set_new(rl, name, json_string(text));
+}
+
+/* dst[name] += src[name] for every name of src (Quantity.Add). */
+static void rl_add(json_t *dst, const json_t *src)
+{
+        const char *name;
+        json_t *v;
+        json_object_foreach((json_t *)src, name, v)
+        {
+                k8c_quantity_t sum = rl_get(dst, name), add = rl_get(src, name);
+                if (k8c_quantity_add(&sum, &add, NULL) == 0)
+                        rl_set(dst, name, &sum);
+        }
+}
+
+/* dst[name] = max(dst[name], src[name]), a name dst lacks taken as is. */
+static void rl_max(json_t *dst, const json_t *src)
+{
+        const char *name;
+        json_t *v;
+        json_object_foreach((json_t *)src, name, v)
+        {
+                k8c_quantity_t cur = rl_get(dst, name), q = rl_get(src, name);
+                if (json_object_get(dst, name) == NULL || k8c_quantity_cmp(&q, &cur) > 0)
+                        rl_set(dst, name, &q);
+        }
+}
+
+/* A pod's effective requests or limits as kubectl's resource helper computes them: the sum over
+ * containers, at least each init container (plus the restartable ones started before it),
+ * restartable (sidecar) init containers added, then the pod overhead. For limits the overhead is
+ * added only to limits that are set. New object. */
+static json_t *pod_resources(const json_t *pod, const char *which)
+{
+        json_t *total = json_object();
+        size_t i;
+        json_t *c;
+        json_array_foreach(k8c_json_get(pod, "spec.containers"), i, c)
+                rl_add(total, k8c_json_get(json_object_get(c, "resources"), which));
+        json_auto_t *sidecars = json_object();
+        json_auto_t *init = json_object();
+        json_array_foreach(k8c_json_get(pod, "spec.initContainers"), i, c)
+        {
+                const json_t *r = k8c_json_get(json_object_get(c, "resources"), which);
+                const char *rp = k8c_json_get_string(c, "restartPolicy");
+                if (rp != NULL && strcmp(rp, "Always") == 0) {
+                        rl_add(total, r);
+                        rl_add(sidecars, r);
+                        rl_max(init, sidecars);
+                } else {
+                        json_auto_t *tmp = json_object();
+                        rl_add(tmp, r);
+                        rl_add(tmp, sidecars);
+                        rl_max(init, tmp);
+                }
+        }
+        rl_max(total, init);
+        const json_t *overhead = k8c_json_get(pod, "spec.overhead");
+        if (strcmp(which, "requests") == 0) {
+                rl_add(total, overhead);
+        } else {
+                const char *name;
+                json_t *v;
+                json_object_foreach((json_t *)overhead, name, v)
+                {
+                        if (json_object_get(total, name) == NULL)
+                                continue;
+                        json_auto_t *one = json_pack("{sO}", name, v);
+                        rl_add(total, one);
+                }
+        }
+        return total;
+}
+
+/* "350m (10%)": the quantity and its share of the allocatable amount, truncated as Go's
+ * int64(float) does; cpu compares milli-units, everything else whole units. */
+static char *share(const json_t *rl, const char *name, const json_t *allocatable)
+{
+        k8c_quantity_t q = rl_get(rl, name), a = rl_get(allocatable, name);
+        bool milli = strcmp(name, "cpu") == 0;
+        double den = milli ? (double)k8c_quantity_milli(&a) : (double)k8c_quantity_value(&a);
+        double num = milli ? (double)k8c_quantity_milli(&q) : (double)k8c_quantity_value(&q);
+        long long pct = den != 0 ? (long long)(num / den * 100) : 0;
+        cleanup_free char *qs = k8c_quantity_format(&q);
+        return k8c_xasprintf("%s (%lld%%)", qs, pct);
+}
+
+static int cmp_taint(const void *a, const void *b)
+{
+        const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+        cleanup_free char *kx = k8c_xasprintf("%s,%s", str(x, "effect", ""), str(x, "key", ""));
+        cleanup_free char *ky = k8c_xasprintf("%s,%s", str(y, "effect", ""), str(y, "key", ""));
+        return strcmp(kx, ky);
+}
+
+/* Taints sorted by effect then key, as "key=value:Effect". */
+static void taint_lines(FILE *w, const json_t *taints)
+{
+        size_t n = json_array_size(taints);
+        fprintf(w, "Taints:\t");
+        if (n == 0) {
+                fprintf(w, "<none>\n");
+                return;
+        }
+        cleanup_free json_t **sorted = k8c_xcalloc(n, sizeof(json_t *));
+        for (size_t i = 0; i < n; i++)
+                sorted[i] = json_array_get(taints, i);
+        qsort(sorted, n, sizeof(json_t *), cmp_taint);
+        for (size_t i = 0; i < n; i++) {
+                const char *v = str(sorted[i], "value", "");
+                fprintf(w, "%s%s%s%s:%s\n", i == 0 ? "" : "\t", str(sorted[i], "key", ""), v[0] ? "=" : "", v,
+                        str(sorted[i], "effect", ""));
+        }
+}
+
+/* "control-plane,worker" from node-role.kubernetes.io/<role> labels and kubernetes.io/role. */
+static void roles_line(FILE *w, const json_t *labels)
+{
+        size_t n = 0;
+        cleanup_free const char **keys = sorted_keys(labels, false, &n);
+        json_auto_t *roles = json_object();
+        for (size_t i = 0; i < n; i++) {
+                const char *prefix = "node-role.kubernetes.io/";
+                if (strncmp(keys[i], prefix, strlen(prefix)) == 0 && keys[i][strlen(prefix)] != '\0')
+                        json_object_set_new(roles, keys[i] + strlen(prefix), json_true());
+                else if (strcmp(keys[i], "kubernetes.io/role") == 0)
+                        json_object_set_new(roles, json_string_value(json_object_get(labels, keys[i])) ?: "",
+                                            json_true());
+        }
+        size_t k = 0;
+        cleanup_free const char **names = sorted_keys(roles, false, &k);
+        fprintf(w, "Roles:\t");
+        for (size_t i = 0; i < k; i++)
+                fprintf(w, "%s%s", i > 0 ? "," : "", names[i]);
+        fprintf(w, "%s\n", k == 0 ? "<none>" : "");
+}
+
+static void resource_list_section(FILE *w, const char *title, const json_t *rl)
+{
+        size_t n = 0;
+        cleanup_free const char **keys = sorted_keys(rl, false, &n);
+        if (n == 0)
+                return;
+        fprintf(w, "%s:\n", title);
+        for (size_t i = 0; i < n; i++) {
+                k8c_quantity_t q = rl_get(rl, keys[i]);
+                cleanup_free char *qs = k8c_quantity_format(&q);
+                fprintf(w, "  %s:\t%s\n", keys[i], qs);
+        }
+}
+
+/* Non-terminated Pods and Allocated resources, as kubectl's describeNodeResource. */
+static void node_resources(FILE *w, const json_t *node, const json_t *pods)
+{
+        const json_t *allocatable = k8c_json_get(node, "status.allocatable");
+        if (json_object_size(allocatable) == 0)
+                allocatable = k8c_json_get(node, "status.capacity");
+        const json_t *items = json_object_get(pods, "items");
+        fprintf(w, "Non-terminated Pods:\t(%zu in total)\n", json_array_size(items));
+        fprintf(w, "  Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n");
+        fprintf(w, "  ---------\t----\t\t------------\t----------\t---------------\t-------------\t---\n");
+        json_auto_t *reqs = json_object(), *limits = json_object();
+        time_t now = time(NULL);
+        size_t i;
+        json_t *pod;
+        json_array_foreach(items, i, pod)
+        {
+                json_auto_t *pr = pod_resources(pod, "requests");
+                json_auto_t *pl = pod_resources(pod, "limits");
+                rl_add(reqs, pr);
+                rl_add(limits, pl);
+                cleanup_free char *cr = share(pr, "cpu", allocatable), *cl = share(pl, "cpu", allocatable);
+                cleanup_free char *mr = share(pr, "memory", allocatable),
+                                  *ml = share(pl, "memory", allocatable);
+                char age[32] = "<unknown>";
+                time_t t;
+                const char *ts = k8c_json_get_string(pod, "metadata.creationTimestamp");
+                if (ts != NULL && k8c_rfc3339_parse(ts, &t) == 0)
+                        k8c_human_age((long)(now - t), age, sizeof(age));
+                fprintf(w, "  %s\t%s\t\t%s\t%s\t%s\t%s\t%s\n", str(pod, "metadata.namespace", ""),
+                        str(pod, "metadata.name", ""), cr, cl, mr, ml, age);
+        }
+        fprintf(w, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n");
+        fprintf(w, "  Resource\tRequests\tLimits\n  --------\t--------\t------\n");
+        const char *standard[] = { "cpu", "memory", "ephemeral-storage" };
+        for (size_t k = 0; k < K8C_ARRAY_SIZE(standard); k++) {
+                cleanup_free char *r = share(reqs, standard[k], allocatable);
+                cleanup_free char *l = share(limits, standard[k], allocatable);
+                fprintf(w, "  %s\t%s\t%s\n", standard[k], r, l);
+        }
+        size_t n = 0;
+        cleanup_free const char **names = sorted_keys(allocatable, false, &n);
+        for (size_t k = 0; k < n; k++) {
+                if (strncmp(names[k], "hugepages-", 10) != 0)
+                        continue;
+                cleanup_free char *r = share(reqs, names[k], allocatable);
+                cleanup_free char *l = share(limits, names[k], allocatable);
+                fprintf(w, "  %s\t%s\t%s\n", names[k], r, l);
+        }
+        for (size_t k = 0; k < n; k++) {
+                if (strncmp(names[k], "hugepages-", 10) == 0 || strcmp(names[k], "cpu") == 0 ||
+                    strcmp(names[k], "memory") == 0 || strcmp(names[k], "ephemeral-storage") == 0 ||
+                    strcmp(names[k], "pods") == 0)
+                        continue;
+                k8c_quantity_t r = rl_get(reqs, names[k]), l = rl_get(limits, names[k]);
+                cleanup_free char *rs = k8c_quantity_format(&r), *ls = k8c_quantity_format(&l);
+                fprintf(w, "  %s\t%s\t%s\n", names[k], rs, ls);
+        }
+}
+
+/* lease: the node's Lease in kube-node-lease, or NULL with lease_error saying why. */
+static void describe_node(FILE *w, const json_t *node, const json_t *lease, const char *lease_error,
+                          const json_t *pods)
+{
+        char b1[64], b2[64];
+        describe_meta(w, node, false);
+        roles_line(w, k8c_json_get(node, "metadata.labels"));
+        labels_annotations(w, node);
+        creation(w, node);
+        taint_lines(w, k8c_json_get(node, "spec.taints"));
+        fprintf(w, "Unschedulable:\t%s\n",
+                k8c_json_get_bool(node, "spec.unschedulable", false) ? "true" : "false");
+        if (lease != NULL) {
+                const char *acquire = k8c_json_get_string(lease, "spec.acquireTime");
+                const char *renew = k8c_json_get_string(lease, "spec.renewTime");
+                fprintf(w, "Lease:\n  HolderIdentity:\t%s\n", str(lease, "spec.holderIdentity", "<unset>"));
+                fprintf(w, "  AcquireTime:\t%s\n",
+                        acquire != NULL ? rfc1123(acquire, b1, sizeof(b1)) : "<unset>");
+                fprintf(w, "  RenewTime:\t%s\n", renew != NULL ? rfc1123(renew, b2, sizeof(b2)) : "<unset>");
+        } else {
+                fprintf(w, "Lease:\tFailed to get lease: %s\n", lease_error);
+        }
+        const json_t *conds = k8c_json_get(node, "status.conditions");
+        if (json_array_size(conds) > 0) {
+                fprintf(w, "Conditions:\n  "
+                           "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n");
+                fprintf(w, "  ----\t------\t-----------------\t------------------\t------\t-------\n");
+                size_t i;
+                json_t *c;
+                json_array_foreach(conds, i, c) fprintf(
+                        w, "  %s \t%s \t%s \t%s \t%s \t%s\n", str(c, "type", ""), str(c, "status", ""),
+                        rfc1123(k8c_json_get_string(c, "lastHeartbeatTime"), b1, sizeof(b1)),
+                        rfc1123(k8c_json_get_string(c, "lastTransitionTime"), b2, sizeof(b2)),
+                        str(c, "reason", ""), str(c, "message", ""));
+        }
+        fprintf(w, "Addresses:\n");
+        size_t i;
+        json_t *a;
+        json_array_foreach(k8c_json_get(node, "status.addresses"), i, a)
+                fprintf(w, "  %s:\t%s\n", str(a, "type", ""), str(a, "address", ""));
+        resource_list_section(w, "Capacity", k8c_json_get(node, "status.capacity"));
+        resource_list_section(w, "Allocatable", k8c_json_get(node, "status.allocatable"));
+        static const char *const info[][2] = {
+                { "Machine ID", "machineID" },
+                { "System UUID", "systemUUID" },
+                { "Boot ID", "bootID" },
+                { "Kernel Version", "kernelVersion" },
+                { "OS Image", "osImage" },
+                { "Operating System", "operatingSystem" },
+                { "Architecture", "architecture" },
+                { "Container Runtime Version", "containerRuntimeVersion" },
+                { "Kubelet Version", "kubeletVersion" },
+                { "Kube-Proxy Version", "kubeProxyVersion" },
+        };
+        fprintf(w, "System Info:\n");
+        const json_t *ni = k8c_json_get(node, "status.nodeInfo");
+        for (size_t k = 0; k < K8C_ARRAY_SIZE(info); k++)
+                fprintf(w, "  %s:\t%s\n", info[k][0], str(ni, info[k][1], ""));
+        const char *cidr = k8c_json_get_string(node, "spec.podCIDR");
+        if (cidr != NULL && cidr[0] != '\0')
+                fprintf(w, "PodCIDR:\t%s\n", cidr);
+        list_line(w, "PodCIDRs", k8c_json_get(node, "spec.podCIDRs"));
+        const char *provider = k8c_json_get_string(node, "spec.providerID");
+        if (provider != NULL && provider[0] != '\0')
+                fprintf(w, "ProviderID:\t%s\n", provider);
+        node_resources(w, node, pods);
 }
 
 static void describe_ns(FILE *w, const json_t *ns)
 {
         describe_meta(w, ns, false);
-        labels_annotations(w, ns, "");
+        labels_annotations(w, ns);
         fprintf(w, "Status:\t%s\n", str(ns, "status.phase", ""));
 }
 
 static void describe_generic(FILE *w, const json_t *o, bool namespaced)
 {
         describe_meta(w, o, namespaced);
-        labels_annotations(w, o, "");
+        labels_annotations(w, o);
 }
 
-static void events_section(FILE *w, const json_t *events)
+/* The Events about an object, appended to items (a server without events is not an error).
+ * kind/uid may be NULL: the selector then leaves them out. */
+static void fetch_events(struct k8c_cli *cli, const char *name, const char *ns, const char *kind,
+                         const char *uid, json_t *items)
 {
-        const json_t *items = json_object_get(events, "items");
+        char *fs = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&fs, &len);
+        fprintf(f, "involvedObject.name=%s,involvedObject.namespace=%s", name, ns != NULL ? ns : "");
+        if (kind != NULL)
+                fprintf(f, ",involvedObject.kind=%s", kind);
+        if (uid != NULL)
+                fprintf(f, ",involvedObject.uid=%s", uid);
+        fclose(f);
+        cleanup_free char *esc = k8c_url_escape(fs);
+        free(fs);
+        cleanup_free char *path =
+                ns != NULL ? k8c_xasprintf("/api/v1/namespaces/%s/events?fieldSelector=%s", ns, esc)
+                           : k8c_xasprintf("/api/v1/events?fieldSelector=%s", esc);
+        json_auto_t *events = NULL;
+        cleanup_error k8c_error_t eerr = NULL;
+        if (k8c_cli_request(cli, "GET", path, NULL, NULL, &events, &eerr) == 0)
+                json_array_extend(items, json_object_get(events, "items"));
+}
+
+/* Events oldest first by lastTimestamp; a stable insertion sort (Go's sort.Sort is one for the
+ * short lists describe shows, so ties keep the server's order as in kubectl). */
+static void sort_events(json_t *items)
+{
+        size_t n = json_array_size(items);
+        for (size_t i = 1; i < n; i++) {
+                json_t *e = json_incref(json_array_get(items, i));
+                time_t te = 0;
+                k8c_rfc3339_parse(k8c_json_get_string(e, "lastTimestamp"), &te);
+                size_t j = i;
+                while (j > 0) {
+                        time_t tp = 0;
+                        k8c_rfc3339_parse(k8c_json_get_string(json_array_get(items, j - 1), "lastTimestamp"),
+                                          &tp);
+                        if (tp <= te)
+                                break;
+                        j--;
+                }
+                json_array_remove(items, i);
+                json_array_insert_new(items, j, e);
+        }
+}
+
+static void events_section(FILE *w, json_t *items)
+{
+        sort_events(items);
         if (json_array_size(items) == 0) {
                 fprintf(w, "Events:\t<none>\n");
                 return;
@@ -672,6 +1012,39 @@ static void events_section(FILE *w, const json_t *events)
                 fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", str(e, "type", ""), str(e, "reason", ""), agecol,
                         from != NULL ? from : "", str(e, "message", ""));
         }
+}
+
+/* A node with what kubectl shows beside it: its Lease, the pods bound to it that have not
+ * terminated, and the events about it (the controllers' by its uid, the kubelet's by its name). */
+static int node_with_lease_and_pods(struct k8c_cli *cli, FILE *w, const json_t *node, json_t *events,
+                                    k8c_error_t *err)
+{
+        const char *name = k8c_json_get_string(node, "metadata.name");
+        const char *uid = k8c_json_get_string(node, "metadata.uid");
+        cleanup_free char *fs =
+                k8c_xasprintf("spec.nodeName=%s,status.phase!=Succeeded,status.phase!=Failed", name);
+        cleanup_free char *esc = k8c_url_escape(fs);
+        cleanup_free char *ppath = k8c_xasprintf("/api/v1/pods?fieldSelector=%s&limit=500", esc);
+        json_auto_t *pods = NULL;
+        int r = k8c_cli_request(cli, "GET", ppath, NULL, NULL, &pods, err);
+        if (r < 0)
+                return r;
+        fetch_events(cli, name, NULL, "Node", uid, events);
+        fetch_events(cli, name, NULL, "Node", name, events);
+        cleanup_free char *lpath =
+                k8c_xasprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", name);
+        json_auto_t *lease = NULL;
+        cleanup_error k8c_error_t lerr = NULL;
+        cleanup_free char *lease_error = NULL;
+        if (k8c_cli_request(cli, "GET", lpath, NULL, NULL, &lease, &lerr) < 0) {
+                /* kubectl shows the Status message (not its "Error from server" line). */
+                const char *m = k8c_error_msg(&lerr);
+                const char *colon =
+                        m != NULL && strncmp(m, "Error from server", 17) == 0 ? strstr(m, "): ") : NULL;
+                lease_error = k8c_xstrdup(colon != NULL ? colon + 3 : m != NULL ? m : "");
+        }
+        describe_node(w, node, lease, lease_error, pods);
+        return 0;
 }
 
 int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
@@ -722,6 +1095,10 @@ int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *e
                 const json_t *res = t[json_integer_value(json_array_get(res_of, i))].res;
                 const char *kind = json_string_value(json_object_get(res, "kind"));
                 bool namespaced = json_is_true(json_object_get(res, "namespaced"));
+                const char *name = k8c_json_get_string(obj, "metadata.name");
+                const char *ns = k8c_json_get_string(obj, "metadata.namespace");
+                const char *uid = k8c_json_get_string(obj, "metadata.uid");
+                json_auto_t *events = json_array();
                 char *text = NULL;
                 size_t len = 0;
                 FILE *w = open_memstream(&text, &len);
@@ -735,28 +1112,19 @@ int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *e
                         describe_deploy(w, obj);
                 else if (strcmp(kind, "Namespace") == 0)
                         describe_ns(w, obj);
+                else if (strcmp(kind, "Node") == 0)
+                        r = node_with_lease_and_pods(cli, w, obj, events, err);
                 else
                         describe_generic(w, obj, namespaced);
-                if (strcmp(kind, "Namespace") != 0) {
-                        /* Events about this object; a server without events is not an error. */
-                        const char *name = k8c_json_get_string(obj, "metadata.name");
-                        const char *ns = k8c_json_get_string(obj, "metadata.namespace");
-                        const char *uid = k8c_json_get_string(obj, "metadata.uid");
-                        cleanup_free char *fs =
-                                k8c_xasprintf("involvedObject.name=%s,involvedObject.namespace=%s,"
-                                              "involvedObject.uid=%s",
-                                              name, ns != NULL ? ns : "", uid != NULL ? uid : "");
-                        cleanup_free char *esc = k8c_url_escape(fs);
-                        cleanup_free char *epath =
-                                ns != NULL ? k8c_xasprintf("/api/v1/namespaces/%s/events?fieldSelector=%s",
-                                                           ns, esc)
-                                           : k8c_xasprintf("/api/v1/events?fieldSelector=%s", esc);
-                        json_auto_t *events = NULL;
-                        cleanup_error k8c_error_t eerr = NULL;
-                        k8c_cli_request(cli, "GET", epath, NULL, NULL, &events, &eerr);
+                if (strcmp(kind, "Node") != 0 && strcmp(kind, "Namespace") != 0)
+                        fetch_events(cli, name, ns, NULL, uid != NULL ? uid : "", events);
+                if (strcmp(kind, "Namespace") != 0)
                         events_section(w, events);
-                }
                 fclose(w);
+                if (r < 0) {
+                        free(text);
+                        break;
+                }
                 if (i > 0)
                         fputs("\n\n", cli->out);
                 tabwrite(cli->out, text, 2);

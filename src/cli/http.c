@@ -1,15 +1,13 @@
 /*
  * http.c - the CLI's requests and how their failures read.
  *
- * JSON requests go through the shared client (client.h). Table requests need
- * an Accept header the shared client does not let callers choose, so this file
- * holds a small libcurl GET/watch with the same kubeconfig credentials; it
- * must stay that small (the shared client should grow an accept option, see
- * the branch report). Failures become the exact lines kubectl prints.
+ * Every request goes through the shared client (client.h), Table requests
+ * and watches with kubectl's Accept header through its request options. This
+ * file only logs requests (-v=6) and turns failures into the exact lines
+ * kubectl prints.
  */
 #include "k8c/cli.h"
 
-#include <curl/curl.h>
 #include <string.h>
 
 #include "k8c/cleanup.h"
@@ -65,8 +63,9 @@ int k8c_cli_server_error(long code, const json_t *status, const char *raw, k8c_e
                               reason != NULL && reason[0] != '\0' ? reason : k8c_reason_string(r), message);
 }
 
-int k8c_cli_request(struct k8c_cli *cli, const char *method, const char *path, const json_t *body,
-                    const char *content_type, json_t **ret_body, k8c_error_t *err)
+/* One request through the shared client; failures become kubectl's lines. */
+static int cli_do(struct k8c_cli *cli, const char *method, const char *path, const json_t *body,
+                  const struct k8c_request_opts *opts, json_t **ret_body, k8c_error_t *err)
 {
         int r = k8c_cli_connect(cli, err);
         if (r < 0)
@@ -74,7 +73,7 @@ int k8c_cli_request(struct k8c_cli *cli, const char *method, const char *path, c
         struct k8c_response resp = { 0 };
         cleanup_error k8c_error_t cerr = NULL;
         int64_t start = now_ms();
-        r = k8c_client_do(cli->client, method, path, body, content_type, &resp, &cerr);
+        r = k8c_client_do_opts(cli->client, method, path, body, opts, &resp, &cerr);
         log_request(cli, method, path, resp.code, start);
         if (r < 0) {
                 if (resp.code == 0)
@@ -92,132 +91,25 @@ int k8c_cli_request(struct k8c_cli *cli, const char *method, const char *path, c
         return 0;
 }
 
-/* ---- Accept-header requests ---- */
-
-struct sink {
-        char *data;
-        size_t len, cap;
-};
-
-static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+int k8c_cli_request(struct k8c_cli *cli, const char *method, const char *path, const json_t *body,
+                    const char *content_type, json_t **ret_body, k8c_error_t *err)
 {
-        struct sink *s = userdata;
-        size_t n = size * nmemb;
-        if (s->len + n + 1 > s->cap) {
-                size_t cap = s->cap == 0 ? 8192 : s->cap;
-                while (s->len + n + 1 > cap)
-                        cap *= 2;
-                s->data = k8c_xrealloc(s->data, cap);
-                s->cap = cap;
-        }
-        memcpy(s->data + s->len, ptr, n);
-        s->len += n;
-        s->data[s->len] = '\0';
-        return n;
-}
-
-static CURL *easy_for(struct k8c_cli *cli, const char *path, const char *accept, struct curl_slist **hdrs)
-{
-        CURL *h = curl_easy_init();
-        if (h == NULL)
-                abort();
-        cleanup_free char *url = k8c_xasprintf("%s%s", k8c_client_server(cli->client), path);
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "k8cctl/" K8C_VERSION);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-        const struct k8c_kubeconfig *kc = &cli->kc;
-        if (kc->insecure_skip_tls_verify) {
-                curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-                curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-        }
-        /* CURLOPT_*_BLOB copies the bytes (no CURL_BLOB_NOCOPY), so stack blobs are fine. */
-        if (kc->certificate_authority != NULL)
-                curl_easy_setopt(h, CURLOPT_CAINFO, kc->certificate_authority);
-        if (kc->certificate_authority_data != NULL) {
-                struct curl_blob b = { kc->certificate_authority_data, kc->certificate_authority_data_len,
-                                       CURL_BLOB_COPY };
-                curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
-        }
-        if (kc->client_certificate != NULL)
-                curl_easy_setopt(h, CURLOPT_SSLCERT, kc->client_certificate);
-        if (kc->client_certificate_data != NULL) {
-                struct curl_blob b = { kc->client_certificate_data, kc->client_certificate_data_len,
-                                       CURL_BLOB_COPY };
-                curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
-        }
-        if (kc->client_key != NULL)
-                curl_easy_setopt(h, CURLOPT_SSLKEY, kc->client_key);
-        if (kc->client_key_data != NULL) {
-                struct curl_blob b = { kc->client_key_data, kc->client_key_data_len, CURL_BLOB_COPY };
-                curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
-        }
-        cleanup_free char *acc = k8c_xasprintf("Accept: %s", accept);
-        *hdrs = curl_slist_append(NULL, acc);
-        const char *token = cli->token != NULL ? cli->token : kc->token;
-        if (token != NULL) {
-                cleanup_free char *auth = k8c_xasprintf("Authorization: Bearer %s", token);
-                *hdrs = curl_slist_append(*hdrs, auth);
-        }
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
-        return h;
+        const struct k8c_request_opts o = { .content_type = content_type };
+        return cli_do(cli, method, path, body, &o, ret_body, err);
 }
 
 int k8c_cli_get_accept(struct k8c_cli *cli, const char *path, const char *accept, json_t **ret_body,
                        k8c_error_t *err)
 {
-        int r = k8c_cli_connect(cli, err);
+        const struct k8c_request_opts o = { .accept = accept };
+        json_auto_t *body = NULL;
+        int r = cli_do(cli, "GET", path, NULL, &o, &body, err);
         if (r < 0)
                 return r;
-        struct curl_slist *hdrs = NULL;
-        CURL *h = easy_for(cli, path, accept, &hdrs);
-        struct sink s = { 0 };
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-                         cli->request_timeout_ms > 0 ? (long)cli->request_timeout_ms : 60000L);
-        int64_t start = now_ms();
-        CURLcode cc = curl_easy_perform(h);
-        long code = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-        log_request(cli, "GET", path, code, start);
-        curl_slist_free_all(hdrs);
-        curl_easy_cleanup(h);
-        cleanup_free char *raw = s.data;
-        if (cc != CURLE_OK || code == 0)
-                return k8c_cli_connection_error(k8c_client_server(cli->client), err);
-        json_auto_t *body = raw != NULL ? json_loads(raw, 0, NULL) : NULL;
-        if (code < 200 || code > 299)
-                return k8c_cli_server_error(code, body, raw, err);
         if (body == NULL)
                 return k8c_make_error(err, K8C_EINTERNAL, "error: the server sent an empty or invalid reply");
         *ret_body = k8c_steal(&body);
         return 0;
-}
-
-struct watch_state {
-        struct k8c_watch_decoder dec;
-        struct sink errbody;
-        long code;
-        CURL *h;
-        int result;
-        k8c_error_t *err;
-};
-
-static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-        struct watch_state *w = userdata;
-        size_t n = size * nmemb;
-        if (w->code == 0)
-                curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &w->code);
-        if (w->code != 200)
-                return sink_write(ptr, size, nmemb, &w->errbody);
-        int r = k8c_watch_decoder_feed(&w->dec, ptr, n, w->err);
-        if (r != 0) {
-                w->result = r;
-                return 0;
-        }
-        return n;
 }
 
 int k8c_cli_watch_accept(struct k8c_cli *cli, const char *path, const char *accept, k8c_watch_fn fn,
@@ -226,27 +118,21 @@ int k8c_cli_watch_accept(struct k8c_cli *cli, const char *path, const char *acce
         int r = k8c_cli_connect(cli, err);
         if (r < 0)
                 return r;
-        struct curl_slist *hdrs = NULL;
-        CURL *h = easy_for(cli, path, accept, &hdrs);
-        struct watch_state w = { .h = h, .err = err };
-        k8c_watch_decoder_init(&w.dec, fn, opaque);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, watch_write);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
-        CURLcode cc = curl_easy_perform(h);
-        if (w.code == 0)
-                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &w.code);
-        curl_slist_free_all(hdrs);
-        curl_easy_cleanup(h);
-        k8c_watch_decoder_free(&w.dec);
-        cleanup_free char *raw = w.errbody.data;
-        if (w.result != 0)
-                return w.result < 0 ? w.result : 0;
-        if (w.code == 0)
-                return k8c_cli_connection_error(k8c_client_server(cli->client), err);
-        if (w.code != 200) {
-                json_auto_t *st = raw != NULL ? json_loads(raw, 0, NULL) : NULL;
-                return k8c_cli_server_error(w.code, st, raw, err);
+        const struct k8c_request_opts o = { .accept = accept };
+        struct k8c_response reply = { 0 };
+        cleanup_error k8c_error_t werr = NULL;
+        r = k8c_client_watch_opts(cli->client, path, &o, fn, opaque, NULL, &reply, &werr);
+        if (r == 1 || r == 0) {
+                r = 0;
+        } else if (reply.code == 0) {
+                r = k8c_cli_connection_error(k8c_client_server(cli->client), err);
+        } else if (reply.code != 200) {
+                r = k8c_cli_server_error(reply.code, reply.body, reply.raw, err);
+        } else if (k8c_error_reason(&werr) == K8C_EUNAVAILABLE) {
+                r = 0; /* the server closing the stream ends a watch normally, as in kubectl */
+        } else {
+                r = k8c_make_error(err, k8c_error_reason(&werr), "error: %s", k8c_error_msg(&werr));
         }
-        (void)cc; /* the server closing the stream ends a watch normally, as in kubectl */
-        return 0;
+        k8c_response_free(&reply);
+        return r;
 }

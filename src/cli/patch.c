@@ -11,6 +11,30 @@
 #include "k8c/json.h"
 #include "k8c/yaml.h"
 
+struct patch_req {
+        const json_t *body;
+        const char *content_type;
+};
+
+static int patch_one(struct k8c_cli *cli, const struct k8c_cli_target *t, const json_t *before, void *opaque,
+                     k8c_error_t *err)
+{
+        const struct patch_req *req = opaque;
+        cleanup_free char *path = k8c_cli_path(t->res, cli->ns, t->name, NULL);
+        cleanup_free char *ppath = k8c_xasprintf("%s?fieldManager=kubectl-patch", path);
+        json_auto_t *after = NULL;
+        int r = k8c_cli_request(cli, "PATCH", ppath, req->body, req->content_type, &after, err);
+        if (r < 0)
+                return r;
+        cleanup_free char *type = k8c_cli_type_name(t->res);
+        /* The resourceVersion moves only when the stored object changed. */
+        const char *rv0 = k8c_json_get_string(before, "metadata.resourceVersion");
+        const char *rv1 = k8c_json_get_string(after, "metadata.resourceVersion");
+        bool same = rv0 != NULL && rv1 != NULL && strcmp(rv0, rv1) == 0;
+        fprintf(cli->out, "%s/%s patched%s\n", type, t->name, same ? " (no change)" : "");
+        return 0;
+}
+
 int k8c_cli_patch(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
         const char *ct = NULL;
@@ -31,37 +55,6 @@ int k8c_cli_patch(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
         if (k8c_yaml_to_json(cli->patch, strlen(cli->patch), &body, &perr) < 0 || body == NULL)
                 return k8c_make_error(err, K8C_EBADREQUEST, "error: unable to parse \"%s\": %s", cli->patch,
                                       perr != NULL ? k8c_error_msg(&perr) : "empty patch");
-        int r = k8c_cli_discover(cli, err);
-        if (r < 0)
-                return r;
-        struct k8c_cli_target *t = NULL;
-        size_t n = 0;
-        r = k8c_cli_parse_targets(cli->resources, args, nargs, &t, &n, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n && r == 0; i++) {
-                if (t[i].name == NULL) {
-                        r = k8c_make_error(err, K8C_EUSAGE,
-                                           "error: resource(s) were provided, but no name was specified");
-                        break;
-                }
-                cleanup_free char *path = k8c_cli_path(t[i].res, cli->ns, t[i].name, NULL);
-                json_auto_t *before = NULL;
-                r = k8c_cli_request(cli, "GET", path, NULL, NULL, &before, err);
-                if (r < 0)
-                        break;
-                cleanup_free char *ppath = k8c_xasprintf("%s?fieldManager=kubectl-patch", path);
-                json_auto_t *after = NULL;
-                r = k8c_cli_request(cli, "PATCH", ppath, body, ct, &after, err);
-                if (r < 0)
-                        break;
-                cleanup_free char *type = k8c_cli_type_name(t[i].res);
-                /* The resourceVersion moves only when the stored object changed. */
-                const char *rv0 = k8c_json_get_string(before, "metadata.resourceVersion");
-                const char *rv1 = k8c_json_get_string(after, "metadata.resourceVersion");
-                bool same = rv0 != NULL && rv1 != NULL && strcmp(rv0, rv1) == 0;
-                fprintf(cli->out, "%s/%s patched%s\n", type, t[i].name, same ? " (no change)" : "");
-        }
-        k8c_cli_targets_free(t, n);
-        return r;
+        struct patch_req req = { body, ct };
+        return k8c_cli_each_named_object(cli, args, nargs, patch_one, &req, err);
 }

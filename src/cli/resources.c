@@ -277,3 +277,45 @@ int k8c_cli_parse_targets(const json_t *resources, char **args, int nargs, struc
         *ret_n = n;
         return 0;
 }
+
+int k8c_cli_named_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret,
+                          size_t *ret_n, k8c_error_t *err)
+{
+        int r = k8c_cli_discover(cli, err);
+        if (r < 0)
+                return r;
+        struct k8c_cli_target *t = NULL;
+        size_t n = 0;
+        r = k8c_cli_parse_targets(cli->resources, args, nargs, &t, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (t[i].name == NULL) {
+                        k8c_cli_targets_free(t, n);
+                        return k8c_make_error(err, K8C_EUSAGE,
+                                              "error: resource(s) were provided, but no name was specified");
+                }
+        }
+        *ret = t;
+        *ret_n = n;
+        return 0;
+}
+
+int k8c_cli_each_named_object(struct k8c_cli *cli, char **args, int nargs, k8c_cli_object_fn fn, void *opaque,
+                              k8c_error_t *err)
+{
+        struct k8c_cli_target *t = NULL;
+        size_t n = 0;
+        int r = k8c_cli_named_targets(cli, args, nargs, &t, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                cleanup_free char *path = k8c_cli_path(t[i].res, cli->ns, t[i].name, NULL);
+                json_auto_t *obj = NULL;
+                r = k8c_cli_request(cli, "GET", path, NULL, NULL, &obj, err);
+                if (r == 0)
+                        r = fn(cli, &t[i], obj, opaque, err);
+        }
+        k8c_cli_targets_free(t, n);
+        return r;
+}

@@ -18,20 +18,12 @@ int k8c_cli_scale(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
                 return k8c_make_error(err, K8C_EUSAGE,
                                       "error: The --replicas=COUNT flag is required, and COUNT must be "
                                       "greater than or equal to 0");
-        int r = k8c_cli_discover(cli, err);
-        if (r < 0)
-                return r;
         struct k8c_cli_target *t = NULL;
         size_t n = 0;
-        r = k8c_cli_parse_targets(cli->resources, args, nargs, &t, &n, err);
+        int r = k8c_cli_named_targets(cli, args, nargs, &t, &n, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n && r == 0; i++) {
-                if (t[i].name == NULL) {
-                        r = k8c_make_error(err, K8C_EUSAGE,
-                                           "error: resource(s) were provided, but no name was specified");
-                        break;
-                }
                 /* kubectl resolves the object first and words a missing one its own way. */
                 cleanup_free char *opath = k8c_cli_path(t[i].res, cli->ns, t[i].name, NULL);
                 cleanup_error k8c_error_t gerr = NULL;

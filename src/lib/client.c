@@ -272,11 +272,38 @@ static void sleep_backoff(int attempt, long retry_after_s)
         usleep((useconds_t)ms * 1000);
 }
 
+/* "Accept: application/json" (or the caller's) and the bearer token; caller frees the list. */
+static struct curl_slist *base_headers(const struct k8c_client *c, const char *accept)
+{
+        cleanup_free char *acc = k8c_xasprintf("Accept: %s", accept != NULL ? accept : "application/json");
+        struct curl_slist *headers = curl_slist_append(NULL, acc);
+        if (c->token != NULL) {
+                cleanup_free char *auth = k8c_xasprintf("Authorization: Bearer %s", c->token);
+                headers = curl_slist_append(headers, auth);
+        }
+        return headers;
+}
+
 int k8c_client_do(struct k8c_client *c, const char *method, const char *path, const json_t *body,
                   const char *content_type, struct k8c_response *ret, k8c_error_t *err)
 {
+        const struct k8c_request_opts o = { .content_type = content_type };
+        return k8c_client_do_opts(c, method, path, body, &o, ret, err);
+}
+
+int k8c_client_do_opts(struct k8c_client *c, const char *method, const char *path, const json_t *body,
+                       const struct k8c_request_opts *opts, struct k8c_response *ret, k8c_error_t *err)
+{
+        static const struct k8c_request_opts no_opts = { 0 };
+        if (opts == NULL)
+                opts = &no_opts;
         cleanup_free char *url = k8c_xasprintf("%s%s", c->server, path);
-        cleanup_free char *payload = body != NULL ? k8c_json_dumps(body) : NULL;
+        cleanup_free char *dumped = body != NULL && opts->raw_body == NULL ? k8c_json_dumps(body) : NULL;
+        const char *payload = opts->raw_body != NULL ? opts->raw_body : dumped;
+        size_t payload_len = opts->raw_body != NULL ? opts->raw_body_len
+                             : payload != NULL      ? strlen(payload)
+                                                    : 0;
+        const char *content_type = opts->content_type;
         bool idempotent = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
         struct k8c_response resp = { 0 };
         int attempt = 0;
@@ -287,22 +314,19 @@ int k8c_client_do(struct k8c_client *c, const char *method, const char *path, co
                 struct curl_slist *headers = NULL;
                 setup_common(c, h, url);
                 curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-                curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+                curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                                 opts->timeout_ms > 0 ? opts->timeout_ms : c->timeout_ms);
                 curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_buf);
                 curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
                 curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
                 curl_easy_setopt(h, CURLOPT_HEADERDATA, &hd);
-                headers = curl_slist_append(headers, "Accept: application/json");
-                if (c->token != NULL) {
-                        cleanup_free char *auth = k8c_xasprintf("Authorization: Bearer %s", c->token);
-                        headers = curl_slist_append(headers, auth);
-                }
+                headers = base_headers(c, opts->accept);
                 if (payload != NULL) {
                         cleanup_free char *ct = k8c_xasprintf(
                                 "Content-Type: %s", content_type != NULL ? content_type : "application/json");
                         headers = curl_slist_append(headers, ct);
                         curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
-                        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+                        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)payload_len);
                 }
                 curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
                 CURLcode cc = curl_easy_perform(h);
@@ -501,17 +525,20 @@ static int watch_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, 
 int k8c_client_watch(struct k8c_client *c, const char *path, k8c_watch_fn fn, void *opaque,
                      const volatile bool *stop, k8c_error_t *err)
 {
+        return k8c_client_watch_opts(c, path, NULL, fn, opaque, stop, NULL, err);
+}
+
+int k8c_client_watch_opts(struct k8c_client *c, const char *path, const struct k8c_request_opts *opts,
+                          k8c_watch_fn fn, void *opaque, const volatile bool *stop,
+                          struct k8c_response *ret_reply, k8c_error_t *err)
+{
         cleanup_free char *url = k8c_xasprintf("%s%s", c->server, path);
         CURL *h = curl_easy_init();
         if (h == NULL)
                 abort();
         struct watch_ctx w = { .stop = stop, .err = err, .h = h };
         k8c_watch_decoder_init(&w.dec, fn, opaque);
-        struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
-        if (c->token != NULL) {
-                cleanup_free char *auth = k8c_xasprintf("Authorization: Bearer %s", c->token);
-                headers = curl_slist_append(headers, auth);
-        }
+        struct curl_slist *headers = base_headers(c, opts != NULL ? opts->accept : NULL);
         setup_common(c, h, url);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, watch_write);
@@ -559,10 +586,22 @@ int k8c_client_watch(struct k8c_client *c, const char *path, k8c_watch_fn fn, vo
         curl_easy_cleanup(h);
         k8c_watch_decoder_free(&w.dec);
         int r;
+        json_auto_t *st = NULL;
+        if (w.code != 200 && w.code != 0 && w.errbody.data != NULL)
+                st = json_loads(w.errbody.data, 0, NULL);
+        if (ret_reply != NULL) {
+                memset(ret_reply, 0, sizeof(*ret_reply));
+                ret_reply->code = w.code;
+                if (w.code != 200 && w.code != 0) {
+                        ret_reply->raw =
+                                w.errbody.data != NULL ? k8c_xstrdup(w.errbody.data) : k8c_xstrdup("");
+                        ret_reply->raw_len = w.errbody.len;
+                        ret_reply->body = json_incref(st);
+                }
+        }
         if (w.result != 0) {
                 r = w.result; /* 1 = stopped, negative = decode error (err already set) */
         } else if (w.code != 200 && w.code != 0) {
-                json_auto_t *st = w.errbody.data != NULL ? json_loads(w.errbody.data, 0, NULL) : NULL;
                 if (st != NULL)
                         r = k8c_error_from_status(st, w.code, err);
                 else

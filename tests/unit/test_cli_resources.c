@@ -155,7 +155,35 @@ static void test_apply_patch(void **state)
         json_auto_t *p = k8c_cli_apply_patch(orig, mod, cur);
         cleanup_free char *s = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
         assert_string_equal(s, "{\"metadata\":{\"labels\":{\"b\":null}},"
-                               "\"spec\":{\"containers\":[{\"image\":\"i:2\",\"name\":\"c\"}]}}");
+                               "\"spec\":{\"$setElementOrder/containers\":[{\"name\":\"c\"}],"
+                               "\"containers\":[{\"image\":\"i:2\",\"name\":\"c\"}]}}");
+
+        /* Keyed lists: a container the manifest dropped is deleted, one added elsewhere (not in the
+         * last applied configuration) is kept, ports merge by containerPort, a dropped field of a
+         * kept element is deleted, finalizers merge as a set. */
+        json_auto_t *o3 =
+                parse("{\"metadata\":{\"finalizers\":[\"a\",\"b\"]},\"spec\":{\"containers\":["
+                      "{\"name\":\"c\",\"image\":\"i\",\"command\":[\"x\"],\"ports\":["
+                      "{\"containerPort\":80},{\"containerPort\":81}]},{\"name\":\"gone\",\"image\":"
+                      "\"g\"}]}}");
+        json_auto_t *c3 =
+                parse("{\"metadata\":{\"finalizers\":[\"a\",\"b\",\"z\"]},\"spec\":{\"containers\":["
+                      "{\"name\":\"c\",\"image\":\"i\",\"command\":[\"x\"],\"ports\":["
+                      "{\"containerPort\":80,\"protocol\":\"TCP\"},{\"containerPort\":81,"
+                      "\"protocol\":\"TCP\"}]},{\"name\":\"gone\",\"image\":\"g\"},{\"name\":"
+                      "\"sidecar\",\"image\":\"s\"}]}}");
+        json_auto_t *m3 = parse("{\"metadata\":{\"finalizers\":[\"a\"]},\"spec\":{\"containers\":["
+                                "{\"name\":\"c\",\"image\":\"i\",\"ports\":[{\"containerPort\":80},"
+                                "{\"containerPort\":82}]}]}}");
+        json_auto_t *p3 = k8c_cli_apply_patch(o3, m3, c3);
+        cleanup_free char *s3 = json_dumps(p3, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(
+                s3, "{\"metadata\":{\"$deleteFromPrimitiveList/finalizers\":[\"b\"],"
+                    "\"$setElementOrder/finalizers\":[\"a\"]},\"spec\":{\"$setElementOrder/containers\":"
+                    "[{\"name\":\"c\"}],\"containers\":[{\"$setElementOrder/ports\":[{\"containerPort\":80},"
+                    "{\"containerPort\":82}],\"command\":null,\"name\":\"c\",\"ports\":"
+                    "[{\"$patch\":\"delete\",\"containerPort\":81},{\"containerPort\":82}]},{\"$patch\":"
+                    "\"delete\",\"name\":\"gone\"}]}}");
 
         /* No last-applied (NULL original): nothing is deleted, new fields are added. */
         json_auto_t *mod2 = parse("{\"metadata\":{\"name\":\"p\",\"annotations\":{\"x\":\"y\"}}}");

@@ -181,6 +181,8 @@ static void same_stored(struct fixture *f, const char *path)
         json_auto_t *b = stored(&f->b, path);
         cleanup_free char *sa = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
         cleanup_free char *sb = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+        if (strcmp(sa, sb) != 0)
+                fprintf(stderr, "%s\nkubectl stored: %s\nk8cctl stored:  %s\n", path, sa, sb);
         assert_string_equal(sb, sa);
 }
 
@@ -501,6 +503,445 @@ static void test_describe_like_kubectl(void **state)
         assert_non_null(strstr(d, "(x3 over "));
 }
 
+/* Runs the same kubectl command against both servers (set-up both tools then describe). */
+static void both_kubectl(struct fixture *f, const char *args)
+{
+        struct k8c_test_apiserver *srv[] = { &f->a, &f->b };
+        for (size_t i = 0; i < 2; i++) {
+                cleanup_free char *out = NULL;
+                int rc = k8c_test_kubectl(srv[i], &out, "%s", args);
+                if (rc != 0)
+                        fprintf(stderr, "kubectl %s: %s\n", args, out);
+                assert_int_equal(rc, 0);
+        }
+}
+
+static void test_describe_node_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *apply = k8c_xasprintf("apply -f %s/examples/api/node.yaml", f->srcdir);
+        both_kubectl(f, apply);
+        /* No status, no Lease, no pods. */
+        same_output(f, 0, "describe node node-test");
+        both_kubectl(f, "patch node node-test --subresource=status --type=merge -p "
+                        "'{\"status\":{\"capacity\":{\"cpu\":\"4\",\"memory\":\"8Gi\",\"pods\":\"110\","
+                        "\"ephemeral-storage\":\"100Gi\",\"hugepages-2Mi\":\"0\",\"example.com/gpu\":\"2\"},"
+                        "\"allocatable\":{\"cpu\":\"3500m\",\"memory\":\"7Gi\",\"pods\":\"110\","
+                        "\"ephemeral-storage\":\"90Gi\",\"hugepages-2Mi\":\"0\",\"example.com/gpu\":\"2\"},"
+                        "\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.0.0.9\"},{\"type\":"
+                        "\"Hostname\",\"address\":\"node-test\"}],\"conditions\":[{\"type\":\"Ready\","
+                        "\"status\":\"True\",\"reason\":\"KubeletReady\",\"message\":\"kubelet is posting "
+                        "ready status\",\"lastHeartbeatTime\":\"2026-01-01T00:00:00Z\","
+                        "\"lastTransitionTime\":\"2026-01-01T00:00:00Z\"},{\"type\":\"MemoryPressure\","
+                        "\"status\":\"False\",\"reason\":\"KubeletHasSufficientMemory\",\"message\":\"ok\"}],"
+                        "\"nodeInfo\":{\"machineID\":\"m1\",\"systemUUID\":\"u1\",\"bootID\":\"b1\","
+                        "\"kernelVersion\":\"6.1\",\"osImage\":\"Debian\",\"operatingSystem\":\"linux\","
+                        "\"architecture\":\"amd64\",\"containerRuntimeVersion\":\"runc://1.1\","
+                        "\"kubeletVersion\":\"v1.32.0\",\"kubeProxyVersion\":\"v1.32.0\"}}}'");
+        both_kubectl(f, "patch node node-test --type=merge -p '{\"spec\":{\"unschedulable\":true,\"taints\":["
+                        "{\"key\":\"b\",\"effect\":\"NoSchedule\"},{\"key\":\"a\",\"value\":\"x\",\"effect\":"
+                        "\"NoExecute\"},{\"key\":\"a\",\"effect\":\"NoSchedule\"}]}}'");
+        both_kubectl(f, "annotate node node-test a=b note=hello");
+        both_kubectl(f,
+                     "label node node-test node-role.kubernetes.io/control-plane= kubernetes.io/role=infra");
+        both_kubectl(f, "create -f - <<'EOF'\n{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
+                        "\"metadata\":{\"name\":\"node-test\",\"namespace\":\"kube-node-lease\"},\"spec\":{"
+                        "\"holderIdentity\":\"node-test\",\"leaseDurationSeconds\":40,\"renewTime\":"
+                        "\"2026-01-01T00:00:00.000000Z\"}}\nEOF\n");
+        both_kubectl(f, "create -f - "
+                        "<<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+                        "\"team-a\"}}\nEOF\n");
+        /* Requests summed over containers, limits only where set, an init container's request as the
+         * floor, a sidecar's added, and a finished pod left out. */
+        both_kubectl(f,
+                     "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+                     "\"p1\",\"namespace\":\"team-a\"},\"spec\":{\"nodeName\":\"node-test\",\"containers\":["
+                     "{\"name\":\"a\",\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":\"250m\","
+                     "\"memory\":\"64Mi\"},\"limits\":{\"cpu\":\"500m\",\"memory\":\"128Mi\"}}},{\"name\":"
+                     "\"b\",\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":"
+                     "\"1Gi\"}}}]}}\nEOF\n");
+        both_kubectl(f,
+                     "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+                     "\"p2\"},\"spec\":{\"nodeName\":\"node-test\",\"initContainers\":[{\"name\":\"i\","
+                     "\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":\"1\"}}},{\"name\":\"s\","
+                     "\"image\":\"busybox\",\"restartPolicy\":\"Always\",\"resources\":{\"requests\":{"
+                     "\"memory\":\"100M\"},\"limits\":{\"memory\":\"200M\"}}}],\"containers\":[{\"name\":"
+                     "\"a\",\"image\":\"busybox\",\"resources\":{\"requests\":{\"ephemeral-storage\":\"1Gi\","
+                     "\"example.com/gpu\":\"1\"},\"limits\":{\"example.com/gpu\":\"1\"}}}]}}\nEOF\n");
+        both_kubectl(f, "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+                        "\"done\"},\"spec\":{\"nodeName\":\"node-test\",\"containers\":[{\"name\":\"a\","
+                        "\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":\"2\"}}}]}}\nEOF\n");
+        both_kubectl(f, "patch pod done --subresource=status --type=merge -p "
+                        "'{\"status\":{\"phase\":\"Succeeded\"}}'");
+        /* Events by the node's name as uid (kubelet) and by its uid (controllers), oldest first. */
+        both_kubectl(f,
+                     "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":"
+                     "\"node-test.2\"},\"involvedObject\":{\"kind\":\"Node\",\"name\":\"node-test\",\"uid\":"
+                     "\"node-test\"},\"reason\":\"NodeReady\",\"message\":\"Node node-test status is now: "
+                     "NodeReady\",\"type\":\"Normal\",\"source\":{\"component\":\"kubelet\"},\"count\":1,"
+                     "\"firstTimestamp\":\"2026-01-02T00:00:00Z\",\"lastTimestamp\":\"2026-01-02T00:00:00Z\"}"
+                     "\nEOF\n");
+        both_kubectl(f,
+                     "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":"
+                     "\"node-test.1\"},\"involvedObject\":{\"kind\":\"Node\",\"name\":\"node-test\",\"uid\":"
+                     "\"node-test\"},\"reason\":\"Starting\",\"message\":\"Starting kubelet.\",\"type\":"
+                     "\"Normal\",\"source\":{\"component\":\"kubelet\"},\"count\":1,\"firstTimestamp\":"
+                     "\"2026-01-01T00:00:00Z\",\"lastTimestamp\":\"2026-01-01T00:00:00Z\"}\nEOF\n");
+        same_output(f, 0, "describe node node-test");
+        same_output(f, 0, "describe nodes");
+        same_output(f, 0, "describe no -l kubernetes.io/role=infra");
+        same_output(f, 1, "describe node nope");
+        /* Annotations of other kinds print as kubectl's ("Annotations:  a: 1" then indented). */
+        same_output(f, 0, "describe pod p1 -n team-a");
+        both_kubectl(f, "annotate pod p2 x=1 y=2");
+        same_output(f, 0, "describe pod p2");
+}
+
+/* A Deployment "web" and two ReplicaSets it controls (revisions 1 and 2, the second with the
+ * Deployment's current template), made with kubectl on one server. */
+static void rollout_fixture(struct k8c_test_apiserver *s)
+{
+        const char *deploy =
+                "create -f - "
+                "<<'EOF'\n{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+                "\"web\",\"annotations\":{\"team\":\"a\"}},\"spec\":{\"replicas\":3,\"selector\":{"
+                "\"matchLabels\":{"
+                "\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{"
+                "\"containers\":[{\"name\":\"c\",\"image\":\"busybox:1.37\"}]}}}}\nEOF\n";
+        cleanup_free char *out = NULL;
+        assert_int_equal(k8c_test_kubectl(s, &out, "%s", deploy), 0);
+        cleanup_free char *uid = NULL;
+        assert_int_equal(k8c_test_kubectl(s, &uid, "get deploy web -o 'jsonpath={.metadata.uid}'"), 0);
+        for (int rev = 1; rev <= 2; rev++) {
+                cleanup_free char *o = NULL;
+                int rc = k8c_test_kubectl(
+                        s, &o,
+                        "create -f - "
+                        "<<'EOF'\n{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{"
+                        "\"name\":\"web-h%d\",\"labels\":{\"app\":\"web\",\"pod-template-hash\":\"h%d\"},"
+                        "\"annotations\":{\"deployment.kubernetes.io/revision\":\"%d\",%s"
+                        "\"deployment.kubernetes.io/"
+                        "desired-replicas\":\"3\"},\"ownerReferences\":[{\"apiVersion\":"
+                        "\"apps/"
+                        "v1\",\"kind\":\"Deployment\",\"name\":\"web\",\"uid\":\"%s\",\"controller\":true,"
+                        "\"blockOwnerDeletion\":true}]},\"spec\":{\"replicas\":0,\"selector\":{"
+                        "\"matchLabels\":{"
+                        "\"app\":\"web\",\"pod-template-hash\":\"h%d\"}},\"template\":{\"metadata\":{"
+                        "\"labels\":{"
+                        "\"app\":\"web\",\"pod-template-hash\":\"h%d\"}},\"spec\":{\"containers\":[{\"name\":"
+                        "\"c\","
+                        "\"image\":\"busybox:1.3%d\"}]}}}}\nEOF\n",
+                        rev, rev, rev, rev == 1 ? "\"kubernetes.io/change-cause\":\"first\"," : "", uid, rev,
+                        rev, 5 + rev);
+                if (rc != 0)
+                        fprintf(stderr, "%s\n", o);
+                assert_int_equal(rc, 0);
+        }
+        /* A ReplicaSet with the same labels that the Deployment does not control is left out. */
+        cleanup_free char *o = NULL;
+        assert_int_equal(
+                k8c_test_kubectl(
+                        s, &o,
+                        "create -f - <<'EOF'\n{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
+                        "\"metadata\":{\"name\":\"stray\",\"labels\":{\"app\":\"web\"},\"annotations\":{"
+                        "\"deployment.kubernetes.io/revision\":\"5\"}},\"spec\":{\"replicas\":0,"
+                        "\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{"
+                        "\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+                        "\"image\":\"other\"}]}}}}\nEOF\n"),
+                0);
+}
+
+/* Sets the Deployment's status (as its controller would) on both servers. */
+static void deploy_status(struct fixture *f, const char *status)
+{
+        struct k8c_test_apiserver *srv[] = { &f->a, &f->b };
+        for (size_t i = 0; i < 2; i++) {
+                cleanup_free char *gen = NULL, *out = NULL;
+                assert_int_equal(
+                        k8c_test_kubectl(srv[i], &gen, "get deploy web -o 'jsonpath={.metadata.generation}'"),
+                        0);
+                int rc = k8c_test_kubectl(srv[i], &out,
+                                          "patch deploy web --subresource=status --type=merge -p "
+                                          "'{\"status\":{\"observedGeneration\":%s,%s}}'",
+                                          gen, status);
+                if (rc != 0)
+                        fprintf(stderr, "%s\n", out);
+                assert_int_equal(rc, 0);
+        }
+}
+
+static void test_rollout_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        rollout_fixture(&f->a);
+        rollout_fixture(&f->b);
+        same_output(f, 0, "rollout history deployment/web");
+        same_output(f, 0, "rollout history deploy web --revision=1");
+        same_output(f, 1, "rollout history deployment/web --revision=7");
+        same_output(f, 0, "rollout status deployment/web --watch=false");
+        same_output(f, 1, "rollout status deployment/web --timeout=1s");
+        same_output(f, 1, "rollout status deployment/nope");
+        same_output(f, 1, "rollout status rs/web-h1");
+        same_output(f, 1, "rollout status");
+        /* undo: to the revision before the latest, then explicit revisions. */
+        same_output(f, 0, "rollout undo deployment/web");
+        same_stored(f, "/apis/apps/v1/namespaces/default/deployments/web");
+        same_output(f, 0, "rollout undo deployment/web --to-revision=1");
+        same_output(f, 1, "rollout undo deployment/web --to-revision=9");
+        same_output(f, 0, "rollout undo deployment/web --to-revision=2");
+        same_stored(f, "/apis/apps/v1/namespaces/default/deployments/web");
+        /* pause / resume / restart and their refusals. */
+        same_output(f, 0, "rollout pause deployment/web");
+        same_output(f, 1, "rollout pause deployment/web");
+        same_output(f, 1, "rollout restart deployment/web");
+        same_output(f, 1, "rollout undo deployment/web");
+        same_stored(f, "/apis/apps/v1/namespaces/default/deployments/web");
+        same_output(f, 0, "rollout resume deployment/web");
+        same_output(f, 1, "rollout resume deployment/web");
+        same_stored(f, "/apis/apps/v1/namespaces/default/deployments/web");
+        same_output(f, 0, "rollout restart deployment/web");
+        cleanup_free char *at = NULL;
+        assert_int_equal(k8cctl(&f->b, &at,
+                                "get deploy web -o "
+                                "'jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/"
+                                "restartedAt}'"),
+                         0);
+        assert_int_equal(strlen(at), 20); /* 2026-11-24T18:33:17Z */
+        assert_int_equal(at[19], 'Z');
+        /* status: each of kubectl's stages. */
+        deploy_status(f, "\"replicas\":3,\"updatedReplicas\":1");
+        same_output(f, 0, "rollout status deployment/web --watch=false");
+        deploy_status(f, "\"replicas\":4,\"updatedReplicas\":3");
+        same_output(f, 0, "rollout status deployment/web --watch=false");
+        deploy_status(f, "\"replicas\":3,\"updatedReplicas\":3,\"availableReplicas\":1");
+        same_output(f, 0, "rollout status deployment/web --watch=false");
+        deploy_status(f, "\"replicas\":3,\"updatedReplicas\":3,\"availableReplicas\":3");
+        same_output(f, 0, "rollout status deployment/web");
+        deploy_status(f, "\"conditions\":[{\"type\":\"Progressing\",\"status\":\"False\",\"reason\":"
+                         "\"ProgressDeadlineExceeded\"}]");
+        same_output(f, 1, "rollout status deployment/web");
+}
+
+/* rollout status follows the Deployment until its rollout completes. */
+static void test_rollout_status_watches(void **state)
+{
+        struct fixture *f = *state;
+        rollout_fixture(&f->b);
+        cleanup_free char *gen = NULL, *o = NULL;
+        assert_int_equal(k8cctl(&f->b, &gen, "get deploy web -o 'jsonpath={.metadata.generation}'"), 0);
+        cleanup_free char *bin = k8cctl_path();
+        cleanup_free char *cmd =
+                k8c_xasprintf("%s --kubeconfig=/dev/null --server %s rollout status deploy/web "
+                              "--timeout=20s 2>&1",
+                              bin, f->b.url);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        usleep(700 * 1000);
+        const char *stages[] = {
+                "\"replicas\":3,\"updatedReplicas\":3,\"availableReplicas\":1",
+                "\"replicas\":3,\"updatedReplicas\":3,\"availableReplicas\":3",
+        };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(stages); i++) {
+                free(o);
+                o = NULL;
+                assert_int_equal(k8c_test_kubectl(&f->b, &o,
+                                                  "patch deploy web --subresource=status --type=merge -p "
+                                                  "'{\"status\":{\"observedGeneration\":%s,%s}}'",
+                                                  gen, stages[i]),
+                                 0);
+                usleep(300 * 1000);
+        }
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+        buf[n] = '\0';
+        int st = pclose(p);
+        assert_int_equal(WEXITSTATUS(st), 0);
+        assert_string_equal(buf,
+                            "Waiting for deployment spec update to be observed...\n"
+                            "Waiting for deployment \"web\" rollout to finish: 1 of 3 updated replicas are "
+                            "available...\n"
+                            "deployment \"web\" successfully rolled out\n");
+}
+
+/* Generators: the objects kubectl would make (compared as --dry-run=client -o yaml), and the
+ * stored objects after creating them for real. kubectl sends typed creates (create deployment,
+ * namespace, configmap, secret, service; autoscale) as protobuf, which the apiserver does not
+ * take, so on its side those are its dry-run object piped into `kubectl create -f -`. */
+static void test_generators_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *apply = k8c_xasprintf("apply -f %s/examples/api/", f->srcdir);
+        both_kubectl(f, apply);
+        char dir[] = "/tmp/k8c-cli-gen-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        cleanup_free char *file = k8c_xasprintf("%s/f.txt", dir);
+        FILE *fp = fopen(file, "w");
+        assert_non_null(fp);
+        fputs("file data\n", fp);
+        fclose(fp);
+        const char *dry[] = {
+                "create deployment gen --image=busybox:1.37 --replicas=2 --port=80",
+                "create deployment gen2 --image=busybox -- sleep 10",
+                "create deployment gen4 --image=busybox --image=registry.local/nginx:1.2",
+                "create namespace ns1",
+                "create configmap cm1 --from-literal=a=1 --from-literal=b=x=y --from-file=%s "
+                "--from-file=k2=%s",
+                "create secret generic s1 --from-literal=a=1 --from-file=%s --type=Opaque",
+                "create service clusterip svc1 --tcp=5678:8080 --tcp=80",
+                "create service clusterip svc2 --clusterip=None",
+                "run r1 --image=busybox --port=80 --labels=a=b,c=d --env=X=1 --env=Y=2 --restart=Never",
+                "run r2 --image=busybox --image-pull-policy=Always -- a b",
+                "expose deployment web-deploy --port=80 --target-port=8080",
+                "expose deployment web-deploy --port=80 --target-port=http --type=NodePort --name=np "
+                "--protocol=UDP",
+                "expose rs web-rs --port=80",
+                "expose pod web",
+                "expose svc/web --port=82 --name=web2",
+        };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(dry); i++) {
+                cleanup_free char *cmd = k8c_xasprintf(dry[i], file, file);
+                const char *dash = strstr(cmd, " -- ");
+                const char *flags = " --dry-run=client -o yaml";
+                cleanup_free char *full =
+                        dash != NULL ? k8c_xasprintf("%.*s%s%s", (int)(dash - cmd), cmd, flags, dash)
+                                     : k8c_xasprintf("%s%s", cmd, flags);
+                same_output(f, 0, full);
+        }
+        same_output(f, 0, "create deployment gen4 --image=busybox --image=nginx:1.2 --dry-run=client");
+        same_output(f, 0, "run r2 --image=busybox --dry-run=client -o name");
+        same_output(f, 1, "create deployment x --image=a --image=b -- sleep 1");
+        same_output(f, 1, "expose deployment nope --port=80");
+
+        /* For real: run and expose as kubectl does them. */
+        same_output(
+                f, 0,
+                "run r1 --image=busybox --port=80 --labels=a=b --env=X=1 --restart=Never --command -- sh -c "
+                "'echo hi'");
+        same_stored(f, "/api/v1/namespaces/default/pods/r1");
+        same_output(f, 0, "expose deployment web-deploy --port=80 --target-port=8080");
+        same_stored(f, "/api/v1/namespaces/default/services/web-deploy");
+        same_output(f, 0, "expose pod r1 --name=r1-np --type=NodePort");
+        same_stored(f, "/api/v1/namespaces/default/services/r1-np");
+        same_output(f, 1, "expose pod r1 --name=r1-np");
+        /* The typed creates: kubectl's dry-run object created with kubectl, k8cctl's generator. */
+        struct {
+                const char *args, *path;
+        } typed[] = {
+                { "create deployment gen --image=busybox:1.37 --replicas=2 --port=80",
+                  "/apis/apps/v1/namespaces/default/deployments/gen" },
+                { "create namespace ns1", "/api/v1/namespaces/ns1" },
+                { "create configmap cm1 --from-literal=a=1 --from-file=k2=%s",
+                  "/api/v1/namespaces/default/configmaps/cm1" },
+                { "create secret generic s1 --from-literal=a=1 --from-file=%s",
+                  "/api/v1/namespaces/default/secrets/s1" },
+                { "create service clusterip svc1 --tcp=5678:8080 --tcp=80",
+                  "/api/v1/namespaces/default/services/svc1" },
+        };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(typed); i++) {
+                cleanup_free char *cmd = k8c_xasprintf(typed[i].args, file);
+                cleanup_free char *ko = NULL, *co = NULL;
+                int kc = k8c_test_kubectl(
+                        &f->a, &ko,
+                        "%s --dry-run=client -o json | HOME='%s' KUBECONFIG=/dev/null kubectl "
+                        "--server %s create -f -",
+                        cmd, f->a.home, f->a.url);
+                int cc = k8cctl(&f->b, &co, "%s", cmd);
+                if (kc != 0 || cc != 0 || strcmp(ko, co) != 0)
+                        fprintf(stderr, "%s\nkubectl: %s\nk8cctl: %s\n", cmd, ko, co);
+                assert_int_equal(kc, 0);
+                assert_int_equal(cc, 0);
+                assert_string_equal(co, ko);
+                same_stored(f, typed[i].path);
+        }
+        /* autoscale: kubectl generates autoscaling/v1, k8cctl the same HPA as autoscaling/v2. (Without
+         * --cpu-percent the two differ as stored here: the apiserver defaults a v2 HPA without metrics
+         * to 80% CPU but leaves a v1 one without a target as it is.) */
+        const char *hpa[] = { "autoscale deployment gen --min=2 --max=5 --cpu-percent=70",
+                              "autoscale deploy/web-deploy --max=3 --name=hpa2 --cpu-percent=50" };
+        const char *hpa_paths[] = { "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/gen",
+                                    "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/hpa2" };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(hpa); i++) {
+                cleanup_free char *ko = NULL, *co = NULL;
+                int kc = k8c_test_kubectl(
+                        &f->a, &ko,
+                        "%s --dry-run=client -o json | HOME='%s' KUBECONFIG=/dev/null kubectl "
+                        "--server %s create -f -",
+                        hpa[i], f->a.home, f->a.url);
+                int cc = k8cctl(&f->b, &co, "%s", hpa[i]);
+                if (kc != 0 || cc != 0)
+                        fprintf(stderr, "%s\nkubectl: %s\nk8cctl: %s\n", hpa[i], ko, co);
+                assert_int_equal(kc, 0);
+                assert_int_equal(cc, 0);
+                assert_string_equal(co, i == 0 ? "horizontalpodautoscaler.autoscaling/gen autoscaled\n"
+                                               : "horizontalpodautoscaler.autoscaling/hpa2 autoscaled\n");
+                same_stored(f, hpa_paths[i]);
+        }
+        same_output(f, 1, "autoscale deployment gen --min=6 --max=5");
+        unlink(file);
+        rmdir(dir);
+}
+
+static void write_file(const char *path, const char *text)
+{
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs(text, fp);
+        fclose(fp);
+}
+
+/* Client-side apply merges lists by their keys (three-way, from the last-applied annotation):
+ * what the manifest dropped goes, what another writer added stays, as with kubectl. */
+static void test_apply_strategic_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        char dir[] = "/tmp/k8c-cli-smp-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        cleanup_free char *file = k8c_xasprintf("%s/app.yaml", dir);
+        cleanup_free char *apply = k8c_xasprintf("apply -f %s", file);
+        write_file(
+                file,
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  labels:\n    a: \"1\"\n"
+                "    b: \"2\"\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: app\n"
+                "  template:\n    metadata:\n      labels:\n        app: app\n    spec:\n      containers:\n"
+                "      - name: main\n        image: busybox:1.36\n        command: [sleep, \"3600\"]\n"
+                "        ports:\n        - containerPort: 80\n        - containerPort: 81\n"
+                "        env:\n        - name: A\n          value: a\n        - name: B\n          value: b\n"
+                "      - name: helper\n        image: busybox:1.36\n"
+                "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  selector:\n"
+                "    app: app\n  ports:\n  - name: http\n    port: 80\n  - name: extra\n    port: 81\n");
+        same_output(f, 0, apply);
+        /* Another writer adds a sidecar, an env var and a label. */
+        same_output(
+                f, 0,
+                "patch deploy app -p '{\"metadata\":{\"labels\":{\"other\":\"x\"}},\"spec\":{\"template\":"
+                "{\"spec\":{\"containers\":[{\"name\":\"main\",\"env\":[{\"name\":\"OTHER\",\"value\":\"o\"}]"
+                "},"
+                "{\"name\":\"sidecar\",\"image\":\"busybox:1.36\"}]}}}}'");
+        write_file(
+                file,
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  labels:\n    a: \"1\"\n"
+                "spec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: app\n"
+                "  template:\n    metadata:\n      labels:\n        app: app\n    spec:\n      containers:\n"
+                "      - name: main\n        image: busybox:1.37\n"
+                "        ports:\n        - containerPort: 80\n        - containerPort: 82\n"
+                "        env:\n        - name: A\n          value: changed\n        - name: C\n"
+                "          value: c\n"
+                "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  selector:\n"
+                "    app: app\n  ports:\n  - name: http\n    port: 80\n    targetPort: 8080\n");
+        same_output(f, 0, apply);
+        same_stored(f, "/apis/apps/v1/namespaces/default/deployments/app");
+        same_stored(f, "/api/v1/namespaces/default/services/app");
+        cleanup_free char *names = NULL;
+        assert_int_equal(k8cctl(&f->b, &names,
+                                "get deploy app -o 'jsonpath={.spec.template.spec.containers[*].name} "
+                                "{.spec.template.spec.containers[0].env[*].name} {.metadata.labels}'"),
+                         0);
+        assert_string_equal(names, "main sidecar A OTHER C {\"a\":\"1\",\"other\":\"x\"}");
+        same_output(f, 0, apply);
+        unlink(file);
+        rmdir(dir);
+}
+
 static void test_wait_like_kubectl(void **state)
 {
         struct fixture *f = *state;
@@ -639,6 +1080,11 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_delete_selectors_and_empty, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_watch_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_describe_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_describe_node_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollout_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollout_status_watches, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_generators_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apply_strategic_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_side_apply, setup, teardown),

@@ -692,12 +692,66 @@ static void test_informer_relists_after_410(void **state)
         free(purl);
 }
 
+static int count_tables(void *opaque, const char *type, json_t *object)
+{
+        const char *kind = json_string_value(json_object_get(object, "kind"));
+        if (strcmp(type, "ADDED") == 0 && kind != NULL && strcmp(kind, "Table") == 0)
+                (*(int *)opaque)++;
+        return 0;
+}
+
+/* Request options: kubectl's Table Accept, a raw (YAML) body with its content type, and a watch
+ * whose non-200 reply is handed back. */
+static void test_request_options(void **state)
+{
+        struct fixture *f = *state;
+        const char *yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: raw-1\ndata:\n  k: v\n";
+        const struct k8c_request_opts post = { .content_type = "application/yaml",
+                                               .raw_body = yaml,
+                                               .raw_body_len = strlen(yaml) };
+        struct k8c_response resp = { 0 };
+        assert_int_equal(k8c_client_do_opts(f->client, "POST", "/api/v1/namespaces/default/configmaps", NULL,
+                                            &post, &resp, NULL),
+                         0);
+        assert_int_equal(resp.code, 201);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(resp.body, "data"), "k")), "v");
+        k8c_response_free(&resp);
+
+        const struct k8c_request_opts table = { .accept = "application/json;as=Table;v=v1;g=meta.k8s.io,"
+                                                          "application/json" };
+        assert_int_equal(k8c_client_do_opts(f->client, "GET", "/api/v1/namespaces/default/configmaps", NULL,
+                                            &table, &resp, NULL),
+                         0);
+        assert_string_equal(json_string_value(json_object_get(resp.body, "kind")), "Table");
+        size_t rows = json_array_size(json_object_get(resp.body, "rows"));
+        assert_true(rows >= 1);
+        k8c_response_free(&resp);
+
+        int tables = 0;
+        struct k8c_response reply = { 0 };
+        assert_int_equal(
+                k8c_client_watch_opts(f->client,
+                                      "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1",
+                                      &table, count_tables, &tables, NULL, &reply, NULL),
+                0);
+        assert_int_equal(reply.code, 200);
+        assert_int_equal(tables, (int)rows); /* one Table per object in the initial burst */
+        k8c_response_free(&reply);
+
+        cleanup_error k8c_error_t err = NULL;
+        assert_true(k8c_client_watch_opts(f->client, "/api/v1/namespaces/default/nothings?watch=true", &table,
+                                          count_tables, &tables, NULL, &reply, &err) < 0);
+        assert_int_equal(reply.code, 404);
+        assert_string_equal(json_string_value(json_object_get(reply.body, "kind")), "Status");
+        k8c_response_free(&reply);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_crud_and_errors),    cmocka_unit_test(test_informer_list_watch),
                 cmocka_unit_test(test_events_aggregate),   cmocka_unit_test(test_leader_election),
-                cmocka_unit_test(test_concurrent_patches),
+                cmocka_unit_test(test_concurrent_patches), cmocka_unit_test(test_request_options),
         };
         const struct CMUnitTest relist_tests[] = {
                 cmocka_unit_test(test_informer_relists_after_410),
