@@ -2,10 +2,13 @@
  * bench_scheduler - scheduling decisions per second over a fake cluster, the
  * scheduling loop's hot path without the API, exactly as the daemon runs it:
  * parse the pod once, bring the kept snapshot up to date, decide (sampling
- * nodes in large clusters), assume. Figures are printed, never asserted.
+ * nodes in large clusters), assume. Then the same through the real apiserver
+ * and the k8c-scheduler binary (bench_e2e.c). Figures are printed, never
+ * asserted.
  *
  *   bench_scheduler                      everything
  *   bench_scheduler place NODES PODS     one placement run (for callgrind)
+ *   bench_scheduler e2e NODES PODS       one run through the real apiserver
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -112,6 +115,8 @@ int main(int argc, char **argv)
                 run("MostAllocated, no owner", atoi(argv[2]), atoi(argv[3]), K8C_SCHED_MOST_ALLOCATED, false);
                 return 0;
         }
+        if (argc == 4 && strcmp(argv[1], "e2e") == 0)
+                return bench_e2e(atoi(argv[2]), atoi(argv[3])) < 0 ? 1 : 0;
         printf("-- placement (cache + plugins + assume, no API)\n");
         run("MostAllocated, no owner", 100, 2000, K8C_SCHED_MOST_ALLOCATED, false);
         run("LeastAllocated, no owner", 100, 2000, K8C_SCHED_LEAST_ALLOCATED, false);
@@ -120,5 +125,8 @@ int main(int argc, char **argv)
         run("MostAllocated, one ReplicaSet", 1000, 10000, K8C_SCHED_MOST_ALLOCATED, true);
         run("MostAllocated, no owner", 5000, 10000, K8C_SCHED_MOST_ALLOCATED, false);
         run("MostAllocated, one ReplicaSet", 5000, 10000, K8C_SCHED_MOST_ALLOCATED, true);
+        printf("-- end to end through the real apiserver and k8c-scheduler\n");
+        if (bench_e2e(1000, 10000) < 0 || bench_e2e(5000, 10000) < 0)
+                return 1;
         return 0;
 }

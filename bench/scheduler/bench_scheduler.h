@@ -13,4 +13,9 @@ json_t *bench_node(int i);
 /* pod-NNNNNN in default: 250m / 512Mi, app=web; owned = controlled by ReplicaSet web. */
 json_t *bench_pod(int i, bool owned);
 
+/* Nodes and pending pods through a real apiserver, then a real k8c-scheduler; prints pods/s
+ * until every binding is stored, the decision/binding split and latency percentiles. Negative
+ * on failure. */
+int bench_e2e(int nnodes, int npods);
+
 #endif
