@@ -45,9 +45,11 @@ enum job_type { JOB_BIND, JOB_FAILED, JOB_SCHEDULED_EVENT };
 
 /* "Scheduled" Events are sent by their own thread, after the bindings, as Kubernetes' event
  * broadcaster does: an Event is one more API write per pod, and a burst of bindings must not
- * wait behind them. Beyond this many queued, new ones are dropped (counted); at shutdown the
- * queue gets EVENTS_DRAIN_MS to empty. */
+ * wait behind them. While bindings are queued an Event waits (up to EVENTS_YIELD_MS), so the
+ * apiserver's write capacity goes to bindings first. Beyond MAX_QUEUED_EVENTS queued, new ones
+ * are dropped (counted); at shutdown the queue gets EVENTS_DRAIN_MS to empty. */
 #define MAX_QUEUED_EVENTS 20000
+#define EVENTS_YIELD_MS 10000
 #define EVENTS_DRAIN_MS 2000
 
 struct job {
@@ -56,7 +58,7 @@ struct job {
         json_t *pod;
         char *key;
         char *node;
-        int64_t assumed_us; /* JOB_BIND: when the pod was assumed */
+        int64_t assumed_us; /* JOB_BIND: when the pod was assumed; events: when queued */
         char *reason;       /* JOB_FAILED: "Unschedulable" or "SchedulerError" */
         char *message;      /* JOB_FAILED */
 };
@@ -392,6 +394,7 @@ static void do_bind(struct sched *s, struct job *j)
         ev->pod = json_incref(j->pod);
         ev->key = k8c_xstrdup(j->key);
         ev->node = k8c_xstrdup(j->node);
+        ev->assumed_us = mono_us();
         event_push(s, ev);
 }
 
@@ -411,6 +414,18 @@ static void *event_worker(void *arg)
                 pthread_mutex_lock(&s->jobs_lock);
                 while (s->events_head == NULL && !s->workers_done)
                         pthread_cond_wait(&s->events_cond, &s->jobs_lock);
+                /* Bindings first: wait while some are queued, for a bounded time. */
+                while (s->events_head != NULL && s->jobs_head != NULL && !s->jobs_stop &&
+                       mono_us() - s->events_head->assumed_us < EVENTS_YIELD_MS * 1000) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += 50 * 1000 * 1000;
+                        if (ts.tv_nsec >= 1000000000) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000;
+                        }
+                        pthread_cond_timedwait(&s->events_cond, &s->jobs_lock, &ts);
+                }
                 struct job *j = s->events_head;
                 if (j == NULL || (s->jobs_stop && mono_us() > s->events_deadline_us)) {
                         size_t left = s->nevents;
@@ -459,8 +474,10 @@ static void *worker(void *arg)
                         return NULL;
                 }
                 s->jobs_head = j->next;
-                if (s->jobs_head == NULL)
+                if (s->jobs_head == NULL) {
                         s->jobs_tail = NULL;
+                        pthread_cond_signal(&s->events_cond); /* events may go now */
+                }
                 pthread_mutex_unlock(&s->jobs_lock);
                 if (j->type == JOB_BIND)
                         do_bind(s, j);
