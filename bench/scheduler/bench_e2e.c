@@ -28,7 +28,7 @@
 #include "k8c/cleanup.h"
 #include "k8c/client.h"
 
-#define CREATORS 4
+#define CREATORS 8
 
 struct creator {
         const char *url;

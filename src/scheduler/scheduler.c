@@ -96,7 +96,7 @@ struct sched {
         atomic_uint_fast64_t attempt_us_sum, attempt_count;
         /* Bindings: the POST alone, and from the decision until the binding is stored. */
         atomic_uint_fast64_t bind_us_sum, bind_count, bound_us_sum;
-        atomic_uint_fast64_t bind_buckets[16], bound_buckets[16];
+        atomic_uint_fast64_t bind_buckets[24], bound_buckets[24];
 
         /* Owned by the scheduling loop. */
         struct k8c_sched_snapshot *snap;
@@ -108,8 +108,9 @@ struct sched {
 };
 
 /* Histogram bucket bounds (seconds) of the binding metrics; the last bucket is +Inf. */
-static const double latency_buckets[15] = { 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
-                                            0.2,    0.5,   1,     2,     5,    10,   30 };
+static const double latency_buckets[23] = { 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02,
+                                            0.03,   0.05,  0.075, 0.1,   0.2,   0.3,    0.5,  1,
+                                            2,      3,     4,     5,     7.5,   10,     30 };
 
 static void observe(atomic_uint_fast64_t *buckets, int64_t us)
 {
