@@ -649,6 +649,11 @@ static char *render(struct sched *s, const char *url, int *ret_code)
                           "From the scheduling decision until the binding is stored.", s->bound_buckets,
                           &s->bound_us_sum },
                 };
+                fprintf(f,
+                        "# HELP scheduler_events_dropped_total Scheduled events dropped because too many "
+                        "were queued.\n# TYPE scheduler_events_dropped_total counter\n"
+                        "scheduler_events_dropped_total %lu\n",
+                        (unsigned long)atomic_load(&s->events_dropped));
                 for (size_t h = 0; h < K8C_ARRAY_SIZE(hs); h++) {
                         fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", hs[h].name, hs[h].help, hs[h].name);
                         uint64_t cum = 0;
