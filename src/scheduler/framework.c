@@ -496,13 +496,21 @@ static void schedule(const struct k8c_sched_profile *prof, const struct k8c_sche
                                         total[i] += v * prof->scorers[s].weight;
                                 continue;
                         }
+                        int64_t weight = prof->scorers[s].weight;
+                        if (pl->normalize == NULL) {
+                                /* Already 0..100: weigh as it comes, in one pass. */
+                                for (size_t i = 0; i < nfeasible; i++) {
+                                        int64_t v = pl->score(&cy, feasible[i]);
+                                        total[i] += (v < 0 ? 0 : v > 100 ? 100 : v) * weight;
+                                }
+                                continue;
+                        }
                         for (size_t i = 0; i < nfeasible; i++)
                                 raw[i] = pl->score(&cy, feasible[i]);
-                        if (pl->normalize != NULL)
-                                pl->normalize(&cy, feasible, raw, nfeasible);
+                        pl->normalize(&cy, feasible, raw, nfeasible);
                         for (size_t i = 0; i < nfeasible; i++) {
                                 int64_t v = raw[i] < 0 ? 0 : raw[i] > 100 ? 100 : raw[i];
-                                total[i] += v * prof->scorers[s].weight;
+                                total[i] += v * weight;
                         }
                 }
                 free(raw);
