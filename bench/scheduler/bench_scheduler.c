@@ -1,7 +1,14 @@
 /*
- * bench_scheduler - scheduling decisions per second over a fake cluster
- * (cache snapshot → all plugins → assume), the scheduling loop's hot path
- * without the API. Figures are printed, never asserted.
+ * bench_scheduler - scheduling decisions per second over a fake cluster, the
+ * scheduling loop's hot path without the API, exactly as the daemon runs it:
+ * parse the pod once, bring the kept snapshot up to date, decide (sampling
+ * nodes in large clusters), assume. Then the same through the real apiserver
+ * and the k8c-scheduler binary (bench_e2e.c). Figures are printed, never
+ * asserted.
+ *
+ *   bench_scheduler                      everything
+ *   bench_scheduler place NODES PODS     one placement run (for callgrind)
+ *   bench_scheduler e2e NODES PODS       one run through the real apiserver
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -9,11 +16,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_scheduler.h"
 #include "k8c/cleanup.h"
 #include "scheduler/cache.h"
 #include "scheduler/framework.h"
 
-static double now_s(void)
+double bench_now_s(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -25,64 +33,100 @@ static uint32_t rnd(void *opaque)
         return (uint32_t)rand_r(opaque);
 }
 
+json_t *bench_node(int i)
+{
+        char name[32], zone[16];
+        snprintf(name, sizeof(name), "node-%05d", i);
+        snprintf(zone, sizeof(zone), "zone-%d", i % 3);
+        return json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:{}, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, "
+                         "s:[{s:s, s:s}]}}",
+                         "apiVersion", "v1", "kind", "Node", "metadata", "name", name, "labels",
+                         "kubernetes.io/hostname", name, "topology.kubernetes.io/zone", zone, "spec",
+                         "status", "allocatable", "cpu", "8", "memory", "32Gi", "pods", "110", "capacity",
+                         "cpu", "8", "memory", "32Gi", "pods", "110", "conditions", "type", "Ready", "status",
+                         "True");
+}
+
+json_t *bench_pod(int i, bool owned)
+{
+        char name[32];
+        snprintf(name, sizeof(name), "pod-%06d", i);
+        json_t *p = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:s, s:{s:{s:s, s:s}}}]}}",
+                              "apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "namespace",
+                              "default", "labels", "app", "web", "spec", "containers", "name", "c", "image",
+                              "busybox", "resources", "requests", "cpu", "250m", "memory", "512Mi");
+        if (owned)
+                json_object_set_new(json_object_get(p, "metadata"), "ownerReferences",
+                                    json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1", "kind",
+                                              "ReplicaSet", "name", "web", "uid", "web-uid", "controller",
+                                              1));
+        return p;
+}
+
 static void run(const char *label, int nnodes, int npods, k8c_sched_strategy_t strategy, bool owned)
 {
         struct k8c_sched_cache *c = k8c_sched_cache_new();
         for (int i = 0; i < nnodes; i++) {
-                char name[32], zone[16];
-                snprintf(name, sizeof(name), "node-%04d", i);
-                snprintf(zone, sizeof(zone), "zone-%d", i % 3);
-                json_t *n = json_pack("{s:{s:s, s:{s:s, s:s}}, s:{}, s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s}]}}",
-                                      "metadata", "name", name, "labels", "kubernetes.io/hostname", name,
-                                      "topology.kubernetes.io/zone", zone, "spec", "status", "allocatable",
-                                      "cpu", "8", "memory", "32Gi", "pods", "110", "conditions", "type",
-                                      "Ready", "status", "True");
+                json_t *n = bench_node(i);
                 k8c_sched_cache_upsert_node(c, n);
                 json_decref(n);
         }
         json_t *rss = json_pack("[{s:{s:s, s:s}, s:{s:{s:{s:s}}}}]", "metadata", "name", "web", "namespace",
                                 "default", "spec", "selector", "matchLabels", "app", "web");
+        /* The pods as the queue would hold them: built before the clock starts. */
+        json_t **pods = k8c_xcalloc((size_t)npods, sizeof(*pods));
+        for (int i = 0; i < npods; i++)
+                pods[i] = bench_pod(i, owned);
         struct k8c_sched_profile prof;
         k8c_sched_profile_default(&prof);
         prof.strategy = strategy;
         unsigned int seed = 1;
         int bound = 0;
-        double t0 = now_s();
+        size_t next_start = 0, evaluated = 0;
+        struct k8c_sched_snapshot *snap = k8c_sched_cache_snapshot(c, NULL, rss);
+        double t0 = bench_now_s();
         for (int i = 0; i < npods; i++) {
-                char name[32];
-                snprintf(name, sizeof(name), "pod-%06d", i);
-                json_t *p = json_pack("{s:{s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:{s:{s:s, s:s}}}]}}", "metadata",
-                                      "name", name, "namespace", "default", "labels", "app", "web", "spec",
-                                      "containers", "name", "c", "resources", "requests", "cpu", "250m",
-                                      "memory", "512Mi");
-                if (owned)
-                        json_object_set_new(json_object_get(p, "metadata"), "ownerReferences",
-                                            json_pack("[{s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1",
-                                                      "kind", "ReplicaSet", "name", "web", "controller", 1));
-                struct k8c_sched_snapshot *snap = k8c_sched_cache_snapshot(c, NULL, rss);
-                struct k8c_sched_podinfo *pi = k8c_sched_podinfo_new(p);
+                struct k8c_sched_podinfo *pi = k8c_sched_podinfo_new(pods[i]);
+                k8c_sched_cache_update_snapshot(c, snap, NULL, rss);
                 struct k8c_sched_result r;
-                k8c_sched_schedule_one(&prof, snap, pi, rnd, &seed, &r);
-                if (r.code == K8C_SCHED_OK && k8c_sched_cache_assume(c, p, r.node, NULL) == 0)
+                k8c_sched_schedule_sampled(&prof, snap, pi, rnd, &seed, &next_start, &r);
+                evaluated += r.evaluated;
+                if (r.code == K8C_SCHED_OK && k8c_sched_cache_assume_podinfo(c, pi, r.node, NULL) == 0)
                         bound++;
                 k8c_sched_result_free(&r);
                 k8c_sched_podinfo_unref(pi);
-                k8c_sched_snapshot_free(snap);
-                json_decref(p);
         }
-        double dt = now_s() - t0;
-        printf("%-34s nodes=%d pods=%d bound=%d  %.0f decisions/s  %.3f ms/decision\n", label, nnodes, npods,
-               bound, npods / dt, dt * 1000 / npods);
+        double dt = bench_now_s() - t0;
+        printf("%-34s nodes=%d pods=%d bound=%d  %.0f decisions/s  %.3f ms/decision  (%.0f nodes "
+               "filtered/decision)\n",
+               label, nnodes, npods, bound, npods / dt, dt * 1000 / npods, (double)evaluated / npods);
+        k8c_sched_snapshot_free(snap);
+        for (int i = 0; i < npods; i++)
+                json_decref(pods[i]);
+        free(pods);
         json_decref(rss);
         k8c_sched_profile_free(&prof);
         k8c_sched_cache_free(c);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+        if (argc == 4 && strcmp(argv[1], "place") == 0) {
+                run("MostAllocated, no owner", atoi(argv[2]), atoi(argv[3]), K8C_SCHED_MOST_ALLOCATED, false);
+                return 0;
+        }
+        if (argc == 4 && strcmp(argv[1], "e2e") == 0)
+                return bench_e2e(atoi(argv[2]), atoi(argv[3])) < 0 ? 1 : 0;
+        printf("-- placement (cache + plugins + assume, no API)\n");
         run("MostAllocated, no owner", 100, 2000, K8C_SCHED_MOST_ALLOCATED, false);
         run("LeastAllocated, no owner", 100, 2000, K8C_SCHED_LEAST_ALLOCATED, false);
         run("MostAllocated, one ReplicaSet", 100, 2000, K8C_SCHED_MOST_ALLOCATED, true);
-        run("MostAllocated, no owner", 1000, 2000, K8C_SCHED_MOST_ALLOCATED, false);
+        run("MostAllocated, no owner", 1000, 10000, K8C_SCHED_MOST_ALLOCATED, false);
+        run("MostAllocated, one ReplicaSet", 1000, 10000, K8C_SCHED_MOST_ALLOCATED, true);
+        run("MostAllocated, no owner", 5000, 10000, K8C_SCHED_MOST_ALLOCATED, false);
+        run("MostAllocated, one ReplicaSet", 5000, 10000, K8C_SCHED_MOST_ALLOCATED, true);
+        printf("-- end to end through the real apiserver and k8c-scheduler\n");
+        if (bench_e2e(1000, 10000) < 0 || bench_e2e(5000, 10000) < 0)
+                return 1;
         return 0;
 }

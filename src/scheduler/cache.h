@@ -33,6 +33,9 @@ void k8c_sched_cache_delete_pod(struct k8c_sched_cache *c, const char *key);
  * pod is already in the cache. */
 int k8c_sched_cache_assume(struct k8c_sched_cache *c, const json_t *pod, const char *node_name,
                            k8c_error_t *err);
+/* The same with the pod's parsed view (no copy; its spec.nodeName may be empty). */
+int k8c_sched_cache_assume_podinfo(struct k8c_sched_cache *c, struct k8c_sched_podinfo *pi,
+                                   const char *node_name, k8c_error_t *err);
 /* Drops an assumed pod (binding failed); confirmed pods are left alone. */
 void k8c_sched_cache_forget(struct k8c_sched_cache *c, const char *key);
 bool k8c_sched_cache_is_assumed(struct k8c_sched_cache *c, const char *key);
@@ -42,6 +45,11 @@ char *k8c_sched_cache_pod_node(struct k8c_sched_cache *c, const char *key);
 /* Nodes that have a Node object, sorted by name; services/replicasets are referenced. */
 struct k8c_sched_snapshot *k8c_sched_cache_snapshot(struct k8c_sched_cache *c, json_t *services,
                                                     json_t *replicasets);
+/* Brings s (from k8c_sched_cache_snapshot, owned by one caller and kept between cycles) up to
+ * date: only nodes changed since its last update are replaced, unless nodes came or went.
+ * Node infos s held stay valid for whoever else references them. */
+void k8c_sched_cache_update_snapshot(struct k8c_sched_cache *c, struct k8c_sched_snapshot *s,
+                                     json_t *services, json_t *replicasets);
 
 size_t k8c_sched_cache_num_nodes(struct k8c_sched_cache *c);
 size_t k8c_sched_cache_num_pods(struct k8c_sched_cache *c);

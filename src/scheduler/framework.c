@@ -135,6 +135,20 @@ int k8c_sched_profile_from_config(const json_t *config, const char *scheduler_na
                                        : scheduler_name != NULL ? scheduler_name
                                                                 : "default-scheduler");
 
+        /* percentageOfNodesToScore: the profile's, else the top-level one; 0 = adaptive. */
+        json_t *pct = json_object_get(prof, "percentageOfNodesToScore");
+        if (pct == NULL || json_is_null(pct))
+                pct = json_object_get(config, "percentageOfNodesToScore");
+        if (pct != NULL && !json_is_null(pct)) {
+                if (!json_is_integer(pct) || json_integer_value(pct) < 0 || json_integer_value(pct) > 100) {
+                        k8c_sched_profile_free(&p);
+                        return k8c_make_error(
+                                err, K8C_EINVALID,
+                                "config: percentageOfNodesToScore must be an integer in 0..100");
+                }
+                p.percentage_of_nodes_to_score = (int)json_integer_value(pct);
+        }
+
         json_t *plugins = json_object_get(prof, "plugins");
         int r = 0;
         json_t *mp = json_object_get(plugins, "multiPoint");
@@ -331,8 +345,6 @@ void k8c_sched_result_free(struct k8c_sched_result *r)
         }
         free(r->diag);
         free(r->message);
-        for (size_t i = 0; i < r->nscored; i++)
-                free(r->nodes_scored[i]);
         free(r->nodes_scored);
         free(r->scores);
         memset(r, 0, sizeof(*r));
@@ -346,9 +358,44 @@ static bool profile_scores_with(const struct k8c_sched_profile *prof, const stru
         return false;
 }
 
+#define MIN_FEASIBLE_NODES_TO_FIND 100
+#define MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND 5
+
+size_t k8c_sched_num_nodes_to_find(int percentage, size_t num_all_nodes)
+{
+        if (num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND || percentage >= 100)
+                return num_all_nodes;
+        size_t pct = (size_t)percentage;
+        if (percentage <= 0) {
+                ssize_t adaptive = 50 - (ssize_t)(num_all_nodes / 125);
+                pct = adaptive < MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND ? MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND
+                                                                       : (size_t)adaptive;
+        }
+        size_t n = num_all_nodes * pct / 100;
+        return n < MIN_FEASIBLE_NODES_TO_FIND ? MIN_FEASIBLE_NODES_TO_FIND : n;
+}
+
+static void schedule(const struct k8c_sched_profile *prof, const struct k8c_sched_snapshot *snap,
+                     const struct k8c_sched_podinfo *pod, k8c_sched_rand_fn rnd, void *rnd_opaque,
+                     size_t *next_start, struct k8c_sched_result *ret);
+
 void k8c_sched_schedule_one(const struct k8c_sched_profile *prof, const struct k8c_sched_snapshot *snap,
                             const struct k8c_sched_podinfo *pod, k8c_sched_rand_fn rnd, void *rnd_opaque,
                             struct k8c_sched_result *ret)
+{
+        schedule(prof, snap, pod, rnd, rnd_opaque, NULL, ret);
+}
+
+void k8c_sched_schedule_sampled(const struct k8c_sched_profile *prof, const struct k8c_sched_snapshot *snap,
+                                const struct k8c_sched_podinfo *pod, k8c_sched_rand_fn rnd, void *rnd_opaque,
+                                size_t *next_start, struct k8c_sched_result *ret)
+{
+        schedule(prof, snap, pod, rnd, rnd_opaque, next_start, ret);
+}
+
+static void schedule(const struct k8c_sched_profile *prof, const struct k8c_sched_snapshot *snap,
+                     const struct k8c_sched_podinfo *pod, k8c_sched_rand_fn rnd, void *rnd_opaque,
+                     size_t *next_start, struct k8c_sched_result *ret)
 {
         memset(ret, 0, sizeof(*ret));
         if (snap->n == 0) {
@@ -369,19 +416,36 @@ void k8c_sched_schedule_one(const struct k8c_sched_profile *prof, const struct k
                 if (prof->filters[f].plugin->pre_filter != NULL)
                         prof->filters[f].plugin->pre_filter(&cy);
 
-        struct k8c_sched_nodeinfo **feasible = k8c_xcalloc(snap->n + 1, sizeof(*feasible));
-        size_t nfeasible = 0;
-        ret->diag = k8c_xcalloc(snap->n + 1, sizeof(*ret->diag));
-        for (size_t i = 0; i < snap->n && ret->code != K8C_SCHED_ERROR; i++) {
+        /* Sampling (kube-scheduler's percentageOfNodesToScore): stop once enough feasible nodes are
+         * found, and start the next cycle where this one stopped so every node gets its turn. */
+        size_t want = snap->n, start = 0;
+        if (next_start != NULL) {
+                want = k8c_sched_num_nodes_to_find(prof->percentage_of_nodes_to_score, snap->n);
+                if (want < snap->n)
+                        start = *next_start % snap->n;
+        }
+        /* Filters that cannot reject anything for this pod are left out of the per-node loop. */
+        const struct k8c_sched_plugin *filters[K8C_ARRAY_SIZE(prof->filters)];
+        size_t nfilters = 0;
+        for (size_t f = 0; f < prof->nfilters; f++) {
+                const struct k8c_sched_plugin *pl = prof->filters[f].plugin;
+                if (pl->filter_skip == NULL || !pl->filter_skip(&cy))
+                        filters[nfilters++] = pl;
+        }
+        struct k8c_sched_nodeinfo **feasible = k8c_xmalloc((want + 1) * sizeof(*feasible));
+        size_t nfeasible = 0, diag_cap = 0;
+        for (size_t k = 0; k < snap->n && nfeasible < want && ret->code != K8C_SCHED_ERROR; k++) {
+                size_t i = start + k < snap->n ? start + k : start + k - snap->n;
                 struct k8c_sched_nodeinfo *ni = snap->nodes[i];
                 ret->evaluated++;
                 bool ok = true;
-                for (size_t f = 0; f < prof->nfilters && ok; f++) {
+                for (size_t f = 0; f < nfilters && ok; f++) {
                         struct k8c_sched_status st = { 0 };
-                        const struct k8c_sched_plugin *pl = prof->filters[f].plugin;
+                        const struct k8c_sched_plugin *pl = filters[f];
                         k8c_sched_code_t c = pl->filter(&cy, ni, &st);
                         if (c == K8C_SCHED_OK) {
-                                k8c_sched_status_clear(&st);
+                                if (st.nreasons > 0)
+                                        k8c_sched_status_clear(&st);
                                 continue;
                         }
                         ok = false;
@@ -393,6 +457,10 @@ void k8c_sched_schedule_one(const struct k8c_sched_profile *prof, const struct k
                                 k8c_sched_status_clear(&st);
                                 break;
                         }
+                        if (ret->ndiag == diag_cap) {
+                                diag_cap = diag_cap == 0 ? 16 : diag_cap * 2;
+                                ret->diag = k8c_xrealloc(ret->diag, diag_cap * sizeof(*ret->diag));
+                        }
                         struct k8c_sched_node_diag *d = &ret->diag[ret->ndiag++];
                         d->node = ni->name;
                         d->plugin = pl->name;
@@ -403,6 +471,8 @@ void k8c_sched_schedule_one(const struct k8c_sched_profile *prof, const struct k
                         feasible[nfeasible++] = ni;
         }
         ret->feasible = nfeasible;
+        if (next_start != NULL && want < snap->n)
+                *next_start = (start + ret->evaluated) % snap->n;
         if (ret->code == K8C_SCHED_ERROR)
                 goto out;
         if (nfeasible == 0) {
@@ -414,16 +484,33 @@ void k8c_sched_schedule_one(const struct k8c_sched_profile *prof, const struct k
         int64_t *total = k8c_xcalloc(nfeasible, sizeof(int64_t));
         /* With one feasible node there is nothing to rank (kube-scheduler skips scoring too). */
         if (nfeasible > 1) {
-                int64_t *raw = k8c_xcalloc(nfeasible, sizeof(int64_t));
+                int64_t *raw = k8c_xmalloc(nfeasible * sizeof(int64_t));
                 for (size_t s = 0; s < prof->nscorers; s++) {
                         const struct k8c_sched_plugin *pl = prof->scorers[s].plugin;
+                        int64_t constant = pl->score_constant != NULL
+                                                   ? pl->score_constant(&cy, feasible, nfeasible)
+                                                   : -1;
+                        if (constant >= 0) {
+                                int64_t v = constant > 100 ? 100 : constant;
+                                for (size_t i = 0; i < nfeasible; i++)
+                                        total[i] += v * prof->scorers[s].weight;
+                                continue;
+                        }
+                        int64_t weight = prof->scorers[s].weight;
+                        if (pl->normalize == NULL) {
+                                /* Already 0..100: weigh as it comes, in one pass. */
+                                for (size_t i = 0; i < nfeasible; i++) {
+                                        int64_t v = pl->score(&cy, feasible[i]);
+                                        total[i] += (v < 0 ? 0 : v > 100 ? 100 : v) * weight;
+                                }
+                                continue;
+                        }
                         for (size_t i = 0; i < nfeasible; i++)
                                 raw[i] = pl->score(&cy, feasible[i]);
-                        if (pl->normalize != NULL)
-                                pl->normalize(&cy, feasible, raw, nfeasible);
+                        pl->normalize(&cy, feasible, raw, nfeasible);
                         for (size_t i = 0; i < nfeasible; i++) {
                                 int64_t v = raw[i] < 0 ? 0 : raw[i] > 100 ? 100 : raw[i];
-                                total[i] += v * prof->scorers[s].weight;
+                                total[i] += v * weight;
                         }
                 }
                 free(raw);
@@ -442,10 +529,10 @@ void k8c_sched_schedule_one(const struct k8c_sched_profile *prof, const struct k
         ret->code = K8C_SCHED_OK;
         ret->node = k8c_xstrdup(feasible[best]->name);
         ret->nscored = nfeasible;
-        ret->nodes_scored = k8c_xcalloc(nfeasible, sizeof(char *));
+        ret->nodes_scored = k8c_xmalloc(nfeasible * sizeof(*ret->nodes_scored));
         ret->scores = total;
         for (size_t i = 0; i < nfeasible; i++)
-                ret->nodes_scored[i] = k8c_xstrdup(feasible[i]->name);
+                ret->nodes_scored[i] = feasible[i]->name;
 out:
         for (size_t f = 0; f < prof->nfilters; f++)
                 if (prof->filters[f].plugin->cycle_free != NULL)

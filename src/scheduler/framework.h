@@ -49,8 +49,36 @@ struct k8c_sched_hostport {
         int64_t port;
 };
 
+/* A toleration or taint parsed once; strings are borrowed from the object's JSON, "" when absent. */
+typedef enum {
+        K8C_SCHED_TOL_EQUAL,  /* "" or "Equal" */
+        K8C_SCHED_TOL_EXISTS, /* "Exists" */
+        K8C_SCHED_TOL_OTHER,  /* unknown operator: tolerates nothing */
+} k8c_sched_tol_op_t;
+
+struct k8c_sched_toleration {
+        const char *key, *value, *effect;
+        k8c_sched_tol_op_t op;
+};
+
+struct k8c_sched_taint {
+        const char *key, *value, *effect;
+};
+
+/* An interned string (shared by every holder of an equal string, so equality is pointer
+ * equality), optionally with a JSON value it stands for. Used for the (namespace, labels)
+ * of pods, so SelectorSpread evaluates its selector once per distinct label set per cycle,
+ * and for zone keys. Refcounted; the intern table has its own lock. */
+struct k8c_sched_interned {
+        _Atomic int refs; /* freed (under the table lock) when it drops to 0 */
+        char *str;
+        char *namespace_; /* labelsets: the pods' namespace */
+        json_t *labels;   /* labelsets: the pod's metadata.labels (owned ref; NULL if absent) */
+};
+
 /* A pod as the scheduler sees it; immutable once built and refcounted so node
- * infos of successive cache generations can share it. */
+ * infos of successive cache generations can share it. Everything the plugins ask
+ * per node is parsed here once, so the per-node loop touches no JSON. */
 struct k8c_sched_podinfo {
         _Atomic int refs;
         json_t *pod; /* owned reference */
@@ -62,6 +90,17 @@ struct k8c_sched_podinfo {
         struct k8c_sched_resources nonzero; /* cpu/memory with 100m / 200Mi defaults, for scoring */
         struct k8c_sched_hostport *ports;
         size_t nports;
+        const json_t *labels;                /* metadata.labels, borrowed from pod (may be NULL) */
+        struct k8c_sched_interned *labelset; /* (namespace, labels) */
+        struct k8c_sched_toleration *tolerations;
+        size_t ntolerations;
+        /* Tolerations of the taints NodeUnschedulable / NodeReady stand for. */
+        bool tolerates_unschedulable, tolerates_not_ready, tolerates_unreachable;
+        bool has_required_node_affinity;  /* spec.nodeSelector or required node affinity set */
+        bool has_preferred_node_affinity; /* preferred node affinity terms present */
+        bool has_spread_constraints;      /* spec.topologySpreadConstraints non-empty */
+        bool has_pod_affinity;            /* required podAffinity terms */
+        bool has_pod_anti_affinity;       /* required podAntiAffinity terms */
 };
 
 /* Builds the view; the pod JSON is referenced, not copied. */
@@ -69,17 +108,50 @@ struct k8c_sched_podinfo *k8c_sched_podinfo_new(json_t *pod);
 struct k8c_sched_podinfo *k8c_sched_podinfo_ref(struct k8c_sched_podinfo *pi);
 void k8c_sched_podinfo_unref(struct k8c_sched_podinfo *pi);
 
+/* What the filters and scorers need of a Node object, parsed once per node
+ * object and shared by every nodeinfo built on it. */
+typedef enum {
+        K8C_SCHED_NODE_READY = 0,
+        K8C_SCHED_NODE_NOT_READY,   /* Ready False or missing */
+        K8C_SCHED_NODE_UNREACHABLE, /* Ready Unknown */
+} k8c_sched_ready_t;
+
+struct k8c_sched_nodeview {
+        _Atomic int refs;
+        json_t *node; /* owned ref; NULL for a placeholder */
+        bool unschedulable;
+        k8c_sched_ready_t ready;
+        struct k8c_sched_taint *taints; /* spec.taints, borrowed strings */
+        size_t ntaints;
+        size_t nhard_taints;             /* NoSchedule + NoExecute */
+        size_t nprefer_taints;           /* PreferNoSchedule */
+        struct k8c_sched_interned *zone; /* region:\x01:zone as GetZoneKey, NULL without labels */
+};
+
+/* Pods on a node with one (namespace, labels), not terminating: what SelectorSpread counts. */
+struct k8c_sched_labelcount {
+        struct k8c_sched_interned *labelset; /* owned ref */
+        int64_t count;
+};
+
 /* A node and the pods counted on it (bound and assumed). Immutable and
- * refcounted: the cache replaces it on change, snapshots share it. */
+ * refcounted: the cache replaces it on change, snapshots share it. The
+ * aggregates (requested, label counts, anti-affinity pods) are kept up to date
+ * as pods are added and removed, so no plugin walks the pods in the hot path. */
 struct k8c_sched_nodeinfo {
         _Atomic int refs;
         char *name;
         json_t *node; /* NULL while only pods have been seen for the name */
+        struct k8c_sched_nodeview *view;
         struct k8c_sched_resources allocatable;
         struct k8c_sched_resources requested; /* sum of req of pods */
         struct k8c_sched_resources nonzero_requested;
         struct k8c_sched_podinfo **pods;
         size_t npods;
+        struct k8c_sched_labelcount *labels; /* per distinct labelset */
+        size_t nlabels;
+        size_t nanti;  /* pods with required podAntiAffinity terms */
+        size_t nports; /* host ports of its pods */
 };
 
 struct k8c_sched_nodeinfo *k8c_sched_nodeinfo_new(const char *name, json_t *node);
@@ -99,8 +171,11 @@ ssize_t k8c_sched_nodeinfo_find_pod(const struct k8c_sched_nodeinfo *ni, const c
 struct k8c_sched_snapshot {
         struct k8c_sched_nodeinfo **nodes;
         size_t n;
-        json_t *services;    /* array, may be NULL */
-        json_t *replicasets; /* array, may be NULL */
+        json_t *services;       /* array, may be NULL */
+        json_t *replicasets;    /* array, may be NULL */
+        size_t nodes_with_anti; /* nodes holding pods with required anti-affinity */
+        /* Cache generations it reflects (see k8c_sched_cache_update_snapshot); 0 = never filled. */
+        uint64_t generation, set_generation;
 };
 
 /* From JSON arrays of Node and (bound) Pod objects; pods whose node is unknown are dropped. */
@@ -110,6 +185,21 @@ void k8c_sched_snapshot_free(struct k8c_sched_snapshot *s);
 ssize_t k8c_sched_snapshot_find(const struct k8c_sched_snapshot *s, const char *node_name);
 /* Replaces node i by a copy holding pi too (what "assume" does to a snapshot). */
 void k8c_sched_snapshot_add_pod(struct k8c_sched_snapshot *s, size_t i, struct k8c_sched_podinfo *pi);
+/* Puts ni (reference taken over) at index i, keeping the snapshot's counters right. */
+void k8c_sched_snapshot_set(struct k8c_sched_snapshot *s, size_t i, struct k8c_sched_nodeinfo *ni);
+
+/* Number of non-terminating pods on ni with this labelset (pointer equality). */
+int64_t k8c_sched_nodeinfo_label_count(const struct k8c_sched_nodeinfo *ni,
+                                       const struct k8c_sched_interned *labelset);
+
+/* The intern table (process-wide, locked). labels may be NULL for a plain string. */
+struct k8c_sched_interned *k8c_sched_intern(const char *str, const char *namespace_, const json_t *labels);
+void k8c_sched_interned_unref(struct k8c_sched_interned *in);
+struct k8c_sched_interned *k8c_sched_interned_ref(struct k8c_sched_interned *in);
+/* Entries alive in the intern table (for tests). */
+size_t k8c_sched_intern_size(void);
+/* Compact toleration vs taint: the same rules as k8c_sched_toleration_tolerates. */
+bool k8c_sched_tolerates(const struct k8c_sched_toleration *tol, const struct k8c_sched_taint *taint);
 
 /* ---- resources ---- */
 /* Parses a ResourceList value ("100m", "1Gi"); absent → 0, invalid → 0. */
@@ -146,6 +236,16 @@ struct k8c_sched_resource_weight {
         int64_t weight;
 };
 
+typedef enum {
+        K8C_SCHED_RES_UNRESOLVED = 0,
+        K8C_SCHED_RES_OTHER,
+        K8C_SCHED_RES_CPU,
+        K8C_SCHED_RES_MEMORY,
+        K8C_SCHED_RES_EPHEMERAL_STORAGE,
+} k8c_sched_res_kind_t;
+
+k8c_sched_res_kind_t k8c_sched_res_kind(const char *resource);
+
 /* Per-cycle state shared by the plugins of one decision. */
 struct k8c_sched_cycle {
         const struct k8c_sched_snapshot *snap;
@@ -153,6 +253,13 @@ struct k8c_sched_cycle {
         k8c_sched_strategy_t strategy;
         const struct k8c_sched_resource_weight *resources; /* for NodeResourcesFit scoring */
         size_t nresources;
+        k8c_sched_res_kind_t res_kinds[8]; /* resources[i], resolved on first use in the cycle */
+        /* SelectorSpread: the selector's verdict per labelset seen this cycle (direct-mapped by
+         * pointer; zero-initialised = empty, so cycles built by hand work too). */
+        struct {
+                const struct k8c_sched_interned *labelset;
+                bool match;
+        } spread_memo[64];
         /* SelectorSpread: the selector of the pod's Services/ReplicaSet (NULL = none). */
         struct k8c_selector *spread_selector;
         /* InterPodAffinity: topology pair counts computed once per cycle. */
@@ -172,6 +279,15 @@ struct k8c_sched_plugin {
         /* Normalises scores[i] (node i of nodes[]) into 0..100; NULL = already 0..100. */
         void (*normalize)(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *const *nodes,
                           int64_t *scores, size_t n);
+        /* Optional, after pre_filter: true when the filter cannot reject any node for this pod (no
+         * node name, no node selector, no host ports...), so the cycle does not call it per node, as
+         * kube-scheduler's PreFilter Skip. */
+        bool (*filter_skip)(const struct k8c_sched_cycle *cy);
+        /* Optional: the normalised score every node of nodes[] would get when it is the same for all
+         * (e.g. a pod without preferred terms), so the cycle need not score node by node; -1 when
+         * the nodes must be scored. */
+        int64_t (*score_constant)(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *const *nodes,
+                                  size_t n);
         int64_t default_weight;
         bool default_filter, default_score;
 };
@@ -205,6 +321,9 @@ const char *k8c_sched_node_label(const json_t *node, const char *key);
  * use_requested: actual requests (BalancedAllocation), else non-zero defaults (Fit scoring). */
 void k8c_sched_alloc_request(const struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
                              const char *resource, bool use_requested, int64_t *ret_alloc, int64_t *ret_req);
+void k8c_sched_alloc_request_kind(const struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
+                                  k8c_sched_res_kind_t kind, bool use_requested, int64_t *ret_alloc,
+                                  int64_t *ret_req);
 
 /* ---- profile and decision ---- */
 
@@ -222,6 +341,9 @@ struct k8c_sched_profile {
         k8c_sched_strategy_t strategy;
         struct k8c_sched_resource_weight resources[8];
         size_t nresources;
+        /* percentageOfNodesToScore: 0 = adaptive (50% - nodes/125, at least 5%), as kube-scheduler;
+         * at least 100 nodes are always looked at. */
+        int percentage_of_nodes_to_score;
 };
 
 /* Every default filter and scorer with default weights, MostAllocated on cpu and memory (weight 1). */
@@ -251,8 +373,9 @@ struct k8c_sched_result {
         struct k8c_sched_node_diag *diag;
         size_t ndiag;
         char *message; /* unschedulable/error message */
-        /* Final scores per feasible node (for debugging/tests), parallel to nodes_scored. */
-        char **nodes_scored;
+        /* Final scores per feasible node (for debugging/tests), parallel to nodes_scored, whose
+         * names are borrowed from the snapshot (as diag's). */
+        const char **nodes_scored;
         int64_t *scores;
         size_t nscored;
 };
@@ -262,10 +385,20 @@ void k8c_sched_result_free(struct k8c_sched_result *r);
  * kube-scheduler). NULL = always the first (lowest name) of the best. */
 typedef uint32_t (*k8c_sched_rand_fn)(void *opaque);
 
-/* Schedules one pod against a snapshot. Never fails: errors land in ret->code/message. */
+/* Schedules one pod against a snapshot. Never fails: errors land in ret->code/message.
+ * Looks at every node from the first. */
 void k8c_sched_schedule_one(const struct k8c_sched_profile *prof, const struct k8c_sched_snapshot *snap,
                             const struct k8c_sched_podinfo *pod, k8c_sched_rand_fn rnd, void *rnd_opaque,
                             struct k8c_sched_result *ret);
+/* The same, but in a large cluster stops filtering once k8c_sched_num_nodes_to_find() feasible
+ * nodes are found, starting where the previous cycle stopped (*next_start, updated), as
+ * kube-scheduler does, so each decision costs O(sample) rather than O(nodes). An unschedulable
+ * pod is still checked against every node. */
+void k8c_sched_schedule_sampled(const struct k8c_sched_profile *prof, const struct k8c_sched_snapshot *snap,
+                                const struct k8c_sched_podinfo *pod, k8c_sched_rand_fn rnd, void *rnd_opaque,
+                                size_t *next_start, struct k8c_sched_result *ret);
+/* kube-scheduler's numFeasibleNodesToFind. */
+size_t k8c_sched_num_nodes_to_find(int percentage, size_t num_all_nodes);
 
 /* "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector."
  * from per-node reasons (histogram "N reason" sorted as strings, as kube-scheduler's FitError). */

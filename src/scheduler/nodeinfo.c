@@ -1,15 +1,20 @@
 /*
  * nodeinfo.c - immutable, refcounted views of pods and nodes, resource
  * arithmetic (requests with init containers as max, non-zero defaults for
- * scoring, allocatable), and the per-cycle snapshot.
+ * scoring, allocatable), the per-node aggregates, the intern table and the
+ * per-cycle snapshot.
  *
  * Views never change after construction: the cache makes a new nodeinfo per
  * change and snapshots share them, so a cycle sees one consistent picture
- * without copying every pod. Not thread-safe refcounts: only the cache lock
- * holder and the single scheduling thread touch them (see cache.c).
+ * without copying every pod. A pod's JSON is read once, when its podinfo is
+ * built; a node's once per Node object (nodeview). The aggregates a plugin
+ * would otherwise compute by walking a node's pods (requests, pods per label
+ * set, anti-affinity pods, host ports) are adjusted as each pod is added or
+ * removed, so a decision costs O(nodes looked at), not O(pods).
  */
 #include "scheduler/framework.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +23,7 @@
 
 #include "k8c/cleanup.h"
 #include "k8c/quantity.h"
+#include "k8c/strmap.h"
 
 #define DEFAULT_MILLI_CPU_REQUEST 100                /* kube-scheduler's non-zero cpu default */
 #define DEFAULT_MEMORY_REQUEST (200LL * 1024 * 1024) /* and memory default (200 MiB) */
@@ -212,14 +218,116 @@ void k8c_sched_node_allocatable(const json_t *node, struct k8c_sched_resources *
         scalars_from(alloc, ret);
 }
 
+/* ---- intern table ---- */
+
+static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct k8c_strmap intern_map; /* str → struct k8c_sched_interned * */
+
+struct k8c_sched_interned *k8c_sched_intern(const char *str, const char *namespace_, const json_t *labels)
+{
+        pthread_mutex_lock(&intern_lock);
+        struct k8c_sched_interned *in = NULL;
+        if (k8c_strmap_get(&intern_map, str, (void **)&in)) {
+                atomic_fetch_add(&in->refs, 1);
+        } else {
+                in = k8c_xcalloc(1, sizeof(*in));
+                in->refs = 1;
+                in->str = k8c_xstrdup(str);
+                if (namespace_ != NULL) {
+                        in->namespace_ = k8c_xstrdup(namespace_);
+                        in->labels = labels != NULL ? json_incref((json_t *)labels) : NULL;
+                }
+                k8c_strmap_put(&intern_map, str, in, NULL);
+        }
+        pthread_mutex_unlock(&intern_lock);
+        return in;
+}
+
+struct k8c_sched_interned *k8c_sched_interned_ref(struct k8c_sched_interned *in)
+{
+        if (in != NULL)
+                atomic_fetch_add(&in->refs, 1);
+        return in;
+}
+
+void k8c_sched_interned_unref(struct k8c_sched_interned *in)
+{
+        if (in == NULL)
+                return;
+        /* Only lookups (under the lock) create references from nothing, so dropping the last one
+         * under the lock cannot race with a resurrection. */
+        pthread_mutex_lock(&intern_lock);
+        if (atomic_fetch_sub(&in->refs, 1) == 1) {
+                k8c_strmap_del(&intern_map, in->str, NULL);
+                if (k8c_strmap_len(&intern_map) == 0)
+                        k8c_strmap_clear(&intern_map);
+                json_decref(in->labels);
+                free(in->namespace_);
+                free(in->str);
+                free(in);
+        }
+        pthread_mutex_unlock(&intern_lock);
+}
+
+size_t k8c_sched_intern_size(void)
+{
+        pthread_mutex_lock(&intern_lock);
+        size_t n = k8c_strmap_len(&intern_map);
+        pthread_mutex_unlock(&intern_lock);
+        return n;
+}
+
+/* "namespace\x01{canonical labels}" (or "namespace\x02" without labels). */
+static struct k8c_sched_interned *intern_labelset(const char *ns, const json_t *labels)
+{
+        cleanup_free char *canon =
+                labels != NULL ? json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+        cleanup_free char *key =
+                k8c_xasprintf("%s%c%s", ns, labels != NULL ? '\x01' : '\x02', canon != NULL ? canon : "");
+        return k8c_sched_intern(key, ns, labels);
+}
+
+/* ---- tolerations and taints ---- */
+
+static const char *jstr(const json_t *obj, const char *key)
+{
+        const char *s = json_string_value(json_object_get(obj, key));
+        return s != NULL ? s : "";
+}
+
+bool k8c_sched_tolerates(const struct k8c_sched_toleration *tol, const struct k8c_sched_taint *taint)
+{
+        if (tol->effect[0] != '\0' && strcmp(tol->effect, taint->effect) != 0)
+                return false;
+        if (tol->key[0] != '\0' && strcmp(tol->key, taint->key) != 0)
+                return false;
+        if (tol->op == K8C_SCHED_TOL_EQUAL)
+                return strcmp(tol->value, taint->value) == 0;
+        return tol->op == K8C_SCHED_TOL_EXISTS;
+}
+
+static bool tolerates_any(const struct k8c_sched_podinfo *pi, const char *key, const char *effect)
+{
+        struct k8c_sched_taint t = { .key = key, .value = "", .effect = effect };
+        for (size_t i = 0; i < pi->ntolerations; i++)
+                if (k8c_sched_tolerates(&pi->tolerations[i], &t))
+                        return true;
+        return false;
+}
+
 /* ---- podinfo ---- */
+
+static json_t *required_terms(const json_t *spec, const char *kind)
+{
+        return json_object_get(json_object_get(json_object_get(spec, "affinity"), kind),
+                               "requiredDuringSchedulingIgnoredDuringExecution");
+}
 
 struct k8c_sched_podinfo *k8c_sched_podinfo_new(json_t *pod)
 {
         struct k8c_sched_podinfo *pi = k8c_xcalloc(1, sizeof(*pi));
         pi->refs = 1;
         pi->pod = json_incref(pod);
-        pi->key = k8c_xstrdup("");
         json_t *md = json_object_get(pod, "metadata");
         json_t *spec = json_object_get(pod, "spec");
         pi->namespace_ = json_string_value(json_object_get(md, "namespace"));
@@ -228,7 +336,6 @@ struct k8c_sched_podinfo *k8c_sched_podinfo_new(json_t *pod)
         pi->name = json_string_value(json_object_get(md, "name"));
         if (pi->name == NULL)
                 pi->name = "";
-        free(pi->key);
         pi->key = k8c_xasprintf("%s/%s", pi->namespace_, pi->name);
         pi->node_name = json_string_value(json_object_get(spec, "nodeName"));
         pi->priority = json_integer_value(json_object_get(spec, "priority"));
@@ -236,6 +343,8 @@ struct k8c_sched_podinfo *k8c_sched_podinfo_new(json_t *pod)
                           !json_is_null(json_object_get(md, "deletionTimestamp"));
         k8c_sched_pod_requests(pod, false, &pi->req);
         k8c_sched_pod_requests(pod, true, &pi->nonzero);
+        pi->labels = json_object_get(md, "labels");
+        pi->labelset = intern_labelset(pi->namespace_, pi->labels);
 
         /* Host ports of containers (init containers' ports are not held while the pod runs). */
         size_t i, j;
@@ -257,6 +366,35 @@ struct k8c_sched_podinfo *k8c_sched_podinfo_new(json_t *pod)
                         };
                 }
         }
+
+        json_t *tols = json_object_get(spec, "tolerations");
+        pi->tolerations = k8c_xcalloc(json_array_size(tols) + 1, sizeof(*pi->tolerations));
+        json_t *tol;
+        json_array_foreach(tols, i, tol)
+        {
+                const char *op = jstr(tol, "operator");
+                pi->tolerations[pi->ntolerations++] = (struct k8c_sched_toleration){
+                        .key = jstr(tol, "key"),
+                        .value = jstr(tol, "value"),
+                        .effect = jstr(tol, "effect"),
+                        .op = op[0] == '\0' || strcmp(op, "Equal") == 0 ? K8C_SCHED_TOL_EQUAL
+                              : strcmp(op, "Exists") == 0               ? K8C_SCHED_TOL_EXISTS
+                                                                        : K8C_SCHED_TOL_OTHER,
+                };
+        }
+        pi->tolerates_unschedulable = tolerates_any(pi, "node.kubernetes.io/unschedulable", "NoSchedule");
+        pi->tolerates_not_ready = tolerates_any(pi, "node.kubernetes.io/not-ready", "NoSchedule");
+        pi->tolerates_unreachable = tolerates_any(pi, "node.kubernetes.io/unreachable", "NoSchedule");
+
+        json_t *na = json_object_get(json_object_get(spec, "affinity"), "nodeAffinity");
+        json_t *req = json_object_get(na, "requiredDuringSchedulingIgnoredDuringExecution");
+        pi->has_required_node_affinity = json_object_size(json_object_get(spec, "nodeSelector")) > 0 ||
+                                         (req != NULL && !json_is_null(req));
+        pi->has_preferred_node_affinity =
+                json_array_size(json_object_get(na, "preferredDuringSchedulingIgnoredDuringExecution")) > 0;
+        pi->has_spread_constraints = json_array_size(json_object_get(spec, "topologySpreadConstraints")) > 0;
+        pi->has_pod_affinity = json_array_size(required_terms(spec, "podAffinity")) > 0;
+        pi->has_pod_anti_affinity = json_array_size(required_terms(spec, "podAntiAffinity")) > 0;
         return pi;
 }
 
@@ -276,9 +414,83 @@ void k8c_sched_podinfo_unref(struct k8c_sched_podinfo *pi)
                 free(pi->ports[i].protocol);
         }
         free(pi->ports);
+        free(pi->tolerations);
+        k8c_sched_interned_unref(pi->labelset);
         free(pi->key);
         json_decref(pi->pod);
         free(pi);
+}
+
+/* ---- nodeview ---- */
+
+/* region + ":\x01:" + zone as Kubernetes' GetZoneKey; NULL when the node has neither. */
+static char *zone_key(const json_t *node)
+{
+        const char *region = k8c_sched_node_label(node, "topology.kubernetes.io/region");
+        if (region == NULL)
+                region = k8c_sched_node_label(node, "failure-domain.beta.kubernetes.io/region");
+        const char *zone = k8c_sched_node_label(node, "topology.kubernetes.io/zone");
+        if (zone == NULL)
+                zone = k8c_sched_node_label(node, "failure-domain.beta.kubernetes.io/zone");
+        if (region == NULL && zone == NULL)
+                return NULL;
+        return k8c_xasprintf("%s:\x01:%s", region != NULL ? region : "", zone != NULL ? zone : "");
+}
+
+static struct k8c_sched_nodeview *nodeview_new(json_t *node)
+{
+        struct k8c_sched_nodeview *v = k8c_xcalloc(1, sizeof(*v));
+        v->refs = 1;
+        v->ready = K8C_SCHED_NODE_NOT_READY;
+        if (node == NULL)
+                return v;
+        v->node = json_incref(node);
+        json_t *spec = json_object_get(node, "spec");
+        v->unschedulable = json_is_true(json_object_get(spec, "unschedulable"));
+        const char *ready = NULL;
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(json_object_get(node, "status"), "conditions"), i, c)
+        {
+                const char *type = json_string_value(json_object_get(c, "type"));
+                if (type != NULL && strcmp(type, "Ready") == 0)
+                        ready = json_string_value(json_object_get(c, "status"));
+        }
+        if (ready != NULL && strcmp(ready, "True") == 0)
+                v->ready = K8C_SCHED_NODE_READY;
+        else if (ready != NULL && strcmp(ready, "Unknown") == 0)
+                v->ready = K8C_SCHED_NODE_UNREACHABLE;
+        json_t *taints = json_object_get(spec, "taints");
+        v->taints = k8c_xcalloc(json_array_size(taints) + 1, sizeof(*v->taints));
+        json_array_foreach(taints, i, c)
+        {
+                struct k8c_sched_taint *t = &v->taints[v->ntaints++];
+                *t = (struct k8c_sched_taint){ jstr(c, "key"), jstr(c, "value"), jstr(c, "effect") };
+                if (strcmp(t->effect, "NoSchedule") == 0 || strcmp(t->effect, "NoExecute") == 0)
+                        v->nhard_taints++;
+                else if (strcmp(t->effect, "PreferNoSchedule") == 0)
+                        v->nprefer_taints++;
+        }
+        cleanup_free char *zk = zone_key(node);
+        if (zk != NULL)
+                v->zone = k8c_sched_intern(zk, NULL, NULL);
+        return v;
+}
+
+static struct k8c_sched_nodeview *nodeview_ref(struct k8c_sched_nodeview *v)
+{
+        atomic_fetch_add(&v->refs, 1);
+        return v;
+}
+
+static void nodeview_unref(struct k8c_sched_nodeview *v)
+{
+        if (v == NULL || atomic_fetch_sub(&v->refs, 1) != 1)
+                return;
+        free(v->taints);
+        k8c_sched_interned_unref(v->zone);
+        json_decref(v->node);
+        free(v);
 }
 
 /* ---- nodeinfo ---- */
@@ -288,6 +500,7 @@ struct k8c_sched_nodeinfo *k8c_sched_nodeinfo_new(const char *name, json_t *node
         struct k8c_sched_nodeinfo *ni = k8c_xcalloc(1, sizeof(*ni));
         ni->refs = 1;
         ni->name = k8c_xstrdup(name);
+        ni->view = nodeview_new(node);
         if (node != NULL) {
                 ni->node = json_incref(node);
                 k8c_sched_node_allocatable(node, &ni->allocatable);
@@ -309,28 +522,47 @@ void k8c_sched_nodeinfo_unref(struct k8c_sched_nodeinfo *ni)
         for (size_t i = 0; i < ni->npods; i++)
                 k8c_sched_podinfo_unref(ni->pods[i]);
         free(ni->pods);
+        for (size_t i = 0; i < ni->nlabels; i++)
+                k8c_sched_interned_unref(ni->labels[i].labelset);
+        free(ni->labels);
+        nodeview_unref(ni->view);
         json_decref(ni->node);
         free(ni->name);
         free(ni);
 }
 
-static struct k8c_sched_nodeinfo *clone(const struct k8c_sched_nodeinfo *ni, size_t extra)
+/* A copy sharing the node view and pods, with room for extra more pods / label sets. */
+static struct k8c_sched_nodeinfo *nodeinfo_clone(const struct k8c_sched_nodeinfo *ni, size_t extra)
 {
-        struct k8c_sched_nodeinfo *c = k8c_sched_nodeinfo_new(ni->name, ni->node);
+        struct k8c_sched_nodeinfo *c = k8c_xcalloc(1, sizeof(*c));
+        c->refs = 1;
+        c->name = k8c_xstrdup(ni->name);
+        c->view = nodeview_ref(ni->view);
+        c->node = ni->node != NULL ? json_incref(ni->node) : NULL;
+        c->allocatable = ni->allocatable;
         c->pods = k8c_xcalloc(ni->npods + extra + 1, sizeof(*c->pods));
         for (size_t i = 0; i < ni->npods; i++)
                 c->pods[i] = k8c_sched_podinfo_ref(ni->pods[i]);
         c->npods = ni->npods;
+        c->labels = k8c_xcalloc(ni->nlabels + extra + 1, sizeof(*c->labels));
+        for (size_t i = 0; i < ni->nlabels; i++)
+                c->labels[i] = (struct k8c_sched_labelcount){ k8c_sched_interned_ref(ni->labels[i].labelset),
+                                                              ni->labels[i].count };
+        c->nlabels = ni->nlabels;
         c->requested = ni->requested;
         c->nonzero_requested = ni->nonzero_requested;
+        c->nanti = ni->nanti;
+        c->nports = ni->nports;
         return c;
 }
 
 struct k8c_sched_nodeinfo *k8c_sched_nodeinfo_with_node(const struct k8c_sched_nodeinfo *ni, json_t *node)
 {
-        struct k8c_sched_nodeinfo *c = clone(ni, 0);
+        struct k8c_sched_nodeinfo *c = nodeinfo_clone(ni, 0);
         json_decref(c->node);
         c->node = node != NULL ? json_incref(node) : NULL;
+        nodeview_unref(c->view);
+        c->view = nodeview_new(node);
         memset(&c->allocatable, 0, sizeof(c->allocatable));
         if (node != NULL)
                 k8c_sched_node_allocatable(node, &c->allocatable);
@@ -345,33 +577,68 @@ ssize_t k8c_sched_nodeinfo_find_pod(const struct k8c_sched_nodeinfo *ni, const c
         return -1;
 }
 
+int64_t k8c_sched_nodeinfo_label_count(const struct k8c_sched_nodeinfo *ni,
+                                       const struct k8c_sched_interned *labelset)
+{
+        for (size_t i = 0; i < ni->nlabels; i++)
+                if (ni->labels[i].labelset == labelset)
+                        return ni->labels[i].count;
+        return 0;
+}
+
+/* Adds (sign 1) or removes (sign -1) pi's share of c's aggregates. c has room for one more labelset. */
+static void account(struct k8c_sched_nodeinfo *c, const struct k8c_sched_podinfo *pi, int sign)
+{
+        if (sign > 0) {
+                res_add(&c->requested, &pi->req);
+                res_add(&c->nonzero_requested, &pi->nonzero);
+        } else {
+                res_sub(&c->requested, &pi->req);
+                res_sub(&c->nonzero_requested, &pi->nonzero);
+        }
+        c->nanti = (size_t)((ssize_t)c->nanti + sign * (pi->has_pod_anti_affinity ? 1 : 0));
+        c->nports = (size_t)((ssize_t)c->nports + sign * (ssize_t)pi->nports);
+        if (pi->terminating)
+                return; /* SelectorSpread does not count terminating pods */
+        for (size_t i = 0; i < c->nlabels; i++) {
+                if (c->labels[i].labelset != pi->labelset)
+                        continue;
+                c->labels[i].count += sign;
+                if (c->labels[i].count == 0) {
+                        k8c_sched_interned_unref(c->labels[i].labelset);
+                        c->labels[i] = c->labels[--c->nlabels];
+                }
+                return;
+        }
+        if (sign > 0)
+                c->labels[c->nlabels++] =
+                        (struct k8c_sched_labelcount){ k8c_sched_interned_ref(pi->labelset), 1 };
+}
+
 struct k8c_sched_nodeinfo *k8c_sched_nodeinfo_with_pod(const struct k8c_sched_nodeinfo *ni,
                                                        struct k8c_sched_podinfo *pi)
 {
-        struct k8c_sched_nodeinfo *c = clone(ni, 1);
+        struct k8c_sched_nodeinfo *c = nodeinfo_clone(ni, 1);
         ssize_t at = k8c_sched_nodeinfo_find_pod(c, pi->key);
         if (at >= 0) {
-                res_sub(&c->requested, &c->pods[at]->req);
-                res_sub(&c->nonzero_requested, &c->pods[at]->nonzero);
+                account(c, c->pods[at], -1);
                 k8c_sched_podinfo_unref(c->pods[at]);
                 c->pods[at] = k8c_sched_podinfo_ref(pi);
         } else {
                 c->pods[c->npods++] = k8c_sched_podinfo_ref(pi);
         }
-        res_add(&c->requested, &pi->req);
-        res_add(&c->nonzero_requested, &pi->nonzero);
+        account(c, pi, 1);
         return c;
 }
 
 struct k8c_sched_nodeinfo *k8c_sched_nodeinfo_without_pod(const struct k8c_sched_nodeinfo *ni,
                                                           const char *key)
 {
-        struct k8c_sched_nodeinfo *c = clone(ni, 0);
+        struct k8c_sched_nodeinfo *c = nodeinfo_clone(ni, 0);
         ssize_t at = k8c_sched_nodeinfo_find_pod(c, key);
         if (at < 0)
                 return c;
-        res_sub(&c->requested, &c->pods[at]->req);
-        res_sub(&c->nonzero_requested, &c->pods[at]->nonzero);
+        account(c, c->pods[at], -1);
         k8c_sched_podinfo_unref(c->pods[at]);
         memmove(&c->pods[at], &c->pods[at + 1], (c->npods - (size_t)at - 1) * sizeof(*c->pods));
         c->npods--;
@@ -443,11 +710,20 @@ ssize_t k8c_sched_snapshot_find(const struct k8c_sched_snapshot *s, const char *
         return -1;
 }
 
+void k8c_sched_snapshot_set(struct k8c_sched_snapshot *s, size_t i, struct k8c_sched_nodeinfo *ni)
+{
+        struct k8c_sched_nodeinfo *old = s->nodes[i];
+        if (old != NULL && old->nanti > 0)
+                s->nodes_with_anti--;
+        if (ni->nanti > 0)
+                s->nodes_with_anti++;
+        s->nodes[i] = ni;
+        k8c_sched_nodeinfo_unref(old);
+}
+
 void k8c_sched_snapshot_add_pod(struct k8c_sched_snapshot *s, size_t i, struct k8c_sched_podinfo *pi)
 {
-        struct k8c_sched_nodeinfo *c = k8c_sched_nodeinfo_with_pod(s->nodes[i], pi);
-        k8c_sched_nodeinfo_unref(s->nodes[i]);
-        s->nodes[i] = c;
+        k8c_sched_snapshot_set(s, i, k8c_sched_nodeinfo_with_pod(s->nodes[i], pi));
 }
 
 /* ---- status ---- */

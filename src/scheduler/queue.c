@@ -3,7 +3,9 @@
  * then time of entry, then arrival order), backoff heap (by expiry), and the
  * unschedulable set, all holding entries of one key → entry map. A pod is in
  * exactly one place, or in flight in the scheduling loop. It must not decide
- * anything about nodes: callers tell it what happened.
+ * anything about nodes: callers tell it what happened. Each entry also holds
+ * the pod's parsed view, built by the informer thread that enqueues it, so the
+ * scheduling loop does not parse JSON.
  */
 #include "scheduler/queue.h"
 
@@ -14,10 +16,12 @@
 
 #include "k8c/cleanup.h"
 #include "k8c/strmap.h"
+#include "scheduler/framework.h"
 
 struct entry {
         char *key;
         json_t *pod;
+        struct k8c_sched_podinfo *info; /* parsed from pod */
         k8c_sched_qstate_t state;
         int attempts;
         int64_t priority;
@@ -162,6 +166,7 @@ static void entry_free(struct entry *e)
 {
         free(e->key);
         json_decref(e->pod);
+        k8c_sched_podinfo_unref(e->info);
         free(e->message);
         free(e->detail);
         free(e);
@@ -247,9 +252,13 @@ static bool same(const json_t *a, const json_t *b)
 void k8c_sched_queue_add_or_update(struct k8c_sched_queue *q, json_t *pod)
 {
         cleanup_free char *key = pod_key(pod);
+        /* Parsed outside the lock. */
+        struct k8c_sched_podinfo *info = k8c_sched_podinfo_new(pod);
         pthread_mutex_lock(&q->lock);
         struct entry *e = NULL;
         if (k8c_strmap_get(&q->entries, key, (void **)&e)) {
+                k8c_sched_podinfo_unref(e->info);
+                e->info = info;
                 json_t *old = e->pod;
                 bool changed = !same(json_object_get(old, "spec"), json_object_get(pod, "spec")) ||
                                !same(json_object_get(json_object_get(old, "metadata"), "labels"),
@@ -272,6 +281,7 @@ void k8c_sched_queue_add_or_update(struct k8c_sched_queue *q, json_t *pod)
         e = k8c_xcalloc(1, sizeof(*e));
         e->key = k8c_steal(&key);
         e->pod = json_incref(pod);
+        e->info = info;
         e->priority = json_integer_value(json_object_get(json_object_get(pod, "spec"), "priority"));
         k8c_strmap_put(&q->entries, e->key, e, NULL);
         to_active(q, e);
@@ -323,6 +333,12 @@ void k8c_sched_queue_flush(struct k8c_sched_queue *q)
 
 bool k8c_sched_queue_pop(struct k8c_sched_queue *q, int timeout_ms, json_t **ret_pod, int *ret_attempts)
 {
+        return k8c_sched_queue_pop_info(q, timeout_ms, ret_pod, NULL, ret_attempts);
+}
+
+bool k8c_sched_queue_pop_info(struct k8c_sched_queue *q, int timeout_ms, json_t **ret_pod,
+                              struct k8c_sched_podinfo **ret_info, int *ret_attempts)
+{
         pthread_mutex_lock(&q->lock);
         int64_t t0 = default_now(NULL);
         for (;;) {
@@ -337,6 +353,8 @@ bool k8c_sched_queue_pop(struct k8c_sched_queue *q, int timeout_ms, json_t **ret
                         e->move_seq_at_pop = q->move_seq;
                         q->ninflight++;
                         *ret_pod = json_incref(e->pod);
+                        if (ret_info != NULL)
+                                *ret_info = k8c_sched_podinfo_ref(e->info);
                         if (ret_attempts != NULL)
                                 *ret_attempts = e->attempts;
                         pthread_mutex_unlock(&q->lock);

@@ -44,6 +44,10 @@ void k8c_sched_queue_delete(struct k8c_sched_queue *q, const char *key);
 /* Takes the best active pod (waiting up to timeout_ms; < 0 = until shutdown). Returns true with
  * a new reference to the pod and its attempt count so far. */
 bool k8c_sched_queue_pop(struct k8c_sched_queue *q, int timeout_ms, json_t **ret_pod, int *ret_attempts);
+/* The same, with a new reference to the pod's parsed view too (built when it was enqueued). */
+struct k8c_sched_podinfo;
+bool k8c_sched_queue_pop_info(struct k8c_sched_queue *q, int timeout_ms, json_t **ret_pod,
+                              struct k8c_sched_podinfo **ret_info, int *ret_attempts);
 
 /* End of an attempt. Scheduled: the pod leaves the queue. Failed: unschedulable → the
  * unschedulable set (or backoff if the cluster changed meanwhile); error → backoff. message and

@@ -4,6 +4,10 @@
  * (snapshot → plugins → assume), so decisions are serial and never
  * overcommit; a small pool of API writers binds pods and reports failures
  * (PodScheduled condition, Events) so slow API calls never stall decisions.
+ * The loop keeps one snapshot and brings it up to date before each decision
+ * (only changed nodes are touched), and large clusters are sampled
+ * (percentageOfNodesToScore), so a decision costs about the same at 5,000
+ * nodes as at 500.
  * It also serves /healthz, /readyz, /metrics and /debug/pending.
  *
  * It owns no scheduling policy (framework.c and plugins/ do) and logs each
@@ -38,7 +42,16 @@
 #include "scheduler/framework.h"
 #include "scheduler/queue.h"
 
-enum job_type { JOB_BIND, JOB_FAILED };
+enum job_type { JOB_BIND, JOB_FAILED, JOB_SCHEDULED_EVENT };
+
+/* "Scheduled" Events are sent by their own thread, after the bindings, as Kubernetes' event
+ * broadcaster does: an Event is one more API write per pod, and a burst of bindings must not
+ * wait behind them. While bindings are queued an Event waits (up to EVENTS_YIELD_MS), so the
+ * apiserver's write capacity goes to bindings first. Beyond MAX_QUEUED_EVENTS queued, new ones
+ * are dropped (counted); at shutdown the queue gets EVENTS_DRAIN_MS to empty. */
+#define MAX_QUEUED_EVENTS 20000
+#define EVENTS_YIELD_MS 10000
+#define EVENTS_DRAIN_MS 2000
 
 struct job {
         struct job *next;
@@ -46,8 +59,9 @@ struct job {
         json_t *pod;
         char *key;
         char *node;
-        char *reason;  /* JOB_FAILED: "Unschedulable" or "SchedulerError" */
-        char *message; /* JOB_FAILED */
+        int64_t assumed_us; /* JOB_BIND: when the pod was assumed; events: when queued */
+        char *reason;       /* JOB_FAILED: "Unschedulable" or "SchedulerError" */
+        char *message;      /* JOB_FAILED */
 };
 
 struct sched {
@@ -67,13 +81,45 @@ struct sched {
         bool jobs_stop;
         pthread_t *workers;
         int nworkers;
+        pthread_cond_t events_cond;
+        struct job *events_head, *events_tail;
+        size_t nevents;
+        int64_t events_deadline_us; /* set at shutdown */
+        bool workers_done;          /* no more events will be pushed */
+        pthread_t event_thread;
+        bool event_thread_started;
+        atomic_uint_fast64_t events_dropped;
 
         struct MHD_Daemon *http;
         unsigned int rand_state;
 
         atomic_uint_fast64_t scheduled, unschedulable, errors, bind_errors;
         atomic_uint_fast64_t attempt_us_sum, attempt_count;
+        /* Bindings: the POST alone, and from the decision until the binding is stored. */
+        atomic_uint_fast64_t bind_us_sum, bind_count, bound_us_sum;
+        atomic_uint_fast64_t bind_buckets[24], bound_buckets[24];
+
+        /* Owned by the scheduling loop. */
+        struct k8c_sched_snapshot *snap;
+        size_t next_start;
+        /* Services and ReplicaSets for SelectorSpread: listed again only after they changed. */
+        atomic_uint_fast64_t spread_objs_gen;
+        uint64_t spread_lists_gen;
+        json_t *services_list, *rss_list;
 };
+
+/* Histogram bucket bounds (seconds) of the binding metrics; the last bucket is +Inf. */
+static const double latency_buckets[23] = { 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02,
+                                            0.03,   0.05,  0.075, 0.1,   0.2,   0.3,    0.5,  1,
+                                            2,      3,     4,     5,     7.5,   10,     30 };
+
+static void observe(atomic_uint_fast64_t *buckets, int64_t us)
+{
+        size_t b = 0;
+        while (b < K8C_ARRAY_SIZE(latency_buckets) && (double)us / 1e6 > latency_buckets[b])
+                b++;
+        atomic_fetch_add(&buckets[b], 1);
+}
 
 /* ---- helpers ---- */
 
@@ -204,6 +250,19 @@ static void node_update(void *opaque, json_t *old_node, json_t *node)
                 k8c_sched_queue_move_all(s->queue);
 }
 
+/* Services and ReplicaSets: only note that the lists SelectorSpread reads changed. */
+static void spread_obj_add(void *opaque, json_t *obj)
+{
+        struct sched *s = opaque;
+        atomic_fetch_add(&s->spread_objs_gen, 1);
+}
+
+static void spread_obj_update(void *opaque, json_t *old_obj, json_t *obj)
+{
+        if (old_obj != obj)
+                spread_obj_add(opaque, obj);
+}
+
 static void node_delete(void *opaque, json_t *node)
 {
         struct sched *s = opaque;
@@ -224,6 +283,25 @@ static void job_free(struct job *j)
         free(j->reason);
         free(j->message);
         free(j);
+}
+
+static void event_push(struct sched *s, struct job *j)
+{
+        pthread_mutex_lock(&s->jobs_lock);
+        if (s->nevents >= MAX_QUEUED_EVENTS) {
+                pthread_mutex_unlock(&s->jobs_lock);
+                atomic_fetch_add(&s->events_dropped, 1);
+                job_free(j);
+                return;
+        }
+        if (s->events_tail != NULL)
+                s->events_tail->next = j;
+        else
+                s->events_head = j;
+        s->events_tail = j;
+        s->nevents++;
+        pthread_cond_signal(&s->events_cond);
+        pthread_mutex_unlock(&s->jobs_lock);
 }
 
 static void job_push(struct sched *s, struct job *j)
@@ -284,7 +362,17 @@ static void do_bind(struct sched *s, struct job *j)
         if (uid != NULL)
                 json_object_set_new(json_object_get(binding, "metadata"), "uid", json_string(uid));
         cleanup_free char *path = k8c_xasprintf("/api/v1/namespaces/%s/pods/%s/binding", ns, name);
-        if (k8c_client_post(s->client, path, binding, NULL, &err) < 0) {
+        int64_t t0 = mono_us();
+        int r = k8c_client_post(s->client, path, binding, NULL, &err);
+        int64_t t1 = mono_us();
+        if (r >= 0) {
+                atomic_fetch_add(&s->bind_us_sum, (uint64_t)(t1 - t0));
+                atomic_fetch_add(&s->bound_us_sum, (uint64_t)(t1 - j->assumed_us));
+                atomic_fetch_add(&s->bind_count, 1);
+                observe(s->bind_buckets, t1 - t0);
+                observe(s->bound_buckets, t1 - j->assumed_us);
+        }
+        if (r < 0) {
                 atomic_fetch_add(&s->bind_errors, 1);
                 k8c_log_error("binding failed", "pod=%s node=%s err=\"%s\"", j->key, j->node,
                               k8c_error_msg(&err));
@@ -303,9 +391,59 @@ static void do_bind(struct sched *s, struct job *j)
         k8c_sched_queue_done(s->queue, j->key);
         atomic_fetch_add(&s->scheduled, 1);
         k8c_logv(2, "bound pod", "pod=%s node=%s", j->key, j->node);
+        struct job *ev = k8c_xcalloc(1, sizeof(*ev));
+        ev->type = JOB_SCHEDULED_EVENT;
+        ev->pod = json_incref(j->pod);
+        ev->key = k8c_xstrdup(j->key);
+        ev->node = k8c_xstrdup(j->node);
+        ev->assumed_us = mono_us();
+        event_push(s, ev);
+}
+
+static void do_scheduled_event(struct sched *s, struct job *j)
+{
+        cleanup_error k8c_error_t err = NULL;
         if (k8c_event_record(s->recorder, j->pod, "Normal", "Scheduled", &err,
-                             "Successfully assigned %s/%s to %s", ns, name, j->node) < 0)
+                             "Successfully assigned %s/%s to %s", pod_str(j->pod, "metadata.namespace"),
+                             pod_str(j->pod, "metadata.name"), j->node) < 0)
                 k8c_log_warn("recording event failed", "pod=%s err=\"%s\"", j->key, k8c_error_msg(&err));
+}
+
+static void *event_worker(void *arg)
+{
+        struct sched *s = arg;
+        for (;;) {
+                pthread_mutex_lock(&s->jobs_lock);
+                while (s->events_head == NULL && !s->workers_done)
+                        pthread_cond_wait(&s->events_cond, &s->jobs_lock);
+                /* Bindings first: wait while some are queued, for a bounded time. */
+                while (s->events_head != NULL && s->jobs_head != NULL && !s->jobs_stop &&
+                       mono_us() - s->events_head->assumed_us < EVENTS_YIELD_MS * 1000) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += 50 * 1000 * 1000;
+                        if (ts.tv_nsec >= 1000000000) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000;
+                        }
+                        pthread_cond_timedwait(&s->events_cond, &s->jobs_lock, &ts);
+                }
+                struct job *j = s->events_head;
+                if (j == NULL || (s->jobs_stop && mono_us() > s->events_deadline_us)) {
+                        size_t left = s->nevents;
+                        pthread_mutex_unlock(&s->jobs_lock);
+                        if (left > 0)
+                                k8c_log_warn("dropping events at shutdown", "count=%zu", left);
+                        return NULL;
+                }
+                s->events_head = j->next;
+                if (s->events_head == NULL)
+                        s->events_tail = NULL;
+                s->nevents--;
+                pthread_mutex_unlock(&s->jobs_lock);
+                do_scheduled_event(s, j);
+                job_free(j);
+        }
 }
 
 static void do_failed(struct sched *s, struct job *j)
@@ -338,8 +476,10 @@ static void *worker(void *arg)
                         return NULL;
                 }
                 s->jobs_head = j->next;
-                if (s->jobs_head == NULL)
+                if (s->jobs_head == NULL) {
                         s->jobs_tail = NULL;
+                        pthread_cond_signal(&s->events_cond); /* events may go now */
+                }
                 pthread_mutex_unlock(&s->jobs_lock);
                 if (j->type == JOB_BIND)
                         do_bind(s, j);
@@ -371,7 +511,19 @@ static char *diag_text(const struct k8c_sched_result *r)
         return buf;
 }
 
-static void schedule_one(struct sched *s, json_t *queued)
+static void refresh_spread_lists(struct sched *s)
+{
+        uint64_t gen = atomic_load(&s->spread_objs_gen);
+        if (s->services_list != NULL && gen == s->spread_lists_gen)
+                return;
+        json_decref(s->services_list);
+        json_decref(s->rss_list);
+        s->services_list = k8c_informer_list(s->services);
+        s->rss_list = k8c_informer_list(s->replicasets);
+        s->spread_lists_gen = gen;
+}
+
+static void schedule_one(struct sched *s, json_t *queued, struct k8c_sched_podinfo *queued_info)
 {
         cleanup_free char *key = k8c_object_key(queued);
         /* The queue may hold an older version: decide on the informer's latest. */
@@ -382,19 +534,21 @@ static void schedule_one(struct sched *s, json_t *queued)
                 return;
         }
         int64_t t0 = mono_us();
-        json_auto_t *services = k8c_informer_list(s->services);
-        json_auto_t *rss = k8c_informer_list(s->replicasets);
-        struct k8c_sched_snapshot *snap = k8c_sched_cache_snapshot(s->cache, services, rss);
-        struct k8c_sched_podinfo *pi = k8c_sched_podinfo_new(pod);
+        /* The view parsed at enqueue time, unless the pod changed since. */
+        struct k8c_sched_podinfo *pi = queued_info != NULL && queued_info->pod == pod
+                                               ? k8c_sched_podinfo_ref(queued_info)
+                                               : k8c_sched_podinfo_new(pod);
+        refresh_spread_lists(s);
+        k8c_sched_cache_update_snapshot(s->cache, s->snap, s->services_list, s->rss_list);
         struct k8c_sched_result r;
-        k8c_sched_schedule_one(&s->profile, snap, pi, rnd, &s->rand_state, &r);
-        k8c_sched_podinfo_unref(pi);
-        atomic_fetch_add(&s->attempt_us_sum, (uint64_t)(mono_us() - t0));
+        k8c_sched_schedule_sampled(&s->profile, s->snap, pi, rnd, &s->rand_state, &s->next_start, &r);
+        int64_t t1 = mono_us();
+        atomic_fetch_add(&s->attempt_us_sum, (uint64_t)(t1 - t0));
         atomic_fetch_add(&s->attempt_count, 1);
 
         if (r.code == K8C_SCHED_OK) {
                 cleanup_error k8c_error_t err = NULL;
-                if (k8c_sched_cache_assume(s->cache, pod, r.node, &err) < 0) {
+                if (k8c_sched_cache_assume_podinfo(s->cache, pi, r.node, &err) < 0) {
                         k8c_log_error("assume failed", "pod=%s err=\"%s\"", key, k8c_error_msg(&err));
                         k8c_sched_queue_failed(s->queue, key, false, k8c_error_msg(&err), NULL);
                 } else {
@@ -403,6 +557,7 @@ static void schedule_one(struct sched *s, json_t *queued)
                         j->pod = json_incref(pod);
                         j->key = k8c_xstrdup(key);
                         j->node = k8c_xstrdup(r.node);
+                        j->assumed_us = t1;
                         job_push(s, j);
                 }
         } else {
@@ -419,10 +574,10 @@ static void schedule_one(struct sched *s, json_t *queued)
                 j->message = k8c_xstrdup(r.message);
                 job_push(s, j);
         }
+        /* r.diag[].node points into the snapshot's node infos: the result is used before the
+         * snapshot is next updated (the next decision). */
         k8c_sched_result_free(&r);
-        /* Last: r.diag[].node points into the snapshot's node infos, which the informer thread
-         * may have replaced in the cache meanwhile, leaving the snapshot their only owner. */
-        k8c_sched_snapshot_free(snap);
+        k8c_sched_podinfo_unref(pi);
 }
 
 /* ---- HTTP: health, metrics, pending ---- */
@@ -485,6 +640,37 @@ static char *render(struct sched *s, const char *url, int *ret_code)
                         (double)atomic_load(&s->attempt_us_sum) / 1e6);
                 fprintf(f, "scheduler_scheduling_algorithm_duration_seconds_count %lu\n",
                         (unsigned long)atomic_load(&s->attempt_count));
+                const struct {
+                        const char *name, *help;
+                        atomic_uint_fast64_t *buckets, *sum;
+                } hs[] = {
+                        { "scheduler_binding_duration_seconds", "Binding API call latency.", s->bind_buckets,
+                          &s->bind_us_sum },
+                        { "scheduler_decision_to_bound_duration_seconds",
+                          "From the scheduling decision until the binding is stored.", s->bound_buckets,
+                          &s->bound_us_sum },
+                };
+                fprintf(f,
+                        "# HELP scheduler_events_dropped_total Scheduled events dropped because too many "
+                        "were queued.\n# TYPE scheduler_events_dropped_total counter\n"
+                        "scheduler_events_dropped_total %lu\n",
+                        (unsigned long)atomic_load(&s->events_dropped));
+                for (size_t h = 0; h < K8C_ARRAY_SIZE(hs); h++) {
+                        fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", hs[h].name, hs[h].help, hs[h].name);
+                        uint64_t cum = 0;
+                        for (size_t b = 0; b <= K8C_ARRAY_SIZE(latency_buckets); b++) {
+                                cum += atomic_load(&hs[h].buckets[b]);
+                                if (b < K8C_ARRAY_SIZE(latency_buckets))
+                                        fprintf(f, "%s_bucket{le=\"%g\"} %lu\n", hs[h].name,
+                                                latency_buckets[b], (unsigned long)cum);
+                                else
+                                        fprintf(f, "%s_bucket{le=\"+Inf\"} %lu\n", hs[h].name,
+                                                (unsigned long)cum);
+                        }
+                        fprintf(f, "%s_sum %.6f\n%s_count %lu\n", hs[h].name,
+                                (double)atomic_load(hs[h].sum) / 1e6, hs[h].name,
+                                (unsigned long)atomic_load(&s->bind_count));
+                }
                 fprintf(f, "# TYPE scheduler_cache_size gauge\n");
                 fprintf(f, "scheduler_cache_size{type=\"nodes\"} %zu\n", k8c_sched_cache_num_nodes(s->cache));
                 fprintf(f, "scheduler_cache_size{type=\"pods\"} %zu\n", k8c_sched_cache_num_pods(s->cache));
@@ -624,6 +810,7 @@ int k8c_scheduler_run(const struct k8c_scheduler_config *cfg, k8c_error_t *err)
         s->rand_state = (unsigned int)time(NULL) ^ (unsigned int)getpid();
         pthread_mutex_init(&s->jobs_lock, NULL);
         pthread_cond_init(&s->jobs_cond, NULL);
+        pthread_cond_init(&s->events_cond, NULL);
         int r = load_profile(cfg, &s->profile, err);
         if (r < 0) {
                 free(s);
@@ -641,19 +828,23 @@ int k8c_scheduler_run(const struct k8c_scheduler_config *cfg, k8c_error_t *err)
 
         struct k8c_informer_handlers ph = { pod_add, pod_update, pod_delete, s };
         struct k8c_informer_handlers nh = { node_add, node_update, node_delete, s };
+        struct k8c_informer_handlers sh = { spread_obj_add, spread_obj_update, spread_obj_add, s };
         s->nodes = informer(s, "/api/v1/nodes", &nh);
         s->pods = informer(s, "/api/v1/pods", &ph);
-        s->services = informer(s, "/api/v1/services", NULL);
-        s->replicasets = informer(s, "/apis/apps/v1/replicasets", NULL);
+        s->services = informer(s, "/api/v1/services", &sh);
+        s->replicasets = informer(s, "/apis/apps/v1/replicasets", &sh);
+        s->snap = k8c_sched_cache_snapshot(s->cache, NULL, NULL);
 
         r = start_http(s, err);
         if (r < 0)
                 goto out;
 
-        s->nworkers = cfg->bind_workers > 0 ? cfg->bind_workers : 4;
+        s->nworkers = cfg->bind_workers > 0 ? cfg->bind_workers : 8;
         s->workers = k8c_xcalloc((size_t)s->nworkers, sizeof(pthread_t));
         for (int i = 0; i < s->nworkers; i++)
                 pthread_create(&s->workers[i], NULL, worker, s);
+        pthread_create(&s->event_thread, NULL, event_worker, s);
+        s->event_thread_started = true;
 
         if (cfg->leader_elect) {
                 cleanup_free char *identity = k8c_xasprintf("%s_%d", host, (int)getpid());
@@ -700,9 +891,11 @@ int k8c_scheduler_run(const struct k8c_scheduler_config *cfg, k8c_error_t *err)
                         goto out;
                 }
                 json_t *pod = NULL;
-                if (!k8c_sched_queue_pop(s->queue, 200, &pod, NULL))
+                struct k8c_sched_podinfo *info = NULL;
+                if (!k8c_sched_queue_pop_info(s->queue, 200, &pod, &info, NULL))
                         continue;
-                schedule_one(s, pod);
+                schedule_one(s, pod, info);
+                k8c_sched_podinfo_unref(info);
                 json_decref(pod);
         }
         r = 0;
@@ -714,11 +907,23 @@ out:
         /* Pending writes finish (bindings already decided are sent), then the workers exit. */
         pthread_mutex_lock(&s->jobs_lock);
         s->jobs_stop = true;
+        s->events_deadline_us = mono_us() + EVENTS_DRAIN_MS * 1000;
         pthread_cond_broadcast(&s->jobs_cond);
         pthread_mutex_unlock(&s->jobs_lock);
         for (int i = 0; i < s->nworkers; i++)
                 pthread_join(s->workers[i], NULL);
         free(s->workers);
+        /* Then the events of those bindings, until the drain deadline. */
+        pthread_mutex_lock(&s->jobs_lock);
+        s->workers_done = true;
+        pthread_cond_broadcast(&s->events_cond);
+        pthread_mutex_unlock(&s->jobs_lock);
+        if (s->event_thread_started)
+                pthread_join(s->event_thread, NULL);
+        for (struct job *j = s->events_head, *n; j != NULL; j = n) {
+                n = j->next;
+                job_free(j);
+        }
         if (s->leader != NULL)
                 k8c_leader_stop(s->leader);
         if (s->http != NULL)
@@ -736,11 +941,15 @@ out:
                 job_free(j);
         }
         k8c_sched_queue_free(s->queue);
+        k8c_sched_snapshot_free(s->snap);
+        json_decref(s->services_list);
+        json_decref(s->rss_list);
         k8c_sched_cache_free(s->cache);
         k8c_client_free(s->client);
         k8c_sched_profile_free(&s->profile);
         pthread_mutex_destroy(&s->jobs_lock);
         pthread_cond_destroy(&s->jobs_cond);
+        pthread_cond_destroy(&s->events_cond);
         free(s);
         return r;
 }

@@ -11,14 +11,16 @@
 
 static int64_t score(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni)
 {
-        static const char *const resources[] = { "cpu", "memory" };
         if (cy->pod->req.milli_cpu == 0 && cy->pod->req.memory == 0)
                 return 0;
+        /* cpu and memory, actual requests after placing the pod */
+        const int64_t allocs[2] = { ni->allocatable.milli_cpu, ni->allocatable.memory };
+        const int64_t reqs[2] = { ni->requested.milli_cpu + cy->pod->req.milli_cpu,
+                                  ni->requested.memory + cy->pod->req.memory };
         double fractions[2], total = 0;
         size_t n = 0;
         for (size_t i = 0; i < 2; i++) {
-                int64_t alloc, req;
-                k8c_sched_alloc_request(cy, ni, resources[i], true, &alloc, &req);
+                int64_t alloc = allocs[i], req = reqs[i];
                 if (alloc == 0)
                         continue;
                 double f = (double)req / (double)alloc;

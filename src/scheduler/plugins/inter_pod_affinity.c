@@ -4,7 +4,9 @@
  * domain (or, for the first pod of a self-affine group, nothing matching
  * anywhere), its podAntiAffinity terms need none, and existing pods'
  * anti-affinity terms must not match it within their domains. Topology pair
- * counts are computed once per cycle (pre_filter), as kube-scheduler does.
+ * counts are computed once per cycle (pre_filter), as kube-scheduler does;
+ * a pod without terms only looks at nodes holding pods with anti-affinity
+ * (none, usually: then the cycle costs nothing here).
  */
 #include <string.h>
 
@@ -85,10 +87,17 @@ static void pre_filter(struct k8c_sched_cycle *cy)
         s->aff_terms = required_terms(cy->pod->pod, "podAffinity");
         s->anti_terms = required_terms(cy->pod->pod, "podAntiAffinity");
         cy->interpod_state = s;
+        bool own_terms = cy->pod->has_pod_affinity || cy->pod->has_pod_anti_affinity;
+        if (!own_terms && cy->snap->nodes_with_anti == 0)
+                return;
         for (size_t n = 0; n < cy->snap->n; n++) {
                 const struct k8c_sched_nodeinfo *ni = cy->snap->nodes[n];
+                if (!own_terms && ni->nanti == 0)
+                        continue;
                 for (size_t i = 0; i < ni->npods; i++) {
                         const struct k8c_sched_podinfo *p = ni->pods[i];
+                        if (!own_terms && !p->has_pod_anti_affinity)
+                                continue;
                         size_t j;
                         json_t *t;
                         json_array_foreach(required_terms(p->pod, "podAntiAffinity"), j, t)
@@ -182,10 +191,19 @@ static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sche
         return K8C_SCHED_OK;
 }
 
+/* No terms of its own and no existing pod's anti-affinity matching it: nothing to check. */
+static bool filter_skip(const struct k8c_sched_cycle *cy)
+{
+        const struct state *s = cy->interpod_state;
+        return s != NULL && json_array_size(s->aff_terms) == 0 && json_array_size(s->anti_terms) == 0 &&
+               k8c_strmap_len(&s->existing_anti) == 0;
+}
+
 const struct k8c_sched_plugin k8c_sched_plugin_inter_pod_affinity = {
         .name = "InterPodAffinity",
         .pre_filter = pre_filter,
         .cycle_free = cycle_free,
         .filter = filter,
+        .filter_skip = filter_skip,
         .default_filter = true,
 };

@@ -41,7 +41,7 @@ static bool required_matches(const json_t *pod, const json_t *node)
 static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
                                struct k8c_sched_status *st)
 {
-        if (required_matches(cy->pod->pod, ni->node))
+        if (!cy->pod->has_required_node_affinity || required_matches(cy->pod->pod, ni->node))
                 return K8C_SCHED_OK;
         k8c_sched_status_add_reason(st, "node(s) didn't match Pod's node affinity/selector");
         return st->code = K8C_SCHED_UNSCHEDULABLE;
@@ -49,6 +49,8 @@ static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sche
 
 static int64_t score(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni)
 {
+        if (!cy->pod->has_preferred_node_affinity)
+                return 0;
         int64_t sum = 0;
         size_t i;
         json_t *pref;
@@ -70,11 +72,24 @@ static void normalize(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *con
         k8c_sched_default_normalize(scores, n, false);
 }
 
+static bool filter_skip(const struct k8c_sched_cycle *cy)
+{
+        return !cy->pod->has_required_node_affinity;
+}
+
+/* Without preferred terms every node scores 0 (and normalising zeros leaves them 0). */
+static int64_t score_constant(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *const *nodes, size_t n)
+{
+        return cy->pod->has_preferred_node_affinity ? -1 : 0;
+}
+
 const struct k8c_sched_plugin k8c_sched_plugin_node_affinity = {
         .name = "NodeAffinity",
         .filter = filter,
         .score = score,
         .normalize = normalize,
+        .filter_skip = filter_skip,
+        .score_constant = score_constant,
         .default_weight = 2,
         .default_filter = true,
         .default_score = true,

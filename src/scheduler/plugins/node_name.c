@@ -16,8 +16,14 @@ static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sche
         return st->code = K8C_SCHED_UNSCHEDULABLE;
 }
 
+static bool filter_skip(const struct k8c_sched_cycle *cy)
+{
+        return cy->pod->node_name == NULL || cy->pod->node_name[0] == '\0';
+}
+
 const struct k8c_sched_plugin k8c_sched_plugin_node_name = {
         .name = "NodeName",
         .filter = filter,
+        .filter_skip = filter_skip,
         .default_filter = true,
 };

@@ -18,6 +18,8 @@ static bool conflict(const struct k8c_sched_hostport *a, const struct k8c_sched_
 static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
                                struct k8c_sched_status *st)
 {
+        if (ni->nports == 0)
+                return K8C_SCHED_OK;
         for (size_t i = 0; i < cy->pod->nports; i++) {
                 for (size_t p = 0; p < ni->npods; p++) {
                         const struct k8c_sched_podinfo *other = ni->pods[p];
@@ -34,8 +36,14 @@ static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sche
         return K8C_SCHED_OK;
 }
 
+static bool filter_skip(const struct k8c_sched_cycle *cy)
+{
+        return cy->pod->nports == 0;
+}
+
 const struct k8c_sched_plugin k8c_sched_plugin_node_ports = {
         .name = "NodePorts",
         .filter = filter,
+        .filter_skip = filter_skip,
         .default_filter = true,
 };

@@ -5,31 +5,24 @@
  * the reason is worded as that taint would be, and a pod tolerating the taint
  * (DaemonSet-style) passes.
  */
-#include <string.h>
-
 #include "scheduler/framework.h"
 
 static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
                                struct k8c_sched_status *st)
 {
-        const char *ready = NULL;
-        size_t i;
-        json_t *c;
-        json_array_foreach(json_object_get(json_object_get(ni->node, "status"), "conditions"), i, c)
-        {
-                const char *type = json_string_value(json_object_get(c, "type"));
-                if (type != NULL && strcmp(type, "Ready") == 0)
-                        ready = json_string_value(json_object_get(c, "status"));
-        }
-        if (ready != NULL && strcmp(ready, "True") == 0)
-                return K8C_SCHED_OK;
-        const char *key = ready != NULL && strcmp(ready, "Unknown") == 0 ? "node.kubernetes.io/unreachable"
-                                                                         : "node.kubernetes.io/not-ready";
-        json_auto_t *taint = json_pack("{s:s, s:s}", "key", key, "effect", "NoSchedule");
-        json_array_foreach(json_object_get(json_object_get(cy->pod->pod, "spec"), "tolerations"), i, c)
-        {
-                if (k8c_sched_toleration_tolerates(c, taint))
+        const char *key;
+        switch (ni->view->ready) {
+        case K8C_SCHED_NODE_READY: return K8C_SCHED_OK;
+        case K8C_SCHED_NODE_UNREACHABLE:
+                if (cy->pod->tolerates_unreachable)
                         return K8C_SCHED_OK;
+                key = "node.kubernetes.io/unreachable";
+                break;
+        default:
+                if (cy->pod->tolerates_not_ready)
+                        return K8C_SCHED_OK;
+                key = "node.kubernetes.io/not-ready";
+                break;
         }
         k8c_sched_status_add_reason(st, "node(s) had untolerated taint {%s: }", key);
         return st->code = K8C_SCHED_UNSCHEDULABLE;

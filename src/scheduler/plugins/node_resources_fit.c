@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "k8c/cleanup.h"
 #include "scheduler/framework.h"
 
 static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
@@ -16,6 +17,11 @@ static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sche
 {
         const struct k8c_sched_resources *req = &cy->pod->req, *alloc = &ni->allocatable,
                                          *used = &ni->requested;
+        /* The common case first, without building reasons. */
+        if ((int64_t)ni->npods + 1 <= alloc->pods && req->milli_cpu <= alloc->milli_cpu - used->milli_cpu &&
+            req->memory <= alloc->memory - used->memory &&
+            req->ephemeral_storage <= alloc->ephemeral_storage - used->ephemeral_storage && req->nscalar == 0)
+                return K8C_SCHED_OK;
         if ((int64_t)ni->npods + 1 > alloc->pods)
                 k8c_sched_status_add_reason(st, "Too many pods");
         if (req->milli_cpu > 0 && req->milli_cpu > alloc->milli_cpu - used->milli_cpu)
@@ -36,24 +42,54 @@ static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sche
         return K8C_SCHED_OK;
 }
 
-void k8c_sched_alloc_request(const struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
-                             const char *resource, bool use_requested, int64_t *ret_alloc, int64_t *ret_req)
+k8c_sched_res_kind_t k8c_sched_res_kind(const char *resource)
+{
+        if (strcmp(resource, "cpu") == 0)
+                return K8C_SCHED_RES_CPU;
+        if (strcmp(resource, "memory") == 0)
+                return K8C_SCHED_RES_MEMORY;
+        if (strcmp(resource, "ephemeral-storage") == 0)
+                return K8C_SCHED_RES_EPHEMERAL_STORAGE;
+        return K8C_SCHED_RES_OTHER;
+}
+
+static inline void alloc_request(const struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
+                                 k8c_sched_res_kind_t kind, bool use_requested, int64_t *ret_alloc,
+                                 int64_t *ret_req)
 {
         const struct k8c_sched_resources *node_req = use_requested ? &ni->requested : &ni->nonzero_requested;
         const struct k8c_sched_resources *pod_req = use_requested ? &cy->pod->req : &cy->pod->nonzero;
-        if (strcmp(resource, "cpu") == 0) {
+        switch (kind) {
+        case K8C_SCHED_RES_CPU:
                 *ret_alloc = ni->allocatable.milli_cpu;
                 *ret_req = node_req->milli_cpu + pod_req->milli_cpu;
-        } else if (strcmp(resource, "memory") == 0) {
+                break;
+        case K8C_SCHED_RES_MEMORY:
                 *ret_alloc = ni->allocatable.memory;
                 *ret_req = node_req->memory + pod_req->memory;
-        } else if (strcmp(resource, "ephemeral-storage") == 0) {
+                break;
+        case K8C_SCHED_RES_EPHEMERAL_STORAGE:
                 *ret_alloc = ni->allocatable.ephemeral_storage;
                 *ret_req = ni->requested.ephemeral_storage + cy->pod->req.ephemeral_storage;
-        } else {
+                break;
+        default:
                 *ret_alloc = 0;
                 *ret_req = 0;
+                break;
         }
+}
+
+void k8c_sched_alloc_request_kind(const struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
+                                  k8c_sched_res_kind_t kind, bool use_requested, int64_t *ret_alloc,
+                                  int64_t *ret_req)
+{
+        alloc_request(cy, ni, kind, use_requested, ret_alloc, ret_req);
+}
+
+void k8c_sched_alloc_request(const struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
+                             const char *resource, bool use_requested, int64_t *ret_alloc, int64_t *ret_req)
+{
+        k8c_sched_alloc_request_kind(cy, ni, k8c_sched_res_kind(resource), use_requested, ret_alloc, ret_req);
 }
 
 static int64_t most_requested(int64_t requested, int64_t capacity)
@@ -77,7 +113,15 @@ static int64_t score(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo
         int64_t node_score = 0, weight_sum = 0;
         for (size_t i = 0; i < cy->nresources; i++) {
                 int64_t alloc, req;
-                k8c_sched_alloc_request(cy, ni, cy->resources[i].name, false, &alloc, &req);
+                k8c_sched_res_kind_t kind;
+                if (i < K8C_ARRAY_SIZE(cy->res_kinds)) {
+                        if (cy->res_kinds[i] == K8C_SCHED_RES_UNRESOLVED)
+                                cy->res_kinds[i] = k8c_sched_res_kind(cy->resources[i].name);
+                        kind = cy->res_kinds[i];
+                } else {
+                        kind = k8c_sched_res_kind(cy->resources[i].name);
+                }
+                alloc_request(cy, ni, kind, false, &alloc, &req);
                 if (alloc == 0)
                         continue;
                 int64_t s = cy->strategy == K8C_SCHED_LEAST_ALLOCATED ? least_requested(req, alloc)

@@ -8,23 +8,20 @@
 static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
                                struct k8c_sched_status *st)
 {
-        if (!json_is_true(json_object_get(json_object_get(ni->node, "spec"), "unschedulable")))
+        if (!ni->view->unschedulable || cy->pod->tolerates_unschedulable)
                 return K8C_SCHED_OK;
-        json_auto_t *taint =
-                json_pack("{s:s, s:s}", "key", "node.kubernetes.io/unschedulable", "effect", "NoSchedule");
-        size_t i;
-        json_t *tol;
-        json_array_foreach(json_object_get(json_object_get(cy->pod->pod, "spec"), "tolerations"), i, tol)
-        {
-                if (k8c_sched_toleration_tolerates(tol, taint))
-                        return K8C_SCHED_OK;
-        }
         k8c_sched_status_add_reason(st, "node(s) were unschedulable");
         return st->code = K8C_SCHED_UNSCHEDULABLE;
+}
+
+static bool filter_skip(const struct k8c_sched_cycle *cy)
+{
+        return cy->pod->tolerates_unschedulable;
 }
 
 const struct k8c_sched_plugin k8c_sched_plugin_node_unschedulable = {
         .name = "NodeUnschedulable",
         .filter = filter,
+        .filter_skip = filter_skip,
         .default_filter = true,
 };

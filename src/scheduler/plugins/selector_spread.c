@@ -3,19 +3,35 @@
  * the incoming pod's Services and ReplicaSet select (same namespace, not
  * terminating), then normalises so emptier nodes and emptier zones score
  * higher (zone weighting 2/3), as kube-scheduler's SelectorSpread did.
+ *
+ * Counting uses the node's per-labelset pod counts (kept by nodeinfo.c as pods
+ * come and go), and the selector is evaluated once per distinct labelset per
+ * cycle, so a node costs a few pointer compares, not a walk over its pods.
  */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "k8c/cleanup.h"
-#include "k8c/strmap.h"
 #include "scheduler/framework.h"
 
 #define ZONE_WEIGHTING (2.0 / 3.0)
 
 static bool skip(const struct k8c_sched_cycle *cy)
 {
-        return json_array_size(json_object_get(json_object_get(cy->pod->pod, "spec"),
-                                               "topologySpreadConstraints")) > 0;
+        return cy->pod->has_spread_constraints;
+}
+
+static bool labelset_matches(struct k8c_sched_cycle *cy, const struct k8c_sched_interned *ls)
+{
+        size_t slot = ((uintptr_t)ls >> 4) % K8C_ARRAY_SIZE(cy->spread_memo);
+        if (cy->spread_memo[slot].labelset == ls)
+                return cy->spread_memo[slot].match;
+        bool m = strcmp(ls->namespace_, cy->pod->namespace_) == 0 &&
+                 k8c_selector_matches(cy->spread_selector, ls->labels);
+        cy->spread_memo[slot].labelset = ls;
+        cy->spread_memo[slot].match = m;
+        return m;
 }
 
 static int64_t score(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni)
@@ -23,29 +39,24 @@ static int64_t score(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo
         if (skip(cy) || cy->spread_selector == NULL)
                 return 0;
         int64_t count = 0;
-        for (size_t i = 0; i < ni->npods; i++) {
-                const struct k8c_sched_podinfo *p = ni->pods[i];
-                if (p->terminating || strcmp(p->namespace_, cy->pod->namespace_) != 0)
-                        continue;
-                if (k8c_selector_matches(cy->spread_selector,
-                                         json_object_get(json_object_get(p->pod, "metadata"), "labels")))
-                        count++;
-        }
+        for (size_t i = 0; i < ni->nlabels; i++)
+                if (labelset_matches(cy, ni->labels[i].labelset))
+                        count += ni->labels[i].count;
         return count;
 }
 
-/* region + ":\0:" + zone as Kubernetes' GetZoneKey; "" when the node has neither. */
-static char *zone_key(const json_t *node)
+/* Sum of scores per zone: open addressing on the interned zone pointer. */
+struct zone_slot {
+        const struct k8c_sched_interned *zone;
+        int64_t sum;
+};
+
+static struct zone_slot *zone_find(struct zone_slot *t, size_t cap, const struct k8c_sched_interned *zone)
 {
-        const char *region = k8c_sched_node_label(node, "topology.kubernetes.io/region");
-        if (region == NULL)
-                region = k8c_sched_node_label(node, "failure-domain.beta.kubernetes.io/region");
-        const char *zone = k8c_sched_node_label(node, "topology.kubernetes.io/zone");
-        if (zone == NULL)
-                zone = k8c_sched_node_label(node, "failure-domain.beta.kubernetes.io/zone");
-        if (region == NULL && zone == NULL)
-                return NULL;
-        return k8c_xasprintf("%s:\x01:%s", region != NULL ? region : "", zone != NULL ? zone : "");
+        size_t i = ((uintptr_t)zone >> 4) & (cap - 1);
+        while (t[i].zone != NULL && t[i].zone != zone)
+                i = (i + 1) & (cap - 1);
+        return &t[i];
 }
 
 static void normalize(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *const *nodes, int64_t *scores,
@@ -53,52 +64,60 @@ static void normalize(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *con
 {
         if (skip(cy))
                 return;
-        struct k8c_strmap zones;
-        k8c_strmap_init(&zones);
-        char **keys = k8c_xcalloc(n + 1, sizeof(char *));
         int64_t max_node = 0, max_zone = 0;
+        bool have_zones = false;
         for (size_t i = 0; i < n; i++) {
                 if (scores[i] > max_node)
                         max_node = scores[i];
-                keys[i] = zone_key(nodes[i]->node);
-                if (keys[i] == NULL)
-                        continue;
-                void *v = NULL;
-                k8c_strmap_get(&zones, keys[i], &v);
-                k8c_strmap_put(&zones, keys[i], (void *)((intptr_t)v + scores[i]), NULL);
+                have_zones = have_zones || nodes[i]->view->zone != NULL;
         }
-        size_t it = 0;
-        const char *k;
-        void *v;
-        while (k8c_strmap_next(&zones, &it, &k, &v))
-                if ((intptr_t)v > max_zone)
-                        max_zone = (intptr_t)v;
-        bool have_zones = k8c_strmap_len(&zones) > 0;
+        /* With every count 0 (no selector, or nothing selected yet), every zone sums to 0 too. */
+        struct zone_slot *zones = NULL;
+        size_t cap = 0;
+        if (have_zones && max_node > 0) {
+                for (cap = 16; cap < 2 * n; cap *= 2)
+                        ;
+                zones = k8c_xcalloc(cap, sizeof(*zones));
+                for (size_t i = 0; i < n; i++) {
+                        if (nodes[i]->view->zone == NULL)
+                                continue;
+                        struct zone_slot *z = zone_find(zones, cap, nodes[i]->view->zone);
+                        z->zone = nodes[i]->view->zone;
+                        z->sum += scores[i];
+                        if (z->sum > max_zone)
+                                max_zone = z->sum;
+                }
+        }
         for (size_t i = 0; i < n; i++) {
                 double f = K8C_SCHED_MAX_NODE_SCORE;
                 if (max_node > 0)
                         f = K8C_SCHED_MAX_NODE_SCORE * ((double)(max_node - scores[i]) / (double)max_node);
-                if (have_zones && keys[i] != NULL) {
-                        void *zc = NULL;
-                        k8c_strmap_get(&zones, keys[i], &zc);
+                if (have_zones && nodes[i]->view->zone != NULL) {
+                        int64_t zc = zones != NULL ? zone_find(zones, cap, nodes[i]->view->zone)->sum : 0;
                         double zs = K8C_SCHED_MAX_NODE_SCORE;
                         if (max_zone > 0)
-                                zs = K8C_SCHED_MAX_NODE_SCORE *
-                                     ((double)(max_zone - (intptr_t)zc) / (double)max_zone);
+                                zs = K8C_SCHED_MAX_NODE_SCORE * ((double)(max_zone - zc) / (double)max_zone);
                         f = f * (1.0 - ZONE_WEIGHTING) + ZONE_WEIGHTING * zs;
                 }
                 scores[i] = (int64_t)f;
         }
-        for (size_t i = 0; i < n; i++)
-                free(keys[i]);
-        free(keys);
-        k8c_strmap_clear(&zones);
+        free(zones);
+}
+
+/* Skipped (topology spread constraints): 0 everywhere. Nothing selects the pod: every count is 0,
+ * which normalises to 100 on every node, with or without a zone. */
+static int64_t score_constant(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *const *nodes, size_t n)
+{
+        if (skip(cy))
+                return 0;
+        return cy->spread_selector == NULL ? K8C_SCHED_MAX_NODE_SCORE : -1;
 }
 
 const struct k8c_sched_plugin k8c_sched_plugin_selector_spread = {
         .name = "SelectorSpread",
         .score = score,
         .normalize = normalize,
+        .score_constant = score_constant,
         .default_weight = 1,
         .default_score = true,
 };

@@ -13,41 +13,41 @@
 static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
                                struct k8c_sched_status *st)
 {
-        static const char *const effects[] = { "NoSchedule", "NoExecute", NULL };
-        const json_t *taint = k8c_sched_untolerated_taint(
-                json_object_get(json_object_get(ni->node, "spec"), "taints"),
-                json_object_get(json_object_get(cy->pod->pod, "spec"), "tolerations"), effects);
-        if (taint == NULL)
+        const struct k8c_sched_nodeview *v = ni->view;
+        if (v->nhard_taints == 0)
                 return K8C_SCHED_OK;
-        const char *key = json_string_value(json_object_get(taint, "key"));
-        const char *value = json_string_value(json_object_get(taint, "value"));
-        k8c_sched_status_add_reason(st, "node(s) had untolerated taint {%s: %s}", key != NULL ? key : "",
-                                    value != NULL ? value : "");
-        return st->code = K8C_SCHED_UNSCHEDULABLE;
+        for (size_t i = 0; i < v->ntaints; i++) {
+                const struct k8c_sched_taint *t = &v->taints[i];
+                if (strcmp(t->effect, "NoSchedule") != 0 && strcmp(t->effect, "NoExecute") != 0)
+                        continue;
+                bool tolerated = false;
+                for (size_t j = 0; j < cy->pod->ntolerations && !tolerated; j++)
+                        tolerated = k8c_sched_tolerates(&cy->pod->tolerations[j], t);
+                if (tolerated)
+                        continue;
+                k8c_sched_status_add_reason(st, "node(s) had untolerated taint {%s: %s}", t->key, t->value);
+                return st->code = K8C_SCHED_UNSCHEDULABLE;
+        }
+        return K8C_SCHED_OK;
 }
 
 static int64_t score(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni)
 {
-        json_auto_t *prefer = json_array();
-        size_t i;
-        json_t *tol;
-        json_array_foreach(json_object_get(json_object_get(cy->pod->pod, "spec"), "tolerations"), i, tol)
-        {
-                const char *e = json_string_value(json_object_get(tol, "effect"));
-                if (e == NULL || e[0] == '\0' || strcmp(e, "PreferNoSchedule") == 0)
-                        json_array_append(prefer, tol);
-        }
+        const struct k8c_sched_nodeview *v = ni->view;
+        if (v->nprefer_taints == 0)
+                return 0;
         int64_t n = 0;
-        json_t *taint;
-        json_array_foreach(json_object_get(json_object_get(ni->node, "spec"), "taints"), i, taint)
-        {
-                const char *e = json_string_value(json_object_get(taint, "effect"));
-                if (e == NULL || strcmp(e, "PreferNoSchedule") != 0)
+        for (size_t i = 0; i < v->ntaints; i++) {
+                const struct k8c_sched_taint *t = &v->taints[i];
+                if (strcmp(t->effect, "PreferNoSchedule") != 0)
                         continue;
                 bool tolerated = false;
-                size_t j;
-                json_array_foreach(prefer, j, tol) tolerated =
-                        tolerated || k8c_sched_toleration_tolerates(tol, taint);
+                for (size_t j = 0; j < cy->pod->ntolerations && !tolerated; j++) {
+                        const struct k8c_sched_toleration *tol = &cy->pod->tolerations[j];
+                        /* Only tolerations with no effect or PreferNoSchedule count here. */
+                        if (tol->effect[0] == '\0' || strcmp(tol->effect, "PreferNoSchedule") == 0)
+                                tolerated = k8c_sched_tolerates(tol, t);
+                }
                 if (!tolerated)
                         n++;
         }
@@ -60,11 +60,21 @@ static void normalize(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *con
         k8c_sched_default_normalize(scores, n, true);
 }
 
+/* No PreferNoSchedule taint on any node: every count is 0, which normalises (reversed) to 100. */
+static int64_t score_constant(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *const *nodes, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (nodes[i]->view->nprefer_taints > 0)
+                        return -1;
+        return K8C_SCHED_MAX_NODE_SCORE;
+}
+
 const struct k8c_sched_plugin k8c_sched_plugin_taint_toleration = {
         .name = "TaintToleration",
         .filter = filter,
         .score = score,
         .normalize = normalize,
+        .score_constant = score_constant,
         .default_weight = 3,
         .default_filter = true,
         .default_score = true,
