@@ -24,11 +24,13 @@ struct MHD_Daemon;
 struct kubelet_container {
         char *name;
         int restarts;
-        struct k8c_container_state last;  /* previous termination */
-        time_t backoff_until;             /* no restart before this */
-        bool done;                        /* init container: exited 0 for good */
-        bool killed;                      /* killed by a failed probe and not to be restarted (Never) */
-        struct k8c_container_state final; /* init container: that exit; killed: the kill */
+        struct k8c_container_state last; /* previous termination */
+        time_t backoff_until;            /* no restart before this */
+        bool done;                       /* init container: exited 0 for good */
+        /* Killed by a failed liveness/startup probe (phase EXITED, exit 137) until restarted: stands
+         * in for the removed container, so restartPolicy and back-off apply as to any exit. */
+        struct k8c_container_state killed;
+        struct k8c_container_state final; /* init container: that exit */
 };
 
 /* What the worker remembers about one pod (keyed "namespace/name"). */

@@ -200,12 +200,14 @@ static int start_container(struct step *s, const json_t *spec_c, int restarts, k
 }
 
 /* The probes of a running app container: registered with the prober (which runs them on their
- * own timers), their results read back. A liveness or startup failure kills the container, which
- * is restarted unless restartPolicy is Never. */
+ * own timers), their results read back. A liveness or startup failure kills the container; *ret_killed
+ * then says the step must look again (the kill is an exit restartPolicy and back-off apply to). */
 static int probe_container(struct step *s, struct kubelet_container *c, const json_t *spec_c,
-                           struct k8c_container_state *st, struct k8c_container_view *view, k8c_error_t *err)
+                           const struct k8c_container_state *st, struct k8c_container_view *view,
+                           bool *ret_killed, k8c_error_t *err)
 {
         struct k8c_kubelet *k = s->k;
+        *ret_killed = false;
         if (k->prober == NULL)
                 return 0;
         const struct k8c_prober_container pc = {
@@ -235,28 +237,12 @@ static int probe_container(struct step *s, struct kubelet_container *c, const js
         int r = k->rt_ops->stop_container(k->rt, s->pod, c->name, grace, err);
         if (r < 0)
                 return k8c_error_wrap(err, "kill container %s", c->name);
-        struct k8c_container_state killed = *st;
-        killed.phase = K8C_CONTAINER_EXITED;
-        killed.exit_code = 137;
-        killed.finished_at = time(NULL);
-        const char *policy = k8c_json_get_string(s->pod, "spec.restartPolicy") ?: "Always";
-        if (strcmp(policy, "Never") == 0) {
-                c->killed = true;
-                c->final = killed;
-                *st = killed;
-                view->unready = true;
-                return 0;
-        }
-        c->last = killed;
-        c->restarts++;
-        r = start_container(s, spec_c, c->restarts, err);
-        if (r >= 0)
-                r = k->rt_ops->container_status(k->rt, s->pod, c->name, st, err);
-        if (r < 0)
-                return k8c_error_wrap(err, "restart container %s", c->name);
-        pod_event(k, s->pod, "Normal", "Started", "Started container %s", c->name);
-        /* The new run is neither started nor ready until its probes say so. */
-        return probe_container(s, c, spec_c, st, view, err);
+        c->killed = *st;
+        c->killed.phase = K8C_CONTAINER_EXITED;
+        c->killed.exit_code = 137;
+        c->killed.finished_at = time(NULL);
+        *ret_killed = true;
+        return 0;
 }
 
 /* Brings one container towards its desired state: started once, restarted per restartPolicy with
@@ -271,13 +257,8 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
         if (r < 0)
                 return r;
         view->name = c->name;
-        if (c->killed) {
-                /* Killed by a failed probe under restartPolicy Never: that exit is final. */
-                view->state = c->final;
-                view->restart_count = c->restarts;
-                view->last = c->last;
-                return 0;
-        }
+        if (st.phase == K8C_CONTAINER_ABSENT && c->killed.phase == K8C_CONTAINER_EXITED)
+                st = c->killed; /* removed by a probe kill: that exit is what restartPolicy judges */
         bool restart = st.phase == K8C_CONTAINER_EXITED &&
                        (is_init ? st.exit_code != 0 &&
                                           strcmp(k8c_json_get_string(pod, "spec.restartPolicy") ?: "Always",
@@ -311,6 +292,7 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                         c->last = st;
                         c->restarts++;
                         c->backoff_until = 0;
+                        c->killed.phase = K8C_CONTAINER_ABSENT;
                         r = k->rt_ops->stop_container(k->rt, pod, c->name, 0, err);
                         if (r >= 0)
                                 r = start_container(s, spec_c, c->restarts, err);
@@ -339,9 +321,14 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                 }
         }
         if (!is_init && st.phase == K8C_CONTAINER_RUNNING) {
-                r = probe_container(s, c, spec_c, &st, view, err);
+                bool killed = false;
+                r = probe_container(s, c, spec_c, &st, view, &killed, err);
                 if (r < 0)
                         return r;
+                if (killed) {
+                        view->unready = view->not_started = false;
+                        return step_container(s, c, spec_c, is_init, view, msg, err);
+                }
         } else if (!is_init && k->prober != NULL) {
                 k8c_prober_remove_container(k->prober, s->rec->uid, c->name);
         }

@@ -483,24 +483,34 @@ static int get_object(struct k8c_kubelet *k, const char *path, json_t **ret, k8c
         return 0;
 }
 
-static int setup_emptydir(const json_t *src, const char *dir, k8c_error_t *err)
+/* A tmpfs on dir (made if absent) unless one is there already (a sync after a failure elsewhere,
+ * a restarted kubelet). */
+static int mount_tmpfs(const char *dir, const char *opts, k8c_error_t *err)
 {
-        int r = mkdirs(dir, 0777, err);
+        int r = mkdirs(dir, 0755, err);
         if (r < 0)
                 return r;
-        chmod(dir, 0777); /* any container user may write, as in Kubernetes */
-        const char *medium = json_string_value(json_object_get(src, "medium"));
-        if (medium == NULL || strcmp(medium, "Memory") != 0) {
-                if (medium != NULL && medium[0] != '\0')
-                        return k8c_make_error(err, K8C_EINVALID, "emptyDir medium %s is not supported",
-                                              medium);
-                return 0;
-        }
-        /* Already mounted (a sync after a failure elsewhere): the tmpfs is the one to keep. */
         cleanup_free char *parent = k8c_xasprintf("%s/..", dir);
         struct stat a, b;
         if (stat(dir, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev)
                 return 0;
+        if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+                return k8c_make_errno(err, errno, "mount tmpfs on %s", dir);
+        return 0;
+}
+
+static int setup_emptydir(const json_t *src, const char *dir, k8c_error_t *err)
+{
+        const char *medium = json_string_value(json_object_get(src, "medium"));
+        if (medium != NULL && medium[0] != '\0' && strcmp(medium, "Memory") != 0)
+                return k8c_make_error(err, K8C_EINVALID, "emptyDir medium %s is not supported", medium);
+        if (medium == NULL || medium[0] == '\0') {
+                int r = mkdirs(dir, 0777, err);
+                if (r < 0)
+                        return r;
+                chmod(dir, 0777); /* any container user may write, as in Kubernetes */
+                return 0;
+        }
         cleanup_free char *opts = NULL;
         const json_t *limit = json_object_get(src, "sizeLimit");
         k8c_quantity_t q;
@@ -508,9 +518,7 @@ static int setup_emptydir(const json_t *src, const char *dir, k8c_error_t *err)
                 opts = k8c_xasprintf("mode=0777,size=%lld", (long long)k8c_quantity_value(&q));
         else
                 opts = k8c_xstrdup("mode=0777");
-        if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-                return k8c_make_errno(err, errno, "mount tmpfs on %s", dir);
-        return 0;
+        return mount_tmpfs(dir, opts, err);
 }
 
 static int setup_pvc(struct k8c_kubelet *k, const json_t *pod, const json_t *src, char **ret_path,
@@ -615,6 +623,11 @@ static int setup_volume(struct k8c_kubelet *k, const json_t *pod, const char *vd
                         return r;
                 cleanup_free char *dir = k8c_xasprintf("%s/kubernetes.io~%s/%s", vdir,
                                                        is_secret ? "secret" : "configmap", name);
+                /* Secrets never touch the node's disk: a tmpfs, as the kubelet does. */
+                if (is_secret && (r = mount_tmpfs(dir, "mode=0755,size=4m", err)) < 0) {
+                        k8c_volume_files_free(&files);
+                        return r;
+                }
                 r = setup_projected(dir, &files, err);
                 k8c_volume_files_free(&files);
                 if (r < 0)
@@ -724,17 +737,31 @@ int k8c_kubelet_container_mounts(const json_t *volume_paths, const json_t *conta
         int r = k8c_volume_mounts(container, volume_paths, &mounts, err);
         if (r < 0)
                 return r;
-        /* A subPath that does not exist yet is made as a directory, as the kubelet does. */
         size_t i;
         json_t *m;
         json_array_foreach(json_object_get(container, "volumeMounts"), i, m)
         {
                 const char *sub = json_string_value(json_object_get(m, "subPath"));
-                const char *src = k8c_json_get_string(json_array_get(mounts, i), "source");
+                if (sub == NULL || sub[0] == '\0')
+                        continue;
+                json_t *mount = json_array_get(mounts, i);
+                const char *src = json_string_value(json_object_get(mount, "source"));
+                const char *vol = k8c_json_get_string(
+                        json_object_get(volume_paths, json_string_value(json_object_get(m, "name"))), "path");
+                /* A subPath that does not exist yet is made as a directory, as the kubelet does. */
                 struct stat st;
-                if (sub != NULL && sub[0] != '\0' && src != NULL && lstat(src, &st) < 0 &&
-                    (r = mkdirs(src, 0755, err)) < 0)
+                if (lstat(src, &st) < 0 && (r = mkdirs(src, 0755, err)) < 0)
                         return r;
+                /* A container may have put a symlink on the way: the subPath must still resolve inside
+                 * its volume, and the resolved path is what gets mounted. */
+                cleanup_free char *real_vol = realpath(vol, NULL);
+                cleanup_free char *real_src = realpath(src, NULL);
+                size_t vl = real_vol != NULL ? strlen(real_vol) : 0;
+                if (real_vol == NULL || real_src == NULL || strncmp(real_src, real_vol, vl) != 0 ||
+                    (real_src[vl] != '/' && real_src[vl] != '\0'))
+                        return k8c_make_error(err, K8C_EINVALID, "subPath %s of volume %s leaves the volume",
+                                              sub, json_string_value(json_object_get(m, "name")));
+                json_object_set_new(mount, "source", json_string(real_src));
         }
         *ret = k8c_steal(&mounts);
         return 0;

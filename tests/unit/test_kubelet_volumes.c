@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/json.h"
 #include "k8c/kubelet.h"
+#include "kubelet/kubelet_int.h"
 
 static json_t *parse(const char *text)
 {
@@ -260,6 +262,40 @@ static void test_hostpath_types(void **state)
         assert_int_equal(system(cmd), 0);
 }
 
+/* subPath directories are made when missing, and a symlink planted in the volume cannot lead a
+ * later mount out of it. */
+static void test_subpath_on_host(void **state)
+{
+        char root[] = "/tmp/k8ct-subpath-XXXXXX";
+        assert_non_null(mkdtemp(root));
+        cleanup_free char *vol = k8c_xasprintf("%s/vol", root);
+        cleanup_free char *outside = k8c_xasprintf("%s/outside", root);
+        cleanup_free char *link = k8c_xasprintf("%s/escape", vol);
+        assert_int_equal(mkdir(vol, 0755), 0);
+        assert_int_equal(mkdir(outside, 0755), 0);
+        assert_int_equal(symlink(outside, link), 0);
+        json_auto_t *paths = json_pack("{s:{s:s, s:b}}", "v", "path", vol, "readOnly", false);
+        json_auto_t *ok =
+                parse("{\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/a\",\"subPath\":\"new/dir\"}]}");
+        json_auto_t *m = NULL;
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_kubelet_container_mounts(paths, ok, &m, &err), 0);
+        cleanup_free char *made = k8c_xasprintf("%s/new/dir", vol);
+        struct stat st;
+        assert_int_equal(stat(made, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_string_equal(k8c_json_get_string(json_array_get(m, 0), "source"), made);
+
+        json_auto_t *bad =
+                parse("{\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/a\",\"subPath\":\"escape\"}]}");
+        json_auto_t *m2 = NULL;
+        assert_true(k8c_kubelet_container_mounts(paths, bad, &m2, &err) < 0);
+        assert_string_equal(k8c_error_msg(&err), "subPath escape of volume v leaves the volume");
+        assert_null(m2);
+        cleanup_free char *cmd = k8c_xasprintf("rm -rf '%s'", root);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -269,6 +305,7 @@ int main(void)
                 cmocka_unit_test(test_downward),
                 cmocka_unit_test(test_mounts),
                 cmocka_unit_test(test_hostpath_types),
+                cmocka_unit_test(test_subpath_on_host),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,7 +85,10 @@ static void test_liveness_http(void **state)
         sleep(3);
         json_auto_t *still = k8c_test_node_get(n, "/api/v1/namespaces/default/pods/live-http");
         assert_int_equal(k8c_json_get_int(cs(still, "web"), "restartCount", -1), 0);
-        assert_false(k8c_test_pod_has_event(n, "live-http", "Unhealthy", "Liveness"));
+        /* (A first probe may have beaten httpd to its port: one refused connection is below the
+         * threshold. No 404 yet, and no kill.) */
+        assert_false(k8c_test_pod_has_event(n, "live-http", "Unhealthy", "statuscode: 404"));
+        assert_false(k8c_test_pod_has_event(n, "live-http", "Killing", "Container web"));
 
         /* The endpoint starts answering 404: restarted within period x threshold + 1 period. */
         double t0 = k8c_test_mono_s();
@@ -346,10 +349,57 @@ static void test_startup_probe(void **state)
         assert_int_equal(k8c_json_get_int(cs(later, "slow"), "restartCount", -1), 0);
 }
 
+/* ---- a liveness kill is an exit like any other: restartPolicy and back-off apply ---- */
+
+static bool never_failed(const json_t *p)
+{
+        const char *phase = k8c_json_get_string(p, "status.phase");
+        return phase != NULL && strcmp(phase, "Failed") == 0;
+}
+
+static bool looping_backoff(const json_t *p)
+{
+        const json_t *c = cs(p, "c");
+        const char *reason = k8c_json_get_string(c, "state.waiting.reason");
+        return reason != NULL && strcmp(reason, "CrashLoopBackOff") == 0;
+}
+
+static void test_liveness_kill_policy(void **state)
+{
+        struct k8c_test_node *n = *state;
+        const char *fmt =
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\"},"
+                "\"spec\":{\"restartPolicy\":\"%s\",\"terminationGracePeriodSeconds\":0,"
+                "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"command\":[\"sleep\",\"3600\"],"
+                "\"livenessProbe\":{\"exec\":{\"command\":[\"sh\",\"-c\",\"exit 1\"]},\"periodSeconds\":1,"
+                "\"failureThreshold\":1}}]}}";
+        char buf[1024];
+        /* restartPolicy Never: killed once, the pod fails with the kill as the container's exit. */
+        snprintf(buf, sizeof(buf), fmt, "live-never", "Never");
+        json_auto_t *never = pod_json(buf);
+        assert_int_equal(k8c_test_node_create(n, "pods", never), 0);
+        json_auto_t *failed = k8c_test_node_wait_pod(n, "live-never", never_failed, 30000);
+        assert_non_null(failed);
+        assert_int_equal(k8c_json_get_int(cs(failed, "c"), "state.terminated.exitCode", -1), 137);
+        assert_int_equal(k8c_json_get_int(cs(failed, "c"), "restartCount", -1), 0);
+        assert_true(k8c_test_pod_has_event(n, "live-never", "Killing", "Container c failed liveness probe"));
+
+        /* restartPolicy Always, failing for good: restarted once at once, then CrashLoopBackOff. */
+        snprintf(buf, sizeof(buf), fmt, "live-loop", "Always");
+        json_auto_t *loop = pod_json(buf);
+        assert_int_equal(k8c_test_node_create(n, "pods", loop), 0);
+        json_auto_t *backoff = k8c_test_node_wait_pod(n, "live-loop", looping_backoff, 30000);
+        assert_non_null(backoff);
+        assert_int_equal(k8c_json_get_int(cs(backoff, "c"), "restartCount", -1), 1);
+        assert_int_equal(k8c_json_get_int(cs(backoff, "c"), "lastState.terminated.exitCode", -1), 137);
+        assert_non_null(
+                strstr(k8c_json_get_string(cs(backoff, "c"), "state.waiting.message"), "back-off 10s"));
+}
+
 int main(void)
 {
         if (geteuid() != 0) {
-                printf("[  SKIPPED ] 4 test(s): needs root for runc and network namespaces\n");
+                printf("[  SKIPPED ] 5 test(s): needs root for runc and network namespaces\n");
                 return 0;
         }
         const struct CMUnitTest tests[] = {
@@ -360,6 +410,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_tcp_and_exec, k8c_test_node_setup,
                                                 k8c_test_node_teardown),
                 cmocka_unit_test_setup_teardown(test_startup_probe, k8c_test_node_setup,
+                                                k8c_test_node_teardown),
+                cmocka_unit_test_setup_teardown(test_liveness_kill_policy, k8c_test_node_setup,
                                                 k8c_test_node_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -365,6 +365,14 @@ static void test_projected_files(void **state)
                 k8c_xasprintf("%s/pods/%s/volumes/kubernetes.io~secret/sec", n->root, uid);
         struct stat st;
         assert_int_equal(stat(sec_dir, &st), 0);
+        /* Secrets live on a tmpfs, never on the node's disk. */
+        cleanup_free char *sec_mount = mount_line(sec_dir);
+        assert_non_null(sec_mount);
+        assert_non_null(strstr(sec_mount, " - tmpfs "));
+        cleanup_free char *sec_file = k8c_xasprintf("%s/password", sec_dir);
+        cleanup_free char *sec_text = read_text(sec_file);
+        assert_non_null(sec_text);
+        assert_string_equal(sec_text, "s3cr3t");
 
         /* A configMap that does not exist yet (not optional): the pod waits, then starts once it is made. */
         json_auto_t *late =
@@ -391,6 +399,8 @@ static void test_projected_files(void **state)
         /* The projected files go with the pod. */
         assert_true(k8c_test_node_delete_pod(n, "projected", uid, 20000));
         assert_int_equal(stat(sec_dir, &st), -1);
+        cleanup_free char *sec_gone = mount_line(sec_dir);
+        assert_null(sec_gone);
 }
 
 int main(void)
