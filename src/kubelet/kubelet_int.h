@@ -43,9 +43,10 @@ struct kubelet_pod {
         size_t ncontainers;
         struct kubelet_container *inits; /* spec.initContainers */
         size_t ninits;
-        json_t *last_status;  /* last status written */
-        json_t *volume_paths; /* {volume name: {path, readOnly}} once the volumes are set up */
-        char *netns;          /* where network probes connect from (NULL: the runtime answers them) */
+        json_t *last_status;       /* last status written */
+        json_t *volume_paths;      /* {volume name: {path, readOnly}} once the volumes are set up */
+        time_t volumes_refresh_at; /* next look at configMap/secret/downwardAPI sources */
+        char *netns;               /* where network probes connect from (NULL: the runtime answers them) */
 };
 
 struct k8c_kubelet {
@@ -135,6 +136,9 @@ uint64_t k8c_prober_runs(struct k8c_prober *p);
 /* Sets up every volume of the pod; *ret_paths = {name: {"path", "readOnly"}}. */
 int k8c_kubelet_volumes_setup(struct k8c_kubelet *k, const json_t *pod, const char *pod_ip,
                               json_t **ret_paths, k8c_error_t *err);
+/* Rewrites the configMap, secret and downwardAPI volumes whose sources changed (atomically: a
+ * container sees the old or the new files, never a mix). */
+int k8c_kubelet_volumes_refresh(struct k8c_kubelet *k, const json_t *pod, k8c_error_t *err);
 /* Unmounts and removes the pod's own volumes (emptyDir, configMap, secret, downwardAPI). */
 int k8c_kubelet_volumes_teardown(struct k8c_kubelet *k, const char *uid, k8c_error_t *err);
 /* k8c_volume_mounts plus the subPath directories made when absent (as the kubelet does). */

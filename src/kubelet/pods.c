@@ -22,6 +22,9 @@
 #include "k8c/names.h"
 #include "kubelet/kubelet_int.h"
 
+/* How often configMap, secret and downwardAPI volumes are compared with their sources. */
+#define K8C_KUBELET_VOLUME_REFRESH_S 10
+
 /* Records an Event about the pod; failing to record is never fatal to the sync. */
 static void __attribute__((format(printf, 5, 6)))
 pod_event(struct k8c_kubelet *k, const json_t *pod, const char *type, const char *reason, const char *fmt,
@@ -458,6 +461,13 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                         pod_event(k, pod, "Warning", "FailedMount", "%s", mount_msg);
                         s.start_failed = vr;
                 }
+                rec->volumes_refresh_at = now + K8C_KUBELET_VOLUME_REFRESH_S;
+        } else if (now >= rec->volumes_refresh_at) {
+                /* Changed configMaps, secrets and labels reach the running containers' files. */
+                cleanup_error k8c_error_t verr = NULL;
+                if (k8c_kubelet_volumes_refresh(k, pod, &verr) < 0)
+                        k8c_log_warn("volume refresh failed", "pod=%s err=\"%s\"", key, k8c_error_msg(&verr));
+                rec->volumes_refresh_at = now + K8C_KUBELET_VOLUME_REFRESH_S;
         }
 
         /* Init containers one at a time, each to a successful exit, before any app container. */

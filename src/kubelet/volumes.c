@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
@@ -43,6 +44,9 @@ int k8c_volume_check_path(const char *path, k8c_error_t *err)
         for (char *el = strtok_r(copy, "/", &save); el != NULL; el = strtok_r(NULL, "/", &save))
                 if (strcmp(el, "..") == 0)
                         return k8c_make_error(err, K8C_EINVALID, "path %s must not contain '..'", path);
+        /* ..data and ..<timestamp> belong to the atomic writer. */
+        if (strncmp(path, "..", 2) == 0)
+                return k8c_make_error(err, K8C_EINVALID, "path %s must not start with '..'", path);
         return 0;
 }
 
@@ -429,6 +433,8 @@ int k8c_hostpath_check(const char *path, const char *type, k8c_error_t *err)
 
 /* ---- setup and teardown (the kubelet's side) ---- */
 
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw);
+
 static char *pod_volumes_dir(struct k8c_kubelet *k, const char *uid)
 {
         return k8c_xasprintf("%s/pods/%s/volumes", k->cfg.root_dir, uid);
@@ -571,13 +577,109 @@ static int setup_pvc(struct k8c_kubelet *k, const json_t *pod, const json_t *src
                               pv_name);
 }
 
-/* Writes a projected volume's files into dir, made afresh. */
-static int setup_projected(const char *dir, const struct k8c_volume_files *files, k8c_error_t *err)
+/* Does the payload under dir/..data hold exactly these files (bytes and modes)? */
+static __thread size_t payload_count;
+
+static int count_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        if (flag == FTW_F && S_ISREG(st->st_mode))
+                payload_count++;
+        return 0;
+}
+
+static bool payload_equal(const char *dir, const struct k8c_volume_files *files)
+{
+        cleanup_free char *data = k8c_xasprintf("%s/..data", dir);
+        struct stat st;
+        if (stat(data, &st) < 0)
+                return false;
+        for (size_t i = 0; i < files->n; i++) {
+                cleanup_free char *path = k8c_xasprintf("%s/%s", data, files->v[i].path);
+                if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+                    (st.st_mode & 07777) != (mode_t)files->v[i].mode || (size_t)st.st_size != files->v[i].len)
+                        return false;
+                cleanup_fclose FILE *fp = fopen(path, "re");
+                cleanup_free unsigned char *buf = k8c_xmalloc(files->v[i].len + 1);
+                if (fp == NULL || fread(buf, 1, files->v[i].len, fp) != files->v[i].len ||
+                    memcmp(buf, files->v[i].data, files->v[i].len) != 0)
+                        return false;
+        }
+        payload_count = 0;
+        nftw(data, count_cb, 16, FTW_PHYS);
+        return payload_count == files->n;
+}
+
+/* The first element of a relative path (caller frees). */
+static char *top_name(const char *path)
+{
+        return k8c_xstrndup(path, strcspn(path, "/"));
+}
+
+/* Writes a projected volume's files into dir as the kubelet's AtomicWriter does: the payload in a
+ * fresh ..<timestamp> directory, ..data a symlink to it swapped in by one rename, and each
+ * top-level name a symlink through ..data, so a container never sees half an update. An unchanged
+ * payload is left alone. */
+static int write_atomic(const char *dir, const struct k8c_volume_files *files, k8c_error_t *err)
 {
         int r = mkdirs(dir, 0755, err);
         if (r < 0)
                 return r;
-        return write_files(dir, files, err);
+        if (payload_equal(dir, files))
+                return 0;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        struct tm tm;
+        gmtime_r(&now.tv_sec, &tm);
+        char stamp[64];
+        size_t sl = strftime(stamp, sizeof(stamp), "..%Y_%m_%d_%H_%M_%S", &tm);
+        snprintf(stamp + sl, sizeof(stamp) - sl, ".%09ld", now.tv_nsec);
+        cleanup_free char *ts_dir = k8c_xasprintf("%s/%s", dir, stamp);
+        if (mkdir(ts_dir, 0755) < 0)
+                return k8c_make_errno(err, errno, "mkdir %s", ts_dir);
+        if ((r = write_files(ts_dir, files, err)) < 0) {
+                nftw(ts_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+                return r;
+        }
+        cleanup_free char *data = k8c_xasprintf("%s/..data", dir);
+        cleanup_free char *tmp = k8c_xasprintf("%s/..data_tmp", dir);
+        char old[256] = "";
+        ssize_t ol = readlink(data, old, sizeof(old) - 1);
+        old[ol > 0 ? ol : 0] = '\0';
+        unlink(tmp);
+        if (symlink(stamp, tmp) < 0 || rename(tmp, data) < 0)
+                return k8c_make_errno(err, errno, "switch %s", data);
+        /* Top-level names: every one present points through ..data; stale ones go. */
+        for (size_t i = 0; i < files->n; i++) {
+                cleanup_free char *name = top_name(files->v[i].path);
+                cleanup_free char *link = k8c_xasprintf("%s/%s", dir, name);
+                cleanup_free char *target = k8c_xasprintf("..data/%s", name);
+                struct stat st;
+                if (lstat(link, &st) < 0 && symlink(target, link) < 0)
+                        return k8c_make_errno(err, errno, "symlink %s", link);
+        }
+        DIR *d = opendir(dir);
+        if (d != NULL) {
+                struct dirent *e;
+                while ((e = readdir(d)) != NULL) {
+                        if (strncmp(e->d_name, "..", 2) == 0 || strcmp(e->d_name, ".") == 0)
+                                continue;
+                        bool wanted = false;
+                        for (size_t i = 0; i < files->n && !wanted; i++) {
+                                cleanup_free char *name = top_name(files->v[i].path);
+                                wanted = strcmp(name, e->d_name) == 0;
+                        }
+                        if (!wanted) {
+                                cleanup_free char *stale = k8c_xasprintf("%s/%s", dir, e->d_name);
+                                unlink(stale);
+                        }
+                }
+                closedir(d);
+        }
+        if (old[0] != '\0' && strncmp(old, "..", 2) == 0 && strchr(old, '/') == NULL) {
+                cleanup_free char *old_dir = k8c_xasprintf("%s/%s", dir, old);
+                nftw(old_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        }
+        return 0;
 }
 
 /* One volume → its host path (*ret_path) and whether the volume itself is read-only. */
@@ -628,7 +730,7 @@ static int setup_volume(struct k8c_kubelet *k, const json_t *pod, const char *vd
                         k8c_volume_files_free(&files);
                         return r;
                 }
-                r = setup_projected(dir, &files, err);
+                r = write_atomic(dir, &files, err);
                 k8c_volume_files_free(&files);
                 if (r < 0)
                         return r;
@@ -642,7 +744,7 @@ static int setup_volume(struct k8c_kubelet *k, const json_t *pod, const char *vd
                 if (r < 0)
                         return r;
                 cleanup_free char *dir = k8c_xasprintf("%s/kubernetes.io~downward-api/%s", vdir, name);
-                r = setup_projected(dir, &files, err);
+                r = write_atomic(dir, &files, err);
                 k8c_volume_files_free(&files);
                 if (r < 0)
                         return r;
@@ -682,6 +784,32 @@ int k8c_kubelet_volumes_setup(struct k8c_kubelet *k, const json_t *pod, const ch
         }
         *ret_paths = k8c_steal(&paths);
         return 0;
+}
+
+int k8c_kubelet_volumes_refresh(struct k8c_kubelet *k, const json_t *pod, k8c_error_t *err)
+{
+        const char *uid = k8c_json_get_string(pod, "metadata.uid") ?: "none";
+        cleanup_free char *vdir = pod_volumes_dir(k, uid);
+        int first = 0;
+        size_t i;
+        json_t *vol;
+        json_array_foreach(k8c_json_get(pod, "spec.volumes"), i, vol)
+        {
+                if (json_object_get(vol, "configMap") == NULL && json_object_get(vol, "secret") == NULL &&
+                    json_object_get(vol, "downwardAPI") == NULL)
+                        continue;
+                cleanup_free char *path = NULL;
+                bool ro;
+                cleanup_error k8c_error_t e = NULL;
+                /* A failure keeps what the volume holds (as the kubelet does); the first is reported. */
+                int r = setup_volume(k, pod, vdir, vol, &path, &ro, &e);
+                if (r < 0 && first == 0) {
+                        first = k8c_make_error(err, k8c_error_reason(&e), "refresh volume \"%s\": %s",
+                                               json_string_value(json_object_get(vol, "name")) ?: "",
+                                               k8c_error_msg(&e));
+                }
+        }
+        return first;
 }
 
 static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)

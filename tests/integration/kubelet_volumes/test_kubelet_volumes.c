@@ -332,7 +332,7 @@ static void test_projected_files(void **state)
                 "echo password=$(cat /etc/creds/password); echo name=$(cat /etc/podinfo/name); "
                 "echo ns=$(cat /etc/podinfo/ns); cat /etc/podinfo/labels; echo; cat "
                 "/etc/podinfo/annotations; echo; "
-                "busybox stat -c perm=%%a /etc/creds/password /etc/app/app.conf /etc/items/sub/mode.txt; "
+                "busybox stat -L -c perm=%%a /etc/creds/password /etc/app/app.conf /etc/items/sub/mode.txt; "
                 "echo opt=$(ls /etc/opt); echo done; exec sleep 3600\"],"
                 "\"volumeMounts\":[{\"name\":\"cfg\",\"mountPath\":\"/etc/app\"},"
                 "{\"name\":\"items\",\"mountPath\":\"/etc/items\"},"
@@ -373,6 +373,28 @@ static void test_projected_files(void **state)
         cleanup_free char *sec_text = read_text(sec_file);
         assert_non_null(sec_text);
         assert_string_equal(sec_text, "s3cr3t");
+
+        /* An update of the configMap reaches the running container, all files at once (the atomic
+         * writer's ..data switch). */
+        json_auto_t *patch = obj_json("{\"data\":{\"mode\":\"release\",\"extra\":\"new-key\"}}");
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_client_patch(n->client, "/api/v1/namespaces/default/configmaps/app-config",
+                                          "application/merge-patch+json", patch, NULL, &err),
+                         0);
+        bool updated = false;
+        for (int i = 0; i < 300 && !updated; i++) {
+                updated = k8c_test_node_exec(
+                                  n, up, "c",
+                                  "test \"$(cat /etc/app/mode)$(cat /etc/app/extra)\" = releasenew-key") == 0;
+                if (!updated)
+                        usleep(100 * 1000);
+        }
+        assert_true(updated);
+        assert_int_equal(
+                k8c_test_node_exec(
+                        n, up, "c",
+                        "test -L /etc/app/..data && test \"$(cat /etc/items/sub/mode.txt)\" = release"),
+                0);
 
         /* A configMap that does not exist yet (not optional): the pod waits, then starts once it is made. */
         json_auto_t *late =
