@@ -8,10 +8,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/json.h"
 #include "k8c/kubelet.h"
+#include "kubelet/kubelet_int.h"
 
 static json_t *parse(const char *text)
 {
@@ -153,12 +158,140 @@ static void test_ports_and_urls(void **state)
         assert_true(k8c_probe_supported(tcp));
 }
 
+/* ---- the prober's timers and thread pool, with a runtime whose exec is a test double ---- */
+
+struct fake_exec {
+        pthread_mutex_t lock;
+        int fast_runs, slow_runs;
+        int fail_code; /* what "flappy" answers */
+        int changes;
+        char last_changed[64];
+};
+static struct fake_exec fx = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int fx_exec(void *rt, const json_t *pod, const char *container, const char *const *argv, int timeout_s,
+                   int *ret_exit_code, k8c_error_t *err)
+{
+        pthread_mutex_lock(&fx.lock);
+        bool slow = strncmp(container, "slow", 4) == 0;
+        if (slow)
+                fx.slow_runs++;
+        else
+                fx.fast_runs++;
+        *ret_exit_code = strcmp(container, "flappy") == 0 ? fx.fail_code : 0;
+        pthread_mutex_unlock(&fx.lock);
+        if (slow)
+                usleep(2500 * 1000); /* longer than its period: hangs until "timeout" */
+        return 0;
+}
+
+static void fx_changed(void *opaque, const char *pod_key)
+{
+        pthread_mutex_lock(&fx.lock);
+        fx.changes++;
+        snprintf(fx.last_changed, sizeof(fx.last_changed), "%s", pod_key);
+        pthread_mutex_unlock(&fx.lock);
+}
+
+static const struct k8c_runtime_ops fx_ops = { .name = "fx", .exec = fx_exec };
+
+static void add_container(struct k8c_prober *p, const json_t *pod, const char *name, const char *kind)
+{
+        json_auto_t *c = json_pack("{s:s, s:{s:{s:[s]}, s:i, s:i}}", "name", name, kind, "exec", "command",
+                                   "check", "periodSeconds", 1, "failureThreshold", 1);
+        cleanup_free char *id = k8c_xasprintf("%s-0", name);
+        const struct k8c_prober_container pc = {
+                .pod_key = "default/many",
+                .pod = pod,
+                .container = c,
+                .container_id = id,
+                .started_at = time(NULL),
+                .pod_ip = "10.244.0.9",
+                .ops = &fx_ops,
+        };
+        k8c_prober_update(p, &pc);
+}
+
+static void test_prober_many_and_slow(void **state)
+{
+        struct k8c_prober *p = k8c_prober_new(4, NULL, fx_changed, NULL);
+        json_auto_t *pod = json_pack("{s:{s:s, s:s, s:s}}", "metadata", "name", "many", "namespace",
+                                     "default", "uid", "u-many");
+        /* 300 probes of period 1 s, and 3 that hang 2.5 s on each run (3 of the 4 threads). */
+        for (int i = 0; i < 300; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "c%d", i);
+                add_container(p, pod, name, "readinessProbe");
+        }
+        for (int i = 0; i < 3; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "slow%d", i);
+                add_container(p, pod, name, "livenessProbe");
+        }
+        add_container(p, pod, "flappy", "livenessProbe");
+        struct k8c_probe_results res;
+        /* Before any run: readiness has not passed yet, liveness is presumed healthy. */
+        k8c_prober_results(p, "u-many", "flappy", "flappy-0", &res);
+        assert_true(res.ready && res.started && !res.kill);
+
+        sleep(3);
+        pthread_mutex_lock(&fx.lock);
+        int fast = fx.fast_runs, slow = fx.slow_runs;
+        pthread_mutex_unlock(&fx.lock);
+        fprintf(stderr, "3 s: %d fast probe runs, %d slow\n", fast, slow);
+        /* Every fast probe ran about once a second despite the hanging ones. */
+        assert_true(fast >= 301 * 2);
+        assert_true(fast <= 301 * 4 + 301);
+        assert_true(slow >= 3 && slow <= 6);
+        for (int i = 0; i < 300; i++) {
+                char name[16], id[16];
+                snprintf(name, sizeof(name), "c%d", i);
+                snprintf(id, sizeof(id), "c%d-0", i);
+                k8c_prober_results(p, "u-many", name, id, &res);
+                assert_true(res.ready);
+        }
+        /* Results of another instance of the container tell nothing. */
+        k8c_prober_results(p, "u-many", "c0", "c0-1", &res);
+        assert_false(res.ready);
+
+        /* A liveness failure flips the result once and reports the pod. */
+        pthread_mutex_lock(&fx.lock);
+        int changes = fx.changes;
+        fx.fail_code = 1;
+        pthread_mutex_unlock(&fx.lock);
+        bool killed = false;
+        for (int i = 0; i < 40 && !killed; i++) {
+                k8c_prober_results(p, "u-many", "flappy", "flappy-0", &res);
+                killed = res.kill;
+                if (!killed)
+                        usleep(100 * 1000);
+        }
+        assert_true(killed);
+        assert_string_equal(res.kill_probe, "liveness");
+        pthread_mutex_lock(&fx.lock);
+        assert_true(fx.changes > changes);
+        assert_string_equal(fx.last_changed, "default/many");
+        pthread_mutex_unlock(&fx.lock);
+
+        /* Forgetting the pod stops its probes; a running slow one is left to finish. */
+        k8c_prober_remove_pod(p, "u-many");
+        pthread_mutex_lock(&fx.lock);
+        int before = fx.fast_runs;
+        pthread_mutex_unlock(&fx.lock);
+        sleep(2);
+        pthread_mutex_lock(&fx.lock);
+        assert_int_equal(fx.fast_runs, before);
+        pthread_mutex_unlock(&fx.lock);
+        k8c_prober_free(p);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_spec_defaults),
                 cmocka_unit_test(test_state_thresholds),
                 cmocka_unit_test(test_ports_and_urls),
+                cmocka_unit_test(test_prober_many_and_slow),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
