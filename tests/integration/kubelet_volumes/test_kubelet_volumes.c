@@ -282,6 +282,43 @@ static void test_pvc_survives_pod(void **state)
         assert_non_null(up2);
         assert_true(k8c_test_wait_log(n, up2, "c", 0, "written-by-pvc-1\n", 10000));
 
+        /* A local PersistentVolume (an existing directory), mounted read-only as the claim asks. */
+        cleanup_free char *local = k8c_xasprintf("%s/local-disk", n->root);
+        assert_int_equal(mkdir(local, 0755), 0);
+        cleanup_free char *local_file = k8c_xasprintf("%s/seed", local);
+        write_text(local_file, "on-local-disk\n");
+        json_auto_t *lpv = obj_json(
+                "{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolume\",\"metadata\":{\"name\":\"pv-local-"
+                "k8ct\"},"
+                "\"spec\":{\"capacity\":{\"storage\":\"1Gi\"},\"accessModes\":[\"ReadWriteOnce\"],"
+                "\"local\":{\"path\":\"%s\"},\"nodeAffinity\":{\"required\":{\"nodeSelectorTerms\":[{"
+                "\"matchExpressions\":[{\"key\":\"kubernetes.io/hostname\",\"operator\":\"In\","
+                "\"values\":[\"node-t\"]}]}]}}}}",
+                local);
+        assert_int_equal(k8c_test_node_create(n, "/api/v1/persistentvolumes", lpv), 0);
+        json_auto_t *lpvc =
+                obj_json("{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":"
+                         "\"local\"},\"spec\":{\"accessModes\":[\"ReadWriteOnce\"],\"resources\":{"
+                         "\"requests\":{\"storage\":\"1Gi\"}},\"volumeName\":\"pv-local-k8ct\"}}");
+        assert_int_equal(k8c_test_node_create(n, "persistentvolumeclaims", lpvc), 0);
+        assert_int_equal(k8c_client_patch(n->client,
+                                          "/api/v1/namespaces/default/persistentvolumeclaims/local/status",
+                                          "application/merge-patch+json", bound, NULL, &err),
+                         0);
+        json_auto_t *p4 =
+                obj_json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"pvc-local\"},"
+                         "\"spec\":{\"terminationGracePeriodSeconds\":0,"
+                         "\"volumes\":[{\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"local\","
+                         "\"readOnly\":true}}],"
+                         "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"command\":[\"sh\",\"-c\","
+                         "\"cat /data/seed; exec sleep "
+                         "3600\"],\"volumeMounts\":[{\"name\":\"d\",\"mountPath\":\"/data\"}]}]}}");
+        assert_int_equal(k8c_test_node_create(n, "pods", p4), 0);
+        json_auto_t *up4 = k8c_test_node_wait_pod(n, "pvc-local", running, 30000);
+        assert_non_null(up4);
+        assert_true(k8c_test_wait_log(n, up4, "c", 0, "on-local-disk\n", 10000));
+        assert_int_not_equal(k8c_test_node_exec(n, up4, "c", "echo x > /data/other"), 0);
+
         /* A claim that is not bound keeps its pod waiting. */
         json_auto_t *pvc2 =
                 obj_json("{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":"
