@@ -293,6 +293,12 @@ int k8c_volume_project(const json_t *source, const json_t *obj, bool is_secret, 
 /* The files of a downwardAPI volume source: metadata.name, namespace, uid, labels, annotations. */
 int k8c_volume_downward(const json_t *source, const json_t *pod, struct k8c_volume_files *ret,
                         k8c_error_t *err);
+/* The files of a projected volume source: its configMap, secret and downwardAPI sources merged
+ * (objs[i] is the ConfigMap or Secret of sources[i], NULL when absent or not one of those), modes
+ * defaulting to the projected defaultMode; two sources writing one path is an error, and so is a
+ * serviceAccountToken source (no TokenRequest here). */
+int k8c_volume_projected(const json_t *source, const json_t *const *objs, const json_t *pod,
+                         struct k8c_volume_files *ret, k8c_error_t *err);
 /* The bind mounts of one container, [{destination, source, readOnly}], from its volumeMounts and
  * the pod's volumes resolved to host paths: volume_paths = {name: {"path": p, "readOnly": b}}. */
 int k8c_volume_mounts(const json_t *container, const json_t *volume_paths, json_t **ret, k8c_error_t *err);

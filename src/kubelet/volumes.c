@@ -2,7 +2,8 @@
  * volumes.c - pod volumes: emptyDir (a directory under the pod's, or a tmpfs
  * with medium Memory and sizeLimit), hostPath (with its type checks),
  * configMap and secret (keys projected as files with their modes),
- * downwardAPI (pod name, namespace, uid, labels, annotations) and
+ * downwardAPI (pod name, namespace, uid, labels, annotations), projected
+ * (configMap, secret and downwardAPI sources in one directory) and
  * persistentVolumeClaim (the claim's bound PersistentVolume of type hostPath
  * or local, used in place). Each volume resolves to a host path; a
  * container's volumeMounts become bind mounts of those paths (readOnly,
@@ -314,6 +315,55 @@ int k8c_volume_downward(const json_t *source, const json_t *pod, struct k8c_volu
                 add_file(&files, path, value, strlen(value), mode_of(json_object_get(it, "mode"), def_mode));
         }
         *ret = files;
+        return 0;
+}
+
+int k8c_volume_projected(const json_t *source, const json_t *const *objs, const json_t *pod,
+                         struct k8c_volume_files *ret, k8c_error_t *err)
+{
+        json_t *def_mode = json_object_get(source, "defaultMode");
+        struct k8c_volume_files all = { 0 };
+        size_t i;
+        json_t *src;
+        int r = 0;
+        json_array_foreach(json_object_get(source, "sources"), i, src)
+        {
+                struct k8c_volume_files part = { 0 };
+                const json_t *cm = json_object_get(src, "configMap");
+                const json_t *sec = json_object_get(src, "secret");
+                const json_t *dapi = json_object_get(src, "downwardAPI");
+                /* Each source as a volume source of its own kind, with the projected defaultMode. */
+                json_auto_t *as = json_deep_copy(cm ?: sec ?: dapi);
+                if (as != NULL && def_mode != NULL)
+                        json_object_set(as, "defaultMode", def_mode);
+                if (sec != NULL)
+                        json_object_set(as, "secretName", json_object_get(sec, "name"));
+                if (cm != NULL || sec != NULL)
+                        r = k8c_volume_project(as, objs[i], sec != NULL, &part, err);
+                else if (dapi != NULL)
+                        r = k8c_volume_downward(as, pod, &part, err);
+                else if (json_object_get(src, "serviceAccountToken") != NULL)
+                        r = k8c_make_error(err, K8C_EINVALID,
+                                           "serviceAccountToken projection is not supported");
+                else
+                        r = k8c_make_error(err, K8C_EINVALID, "projected source %zu has no supported kind",
+                                           i);
+                for (size_t j = 0; r >= 0 && j < part.n; j++) {
+                        for (size_t k = 0; k < all.n; k++)
+                                if (strcmp(all.v[k].path, part.v[j].path) == 0)
+                                        r = k8c_make_error(err, K8C_EINVALID,
+                                                           "projected sources conflict on path %s",
+                                                           part.v[j].path);
+                        if (r >= 0)
+                                add_file(&all, part.v[j].path, part.v[j].data, part.v[j].len, part.v[j].mode);
+                }
+                k8c_volume_files_free(&part);
+                if (r < 0) {
+                        k8c_volume_files_free(&all);
+                        return r;
+                }
+        }
+        *ret = all;
         return 0;
 }
 
@@ -752,6 +802,40 @@ static int setup_volume(struct k8c_kubelet *k, const json_t *pod, const char *vd
                 *ret_ro = true;
                 return 0;
         }
+        if ((src = json_object_get(vol, "projected")) != NULL) {
+                const json_t *sources = json_object_get(src, "sources");
+                size_t n = json_array_size(sources);
+                json_t **objs = k8c_xcalloc(n + 1, sizeof(json_t *));
+                int r = 0;
+                for (size_t i = 0; i < n && r >= 0; i++) {
+                        const json_t *s_ = json_array_get(sources, i);
+                        const json_t *cm = json_object_get(s_, "configMap");
+                        const json_t *sec = json_object_get(s_, "secret");
+                        const char *obj_name = json_string_value(json_object_get(cm ?: sec, "name"));
+                        if (obj_name == NULL)
+                                continue;
+                        cleanup_free char *path =
+                                k8c_xasprintf("/api/v1/namespaces/%s/%s/%s", ns,
+                                              sec != NULL ? "secrets" : "configmaps", obj_name);
+                        r = get_object(k, path, &objs[i], err);
+                }
+                struct k8c_volume_files files = { 0 };
+                if (r >= 0)
+                        r = k8c_volume_projected(src, (const json_t *const *)objs, pod, &files, err);
+                for (size_t i = 0; i < n; i++)
+                        json_decref(objs[i]);
+                free(objs);
+                if (r < 0)
+                        return r;
+                cleanup_free char *dir = k8c_xasprintf("%s/kubernetes.io~projected/%s", vdir, name);
+                r = write_atomic(dir, &files, err);
+                k8c_volume_files_free(&files);
+                if (r < 0)
+                        return r;
+                *ret_path = k8c_steal(&dir);
+                *ret_ro = true;
+                return 0;
+        }
         if ((src = json_object_get(vol, "persistentVolumeClaim")) != NULL) {
                 int r = setup_pvc(k, pod, src, ret_path, err);
                 if (r < 0)
@@ -796,7 +880,7 @@ int k8c_kubelet_volumes_refresh(struct k8c_kubelet *k, const json_t *pod, k8c_er
         json_array_foreach(k8c_json_get(pod, "spec.volumes"), i, vol)
         {
                 if (json_object_get(vol, "configMap") == NULL && json_object_get(vol, "secret") == NULL &&
-                    json_object_get(vol, "downwardAPI") == NULL)
+                    json_object_get(vol, "downwardAPI") == NULL && json_object_get(vol, "projected") == NULL)
                         continue;
                 cleanup_free char *path = NULL;
                 bool ro;
@@ -825,7 +909,8 @@ int k8c_kubelet_volumes_teardown(struct k8c_kubelet *k, const char *uid, k8c_err
 {
         cleanup_free char *vdir = pod_volumes_dir(k, uid);
         static const char *const plugins[] = { "kubernetes.io~empty-dir", "kubernetes.io~configmap",
-                                               "kubernetes.io~secret", "kubernetes.io~downward-api" };
+                                               "kubernetes.io~secret", "kubernetes.io~downward-api",
+                                               "kubernetes.io~projected" };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(plugins); i++) {
                 cleanup_free char *pdir = k8c_xasprintf("%s/%s", vdir, plugins[i]);
                 DIR *d = opendir(pdir);

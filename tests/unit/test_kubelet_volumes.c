@@ -156,6 +156,49 @@ static void test_downward(void **state)
         assert_string_equal(k8c_error_msg(&err), "unsupported fieldPath spec.bogus");
 }
 
+static void test_projected(void **state)
+{
+        json_auto_t *pod =
+                parse("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns1\",\"labels\":{\"a\":\"b\"}}}");
+        json_auto_t *cm = parse("{\"data\":{\"ca.crt\":\"CERT\",\"other\":\"x\"}}");
+        json_auto_t *sec = parse("{\"data\":{\"token\":\"dG9r\"}}");
+        json_auto_t *src = parse(
+                "{\"defaultMode\":288,\"sources\":["
+                "{\"configMap\":{\"name\":\"root-ca\",\"items\":[{\"key\":\"ca.crt\",\"path\":\"ca.crt\"}]}},"
+                "{\"secret\":{\"name\":\"tok\",\"items\":[{\"key\":\"token\",\"path\":\"token\",\"mode\":256}"
+                "]}},"
+                "{\"downwardAPI\":{\"items\":[{\"path\":\"namespace\",\"fieldRef\":{\"fieldPath\":"
+                "\"metadata.namespace\"}}]}}]}");
+        const json_t *objs[3] = { cm, sec, NULL };
+        struct k8c_volume_files f = { 0 };
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_volume_projected(src, objs, pod, &f, &err), 0);
+        assert_int_equal(f.n, 3);
+        assert_memory_equal(find(&f, "ca.crt")->data, "CERT", 4);
+        assert_int_equal(find(&f, "ca.crt")->mode, 0440);
+        assert_memory_equal(find(&f, "token")->data, "tok", 3);
+        assert_int_equal(find(&f, "token")->mode, 0400);
+        assert_string_equal((const char *)find(&f, "namespace")->data, "ns1");
+        assert_int_equal(find(&f, "namespace")->mode, 0440);
+        k8c_volume_files_free(&f);
+
+        /* Two sources on one path; a token source; a missing non-optional object. */
+        json_auto_t *dup =
+                parse("{\"sources\":[{\"configMap\":{\"name\":\"a\"}},{\"configMap\":{\"name\":\"b\"}}]}");
+        const json_t *same[2] = { cm, cm };
+        assert_true(k8c_volume_projected(dup, same, pod, &f, &err) < 0);
+        assert_string_equal(k8c_error_msg(&err), "projected sources conflict on path ca.crt");
+        k8c_error_release(&err);
+        json_auto_t *token = parse("{\"sources\":[{\"serviceAccountToken\":{\"path\":\"token\"}}]}");
+        const json_t *none[1] = { NULL };
+        assert_true(k8c_volume_projected(token, none, pod, &f, &err) < 0);
+        assert_string_equal(k8c_error_msg(&err), "serviceAccountToken projection is not supported");
+        k8c_error_release(&err);
+        json_auto_t *missing = parse("{\"sources\":[{\"secret\":{\"name\":\"gone\"}}]}");
+        assert_true(k8c_volume_projected(missing, none, pod, &f, &err) < 0);
+        assert_string_equal(k8c_error_msg(&err), "secret \"gone\" not found");
+}
+
 static void test_mounts(void **state)
 {
         json_auto_t *paths =
@@ -300,13 +343,10 @@ static void test_subpath_on_host(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_check_path),
-                cmocka_unit_test(test_configmap_projection),
-                cmocka_unit_test(test_secret_projection),
-                cmocka_unit_test(test_downward),
-                cmocka_unit_test(test_mounts),
-                cmocka_unit_test(test_hostpath_types),
-                cmocka_unit_test(test_subpath_on_host),
+                cmocka_unit_test(test_check_path),        cmocka_unit_test(test_configmap_projection),
+                cmocka_unit_test(test_secret_projection), cmocka_unit_test(test_downward),
+                cmocka_unit_test(test_projected),         cmocka_unit_test(test_mounts),
+                cmocka_unit_test(test_hostpath_types),    cmocka_unit_test(test_subpath_on_host),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

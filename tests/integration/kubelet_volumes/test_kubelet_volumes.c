@@ -358,6 +358,10 @@ static void test_projected_files(void **state)
                 "\"path\":\"sub/mode.txt\",\"mode\":384}]}},"
                 "{\"name\":\"sec\",\"secret\":{\"secretName\":\"creds\",\"defaultMode\":256}},"
                 "{\"name\":\"opt\",\"configMap\":{\"name\":\"absent\",\"optional\":true}},"
+                "{\"name\":\"all\",\"projected\":{\"sources\":[{\"configMap\":{\"name\":\"app-config\","
+                "\"items\":[{\"key\":\"mode\",\"path\":\"mode\"}]}},{\"secret\":{\"name\":\"creds\"}},"
+                "{\"downwardAPI\":{\"items\":[{\"path\":\"pod\",\"fieldRef\":{\"fieldPath\":\"metadata."
+                "name\"}}]}}]}},"
                 "{\"name\":\"info\",\"downwardAPI\":{\"items\":["
                 "{\"path\":\"labels\",\"fieldRef\":{\"fieldPath\":\"metadata.labels\"}},"
                 "{\"path\":\"annotations\",\"fieldRef\":{\"fieldPath\":\"metadata.annotations\"}},"
@@ -370,11 +374,14 @@ static void test_projected_files(void **state)
                 "echo ns=$(cat /etc/podinfo/ns); cat /etc/podinfo/labels; echo; cat "
                 "/etc/podinfo/annotations; echo; "
                 "busybox stat -L -c perm=%%a /etc/creds/password /etc/app/app.conf /etc/items/sub/mode.txt; "
-                "echo opt=$(ls /etc/opt); echo done; exec sleep 3600\"],"
+                "echo opt=$(ls /etc/opt); echo all=$(cat /etc/all/mode)/$(cat /etc/all/password)/$(cat "
+                "/etc/all/pod); "
+                "echo done; exec sleep 3600\"],"
                 "\"volumeMounts\":[{\"name\":\"cfg\",\"mountPath\":\"/etc/app\"},"
                 "{\"name\":\"items\",\"mountPath\":\"/etc/items\"},"
                 "{\"name\":\"sec\",\"mountPath\":\"/etc/creds\"},"
                 "{\"name\":\"opt\",\"mountPath\":\"/etc/opt\"},"
+                "{\"name\":\"all\",\"mountPath\":\"/etc/all\"},"
                 "{\"name\":\"info\",\"mountPath\":\"/etc/podinfo\"}]}]}}");
         assert_int_equal(k8c_test_node_create(n, "pods", p), 0);
         json_auto_t *up = k8c_test_node_wait_pod(n, "projected", running, 30000);
@@ -394,6 +401,7 @@ static void test_projected_files(void **state)
                                  "perm=640\n"
                                  "perm=600\n"
                                  "opt=\n"
+                                 "all=debug/s3cr3t/projected\n"
                                  "done\n");
         /* configMap and secret volumes are read-only in the container. */
         assert_int_not_equal(k8c_test_node_exec(n, up, "c", "echo x > /etc/app/mode"), 0);
