@@ -73,14 +73,21 @@ int k8c_test_node_setup(void **state)
                 return -1;
         }
         const char *subnet = getenv("K8C_TEST_SUBNET");
-        cleanup_free char *cidr = k8c_xasprintf("10.244.%s.0/24", subnet != NULL ? subnet : "77");
+        n->pod_cidr = k8c_xasprintf("10.244.%s.0/24", subnet != NULL ? subnet : "77");
+        return k8c_test_node_restart_kubelet(n);
+}
+
+int k8c_test_node_restart_kubelet(struct k8c_test_node *n)
+{
+        k8c_kubelet_stop(n->k);
+        n->k = NULL;
         const struct k8c_kubelet_config cfg = {
                 .client = n->client,
                 .node_name = n->node_name,
                 .node_ip = "10.99.0.9",
                 .root_dir = n->root,
                 .capacity = "cpu=4,memory=8Gi,pods=110",
-                .pod_cidr = cidr,
+                .pod_cidr = n->pod_cidr,
                 .runtime = "runc",
                 .runc_root = n->runc_root,
                 .netns_dir = n->netns_dir,
@@ -89,6 +96,7 @@ int k8c_test_node_setup(void **state)
                 .lease_interval_ms = 1000,
                 .pod_resync_ms = 500,
         };
+        cleanup_error k8c_error_t err = NULL;
         if (k8c_kubelet_start(&cfg, &n->k, &err) < 0) {
                 fprintf(stderr, "kubelet: %s\n", k8c_error_msg(&err));
                 return -1;
@@ -114,6 +122,7 @@ int k8c_test_node_teardown(void **state)
         free(n->netns_dir);
         free(n->runc_root);
         free(n->cgroup_parent);
+        free(n->pod_cidr);
         free(n);
         return 0;
 }

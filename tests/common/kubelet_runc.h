@@ -23,6 +23,7 @@ struct k8c_test_node {
         char root[64];
         char *node_netns, *netns_dir, *runc_root, *cgroup_parent;
         const char *node_name;
+        char *pod_cidr;
 };
 
 /* cmocka group-style setup/teardown over a struct k8c_test_node in *state; the kubelet runs
@@ -31,6 +32,9 @@ struct k8c_test_node {
 int k8c_test_node_setup(void **state);
 int k8c_test_node_teardown(void **state);
 
+/* Stops the kubelet (its pods keep running, as after a crash) and starts a new one on the same
+ * state; 0 or -1. */
+int k8c_test_node_restart_kubelet(struct k8c_test_node *n);
 /* GET path (NULL when absent). */
 json_t *k8c_test_node_get(struct k8c_test_node *n, const char *path);
 /* Polls pods/<name> in default until pred holds (up to timeout_ms); the pod or NULL. */

@@ -46,6 +46,20 @@ static bool running(const json_t *p)
         return phase != NULL && strcmp(phase, "Running") == 0;
 }
 
+static bool running_ready(const json_t *p)
+{
+        const json_t *c = k8c_json_get(p, "status.conditions");
+        size_t i;
+        json_t *cond;
+        json_array_foreach(c, i, cond)
+        {
+                if (strcmp(json_string_value(json_object_get(cond, "type")) ?: "", "Ready") == 0)
+                        return running(p) &&
+                               strcmp(json_string_value(json_object_get(cond, "status")) ?: "", "True") == 0;
+        }
+        return false;
+}
+
 static bool waiting_on_mount(const json_t *p)
 {
         const char *reason = k8c_json_get_string(p, "status.containerStatuses[0].state.waiting.reason");
@@ -103,6 +117,7 @@ static void test_emptydir_shared(void **state)
                 "{\"name\":\"mem\",\"mountPath\":\"/mem\"}]},"
                 "{\"name\":\"reader\",\"image\":\"busybox\",\"command\":[\"sh\",\"-c\","
                 "\"while [ ! -e /in/msg ]; do sleep 0.2; done; cat /in/msg; exec sleep 3600\"],"
+                "\"readinessProbe\":{\"exec\":{\"command\":[\"cat\",\"/in/msg\"]},\"periodSeconds\":1},"
                 "\"volumeMounts\":[{\"name\":\"shared\",\"mountPath\":\"/in\",\"readOnly\":true}]}]}}");
         assert_int_equal(k8c_test_node_create(n, "pods", p), 0);
         json_auto_t *up = k8c_test_node_wait_pod(n, "shared", running, 30000);
@@ -140,6 +155,25 @@ static void test_emptydir_shared(void **state)
                 k8c_test_node_exec(n, up, "writer",
                                    "busybox dd if=/dev/zero of=/mem/b bs=1024 count=2048 2>/dev/null"),
                 0);
+
+        /* A restarted kubelet adopts the pod as it is: same containers, the tmpfs and its data kept
+         * (not mounted over), the readiness probe passing again. */
+        const char *writer_id = k8c_json_get_string(k8c_test_container_status(up, "writer"), "containerID");
+        assert_int_equal(k8c_test_node_exec(n, up, "writer", "busybox rm -f /mem/b; echo kept > /mem/kept"),
+                         0);
+        assert_int_equal(k8c_test_node_restart_kubelet(n), 0);
+        sleep(2);
+        json_auto_t *adopted = k8c_test_node_wait_pod(n, "shared", running_ready, 20000);
+        assert_non_null(adopted);
+        assert_string_equal(k8c_json_get_string(k8c_test_container_status(adopted, "writer"), "containerID"),
+                            writer_id);
+        assert_int_equal(k8c_json_get_int(k8c_test_container_status(adopted, "writer"), "restartCount", -1),
+                         0);
+        assert_int_equal(k8c_test_node_exec(n, adopted, "writer", "test \"$(cat /mem/kept)\" = kept"), 0);
+        cleanup_free char *kept_path = k8c_xasprintf("%s/kept", mem);
+        cleanup_free char *kept = read_text(kept_path);
+        assert_non_null(kept);
+        assert_string_equal(kept, "kept\n");
 
         /* Deleting the pod removes its emptyDirs, tmpfs included. */
         assert_true(k8c_test_node_delete_pod(n, "shared", uid, 20000));
