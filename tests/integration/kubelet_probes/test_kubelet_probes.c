@@ -165,6 +165,15 @@ static void test_readiness_http(void **state)
         }
         assert_true(event);
 
+        /* As kubectl shows it: 0/1 READY, Running. */
+        {
+                cleanup_free char *out = NULL;
+                assert_int_equal(k8c_test_kubectl(&n->srv, &out, "get pod ready-http --no-headers"), 0);
+                assert_non_null(strstr(out, "ready-http"));
+                assert_non_null(strstr(out, " 0/1 "));
+                assert_non_null(strstr(out, " Running "));
+        }
+
         /* It passes: Ready within a couple of periods, while the slow probes hang. */
         double t0 = k8c_test_mono_s();
         assert_int_equal(k8c_test_node_exec(n, unready, "web", "echo yes > /www/ready"), 0);
@@ -174,6 +183,12 @@ static void test_readiness_http(void **state)
         fprintf(stderr, "readiness True after %.2f s\n", took);
         assert_true(took <= 1.0 + 2.0);
         assert_true(k8c_json_get_bool(cs(ready, "web"), "ready", false));
+        {
+                cleanup_free char *out = NULL;
+                assert_int_equal(k8c_test_kubectl(&n->srv, &out, "get pod ready-http --no-headers"), 0);
+                assert_non_null(strstr(out, " 1/1 "));
+                assert_non_null(strstr(out, " Running "));
+        }
 
         /* Fails again: back to not Ready, still Running, never restarted. */
         assert_int_equal(k8c_test_node_exec(n, ready, "web", "busybox rm /www/ready"), 0);
