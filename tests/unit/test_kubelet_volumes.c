@@ -306,6 +306,39 @@ static void test_hostpath_types(void **state)
         assert_int_equal(system(cmd), 0);
 }
 
+/* Volume mounts become bind mounts in the OCI spec, after the pod's own files, read-only when asked. */
+static void test_oci_mounts(void **state)
+{
+        json_auto_t *pod = parse("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\",\"uid\":\"u1\"}}");
+        json_auto_t *c = parse("{\"name\":\"c\",\"image\":\"busybox\"}");
+        json_auto_t *mounts =
+                parse("[{\"destination\":\"/data\",\"source\":\"/v/shared\",\"readOnly\":false},"
+                      "{\"destination\":\"/etc/app\",\"source\":\"/v/cfg\",\"readOnly\":true}]");
+        const struct k8c_oci_inputs in = { .pod = pod,
+                                           .container = c,
+                                           .pod_ip = "10.1.0.5",
+                                           .node_name = "n1",
+                                           .netns = "/run/netns/k8c-u1",
+                                           .pod_dir = "/var/lib/k/pods/u1",
+                                           .cgroup_parent = "k8c/n1",
+                                           .mounts = mounts };
+        json_auto_t *spec = k8c_oci_spec(&in);
+        const json_t *ms = json_object_get(spec, "mounts");
+        size_t n = json_array_size(ms);
+        assert_true(n >= 2);
+        json_auto_t *want_rw = parse("{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"/v/shared\","
+                                     "\"options\":[\"rbind\",\"rw\"]}");
+        json_auto_t *want_ro = parse("{\"destination\":\"/etc/app\",\"type\":\"bind\",\"source\":\"/v/cfg\","
+                                     "\"options\":[\"rbind\",\"ro\"]}");
+        assert_true(json_equal(json_array_get(ms, n - 2), want_rw));
+        assert_true(json_equal(json_array_get(ms, n - 1), want_ro));
+        /* Without mounts, nothing extra. */
+        struct k8c_oci_inputs bare = in;
+        bare.mounts = NULL;
+        json_auto_t *spec2 = k8c_oci_spec(&bare);
+        assert_int_equal(json_array_size(json_object_get(spec2, "mounts")), n - 2);
+}
+
 /* subPath directories are made when missing, and a symlink planted in the volume cannot lead a
  * later mount out of it. */
 static void test_subpath_on_host(void **state)
@@ -347,6 +380,7 @@ int main(void)
                 cmocka_unit_test(test_secret_projection), cmocka_unit_test(test_downward),
                 cmocka_unit_test(test_projected),         cmocka_unit_test(test_mounts),
                 cmocka_unit_test(test_hostpath_types),    cmocka_unit_test(test_subpath_on_host),
+                cmocka_unit_test(test_oci_mounts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
