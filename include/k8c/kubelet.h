@@ -79,8 +79,10 @@ struct k8c_runtime_ops {
         /* Makes the pod's sandbox (network etc.) and returns its IP (caller frees). */
         int (*create_sandbox)(void *rt, const json_t *pod, const char *pod_ip_hint, char **ret_ip,
                               k8c_error_t *err);
-        int (*start_container)(void *rt, const json_t *pod, const json_t *container, int restart_count,
-                               k8c_error_t *err);
+        /* mounts: the container's volume mounts resolved to host paths (k8c_volume_mounts), may be
+         * NULL. */
+        int (*start_container)(void *rt, const json_t *pod, const json_t *container, const json_t *mounts,
+                               int restart_count, k8c_error_t *err);
         int (*container_status)(void *rt, const json_t *pod, const char *container,
                                 struct k8c_container_state *ret, k8c_error_t *err);
         /* SIGTERM, wait up to grace_s, SIGKILL; then removes the container. */
@@ -93,6 +95,10 @@ struct k8c_runtime_ops {
                     int timeout_s, int *ret_exit_code, k8c_error_t *err);
         /* UIDs of the pods with a sandbox (NULL-terminated, caller frees). */
         int (*list)(void *rt, char ***ret_uids, k8c_error_t *err);
+        /* The pod's network namespace file (caller frees), from which httpGet and tcpSocket probes
+         * connect. A runtime without a network of its own (fake) leaves this NULL, and its exec
+         * answers those probes instead, with argv {"k8c-probe", "httpGet"|"tcpSocket", target}. */
+        char *(*pod_netns)(void *rt, const json_t *pod);
         void (*free)(void *rt);
 };
 
@@ -134,6 +140,7 @@ struct k8c_oci_inputs {
         const char *cgroup_parent;  /* cgroupsPath = <parent>/pod<uid>/<container> */
         const json_t *image_config; /* the image config's "config" (Entrypoint, Cmd, Env, WorkingDir); NULL =
                                        none */
+        const json_t *mounts;       /* [{destination, source, readOnly}] bind mounts of volumes; may be NULL */
 };
 json_t *k8c_oci_spec(const struct k8c_oci_inputs *in);
 
@@ -195,7 +202,8 @@ struct k8c_container_view {
         int restart_count;
         const char *waiting_reason; /* when not running: "ContainerCreating", "CrashLoopBackOff", ... */
         const char *waiting_message;
-        bool unready; /* running, but its readiness probe has not succeeded (yet) */
+        bool unready;     /* running, but its readiness probe has not succeeded (yet) */
+        bool not_started; /* running, but its startup probe has not succeeded (yet) */
 };
 
 struct k8c_pod_view {
@@ -218,6 +226,88 @@ struct k8c_pod_view {
 json_t *k8c_kubelet_pod_status(const json_t *pod, const struct k8c_pod_view *v, const json_t *old_status);
 /* True when every key of new_status equals the same key of old_status. */
 bool k8c_kubelet_status_equal(const json_t *new_status, const json_t *old_status);
+
+/* ---- probes (probes.c) ---- */
+
+typedef enum {
+        K8C_PROBE_LIVENESS = 0,
+        K8C_PROBE_READINESS,
+        K8C_PROBE_STARTUP,
+} k8c_probe_kind_t;
+
+/* The timing of one probe, with Kubernetes' defaults applied. */
+struct k8c_probe_spec {
+        int64_t initial_delay_s;     /* 0 */
+        int64_t period_s;            /* 10 */
+        int64_t timeout_s;           /* 1 */
+        int64_t success_threshold;   /* 1 (always 1 for liveness and startup) */
+        int64_t failure_threshold;   /* 3 */
+        int64_t termination_grace_s; /* probe-level terminationGracePeriodSeconds; -1 = the pod's */
+};
+void k8c_probe_spec_parse(const json_t *probe, k8c_probe_kind_t kind, struct k8c_probe_spec *ret);
+
+typedef enum {
+        K8C_PROBE_UNKNOWN = 0,
+        K8C_PROBE_SUCCESS,
+        K8C_PROBE_FAILURE,
+} k8c_probe_result_t;
+
+/* The result of a probe and its current streak, as the kubelet's prober worker keeps them. */
+struct k8c_probe_state {
+        k8c_probe_result_t result;
+        int64_t successes, failures; /* consecutive */
+};
+/* Liveness starts as Success, readiness as Failure (not ready), startup as Unknown. */
+void k8c_probe_state_init(struct k8c_probe_state *s, k8c_probe_kind_t kind);
+/* Records one outcome: the result flips after successThreshold successes or failureThreshold
+ * failures in a row. Returns true when the result changed. */
+bool k8c_probe_state_record(struct k8c_probe_state *s, const struct k8c_probe_spec *spec, bool ok);
+/* The port of an httpGet or tcpSocket handler: a number, or the name of one of the container's
+ * ports. */
+int k8c_probe_port(const json_t *container, const json_t *port, int *ret_port, k8c_error_t *err);
+/* The URL an httpGet handler asks for: scheme://host:port/path, host defaulting to pod_ip. */
+int k8c_probe_http_url(const json_t *container, const json_t *http_get, const char *pod_ip, char **ret_url,
+                       k8c_error_t *err);
+/* A probe handler this kubelet runs (exec, httpGet, tcpSocket)? */
+bool k8c_probe_supported(const json_t *probe);
+
+/* ---- volumes (volumes.c) ---- */
+
+/* Checks (and for DirectoryOrCreate/FileOrCreate makes) a hostPath of the given type: "",
+ * Directory, DirectoryOrCreate, File, FileOrCreate, Socket, CharDevice, BlockDevice. */
+int k8c_hostpath_check(const char *path, const char *type, k8c_error_t *err);
+/* A path inside a volume (items[].path, subPath): relative, without ".." elements. */
+int k8c_volume_check_path(const char *path, k8c_error_t *err);
+
+/* One file projected into a configMap, secret or downwardAPI volume. */
+struct k8c_volume_file {
+        char *path; /* relative */
+        unsigned char *data;
+        size_t len;
+        int mode;
+};
+struct k8c_volume_files {
+        struct k8c_volume_file *v;
+        size_t n;
+};
+void k8c_volume_files_free(struct k8c_volume_files *f);
+/* The files of a configMap or secret volume source from obj (the ConfigMap or Secret; NULL when it
+ * does not exist): every key, or only items[] (key → path, mode), modes defaulting to defaultMode
+ * (0644). A missing object or key is an error unless the source is optional. */
+int k8c_volume_project(const json_t *source, const json_t *obj, bool is_secret, struct k8c_volume_files *ret,
+                       k8c_error_t *err);
+/* The files of a downwardAPI volume source: metadata.name, namespace, uid, labels, annotations. */
+int k8c_volume_downward(const json_t *source, const json_t *pod, struct k8c_volume_files *ret,
+                        k8c_error_t *err);
+/* The files of a projected volume source: its configMap, secret and downwardAPI sources merged
+ * (objs[i] is the ConfigMap or Secret of sources[i], NULL when absent or not one of those), modes
+ * defaulting to the projected defaultMode; two sources writing one path is an error, and so is a
+ * serviceAccountToken source (no TokenRequest here). */
+int k8c_volume_projected(const json_t *source, const json_t *const *objs, const json_t *pod,
+                         struct k8c_volume_files *ret, k8c_error_t *err);
+/* The bind mounts of one container, [{destination, source, readOnly}], from its volumeMounts and
+ * the pod's volumes resolved to host paths: volume_paths = {name: {"path": p, "readOnly": b}}. */
+int k8c_volume_mounts(const json_t *container, const json_t *volume_paths, json_t **ret, k8c_error_t *err);
 
 /* Back-off before the Nth restart (restarts ≥ 1): 10 s doubling to 5 min. */
 int64_t k8c_kubelet_backoff_s(int restarts);

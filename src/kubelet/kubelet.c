@@ -19,6 +19,9 @@
 #include "k8c/sdnotify.h"
 #include "kubelet/kubelet_int.h"
 
+/* Probe executor threads: a slow probe holds one for at most its timeout. */
+#define K8C_KUBELET_PROBE_THREADS 4
+
 static char *dup_or_null(const char *s)
 {
         return s != NULL ? k8c_xstrdup(s) : NULL;
@@ -38,6 +41,13 @@ static int mkdir_p(const char *dir, k8c_error_t *err)
         if (mkdir(p, 0755) < 0 && errno != EEXIST)
                 return k8c_make_errno(err, errno, "mkdir %s", p);
         return 0;
+}
+
+/* A probe result flipped: the pod's worker acts on it (restart, readiness in the status). */
+static void probe_changed(void *opaque, const char *pod_key)
+{
+        struct k8c_kubelet *k = opaque;
+        k8c_workqueue_add(k->queue, pod_key);
 }
 
 void *k8c_kubelet_runtime(struct k8c_kubelet *k)
@@ -122,6 +132,8 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
                 return r;
         }
         k->events = k8c_event_recorder_new(k->client, "kubelet", k->node_name);
+        /* Probes wait on the network or on runc exec: a few threads, never the pod workers. */
+        k->prober = k8c_prober_new(K8C_KUBELET_PROBE_THREADS, k->events, probe_changed, k);
         cleanup_free char *selector = k8c_xasprintf("spec.nodeName=%s", k->node_name);
         k->informer = k8c_informer_new(&(struct k8c_informer_config){
                 .client = k->client,
@@ -174,6 +186,8 @@ void k8c_kubelet_stop(struct k8c_kubelet *k)
         for (int i = 0; i < k->nworkers; i++)
                 pthread_join(k->workers[i], NULL);
         free(k->workers);
+        /* After the workers (which register probes), before the runtime its probes exec in. */
+        k8c_prober_free(k->prober);
         k8c_informer_free(k->informer);
         k8c_event_recorder_free(k->events);
         k8c_workqueue_free(k->queue);

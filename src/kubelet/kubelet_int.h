@@ -27,10 +27,9 @@ struct kubelet_container {
         struct k8c_container_state last; /* previous termination */
         time_t backoff_until;            /* no restart before this */
         bool done;                       /* init container: exited 0 for good */
-        /* Probes of the current run: readiness result and streaks, liveness failures. */
-        bool ready;
-        int ready_ok, ready_fail, live_fail;
-        time_t next_ready_probe, next_live_probe;
+        /* Killed by a failed liveness/startup probe (phase EXITED, exit 137) until restarted: stands
+         * in for the removed container, so restartPolicy and back-off apply as to any exit. */
+        struct k8c_container_state killed;
         struct k8c_container_state final; /* init container: that exit */
 };
 
@@ -44,7 +43,10 @@ struct kubelet_pod {
         size_t ncontainers;
         struct kubelet_container *inits; /* spec.initContainers */
         size_t ninits;
-        json_t *last_status; /* last status written */
+        json_t *last_status;       /* last status written */
+        json_t *volume_paths;      /* {volume name: {path, readOnly}} once the volumes are set up */
+        time_t volumes_refresh_at; /* next look at configMap/secret/downwardAPI sources */
+        char *netns;               /* where network probes connect from (NULL: the runtime answers them) */
 };
 
 struct k8c_kubelet {
@@ -71,6 +73,7 @@ struct k8c_kubelet {
         bool heartbeat_started;
         struct MHD_Daemon *server; /* kubelet API */
         struct k8c_event_recorder *events;
+        struct k8c_prober *prober;
         /* The node status registration wrote, handed to the heartbeat so it does not write it again. */
         json_t *registered_status;
         /* Counters for tests. */
@@ -88,6 +91,59 @@ int k8c_kubelet_server_start(struct k8c_kubelet *k, k8c_error_t *err);
 void k8c_kubelet_server_stop(struct k8c_kubelet *k);
 char *k8c_kubelet_log_path(struct k8c_kubelet *k, const char *ns, const char *pod, const char *uid,
                            const char *container, int restart);
+
+/* probes.c: the prober runs every probe of every running container on its own timer in a small
+ * thread pool, keeps the results, and calls changed(pod key) when one flips, so the pod worker
+ * (which acts on results: restarts, readiness) is woken without ever waiting on a probe. */
+struct k8c_prober;
+struct k8c_prober *k8c_prober_new(int threads, struct k8c_event_recorder *events,
+                                  void (*changed)(void *opaque, const char *pod_key), void *opaque);
+/* Stops and joins the threads (a running probe finishes first), then frees. */
+void k8c_prober_free(struct k8c_prober *p);
+
+/* One running container instance whose probes should run. */
+struct k8c_prober_container {
+        const char *pod_key;
+        const json_t *pod;
+        const json_t *container; /* its spec */
+        const char *container_id;
+        time_t started_at;
+        const char *pod_ip;
+        const char *netns; /* NULL: network probes go through ops->exec */
+        const struct k8c_runtime_ops *ops;
+        void *rt;
+};
+/* Registers (or refreshes) the probes of the container; a new container_id starts them afresh. */
+void k8c_prober_update(struct k8c_prober *p, const struct k8c_prober_container *c);
+
+struct k8c_probe_results {
+        bool started;           /* no startup probe, or it succeeded */
+        bool ready;             /* started, and no readiness probe or it succeeded */
+        bool kill;              /* liveness or startup probe failed past its threshold */
+        int64_t kill_grace_s;   /* probe-level terminationGracePeriodSeconds of that probe, or -1 */
+        const char *kill_probe; /* "liveness" or "startup" */
+};
+void k8c_prober_results(struct k8c_prober *p, const char *uid, const char *container,
+                        const char *container_id, struct k8c_probe_results *ret);
+/* Forgets the probes of a container (exited, killed) or of every container of a pod. */
+void k8c_prober_remove_container(struct k8c_prober *p, const char *uid, const char *container);
+void k8c_prober_remove_pod(struct k8c_prober *p, const char *uid);
+/* Probes run so far (tests). */
+uint64_t k8c_prober_runs(struct k8c_prober *p);
+
+/* volumes.c: volumes live under <root_dir>/pods/<uid>/volumes/<plugin>/<name>; hostPath and
+ * persistent volumes are used where they are and never removed. */
+/* Sets up every volume of the pod; *ret_paths = {name: {"path", "readOnly"}}. */
+int k8c_kubelet_volumes_setup(struct k8c_kubelet *k, const json_t *pod, const char *pod_ip,
+                              json_t **ret_paths, k8c_error_t *err);
+/* Rewrites the configMap, secret and downwardAPI volumes whose sources changed (atomically: a
+ * container sees the old or the new files, never a mix). */
+int k8c_kubelet_volumes_refresh(struct k8c_kubelet *k, const json_t *pod, k8c_error_t *err);
+/* Unmounts and removes the pod's own volumes (emptyDir, configMap, secret, downwardAPI). */
+int k8c_kubelet_volumes_teardown(struct k8c_kubelet *k, const char *uid, k8c_error_t *err);
+/* k8c_volume_mounts plus the subPath directories made when absent (as the kubelet does). */
+int k8c_kubelet_container_mounts(const json_t *volume_paths, const json_t *container, json_t **ret,
+                                 k8c_error_t *err);
 
 /* pods.c */
 void *k8c_kubelet_worker_main(void *opaque);

@@ -162,6 +162,17 @@ json_t *k8c_oci_spec(const struct k8c_oci_inputs *in)
         json_array_append_new(mounts, bind("/etc/hosts", hosts, false));
         json_array_append_new(mounts, bind("/etc/resolv.conf", resolv, false));
         json_array_append_new(mounts, bind("/etc/hostname", hostname, false));
+        /* Volumes, after the defaults so a volume may cover one of them. */
+        size_t i;
+        json_t *m;
+        json_array_foreach(in->mounts, i, m)
+        {
+                const char *dst = json_string_value(json_object_get(m, "destination"));
+                const char *src = json_string_value(json_object_get(m, "source"));
+                if (dst != NULL && src != NULL)
+                        json_array_append_new(mounts,
+                                              bind(dst, src, json_is_true(json_object_get(m, "readOnly"))));
+        }
 
         json_t *namespaces = json_pack("[{s:s}, {s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "type", "pid",
                                        "type", "mount", "type", "network", "path", in->netns, "type", "uts",

@@ -22,6 +22,9 @@
 #include "k8c/names.h"
 #include "kubelet/kubelet_int.h"
 
+/* How often configMap, secret and downwardAPI volumes are compared with their sources. */
+#define K8C_KUBELET_VOLUME_REFRESH_S 10
+
 /* Records an Event about the pod; failing to record is never fatal to the sync. */
 static void __attribute__((format(printf, 5, 6)))
 pod_event(struct k8c_kubelet *k, const json_t *pod, const char *type, const char *reason, const char *fmt,
@@ -82,6 +85,8 @@ static void record_free(struct kubelet_pod *rec)
         free(rec->inits);
         free(rec->uid);
         free(rec->ip);
+        free(rec->netns);
+        json_decref(rec->volume_paths);
         json_decref(rec->pod);
         json_decref(rec->last_status);
         free(rec);
@@ -136,7 +141,13 @@ static int teardown(struct k8c_kubelet *k, struct kubelet_pod *rec, int64_t grac
                 if (r < 0)
                         return k8c_error_wrap(err, "stop init container %s", rec->inits[i].name);
         }
-        int r = k->rt_ops->remove_sandbox(k->rt, rec->pod, err);
+        if (k->prober != NULL)
+                k8c_prober_remove_pod(k->prober, rec->uid);
+        /* The pod's own volumes (a tmpfs emptyDir is a mount) go before its directory. */
+        int r = k8c_kubelet_volumes_teardown(k, rec->uid, err);
+        if (r < 0)
+                return k8c_error_wrap(err, "remove volumes");
+        r = k->rt_ops->remove_sandbox(k->rt, rec->pod, err);
         if (r < 0)
                 return k8c_error_wrap(err, "remove sandbox");
         return 0;
@@ -169,17 +180,10 @@ static bool should_restart(const json_t *pod, const struct k8c_container_state *
         return true;
 }
 
-/* A new run of a container starts its probes afresh. */
-static void probes_reset(struct kubelet_container *c)
-{
-        c->ready = false;
-        c->ready_ok = c->ready_fail = c->live_fail = 0;
-        c->next_ready_probe = c->next_live_probe = 0;
-}
-
 /* One sync's state shared by the container steps. */
 struct step {
         struct k8c_kubelet *k;
+        const char *key;
         const json_t *pod;
         struct kubelet_pod *rec;
         time_t now;
@@ -188,88 +192,59 @@ struct step {
         int start_failed; /* a start error kept for the rate-limited retry (its text in *err) */
 };
 
-/* Runs one exec probe: *ret_ok is whether it passed. Probe kinds other than exec (httpGet,
- * tcpSocket, grpc) are not implemented and pass. */
-static void run_probe(struct step *s, const char *name, const json_t *probe, bool *ret_ok)
+/* Starts one run of a container with its volumes mounted. */
+static int start_container(struct step *s, const json_t *spec_c, int restarts, k8c_error_t *err)
 {
-        const json_t *cmd = k8c_json_get(probe, "exec.command");
-        if (!json_is_array(cmd) || json_array_size(cmd) == 0 || s->k->rt_ops->exec == NULL) {
-                *ret_ok = true;
-                return;
-        }
-        const char **argv = k8c_xcalloc(json_array_size(cmd) + 1, sizeof(char *));
-        size_t i;
-        json_t *a;
-        json_array_foreach(cmd, i, a) argv[i] = json_string_value(a) ?: "";
-        int code = -1;
-        cleanup_error k8c_error_t err = NULL;
-        int timeout = (int)k8c_json_get_int(probe, "timeoutSeconds", 1);
-        int r = s->k->rt_ops->exec(s->k->rt, s->pod, name, argv, timeout, &code, &err);
-        free(argv);
-        *ret_ok = r >= 0 && code == 0;
+        json_auto_t *mounts = NULL;
+        int r = k8c_kubelet_container_mounts(s->rec->volume_paths, spec_c, &mounts, err);
+        if (r < 0)
+                return r;
+        return s->k->rt_ops->start_container(s->k->rt, s->pod, spec_c, mounts, restarts, err);
 }
 
-/* Readiness and liveness probes of a running app container, on their schedule. A liveness
- * failure past its threshold restarts the container (its exit shown as 137). */
+/* The probes of a running app container: registered with the prober (which runs them on their
+ * own timers), their results read back. A liveness or startup failure kills the container; *ret_killed
+ * then says the step must look again (the kill is an exit restartPolicy and back-off apply to). */
 static int probe_container(struct step *s, struct kubelet_container *c, const json_t *spec_c,
-                           struct k8c_container_state *st, k8c_error_t *err)
+                           const struct k8c_container_state *st, struct k8c_container_view *view,
+                           bool *ret_killed, k8c_error_t *err)
 {
         struct k8c_kubelet *k = s->k;
-        const json_t *rp = json_object_get(spec_c, "readinessProbe");
-        if (rp == NULL) {
-                c->ready = true;
-        } else {
-                int64_t delay = k8c_json_get_int(rp, "initialDelaySeconds", 0);
-                int64_t period = k8c_json_get_int(rp, "periodSeconds", 10);
-                if (s->now >= st->started_at + delay && s->now >= c->next_ready_probe) {
-                        bool ok;
-                        run_probe(s, c->name, rp, &ok);
-                        c->next_ready_probe = s->now + period;
-                        if (ok) {
-                                c->ready_fail = 0;
-                                if (++c->ready_ok >= k8c_json_get_int(rp, "successThreshold", 1))
-                                        c->ready = true;
-                        } else {
-                                c->ready_ok = 0;
-                                if (++c->ready_fail >= k8c_json_get_int(rp, "failureThreshold", 3))
-                                        c->ready = false;
-                        }
-                }
-                if (period * 1000 < s->requeue_ms)
-                        s->requeue_ms = period * 1000;
-        }
-        const json_t *lp = json_object_get(spec_c, "livenessProbe");
-        if (lp == NULL)
+        *ret_killed = false;
+        if (k->prober == NULL)
                 return 0;
-        int64_t delay = k8c_json_get_int(lp, "initialDelaySeconds", 0);
-        int64_t period = k8c_json_get_int(lp, "periodSeconds", 10);
-        if (period * 1000 < s->requeue_ms)
-                s->requeue_ms = period * 1000;
-        if (s->now < st->started_at + delay || s->now < c->next_live_probe)
+        const struct k8c_prober_container pc = {
+                .pod_key = s->key,
+                .pod = s->pod,
+                .container = spec_c,
+                .container_id = st->id,
+                .started_at = st->started_at,
+                .pod_ip = s->rec->ip,
+                .netns = s->rec->netns,
+                .ops = k->rt_ops,
+                .rt = k->rt,
+        };
+        k8c_prober_update(k->prober, &pc);
+        struct k8c_probe_results res;
+        k8c_prober_results(k->prober, s->rec->uid, c->name, st->id, &res);
+        view->unready = !res.ready;
+        view->not_started = !res.started;
+        if (!res.kill)
                 return 0;
-        bool ok;
-        run_probe(s, c->name, lp, &ok);
-        c->next_live_probe = s->now + period;
-        c->live_fail = ok ? 0 : c->live_fail + 1;
-        if (c->live_fail < k8c_json_get_int(lp, "failureThreshold", 3))
-                return 0;
-        pod_event(k, s->pod, "Normal", "Killing", "Container %s failed liveness probe, will be restarted",
-                  c->name);
-        c->last = *st;
-        c->last.phase = K8C_CONTAINER_EXITED;
-        c->last.exit_code = 137;
-        c->last.finished_at = s->now;
-        c->restarts++;
-        int64_t grace = k8c_json_get_int(s->pod, "spec.terminationGracePeriodSeconds", 30);
+        pod_event(k, s->pod, "Normal", "Killing", "Container %s failed %s probe, will be restarted", c->name,
+                  res.kill_probe);
+        int64_t grace = res.kill_grace_s >= 0
+                                ? res.kill_grace_s
+                                : k8c_json_get_int(s->pod, "spec.terminationGracePeriodSeconds", 30);
+        k8c_prober_remove_container(k->prober, s->rec->uid, c->name);
         int r = k->rt_ops->stop_container(k->rt, s->pod, c->name, grace, err);
-        if (r >= 0)
-                r = k->rt_ops->start_container(k->rt, s->pod, spec_c, c->restarts, err);
-        if (r >= 0)
-                r = k->rt_ops->container_status(k->rt, s->pod, c->name, st, err);
         if (r < 0)
-                return k8c_error_wrap(err, "restart container %s", c->name);
-        probes_reset(c);
-        pod_event(k, s->pod, "Normal", "Started", "Started container %s", c->name);
+                return k8c_error_wrap(err, "kill container %s", c->name);
+        c->killed = *st;
+        c->killed.phase = K8C_CONTAINER_EXITED;
+        c->killed.exit_code = 137;
+        c->killed.finished_at = time(NULL);
+        *ret_killed = true;
         return 0;
 }
 
@@ -285,13 +260,15 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
         if (r < 0)
                 return r;
         view->name = c->name;
+        if (st.phase == K8C_CONTAINER_ABSENT && c->killed.phase == K8C_CONTAINER_EXITED)
+                st = c->killed; /* removed by a probe kill: that exit is what restartPolicy judges */
         bool restart = st.phase == K8C_CONTAINER_EXITED &&
                        (is_init ? st.exit_code != 0 &&
                                           strcmp(k8c_json_get_string(pod, "spec.restartPolicy") ?: "Always",
                                                  "Never") != 0
                                 : should_restart(pod, &st));
         if (st.phase == K8C_CONTAINER_ABSENT && c->restarts == 0 && c->last.phase == K8C_CONTAINER_ABSENT) {
-                r = k->rt_ops->start_container(k->rt, pod, spec_c, 0, err);
+                r = start_container(s, spec_c, 0, err);
                 if (r >= 0)
                         r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
                 if (r < 0) {
@@ -309,7 +286,6 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                         s->start_failed = r;
                         return 0;
                 }
-                probes_reset(c);
                 pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
         } else if (restart) {
                 s->will_restart = true;
@@ -320,9 +296,10 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                         c->last = st;
                         c->restarts++;
                         c->backoff_until = 0;
+                        c->killed.phase = K8C_CONTAINER_ABSENT;
                         r = k->rt_ops->stop_container(k->rt, pod, c->name, 0, err);
                         if (r >= 0)
-                                r = k->rt_ops->start_container(k->rt, pod, spec_c, c->restarts, err);
+                                r = start_container(s, spec_c, c->restarts, err);
                         if (r >= 0)
                                 r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
                         if (r < 0) {
@@ -330,7 +307,6 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                                 pod_event(k, pod, "Warning", "Failed", "Error: %s", k8c_error_msg(err));
                                 return r;
                         }
-                        probes_reset(c);
                         pod_event(k, pod, "Normal", "Started", "Started container %s", c->name);
                 } else {
                         const char *pname = k8c_json_get_string(pod, "metadata.name");
@@ -349,10 +325,16 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                 }
         }
         if (!is_init && st.phase == K8C_CONTAINER_RUNNING) {
-                r = probe_container(s, c, spec_c, &st, err);
+                bool killed = false;
+                r = probe_container(s, c, spec_c, &st, view, &killed, err);
                 if (r < 0)
                         return r;
-                view->unready = !c->ready;
+                if (killed) {
+                        view->unready = view->not_started = false;
+                        return step_container(s, c, spec_c, is_init, view, msg, err);
+                }
+        } else if (!is_init && k->prober != NULL) {
+                k8c_prober_remove_container(k->prober, s->rec->uid, c->name);
         }
         view->state = st;
         view->last = c->last;
@@ -458,13 +440,36 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                 rec->ip = ip;
                 rec->start_time = now;
         }
+        if (rec->netns == NULL && k->rt_ops->pod_netns != NULL)
+                rec->netns = k->rt_ops->pod_netns(k->rt, pod);
 
         struct k8c_container_view *views = k8c_xcalloc(rec->ncontainers + 1, sizeof(*views));
         char **msgs = k8c_xcalloc(rec->ncontainers + 1, sizeof(char *));
         struct k8c_container_view *iviews = k8c_xcalloc(rec->ninits + 1, sizeof(*iviews));
         char **imsgs = k8c_xcalloc(rec->ninits + 1, sizeof(char *));
-        struct step s = { .k = k, .pod = pod, .rec = rec, .now = now, .requeue_ms = k->cfg.pod_resync_ms };
+        struct step s = {
+                .k = k, .key = key, .pod = pod, .rec = rec, .now = now, .requeue_ms = k->cfg.pod_resync_ms
+        };
         int r = 0;
+
+        /* Volumes before any container; a volume that cannot be set up (missing configMap, hostPath
+         * of the wrong type, unbound claim) keeps every container waiting, says why, and is retried. */
+        cleanup_free char *mount_msg = NULL;
+        if (rec->volume_paths == NULL) {
+                int vr = k8c_kubelet_volumes_setup(k, pod, rec->ip, &rec->volume_paths, err);
+                if (vr < 0) {
+                        mount_msg = k8c_xstrdup(k8c_error_msg(err));
+                        pod_event(k, pod, "Warning", "FailedMount", "%s", mount_msg);
+                        s.start_failed = vr;
+                }
+                rec->volumes_refresh_at = now + K8C_KUBELET_VOLUME_REFRESH_S;
+        } else if (now >= rec->volumes_refresh_at) {
+                /* Changed configMaps, secrets and labels reach the running containers' files. */
+                cleanup_error k8c_error_t verr = NULL;
+                if (k8c_kubelet_volumes_refresh(k, pod, &verr) < 0)
+                        k8c_log_warn("volume refresh failed", "pod=%s err=\"%s\"", key, k8c_error_msg(&verr));
+                rec->volumes_refresh_at = now + K8C_KUBELET_VOLUME_REFRESH_S;
+        }
 
         /* Init containers one at a time, each to a successful exit, before any app container. */
         bool initialized = true, init_failed = false;
@@ -478,8 +483,11 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                         iviews[i].state = c->final;
                         continue;
                 }
-                if (!initialized || init_failed) {
-                        iviews[i].waiting_reason = "PodInitializing";
+                if (!initialized || init_failed || mount_msg != NULL) {
+                        iviews[i].waiting_reason =
+                                mount_msg != NULL ? "ContainerCreating" : "PodInitializing";
+                        iviews[i].waiting_message = mount_msg;
+                        initialized = false;
                         continue;
                 }
                 r = step_container(&s, c, json_array_get(spec_is, i), true, &iviews[i], &imsgs[i], err);
@@ -504,6 +512,11 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                 views[i].name = c->name;
                 views[i].restart_count = c->restarts;
                 views[i].last = c->last;
+                if (mount_msg != NULL) {
+                        views[i].waiting_reason = "ContainerCreating";
+                        views[i].waiting_message = mount_msg;
+                        continue;
+                }
                 if (!initialized) {
                         views[i].waiting_reason = "PodInitializing";
                         continue;
@@ -628,7 +641,8 @@ void k8c_kubelet_housekeeping(struct k8c_kubelet *k)
                 /* A sandbox of a pod that no longer exists (deleted while the kubelet was down). */
                 json_auto_t *stub = json_pack("{s:{s:s}}", "metadata", "uid", *u);
                 k8c_error_release(&err);
-                if (k->rt_ops->remove_sandbox(k->rt, stub, &err) < 0)
+                if (k8c_kubelet_volumes_teardown(k, *u, &err) < 0 ||
+                    k->rt_ops->remove_sandbox(k->rt, stub, &err) < 0)
                         k8c_log_error("orphan sandbox removal failed", "uid=%s err=\"%s\"", *u,
                                       k8c_error_msg(&err));
                 else

@@ -95,8 +95,8 @@ static int fake_create_sandbox(void *opaque, const json_t *pod, const char *hint
         return 0;
 }
 
-static int fake_start_container(void *opaque, const json_t *pod, const json_t *container, int restart_count,
-                                k8c_error_t *err)
+static int fake_start_container(void *opaque, const json_t *pod, const json_t *container,
+                                const json_t *mounts, int restart_count, k8c_error_t *err)
 {
         struct fake_runtime *rt = opaque;
         const char *name = json_string_value(json_object_get(container, "name"));

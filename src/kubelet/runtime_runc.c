@@ -509,8 +509,8 @@ static char *container_dir(struct runc_runtime *rt, const char *uid, const char 
         return k8c_xasprintf("%s/pods/%s/containers/%s", rt->cfg.root_dir, uid, name);
 }
 
-static int runc_start_container(void *opaque, const json_t *pod, const json_t *container, int restart_count,
-                                k8c_error_t *err)
+static int runc_start_container(void *opaque, const json_t *pod, const json_t *container,
+                                const json_t *mounts, int restart_count, k8c_error_t *err)
 {
         struct runc_runtime *rt = opaque;
         const char *uid = uid_of(pod);
@@ -542,6 +542,7 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
                 .pod_dir = pdir,
                 .cgroup_parent = rt->cfg.cgroup_parent,
                 .image_config = image_config,
+                .mounts = mounts,
         };
         json_auto_t *spec = k8c_oci_spec(&in);
         cleanup_free char *cfg_path = k8c_xasprintf("%s/config.json", dir);
@@ -865,6 +866,11 @@ static int runc_exec(void *opaque, const json_t *pod, const char *name, const ch
         return k8c_make_error(err, K8C_ETIMEOUT, "probe in %s timed out after %ds", name, timeout_s);
 }
 
+static char *runc_pod_netns(void *opaque, const json_t *pod)
+{
+        return netns_path(opaque, uid_of(pod));
+}
+
 const struct k8c_runtime_ops k8c_runc_runtime_ops = {
         .name = "runc",
         .create_sandbox = runc_create_sandbox,
@@ -874,5 +880,6 @@ const struct k8c_runtime_ops k8c_runc_runtime_ops = {
         .remove_sandbox = runc_remove_sandbox,
         .exec = runc_exec,
         .list = runc_list,
+        .pod_netns = runc_pod_netns,
         .free = runc_free,
 };

@@ -379,7 +379,8 @@ static void test_fake_runtime(void **state)
         struct k8c_container_state st;
         assert_int_equal(ops->container_status(rt, pod, "a", &st, NULL), 0);
         assert_int_equal(st.phase, K8C_CONTAINER_ABSENT);
-        assert_int_equal(ops->start_container(rt, pod, k8c_json_get(pod, "spec.containers[0]"), 0, NULL), 0);
+        assert_int_equal(
+                ops->start_container(rt, pod, k8c_json_get(pod, "spec.containers[0]"), NULL, 0, NULL), 0);
         assert_int_equal(ops->container_status(rt, pod, "a", &st, NULL), 0);
         assert_int_equal(st.phase, K8C_CONTAINER_RUNNING);
         assert_string_equal(st.id, "u-1-a-0");

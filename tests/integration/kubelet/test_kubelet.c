@@ -1031,7 +1031,7 @@ static void test_runc_stop_grace(void **state)
         cleanup_free char *stubborn_log =
                 k8c_xasprintf("%s/logs/default_g_gggg-1111/stubborn/0.log", f->root);
         for (size_t i = 0; i < 2; i++)
-                assert_int_equal(ops->start_container(rt, pod, json_array_get(cs, i), 0, &err), 0);
+                assert_int_equal(ops->start_container(rt, pod, json_array_get(cs, i), NULL, 0, &err), 0);
         for (int i = 0; i < 100 && !(log_has(polite_log, "up") && log_has(stubborn_log, "up")); i++)
                 usleep(50 * 1000);
         assert_true(log_has(polite_log, "up"));
