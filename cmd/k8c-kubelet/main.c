@@ -37,6 +37,9 @@ int main(int argc, char **argv)
         char *runc_root = NULL, *runc_binary = NULL, *log_dir = NULL, *netns_dir = NULL,
              *cgroup_parent = NULL;
         char *address = "0.0.0.0";
+        char *eviction_hard = NULL, *eviction_soft = NULL, *eviction_soft_grace = NULL;
+        int64_t eviction_transition_ms = 5 * 60 * 1000;
+        int64_t housekeeping_ms = 10000;
         int port = 10250;
         const struct k8c_flag flags[] = {
                 { "kubeconfig", 0, K8C_FLAG_STRING, &kubeconfig,
@@ -74,6 +77,18 @@ int main(int argc, char **argv)
                 { "node-status-update-frequency", 0, K8C_FLAG_DURATION, &status_interval_ms,
                   "node status is written at least this often", NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port of the kubelet API", NULL },
+                { "eviction-hard", 0, K8C_FLAG_STRING, &eviction_hard,
+                  "hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10% "
+                  "(default: Kubernetes' defaults)",
+                  NULL },
+                { "eviction-soft", 0, K8C_FLAG_STRING, &eviction_soft,
+                  "soft eviction thresholds, e.g. memory.available<300Mi", NULL },
+                { "eviction-soft-grace-period", 0, K8C_FLAG_STRING, &eviction_soft_grace,
+                  "grace periods of the soft thresholds, e.g. memory.available=30s", NULL },
+                { "eviction-pressure-transition-period", 0, K8C_FLAG_DURATION, &eviction_transition_ms,
+                  "how long a pressure condition stays True after the threshold was last met", NULL },
+                { "housekeeping-interval", 0, K8C_FLAG_DURATION, &housekeeping_ms,
+                  "how often stats are sampled and eviction thresholds checked", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
@@ -111,6 +126,11 @@ int main(int argc, char **argv)
                 .lease_interval_ms = lease_interval_ms,
                 .status_interval_ms = status_interval_ms,
                 .port = port,
+                .eviction_hard = eviction_hard,
+                .eviction_soft = eviction_soft,
+                .eviction_soft_grace_period = eviction_soft_grace,
+                .eviction_pressure_transition_ms = eviction_transition_ms,
+                .housekeeping_interval_ms = housekeeping_ms,
         };
         int r = k8c_kubelet_run(&cfg, &stop, &err);
         if (r < 0)

@@ -210,6 +210,7 @@ int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_e
         rt->cfg.pod_cidr = dupn(cfg->pod_cidr);
         rt->cfg.busybox = k8c_xstrdup(cfg->busybox ?: "/bin/busybox");
         rt->cfg.bridge = k8c_xstrdup(cfg->bridge ?: "k8c0");
+        rt->cfg.memory_capacity = cfg->memory_capacity;
         rt->prefix = prefix;
         *ret_rt = rt;
         cleanup_free char *ipam_file = k8c_xasprintf("%s/ipam", rt->cfg.root_dir);
@@ -400,6 +401,7 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
                 .netns = netns,
                 .pod_dir = pdir,
                 .cgroup_parent = rt->cfg.cgroup_parent,
+                .memory_capacity = rt->cfg.memory_capacity,
         };
         json_auto_t *spec = k8c_oci_spec(&in);
         cleanup_free char *cfg_path = k8c_xasprintf("%s/config.json", dir);
