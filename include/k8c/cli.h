@@ -141,6 +141,7 @@ int k8c_cli_annotate(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *e
 int k8c_cli_scale(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_patch(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_top(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 /* Aligns tab-separated text as Go's text/tabwriter (min width 0, the given padding): a column
  * block spans consecutive lines having a tab-terminated cell in that column. */
 void k8c_cli_tabwrite(FILE *out, const char *text, size_t padding);
