@@ -139,6 +139,9 @@ struct k8c_oci_inputs {
         const char *pod_dir;       /* holds uts, ipc, hosts, resolv.conf, hostname */
         const char *cgroup_parent; /* cgroupsPath = <parent>/pod<uid>/<container> */
         int64_t memory_capacity;   /* node memory (bytes) for the Burstable oom_score_adj; 0 = unknown */
+        /* Without CAP_SYS_RESOURCE the kubelet may not go below its own oom_score_adj. */
+        bool oom_score_adj_limited;
+        int oom_score_adj_floor;
 };
 json_t *k8c_oci_spec(const struct k8c_oci_inputs *in);
 

@@ -132,8 +132,12 @@ json_t *k8c_oci_spec(const struct k8c_oci_inputs *in)
         /* No rlimits: the kubelet's own are inherited (raising them may be refused, as in CI sandboxes). */
         json_decref(c);
         /* By QoS class, so the kernel's OOM killer picks BestEffort before Burstable before Guaranteed. */
+        int adj = k8c_oom_score_adj(in->pod, in->container, in->memory_capacity);
+        /* A kubelet that may not lower scores (no CAP_SYS_RESOURCE) keeps the order as far as it can. */
         json_object_set_new(process, "oomScoreAdj",
-                            json_integer(k8c_oom_score_adj(in->pod, in->container, in->memory_capacity)));
+                            json_integer(in->oom_score_adj_limited && adj < in->oom_score_adj_floor
+                                                 ? in->oom_score_adj_floor
+                                                 : adj));
 
         json_t *mounts = json_array();
         json_array_append_new(mounts, json_pack("{s:s, s:s, s:s}", "destination", "/proc", "type", "proc",

@@ -152,6 +152,22 @@ static void test_oci_oom_score_adj(void **state)
                                             .cgroup_parent = "k8c/n" };
         json_auto_t *spec2 = k8c_oci_spec(&in2);
         assert_int_equal(k8c_json_get_int(spec2, "process.oomScoreAdj", 0), 1000);
+        /* A kubelet without CAP_SYS_RESOURCE cannot go below its own score: Guaranteed gets that. */
+        json_auto_t *g = pod_of(
+                "[{\"name\":\"a\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]", NULL);
+        struct k8c_oci_inputs in3 = in2;
+        in3.pod = g;
+        in3.container = k8c_json_get(g, "spec.containers[0]");
+        json_auto_t *spec3 = k8c_oci_spec(&in3);
+        assert_int_equal(k8c_json_get_int(spec3, "process.oomScoreAdj", 0), -997);
+        in3.oom_score_adj_limited = true;
+        in3.oom_score_adj_floor = 0;
+        json_auto_t *spec4 = k8c_oci_spec(&in3);
+        assert_int_equal(k8c_json_get_int(spec4, "process.oomScoreAdj", -1), 0);
+        in3.pod = be;
+        in3.container = k8c_json_get(be, "spec.containers[0]");
+        json_auto_t *spec5 = k8c_oci_spec(&in3);
+        assert_int_equal(k8c_json_get_int(spec5, "process.oomScoreAdj", 0), 1000);
 }
 
 /* The kubelet's pod status carries the class. */

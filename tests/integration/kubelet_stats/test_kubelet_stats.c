@@ -166,7 +166,7 @@ static bool memory_pressure(const json_t *n)
         return strcmp(cond_status(n, "MemoryPressure"), "True") == 0;
 }
 
-static __attribute__((unused)) bool no_memory_pressure(const json_t *n)
+static bool no_memory_pressure(const json_t *n)
 {
         return strcmp(cond_status(n, "MemoryPressure"), "False") == 0;
 }
@@ -610,10 +610,280 @@ static void test_synthetic(void **state)
         pthread_mutex_unlock(&synth.lock);
 }
 
+/* ---- runc (root) ------------------------------------------------------------------------------------ */
+
+static bool is_root(void)
+{
+        return geteuid() == 0 && access("/usr/sbin/runc", X_OK) == 0;
+}
+
+/* A kubelet on the runc runtime with its pods' network in a test-made netns. */
+static struct k8c_kubelet_config runc_config(struct fixture *f, const char *node, const char *cidr,
+                                             const char *cgroup_parent, int port)
+{
+        f->runc = true;
+        cleanup_free char *node_netns = k8c_xasprintf("%s/node.net", f->root);
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_ns_create(node_netns, NULL, NULL, NULL, &err), 0);
+        return (struct k8c_kubelet_config){
+                .client = f->client,
+                .node_name = node,
+                .node_ip = "127.0.0.1",
+                .root_dir = f->root,
+                .capacity = "cpu=2,memory=4Gi,pods=110",
+                .pod_cidr = cidr,
+                .runtime = "runc",
+                .runc_root = k8c_xasprintf("%s/runc", f->root),
+                .netns_dir = k8c_xasprintf("%s/netns", f->root),
+                .node_netns = k8c_steal(&node_netns),
+                .cgroup_parent = cgroup_parent,
+                .lease_interval_ms = 300,
+                .pod_resync_ms = 500,
+                .address = "127.0.0.1",
+                .port = port,
+                .housekeeping_interval_ms = 500,
+        };
+}
+
+static void runc_config_free(struct k8c_kubelet_config *cfg)
+{
+        free((char *)cfg->runc_root);
+        free((char *)cfg->netns_dir);
+        free((char *)cfg->node_netns);
+}
+
+static void post_pod(struct fixture *f, json_t *p)
+{
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", p, NULL, &err), 0);
+}
+
+static int container_oom_score_adj(struct fixture *f, const char *uid, const char *container);
+
+static bool busy_summary(const json_t *s)
+{
+        const json_t *p = summary_pod(s, "busy");
+        return p != NULL && k8c_json_get_int(p, "cpu.usageNanoCores", 0) > 50000000 &&
+               k8c_json_get_int(p, "memory.workingSetBytes", 0) > 2 * MI &&
+               k8c_json_get_int(p, "containers[0].cpu.usageNanoCores", 0) > 50000000 &&
+               k8c_json_get_int(s, "node.cpu.usageNanoCores", 0) > 50000000;
+}
+
+static void test_runc_busy_pod(void **state)
+{
+        struct fixture *f = *state;
+        if (!is_root())
+                skip();
+        int port = free_port();
+        cleanup_free char *parent = k8c_xasprintf("%s-busy", f->prefix);
+        struct k8c_kubelet_config cfg = runc_config(f, "node-busy", "10.244.41.0/24", parent, port);
+        cfg.eviction_hard = "";
+        cleanup_error k8c_error_t err = NULL;
+        int r = k8c_kubelet_start(&cfg, &f->k, &err);
+        runc_config_free(&cfg);
+        assert_int_equal(r, 0);
+        /* Spins (held to 200m by its cpu limit) and holds ~5 MB. */
+        json_auto_t *p =
+                json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:[{s:s, s:s, s:[s, s, s], s:{s:{s:s}}}]}}",
+                          "apiVersion", "v1", "kind", "Pod", "metadata", "name", "busy", "spec", "nodeName",
+                          "node-busy", "terminationGracePeriodSeconds", 0, "containers", "name", "spin",
+                          "image", "busybox", "command", "sh", "-c",
+                          "x=$(busybox head -c 5000000 /dev/zero | busybox tr '\\0' a); "
+                          "while :; do :; done",
+                          "resources", "limits", "cpu", "200m");
+        post_pod(f, p);
+        json_auto_t *pod = wait_for(f, "/api/v1/namespaces/default/pods/busy", running, 30000);
+        assert_non_null(pod);
+        assert_string_equal(k8c_json_get_string(pod, "status.qosClass"), "Burstable");
+        /* Burstable without a memory request: the top of the Burstable range. */
+        assert_int_equal(container_oom_score_adj(f, k8c_json_get_string(pod, "metadata.uid"), "spin"), 999);
+
+        json_t *s = NULL;
+        for (int i = 0; i < 100 && s == NULL; i++) {
+                s = kubelet_get(port, "/stats/summary");
+                if (s != NULL && !busy_summary(s)) {
+                        json_decref(s);
+                        s = NULL;
+                }
+                if (s == NULL)
+                        usleep(200 * 1000);
+        }
+        assert_non_null(s);
+        json_auto_t *summary = s;
+        const json_t *sp = summary_pod(summary, "busy");
+        /* No more than its 200m quota (with room for measuring jitter). */
+        assert_true(k8c_json_get_int(sp, "cpu.usageNanoCores", 0) < 260000000);
+        assert_string_equal(k8c_json_get_string(sp, "containers[0].name"), "spin");
+        assert_string_equal(k8c_json_get_string(sp, "podRef.uid"), k8c_json_get_string(pod, "metadata.uid"));
+        assert_true(k8c_json_get_int(summary, "node.memory.workingSetBytes", 0) >=
+                    k8c_json_get_int(sp, "memory.workingSetBytes", 0));
+
+        /* Through the apiserver's metrics API. */
+        json_auto_t *pm = api_json(f, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/busy", 200);
+        const char *cpu = k8c_json_get_string(pm, "containers[0].usage.cpu");
+        const char *mem = k8c_json_get_string(pm, "containers[0].usage.memory");
+        assert_non_null(cpu);
+        assert_non_null(mem);
+        assert_true(atoll(cpu) > 50000000);
+        assert_true(atoll(mem) > 2048);
+        json_auto_t *nm = api_json(f, "/apis/metrics.k8s.io/v1beta1/nodes/node-busy", 200);
+        assert_true(atoll(k8c_json_get_string(nm, "usage.cpu") ?: "0") > 50000000);
+
+        /* And k8cctl top. */
+        cleanup_free char *out = NULL;
+        assert_int_equal(k8cctl(f, &out, "top", "pods", NULL), 0);
+        cleanup_free char *row = line_of(out, "busy");
+        if (row == NULL)
+                fail_msg("no busy row in:\n%s", out);
+        long m = top_cpu(row, 1);
+        if (m < 50 || m > 260)
+                fail_msg("busy cpu %ldm in: %s", m, row);
+        char *mi = strstr(row, "Mi");
+        assert_non_null(mi);
+        while (mi > row && mi[-1] >= '0' && mi[-1] <= '9')
+                mi--;
+        assert_true(atol(mi) >= 2);
+        k8c_kubelet_stop(k8c_steal(&f->k));
+}
+
+/* The kubelet's own cgroup path in the memory hierarchy (v1), or the v2 one. */
+static char *memory_cgroup_dir(const char *parent)
+{
+        cleanup_fclose FILE *fp = fopen("/proc/self/cgroup", "re");
+        char line[1024];
+        char *v2 = NULL;
+        while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
+                line[strcspn(line, "\n")] = '\0';
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+                if (c2 == NULL)
+                        continue;
+                *c2 = '\0';
+                const char *own = strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1;
+                if (strcmp(c1 + 1, "memory") == 0) {
+                        free(v2);
+                        return k8c_xasprintf("/sys/fs/cgroup/memory%s/%s", own, parent);
+                }
+                if (c1[1] == '\0' && v2 == NULL)
+                        v2 = k8c_xasprintf("/sys/fs/cgroup%s/%s", own, parent);
+        }
+        return v2;
+}
+
+static char *read_line(const char *path)
+{
+        cleanup_fclose FILE *fp = fopen(path, "re");
+        char buf[256];
+        if (fp == NULL || fgets(buf, sizeof(buf), fp) == NULL)
+                return NULL;
+        buf[strcspn(buf, "\n")] = '\0';
+        return k8c_xstrdup(buf);
+}
+
+/* oom_score_adj of a running container's init process. */
+static int container_oom_score_adj(struct fixture *f, const char *uid, const char *container)
+{
+        cleanup_free char *pid_path = k8c_xasprintf("%s/pods/%s/containers/%s/pid", f->root, uid, container);
+        cleanup_free char *pid = read_line(pid_path);
+        if (pid == NULL)
+                return -2000;
+        cleanup_free char *adj_path = k8c_xasprintf("/proc/%s/oom_score_adj", pid);
+        cleanup_free char *adj = read_line(adj_path);
+        return adj != NULL ? atoi(adj) : -2000;
+}
+
+static bool can_lower_oom_score(void)
+{
+        cleanup_fclose FILE *fp = fopen("/proc/self/status", "re");
+        char line[256];
+        while (fp != NULL && fgets(line, sizeof(line), fp) != NULL)
+                if (strncmp(line, "CapEff:", 7) == 0)
+                        return (strtoull(line + 7, NULL, 16) >> 24) & 1; /* CAP_SYS_RESOURCE */
+        return false;
+}
+
+static int own_oom_score_adj(void)
+{
+        cleanup_free char *s = read_line("/proc/self/oom_score_adj");
+        return s != NULL ? atoi(s) : 0;
+}
+
+static void test_runc_eviction(void **state)
+{
+        struct fixture *f = *state;
+        if (!is_root())
+                skip();
+        int port = free_port();
+        cleanup_free char *parent = k8c_xasprintf("%s-evict", f->prefix);
+        struct k8c_kubelet_config cfg = runc_config(f, "node-small", "10.244.42.0/24", parent, port);
+        /* The lab's way of sizing a node: a memory limit on its cgroup parent. 400Mi, with
+         * eviction below 330Mi available. */
+        cleanup_free char *memdir = memory_cgroup_dir(parent);
+        assert_non_null(memdir);
+        assert_int_equal(mkdir(memdir, 0755), 0);
+        cleanup_free char *limit_v1 = k8c_xasprintf("%s/memory.limit_in_bytes", memdir);
+        cleanup_free char *limit_v2 = k8c_xasprintf("%s/memory.max", memdir);
+        FILE *lf = fopen(access(limit_v1, F_OK) == 0 ? limit_v1 : limit_v2, "we");
+        assert_non_null(lf);
+        fprintf(lf, "%lld\n", 400 * MI);
+        assert_int_equal(fclose(lf), 0);
+        cfg.eviction_hard = "memory.available<330Mi";
+        cfg.eviction_pressure_transition_ms = 1000;
+        cleanup_error k8c_error_t err = NULL;
+        int r = k8c_kubelet_start(&cfg, &f->k, &err);
+        runc_config_free(&cfg);
+        assert_int_equal(r, 0);
+
+        json_auto_t *steady = json_pack(
+                "{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:[{s:s, s:s, s:[s, s], s:{s:{s:s, s:s}}}]}}", "apiVersion",
+                "v1", "kind", "Pod", "metadata", "name", "steady", "spec", "nodeName", "node-small",
+                "terminationGracePeriodSeconds", 0, "containers", "name", "app", "image", "busybox",
+                "command", "sleep", "3600", "resources", "limits", "cpu", "100m", "memory", "64Mi");
+        post_pod(f, steady);
+        json_auto_t *sp = wait_for(f, "/api/v1/namespaces/default/pods/steady", running, 30000);
+        assert_non_null(sp);
+        assert_string_equal(k8c_json_get_string(sp, "status.qosClass"), "Guaranteed");
+        /* -997, unless this process may not lower scores (no CAP_SYS_RESOURCE, as in some
+         * sandboxes): then as low as it may go, its own. */
+        assert_int_equal(container_oom_score_adj(f, k8c_json_get_string(sp, "metadata.uid"), "app"),
+                         can_lower_oom_score() ? -997 : own_oom_score_adj());
+
+        /* ~115Mi held: about 285Mi of the node's 400Mi left, below the threshold. */
+        json_auto_t *hog = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:[{s:s, s:s, s:[s, s, s]}]}}",
+                                     "apiVersion", "v1", "kind", "Pod", "metadata", "name", "hog", "spec",
+                                     "nodeName", "node-small", "terminationGracePeriodSeconds", 0,
+                                     "containers", "name", "hog", "image", "busybox", "command", "sh", "-c",
+                                     "x=$(busybox head -c 120000000 /dev/zero | busybox tr '\\0' a); "
+                                     "echo filled; exec sleep 3600");
+        post_pod(f, hog);
+        json_auto_t *gone = wait_for(f, "/api/v1/namespaces/default/pods/hog", evicted, 60000);
+        assert_non_null(gone);
+        assert_string_equal(k8c_json_get_string(gone, "status.qosClass"), "BestEffort");
+        const char *msg = k8c_json_get_string(gone, "status.message");
+        assert_non_null(msg);
+        const char *lead = "The node was low on resource: memory. Threshold quantity: 330Mi, available: ";
+        if (strncmp(msg, lead, strlen(lead)) != 0 || strstr(msg, ". Container hog was using ") == NULL ||
+            strstr(msg, ", request is 0, has larger consumption of memory. ") == NULL)
+                fail_msg("message: %s", msg);
+
+        /* The Guaranteed pod within its request keeps running, never restarted; the node's
+         * pressure is over once the hog is gone. */
+        json_auto_t *node = wait_for(f, "/api/v1/nodes/node-small", no_memory_pressure, 15000);
+        assert_non_null(node);
+        json_auto_t *still = get(f, "/api/v1/namespaces/default/pods/steady");
+        assert_true(running(still));
+        assert_int_equal(k8c_json_get_int(still, "status.containerStatuses[0].restartCount", -1), 0);
+        json_auto_t *hog2 = get(f, "/api/v1/namespaces/default/pods/hog");
+        assert_true(evicted(hog2));
+        k8c_kubelet_stop(k8c_steal(&f->k));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_synthetic, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_runc_busy_pod, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_runc_eviction, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
