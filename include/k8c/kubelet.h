@@ -3,10 +3,13 @@
  * and runs the pods bound to it through a container runtime behind an ops
  * table: runc (pod namespaces, a veth on the node bridge, OCI bundles over a
  * busybox rootfs) or fake (no containers, so one machine can simulate many
- * nodes); serves the kubelet API (healthz, pods, container logs).
+ * nodes); serves the kubelet API (healthz, pods, container logs, stats
+ * summary); sets pods' QoS class and oom_score_adj; samples cgroup stats and
+ * evicts pods under memory or disk pressure.
  *
  * The pure pieces (capacity parsing, CIDR arithmetic, IPAM, pod status
- * computation, node object construction) are exposed here so unit tests can
+ * computation, node object construction, QoS, eviction thresholds and
+ * ranking) are exposed here so unit tests can
  * check them without a server.
  */
 #ifndef K8C_KUBELET_H
