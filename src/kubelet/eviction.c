@@ -10,7 +10,10 @@
  *
  * An evicted pod's containers are stopped by its own pod worker (the hook
  * k8c_kubelet_eviction_sync), which writes phase Failed, reason Evicted and
- * the message, and never runs the pod again.
+ * the message, and never runs the pod again. The same hook is the admission
+ * check: a new pod is rejected (Failed/Evicted, "The node had condition:
+ * [MemoryPressure]. ") under DiskPressure, or under MemoryPressure when it is
+ * BestEffort.
  *
  * Owns: the thresholds, the pressure state and the eviction marks. The
  * parsing, evaluation, ranking and message are pure and unit-tested.
@@ -270,7 +273,8 @@ char *k8c_eviction_message(const char *resource, const char *threshold, int64_t 
 
 struct eviction_mark {
         char *message;
-        bool done; /* containers stopped and status written */
+        bool done;      /* containers stopped and status written */
+        bool admission; /* rejected before it ran, rather than evicted */
 };
 
 struct kubelet_eviction {
@@ -561,6 +565,46 @@ static void set_condition(json_t *status, const char *type, const char *value, c
                 json_object_set_new(c, "message", json_string(message));
 }
 
+/* The eviction manager's admission check, for a pod this kubelet has not started: under
+ * DiskPressure no pod is admitted, under MemoryPressure no BestEffort pod. Marks a rejected pod
+ * (as an eviction without containers) and returns true. */
+static bool reject_admission(struct k8c_kubelet *k, const json_t *pod, const char *uid)
+{
+        struct kubelet_eviction *e = k->eviction;
+        const char *phase = k8c_json_get_string(pod, "status.phase") ?: "";
+        if (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)
+                return false;
+        cleanup_free char *key = k8c_object_key(pod);
+        pthread_mutex_lock(&k->lock);
+        bool admitted = key == NULL || k8c_strmap_has(&k->pods, key);
+        pthread_mutex_unlock(&k->lock);
+        if (admitted)
+                return false;
+        pthread_mutex_lock(&e->lock);
+        bool mem = e->pressure[0], disk = e->pressure[1];
+        pthread_mutex_unlock(&e->lock);
+        const char *cond = disk                                             ? "DiskPressure"
+                           : mem && k8c_pod_qos(pod) == K8C_QOS_BEST_EFFORT ? "MemoryPressure"
+                                                                            : NULL;
+        if (cond == NULL)
+                return false;
+        /* As the real kubelet words it (nodeConditionMessageFmt). */
+        struct eviction_mark *m = k8c_xcalloc(1, sizeof(*m));
+        m->message = k8c_xasprintf("The node had condition: [%s]. ", cond);
+        m->admission = true;
+        pthread_mutex_lock(&e->lock);
+        k8c_strmap_put(&e->marks, uid, m, NULL);
+        pthread_mutex_unlock(&e->lock);
+        k8c_log_info("pod rejected", "pod=%s message=\"%s\"", key, m->message);
+        if (k->events != NULL) {
+                json_auto_t *ref = json_pack("{s:s, s:s, s:O}", "kind", "Pod", "apiVersion", "v1", "metadata",
+                                             json_object_get(pod, "metadata"));
+                cleanup_error k8c_error_t err = NULL;
+                k8c_event_record(k->events, ref, "Warning", "Evicted", &err, "%s", m->message);
+        }
+        return true;
+}
+
 int k8c_kubelet_eviction_sync(struct k8c_kubelet *k, const json_t *pod, k8c_error_t *err)
 {
         struct kubelet_eviction *e = k->eviction;
@@ -570,11 +614,14 @@ int k8c_kubelet_eviction_sync(struct k8c_kubelet *k, const json_t *pod, k8c_erro
         pthread_mutex_lock(&e->lock);
         struct eviction_mark *m = NULL;
         bool marked = k8c_strmap_get(&e->marks, uid, (void **)&m);
-        bool done = marked && m->done;
-        cleanup_free char *message = marked ? k8c_xstrdup(m->message) : NULL;
         pthread_mutex_unlock(&e->lock);
-        if (!marked)
+        if (!marked && !reject_admission(k, pod, uid))
                 return 0;
+        pthread_mutex_lock(&e->lock);
+        k8c_strmap_get(&e->marks, uid, (void **)&m);
+        bool done = m->done, admission = m->admission;
+        cleanup_free char *message = k8c_xstrdup(m->message);
+        pthread_mutex_unlock(&e->lock);
         if (done)
                 return 1;
         /* Killed at once, as a hard eviction does (--eviction-max-pod-grace-period 0). */
@@ -602,9 +649,11 @@ int k8c_kubelet_eviction_sync(struct k8c_kubelet *k, const json_t *pod, k8c_erro
         json_object_set_new(status, "phase", json_string("Failed"));
         json_object_set_new(status, "reason", json_string("Evicted"));
         json_object_set_new(status, "message", json_string(message));
-        set_condition(status, "DisruptionTarget", "True", "TerminationByKubelet", message, now);
-        set_condition(status, "Ready", "False", "PodFailed", NULL, now);
-        set_condition(status, "ContainersReady", "False", "PodFailed", NULL, now);
+        if (!admission) {
+                set_condition(status, "DisruptionTarget", "True", "TerminationByKubelet", message, now);
+                set_condition(status, "Ready", "False", "PodFailed", NULL, now);
+                set_condition(status, "ContainersReady", "False", "PodFailed", NULL, now);
+        }
         size_t i;
         json_t *cs;
         json_array_foreach(json_object_get(status, "containerStatuses"), i, cs)

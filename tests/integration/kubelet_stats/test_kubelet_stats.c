@@ -242,7 +242,7 @@ struct synth {
         struct k8c_kubelet *k;
         char parent[64];
         int64_t limit;
-        struct synth_pod pods[4];
+        struct synth_pod pods[8];
         size_t n;
         int64_t t0_ns;
 };
@@ -561,6 +561,14 @@ static void test_synthetic(void **state)
         cleanup_free char *krow = line_of(kout, "besteffort");
         assert_non_null(krow);
         assert_non_null(strstr(krow, "100Mi"));
+        cleanup_free char *knout = NULL;
+        kcode = k8c_test_kubectl(&f->srv, &knout, "top node");
+        if (kcode != 0)
+                fail_msg("kubectl top node: %s", knout);
+        cleanup_free char *knrow = line_of(knout, "node-s");
+        assert_non_null(knrow);
+        assert_non_null(strstr(knrow, "300Mi"));
+        assert_non_null(strstr(knrow, "3%"));
 
         /* Pressure: besteffort grows to 400Mi, 600Mi used, 424Mi available < 600Mi. */
         synth_set_ws(e_uid, 400 * MI);
@@ -601,6 +609,19 @@ static void test_synthetic(void **state)
                 assert_string_equal(k8c_json_get_string(ev, "type"), "Warning");
         }
         assert_int_equal(n_evicted, 1);
+
+        /* While MemoryPressure holds (its transition period), a new BestEffort pod is not admitted;
+         * a Burstable one is. */
+        cleanup_free char *l_uid = synth_pod(f, "latecomer", NULL, 10 * MI, 10);
+        cleanup_free char *w_uid =
+                synth_pod(f, "welcome", "{\"requests\":{\"memory\":\"10Mi\"}}", 10 * MI, 10);
+        json_auto_t *late = wait_for(f, "/api/v1/namespaces/default/pods/latecomer", evicted, 10000);
+        assert_non_null(late);
+        assert_string_equal(k8c_json_get_string(late, "status.message"),
+                            "The node had condition: [MemoryPressure]. ");
+        assert_null(k8c_json_get(late, "status.containerStatuses[0].state.running"));
+        json_auto_t *welcome = wait_for(f, "/api/v1/namespaces/default/pods/welcome", running, 10000);
+        assert_non_null(welcome);
         k8c_kubelet_stop(k8c_steal(&f->k));
         pthread_mutex_lock(&synth.lock);
         synth.k = NULL;
