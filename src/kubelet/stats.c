@@ -32,17 +32,29 @@
 
 /* ---- the host source ---------------------------------------------------------------------------- */
 
+/* /proc/self/cgroup, read once: the kubelet does not move between cgroups. */
+static char self_cgroup[4096];
+static pthread_once_t self_cgroup_once = PTHREAD_ONCE_INIT;
+
+static void read_self_cgroup(void)
+{
+        FILE *f = fopen("/proc/self/cgroup", "re");
+        if (f == NULL)
+                return;
+        size_t n = fread(self_cgroup, 1, sizeof(self_cgroup) - 1, f);
+        self_cgroup[n] = '\0';
+        fclose(f);
+}
+
 /* The kubelet's own cgroup path in the hierarchy holding controller ("memory", "cpuacct"), or,
  * with controller "", the v2 one. NULL when absent. */
 static char *own_cgroup(const char *controller)
 {
-        cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
-        if (f == NULL)
-                return NULL;
-        char line[1024];
+        pthread_once(&self_cgroup_once, read_self_cgroup);
+        cleanup_free char *copy = k8c_xstrdup(self_cgroup);
         size_t clen = strlen(controller);
-        while (fgets(line, sizeof(line), f) != NULL) {
-                line[strcspn(line, "\n")] = '\0';
+        char *save = NULL;
+        for (char *line = strtok_r(copy, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
                 char *c1 = strchr(line, ':');
                 char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
                 if (c2 == NULL)
@@ -341,8 +353,11 @@ static void sample(struct k8c_kubelet *k)
                 obs.capacity[K8C_SIGNAL_NODEFS_INODES_FREE] = inodes;
         }
 
-        /* The pods this kubelet runs: in the cache and held by a worker under the same uid. */
-        json_auto_t *all = k8c_informer_list(k->informer);
+        /* The pods this kubelet runs: in the cache and held by a worker under the same uid. Fake
+         * runtime pods have no cgroups on this machine: not looked for (many fake nodes may share
+         * one process). */
+        bool pod_cgroups = src != &k8c_stats_source_host || strcmp(k->cfg.runtime, "fake") != 0;
+        json_auto_t *all = pod_cgroups ? k8c_informer_list(k->informer) : json_array();
         size_t npods = 0;
         struct kubelet_pod_usage *usage = k8c_xcalloc(json_array_size(all) + 1, sizeof(*usage));
         json_t *pods = json_array();
