@@ -284,8 +284,9 @@ struct kubelet_eviction {
         bool *met, *reclaim;
         int64_t last_met_ms[2]; /* memory, disk: the last sample that met a threshold */
         bool pressure[2];
-        struct k8c_strmap marks; /* uid → struct eviction_mark */
-        char *in_flight;         /* uid of the pod being evicted */
+        struct k8c_strmap marks;    /* uid → struct eviction_mark */
+        char *in_flight;            /* uid of the pod being evicted */
+        bool said_nothing_to_evict; /* logged once per episode, not every sample */
         int64_t in_flight_since_ms;
 };
 
@@ -484,6 +485,8 @@ void k8c_kubelet_eviction_step(struct k8c_kubelet *k, const struct k8c_eviction_
                              e->pressure[1] ? "true" : "false");
                 wake_heartbeat(k);
         }
+        if (reclaim < 0)
+                e->said_nothing_to_evict = false;
         if (reclaim < 0 || waiting)
                 return;
 
@@ -525,9 +528,11 @@ void k8c_kubelet_eviction_step(struct k8c_kubelet *k, const struct k8c_eviction_
                                : k8c_eviction_message(resource, threshold, obs->available[t->signal], u->pod,
                                                       NULL, NULL, 0);
                 evict(k, u, msg);
-        } else {
+                e->said_nothing_to_evict = false;
+        } else if (!e->said_nothing_to_evict) {
                 k8c_log_info("eviction threshold met but no pod to evict", "signal=%s",
                              signal_names[t->signal]);
+                e->said_nothing_to_evict = true;
         }
         free(cands);
 }

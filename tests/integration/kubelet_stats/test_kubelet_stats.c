@@ -245,9 +245,11 @@ struct synth {
         struct synth_pod pods[8];
         size_t n;
         int64_t t0_ns;
+        int64_t fs_available; /* of a 100Gi filesystem */
 };
 
 static struct synth synth = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static const char *synth_node = "node-s";
 
 static int64_t mono_ns(void)
 {
@@ -304,8 +306,10 @@ static int synth_machine(void *opaque, uint64_t *ret_cpu_ns, int64_t *ret_mem_to
 static int synth_fs(void *opaque, const char *path, int64_t *ret_capacity, int64_t *ret_available,
                     int64_t *ret_inodes, int64_t *ret_inodes_free)
 {
+        pthread_mutex_lock(&synth.lock);
         *ret_capacity = 100ll << 30;
-        *ret_available = 60ll << 30;
+        *ret_available = synth.fs_available;
+        pthread_mutex_unlock(&synth.lock);
         *ret_inodes = 1000000;
         *ret_inodes_free = 900000;
         return 0;
@@ -333,7 +337,7 @@ static char *synth_pod(struct fixture *f, const char *name, const char *resource
         json_auto_t *p =
                 json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:s}]}}", "apiVersion", "v1", "kind",
                           "Pod", "metadata", "name", name, "labels", "app", name, "spec", "nodeName",
-                          "node-s", "containers", "name", "c", "image", "busybox");
+                          synth_node, "containers", "name", "c", "image", "busybox");
         if (resources != NULL)
                 k8c_json_set_new(p, "spec.containers[0].resources", json_loads(resources, 0, NULL));
         json_auto_t *created = NULL;
@@ -409,6 +413,7 @@ static void test_synthetic(void **state)
         synth.limit = 1024 * MI;
         synth.n = 0;
         synth.t0_ns = mono_ns();
+        synth.fs_available = 60ll << 30;
         synth.k = NULL;
         pthread_mutex_unlock(&synth.lock);
         struct k8c_kubelet_config cfg = {
@@ -629,6 +634,81 @@ static void test_synthetic(void **state)
                 json_decref(synth.pods[j].pod);
         synth.n = 0;
         pthread_mutex_unlock(&synth.lock);
+}
+
+static bool disk_pressure(const json_t *n)
+{
+        return strcmp(cond_status(n, "DiskPressure"), "True") == 0;
+}
+
+/* nodefs: the filesystem of the kubelet's root dir drops below 10% free: DiskPressure, one pod
+ * evicted, and no new pod admitted. */
+static void test_synthetic_disk(void **state)
+{
+        struct fixture *f = *state;
+        int port = free_port();
+        pthread_mutex_lock(&synth.lock);
+        snprintf(synth.parent, sizeof(synth.parent), "%s-disk", f->prefix);
+        synth.limit = 1024 * MI;
+        synth.n = 0;
+        synth.t0_ns = mono_ns();
+        synth.fs_available = 60ll << 30;
+        synth.k = NULL;
+        pthread_mutex_unlock(&synth.lock);
+        synth_node = "node-d";
+        struct k8c_kubelet_config cfg = {
+                .client = f->client,
+                .node_name = "node-d",
+                .node_ip = "127.0.0.1",
+                .root_dir = f->root,
+                .capacity = "cpu=4,memory=8Gi,pods=110",
+                .pod_cidr = "10.244.32.0/24",
+                .runtime = "fake",
+                .cgroup_parent = synth.parent,
+                .lease_interval_ms = 200,
+                .pod_resync_ms = 300,
+                .address = "127.0.0.1",
+                .port = port,
+                .eviction_hard = "nodefs.available<10%",
+                .eviction_pressure_transition_ms = 60000,
+                .housekeeping_interval_ms = 200,
+                .stats_source = &synth_source,
+        };
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_kubelet_start(&cfg, &f->k, &err), 0);
+        pthread_mutex_lock(&synth.lock);
+        synth.k = f->k;
+        pthread_mutex_unlock(&synth.lock);
+        cleanup_free char *a_uid =
+                synth_pod(f, "writer", "{\"requests\":{\"memory\":\"10Mi\"}}", 10 * MI, 10);
+        json_auto_t *a = wait_for(f, "/api/v1/namespaces/default/pods/writer", running, 10000);
+        assert_non_null(a);
+        json_auto_t *calm = get(f, "/api/v1/nodes/node-d");
+        assert_string_equal(cond_status(calm, "DiskPressure"), "False");
+
+        pthread_mutex_lock(&synth.lock);
+        synth.fs_available = 5ll << 30;
+        pthread_mutex_unlock(&synth.lock);
+        json_auto_t *gone = wait_for(f, "/api/v1/namespaces/default/pods/writer", evicted, 10000);
+        assert_non_null(gone);
+        assert_string_equal(k8c_json_get_string(gone, "status.message"),
+                            "The node was low on resource: ephemeral-storage. Threshold quantity: 10%, "
+                            "available: 5Gi. ");
+        json_auto_t *node = wait_for(f, "/api/v1/nodes/node-d", disk_pressure, 5000);
+        assert_non_null(node);
+        cleanup_free char *b_uid = synth_pod(f, "late", "{\"requests\":{\"memory\":\"10Mi\"}}", 10 * MI, 10);
+        json_auto_t *late = wait_for(f, "/api/v1/namespaces/default/pods/late", evicted, 10000);
+        assert_non_null(late);
+        assert_string_equal(k8c_json_get_string(late, "status.message"),
+                            "The node had condition: [DiskPressure]. ");
+        k8c_kubelet_stop(k8c_steal(&f->k));
+        pthread_mutex_lock(&synth.lock);
+        synth.k = NULL;
+        for (size_t j = 0; j < synth.n; j++)
+                json_decref(synth.pods[j].pod);
+        synth.n = 0;
+        pthread_mutex_unlock(&synth.lock);
+        synth_node = "node-s";
 }
 
 /* ---- runc (root) ------------------------------------------------------------------------------------ */
@@ -903,6 +983,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_synthetic, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_synthetic_disk, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_runc_busy_pod, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_runc_eviction, setup, teardown),
         };
