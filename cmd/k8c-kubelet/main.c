@@ -38,6 +38,9 @@ int main(int argc, char **argv)
              *cgroup_parent = NULL;
         char *address = "0.0.0.0";
         char *registry_mirror = NULL;
+        char *eviction_hard = NULL, *eviction_soft = NULL, *eviction_soft_grace = NULL;
+        int64_t eviction_transition_ms = 5 * 60 * 1000;
+        int64_t housekeeping_ms = 10000;
         int port = 10250;
         const struct k8c_flag flags[] = {
                 { "kubeconfig", 0, K8C_FLAG_STRING, &kubeconfig,
@@ -79,6 +82,18 @@ int main(int argc, char **argv)
                   "http://host:port: pull images (docker.io ones from this mirror) into <root-dir>/images; "
                   "default: every container runs on the host's busybox",
                   NULL },
+                { "eviction-hard", 0, K8C_FLAG_STRING, &eviction_hard,
+                  "hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10% "
+                  "(default: Kubernetes' defaults)",
+                  NULL },
+                { "eviction-soft", 0, K8C_FLAG_STRING, &eviction_soft,
+                  "soft eviction thresholds, e.g. memory.available<300Mi", NULL },
+                { "eviction-soft-grace-period", 0, K8C_FLAG_STRING, &eviction_soft_grace,
+                  "grace periods of the soft thresholds, e.g. memory.available=30s", NULL },
+                { "eviction-pressure-transition-period", 0, K8C_FLAG_DURATION, &eviction_transition_ms,
+                  "how long a pressure condition stays True after the threshold was last met", NULL },
+                { "housekeeping-interval", 0, K8C_FLAG_DURATION, &housekeeping_ms,
+                  "how often stats are sampled and eviction thresholds checked", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
@@ -117,6 +132,11 @@ int main(int argc, char **argv)
                 .status_interval_ms = status_interval_ms,
                 .port = port,
                 .registry_mirror = registry_mirror,
+                .eviction_hard = eviction_hard,
+                .eviction_soft = eviction_soft,
+                .eviction_soft_grace_period = eviction_soft_grace,
+                .eviction_pressure_transition_ms = eviction_transition_ms,
+                .housekeeping_interval_ms = housekeeping_ms,
         };
         int r = k8c_kubelet_run(&cfg, &stop, &err);
         if (r < 0)

@@ -183,6 +183,7 @@ json_t *k8c_cli_generated_meta(const char *name);
 json_t *k8c_cli_int_or_string(const char *s);
 /* "a=b,c=d" → {"a":"b","c":"d"}. */
 int k8c_cli_parse_label_list(const char *text, json_t **ret, k8c_error_t *err);
+int k8c_cli_top(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 /* Aligns tab-separated text as Go's text/tabwriter (min width 0, the given padding): a column
  * block spans consecutive lines having a tab-terminated cell in that column. */
 void k8c_cli_tabwrite(FILE *out, const char *text, size_t padding);

@@ -3,10 +3,13 @@
  * and runs the pods bound to it through a container runtime behind an ops
  * table: runc (pod namespaces, a veth on the node bridge, OCI bundles over a
  * busybox rootfs) or fake (no containers, so one machine can simulate many
- * nodes); serves the kubelet API (healthz, pods, container logs).
+ * nodes); serves the kubelet API (healthz, pods, container logs, stats
+ * summary); sets pods' QoS class and oom_score_adj; samples cgroup stats and
+ * evicts pods under memory or disk pressure.
  *
  * The pure pieces (capacity parsing, CIDR arithmetic, IPAM, pod status
- * computation, node object construction) are exposed here so unit tests can
+ * computation, node object construction, QoS, eviction thresholds and
+ * ranking) are exposed here so unit tests can
  * check them without a server.
  */
 #ifndef K8C_KUBELET_H
@@ -21,6 +24,8 @@
 #include "k8c/error.h"
 
 /* ---- configuration ---- */
+
+struct k8c_stats_source;
 
 struct k8c_kubelet_config {
         struct k8c_client *client; /* borrowed */
@@ -43,6 +48,13 @@ struct k8c_kubelet_config {
         /* "http://host:port": images are pulled (docker.io ones from this mirror) into
          * <root_dir>/images; NULL = the host's busybox is every container's rootfs. Borrowed. */
         const char *registry_mirror;
+        /* Eviction (eviction.c): "memory.available<100Mi,nodefs.available<10%"; NULL = Kubernetes'
+         * defaults, "" = none. Soft thresholds need a grace period each ("memory.available=30s"). */
+        const char *eviction_hard, *eviction_soft, *eviction_soft_grace_period;
+        int64_t eviction_pressure_transition_ms; /* a pressure condition stays True this long; default 5 min
+                                                  */
+        int64_t housekeeping_interval_ms;        /* stats sampling and eviction checks; default 10 s */
+        const struct k8c_stats_source *stats_source; /* NULL = cgroups and /proc of this machine */
 };
 
 struct k8c_kubelet;
@@ -125,6 +137,7 @@ struct k8c_runc_config {
         const char *busybox;         /* default /bin/busybox */
         const char *bridge;          /* default k8c0 */
         const char *registry_mirror; /* non-NULL: images pulled into <root_dir>/images (image.h) */
+        int64_t memory_capacity;     /* node memory (bytes), for oom_score_adj; 0 = unknown */
 };
 int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_error_t *err);
 extern const struct k8c_runtime_ops k8c_runc_runtime_ops;
@@ -140,7 +153,11 @@ struct k8c_oci_inputs {
         const char *cgroup_parent;  /* cgroupsPath = <parent>/pod<uid>/<container> */
         const json_t *image_config; /* the image config's "config" (Entrypoint, Cmd, Env, WorkingDir); NULL =
                                        none */
-        const json_t *mounts;       /* [{destination, source, readOnly}] bind mounts of volumes; may be NULL */
+        const json_t *mounts;    /* [{destination, source, readOnly}] bind mounts of volumes; may be NULL */
+        int64_t memory_capacity; /* node memory (bytes) for the Burstable oom_score_adj; 0 = unknown */
+        /* Without CAP_SYS_RESOURCE the kubelet may not go below its own oom_score_adj. */
+        bool oom_score_adj_limited;
+        int oom_score_adj_floor;
 };
 json_t *k8c_oci_spec(const struct k8c_oci_inputs *in);
 
@@ -311,5 +328,117 @@ int k8c_volume_mounts(const json_t *container, const json_t *volume_paths, json_
 
 /* Back-off before the Nth restart (restarts ≥ 1): 10 s doubling to 5 min. */
 int64_t k8c_kubelet_backoff_s(int restarts);
+
+/* ---- QoS (qos.c, pure) ---- */
+
+typedef enum {
+        K8C_QOS_BEST_EFFORT = 0,
+        K8C_QOS_BURSTABLE,
+        K8C_QOS_GUARANTEED,
+} k8c_qos_t;
+
+/* qos.GetPodQOS over containers and init containers (a limit without a request counts as the
+ * request, as after the apiserver's defaulting). */
+k8c_qos_t k8c_pod_qos(const json_t *pod);
+/* "Guaranteed", "Burstable", "BestEffort". */
+const char *k8c_qos_name(k8c_qos_t q);
+/* The oom_score_adj of a container: Guaranteed -997, BestEffort 1000, Burstable
+ * 1000 - 1000*memoryRequest/memory_capacity clamped to [2, 999]. */
+int k8c_oom_score_adj(const json_t *pod, const json_t *container, int64_t memory_capacity);
+/* A container's request of "cpu" (millicores) or "memory" (bytes); its limit when no request. */
+int64_t k8c_container_request(const json_t *container, const char *resource);
+/* The pod's request: max(sum over app containers, largest init container). */
+int64_t k8c_pod_request(const json_t *pod, const char *resource);
+
+/* ---- stats (stats.c) ---- */
+
+/* Cumulative counters of one cgroup (v1 cpuacct+memory, or v2). */
+struct k8c_cgroup_stats {
+        uint64_t cpu_ns;            /* cpu time used so far */
+        int64_t memory_usage;       /* bytes */
+        int64_t memory_working_set; /* usage - inactive_file (never below 0), as cAdvisor */
+        int64_t memory_rss;
+        int64_t memory_limit; /* 0 = unlimited */
+};
+
+/* Where measurements come from: this machine's cgroups and /proc, or a test's numbers. */
+struct k8c_stats_source {
+        void *opaque;
+        /* A cgroup given relative to the kubelet's own ("k8c/node-1/pod<uid>/web"): 0, or negative
+         * when it does not exist. */
+        int (*cgroup)(void *opaque, const char *rel, struct k8c_cgroup_stats *ret);
+        /* The whole machine: busy cpu time, MemTotal, and working set (MemTotal - MemAvailable). */
+        int (*machine)(void *opaque, uint64_t *ret_cpu_ns, int64_t *ret_mem_total, int64_t *ret_mem_ws);
+        /* The filesystem holding path: bytes and inodes. */
+        int (*fs)(void *opaque, const char *path, int64_t *ret_capacity, int64_t *ret_available,
+                  int64_t *ret_inodes, int64_t *ret_inodes_free);
+};
+extern const struct k8c_stats_source k8c_stats_source_host;
+
+/* The node's Summary (stats/v1alpha1 as the kubelet's /stats/summary serves it) last sampled,
+ * or NULL before the first sample. Caller decrefs. */
+json_t *k8c_kubelet_stats_summary(struct k8c_kubelet *k);
+
+/* ---- eviction (eviction.c) ---- */
+
+typedef enum {
+        K8C_SIGNAL_MEMORY_AVAILABLE = 0,
+        K8C_SIGNAL_NODEFS_AVAILABLE,
+        K8C_SIGNAL_NODEFS_INODES_FREE,
+        K8C_SIGNAL_COUNT,
+} k8c_eviction_signal_t;
+
+struct k8c_eviction_threshold {
+        k8c_eviction_signal_t signal;
+        int64_t quantity;  /* bytes or inodes, when percentage is 0 */
+        double percentage; /* of capacity, (0, 1] */
+        bool hard;
+        int64_t grace_ms; /* soft thresholds */
+        char *value;      /* as given ("100Mi", "10%"), for messages */
+};
+
+struct k8c_eviction_config {
+        struct k8c_eviction_threshold *t;
+        size_t n;
+};
+
+/* Parses --eviction-hard / --eviction-soft / --eviction-soft-grace-period (any may be NULL or
+ * empty). Only "<" is accepted, as in Kubernetes; a soft threshold without a grace period, or a
+ * grace period without a soft threshold, is an error. */
+int k8c_eviction_parse(const char *hard, const char *soft, const char *soft_grace,
+                       struct k8c_eviction_config *ret, k8c_error_t *err);
+void k8c_eviction_config_free(struct k8c_eviction_config *c);
+
+/* What was measured: per signal available and capacity (have = measured). */
+struct k8c_eviction_observation {
+        bool have[K8C_SIGNAL_COUNT];
+        int64_t available[K8C_SIGNAL_COUNT], capacity[K8C_SIGNAL_COUNT];
+};
+
+/* The threshold's value in the signal's unit for a capacity. */
+int64_t k8c_eviction_threshold_value(const struct k8c_eviction_threshold *t, int64_t capacity);
+
+/* Per threshold: met[i] when the observation crosses it now; reclaim[i] when it is hard and met,
+ * or soft and met continuously for its grace period (first_met_ms[i] carries the time it was
+ * first seen met, 0 = not met; updated). */
+void k8c_eviction_evaluate(const struct k8c_eviction_config *cfg, const struct k8c_eviction_observation *obs,
+                           int64_t now_ms, int64_t *first_met_ms, bool *met, bool *reclaim);
+
+/* One pod as the ranking sees it. */
+struct k8c_eviction_candidate {
+        const json_t *pod;
+        int64_t usage;   /* memory working set, or disk bytes */
+        int64_t request; /* memory request, or ephemeral-storage request */
+        int32_t priority;
+};
+/* Kubernetes' order: pods using more than their request first, then lower priority, then
+ * larger usage above the request. Stable for equal keys. */
+void k8c_eviction_rank(struct k8c_eviction_candidate *c, size_t n);
+
+/* Kubernetes' eviction message: "The node was low on resource: memory. Threshold quantity: 100Mi,
+ * available: 80Mi. Container x was using 300Mi, request is 0, has larger consumption of memory. "
+ * The containers named (usage above request) come from names/usages (n of them). Caller frees. */
+char *k8c_eviction_message(const char *resource, const char *threshold, int64_t available, const json_t *pod,
+                           const char *const *names, const int64_t *usages, size_t n);
 
 #endif

@@ -132,6 +132,13 @@ void k8c_watch_serve(struct k8c_req *req, const struct k8c_target *t, struct k8c
 /* ---- discovery.c ---- */
 void k8c_discovery_handle(struct k8c_req *req, char **segs, size_t nsegs);
 
+/* ---- metrics_api.c ---- */
+/* Serves /apis/metrics.k8s.io/...; false when the path is not in that group. */
+bool k8c_metrics_api_handle(struct k8c_req *req, char **segs, size_t nsegs);
+/* The group's APIGroup entry (for /apis) and aggregated-discovery item. */
+json_t *k8c_metrics_api_group(void);
+json_t *k8c_metrics_api_aggregated(void);
+
 /* ---- alloc.c ---- */
 /* Service create: allocates/validates clusterIP(s) and nodePorts in obj; adds field errors. */
 int k8c_service_allocate(struct k8c_apiserver *srv, json_t *obj, const json_t *old,

@@ -270,6 +270,8 @@ static json_t *aggregated(bool core, const char *disc_version)
                                       json_pack("{s:s, s:o, s:s}", "version", gvs[i][1], "resources",
                                                 resources, "freshness", "Current"));
         }
+        if (!core)
+                json_array_append_new(items, k8c_metrics_api_aggregated());
         return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion", av,
                          "metadata", "items", items);
 }
@@ -340,6 +342,7 @@ void k8c_discovery_handle(struct k8c_req *req, char **segs, size_t n)
                         json_object_del(g, "apiVersion");
                         json_array_append_new(groups, g);
                 }
+                json_array_append_new(groups, k8c_metrics_api_group());
                 k8c_req_reply(req, 200,
                               json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1",
                                         "groups", groups));

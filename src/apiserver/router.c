@@ -130,6 +130,9 @@ void k8c_route(struct k8c_req *req)
                 req->content_type = "text/plain; version=0.0.4; charset=utf-8";
                 return;
         }
+        /* metrics.k8s.io is served from the kubelets, not storage (metrics_api.c). */
+        if (k8c_metrics_api_handle(req, segs, n))
+                return;
         if (n >= 1 && (strcmp(segs[0], "openapi") == 0 || (strcmp(segs[0], "api") == 0 && n <= 2) ||
                        (strcmp(segs[0], "apis") == 0 && n <= 3))) {
                 req->verb = "GET";

@@ -40,6 +40,7 @@ static const struct verb verbs[] = {
         { "patch", k8c_cli_patch, true, "Update fields of a resource" },
         { "describe", k8c_cli_describe, true, "Show details of a specific resource or group of resources" },
         { "wait", k8c_cli_wait, true, "Wait for a specific condition on one or many resources" },
+        { "top", k8c_cli_top, true, "Display resource (CPU/memory) usage" },
         { "config", k8c_cli_config, false, "Modify kubeconfig files" },
         { "version", k8c_cli_version, false, "Print the client and server version information" },
         { "api-resources", k8c_cli_api_resources, true, "Print the supported API resources on the server" },

@@ -63,6 +63,7 @@ int k8c_kubelet_ensure_runtime_locked(struct k8c_kubelet *k, const char *pod_cid
                         .node_name = k->node_name,
                         .pod_cidr = pod_cidr,
                         .registry_mirror = k->cfg.registry_mirror,
+                        .memory_capacity = k8c_kubelet_memory_capacity(k),
                 };
                 r = k8c_runc_runtime_new(&rc, &k->rt, err);
                 k->rt_ops = &k8c_runc_runtime_ops;
@@ -106,7 +107,10 @@ static json_t *current_conditions(struct k8c_kubelet *k)
         pthread_mutex_lock(&k->lock);
         cleanup_free char *why = k->runtime_error != NULL ? k8c_xstrdup(k->runtime_error) : NULL;
         pthread_mutex_unlock(&k->lock);
-        return k8c_kubelet_node_conditions(k->cfg.root_dir, why);
+        json_t *conds = k8c_kubelet_node_conditions(k->cfg.root_dir, why);
+        /* Memory and disk pressure as the eviction manager measures them against its thresholds. */
+        k8c_kubelet_eviction_conditions(k, conds);
+        return conds;
 }
 
 /* The status fields the kubelet owns, with condition times stamped. */

@@ -1,7 +1,8 @@
 /*
  * kubelet.c - the daemon's lifecycle: configuration defaults, node
  * registration, then the heartbeat thread, the pod informer (field selector
- * spec.nodeName=<node>) and the pod worker threads; stop joins them all.
+ * spec.nodeName=<node>), the pod worker threads and the stats/eviction
+ * housekeeping thread; stop joins them all.
  *
  * Owns: the threads and the struct k8c_kubelet. Must not: log except the
  * daemon-level errors of run().
@@ -124,7 +125,9 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
         k->queue = k8c_workqueue_new(
                 &(struct k8c_workqueue_opts){ .base_delay_ms = 200, .max_delay_ms = 30000 });
 
-        int r = mkdir_p(k->root_dir, err);
+        int r = k8c_kubelet_eviction_init(k, err);
+        if (r >= 0)
+                r = mkdir_p(k->root_dir, err);
         if (r >= 0)
                 r = k8c_kubelet_register_node(k, err);
         if (r < 0) {
@@ -164,6 +167,10 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
                         break;
                 k->nworkers++;
         }
+        if ((r = k8c_kubelet_stats_start(k, err)) < 0) {
+                k8c_kubelet_stop(k);
+                return r;
+        }
         *ret = k;
         return 0;
 }
@@ -180,6 +187,7 @@ void k8c_kubelet_stop(struct k8c_kubelet *k)
          * heartbeat (housekeeping reads the informer) and the workers; the informer last, its
          * handlers' adds being ignored by the shut-down queue. */
         k8c_kubelet_server_stop(k);
+        k8c_kubelet_stats_stop(k);
         if (k->heartbeat_started)
                 pthread_join(k->heartbeat, NULL);
         k8c_workqueue_shutdown(k->queue);
@@ -193,6 +201,7 @@ void k8c_kubelet_stop(struct k8c_kubelet *k)
         k8c_workqueue_free(k->queue);
         k8c_kubelet_pods_free(k);
         json_decref(k->registered_status);
+        k8c_kubelet_eviction_free(k);
         if (k->rt_ops != NULL)
                 k->rt_ops->free(k->rt);
         free(k->pod_cidr);

@@ -78,6 +78,9 @@ struct k8c_kubelet {
         json_t *registered_status;
         /* Counters for tests. */
         uint64_t lease_renewals, status_writes, pod_status_writes;
+        /* Stats sampling and the eviction manager (stats.c, eviction.c). */
+        struct kubelet_stats *stats;
+        struct kubelet_eviction *eviction;
 };
 
 /* heartbeat.c */
@@ -144,6 +147,34 @@ int k8c_kubelet_volumes_teardown(struct k8c_kubelet *k, const char *uid, k8c_err
 /* k8c_volume_mounts plus the subPath directories made when absent (as the kubelet does). */
 int k8c_kubelet_container_mounts(const json_t *volume_paths, const json_t *container, json_t **ret,
                                  k8c_error_t *err);
+/* stats.c: the housekeeping thread samples cgroups into the Summary, then runs an eviction
+ * check. */
+int k8c_kubelet_stats_start(struct k8c_kubelet *k, k8c_error_t *err);
+void k8c_kubelet_stats_stop(struct k8c_kubelet *k);
+/* Node memory capacity in bytes: --capacity memory=, else MemTotal. */
+int64_t k8c_kubelet_memory_capacity(struct k8c_kubelet *k);
+
+/* eviction.c */
+struct kubelet_pod_usage {
+        json_t *pod; /* owned */
+        char *key;
+        int64_t mem_ws;     /* pod working set; -1 = not measured */
+        size_t ncontainers; /* measured containers */
+        char **names;       /* their names */
+        int64_t *mem;       /* their working sets */
+};
+/* Parses the eviction flags of k->cfg. */
+int k8c_kubelet_eviction_init(struct k8c_kubelet *k, k8c_error_t *err);
+void k8c_kubelet_eviction_free(struct k8c_kubelet *k);
+/* One check after a sample: conditions updated, at most one pod evicted. */
+void k8c_kubelet_eviction_step(struct k8c_kubelet *k, const struct k8c_eviction_observation *obs,
+                               const struct kubelet_pod_usage *pods, size_t npods);
+/* Sets MemoryPressure/DiskPressure in conds (node conditions, without times) from the manager. */
+void k8c_kubelet_eviction_conditions(struct k8c_kubelet *k, json_t *conds);
+/* The pod worker's hook: for an evicted pod, stops its containers and writes the Failed/Evicted
+ * status once. Returns 1 when the pod is evicted (the worker must not run it), 0 when not, or a
+ * negative error. */
+int k8c_kubelet_eviction_sync(struct k8c_kubelet *k, const json_t *pod, k8c_error_t *err);
 
 /* pods.c */
 void *k8c_kubelet_worker_main(void *opaque);

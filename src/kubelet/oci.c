@@ -3,7 +3,7 @@
  * jansson: process (args from command/args, env incl. fieldRef values, cwd),
  * the pod's net/UTS/IPC namespaces joined by path, its own pid and mount
  * namespaces, the per-pod /etc/hosts, /etc/resolv.conf and /etc/hostname,
- * cgroupsPath and cpu/memory from requests and limits.
+ * cgroupsPath and cpu/memory from requests and limits, oomScoreAdj by QoS class.
  *
  * Pure: no files, no processes.
  */
@@ -142,6 +142,13 @@ json_t *k8c_oci_spec(const struct k8c_oci_inputs *in)
                           "permitted", c, "ambient", c, "noNewPrivileges", true);
         /* No rlimits: the kubelet's own are inherited (raising them may be refused, as in CI sandboxes). */
         json_decref(c);
+        /* By QoS class, so the kernel's OOM killer picks BestEffort before Burstable before Guaranteed. */
+        int adj = k8c_oom_score_adj(in->pod, in->container, in->memory_capacity);
+        /* A kubelet that may not lower scores (no CAP_SYS_RESOURCE) keeps the order as far as it can. */
+        json_object_set_new(process, "oomScoreAdj",
+                            json_integer(in->oom_score_adj_limited && adj < in->oom_score_adj_floor
+                                                 ? in->oom_score_adj_floor
+                                                 : adj));
 
         json_t *mounts = json_array();
         json_array_append_new(mounts, json_pack("{s:s, s:s, s:s}", "destination", "/proc", "type", "proc",

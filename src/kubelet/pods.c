@@ -418,6 +418,11 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                 return 0;
         }
 
+        /* Evicted: its containers stopped and Failed/Evicted written once, never run again. */
+        int evicted = k8c_kubelet_eviction_sync(k, pod, err);
+        if (evicted != 0)
+                return evicted < 0 ? evicted : 0;
+
         const char *phase = k8c_json_get_string(pod, "status.phase") ?: "";
         if (rec == NULL && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
                 return 0; /* finished before this kubelet started: never run again */

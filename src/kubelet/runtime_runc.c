@@ -44,7 +44,26 @@ struct runc_runtime {
         char gw[16];
         int prefix;
         struct k8c_image_store *images; /* with --registry-mirror; NULL = host busybox rootfs */
+        int min_oom_score_adj; /* what this process may set: -1000 with CAP_SYS_RESOURCE, else its own */
 };
+
+/* The lowest oom_score_adj a child may be given: lowering below our own needs CAP_SYS_RESOURCE. */
+static int min_oom_score_adj(void)
+{
+        cleanup_fclose FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        unsigned long long eff = ~0ull;
+        while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+                if (strncmp(line, "CapEff:", 7) == 0)
+                        eff = strtoull(line + 7, NULL, 16);
+        if (eff & (1ull << 24)) /* CAP_SYS_RESOURCE */
+                return -1000;
+        cleanup_fclose FILE *a = fopen("/proc/self/oom_score_adj", "re");
+        int own = 0;
+        if (a == NULL || fscanf(a, "%d", &own) != 1)
+                own = 0;
+        return own;
+}
 
 static char *dupn(const char *s)
 {
@@ -213,6 +232,8 @@ int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_e
         rt->cfg.pod_cidr = dupn(cfg->pod_cidr);
         rt->cfg.busybox = k8c_xstrdup(cfg->busybox ?: "/bin/busybox");
         rt->cfg.bridge = k8c_xstrdup(cfg->bridge ?: "k8c0");
+        rt->cfg.memory_capacity = cfg->memory_capacity;
+        rt->min_oom_score_adj = min_oom_score_adj();
         rt->prefix = prefix;
         *ret_rt = rt;
         if (cfg->registry_mirror != NULL) {
@@ -543,6 +564,9 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
                 .cgroup_parent = rt->cfg.cgroup_parent,
                 .image_config = image_config,
                 .mounts = mounts,
+                .memory_capacity = rt->cfg.memory_capacity,
+                .oom_score_adj_limited = rt->min_oom_score_adj > -1000,
+                .oom_score_adj_floor = rt->min_oom_score_adj,
         };
         json_auto_t *spec = k8c_oci_spec(&in);
         cleanup_free char *cfg_path = k8c_xasprintf("%s/config.json", dir);

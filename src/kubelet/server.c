@@ -6,6 +6,7 @@
  *   GET /metrics                                   Prometheus text: pods, lease and status writes
  *   GET /pods                                      PodList of the pods bound here (informer cache)
  *   GET /containerLogs/<ns>/<pod>/<container>      ?follow ?tailLines ?previous ?limitBytes
+ *   GET /stats/summary                             node and pod usage (stats.c), Summary API shape
  *
  * Owns: answering those requests. Must not: change pods or the runtime.
  * Logs are the raw bytes the container wrote, so ?timestamps is accepted but
@@ -284,6 +285,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (strncmp(url, "/containerLogs/", 15) == 0)
                 return container_logs(k, conn, url + 15);
+        if (strcmp(url, "/stats/summary") == 0 || strcmp(url, "/stats/summary/") == 0) {
+                json_auto_t *summary = k8c_kubelet_stats_summary(k);
+                if (summary == NULL)
+                        return reply_status(conn, 503, "ServiceUnavailable", "no stats sampled yet");
+                return reply(conn, 200, "application/json", k8c_json_dumps(summary));
+        }
         return reply_status(conn, 404, "NotFound", "the server could not find the requested resource");
 }
 

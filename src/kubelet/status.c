@@ -2,7 +2,7 @@
  * status.c - the pod status the kubelet owns, computed from what the worker
  * knows (sandbox IP, container states, restart counts), as the real kubelet's
  * generateAPIPodStatus does: phase, the four conditions, podIP(s), hostIP,
- * startTime and containerStatuses.
+ * startTime, containerStatuses and qosClass.
  *
  * Pure: no runtime, no apiserver, no clock (the caller passes now).
  */
@@ -194,7 +194,8 @@ json_t *k8c_kubelet_pod_status(const json_t *pod, const struct k8c_pod_view *v, 
                                             json_sprintf("containers with unready status: [%s]", names));
         }
 
-        json_t *status = json_pack("{s:s, s:o}", "phase", phase, "conditions", conds);
+        json_t *status = json_pack("{s:s, s:o, s:s}", "phase", phase, "conditions", conds, "qosClass",
+                                   k8c_qos_name(k8c_pod_qos(pod)));
         if (v->host_ip != NULL) {
                 json_object_set_new(status, "hostIP", json_string(v->host_ip));
                 json_object_set_new(status, "hostIPs", json_pack("[{s:s}]", "ip", v->host_ip));

@@ -19,11 +19,12 @@
 /* Default filter order as kube-scheduler's (NodeReady placed where the not-ready taint would be
  * caught), then score-only plugins. */
 static const struct k8c_sched_plugin *const registry[] = {
-        &k8c_sched_plugin_node_unschedulable,  &k8c_sched_plugin_node_name,
-        &k8c_sched_plugin_node_ready,          &k8c_sched_plugin_taint_toleration,
-        &k8c_sched_plugin_node_affinity,       &k8c_sched_plugin_node_ports,
-        &k8c_sched_plugin_node_resources_fit,  &k8c_sched_plugin_inter_pod_affinity,
-        &k8c_sched_plugin_balanced_allocation, &k8c_sched_plugin_selector_spread,
+        &k8c_sched_plugin_node_unschedulable, &k8c_sched_plugin_node_name,
+        &k8c_sched_plugin_node_ready,         &k8c_sched_plugin_node_pressure,
+        &k8c_sched_plugin_taint_toleration,   &k8c_sched_plugin_node_affinity,
+        &k8c_sched_plugin_node_ports,         &k8c_sched_plugin_node_resources_fit,
+        &k8c_sched_plugin_inter_pod_affinity, &k8c_sched_plugin_balanced_allocation,
+        &k8c_sched_plugin_selector_spread,
 };
 
 const struct k8c_sched_plugin *const *k8c_sched_plugins_all(size_t *ret_n)

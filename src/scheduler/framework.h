@@ -295,6 +295,7 @@ struct k8c_sched_plugin {
 extern const struct k8c_sched_plugin k8c_sched_plugin_node_unschedulable;
 extern const struct k8c_sched_plugin k8c_sched_plugin_node_name;
 extern const struct k8c_sched_plugin k8c_sched_plugin_node_ready;
+extern const struct k8c_sched_plugin k8c_sched_plugin_node_pressure;
 extern const struct k8c_sched_plugin k8c_sched_plugin_taint_toleration;
 extern const struct k8c_sched_plugin k8c_sched_plugin_node_affinity;
 extern const struct k8c_sched_plugin k8c_sched_plugin_node_ports;

@@ -340,7 +340,7 @@ static void test_profile_config(void **state)
         struct k8c_sched_profile p;
         assert_int_equal(k8c_sched_profile_from_config(cfg, "k8c", &p, NULL), 0);
         assert_string_equal(p.scheduler_name, "k8c");
-        assert_int_equal(p.nfilters, 7);
+        assert_int_equal(p.nfilters, 8); /* 9 default filters (incl. NodePressure) less NodePorts */
         for (size_t i = 0; i < p.nfilters; i++)
                 assert_string_not_equal(p.filters[i].plugin->name, "NodePorts");
         assert_int_equal(p.nscorers, 2);
@@ -411,7 +411,7 @@ static void test_profile_yaml(void **state)
         assert_string_equal(p.scorers[2].plugin->name, "NodeResourcesBalancedAllocation");
         assert_string_equal(p.scorers[3].plugin->name, "TaintToleration");
         assert_int_equal(p.scorers[3].weight, 7);
-        assert_int_equal(p.nfilters, 8);
+        assert_int_equal(p.nfilters, 9);
         k8c_sched_profile_free(&p);
 }
 

@@ -229,6 +229,32 @@ static void test_node_ready(void **state)
         ASSERT_FILTER(&k8c_sched_plugin_node_ready, nodes, pods, tol, "unknown", K8C_SCHED_OK, "");
 }
 
+/* MemoryPressure keeps BestEffort pods away, DiskPressure every pod (the pressure taints). */
+static void test_node_pressure(void **state)
+{
+        json_auto_t *nodes =
+                json_pack("[o,o,o]", node("calm", "4", "8Gi", 110, NULL),
+                          node("mem", "4", "8Gi", 110,
+                               "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"},"
+                               "{\"type\":\"MemoryPressure\",\"status\":\"True\"}]}}"),
+                          node("disk", "4", "8Gi", 110,
+                               "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"},"
+                               "{\"type\":\"DiskPressure\",\"status\":\"True\"}]}}"));
+        json_auto_t *pods = json_array();
+        json_auto_t *be = pod("be", NULL, NULL, NULL);
+        json_auto_t *burst = pod("burst", "100m", "64Mi", NULL);
+        ASSERT_FILTER(&k8c_sched_plugin_node_pressure, nodes, pods, be, "calm", K8C_SCHED_OK, "");
+        ASSERT_FILTER(&k8c_sched_plugin_node_pressure, nodes, pods, be, "mem", K8C_SCHED_UNSCHEDULABLE,
+                      "node(s) had untolerated taint {node.kubernetes.io/memory-pressure: }");
+        ASSERT_FILTER(&k8c_sched_plugin_node_pressure, nodes, pods, burst, "mem", K8C_SCHED_OK, "");
+        ASSERT_FILTER(&k8c_sched_plugin_node_pressure, nodes, pods, burst, "disk", K8C_SCHED_UNSCHEDULABLE,
+                      "node(s) had untolerated taint {node.kubernetes.io/disk-pressure: }");
+        json_auto_t *tol = pod("tol", NULL, NULL,
+                               "{\"spec\":{\"tolerations\":[{\"key\":\"node.kubernetes.io/memory-pressure\","
+                               "\"operator\":\"Exists\",\"effect\":\"NoSchedule\"}]}}");
+        ASSERT_FILTER(&k8c_sched_plugin_node_pressure, nodes, pods, tol, "mem", K8C_SCHED_OK, "");
+}
+
 static void test_taint_toleration_filter(void **state)
 {
         json_auto_t *nodes =
@@ -664,6 +690,7 @@ int main(void)
                 cmocka_unit_test(test_node_unschedulable),
                 cmocka_unit_test(test_node_name),
                 cmocka_unit_test(test_node_ready),
+                cmocka_unit_test(test_node_pressure),
                 cmocka_unit_test(test_taint_toleration_filter),
                 cmocka_unit_test(test_taint_toleration_score),
                 cmocka_unit_test(test_node_affinity_filter),
