@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "k8c/client.h"
@@ -91,6 +92,14 @@ struct k8c_runtime_ops {
         /* UIDs of the pods with a sandbox (NULL-terminated, caller frees). */
         int (*list)(void *rt, char ***ret_uids, k8c_error_t *err);
         void (*free)(void *rt);
+        /* Streaming exec (kubelet API): starts argv in the running container and returns its pid
+         * (the caller reaps it). With tty_path, stdin/stdout/stderr are that terminal (opened as the
+         * controlling tty of a new session, so a resize reaches the process); otherwise fds[0..2]
+         * (-1 = /dev/null). The exit status of the pid is the command's. */
+        int (*exec_start)(void *rt, const json_t *pod, const char *container, const char *const *argv,
+                          const int fds[3], const char *tty_path, pid_t *ret_pid, k8c_error_t *err);
+        /* Path of the pod's network namespace (port-forward); NULL = the kubelet's own. Caller frees. */
+        char *(*pod_netns)(void *rt, const json_t *pod);
 };
 
 /* The fake runtime: no processes; containers "run" as soon as started and never exit unless
