@@ -22,7 +22,8 @@ static int count(void *opaque, const struct k8c_spdy_frame *f, k8c_error_t *err)
 {
         struct tally *t = opaque;
         t->n++;
-        t->sum = t->sum * 31 + (uint32_t)f->type * 7 + f->stream_id + (uint32_t)f->len + (uint32_t)f->nheaders;
+        t->sum =
+                t->sum * 31 + (uint32_t)f->type * 7 + f->stream_id + (uint32_t)f->len + (uint32_t)f->nheaders;
         for (size_t i = 0; i < f->nheaders; i++)
                 if (f->headers[i].name == NULL || f->headers[i].value == NULL)
                         abort();
@@ -30,27 +31,20 @@ static int count(void *opaque, const struct k8c_spdy_frame *f, k8c_error_t *err)
                 return 0;
         /* Re-encode what could be re-encoded. */
         switch (f->type) {
-        case K8C_SPDY_DATA:
-                k8c_spdy_data(&t->re, f->stream_id, f->flags, f->data, f->len);
-                break;
+        case K8C_SPDY_DATA: k8c_spdy_data(&t->re, f->stream_id, f->flags, f->data, f->len); break;
         case K8C_SPDY_SYN_STREAM:
-                if (k8c_spdy_syn_stream(t->enc, &t->re, f->stream_id, f->flags, f->headers, f->nheaders, NULL) <
-                    0)
+                if (k8c_spdy_syn_stream(t->enc, &t->re, f->stream_id, f->flags, f->headers, f->nheaders,
+                                        NULL) < 0)
                         abort();
                 break;
         case K8C_SPDY_SYN_REPLY:
-                if (k8c_spdy_syn_reply(t->enc, &t->re, f->stream_id, f->flags, f->headers, f->nheaders, NULL) < 0)
+                if (k8c_spdy_syn_reply(t->enc, &t->re, f->stream_id, f->flags, f->headers, f->nheaders,
+                                       NULL) < 0)
                         abort();
                 break;
-        case K8C_SPDY_RST_STREAM:
-                k8c_spdy_rst(&t->re, f->stream_id, f->status);
-                break;
-        case K8C_SPDY_PING:
-                k8c_spdy_ping(&t->re, f->ping_id);
-                break;
-        case K8C_SPDY_GOAWAY:
-                k8c_spdy_goaway(&t->re, f->last_good, f->status);
-                break;
+        case K8C_SPDY_RST_STREAM: k8c_spdy_rst(&t->re, f->stream_id, f->status); break;
+        case K8C_SPDY_PING: k8c_spdy_ping(&t->re, f->ping_id); break;
+        case K8C_SPDY_GOAWAY: k8c_spdy_goaway(&t->re, f->last_good, f->status); break;
         }
         return 0;
 }

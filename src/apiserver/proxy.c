@@ -43,8 +43,8 @@
 
 struct relay {
         struct k8c_apiserver *srv;
-        int kubelet;       /* socket to the kubelet */
-        int client;        /* the client's socket, from MHD */
+        int kubelet; /* socket to the kubelet */
+        int client;  /* the client's socket, from MHD */
         struct MHD_UpgradeResponseHandle *urh;
         struct k8c_bytebuf to_client; /* kubelet bytes read past its 101 */
         struct k8c_bytebuf to_kubelet;
@@ -386,7 +386,8 @@ static json_t *find_container(const json_t *pod, const char *name)
         return NULL;
 }
 
-static void fail(struct k8c_req *req, k8c_reason_t reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct k8c_req *req, k8c_reason_t reason, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 static void fail(struct k8c_req *req, k8c_reason_t reason, const char *fmt, ...)
 {
         va_list ap;
@@ -437,8 +438,9 @@ void k8c_proxy_handle(struct k8c_req *req, const struct k8c_target *t)
                                 k8c_bytebuf_append(&names, n ? n : "", n ? strlen(n) : 0);
                         }
                         k8c_bytebuf_append(&names, "", 1);
-                        fail(req, K8C_EBADREQUEST, "a container name must be specified for pod %s, choose one of: [%s]",
-                             t->name, (const char *)names.data);
+                        fail(req, K8C_EBADREQUEST,
+                             "a container name must be specified for pod %s, choose one of: [%s]", t->name,
+                             (const char *)names.data);
                         k8c_bytebuf_free(&names);
                         return;
                 }
@@ -458,8 +460,8 @@ void k8c_proxy_handle(struct k8c_req *req, const struct k8c_target *t)
                         fail(req, K8C_EBADREQUEST,
                              "cannot exec into a container in a completed pod; current phase is %s", phase);
                 else
-                        fail(req, K8C_EBADREQUEST, "cannot port-forward to a completed pod; current phase is %s",
-                             phase);
+                        fail(req, K8C_EBADREQUEST,
+                             "cannot port-forward to a completed pod; current phase is %s", phase);
                 return;
         }
         json_auto_t *nodeobj = NULL;
@@ -477,18 +479,19 @@ void k8c_proxy_handle(struct k8c_req *req, const struct k8c_target *t)
                 if (type != NULL && strcmp(type, "InternalIP") == 0 && ip == NULL)
                         ip = json_string_value(json_object_get(a, "address"));
         }
-        json_int_t port = json_integer_value(k8c_json_get(nodeobj, "status.daemonEndpoints.kubeletEndpoint.Port"));
+        json_int_t port =
+                json_integer_value(k8c_json_get(nodeobj, "status.daemonEndpoints.kubeletEndpoint.Port"));
         if (ip == NULL || port <= 0 || port > 65535) {
-                fail(req, K8C_EUNAVAILABLE, "node \"%s\" reports no kubelet address (InternalIP and port)", node);
+                fail(req, K8C_EUNAVAILABLE, "node \"%s\" reports no kubelet address (InternalIP and port)",
+                     node);
                 return;
         }
 
         /* The kubelet's path and our query, re-encoded. */
         struct k8c_bytebuf path = { 0 };
-        cleanup_free char *base =
-                log ? k8c_xasprintf("/containerLogs/%s/%s/%s", t->ns, t->name, container)
-                    : exec ? k8c_xasprintf("/exec/%s/%s/%s", t->ns, t->name, container)
-                           : k8c_xasprintf("/portForward/%s/%s", t->ns, t->name);
+        cleanup_free char *base = log    ? k8c_xasprintf("/containerLogs/%s/%s/%s", t->ns, t->name, container)
+                                  : exec ? k8c_xasprintf("/exec/%s/%s/%s", t->ns, t->name, container)
+                                         : k8c_xasprintf("/portForward/%s/%s", t->ns, t->name);
         struct k8c_bytebuf query = { 0 };
         MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_query, &query);
         k8c_bytebuf_append(&path, base, strlen(base));
@@ -498,8 +501,9 @@ void k8c_proxy_handle(struct k8c_req *req, const struct k8c_target *t)
 
         bool upgrade = !log && k8c_req_header(req, "Upgrade") != NULL;
         struct k8c_bytebuf rq = { 0 };
-        cleanup_free char *line = k8c_xasprintf("%s %s HTTP/%s\r\nHost: %s:%d\r\n", upgrade ? m : "GET",
-                                                (const char *)path.data, upgrade ? "1.1" : "1.0", ip, (int)port);
+        cleanup_free char *line =
+                k8c_xasprintf("%s %s HTTP/%s\r\nHost: %s:%d\r\n", upgrade ? m : "GET",
+                              (const char *)path.data, upgrade ? "1.1" : "1.0", ip, (int)port);
         k8c_bytebuf_free(&path);
         k8c_bytebuf_append(&rq, line, strlen(line));
         if (upgrade) {
@@ -534,8 +538,8 @@ void k8c_proxy_handle(struct k8c_req *req, const struct k8c_target *t)
                 rl->client = -1;
                 rl->to_client = rest;
                 struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, rl);
-                static const char *const echo[] = { "Upgrade", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol",
-                                                    "X-Stream-Protocol-Version" };
+                static const char *const echo[] = { "Upgrade", "Sec-WebSocket-Accept",
+                                                    "Sec-WebSocket-Protocol", "X-Stream-Protocol-Version" };
                 for (size_t h = 0; h < K8C_ARRAY_SIZE(echo); h++) {
                         cleanup_free char *v = k8c_http_head_get(head, echo[h]);
                         if (v != NULL)
@@ -592,8 +596,8 @@ void k8c_proxy_handle(struct k8c_req *req, const struct k8c_target *t)
                 k8c_req_fail_msg(req, K8C_EINTERNAL, "cannot start the log relay");
                 return;
         }
-        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, body_read, b,
-                                                                      body_free);
+        struct MHD_Response *resp =
+                MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, body_read, b, body_free);
         cleanup_free char *ctype = k8c_http_head_get(head, "Content-Type");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype != NULL ? ctype : "text/plain");
         req->code = code;

@@ -256,12 +256,10 @@ int k8c_kubelet_server_start(struct k8c_kubelet *k, k8c_error_t *err)
         const char *addr = k->cfg.address;
         if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
                 return k8c_make_error(err, K8C_EINVALID, "invalid --address %s", addr);
-        k->server = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                             MHD_ALLOW_UPGRADE,
-                                     0, NULL,
-                                     NULL, on_request, k, MHD_OPTION_SOCK_ADDR, &sa,
-                                     MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600, MHD_OPTION_END);
+        k->server = MHD_start_daemon(
+                MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE, 0, NULL,
+                NULL, on_request, k, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                (unsigned int)1, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600, MHD_OPTION_END);
         if (k->server == NULL)
                 return k8c_make_error(err, K8C_EINTERNAL, "cannot listen on %s:%d", addr, k->cfg.port);
         return 0;

@@ -109,8 +109,8 @@ int k8c_kubelet_spawn_stdio(const char *const *argv, const int fds[3], const cha
                         if (fds[i] >= 0)
                                 posix_spawn_file_actions_adddup2(&fa, fds[i], i);
                         else
-                                posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY,
-                                                                 0);
+                                posix_spawn_file_actions_addopen(&fa, i, "/dev/null",
+                                                                 i == 0 ? O_RDONLY : O_WRONLY, 0);
                 }
         }
         posix_spawnattr_setflags(&attr, flags);
@@ -201,9 +201,7 @@ static void exec_on_msg(void *opaque, uint8_t op, const uint8_t *d, size_t n)
                 if ((e->stdin_fd >= 0 || e->master >= 0) && !e->stdin_eof)
                         k8c_bytebuf_append(&e->to_stdin, d + 1, n - 1);
                 break;
-        case 4:
-                exec_resize(e, d + 1, n - 1);
-                break;
+        case 4: exec_resize(e, d + 1, n - 1); break;
         case 255:
                 if (n >= 2 && d[1] == 0)
                         e->stdin_eof = true;
@@ -227,8 +225,8 @@ static void send_status(struct k8c_ws *ws, json_t *st)
 
 static json_t *failure_status(const char *reason, const char *message)
 {
-        return json_pack("{s:{}, s:s, s:s, s:s}", "metadata", "status", "Failure", "reason", reason, "message",
-                         message);
+        return json_pack("{s:{}, s:s, s:s, s:s}", "metadata", "status", "Failure", "reason", reason,
+                         "message", message);
 }
 
 /* Reads one chunk from fd into channel ch; false at EOF or error. */
@@ -350,7 +348,8 @@ static void exec_session(struct session *s)
                         i_master = np;
                         p[np++] = (struct pollfd){ .fd = e.master,
                                                    .events = (room ? POLLIN : 0) |
-                                                             (k8c_bytebuf_size(&e.to_stdin) > 0 ? POLLOUT : 0) };
+                                                             (k8c_bytebuf_size(&e.to_stdin) > 0 ? POLLOUT
+                                                                                                : 0) };
                 }
                 if (poll(p, (nfds_t)np, 100) < 0 && errno != EINTR)
                         break;
@@ -379,7 +378,8 @@ static void exec_session(struct session *s)
                 int in_fd = e.master >= 0 ? e.master : e.stdin_fd;
                 if (in_fd >= 0 && k8c_bytebuf_size(&e.to_stdin) > 0 &&
                     ((i_in >= 0 && p[i_in].revents) || (i_master >= 0 && (p[i_master].revents & POLLOUT)))) {
-                        ssize_t n = write(in_fd, k8c_bytebuf_head(&e.to_stdin), k8c_bytebuf_size(&e.to_stdin));
+                        ssize_t n =
+                                write(in_fd, k8c_bytebuf_head(&e.to_stdin), k8c_bytebuf_size(&e.to_stdin));
                         if (n > 0)
                                 k8c_bytebuf_consume(&e.to_stdin, (size_t)n);
                         else if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -450,8 +450,8 @@ static void exec_session(struct session *s)
                                 snprintf(codebuf, sizeof(codebuf), "%d", code);
                                 st = failure_status("NonZeroExitCode", msg);
                                 json_object_set_new(st, "details",
-                                                    json_pack("{s:[{s:s, s:s}]}", "causes", "reason", "ExitCode",
-                                                              "message", codebuf));
+                                                    json_pack("{s:[{s:s, s:s}]}", "causes", "reason",
+                                                              "ExitCode", "message", codebuf));
                         }
                 }
                 send_status(e.ws, st);
@@ -523,7 +523,8 @@ static void *connect_main(void *opaque)
                 }
         }
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)c->port),
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_port = htons((uint16_t)c->port),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 c->err = errno;
@@ -586,10 +587,11 @@ static void pf_connect(struct pf_state *st, struct pf_pair *p)
                 return;
         }
         /* kubectl prints what arrives on the error stream. */
-        cleanup_free char *msg = k8c_xasprintf(
-                "error forwarding port %d to pod %s, uid : failed to connect to localhost:%d inside namespace: %s",
-                p->port, k8c_json_get_string(st->s->pod, "metadata.name") ?: "", p->port,
-                p->port > 0 ? strerror(e) : "invalid port");
+        cleanup_free char *msg =
+                k8c_xasprintf("error forwarding port %d to pod %s, uid : failed to connect to localhost:%d "
+                              "inside namespace: %s",
+                              p->port, k8c_json_get_string(st->s->pod, "metadata.name") ?: "", p->port,
+                              p->port > 0 ? strerror(e) : "invalid port");
         k8c_spdy_data(&st->spdy_out, p->err_id, 0, msg, strlen(msg));
         p->failed = true;
         pf_finish(st, p);
@@ -616,7 +618,8 @@ static int pf_on_frame(void *opaque, const struct k8c_spdy_frame *f, k8c_error_t
                 struct pf_pair *p = NULL;
                 for (size_t i = 0; i < st->npairs && p == NULL; i++)
                         if (!st->pairs[i]->finished && strcmp(st->pairs[i]->requestid, key) == 0 &&
-                            (strcmp(type, "error") == 0 ? st->pairs[i]->err_id == 0 : st->pairs[i]->data_id == 0))
+                            (strcmp(type, "error") == 0 ? st->pairs[i]->err_id == 0
+                                                        : st->pairs[i]->data_id == 0))
                                 p = st->pairs[i];
                 if (p == NULL) {
                         p = k8c_xcalloc(1, sizeof(*p));
@@ -659,14 +662,9 @@ static int pf_on_frame(void *opaque, const struct k8c_spdy_frame *f, k8c_error_t
                 }
                 return 0;
         }
-        case K8C_SPDY_PING:
-                k8c_spdy_ping(&st->spdy_out, f->ping_id);
-                return 0;
-        case K8C_SPDY_GOAWAY:
-                st->goaway = true;
-                return 0;
-        default:
-                return 0; /* SETTINGS, WINDOW_UPDATE, HEADERS, SYN_REPLY: nothing to do */
+        case K8C_SPDY_PING: k8c_spdy_ping(&st->spdy_out, f->ping_id); return 0;
+        case K8C_SPDY_GOAWAY: st->goaway = true; return 0;
+        default: return 0; /* SETTINGS, WINDOW_UPDATE, HEADERS, SYN_REPLY: nothing to do */
         }
 }
 
@@ -772,8 +770,8 @@ static void pf_session(struct session *s)
                                 }
                         }
                         if ((p[i].revents & POLLOUT) && k8c_bytebuf_size(&q->to_pod) > 0) {
-                                ssize_t n = send(q->fd, k8c_bytebuf_head(&q->to_pod), k8c_bytebuf_size(&q->to_pod),
-                                                 MSG_NOSIGNAL);
+                                ssize_t n = send(q->fd, k8c_bytebuf_head(&q->to_pod),
+                                                 k8c_bytebuf_size(&q->to_pod), MSG_NOSIGNAL);
                                 if (n > 0) {
                                         k8c_bytebuf_consume(&q->to_pod, (size_t)n);
                                 } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -896,7 +894,8 @@ static enum MHD_Result reply_status(struct MHD_Connection *conn, unsigned code, 
                                     "v1", "metadata", "status", "Failure", "message", msg, "reason", reason,
                                     "code", (int)code);
         char *body = k8c_json_dumps(st);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         enum MHD_Result r = MHD_queue_response(conn, code, resp);
         MHD_destroy_response(resp);
@@ -1010,7 +1009,8 @@ int k8c_kubelet_stream_request(struct k8c_kubelet *k, struct MHD_Connection *con
         bool spdy = header_has(conn, "Upgrade", "SPDY/3.1");
         const char *protocol = NULL;
         if (websocket) {
-                const char *offered = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
+                const char *offered =
+                        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
                 static const char *const exec_protos[] = { "v5.channel.k8s.io", "v4.channel.k8s.io", NULL };
                 static const char *const pf_protos[] = { "SPDY/3.1+portforward.k8s.io", NULL };
                 protocol = k8c_ws_choose_protocol(offered, exec ? exec_protos : pf_protos);

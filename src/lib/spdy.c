@@ -23,24 +23,79 @@
 /* The SPDY/3 header dictionary (draft-mbelshe-httpbis-spdy-00 §2.6.10.1): these words, each
  * preceded by its 32-bit big-endian length, then the text of DICT_TAIL. */
 static const char *const dict_words[] = {
-        "options", "head", "post", "put", "delete", "trace", "accept", "accept-charset", "accept-encoding",
-        "accept-language", "accept-ranges", "age", "allow", "authorization", "cache-control", "connection",
-        "content-base", "content-encoding", "content-language", "content-length", "content-location",
-        "content-md5", "content-range", "content-type", "date", "etag", "expect", "expires", "from", "host",
-        "if-match", "if-modified-since", "if-none-match", "if-range", "if-unmodified-since",
-        "last-modified", "location", "max-forwards", "pragma", "proxy-authenticate",
-        "proxy-authorization", "range", "referer", "retry-after", "server", "te", "trailer",
-        "transfer-encoding", "upgrade", "user-agent", "vary", "via", "warning", "www-authenticate",
-        "method", "get", "status", "200 OK", "version", "HTTP/1.1", "url", "public", "set-cookie",
-        "keep-alive", "origin",
+        "options",
+        "head",
+        "post",
+        "put",
+        "delete",
+        "trace",
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "accept-ranges",
+        "age",
+        "allow",
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-base",
+        "content-encoding",
+        "content-language",
+        "content-length",
+        "content-location",
+        "content-md5",
+        "content-range",
+        "content-type",
+        "date",
+        "etag",
+        "expect",
+        "expires",
+        "from",
+        "host",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-range",
+        "if-unmodified-since",
+        "last-modified",
+        "location",
+        "max-forwards",
+        "pragma",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "range",
+        "referer",
+        "retry-after",
+        "server",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+        "vary",
+        "via",
+        "warning",
+        "www-authenticate",
+        "method",
+        "get",
+        "status",
+        "200 OK",
+        "version",
+        "HTTP/1.1",
+        "url",
+        "public",
+        "set-cookie",
+        "keep-alive",
+        "origin",
 };
-#define DICT_TAIL                                                                                           \
-        "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505"     \
-        "203 Non-Authoritative Information204 No Content301 Moved Permanently400 Bad Request401 "         \
-        "Unauthorized403 Forbidden404 Not Found500 Internal Server Error501 Not Implemented503 Service " \
-        "UnavailableJan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 Mon, Tue, Wed, Thu, Fri, " \
-        "Sat, Sun, GMTchunked,text/html,image/png,image/jpg,image/gif,application/xml,application/"      \
-        "xhtml+xml,text/plain,text/javascript,publicprivatemax-age=gzip,deflate,sdchcharset=utf-"       \
+#define DICT_TAIL                                                                                            \
+        "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505"         \
+        "203 Non-Authoritative Information204 No Content301 Moved Permanently400 Bad Request401 "            \
+        "Unauthorized403 Forbidden404 Not Found500 Internal Server Error501 Not Implemented503 Service "     \
+        "UnavailableJan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 Mon, Tue, Wed, Thu, Fri, "     \
+        "Sat, Sun, GMTchunked,text/html,image/png,image/jpg,image/gif,application/xml,application/"          \
+        "xhtml+xml,text/plain,text/javascript,publicprivatemax-age=gzip,deflate,sdchcharset=utf-"            \
         "8charset=iso-8859-1,utf-,*,enq=0."
 
 static pthread_once_t dict_once = PTHREAD_ONCE_INIT;
@@ -243,8 +298,8 @@ static int control_frame(struct k8c_spdy *s, int type, uint8_t flags, const uint
 {
         struct k8c_spdy_frame f = { .type = type, .flags = flags };
         static const size_t min_len[] = {
-                [K8C_SPDY_SYN_STREAM] = 10, [K8C_SPDY_SYN_REPLY] = 4,  [K8C_SPDY_RST_STREAM] = 8,
-                [K8C_SPDY_SETTINGS] = 4,    [K8C_SPDY_PING] = 4,       [K8C_SPDY_GOAWAY] = 8,
+                [K8C_SPDY_SYN_STREAM] = 10, [K8C_SPDY_SYN_REPLY] = 4,     [K8C_SPDY_RST_STREAM] = 8,
+                [K8C_SPDY_SETTINGS] = 4,    [K8C_SPDY_PING] = 4,          [K8C_SPDY_GOAWAY] = 8,
                 [K8C_SPDY_HEADERS] = 4,     [K8C_SPDY_WINDOW_UPDATE] = 8,
         };
         if (type < 1 || type > K8C_SPDY_WINDOW_UPDATE || type == 5)
@@ -273,9 +328,7 @@ static int control_frame(struct k8c_spdy *s, int type, uint8_t flags, const uint
                 if (get32(p) > (len - 4) / 8)
                         return k8c_make_error(err, K8C_EBADREQUEST, "spdy: SETTINGS count exceeds the frame");
                 break;
-        case K8C_SPDY_PING:
-                f.ping_id = get32(p);
-                break;
+        case K8C_SPDY_PING: f.ping_id = get32(p); break;
         case K8C_SPDY_GOAWAY:
                 f.last_good = get32(p) & 0x7fffffffu;
                 f.status = get32(p + 4);

@@ -140,6 +140,9 @@ int k8c_ws_send_close(struct k8c_ws *ws, uint16_t code, k8c_error_t *err)
 {
         if (wslay_event_get_close_sent(ws->ctx))
                 return 0;
+        /* wslay sends control frames ahead of queued messages: serialise those first so the
+         * close comes after them (the exec status must precede it). */
+        k8c_ws_output(ws);
         int r = wslay_event_queue_close(ws->ctx, code, NULL, 0);
         if (r != 0)
                 return k8c_make_error(err, K8C_EINTERNAL, "websocket: cannot queue close (%d)", r);
@@ -218,6 +221,8 @@ const char *k8c_ws_choose_protocol(const char *offered, const char *const *suppo
 ssize_t k8c_http_head_parse(const uint8_t *buf, size_t len, int *ret_code, char **ret_head)
 {
         const size_t max = 64 * 1024;
+        if (len == 0)
+                return 0;
         size_t scan = len < max ? len : max;
         size_t end = 0;
         for (size_t i = 3; i < scan; i++)
@@ -233,7 +238,8 @@ ssize_t k8c_http_head_parse(const uint8_t *buf, size_t len, int *ret_code, char 
                 return len >= max ? -1 : 0;
         /* "HTTP/1.1 101 Switching Protocols" */
         const uint8_t *sp = memchr(buf, ' ', end);
-        if (sp == NULL || (size_t)(sp - buf) + 4 > end || !isdigit(sp[1]) || !isdigit(sp[2]) || !isdigit(sp[3]))
+        if (sp == NULL || (size_t)(sp - buf) + 4 > end || !isdigit(sp[1]) || !isdigit(sp[2]) ||
+            !isdigit(sp[3]))
                 return -1;
         *ret_code = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
         *ret_head = k8c_xstrndup((const char *)buf, end);

@@ -64,10 +64,12 @@ static int record(void *opaque, const struct k8c_spdy_frame *f, k8c_error_t *err
 /* What a port-forward client sends for one connection, then the server's answers. */
 static void build_session(struct k8c_spdy *enc, struct k8c_bytebuf *out)
 {
-        struct k8c_spdy_header err_h[] = {
-                { "streamtype", "error" }, { "port", "8080" }, { "requestid", "0" } };
-        struct k8c_spdy_header data_h[] = {
-                { "streamtype", "data" }, { "port", "8080" }, { "requestid", "0" } };
+        struct k8c_spdy_header err_h[] = { { "streamtype", "error" },
+                                           { "port", "8080" },
+                                           { "requestid", "0" } };
+        struct k8c_spdy_header data_h[] = { { "streamtype", "data" },
+                                            { "port", "8080" },
+                                            { "requestid", "0" } };
         assert_int_equal(k8c_spdy_syn_stream(enc, out, 1, 0, err_h, 3, NULL), 0);
         assert_int_equal(k8c_spdy_syn_stream(enc, out, 3, 0, data_h, 3, NULL), 0);
         k8c_spdy_data(out, 3, 0, "hello", 5);

@@ -130,15 +130,19 @@ static void test_messages_both_ways(void **state)
                 assert_int_equal(p.cin.n, 2);
                 assert_memory_equal(p.cin.msg[0], "\x01out", 4);
                 assert_int_equal(p.cin.op[1], K8C_WS_OP_TEXT);
-                /* Close: the server closes 1000, the client echoes, both see it. */
+                /* Close: the server closes 1000 right after a last message, which arrives first; the
+                 * client echoes, both see it. */
+                assert_int_equal(k8c_ws_send(p.server, K8C_WS_OP_BINARY, "\x03last", 5, NULL), 0);
                 assert_int_equal(k8c_ws_send_close(p.server, 1000, NULL), 0);
                 pump(&p, steps[s]);
+                assert_int_equal(p.cin.n, 4);
+                assert_memory_equal(p.cin.msg[2], "\x03last", 5);
                 assert_true(k8c_ws_close_sent(p.server));
                 assert_true(k8c_ws_close_received(p.client));
                 assert_true(k8c_ws_close_sent(p.client));
                 assert_true(k8c_ws_close_received(p.server));
-                assert_int_equal(p.cin.op[2], K8C_WS_OP_CLOSE);
-                assert_memory_equal(p.cin.msg[2], "\x03\xe8", 2);
+                assert_int_equal(p.cin.op[3], K8C_WS_OP_CLOSE);
+                assert_memory_equal(p.cin.msg[3], "\x03\xe8", 2);
                 pair_free(&p);
         }
 }
@@ -167,14 +171,17 @@ static void test_fragments_and_ping(void **state)
         struct pair p;
         pair_new(&p);
         const uint8_t frames[] = {
-                0x02, 0x82, 0, 0, 0, 0, 0x00, 'a',       /* binary, not FIN, mask 0 */
-                0x89, 0x82, 0, 0, 0, 0, 'p', 'i',        /* ping "pi" */
+                0x02, 0x82, 0, 0, 0, 0, 0x00,    'a',              /* binary, not FIN, mask 0 */
+                0x89, 0x82, 0, 0, 0, 0, 'p',     'i',              /* ping "pi" */
                 0x80, 0x83, 1, 1, 1, 1, 'b' ^ 1, 'c' ^ 1, 'd' ^ 1, /* continuation, FIN, mask 01010101 */
         };
         assert_int_equal(k8c_ws_feed(p.server, frames, sizeof(frames), NULL), 0);
         assert_int_equal(p.sin.n, 1);
         assert_int_equal(p.sin.len[0], 5);
-        assert_memory_equal(p.sin.msg[0], "\x00" "abcd", 5);
+        assert_memory_equal(p.sin.msg[0],
+                            "\x00"
+                            "abcd",
+                            5);
         struct k8c_bytebuf *out = k8c_ws_output(p.server);
         const uint8_t pong[] = { 0x8a, 0x02, 'p', 'i' };
         assert_int_equal(k8c_bytebuf_size(out), sizeof(pong));
@@ -205,9 +212,9 @@ static void test_protocol_errors(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_accept_key),         cmocka_unit_test(test_choose_protocol),
-                cmocka_unit_test(test_http_head),          cmocka_unit_test(test_messages_both_ways),
-                cmocka_unit_test(test_masking),            cmocka_unit_test(test_fragments_and_ping),
+                cmocka_unit_test(test_accept_key),      cmocka_unit_test(test_choose_protocol),
+                cmocka_unit_test(test_http_head),       cmocka_unit_test(test_messages_both_ways),
+                cmocka_unit_test(test_masking),         cmocka_unit_test(test_fragments_and_ping),
                 cmocka_unit_test(test_protocol_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

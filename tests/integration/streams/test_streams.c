@@ -119,9 +119,9 @@ static int teardown(void **state)
                                       f->runc_root, f->runc_root);
                 if (system(kill_all) != 0)
                         fprintf(stderr, "runc cleanup failed\n");
-                cleanup_free char *umounts = k8c_xasprintf(
-                        "for m in $(awk '{print $5}' /proc/self/mountinfo | grep '^%s/'); do umount -l $m; done",
-                        f->root);
+                cleanup_free char *umounts = k8c_xasprintf("for m in $(awk '{print $5}' /proc/self/mountinfo "
+                                                           "| grep '^%s/'); do umount -l $m; done",
+                                                           f->root);
                 if (system(umounts) != 0)
                         fprintf(stderr, "umount cleanup failed\n");
                 cleanup_free char *cg =
@@ -224,6 +224,14 @@ static int sh(char **ret_out, const char *fmt, ...)
                 fwrite(buf, 1, n, mem);
         fclose(mem);
         int status = pclose(p);
+        const char *dump = getenv("K8C_TEST_DUMP"); /* debugging: every command and its output */
+        if (dump != NULL) {
+                FILE *d = fopen(dump, "ae");
+                if (d != NULL) {
+                        fprintf(d, "$ %s\n%s\n", full, out);
+                        fclose(d);
+                }
+        }
         *ret_out = out;
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -232,9 +240,9 @@ static int sh(char **ret_out, const char *fmt, ...)
 static char *tool(struct fixture *f, bool kubectl)
 {
         if (kubectl)
-                return k8c_xasprintf("HOME='%s' KUBECONFIG=/dev/null /usr/bin/kubectl --server %s", f->srv.home,
-                                     f->srv.url);
-        return k8c_xasprintf("HOME='%s' KUBECONFIG=/dev/null %s --server %s", f->srv.home, k8cctl_path(),
+                return k8c_xasprintf("env HOME='%s' KUBECONFIG=/dev/null /usr/bin/kubectl --server %s",
+                                     f->srv.home, f->srv.url);
+        return k8c_xasprintf("env HOME='%s' KUBECONFIG=/dev/null %s --server %s", f->srv.home, k8cctl_path(),
                              f->srv.url);
 }
 
@@ -248,7 +256,8 @@ static void check_exec(struct fixture *f, bool kubectl, const char *pod, const c
 
         /* Output of both streams, and exit code 3 propagated. */
         cleanup_free char *out = NULL;
-        int rc = sh(&out, "%s exec %s %s -- sh -c 'echo to-stdout; echo to-stderr >&2; exit 3'", t, pod, cflag);
+        int rc = sh(&out, "%s exec %s %s %s -- sh -c 'echo to-stdout; echo to-stderr >&2; exit 3'", t,
+                    getenv("K8C_TEST_V") ?: "", pod, cflag);
         if (rc != 3 || strstr(out, "to-stdout\n") == NULL || strstr(out, "to-stderr\n") == NULL)
                 fail_msg("%s exec: rc=%d out=%s", who, rc, out);
         free(k8c_steal(&out));
@@ -273,8 +282,10 @@ static void check_exec(struct fixture *f, bool kubectl, const char *pod, const c
         free(k8c_steal(&out));
 
         /* A terminal: script gives the client a pty; the command sees a tty of its own. */
-        rc = sh(&out, "script -qec \"%s exec -it %s %s -- sh -c 'test -t 0 && test -t 1 && echo is-a-tty; exit 5'\" "
-                      "/dev/null < /dev/null",
+        rc = sh(&out,
+                "script -qec \"%s exec -it %s %s -- sh -c 'test -t 0 && test -t 1 && echo is-a-tty; exit "
+                "5'\" "
+                "/dev/null < /dev/null",
                 t, pod, cflag);
         if (rc != 5 || strstr(out, "is-a-tty") == NULL)
                 fail_msg("%s exec -t: rc=%d out=%s", who, rc, out);
@@ -338,7 +349,8 @@ static void start_port_forward(struct fixture *f, bool kubectl, const char *env,
 {
         cleanup_free char *t = tool(f, kubectl);
         cleanup_free char *log = k8c_xasprintf("%s/pf.log", f->root);
-        cleanup_free char *cmd = k8c_xasprintf("exec env %s %s port-forward %s > '%s' 2>&1", env, t, args, log);
+        cleanup_free char *cmd =
+                k8c_xasprintf("exec env %s %s port-forward %s > '%s' 2>&1", env, t, args, log);
         unlink(log);
         pid_t pid = fork();
         assert_true(pid >= 0);
@@ -388,7 +400,8 @@ static void *transfer_main(void *opaque)
                 sent[i] = (uint8_t)(s >> 16);
         }
         int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)t->port),
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_port = htons((uint16_t)t->port),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         size_t off_w = 0, off_r = 0;
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -452,16 +465,16 @@ static void check_port_forward(struct fixture *f, bool kubectl, const char *env,
                 pthread_join(th[i], NULL);
         for (int i = 0; i < 2; i++)
                 if (!two[i].ok)
-                        fail_msg("%s port-forward %s, concurrent %d: %s", kubectl ? "kubectl" : "k8cctl", env, i,
-                                 two[i].why);
+                        fail_msg("%s port-forward %s, concurrent %d: %s", kubectl ? "kubectl" : "k8cctl", env,
+                                 i, two[i].why);
         stop_bg(f);
 }
 
 static json_t *fake_pod(const char *name)
 {
-        return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion", "v1", "kind",
-                         "Pod", "metadata", "name", name, "spec", "nodeName", "node-s", "containers", "name", "main",
-                         "image", "busybox", "name", "side", "image", "busybox");
+        return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion", "v1",
+                         "kind", "Pod", "metadata", "name", name, "spec", "nodeName", "node-s", "containers",
+                         "name", "main", "image", "busybox", "name", "side", "image", "busybox");
 }
 
 static void test_fake_exec(void **state)
@@ -470,6 +483,10 @@ static void test_fake_exec(void **state)
         start_kubelet(f, "fake");
         json_auto_t *p = fake_pod("shell");
         create_pod(f, p);
+        if (getenv("K8C_TEST_PAUSE") != NULL) { /* debugging: time to poke at the server by hand */
+                fprintf(stderr, "server %s\n", f->srv.url);
+                sleep(60);
+        }
         if (have_kubectl())
                 check_exec(f, true, "shell", "main");
         check_exec(f, false, "shell", "main");
@@ -498,46 +515,49 @@ static void test_proxy_errors(void **state)
         json_auto_t *p = fake_pod("two");
         create_pod(f, p);
         struct k8c_test_http_reply r;
-        assert_int_equal(k8c_test_http(&f->srv, "GET", "/api/v1/namespaces/default/pods/absent/log", NULL, NULL, 0,
-                                       NULL, &r),
+        assert_int_equal(k8c_test_http(&f->srv, "GET", "/api/v1/namespaces/default/pods/absent/log", NULL,
+                                       NULL, 0, NULL, &r),
                          0);
         assert_int_equal(r.code, 404);
         assert_non_null(strstr(r.body, "pods \\\"absent\\\" not found"));
         k8c_test_http_reply_free(&r);
-        assert_int_equal(k8c_test_http(&f->srv, "GET", "/api/v1/namespaces/default/pods/two/log", NULL, NULL, 0,
-                                       NULL, &r),
+        assert_int_equal(k8c_test_http(&f->srv, "GET", "/api/v1/namespaces/default/pods/two/log", NULL, NULL,
+                                       0, NULL, &r),
                          0);
         assert_int_equal(r.code, 400);
-        assert_non_null(strstr(r.body, "a container name must be specified for pod two, choose one of: [main side]"));
+        assert_non_null(
+                strstr(r.body, "a container name must be specified for pod two, choose one of: [main side]"));
         k8c_test_http_reply_free(&r);
-        assert_int_equal(k8c_test_http(&f->srv, "GET", "/api/v1/namespaces/default/pods/two/log?container=x", NULL,
-                                       NULL, 0, NULL, &r),
+        assert_int_equal(k8c_test_http(&f->srv, "GET", "/api/v1/namespaces/default/pods/two/log?container=x",
+                                       NULL, NULL, 0, NULL, &r),
                          0);
         assert_int_equal(r.code, 400);
         assert_non_null(strstr(r.body, "container x is not valid for pod two"));
         k8c_test_http_reply_free(&r);
         /* Unscheduled pod. */
-        json_auto_t *pending = json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1", "kind", "Pod",
-                                         "metadata", "name", "pending", "spec", "containers", "name", "c", "image",
-                                         "busybox");
+        json_auto_t *pending = json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1",
+                                         "kind", "Pod", "metadata", "name", "pending", "spec", "containers",
+                                         "name", "c", "image", "busybox");
         cleanup_error k8c_error_t err = NULL;
-        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", pending, NULL, &err), 0);
-        assert_int_equal(k8c_test_http(&f->srv, "POST", "/api/v1/namespaces/default/pods/pending/exec?command=ls",
-                                       NULL, NULL, 0, NULL, &r),
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/pods", pending, NULL, &err),
+                         0);
+        assert_int_equal(k8c_test_http(&f->srv, "POST",
+                                       "/api/v1/namespaces/default/pods/pending/exec?command=ls", NULL, NULL,
+                                       0, NULL, &r),
                          0);
         assert_int_equal(r.code, 400);
         assert_non_null(strstr(r.body, "pod pending does not have a host assigned"));
         k8c_test_http_reply_free(&r);
         /* Without an upgrade the kubelet's refusal comes back through the proxy. */
         assert_int_equal(k8c_test_http(&f->srv, "GET",
-                                       "/api/v1/namespaces/default/pods/two/exec?container=main&command=ls", NULL,
-                                       NULL, 0, NULL, &r),
+                                       "/api/v1/namespaces/default/pods/two/exec?container=main&command=ls",
+                                       NULL, NULL, 0, NULL, &r),
                          0);
         assert_int_equal(r.code, 400);
         assert_non_null(strstr(r.body, "exec is served over WebSocket"));
         k8c_test_http_reply_free(&r);
-        assert_int_equal(k8c_test_http(&f->srv, "DELETE", "/api/v1/namespaces/default/pods/two/exec", NULL, NULL, 0,
-                                       NULL, &r),
+        assert_int_equal(k8c_test_http(&f->srv, "DELETE", "/api/v1/namespaces/default/pods/two/exec", NULL,
+                                       NULL, 0, NULL, &r),
                          0);
         assert_int_equal(r.code, 405);
         k8c_test_http_reply_free(&r);
@@ -556,11 +576,13 @@ static void test_runc_streams(void **state)
         json_auto_t *p = json_pack(
                 "{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:["
                 "{s:s, s:s, s:[s, s, s]},"
-                "{s:s, s:s, s:[s, s, s, s, s, s]}]}}",
+                "{s:s, s:s, s:[s, s, s, s, s, s, s]}]}}",
                 "apiVersion", "v1", "kind", "Pod", "metadata", "name", "bb", "spec", "nodeName", "node-s",
-                "terminationGracePeriodSeconds", 1, "containers", "name", "ticker", "image", "busybox", "command", "sh",
-                "-c", "echo first; echo second; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done",
-                "name", "echo", "image", "busybox", "command", "nc", "-ll", "-p", "8080", "-e", "cat");
+                "terminationGracePeriodSeconds", 1, "containers", "name", "ticker", "image", "busybox",
+                "command", "sh", "-c",
+                "echo first; echo second; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done",
+                "name", "echo", "image", "busybox", "command", "busybox", "nc", "-ll", "-p", "8080", "-e",
+                "cat");
         create_pod(f, p);
         bool kubectl = have_kubectl();
         for (int pass = kubectl ? 0 : 1; pass < 2; pass++) {
