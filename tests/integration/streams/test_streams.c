@@ -290,6 +290,15 @@ static void check_exec(struct fixture *f, bool kubectl, const char *pod, const c
         if (rc != 5 || strstr(out, "is-a-tty") == NULL)
                 fail_msg("%s exec -t: rc=%d out=%s", who, rc, out);
         free(k8c_steal(&out));
+        /* The client's terminal size reaches the command's terminal (resize channel). */
+        rc = sh(&out,
+                "script -qec \"stty rows 45 cols 123; %s exec -it %s %s -- sh -c 'sleep 1; busybox stty "
+                "size'\" "
+                "/dev/null < /dev/null",
+                t, pod, cflag);
+        if (rc != 0 || strstr(out, "45 123") == NULL)
+                fail_msg("%s exec -t resize: rc=%d out=%s", who, rc, out);
+        free(k8c_steal(&out));
 
         /* An unknown container: the apiserver's 400. */
         rc = sh(&out, "%s exec %s -c nope -- true", t, pod);
@@ -483,10 +492,6 @@ static void test_fake_exec(void **state)
         start_kubelet(f, "fake");
         json_auto_t *p = fake_pod("shell");
         create_pod(f, p);
-        if (getenv("K8C_TEST_PAUSE") != NULL) { /* debugging: time to poke at the server by hand */
-                fprintf(stderr, "server %s\n", f->srv.url);
-                sleep(60);
-        }
         if (have_kubectl())
                 check_exec(f, true, "shell", "main");
         check_exec(f, false, "shell", "main");
