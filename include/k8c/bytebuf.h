@@ -24,7 +24,7 @@ static inline size_t k8c_bytebuf_size(const struct k8c_bytebuf *b)
 
 static inline const uint8_t *k8c_bytebuf_head(const struct k8c_bytebuf *b)
 {
-        return b->data + b->off;
+        return b->data != NULL ? b->data + b->off : NULL;
 }
 
 static inline void k8c_bytebuf_reserve(struct k8c_bytebuf *b, size_t more)

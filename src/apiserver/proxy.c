@@ -273,7 +273,7 @@ static int connect_kubelet(const char *ip, int port, k8c_error_t *err)
 static int read_head(int fd, int *ret_code, char **ret_head, struct k8c_bytebuf *rest, k8c_error_t *err)
 {
         struct k8c_bytebuf in = { 0 };
-        for (int waited = 0; waited < 30000;) {
+        for (int waited = 0; waited < 10000;) {
                 ssize_t n = k8c_http_head_parse(in.data, in.len, ret_code, ret_head);
                 if (n < 0) {
                         k8c_bytebuf_free(&in);

@@ -235,6 +235,8 @@ static int parse_block(struct k8c_spdy *s, const uint8_t *data, size_t len, stru
                 char *parts[2];
                 for (int j = 0; j < 2; j++) {
                         if (left < 4) {
+                                if (j == 1)
+                                        free(parts[0]);
                                 headers_free(h, i);
                                 return k8c_make_error(err, K8C_EBADREQUEST, "spdy: truncated header block");
                         }

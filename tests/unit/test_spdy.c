@@ -264,6 +264,31 @@ static void test_malformed(void **state)
                 assert_int_equal(s.n, 0);
                 k8c_spdy_free(dec);
         }
+        /* A header block cut right after a name (found by fuzz_spdy: the name leaked). */
+        {
+                z_stream zs = { 0 };
+                assert_int_equal(deflateInit(&zs, Z_DEFAULT_COMPRESSION), Z_OK);
+                const uint8_t raw[] = { 0, 0, 0, 1, 0, 0, 0, 4, 'p', 'o', 'r', 't' };
+                uint8_t z[128];
+                zs.next_in = (Bytef *)raw;
+                zs.avail_in = sizeof(raw);
+                zs.next_out = z;
+                zs.avail_out = sizeof(z);
+                assert_int_equal(deflate(&zs, Z_SYNC_FLUSH), Z_OK);
+                size_t zlen = sizeof(z) - zs.avail_out;
+                deflateEnd(&zs);
+                /* (A zlib stream without a preset dictionary inflates as is.) One pair announced,
+                 * the block ends after its name: refused, and the name freed (ASan checks). */
+                uint8_t frame[8 + 4 + 128] = { 0x80, 0x03, 0x00, 0x02, 0, 0, 0, (uint8_t)(4 + zlen),
+                                               0,    0,    0,    1 };
+                memcpy(frame + 12, z, zlen);
+                struct k8c_spdy *d2 = NULL;
+                assert_int_equal(k8c_spdy_new(&d2, NULL), 0);
+                struct seen s2 = { 0 };
+                cleanup_error k8c_error_t e2 = NULL;
+                assert_true(k8c_spdy_feed(d2, frame, 12 + zlen, record, &s2, &e2) < 0);
+                k8c_spdy_free(d2);
+        }
         /* Unknown control types are skipped; a callback's error stops the parse and comes back. */
         struct k8c_spdy *dec = NULL;
         assert_int_equal(k8c_spdy_new(&dec, NULL), 0);
