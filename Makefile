@@ -21,6 +21,8 @@ FUZZ_SECONDS ?= 60
 
 PKGS := libmicrohttpd libcurl jansson yaml-0.1 libnl-3.0 libnl-route-3.0 libip4tc \
         sqlite3 libarchive ldns libsystemd gnutls zlib
+# Debian's libwslay-dev ships no .pc file: linked by name.
+EXTRA_LIBS := -lwslay
 
 BINARIES := k8c-apiserver k8c-controller-manager k8c-scheduler k8c-kubelet k8c-proxy k8cctl k8c-lab
 
@@ -29,7 +31,7 @@ WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BASE_CFLAGS = $(CSTD) $(WARN) -Iinclude -Isrc -D_GNU_SOURCE -pthread -MMD -MP $(PKG_CFLAGS)
-LDLIBS_ALL  = $(PKG_LIBS) -lm -pthread
+LDLIBS_ALL  = $(PKG_LIBS) $(EXTRA_LIBS) -lm -pthread
 
 REL_CFLAGS  := -O2 -g
 ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all

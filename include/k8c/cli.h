@@ -44,6 +44,12 @@ struct k8c_cli {
         bool watch, watch_only, show_labels, recursive, all, force, wait, overwrite, ignore_not_found,
                 no_headers, show_kind, minify, server_side;
         bool replicas_set, current_replicas_set, grace_period_set, wait_set, timeout_set;
+        /* logs, exec, port-forward */
+        char *container, *address;
+        bool stdin_, tty, follow, previous, timestamps;
+        int64_t tail, limit_bytes;
+        bool tail_set;
+        int exit_code; /* a verb's exit code other than 0/1 (exec propagates the command's) */
 
         /* runtime */
         FILE *out, *errout;
@@ -191,6 +197,24 @@ int k8c_cli_wait(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_config(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_version(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_api_resources(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_logs(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_exec(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_port_forward(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+
+/* ---- streaming connections (stream.c): logs, exec, port-forward ---- */
+struct k8c_bytebuf;
+/* One request on its own TCP connection to the API server (http:// only): "METHOD path" with
+ * extra header lines (each ending in \r\n), the response head read. Returns the socket; bytes
+ * read past the head are in rest. */
+int k8c_cli_raw_request(struct k8c_cli *cli, const char *method, const char *path, const char *headers,
+                        int *ret_code, char **ret_head, struct k8c_bytebuf *rest, k8c_error_t *err);
+/* Reads the body of a refused request (a Status) and makes it the kubectl error line. Closes fd. */
+int k8c_cli_raw_error(int fd, int code, const char *head, struct k8c_bytebuf *rest, k8c_error_t *err);
+/* "NAME" or "pod/NAME": the pod (caller decrefs) and the container (-c, else the
+ * kubectl.kubernetes.io/default-container annotation, else the first; a note on stderr when
+ * there were several), borrowed from the pod. */
+int k8c_cli_pod_container(struct k8c_cli *cli, const char *arg, const char *verb, json_t **ret_pod,
+                          const char **ret_container, k8c_error_t *err);
 int k8c_cli_cluster_info(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 
 /* Reads manifests (-f file, directory of .yaml/.yml/.json, or "-") into an array of

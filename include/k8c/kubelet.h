@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "k8c/client.h"
@@ -112,6 +113,12 @@ struct k8c_runtime_ops {
          * answers those probes instead, with argv {"k8c-probe", "httpGet"|"tcpSocket", target}. */
         char *(*pod_netns)(void *rt, const json_t *pod);
         void (*free)(void *rt);
+        /* Streaming exec (kubelet API): starts argv in the running container and returns its pid
+         * (the caller reaps it). With tty_path, stdin/stdout/stderr are that terminal (opened as the
+         * controlling tty of a new session, so a resize reaches the process); otherwise fds[0..2]
+         * (-1 = /dev/null). The exit status of the pid is the command's. */
+        int (*exec_start)(void *rt, const json_t *pod, const char *container, const char *const *argv,
+                          const int fds[3], const char *tty_path, pid_t *ret_pid, k8c_error_t *err);
 };
 
 /* The fake runtime: no processes; containers "run" as soon as started and never exit unless

@@ -157,6 +157,13 @@ void k8c_event_ttl_stop(struct k8c_apiserver *srv);
 int k8c_patch_apply(const char *content_type, const json_t *old, const char *body, size_t len, json_t **ret,
                     k8c_error_t *err);
 
+/* ---- proxy.c ---- */
+/* True for pods/{name}/log, exec and portforward, which go to the pod's kubelet. */
+bool k8c_proxy_handles(const struct k8c_target *t);
+void k8c_proxy_handle(struct k8c_req *req, const struct k8c_target *t);
+/* Ends the relays of upgraded connections (before MHD_stop_daemon). */
+void k8c_proxy_stop(struct k8c_apiserver *srv);
+
 /* ---- knownfields.c ---- */
 /* Removes fields the kind's schema does not know from obj and returns their dotted paths
  * (NULL-terminated, NULL when none) in *ret_unknown. Kinds without a table keep everything. */

@@ -1807,6 +1807,10 @@ void k8c_rest_handle(struct k8c_req *req, const struct k8c_target *t)
                         return;
                 }
         } else {
+                if (k8c_proxy_handles(t)) {
+                        k8c_proxy_handle(req, t);
+                        return;
+                }
                 if (get) {
                         const char *w = k8c_req_query(req, "watch");
                         if (w != NULL && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0) && t->sub == NULL) {

@@ -312,7 +312,8 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         if (r < 0)
                 goto out_watch;
 
-        unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+        unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                             MHD_ALLOW_UPGRADE; /* exec and port-forward (proxy.c) */
         srv->mhd = MHD_start_daemon(
                 flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
                 on_completed, srv, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
@@ -361,6 +362,7 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         k8c_watch_cache_stop(srv);
         for (int i = 0; i < nextra; i++)
                 MHD_stop_daemon(extra_mhd[i]);
+        k8c_proxy_stop(srv);
         MHD_stop_daemon(srv->mhd);
         srv->mhd = NULL;
         k8c_watch_cache_free(srv);

@@ -45,6 +45,9 @@ static const struct verb verbs[] = {
         { "version", k8c_cli_version, false, "Print the client and server version information" },
         { "api-resources", k8c_cli_api_resources, true, "Print the supported API resources on the server" },
         { "cluster-info", k8c_cli_cluster_info, true, "Display cluster information" },
+        { "logs", k8c_cli_logs, true, "Print the logs for a container in a pod" },
+        { "exec", k8c_cli_exec, true, "Execute a command in a container" },
+        { "port-forward", k8c_cli_port_forward, true, "Forward one or more local ports to a pod" },
         { NULL, NULL, false, NULL },
 };
 
@@ -121,8 +124,59 @@ static void cli_free(struct k8c_cli *cli)
         k8c_strv_free(cli->tcp);
 }
 
+/* kubectl's per-verb short flags that clash with the shared table or bundle: `logs -f`
+ * (follow, not filename), `logs -p` (previous, not patch), `exec -it`. Returns a new argv
+ * (the strings borrowed). */
+static char **verb_shorthands(int argc, char **argv)
+{
+        static const char *const takes_value[] = { "-n",           "--namespace", "-s",      "--server",
+                                                   "--kubeconfig", "--context",   "--token", "-c",
+                                                   "--container",  "-o",          "-l" };
+        const char *verb = NULL;
+        for (int i = 1; i < argc && verb == NULL; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        break;
+                if (argv[i][0] != '-') {
+                        verb = argv[i];
+                        break;
+                }
+                for (size_t j = 0; j < K8C_ARRAY_SIZE(takes_value); j++)
+                        if (strcmp(argv[i], takes_value[j]) == 0)
+                                i++;
+        }
+        char **v = k8c_xcalloc((size_t)argc * 2 + 1, sizeof(char *));
+        int n = 0;
+        bool dash = false;
+        for (int i = 0; i < argc; i++) {
+                char *a = argv[i];
+                if (i > 0 && !dash && verb != NULL) {
+                        if (strcmp(a, "--") == 0) {
+                                dash = true;
+                        } else if (strcmp(verb, "logs") == 0 && strcmp(a, "-f") == 0) {
+                                v[n++] = "--follow";
+                                continue;
+                        } else if (strcmp(verb, "logs") == 0 && strcmp(a, "-p") == 0) {
+                                v[n++] = "--previous";
+                                continue;
+                        } else if (strcmp(verb, "exec") == 0 &&
+                                   (strcmp(a, "-it") == 0 || strcmp(a, "-ti") == 0)) {
+                                v[n++] = "-i";
+                                v[n++] = "-t";
+                                continue;
+                        }
+                }
+                v[n++] = a;
+        }
+        v[n] = NULL;
+        return v;
+}
+
 int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
 {
+        cleanup_free char **args_v = verb_shorthands(argc, argv);
+        for (argc = 0; args_v[argc] != NULL; argc++)
+                ;
+        argv = args_v;
         struct k8c_cli cli = {
                 .out = out,
                 .errout = errout,
@@ -135,6 +189,7 @@ int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
                 .min_replicas = -1,
                 .max_replicas = -1,
                 .cpu_percent = -1,
+                .tail = -1,
         };
         const struct k8c_flag flags[] = {
                 { "kubeconfig", 0, K8C_FLAG_STRING, &cli.kubeconfig, "path to the kubeconfig file", NULL },
@@ -196,6 +251,17 @@ int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
                 { "tcp", 0, K8C_FLAG_STRING_ARRAY, &cli.tcp, "create service: PORT[:TARGET]", NULL },
                 { "clusterip", 0, K8C_FLAG_STRING, &cli.cluster_ip, "create service: the ClusterIP", NULL },
                 { "dry-run", 0, K8C_FLAG_STRING, &cli.dry_run, "none|client|server", NULL },
+                { "container", 'c', K8C_FLAG_STRING, &cli.container, "container name (logs, exec)", NULL },
+                { "stdin", 'i', K8C_FLAG_BOOL, &cli.stdin_, "pass stdin to the container (exec)", NULL },
+                { "tty", 't', K8C_FLAG_BOOL, &cli.tty, "stdin is a TTY (exec)", NULL },
+                { "follow", 0, K8C_FLAG_BOOL, &cli.follow, "stream the logs (logs -f)", NULL },
+                { "previous", 0, K8C_FLAG_BOOL, &cli.previous, "the previous instance's logs (logs -p)",
+                  NULL },
+                { "timestamps", 0, K8C_FLAG_BOOL, &cli.timestamps, "timestamps on log lines", NULL },
+                { "tail", 0, K8C_FLAG_INT64, &cli.tail, "lines of recent log to show (-1 = all)",
+                  &cli.tail_set },
+                { "limit-bytes", 0, K8C_FLAG_INT64, &cli.limit_bytes, "maximum bytes of logs", NULL },
+                { "address", 0, K8C_FLAG_STRING, &cli.address, "address to listen on (port-forward)", NULL },
                 { NULL, 0, 0, NULL, NULL, NULL },
         };
         struct k8c_flags_result res = { 0 };
@@ -238,6 +304,8 @@ int k8c_cli_run(int argc, char **argv, FILE *out, FILE *errout)
                         if (msg != NULL && msg[0] != '\0')
                                 fprintf(errout, "%s\n", msg);
                         code = 1;
+                } else if (cli.exit_code != 0) {
+                        code = cli.exit_code;
                 }
         }
         k8c_flags_result_free(&res);

@@ -175,6 +175,16 @@ void k8c_kubelet_eviction_conditions(struct k8c_kubelet *k, json_t *conds);
  * status once. Returns 1 when the pod is evicted (the worker must not run it), 0 when not, or a
  * negative error. */
 int k8c_kubelet_eviction_sync(struct k8c_kubelet *k, const json_t *pod, k8c_error_t *err);
+/* streaming.c: exec and port-forward on the kubelet API (WebSocket, SPDY) */
+struct MHD_Connection;
+/* Serves /exec/... and /portForward/...; anything else returns -1 (not ours). */
+int k8c_kubelet_stream_request(struct k8c_kubelet *k, struct MHD_Connection *conn, const char *url);
+/* Ends every open exec/port-forward session of k and waits for them (before MHD_stop_daemon). */
+void k8c_kubelet_streams_stop(struct k8c_kubelet *k);
+/* posix_spawn of argv with fds[0..2] (-1 = /dev/null) or, with tty_path, that terminal as the
+ * controlling tty of a new session. Used by the runtimes' exec_start. */
+int k8c_kubelet_spawn_stdio(const char *const *argv, const int fds[3], const char *tty_path, pid_t *ret_pid,
+                            k8c_error_t *err);
 
 /* pods.c */
 void *k8c_kubelet_worker_main(void *opaque);

@@ -342,7 +342,7 @@ static bool run_probe(const struct probe_run *pr, char **ret_msg)
         }
         const json_t *hg = json_object_get(pr->probe, "httpGet");
         const json_t *ts = json_object_get(pr->probe, "tcpSocket");
-        if (pr->ops->pod_netns == NULL) {
+        if (pr->netns == NULL) {
                 /* A runtime without a network of its own answers network probes itself. */
                 cleanup_error k8c_error_t err = NULL;
                 cleanup_free char *target = NULL;

@@ -4,7 +4,8 @@
  * are started, so one machine can simulate many nodes.
  *
  * Owns: the in-memory table of fake sandboxes and containers. Must not: start
- * processes or touch the network.
+ * processes or touch the network, except that a streaming exec (kubectl exec)
+ * runs its command on the host so the exec path is testable without root.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "k8c/kubelet.h"
 #include "k8c/names.h"
 #include "k8c/strmap.h"
+#include "kubelet/kubelet_int.h"
 
 struct fake_container {
         struct k8c_container_state st;
@@ -238,6 +240,30 @@ int k8c_fake_runtime_set_exec_result(void *opaque, const char *uid, const char *
         return r;
 }
 
+/* Streaming exec in a fake container runs argv on the host (tests of the exec path without root). */
+static int fake_exec_start(void *opaque, const json_t *pod, const char *name, const char *const *argv,
+                           const int fds[3], const char *tty_path, pid_t *ret_pid, k8c_error_t *err)
+{
+        struct fake_runtime *rt = opaque;
+        bool running = false;
+        pthread_mutex_lock(&rt->lock);
+        struct fake_sandbox *sb = NULL;
+        struct fake_container *c = NULL;
+        if (k8c_strmap_get(&rt->sandboxes, pod_uid(pod), (void **)&sb) &&
+            k8c_strmap_get(&sb->containers, name, (void **)&c) && c->st.phase == K8C_CONTAINER_RUNNING)
+                running = true;
+        pthread_mutex_unlock(&rt->lock);
+        if (!running)
+                return k8c_make_error(err, K8C_ENOTFOUND, "container %s is not running", name);
+        return k8c_kubelet_spawn_stdio(argv, fds, tty_path, ret_pid, err);
+}
+
+/* Fake pods share the kubelet's network: port-forward reaches the host's loopback. */
+static char *fake_pod_netns(void *opaque, const json_t *pod)
+{
+        return NULL;
+}
+
 const struct k8c_runtime_ops k8c_fake_runtime_ops = {
         .name = "fake",
         .create_sandbox = fake_create_sandbox,
@@ -248,4 +274,6 @@ const struct k8c_runtime_ops k8c_fake_runtime_ops = {
         .exec = fake_exec,
         .list = fake_list,
         .free = fake_free,
+        .exec_start = fake_exec_start,
+        .pod_netns = fake_pod_netns,
 };

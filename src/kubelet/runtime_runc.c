@@ -890,6 +890,35 @@ static int runc_exec(void *opaque, const json_t *pod, const char *name, const ch
         return k8c_make_error(err, K8C_ETIMEOUT, "probe in %s timed out after %ds", name, timeout_s);
 }
 
+/* kubectl exec: `runc exec [--tty] ID argv...` with the caller's stdio. With a tty, runc makes the
+ * container's terminal and copies between it and ours, resizing it on SIGWINCH. */
+static int runc_exec_start(void *opaque, const json_t *pod, const char *name, const char *const *argv,
+                           const int fds[3], const char *tty_path, pid_t *ret_pid, k8c_error_t *err)
+{
+        struct runc_runtime *rt = opaque;
+        cleanup_free char *dir = container_dir(rt, uid_of(pod), name);
+        cleanup_free char *id_path = k8c_xasprintf("%s/id", dir);
+        cleanup_free char *id = read_file(id_path);
+        if (id == NULL)
+                return k8c_make_error(err, K8C_ENOTFOUND, "container %s has not started", name);
+        size_t n = 0;
+        while (argv[n] != NULL)
+                n++;
+        cleanup_free const char **args = k8c_xcalloc(n + 8, sizeof(char *));
+        size_t a = 0;
+        args[a++] = rt->cfg.runc_binary;
+        args[a++] = "--root";
+        args[a++] = rt->cfg.runc_root;
+        args[a++] = "exec";
+        if (tty_path != NULL)
+                args[a++] = "--tty";
+        args[a++] = id;
+        for (size_t i = 0; i < n; i++)
+                args[a++] = argv[i];
+        args[a] = NULL;
+        return k8c_kubelet_spawn_stdio(args, fds, tty_path, ret_pid, err);
+}
+
 static char *runc_pod_netns(void *opaque, const json_t *pod)
 {
         return netns_path(opaque, uid_of(pod));
@@ -906,4 +935,5 @@ const struct k8c_runtime_ops k8c_runc_runtime_ops = {
         .list = runc_list,
         .pod_netns = runc_pod_netns,
         .free = runc_free,
+        .exec_start = runc_exec_start,
 };

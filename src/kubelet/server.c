@@ -7,6 +7,7 @@
  *   GET /pods                                      PodList of the pods bound here (informer cache)
  *   GET /containerLogs/<ns>/<pod>/<container>      ?follow ?tailLines ?previous ?limitBytes
  *   GET /stats/summary                             node and pod usage (stats.c), Summary API shape
+ *   /exec/..., /portForward/...                    upgrades, served by streaming.c
  *
  * Owns: answering those requests. Must not: change pods or the runtime.
  * Logs are the raw bytes the container wrote, so ?timestamps is accepted but
@@ -266,6 +267,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 *upload_size = 0;
                 return MHD_YES;
         }
+        int streamed = k8c_kubelet_stream_request(k, conn, url);
+        if (streamed >= 0)
+                return (enum MHD_Result)streamed;
         if (strcmp(method, "GET") != 0)
                 return reply_status(conn, 405, "MethodNotAllowed", "only GET is served");
         if (strcmp(url, "/healthz") == 0)
@@ -300,10 +304,10 @@ int k8c_kubelet_server_start(struct k8c_kubelet *k, k8c_error_t *err)
         const char *addr = k->cfg.address;
         if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
                 return k8c_make_error(err, K8C_EINVALID, "invalid --address %s", addr);
-        k->server = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                                     NULL, on_request, k, MHD_OPTION_SOCK_ADDR, &sa,
-                                     MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600, MHD_OPTION_END);
+        k->server = MHD_start_daemon(
+                MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE, 0, NULL,
+                NULL, on_request, k, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                (unsigned int)1, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600, MHD_OPTION_END);
         if (k->server == NULL)
                 return k8c_make_error(err, K8C_EINTERNAL, "cannot listen on %s:%d", addr, k->cfg.port);
         return 0;
@@ -311,7 +315,9 @@ int k8c_kubelet_server_start(struct k8c_kubelet *k, k8c_error_t *err)
 
 void k8c_kubelet_server_stop(struct k8c_kubelet *k)
 {
-        if (k->server != NULL)
+        if (k->server != NULL) {
+                k8c_kubelet_streams_stop(k);
                 MHD_stop_daemon(k->server);
+        }
         k->server = NULL;
 }
