@@ -164,7 +164,7 @@ spec:
   containers:
   - name: app
     image: busybox
-    command: ["sh", "-c", "touch /tmp/ready; (sleep 15; rm /tmp/ready) & exec httpd -f -p 8080 -h /tmp"]
+    command: ["sh", "-c", "touch /tmp/ready; (sleep 40; rm /tmp/ready) & exec httpd -f -p 8080 -h /tmp"]
     readinessProbe: {exec: {command: ["test", "-e", "/tmp/ready"]}, periodSeconds: 2, failureThreshold: 1}
 ---
 apiVersion: v1
@@ -181,21 +181,21 @@ spec:
   containers:
   - name: echo
     image: busybox
-    command: ["nc", "-lk", "-p", "9000", "-e", "cat"]
+    command: ["nc", "-ll", "-p", "9000", "-e", "cat"]
     readinessProbe: {tcpSocket: {port: 9000}, periodSeconds: 2}
   - name: deaf
     image: busybox
     command: ["sleep", "3600"]
     readinessProbe: {tcpSocket: {port: 9001}, periodSeconds: 2}
 YAML
+  wait_until 35 pod_ready e2e-readiness || { bad probes "readiness: never ready"; return; }
+  wait_until 20 sh -c "kubectl get endpoints e2e-ready -o jsonpath='{.subsets[0].addresses[0].ip}' | grep -q ." \
+    || { bad probes "readiness: ready pod not in endpoints"; return; }
   restarts() { jp pod/e2e-liveness '{.status.containerStatuses[0].restartCount}'; }
   wait_until 60 sh -c "[ \"\$(kubectl get pod e2e-liveness -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -ge 1 ]" \
     || { bad probes "liveness: no restart (restartCount $(restarts))"; return; }
   k get events --field-selector involvedObject.name=e2e-liveness 2>/dev/null | grep -q Unhealthy \
     || { bad probes "liveness: no Unhealthy event"; return; }
-  wait_until 60 pod_ready e2e-readiness || { bad probes "readiness: never ready"; return; }
-  wait_until 20 sh -c "kubectl get endpoints e2e-ready -o jsonpath='{.subsets[0].addresses[0].ip}' | grep -q ." \
-    || { bad probes "readiness: ready pod not in endpoints"; return; }
   wait_until 40 sh -c "! kubectl get pod e2e-readiness -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -q True" \
     || { bad probes "readiness: still ready after the file went"; return; }
   pod_phase_is e2e-readiness Running || { bad probes "readiness: not Running"; return; }
