@@ -164,7 +164,7 @@ spec:
   containers:
   - name: app
     image: busybox
-    command: ["sh", "-c", "touch /tmp/ready; (sleep 15; rm /tmp/ready) & exec httpd -f -p 8080 -h /tmp"]
+    command: ["sh", "-c", "touch /tmp/ready; (sleep 40; rm /tmp/ready) & exec httpd -f -p 8080 -h /tmp"]
     readinessProbe: {exec: {command: ["test", "-e", "/tmp/ready"]}, periodSeconds: 2, failureThreshold: 1}
 ---
 apiVersion: v1
@@ -181,21 +181,21 @@ spec:
   containers:
   - name: echo
     image: busybox
-    command: ["nc", "-lk", "-p", "9000", "-e", "cat"]
+    command: ["nc", "-ll", "-p", "9000", "-e", "cat"]
     readinessProbe: {tcpSocket: {port: 9000}, periodSeconds: 2}
   - name: deaf
     image: busybox
     command: ["sleep", "3600"]
     readinessProbe: {tcpSocket: {port: 9001}, periodSeconds: 2}
 YAML
+  wait_until 35 pod_ready e2e-readiness || { bad probes "readiness: never ready"; return; }
+  wait_until 20 sh -c "kubectl get endpoints e2e-ready -o jsonpath='{.subsets[0].addresses[0].ip}' | grep -q ." \
+    || { bad probes "readiness: ready pod not in endpoints"; return; }
   restarts() { jp pod/e2e-liveness '{.status.containerStatuses[0].restartCount}'; }
   wait_until 60 sh -c "[ \"\$(kubectl get pod e2e-liveness -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -ge 1 ]" \
     || { bad probes "liveness: no restart (restartCount $(restarts))"; return; }
   k get events --field-selector involvedObject.name=e2e-liveness 2>/dev/null | grep -q Unhealthy \
     || { bad probes "liveness: no Unhealthy event"; return; }
-  wait_until 60 pod_ready e2e-readiness || { bad probes "readiness: never ready"; return; }
-  wait_until 20 sh -c "kubectl get endpoints e2e-ready -o jsonpath='{.subsets[0].addresses[0].ip}' | grep -q ." \
-    || { bad probes "readiness: ready pod not in endpoints"; return; }
   wait_until 40 sh -c "! kubectl get pod e2e-readiness -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -q True" \
     || { bad probes "readiness: still ready after the file went"; return; }
   pod_phase_is e2e-readiness Running || { bad probes "readiness: not Running"; return; }
@@ -383,12 +383,53 @@ YAML
   ok node-failure
 }
 
+# Eviction: on node 3 (1536Mi, eviction at memory.available<100Mi) a BestEffort pod
+# fills a memory-backed emptyDir past what the node has; the kubelet evicts it before
+# the node's cgroup limit is hit, and a Guaranteed pod within its request keeps running.
+s_eviction() {
+  local n3; n3=$(node 3)
+  k apply -f - >/dev/null <<YAML || { bad eviction "apply failed"; return; }
+apiVersion: v1
+kind: Pod
+metadata: {name: e2e-guaranteed}
+spec:
+  nodeName: $n3
+  containers:
+  - name: app
+    image: busybox
+    command: ["sleep", "3600"]
+    resources: {requests: {cpu: 100m, memory: 32Mi}, limits: {cpu: 100m, memory: 32Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: e2e-hog}
+spec:
+  nodeName: $n3
+  terminationGracePeriodSeconds: 0
+  volumes: [{name: ram, emptyDir: {medium: Memory}}]
+  containers:
+  - name: hog
+    image: busybox
+    command: ["sh", "-c", "dd if=/dev/zero of=/ram/a bs=1M count=1250 2>/dev/null; i=0; while true; do dd if=/dev/zero of=/ram/b\$i bs=1M count=5 2>/dev/null; i=\$((i+1)); sleep 1; done"]
+    volumeMounts: [{name: ram, mountPath: /ram}]
+YAML
+  wait_until 90 pod_phase_is e2e-guaranteed Running || { bad eviction "guaranteed pod not running"; return; }
+  wait_until 180 sh -c "kubectl get pod e2e-hog -o jsonpath='{.status.reason}' | grep -q Evicted" \
+    || { bad eviction "hog not evicted: $(k get pod e2e-hog -o jsonpath='{.status.phase} {.status.reason} {.status.containerStatuses[0].lastState}' 2>&1)"; return; }
+  pod_phase_is e2e-hog Failed || { bad eviction "evicted pod not Failed"; return; }
+  k get pod e2e-hog -o jsonpath='{.status.message}' | grep -q "low on resource: memory" || { bad eviction "message: $(jp pod/e2e-hog '{.status.message}')"; return; }
+  pod_phase_is e2e-guaranteed Running || { bad eviction "guaranteed pod not running after the eviction"; return; }
+  [ "$(jp pod/e2e-guaranteed '{.status.containerStatuses[0].restartCount}')" = 0 ] || { bad eviction "guaranteed pod restarted"; return; }
+  k delete pod e2e-hog e2e-guaranteed --grace-period=0 --wait=false >/dev/null 2>&1
+  ok eviction
+}
+
 finish() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]
 }
 
-SCENARIOS="${E2E_SCENARIOS:-nodes_ready hello_service dns multicontainer resources labels annotations probes volumes services replicaset deployment exec port_forward grace hpa node_failure}"
+SCENARIOS="${E2E_SCENARIOS:-nodes_ready hello_service dns multicontainer resources labels annotations probes volumes services replicaset deployment exec port_forward grace hpa eviction node_failure}"
 for s in $SCENARIOS; do
   log "scenario $s"
   "s_$s"
