@@ -75,8 +75,8 @@ static int read_all(const char *path, struct buf *b, k8c_error_t *err)
         return n < 0 ? k8c_make_errno(err, errno, "read %s", path) : 0;
 }
 
-/* The applets the binary provides, from `busybox --list` (caller frees with k8c_strv_free). */
-static char **applets(const char *busybox, k8c_error_t *err)
+/* The lines busybox prints for one argument (caller frees with k8c_strv_free). */
+static char **busybox_lines(const char *busybox, const char *arg, k8c_error_t *err)
 {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -84,7 +84,8 @@ static char **applets(const char *busybox, k8c_error_t *err)
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-        const char *argv[] = { busybox, "--list", NULL };
+        posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+        const char *argv[] = { busybox, arg, NULL };
         pid_t pid;
         int r = posix_spawn(&pid, busybox, &fa, NULL, (char *const *)argv, environ);
         posix_spawn_file_actions_destroy(&fa);
@@ -96,11 +97,9 @@ static char **applets(const char *busybox, k8c_error_t *err)
         cleanup_fclose FILE *f = fdopen(p[0], "r");
         size_t n = 0, cap = 512;
         char **names = k8c_xcalloc(cap, sizeof(char *));
-        char line[128];
+        char line[256];
         while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
                 line[strcspn(line, "\n")] = '\0';
-                if (line[0] == '\0' || strchr(line, '/') != NULL || strcmp(line, "busybox") == 0)
-                        continue;
                 if (n + 2 > cap) {
                         cap *= 2;
                         names = k8c_xrealloc(names, cap * sizeof(char *));
@@ -111,6 +110,37 @@ static char **applets(const char *busybox, k8c_error_t *err)
         int status;
         waitpid(pid, &status, 0);
         return names;
+}
+
+/* The applets the binary provides, from `busybox --list`. */
+static char **applets(const char *busybox, k8c_error_t *err)
+{
+        char **lines = busybox_lines(busybox, "--list", err);
+        if (lines == NULL)
+                return NULL;
+        size_t n = 0;
+        for (size_t i = 0; lines[i] != NULL; i++) {
+                if (lines[i][0] == '\0' || strchr(lines[i], '/') != NULL || strcmp(lines[i], "busybox") == 0)
+                        free(lines[i]);
+                else
+                        lines[n++] = lines[i];
+        }
+        lines[n] = NULL;
+        return lines;
+}
+
+/* "1.35.0" and "1.35" from the banner "BusyBox v1.35.0 (...)", as extra image tags; NULLs if
+ * the banner does not say. */
+static void busybox_version_tags(const char *busybox, char **ret_full, char **ret_minor)
+{
+        *ret_full = *ret_minor = NULL;
+        cleanup_strv char **lines = busybox_lines(busybox, "--help", NULL);
+        int major, minor, patch;
+        if (lines == NULL || lines[0] == NULL ||
+            sscanf(lines[0], "BusyBox v%d.%d.%d", &major, &minor, &patch) != 3)
+                return;
+        *ret_full = k8c_xasprintf("%d.%d.%d", major, minor, patch);
+        *ret_minor = k8c_xasprintf("%d.%d", major, minor);
 }
 
 static void add_entry(struct archive *a, const char *path, mode_t type, mode_t perm, const char *link,
@@ -345,8 +375,15 @@ int k8c_lab_push_busybox(const char *base_url, const char *busybox_path, char **
                                                strlen(config_s), err);
         if (r < 0)
                 return k8c_error_wrap(err, "push busybox");
-        r = k8c_lab_registry_put_manifest(base_url, "library/busybox", "latest",
-                                          "application/vnd.oci.image.manifest.v1+json", manifest_s, err);
+        /* latest, and the binary's own version (busybox:1.35.0, busybox:1.35). */
+        cleanup_free char *full = NULL, *minor = NULL;
+        busybox_version_tags(busybox_path, &full, &minor);
+        const char *tags[] = { "latest", full, minor };
+        for (size_t i = 0; r >= 0 && i < K8C_ARRAY_SIZE(tags); i++)
+                if (tags[i] != NULL)
+                        r = k8c_lab_registry_put_manifest(base_url, "library/busybox", tags[i],
+                                                          "application/vnd.oci.image.manifest.v1+json",
+                                                          manifest_s, err);
         if (r >= 0 && ret_digest != NULL)
                 *ret_digest = sha256_digest(manifest_s, strlen(manifest_s));
         return r;

@@ -1119,14 +1119,26 @@ int k8c_lab_status(const struct k8c_lab_config *cfg, k8c_error_t *err)
         struct k8c_client *c = NULL;
         json_auto_t *list = NULL;
         if (lab_client(&l, &c, NULL) == 0 && k8c_client_get(c, "/api/v1/nodes", &list, NULL) == 0) {
-                printf("\n%-20s %-9s %-16s %s\n", "NODE", "STATUS", "INTERNAL-IP", "POD-CIDR");
+                json_auto_t *pods = NULL;
+                k8c_client_get(c, "/api/v1/pods", &pods, NULL);
+                printf("\n%-20s %-9s %-16s %-16s %s\n", "NODE", "STATUS", "INTERNAL-IP", "POD-CIDR", "PODS");
                 size_t i;
                 json_t *n;
                 json_array_foreach(json_object_get(list, "items"), i, n)
-                        printf("%-20s %-9s %-16s %s\n", k8c_json_get_string(n, "metadata.name"),
-                               node_is_ready(n) ? "Ready" : "NotReady",
+                {
+                        const char *name = k8c_json_get_string(n, "metadata.name") ?: "";
+                        int npods = 0;
+                        size_t k;
+                        json_t *p;
+                        json_array_foreach(json_object_get(pods, "items"), k, p)
+                        {
+                                if (strcmp(k8c_json_get_string(p, "spec.nodeName") ?: "", name) == 0)
+                                        npods++;
+                        }
+                        printf("%-20s %-9s %-16s %-16s %d\n", name, node_is_ready(n) ? "Ready" : "NotReady",
                                k8c_json_get_string(n, "status.addresses[0].address") ?: "",
-                               k8c_json_get_string(n, "spec.podCIDR") ?: "");
+                               k8c_json_get_string(n, "spec.podCIDR") ?: "", npods);
+                }
         } else {
                 printf("\n(apiserver not answering)\n");
         }

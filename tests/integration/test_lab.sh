@@ -75,6 +75,14 @@ done
 check "3 hello pods Running" "[ $running -ge 3 ]"
 check "pods' busybox pulled from the lab registry" 'grep -h "image pulled" "$DA"/logs/kubelet-*.log | grep -q "image=busybox"'
 check "image unpacked in a kubelet image store" 'ls "$DA"/nodes/node-*/images/images/*/rootfs/bin/busybox >/dev/null 2>&1'
+check "each hello container runs on an overlay of the pulled image" \
+  '[ "$(grep -c " $DA/nodes/node-[0-9]*/pods/.*/rootfs .* - overlay .*lowerdir=$DA/nodes/node-[0-9]*/images/images/" /proc/self/mountinfo)" -ge 3 ]'
+victim=$($KUBECTL --kubeconfig "$KA" get pods -l app=hello -o jsonpath='{.items[0].metadata.name}' 2>/dev/null)
+vuid=$($KUBECTL --kubeconfig "$KA" get pod "$victim" -o jsonpath='{.metadata.uid}' 2>/dev/null)
+$KUBECTL --kubeconfig "$KA" delete pod "$victim" --wait=true >/dev/null 2>&1
+gone=1
+for _ in $(seq 1 40); do grep -q "/pods/$vuid/" /proc/self/mountinfo || { gone=0; break; }; sleep 0.5; done
+check "a deleted pod's rootfs overlay is unmounted" "[ -n '$vuid' ] && [ $gone -eq 0 ]"
 # An image the registry does not have: ErrImagePull, then ImagePullBackOff, with the registry's answer.
 $KUBECTL --kubeconfig "$KA" run nosuch --image=nosuch:v1 --restart=Never >/dev/null 2>&1
 reasons=""

@@ -1,4 +1,4 @@
-/* Unit tests for the lab's pure pieces: names and the addresses derived from them. */
+/* Unit tests for the lab's pure pieces (lab.c): names and the addresses derived from them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
