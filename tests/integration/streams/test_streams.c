@@ -281,6 +281,13 @@ static void check_exec(struct fixture *f, bool kubectl, const char *pod, const c
                 fail_msg("%s exec -i 1MiB: rc=%d out=%s", who, rc, out);
         free(k8c_steal(&out));
 
+        /* A command that stops reading early: the rest of stdin is dropped, the exec still ends. */
+        rc = sh(&out, "%s exec -i %s %s -- busybox head -c 10 < '%s' > '%s.10'; echo rc=$?; wc -c < '%s.10'",
+                t, pod, cflag, big, big, big);
+        if (strstr(out, "rc=0\n10\n") == NULL)
+                fail_msg("%s exec -i head: rc=%d out=%s", who, rc, out);
+        free(k8c_steal(&out));
+
         /* A terminal: script gives the client a pty; the command sees a tty of its own. */
         rc = sh(&out,
                 "script -qec \"%s exec -it %s %s -- sh -c 'test -t 0 && test -t 1 && echo is-a-tty; exit "
