@@ -254,7 +254,8 @@ static void check_exec(struct fixture *f, bool kubectl, const char *pod, const c
         const char *who = kubectl ? "kubectl" : "k8cctl";
         cleanup_free char *cflag = container != NULL ? k8c_xasprintf("-c %s", container) : k8c_xstrdup("");
 
-        /* Output of both streams, and exit code 3 propagated. */
+        /* Output of both streams, and exit code 3 propagated. (K8C_TEST_V=-v=9 shows the client's
+         * handshake when debugging.) */
         cleanup_free char *out = NULL;
         int rc = sh(&out, "%s exec %s %s %s -- sh -c 'echo to-stdout; echo to-stderr >&2; exit 3'", t,
                     getenv("K8C_TEST_V") ?: "", pod, cflag);
