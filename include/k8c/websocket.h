@@ -60,7 +60,8 @@ ssize_t k8c_http_head_parse(const uint8_t *buf, size_t len, int *ret_code, char 
 /* The value of header name (case-insensitive) in a head; NULL if absent. Caller frees. */
 char *k8c_http_head_get(const char *head, const char *name);
 
-/* write() all of buf to a (possibly non-blocking) fd, polling while it would block. */
+/* Writes all of buf to a (possibly non-blocking) fd, polling while it would block. On a socket a
+ * gone peer is an error (EPIPE), never SIGPIPE. */
 int k8c_write_all(int fd, const void *buf, size_t len);
 
 #endif

@@ -164,6 +164,28 @@ static void set_nonblock(int fd)
                 fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* Ends our side and reads (discarding) until the client closes too, for up to 5 s: closing a
+ * socket with unread input (stdin still in flight) sends a reset, which can destroy the status
+ * and close frame the client has not read yet. */
+static void linger_close(int sock)
+{
+        shutdown(sock, SHUT_WR);
+        for (int waited = 0; waited < 5000;) {
+                struct pollfd p = { .fd = sock, .events = POLLIN };
+                int r = poll(&p, 1, 100);
+                if (r == 0) {
+                        waited += 100;
+                        continue;
+                }
+                uint8_t buf[16384];
+                ssize_t n = recv(sock, buf, sizeof(buf), 0);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (n <= 0)
+                        return;
+        }
+}
+
 /* ---- exec ---- */
 
 struct exec_state {
@@ -457,17 +479,7 @@ static void exec_session(struct session *s)
                 send_status(e.ws, st);
                 k8c_ws_send_close(e.ws, 1000, NULL);
                 flush_all(s->sock, k8c_ws_output(e.ws), 5000);
-                /* Give the client a moment to answer the close before the socket goes. */
-                for (int i = 0; i < 20 && !k8c_ws_close_received(e.ws); i++) {
-                        struct pollfd p = { .fd = s->sock, .events = POLLIN };
-                        if (poll(&p, 1, 50) <= 0)
-                                continue;
-                        uint8_t buf[4096];
-                        ssize_t n = recv(s->sock, buf, sizeof(buf), 0);
-                        if (n <= 0)
-                                break;
-                        k8c_ws_feed(e.ws, buf, (size_t)n, NULL);
-                }
+                linger_close(s->sock);
         }
         if (out_fd >= 0)
                 close(out_fd);
@@ -801,6 +813,7 @@ static void pf_session(struct session *s)
                 if (st.ws != NULL)
                         k8c_ws_send_close(st.ws, 1000, NULL);
                 flush_all(s->sock, pf_out(&st), 2000);
+                linger_close(s->sock);
         }
         for (size_t i = 0; i < st.npairs; i++) {
                 pf_close(st.pairs[i]);
@@ -821,6 +834,12 @@ static void pf_session(struct session *s)
 static void *session_main(void *opaque)
 {
         struct session *s = opaque;
+        /* A command that exits without reading its stdin makes our write EPIPE; SIGPIPE (aimed at
+         * this thread) stays blocked here rather than ending the kubelet. */
+        sigset_t pipe_set;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
         set_nonblock(s->sock);
         if (s->kind == SESSION_EXEC)
                 exec_session(s);

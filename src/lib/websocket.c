@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <wslay/wslay.h>
 
@@ -270,7 +271,10 @@ int k8c_write_all(int fd, const void *buf, size_t len)
 {
         const uint8_t *p = buf;
         while (len > 0) {
-                ssize_t n = write(fd, p, len);
+                /* send() on sockets so a peer that left is EPIPE, not SIGPIPE. */
+                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+                if (n < 0 && errno == ENOTSOCK)
+                        n = write(fd, p, len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {

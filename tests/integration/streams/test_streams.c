@@ -254,7 +254,8 @@ static void check_exec(struct fixture *f, bool kubectl, const char *pod, const c
         const char *who = kubectl ? "kubectl" : "k8cctl";
         cleanup_free char *cflag = container != NULL ? k8c_xasprintf("-c %s", container) : k8c_xstrdup("");
 
-        /* Output of both streams, and exit code 3 propagated. */
+        /* Output of both streams, and exit code 3 propagated. (K8C_TEST_V=-v=9 shows the client's
+         * handshake when debugging.) */
         cleanup_free char *out = NULL;
         int rc = sh(&out, "%s exec %s %s %s -- sh -c 'echo to-stdout; echo to-stderr >&2; exit 3'", t,
                     getenv("K8C_TEST_V") ?: "", pod, cflag);
@@ -279,6 +280,13 @@ static void check_exec(struct fixture *f, bool kubectl, const char *pod, const c
         rc = sh(&out, "%s exec -i %s %s -- cat < '%s' | cmp - '%s' && echo same", t, pod, cflag, big, big);
         if (rc != 0 || strstr(out, "same") == NULL)
                 fail_msg("%s exec -i 1MiB: rc=%d out=%s", who, rc, out);
+        free(k8c_steal(&out));
+
+        /* A command that stops reading early: the rest of stdin is dropped, the exec still ends. */
+        rc = sh(&out, "%s exec -i %s %s -- busybox head -c 10 < '%s' > '%s.10'; echo rc=$?; wc -c < '%s.10'",
+                t, pod, cflag, big, big, big);
+        if (strstr(out, "rc=0\n10\n") == NULL)
+                fail_msg("%s exec -i head: rc=%d out=%s", who, rc, out);
         free(k8c_steal(&out));
 
         /* A terminal: script gives the client a pty; the command sees a tty of its own. */
@@ -479,6 +487,33 @@ static void check_port_forward(struct fixture *f, bool kubectl, const char *env,
         stop_bg(f);
 }
 
+/* A port nothing listens on in the pod: the kubelet answers on the error stream, the forwarder
+ * reports it and closes that connection (and keeps serving). */
+static void check_dead_port(struct fixture *f)
+{
+        int local = free_port(), dead = free_port();
+        cleanup_free char *args = k8c_xasprintf("fwd %d:%d", local, dead);
+        start_port_forward(f, false, "K8C_TEST=1", args);
+        for (int round = 0; round < 2; round++) {
+                int fd = socket(AF_INET, SOCK_STREAM, 0);
+                struct sockaddr_in sa = { .sin_family = AF_INET,
+                                          .sin_port = htons((uint16_t)local),
+                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                assert_int_equal(poll(&p, 1, 10000), 1);
+                char c;
+                assert_int_equal(read(fd, &c, 1), 0);
+                close(fd);
+        }
+        stop_bg(f);
+        cleanup_free char *out = NULL;
+        sh(&out, "cat '%s/pf.log'", f->root);
+        cleanup_free char *want = k8c_xasprintf("failed to connect to localhost:%d", dead);
+        if (strstr(out, want) == NULL || strstr(out, "Handling connection for") == NULL)
+                fail_msg("dead port: %s", out);
+}
+
 static json_t *fake_pod(const char *name)
 {
         return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion", "v1",
@@ -510,6 +545,7 @@ static void test_fake_port_forward(void **state)
                 check_port_forward(f, true, "KUBECTL_PORT_FORWARD_WEBSOCKETS=false", "fwd", port);
         }
         check_port_forward(f, false, "K8C_TEST=1", "pod/fwd", port);
+        check_dead_port(f);
 }
 
 /* Requests that must be refused before anything reaches a kubelet. */
@@ -607,6 +643,12 @@ static void test_runc_streams(void **state)
                 rc = sh(&out, "timeout 20 %s logs -f bb -c ticker --tail=1 | head -n 8 | tail -n 1", t);
                 if (strncmp(out, "tick ", 5) != 0)
                         fail_msg("%s logs -f: rc=%d out=%s", who, rc, out);
+                free(k8c_steal(&out));
+                /* No previous instance: the kubelet's 400 comes back through the proxy. */
+                rc = sh(&out, "%s logs bb -c ticker --previous", t);
+                if (rc != 1 ||
+                    strstr(out, "previous terminated container \"ticker\" in pod \"bb\" not found") == NULL)
+                        fail_msg("%s logs --previous: rc=%d out=%s", who, rc, out);
                 free(k8c_steal(&out));
                 check_exec(f, use_kubectl, "bb", "ticker");
                 /* Port-forward into the pod's network namespace. */
