@@ -738,11 +738,15 @@ int k8c_managed_fields_apply(json_t *obj, const json_t *old, const json_t *confi
                 }
         }
         if (prev != NULL) {
-                json_object_set(prev, "fieldsV1", applied);
-                char ts[32];
-                k8c_rfc3339(now, ts, sizeof(ts));
-                json_object_set_new(prev, "time", json_string(ts));
-                json_object_set_new(prev, "apiVersion", json_string(w->api_version));
+                /* An apply that changes nothing (same fields, same values) leaves its entry as it
+                 * was, so the object stays the same and is not written again. */
+                if (changed != NULL || !json_equal(json_object_get(prev, "fieldsV1"), applied)) {
+                        json_object_set(prev, "fieldsV1", applied);
+                        char ts[32];
+                        k8c_rfc3339(now, ts, sizeof(ts));
+                        json_object_set_new(prev, "time", json_string(ts));
+                        json_object_set_new(prev, "apiVersion", json_string(w->api_version));
+                }
         } else {
                 json_array_append_new(entries, entry_new(w, "Apply", json_incref(applied), now));
         }

@@ -1067,6 +1067,22 @@ static json_t *spec_part(const json_t *obj)
 static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t *obj, int64_t expect,
                         json_t **ret_causes, k8c_error_t *err);
 
+/* Whether a and b are the same object apart from metadata.resourceVersion. */
+static bool same_but_rv(json_t *a, json_t *b)
+{
+        json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
+        json_t *ra = json_incref(json_object_get(ma, "resourceVersion"));
+        json_t *rb = json_incref(json_object_get(mb, "resourceVersion"));
+        json_object_del(ma, "resourceVersion");
+        json_object_del(mb, "resourceVersion");
+        bool eq = json_equal(a, b);
+        if (ra != NULL)
+                json_object_set_new(ma, "resourceVersion", ra);
+        if (rb != NULL)
+                json_object_set_new(mb, "resourceVersion", rb);
+        return eq;
+}
+
 /* Update with obj (stolen) as the new state; decode errors arrive as r < 0 in err. With
  * scale_reply the answer is the object's Scale. */
 /* Validates and stores obj_in (stolen) as the new state of t; r < 0 means the caller already failed
@@ -1199,7 +1215,14 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
                 goto fail;
         }
         k8c_field_errors_free(&errs);
-        r = write_update(req, t, obj, cur, &causes, &err);
+        if (same_but_rv(obj, old)) {
+                /* A write that changes nothing is not stored and gets no new resourceVersion, as in
+                 * Kubernetes (no event either). */
+                set_rv(obj, cur);
+                r = 0;
+        } else {
+                r = write_update(req, t, obj, cur, &causes, &err);
+        }
         if (locked) {
                 pthread_mutex_unlock(&req->srv->alloc_lock);
                 locked = false;

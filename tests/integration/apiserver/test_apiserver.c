@@ -754,6 +754,24 @@ static void test_server_side_apply_managed_fields(void **state)
         assert_null(fields_at(e, (const char *[]){ "f:spec", "f:revisionHistoryLimit", NULL }));
         json_decref(obj);
 
+        /* Applying the same again, or a patch that changes nothing, writes nothing: same
+         * resourceVersion. */
+        out = kubectl(0, "get deploy ssa -o jsonpath='{.metadata.resourceVersion}'");
+        char *rv0 = out;
+        out = kubectl(0, "apply --server-side -f %s", path);
+        assert_string_equal(out, "deployment.apps/ssa serverside-applied\n");
+        free(out);
+        obj = http_json("PATCH", "/apis/apps/v1/namespaces/default/deployments/ssa?fieldManager=kubectl",
+                        "application/merge-patch+json", "{\"spec\":{\"replicas\":2}}", NULL, &code);
+        assert_int_equal(code, 200);
+        assert_string_equal(
+                json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion")), rv0);
+        json_decref(obj);
+        out = kubectl(0, "get deploy ssa -o jsonpath='{.metadata.resourceVersion}'");
+        assert_string_equal(out, rv0);
+        free(out);
+        free(rv0);
+
         /* kubectl hides managedFields unless asked. */
         out = kubectl(0, "get deploy ssa -o yaml");
         assert_null(strstr(out, "managedFields"));
