@@ -104,6 +104,9 @@ struct k8c_cli_target {
 int k8c_cli_parse_targets(const json_t *resources, char **args, int nargs, struct k8c_cli_target **ret,
                           size_t *ret_n, k8c_error_t *err);
 void k8c_cli_targets_free(struct k8c_cli_target *t, size_t n);
+/* Discovery, then k8c_cli_parse_targets on the command's arguments. */
+int k8c_cli_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret, size_t *ret_n,
+                    k8c_error_t *err);
 /* Discovery, then k8c_cli_parse_targets for a verb that acts on named objects only (patch,
  * scale, rollout, expose...): a target without a name is kubectl's usage error. */
 int k8c_cli_named_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret,

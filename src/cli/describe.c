@@ -1049,12 +1049,9 @@ static int node_with_lease_and_pods(struct k8c_cli *cli, FILE *w, const json_t *
 
 int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
-        int r = k8c_cli_discover(cli, err);
-        if (r < 0)
-                return r;
         struct k8c_cli_target *t = NULL;
         size_t n = 0;
-        r = k8c_cli_parse_targets(cli->resources, args, nargs, &t, &n, err);
+        int r = k8c_cli_targets(cli, args, nargs, &t, &n, err);
         if (r < 0)
                 return r;
         /* Every object of the targets, fetched whole. */

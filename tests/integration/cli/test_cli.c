@@ -763,6 +763,24 @@ static void test_rollout_status_watches(void **state)
                             "deployment \"web\" successfully rolled out\n");
 }
 
+/* kubectl's generated object (its dry-run output created with kubectl on server a) beside
+ * k8cctl's generator on server b; both succeed and print the same line (or k8cctl `want`). */
+static void generated_like_kubectl(struct fixture *f, const char *cmd, const char *want)
+{
+        cleanup_free char *ko = NULL, *co = NULL;
+        int kc = k8c_test_kubectl(
+                &f->a, &ko,
+                "%s --dry-run=client -o json | HOME='%s' KUBECONFIG=/dev/null kubectl --server %s "
+                "create -f -",
+                cmd, f->a.home, f->a.url);
+        int cc = k8cctl(&f->b, &co, "%s", cmd);
+        if (kc != 0 || cc != 0 || strcmp(want != NULL ? want : ko, co) != 0)
+                fprintf(stderr, "%s\nkubectl: %s\nk8cctl: %s\n", cmd, ko, co);
+        assert_int_equal(kc, 0);
+        assert_int_equal(cc, 0);
+        assert_string_equal(co, want != NULL ? want : ko);
+}
+
 /* Generators: the objects kubectl would make (compared as --dry-run=client -o yaml), and the
  * stored objects after creating them for real. kubectl sends typed creates (create deployment,
  * namespace, configmap, secret, service; autoscale) as protobuf, which the apiserver does not
@@ -839,18 +857,7 @@ static void test_generators_like_kubectl(void **state)
         };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(typed); i++) {
                 cleanup_free char *cmd = k8c_xasprintf(typed[i].args, file);
-                cleanup_free char *ko = NULL, *co = NULL;
-                int kc = k8c_test_kubectl(
-                        &f->a, &ko,
-                        "%s --dry-run=client -o json | HOME='%s' KUBECONFIG=/dev/null kubectl "
-                        "--server %s create -f -",
-                        cmd, f->a.home, f->a.url);
-                int cc = k8cctl(&f->b, &co, "%s", cmd);
-                if (kc != 0 || cc != 0 || strcmp(ko, co) != 0)
-                        fprintf(stderr, "%s\nkubectl: %s\nk8cctl: %s\n", cmd, ko, co);
-                assert_int_equal(kc, 0);
-                assert_int_equal(cc, 0);
-                assert_string_equal(co, ko);
+                generated_like_kubectl(f, cmd, NULL);
                 same_stored(f, typed[i].path);
         }
         /* autoscale: kubectl generates autoscaling/v1, k8cctl the same HPA as autoscaling/v2. (Without
@@ -861,19 +868,9 @@ static void test_generators_like_kubectl(void **state)
         const char *hpa_paths[] = { "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/gen",
                                     "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/hpa2" };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(hpa); i++) {
-                cleanup_free char *ko = NULL, *co = NULL;
-                int kc = k8c_test_kubectl(
-                        &f->a, &ko,
-                        "%s --dry-run=client -o json | HOME='%s' KUBECONFIG=/dev/null kubectl "
-                        "--server %s create -f -",
-                        hpa[i], f->a.home, f->a.url);
-                int cc = k8cctl(&f->b, &co, "%s", hpa[i]);
-                if (kc != 0 || cc != 0)
-                        fprintf(stderr, "%s\nkubectl: %s\nk8cctl: %s\n", hpa[i], ko, co);
-                assert_int_equal(kc, 0);
-                assert_int_equal(cc, 0);
-                assert_string_equal(co, i == 0 ? "horizontalpodautoscaler.autoscaling/gen autoscaled\n"
-                                               : "horizontalpodautoscaler.autoscaling/hpa2 autoscaled\n");
+                generated_like_kubectl(f, hpa[i],
+                                       i == 0 ? "horizontalpodautoscaler.autoscaling/gen autoscaled\n"
+                                              : "horizontalpodautoscaler.autoscaling/hpa2 autoscaled\n");
                 same_stored(f, hpa_paths[i]);
         }
         same_output(f, 1, "autoscale deployment gen --min=6 --max=5");
