@@ -516,6 +516,61 @@ static void both_kubectl(struct fixture *f, const char *args)
         }
 }
 
+/* describe endpoints and hpa (every metric type, behavior, conditions) like kubectl. */
+static void test_describe_ep_hpa_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *apply = k8c_xasprintf("apply -f %s/examples/api/", f->srcdir);
+        both_kubectl(f, apply);
+        both_kubectl(
+                f,
+                "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Endpoints\",\"metadata\":{\"name\":"
+                "\"multi\"},\"subsets\":[{\"addresses\":[{\"ip\":\"10.0.0.1\"}],\"notReadyAddresses\":[{"
+                "\"ip\":"
+                "\"10.0.0.2\"},{\"ip\":\"10.0.0.3\"}],\"ports\":[{\"name\":\"a\",\"port\":80,\"protocol\":"
+                "\"TCP\"},{\"name\":\"b\",\"port\":81,\"protocol\":\"UDP\"}]},{\"notReadyAddresses\":[{"
+                "\"ip\":"
+                "\"10.0.0.9\"}]}]}\nEOF\n");
+        both_kubectl(
+                f,
+                "create -f - "
+                "<<'EOF'\n{\"apiVersion\":\"autoscaling/v2\",\"kind\":\"HorizontalPodAutoscaler\","
+                "\"metadata\":{\"name\":\"big\",\"labels\":{\"x\":\"y\"}},\"spec\":{\"scaleTargetRef\":{"
+                "\"apiVersion\":\"apps/"
+                "v1\",\"kind\":\"Deployment\",\"name\":\"web-deploy\"},\"maxReplicas\":9,"
+                "\"metrics\":[{\"type\":\"Resource\",\"resource\":{\"name\":\"memory\",\"target\":{\"type\":"
+                "\"AverageValue\",\"averageValue\":\"100Mi\"}}},{\"type\":\"Pods\",\"pods\":{\"metric\":{"
+                "\"name\":\"qps\"},\"target\":{\"type\":\"AverageValue\",\"averageValue\":\"1k\"}}},{"
+                "\"type\":"
+                "\"External\",\"external\":{\"metric\":{\"name\":\"queue\"},\"target\":{\"type\":\"Value\","
+                "\"value\":\"30\"}}},{\"type\":\"Object\",\"object\":{\"describedObject\":{\"kind\":"
+                "\"Service\","
+                "\"name\":\"web\",\"apiVersion\":\"v1\"},\"metric\":{\"name\":\"hits\"},\"target\":{\"type\":"
+                "\"AverageValue\",\"averageValue\":\"5\"}}},{\"type\":\"ContainerResource\","
+                "\"containerResource\":{\"name\":\"cpu\",\"container\":\"app\",\"target\":{\"type\":"
+                "\"Utilization\",\"averageUtilization\":60}}}],\"behavior\":{\"scaleDown\":{"
+                "\"stabilizationWindowSeconds\":300,\"policies\":[{\"type\":\"Percent\",\"value\":10,"
+                "\"periodSeconds\":60}]},\"scaleUp\":{\"policies\":[{\"type\":\"Pods\",\"value\":4,"
+                "\"periodSeconds\":15}],\"selectPolicy\":\"Min\"}}}}\nEOF\n");
+        both_kubectl(
+                f, "patch hpa big --subresource=status --type=merge -p '{\"status\":{\"currentReplicas\":2,"
+                   "\"desiredReplicas\":3,\"currentMetrics\":[{\"type\":\"Resource\",\"resource\":{\"name\":"
+                   "\"memory\",\"current\":{\"averageValue\":\"50Mi\"}}},{\"type\":\"Pods\",\"pods\":{"
+                   "\"metric\":{"
+                   "\"name\":\"qps\"},\"current\":{\"averageValue\":\"500\"}}},{\"type\":\"External\","
+                   "\"external\":"
+                   "{\"metric\":{\"name\":\"queue\"},\"current\":{\"value\":\"12\"}}}],\"conditions\":[{"
+                   "\"type\":"
+                   "\"AbleToScale\",\"status\":\"True\",\"reason\":\"ReadyForNewScale\",\"message\":"
+                   "\"recommended "
+                   "size matches current size\"}]}}'");
+        same_output(f, 0, "describe endpoints external-db");
+        same_output(f, 0, "describe ep multi");
+        same_output(f, 0, "describe hpa web-deploy");
+        same_output(f, 0, "describe hpa big");
+        same_output(f, 0, "describe hpa");
+}
+
 static void test_describe_node_like_kubectl(void **state)
 {
         struct fixture *f = *state;
@@ -1078,6 +1133,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_watch_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_describe_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_describe_node_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_describe_ep_hpa_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollout_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollout_status_watches, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_generators_like_kubectl, setup, teardown),
