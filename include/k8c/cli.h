@@ -173,6 +173,10 @@ int k8c_cli_rollout(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *er
 int k8c_cli_run_pod(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_expose(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_autoscale(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_why(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+/* A pod's effective "requests" or "limits" (which) as kubectl's resource helper sums them over
+ * containers, init containers (sidecars included) and overhead; a new name → quantity object. */
+json_t *k8c_cli_pod_resources(const json_t *pod, const char *which);
 /* `create deployment|namespace|configmap|secret generic|service clusterip NAME` (args[0] is the
  * generator). */
 int k8c_cli_create_generated(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);

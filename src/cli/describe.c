@@ -669,7 +669,7 @@ static void rl_max(json_t *dst, const json_t *src)
  * containers, at least each init container (plus the restartable ones started before it),
  * restartable (sidecar) init containers added, then the pod overhead. For limits the overhead is
  * added only to limits that are set. New object. */
-static json_t *pod_resources(const json_t *pod, const char *which)
+json_t *k8c_cli_pod_resources(const json_t *pod, const char *which)
 {
         json_t *total = json_object();
         size_t i;
@@ -804,8 +804,8 @@ static void node_resources(FILE *w, const json_t *node, const json_t *pods)
         json_t *pod;
         json_array_foreach(items, i, pod)
         {
-                json_auto_t *pr = pod_resources(pod, "requests");
-                json_auto_t *pl = pod_resources(pod, "limits");
+                json_auto_t *pr = k8c_cli_pod_resources(pod, "requests");
+                json_auto_t *pl = k8c_cli_pod_resources(pod, "limits");
                 rl_add(reqs, pr);
                 rl_add(limits, pl);
                 cleanup_free char *cr = share(pr, "cpu", allocatable), *cl = share(pl, "cpu", allocatable);
