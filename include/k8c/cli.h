@@ -110,6 +110,9 @@ struct k8c_cli_target {
 int k8c_cli_parse_targets(const json_t *resources, char **args, int nargs, struct k8c_cli_target **ret,
                           size_t *ret_n, k8c_error_t *err);
 void k8c_cli_targets_free(struct k8c_cli_target *t, size_t n);
+/* Discovery, then k8c_cli_parse_targets on the command's arguments. */
+int k8c_cli_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret, size_t *ret_n,
+                    k8c_error_t *err);
 /* Discovery, then k8c_cli_parse_targets for a verb that acts on named objects only (patch,
  * scale, rollout, expose...): a target without a name is kubectl's usage error. */
 int k8c_cli_named_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret,
@@ -176,6 +179,10 @@ int k8c_cli_rollout(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *er
 int k8c_cli_run_pod(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_expose(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
 int k8c_cli_autoscale(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+int k8c_cli_why(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);
+/* A pod's effective "requests" or "limits" (which) as kubectl's resource helper sums them over
+ * containers, init containers (sidecars included) and overhead; a new name → quantity object. */
+json_t *k8c_cli_pod_resources(const json_t *pod, const char *which);
 /* `create deployment|namespace|configmap|secret generic|service clusterip NAME` (args[0] is the
  * generator). */
 int k8c_cli_create_generated(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err);

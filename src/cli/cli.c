@@ -37,6 +37,7 @@ static const struct verb verbs[] = {
           "Take a replication controller, service, deployment or pod and expose it as a new Kubernetes "
           "service" },
         { "autoscale", k8c_cli_autoscale, true, "Auto-scale a deployment or replica set" },
+        { "why", k8c_cli_why, true, "Explain a Pending or not-Ready pod, or a Service without endpoints" },
         { "patch", k8c_cli_patch, true, "Update fields of a resource" },
         { "describe", k8c_cli_describe, true, "Show details of a specific resource or group of resources" },
         { "wait", k8c_cli_wait, true, "Wait for a specific condition on one or many resources" },

@@ -1,6 +1,7 @@
 /*
  * describe.c - `k8cctl describe`: kubectl-like sections for pods, services,
- * replicasets, deployments, namespaces and nodes (a generic Name/Labels/Annotations
+ * replicasets, deployments, namespaces, nodes, endpoints and horizontal pod
+ * autoscalers (a generic Name/Labels/Annotations
  * view for other kinds), then the object's Events. Lines are written with
  * tabs and aligned by a Go-tabwriter emulation (padding 2), as kubectl does.
  *
@@ -668,7 +669,7 @@ static void rl_max(json_t *dst, const json_t *src)
  * containers, at least each init container (plus the restartable ones started before it),
  * restartable (sidecar) init containers added, then the pod overhead. For limits the overhead is
  * added only to limits that are set. New object. */
-static json_t *pod_resources(const json_t *pod, const char *which)
+json_t *k8c_cli_pod_resources(const json_t *pod, const char *which)
 {
         json_t *total = json_object();
         size_t i;
@@ -803,8 +804,8 @@ static void node_resources(FILE *w, const json_t *node, const json_t *pods)
         json_t *pod;
         json_array_foreach(items, i, pod)
         {
-                json_auto_t *pr = pod_resources(pod, "requests");
-                json_auto_t *pl = pod_resources(pod, "limits");
+                json_auto_t *pr = k8c_cli_pod_resources(pod, "requests");
+                json_auto_t *pl = k8c_cli_pod_resources(pod, "limits");
                 rl_add(reqs, pr);
                 rl_add(limits, pl);
                 cleanup_free char *cr = share(pr, "cpu", allocatable), *cl = share(pl, "cpu", allocatable);
@@ -912,6 +913,164 @@ static void describe_node(FILE *w, const json_t *node, const json_t *lease, cons
         if (provider != NULL && provider[0] != '\0')
                 fprintf(w, "ProviderID:\t%s\n", provider);
         node_resources(w, node, pods);
+}
+
+static void describe_endpoints(FILE *w, const json_t *ep)
+{
+        describe_meta(w, ep, true);
+        labels_annotations(w, ep);
+        fprintf(w, "Subsets:\n");
+        size_t i, j;
+        json_t *sub, *x;
+        json_array_foreach(json_object_get(ep, "subsets"), i, sub)
+        {
+                const char *lists[][2] = { { "addresses", "Addresses" },
+                                           { "notReadyAddresses", "NotReadyAddresses" } };
+                for (size_t l = 0; l < K8C_ARRAY_SIZE(lists); l++) {
+                        const json_t *a = json_object_get(sub, lists[l][0]);
+                        fprintf(w, "  %s:\t", lists[l][1]);
+                        json_array_foreach(a, j, x) fprintf(w, "%s%s", j > 0 ? "," : "", str(x, "ip", ""));
+                        fprintf(w, "%s\n", json_array_size(a) == 0 ? "<none>" : "");
+                }
+                const json_t *ports = json_object_get(sub, "ports");
+                if (json_array_size(ports) > 0) {
+                        fprintf(w, "  Ports:\n    Name\tPort\tProtocol\n    ----\t----\t--------\n");
+                        json_array_foreach(ports, j, x)
+                        {
+                                const char *name = str(x, "name", "");
+                                fprintf(w, "    %s\t%lld\t%s\n", name[0] != '\0' ? name : "<unset>",
+                                        (long long)k8c_json_get_int(x, "port", 0), str(x, "protocol", ""));
+                        }
+                }
+                fputc('\n', w);
+        }
+}
+
+/* A quantity field of an HPA metric in canonical form ("" when absent). Caller frees. */
+static char *metric_quantity(const json_t *v, const char *path)
+{
+        k8c_quantity_t q = { 0 };
+        const json_t *x = k8c_json_get(v, path);
+        if (x == NULL || k8c_quantity_from_json(x, &q, NULL) < 0)
+                return NULL;
+        return k8c_quantity_format(&q);
+}
+
+/* One spec.metrics entry with the matching status.currentMetrics entry (may be NULL), as
+ * kubectl's describeHorizontalPodAutoscalerV2 prints them. */
+static void hpa_metric(FILE *w, const json_t *m, const json_t *cur)
+{
+        const char *type = str(m, "type", "");
+        char buf[64];
+        if (strcmp(type, "Resource") == 0 || strcmp(type, "ContainerResource") == 0) {
+                bool container = strcmp(type, "ContainerResource") == 0;
+                const json_t *src = json_object_get(m, container ? "containerResource" : "resource");
+                const json_t *now = json_object_get(cur, container ? "containerResource" : "resource");
+                if (container)
+                        fprintf(w, "  resource %s of container \"%s\" on pods", str(src, "name", ""),
+                                str(src, "container", ""));
+                else
+                        fprintf(w, "  resource %s on pods", str(src, "name", ""));
+                cleanup_free char *target = metric_quantity(src, "target.averageValue");
+                if (target != NULL) {
+                        cleanup_free char *c = metric_quantity(now, "current.averageValue");
+                        fprintf(w, ":\t%s / %s\n", c != NULL ? c : "<unknown>", target);
+                        return;
+                }
+                cleanup_free char *current = NULL;
+                if (k8c_json_get(now, "current.averageUtilization") != NULL) {
+                        cleanup_free char *av = metric_quantity(now, "current.averageValue");
+                        current = k8c_xasprintf(
+                                "%lld%% (%s)",
+                                (long long)k8c_json_get_int(now, "current.averageUtilization", 0),
+                                av != NULL ? av : "0");
+                }
+                const json_t *util = k8c_json_get(src, "target.averageUtilization");
+                if (util != NULL)
+                        snprintf(buf, sizeof(buf), "%lld%%", (long long)json_integer_value(util));
+                fprintf(w, "  (as a percentage of request):\t%s / %s\n",
+                        current != NULL ? current : "<unknown>", util != NULL ? buf : "<auto>");
+        } else if (strcmp(type, "Pods") == 0) {
+                cleanup_free char *c = metric_quantity(json_object_get(cur, "pods"), "current.averageValue");
+                cleanup_free char *t = metric_quantity(json_object_get(m, "pods"), "target.averageValue");
+                fprintf(w, "  \"%s\" on pods:\t%s / %s\n", str(m, "pods.metric.name", ""),
+                        c != NULL ? c : "<unknown>", t != NULL ? t : "0");
+        } else if (strcmp(type, "Object") == 0 || strcmp(type, "External") == 0) {
+                bool object = strcmp(type, "Object") == 0;
+                const json_t *src = json_object_get(m, object ? "object" : "external");
+                const json_t *now = json_object_get(cur, object ? "object" : "external");
+                bool average = k8c_json_get(src, "target.averageValue") != NULL;
+                cleanup_free char *t = metric_quantity(src, average ? "target.averageValue" : "target.value");
+                cleanup_free char *c =
+                        metric_quantity(now, average ? "current.averageValue" : "current.value");
+                cleanup_free char *on =
+                        object ? k8c_xasprintf(" on %s/%s", str(src, "describedObject.kind", ""),
+                                               str(src, "describedObject.name", ""))
+                               : k8c_xstrdup("");
+                const char *what = average ? " (target average value)" : object ? "" : " (target value)";
+                fprintf(w, "  \"%s\"%s%s:\t%s / %s\n", str(src, "metric.name", ""), on, what,
+                        c != NULL ? c : "<unknown>", t != NULL ? t : "0");
+        } else {
+                fprintf(w, "  <unknown metric type \"%s\">\n", type);
+        }
+}
+
+static void hpa_direction(FILE *w, const char *title, const json_t *rules)
+{
+        if (rules == NULL)
+                return;
+        fprintf(w, "  %s:\n", title);
+        if (json_object_get(rules, "stabilizationWindowSeconds") != NULL)
+                fprintf(w, "    Stabilization Window: %lld seconds\n",
+                        (long long)k8c_json_get_int(rules, "stabilizationWindowSeconds", 0));
+        const json_t *policies = json_object_get(rules, "policies");
+        if (json_array_size(policies) == 0)
+                return;
+        fprintf(w, "    Select Policy: %s\n    Policies:\n", str(rules, "selectPolicy", "Max"));
+        size_t i;
+        json_t *p;
+        json_array_foreach(policies, i, p)
+                fprintf(w, "      - Type: %s\tValue: %lld\tPeriod: %lld seconds\n", str(p, "type", ""),
+                        (long long)k8c_json_get_int(p, "value", 0),
+                        (long long)k8c_json_get_int(p, "periodSeconds", 0));
+}
+
+static void describe_hpa(FILE *w, const json_t *hpa)
+{
+        describe_meta(w, hpa, true);
+        labels_annotations(w, hpa);
+        creation(w, hpa);
+        fprintf(w, "Reference:\t%s/%s\n", str(hpa, "spec.scaleTargetRef.kind", ""),
+                str(hpa, "spec.scaleTargetRef.name", ""));
+        fprintf(w, "Metrics:\t( current / target )\n");
+        const json_t *current = k8c_json_get(hpa, "status.currentMetrics");
+        size_t i;
+        json_t *m;
+        json_array_foreach(k8c_json_get(hpa, "spec.metrics"), i, m)
+                hpa_metric(w, m, json_array_get(current, i));
+        const json_t *min = k8c_json_get(hpa, "spec.minReplicas");
+        if (min != NULL)
+                fprintf(w, "Min replicas:\t%lld\n", (long long)json_integer_value(min));
+        else
+                fprintf(w, "Min replicas:\t<unset>\n");
+        fprintf(w, "Max replicas:\t%lld\n", (long long)k8c_json_get_int(hpa, "spec.maxReplicas", 0));
+        const json_t *behavior = k8c_json_get(hpa, "spec.behavior");
+        if (behavior != NULL) {
+                fprintf(w, "Behavior:\n");
+                hpa_direction(w, "Scale Up", json_object_get(behavior, "scaleUp"));
+                hpa_direction(w, "Scale Down", json_object_get(behavior, "scaleDown"));
+        }
+        fprintf(w, "%s pods:\t%lld current / %lld desired\n", str(hpa, "spec.scaleTargetRef.kind", ""),
+                (long long)k8c_json_get_int(hpa, "status.currentReplicas", 0),
+                (long long)k8c_json_get_int(hpa, "status.desiredReplicas", 0));
+        const json_t *conds = k8c_json_get(hpa, "status.conditions");
+        if (json_array_size(conds) > 0) {
+                fprintf(w, "Conditions:\n  Type\tStatus\tReason\tMessage\n  ----\t------\t------\t-------\n");
+                json_t *c;
+                json_array_foreach(conds, i, c)
+                        fprintf(w, "  %s\t%s\t%s\t%s\n", str(c, "type", ""), str(c, "status", ""),
+                                str(c, "reason", ""), str(c, "message", ""));
+        }
 }
 
 static void describe_ns(FILE *w, const json_t *ns)
@@ -1049,12 +1208,9 @@ static int node_with_lease_and_pods(struct k8c_cli *cli, FILE *w, const json_t *
 
 int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
-        int r = k8c_cli_discover(cli, err);
-        if (r < 0)
-                return r;
         struct k8c_cli_target *t = NULL;
         size_t n = 0;
-        r = k8c_cli_parse_targets(cli->resources, args, nargs, &t, &n, err);
+        int r = k8c_cli_targets(cli, args, nargs, &t, &n, err);
         if (r < 0)
                 return r;
         /* Every object of the targets, fetched whole. */
@@ -1112,6 +1268,10 @@ int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *e
                         describe_deploy(w, obj);
                 else if (strcmp(kind, "Namespace") == 0)
                         describe_ns(w, obj);
+                else if (strcmp(kind, "Endpoints") == 0)
+                        describe_endpoints(w, obj);
+                else if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+                        describe_hpa(w, obj);
                 else if (strcmp(kind, "Node") == 0)
                         r = node_with_lease_and_pods(cli, w, obj, events, err);
                 else

@@ -307,12 +307,9 @@ static int get_tables(struct k8c_cli *cli, struct k8c_cli_target *t, size_t n, k
 
 int k8c_cli_get(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
-        int r = k8c_cli_discover(cli, err);
-        if (r < 0)
-                return r;
         struct k8c_cli_target *t = NULL;
         size_t n = 0;
-        r = k8c_cli_parse_targets(cli->resources, args, nargs, &t, &n, err);
+        int r = k8c_cli_targets(cli, args, nargs, &t, &n, err);
         if (r < 0)
                 return r;
         if (object_output(cli->output))

@@ -278,15 +278,21 @@ int k8c_cli_parse_targets(const json_t *resources, char **args, int nargs, struc
         return 0;
 }
 
-int k8c_cli_named_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret,
-                          size_t *ret_n, k8c_error_t *err)
+int k8c_cli_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret, size_t *ret_n,
+                    k8c_error_t *err)
 {
         int r = k8c_cli_discover(cli, err);
         if (r < 0)
                 return r;
+        return k8c_cli_parse_targets(cli->resources, args, nargs, ret, ret_n, err);
+}
+
+int k8c_cli_named_targets(struct k8c_cli *cli, char **args, int nargs, struct k8c_cli_target **ret,
+                          size_t *ret_n, k8c_error_t *err)
+{
         struct k8c_cli_target *t = NULL;
         size_t n = 0;
-        r = k8c_cli_parse_targets(cli->resources, args, nargs, &t, &n, err);
+        int r = k8c_cli_targets(cli, args, nargs, &t, &n, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {

@@ -95,12 +95,9 @@ int k8c_cli_wait(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
         if (r < 0)
                 return r;
         cleanup_free char *what = w.what, *value = w.value;
-        r = k8c_cli_discover(cli, err);
-        if (r < 0)
-                return r;
         struct k8c_cli_target *t = NULL;
         size_t n = 0;
-        r = k8c_cli_parse_targets(cli->resources, args, nargs, &t, &n, err);
+        r = k8c_cli_targets(cli, args, nargs, &t, &n, err);
         if (r < 0)
                 return r;
         int64_t timeout = cli->timeout_set ? cli->timeout_ms : 30000;

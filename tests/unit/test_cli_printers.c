@@ -254,6 +254,41 @@ static void test_tabwriter_blocks(void **state)
         free(buf);
 }
 
+/* metav1.FormatLabelSelector's text: matchLabels sorted, then the expressions. */
+static void test_format_selector(void **state)
+{
+        json_auto_t *ml = json_pack("{s:s, s:s}", "tier", "front", "app", "web");
+        json_auto_t *me = json_pack("[{s:s, s:s, s:[s, s]}, {s:s, s:s}, {s:s, s:s}]", "key", "env",
+                                    "operator", "In", "values", "a", "b", "key", "canary", "operator",
+                                    "DoesNotExist", "key", "zone", "operator", "Exists");
+        cleanup_free char *s = k8c_cli_format_selector(ml, me);
+        assert_string_equal(s, "app=web,tier=front,env in (a,b),!canary,zone");
+        cleanup_free char *e = k8c_cli_format_selector(NULL, NULL);
+        assert_string_equal(e, "");
+}
+
+/* Requests as kubectl sums them: containers added, an init container as a floor, sidecars
+ * added, overhead added; limits only where set. */
+static void test_pod_resources(void **state)
+{
+        json_t *pod = NULL;
+        const char *text =
+                "{\"spec\":{\"overhead\":{\"cpu\":\"10m\"},\"containers\":[{\"resources\":{\"requests\":{"
+                "\"cpu\":"
+                "\"250m\",\"memory\":\"64Mi\"},\"limits\":{\"memory\":\"128Mi\"}}},{\"resources\":{"
+                "\"requests\":{"
+                "\"cpu\":\"100m\"}}}],\"initContainers\":[{\"resources\":{\"requests\":{\"cpu\":\"2\"}}},{"
+                "\"restartPolicy\":\"Always\",\"resources\":{\"requests\":{\"memory\":\"1Gi\"}}}]}}";
+        assert_int_equal(k8c_json_parse(text, strlen(text), &pod, NULL), 0);
+        json_auto_t *req = k8c_cli_pod_resources(pod, "requests");
+        json_auto_t *lim = k8c_cli_pod_resources(pod, "limits");
+        cleanup_free char *r = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+        cleanup_free char *l = json_dumps(lim, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(r, "{\"cpu\":\"2010m\",\"memory\":\"1088Mi\"}");
+        assert_string_equal(l, "{\"memory\":\"128Mi\"}");
+        json_decref(pod);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -266,6 +301,8 @@ int main(void)
                 cmocka_unit_test(test_sort_by),
                 cmocka_unit_test(test_tabwriter_blocks),
                 cmocka_unit_test(test_table_remembered_widths),
+                cmocka_unit_test(test_format_selector),
+                cmocka_unit_test(test_pod_resources),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -516,6 +516,61 @@ static void both_kubectl(struct fixture *f, const char *args)
         }
 }
 
+/* describe endpoints and hpa (every metric type, behavior, conditions) like kubectl. */
+static void test_describe_ep_hpa_like_kubectl(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *apply = k8c_xasprintf("apply -f %s/examples/api/", f->srcdir);
+        both_kubectl(f, apply);
+        both_kubectl(
+                f,
+                "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Endpoints\",\"metadata\":{\"name\":"
+                "\"multi\"},\"subsets\":[{\"addresses\":[{\"ip\":\"10.0.0.1\"}],\"notReadyAddresses\":[{"
+                "\"ip\":"
+                "\"10.0.0.2\"},{\"ip\":\"10.0.0.3\"}],\"ports\":[{\"name\":\"a\",\"port\":80,\"protocol\":"
+                "\"TCP\"},{\"name\":\"b\",\"port\":81,\"protocol\":\"UDP\"}]},{\"notReadyAddresses\":[{"
+                "\"ip\":"
+                "\"10.0.0.9\"}]}]}\nEOF\n");
+        both_kubectl(
+                f,
+                "create -f - "
+                "<<'EOF'\n{\"apiVersion\":\"autoscaling/v2\",\"kind\":\"HorizontalPodAutoscaler\","
+                "\"metadata\":{\"name\":\"big\",\"labels\":{\"x\":\"y\"}},\"spec\":{\"scaleTargetRef\":{"
+                "\"apiVersion\":\"apps/"
+                "v1\",\"kind\":\"Deployment\",\"name\":\"web-deploy\"},\"maxReplicas\":9,"
+                "\"metrics\":[{\"type\":\"Resource\",\"resource\":{\"name\":\"memory\",\"target\":{\"type\":"
+                "\"AverageValue\",\"averageValue\":\"100Mi\"}}},{\"type\":\"Pods\",\"pods\":{\"metric\":{"
+                "\"name\":\"qps\"},\"target\":{\"type\":\"AverageValue\",\"averageValue\":\"1k\"}}},{"
+                "\"type\":"
+                "\"External\",\"external\":{\"metric\":{\"name\":\"queue\"},\"target\":{\"type\":\"Value\","
+                "\"value\":\"30\"}}},{\"type\":\"Object\",\"object\":{\"describedObject\":{\"kind\":"
+                "\"Service\","
+                "\"name\":\"web\",\"apiVersion\":\"v1\"},\"metric\":{\"name\":\"hits\"},\"target\":{\"type\":"
+                "\"AverageValue\",\"averageValue\":\"5\"}}},{\"type\":\"ContainerResource\","
+                "\"containerResource\":{\"name\":\"cpu\",\"container\":\"app\",\"target\":{\"type\":"
+                "\"Utilization\",\"averageUtilization\":60}}}],\"behavior\":{\"scaleDown\":{"
+                "\"stabilizationWindowSeconds\":300,\"policies\":[{\"type\":\"Percent\",\"value\":10,"
+                "\"periodSeconds\":60}]},\"scaleUp\":{\"policies\":[{\"type\":\"Pods\",\"value\":4,"
+                "\"periodSeconds\":15}],\"selectPolicy\":\"Min\"}}}}\nEOF\n");
+        both_kubectl(
+                f, "patch hpa big --subresource=status --type=merge -p '{\"status\":{\"currentReplicas\":2,"
+                   "\"desiredReplicas\":3,\"currentMetrics\":[{\"type\":\"Resource\",\"resource\":{\"name\":"
+                   "\"memory\",\"current\":{\"averageValue\":\"50Mi\"}}},{\"type\":\"Pods\",\"pods\":{"
+                   "\"metric\":{"
+                   "\"name\":\"qps\"},\"current\":{\"averageValue\":\"500\"}}},{\"type\":\"External\","
+                   "\"external\":"
+                   "{\"metric\":{\"name\":\"queue\"},\"current\":{\"value\":\"12\"}}}],\"conditions\":[{"
+                   "\"type\":"
+                   "\"AbleToScale\",\"status\":\"True\",\"reason\":\"ReadyForNewScale\",\"message\":"
+                   "\"recommended "
+                   "size matches current size\"}]}}'");
+        same_output(f, 0, "describe endpoints external-db");
+        same_output(f, 0, "describe ep multi");
+        same_output(f, 0, "describe hpa web-deploy");
+        same_output(f, 0, "describe hpa big");
+        same_output(f, 0, "describe hpa");
+}
+
 static void test_describe_node_like_kubectl(void **state)
 {
         struct fixture *f = *state;
@@ -763,6 +818,24 @@ static void test_rollout_status_watches(void **state)
                             "deployment \"web\" successfully rolled out\n");
 }
 
+/* kubectl's generated object (its dry-run output created with kubectl on server a) beside
+ * k8cctl's generator on server b; both succeed and print the same line (or k8cctl `want`). */
+static void generated_like_kubectl(struct fixture *f, const char *cmd, const char *want)
+{
+        cleanup_free char *ko = NULL, *co = NULL;
+        int kc = k8c_test_kubectl(
+                &f->a, &ko,
+                "%s --dry-run=client -o json | HOME='%s' KUBECONFIG=/dev/null kubectl --server %s "
+                "create -f -",
+                cmd, f->a.home, f->a.url);
+        int cc = k8cctl(&f->b, &co, "%s", cmd);
+        if (kc != 0 || cc != 0 || strcmp(want != NULL ? want : ko, co) != 0)
+                fprintf(stderr, "%s\nkubectl: %s\nk8cctl: %s\n", cmd, ko, co);
+        assert_int_equal(kc, 0);
+        assert_int_equal(cc, 0);
+        assert_string_equal(co, want != NULL ? want : ko);
+}
+
 /* Generators: the objects kubectl would make (compared as --dry-run=client -o yaml), and the
  * stored objects after creating them for real. kubectl sends typed creates (create deployment,
  * namespace, configmap, secret, service; autoscale) as protobuf, which the apiserver does not
@@ -839,18 +912,7 @@ static void test_generators_like_kubectl(void **state)
         };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(typed); i++) {
                 cleanup_free char *cmd = k8c_xasprintf(typed[i].args, file);
-                cleanup_free char *ko = NULL, *co = NULL;
-                int kc = k8c_test_kubectl(
-                        &f->a, &ko,
-                        "%s --dry-run=client -o json | HOME='%s' KUBECONFIG=/dev/null kubectl "
-                        "--server %s create -f -",
-                        cmd, f->a.home, f->a.url);
-                int cc = k8cctl(&f->b, &co, "%s", cmd);
-                if (kc != 0 || cc != 0 || strcmp(ko, co) != 0)
-                        fprintf(stderr, "%s\nkubectl: %s\nk8cctl: %s\n", cmd, ko, co);
-                assert_int_equal(kc, 0);
-                assert_int_equal(cc, 0);
-                assert_string_equal(co, ko);
+                generated_like_kubectl(f, cmd, NULL);
                 same_stored(f, typed[i].path);
         }
         /* autoscale: kubectl generates autoscaling/v1, k8cctl the same HPA as autoscaling/v2. (Without
@@ -861,19 +923,9 @@ static void test_generators_like_kubectl(void **state)
         const char *hpa_paths[] = { "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/gen",
                                     "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/hpa2" };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(hpa); i++) {
-                cleanup_free char *ko = NULL, *co = NULL;
-                int kc = k8c_test_kubectl(
-                        &f->a, &ko,
-                        "%s --dry-run=client -o json | HOME='%s' KUBECONFIG=/dev/null kubectl "
-                        "--server %s create -f -",
-                        hpa[i], f->a.home, f->a.url);
-                int cc = k8cctl(&f->b, &co, "%s", hpa[i]);
-                if (kc != 0 || cc != 0)
-                        fprintf(stderr, "%s\nkubectl: %s\nk8cctl: %s\n", hpa[i], ko, co);
-                assert_int_equal(kc, 0);
-                assert_int_equal(cc, 0);
-                assert_string_equal(co, i == 0 ? "horizontalpodautoscaler.autoscaling/gen autoscaled\n"
-                                               : "horizontalpodautoscaler.autoscaling/hpa2 autoscaled\n");
+                generated_like_kubectl(f, hpa[i],
+                                       i == 0 ? "horizontalpodautoscaler.autoscaling/gen autoscaled\n"
+                                              : "horizontalpodautoscaler.autoscaling/hpa2 autoscaled\n");
                 same_stored(f, hpa_paths[i]);
         }
         same_output(f, 1, "autoscale deployment gen --min=6 --max=5");
@@ -940,6 +992,134 @@ static void test_apply_strategic_like_kubectl(void **state)
         same_output(f, 0, apply);
         unlink(file);
         rmdir(dir);
+}
+
+/* Runs k8cctl against server b and expects this exit code and output. */
+static void k8cctl_says(struct fixture *f, int code, const char *args, const char *want)
+{
+        cleanup_free char *out = NULL;
+        int rc = k8cctl(&f->b, &out, "%s", args);
+        if (rc != code || strcmp(out, want) != 0)
+                fprintf(stderr, "k8cctl %s (%d):\n%s\n", args, rc, out);
+        assert_string_equal(out, want);
+        assert_int_equal(rc, code);
+}
+
+/* `why` (k8cctl only): a Pending pod's per-node reasons, a not-Ready pod's containers and
+ * warnings, a Service's missing endpoints. */
+static void test_why(void **state)
+{
+        struct fixture *f = *state;
+        cleanup_free char *o = NULL;
+        const char *setup[] = {
+                "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\",\"labels\":{\"disk\":"
+                "\"ssd\"}},"
+                "\"spec\":{\"taints\":[{\"key\":\"gpu\",\"value\":\"yes\",\"effect\":\"NoSchedule\"}]},"
+                "\"status\":{"
+                "\"allocatable\":{\"cpu\":\"4\",\"memory\":\"8Gi\",\"pods\":\"10\"},\"conditions\":[{"
+                "\"type\":\"Ready\","
+                "\"status\":\"True\"}]}}",
+                "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n2\",\"labels\":{\"disk\":"
+                "\"hdd\"}},"
+                "\"spec\":{\"unschedulable\":true},\"status\":{\"allocatable\":{\"cpu\":\"2\",\"memory\":"
+                "\"4Gi\","
+                "\"pods\":\"0\"},\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}",
+                "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n3\",\"labels\":{\"disk\":"
+                "\"ssd\"}},"
+                "\"status\":{\"allocatable\":{\"cpu\":\"2\",\"memory\":\"4Gi\",\"pods\":\"10\"},"
+                "\"conditions\":[{"
+                "\"type\":\"Ready\",\"status\":\"True\"}]}}",
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"busy\"},\"spec\":{"
+                "\"nodeName\":\"n3\","
+                "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":"
+                "\"1500m\"}}}]}}",
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"big\",\"labels\":{\"app\":"
+                "\"web\","
+                "\"tier\":\"x\"}},\"spec\":{\"nodeSelector\":{\"disk\":\"ssd\"},\"containers\":[{\"name\":"
+                "\"c\","
+                "\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]}}",
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"sick\",\"labels\":{\"app\":"
+                "\"db\"}},"
+                "\"spec\":{\"nodeName\":\"n3\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\","
+                "\"readinessProbe\":{\"httpGet\":{\"port\":80},\"periodSeconds\":5}}]}}",
+                "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\"},\"spec\":{"
+                "\"selector\":{"
+                "\"app\":\"web\",\"tier\":\"front\"},\"ports\":[{\"port\":80}]}}",
+                "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"db\"},\"spec\":{"
+                "\"selector\":{"
+                "\"app\":\"db\"},\"ports\":[{\"port\":5432}]}}",
+                "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"ext\"},\"spec\":{"
+                "\"ports\":[{"
+                "\"port\":1}]}}",
+                "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"name\":\"sick.1\"},"
+                "\"involvedObject\":{"
+                "\"kind\":\"Pod\",\"name\":\"sick\",\"namespace\":\"default\",\"uid\":\"UID\"},\"reason\":"
+                "\"Unhealthy\","
+                "\"message\":\"Readiness probe failed: connection refused\",\"type\":\"Warning\",\"count\":4,"
+                "\"lastTimestamp\":\"2026-01-01T00:00:00Z\"}",
+        };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(setup); i++) {
+                cleanup_free char *uid = NULL;
+                const char *doc = setup[i];
+                cleanup_free char *fixed = NULL;
+                if (strstr(doc, "\"UID\"") != NULL) {
+                        assert_int_equal(k8cctl(&f->b, &uid, "get pod sick -o 'jsonpath={.metadata.uid}'"),
+                                         0);
+                        const char *at = strstr(doc, "\"UID\"");
+                        fixed = k8c_xasprintf("%.*s\"%s\"%s", (int)(at - doc), doc, uid, at + 5);
+                        doc = fixed;
+                }
+                free(o);
+                o = NULL;
+                int rc = k8cctl(&f->b, &o, "create -f - <<'EOF'\n%s\nEOF\n", doc);
+                if (rc != 0)
+                        fprintf(stderr, "%s\n", o);
+                assert_int_equal(rc, 0);
+        }
+        free(o);
+        o = NULL;
+        assert_int_equal(
+                k8c_test_kubectl(
+                        &f->b, &o,
+                        "patch pod sick --subresource=status --type=merge -p '{\"status\":{\"phase\":"
+                        "\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}],"
+                        "\"containerStatuses\":[{\"name\":\"c\",\"image\":\"busybox\",\"imageID\":\"\","
+                        "\"ready\":false,\"restartCount\":2,\"state\":{\"running\":{\"startedAt\":"
+                        "\"2026-01-01T00:01:00Z\"}},\"lastState\":{\"terminated\":{\"exitCode\":137,"
+                        "\"reason\":\"Error\",\"finishedAt\":\"2026-01-01T00:00:59Z\"}}}]}}'"),
+                0);
+        k8cctl_says(f, 0, "why pod/big",
+                    "pod/big is Pending: no node has been assigned to it.\n"
+                    "Scheduler: no decision recorded yet (is k8c-scheduler running?)\n"
+                    "NODE   FITS   WHY NOT\n"
+                    "n1     no     untolerated taint gpu=yes:NoSchedule\n"
+                    "n2     no     node is cordoned (unschedulable); node is not Ready; nodeSelector "
+                    "disk=ssd does not "
+                    "match (node has hdd); Too many pods (0 of 0)\n"
+                    "n3     no     Insufficient cpu (requests 1, free 500m of 2)\n");
+        k8cctl_says(
+                f, 0, "why pod sick",
+                "pod/sick is Running on node n3 but not Ready.\n"
+                "container c: not ready, 2 restart(s); running since 2026-01-01T00:01:00Z; last exit: Error, "
+                "exit code 137 at 2026-01-01T00:00:59Z\n"
+                "  readiness probe: http-get every 5s, 3 failure(s) make it not ready\n"
+                "Warnings:\n"
+                "  Unhealthy: Readiness probe failed: connection refused (x4)\n");
+        k8cctl_says(
+                f, 0, "why svc/web",
+                "service/web selects app=web,tier=front, and no pod in namespace default has these labels.\n"
+                "Closest pods (labels they lack or have with another value):\n"
+                "  pod/big: tier=x (wants front);\n");
+        k8cctl_says(f, 0, "why service db",
+                    "service/db selects app=db: 1 pod(s) match, none of them Ready:\n"
+                    "  pod/sick: Running, not ready\n"
+                    "Run `k8cctl why pod/NAME` on one of them.\n");
+        k8cctl_says(f, 0, "why svc ext",
+                    "service/ext has no selector: its Endpoints are written by hand (or by another "
+                    "controller), not "
+                    "from pods.\n");
+        k8cctl_says(f, 1, "why svc nope", "Error from server (NotFound): services \"nope\" not found\n");
+        k8cctl_says(f, 1, "why node n1", "error: why explains pods and services, not Node\n");
 }
 
 static void test_wait_like_kubectl(void **state)
@@ -1081,10 +1261,12 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_watch_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_describe_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_describe_node_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_describe_ep_hpa_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollout_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollout_status_watches, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_generators_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apply_strategic_like_kubectl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_why, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_like_kubectl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_side_apply, setup, teardown),
