@@ -7,7 +7,8 @@
  * asserted.
  *
  *   bench_scheduler                      everything
- *   bench_scheduler place NODES PODS     one placement run (for callgrind)
+ *   bench_scheduler place NODES PODS [rs] one placement run (for callgrind); rs: pods of
+ *                                        one ReplicaSet (SelectorSpread at work)
  *   bench_scheduler e2e NODES PODS       one run through the real apiserver
  */
 #include <jansson.h>
@@ -111,8 +112,10 @@ static void run(const char *label, int nnodes, int npods, k8c_sched_strategy_t s
 
 int main(int argc, char **argv)
 {
-        if (argc == 4 && strcmp(argv[1], "place") == 0) {
-                run("MostAllocated, no owner", atoi(argv[2]), atoi(argv[3]), K8C_SCHED_MOST_ALLOCATED, false);
+        if ((argc == 4 || argc == 5) && strcmp(argv[1], "place") == 0) {
+                bool rs = argc == 5 && strcmp(argv[4], "rs") == 0;
+                run(rs ? "MostAllocated, one ReplicaSet" : "MostAllocated, no owner", atoi(argv[2]),
+                    atoi(argv[3]), K8C_SCHED_MOST_ALLOCATED, rs);
                 return 0;
         }
         if (argc == 4 && strcmp(argv[1], "e2e") == 0)

@@ -418,6 +418,22 @@ static void test_spreading_still_spreads(void **state)
         k8c_sched_snapshot_free(s);
         k8c_sched_cache_free(c);
 
+        /* 40 zones (the zone table grows past its first 16 slots): one replica per zone. */
+        c = k8c_sched_cache_new();
+        for (int i = 0; i < 40; i++) {
+                char name[32], zone[32];
+                snprintf(name, sizeof(name), "znode-%02d", i);
+                snprintf(zone, sizeof(zone), "zone-%02d", i);
+                json_auto_t *nd = node(name, "4", zone);
+                k8c_sched_cache_upsert_node(c, nd);
+        }
+        run_loop(c, rss, 40, true, "web");
+        s = k8c_sched_cache_snapshot(c, NULL, rss);
+        for (size_t i = 0; i < s->n; i++)
+                assert_int_equal(s->nodes[i]->npods, 1);
+        k8c_sched_snapshot_free(s);
+        k8c_sched_cache_free(c);
+
         /* The same number of pods without an owner pack (MostAllocated), sampling or not. */
         c = cluster(300, "4");
         run_loop(c, rss, 300, false, "solo");
