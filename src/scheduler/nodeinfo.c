@@ -388,10 +388,30 @@ struct k8c_sched_podinfo *k8c_sched_podinfo_new(json_t *pod)
 
         json_t *na = json_object_get(json_object_get(spec, "affinity"), "nodeAffinity");
         json_t *req = json_object_get(na, "requiredDuringSchedulingIgnoredDuringExecution");
-        pi->has_required_node_affinity = json_object_size(json_object_get(spec, "nodeSelector")) > 0 ||
-                                         (req != NULL && !json_is_null(req));
-        pi->has_preferred_node_affinity =
-                json_array_size(json_object_get(na, "preferredDuringSchedulingIgnoredDuringExecution")) > 0;
+        json_t *pref = json_object_get(na, "preferredDuringSchedulingIgnoredDuringExecution");
+        json_t *ns = json_object_get(spec, "nodeSelector");
+        pi->has_required_node_affinity = json_object_size(ns) > 0 || (req != NULL && !json_is_null(req));
+        pi->has_preferred_node_affinity = json_array_size(pref) > 0;
+        pi->node_selector = k8c_xcalloc(json_object_size(ns) + 1, sizeof(*pi->node_selector));
+        const char *k;
+        json_t *v;
+        json_object_foreach(ns, k, v)
+        {
+                pi->node_selector[pi->nnode_selector].key = k;
+                pi->node_selector[pi->nnode_selector++].value = json_string_value(v);
+        }
+        pi->node_affinity_required = req != NULL && !json_is_null(req);
+        json_t *terms = json_object_get(req, "nodeSelectorTerms");
+        pi->required_terms = k8c_xcalloc(json_array_size(terms) + 1, sizeof(*pi->required_terms));
+        json_array_foreach(terms, i, v)
+                k8c_sched_node_term_compile(v, &pi->required_terms[pi->nrequired_terms++]);
+        pi->preferred_terms = k8c_xcalloc(json_array_size(pref) + 1, sizeof(*pi->preferred_terms));
+        json_array_foreach(pref, i, v)
+        {
+                struct k8c_sched_preferred_term *pt = &pi->preferred_terms[pi->npreferred_terms++];
+                pt->weight = json_integer_value(json_object_get(v, "weight"));
+                k8c_sched_node_term_compile(json_object_get(v, "preference"), &pt->term);
+        }
         pi->has_spread_constraints = json_array_size(json_object_get(spec, "topologySpreadConstraints")) > 0;
         pi->has_pod_affinity = json_array_size(required_terms(spec, "podAffinity")) > 0;
         pi->has_pod_anti_affinity = json_array_size(required_terms(spec, "podAntiAffinity")) > 0;
@@ -415,6 +435,13 @@ void k8c_sched_podinfo_unref(struct k8c_sched_podinfo *pi)
         }
         free(pi->ports);
         free(pi->tolerations);
+        free(pi->node_selector);
+        for (size_t i = 0; i < pi->nrequired_terms; i++)
+                k8c_sched_node_term_free(&pi->required_terms[i]);
+        free(pi->required_terms);
+        for (size_t i = 0; i < pi->npreferred_terms; i++)
+                k8c_sched_node_term_free(&pi->preferred_terms[i].term);
+        free(pi->preferred_terms);
         k8c_sched_interned_unref(pi->labelset);
         free(pi->key);
         json_decref(pi->pod);
@@ -445,6 +472,9 @@ static struct k8c_sched_nodeview *nodeview_new(json_t *node)
         if (node == NULL)
                 return v;
         v->node = json_incref(node);
+        json_t *md = json_object_get(node, "metadata");
+        v->labels = json_object_get(md, "labels");
+        v->meta_name = json_string_value(json_object_get(md, "name"));
         json_t *spec = json_object_get(node, "spec");
         v->unschedulable = json_is_true(json_object_get(spec, "unschedulable"));
         const char *ready = NULL;

@@ -3,7 +3,8 @@
  * to a recount over the node's pods through assume → bind → delete, relabels and terminations;
  * a snapshot kept and updated incrementally equals a fresh one; sampling
  * (percentageOfNodesToScore) with its round-robin start; spreading still spreads; the intern
- * table empties when everything is freed. */
+ * table empties when everything is freed; node-affinity terms compiled into podinfo decide as
+ * the JSON matcher does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -447,12 +448,77 @@ static void test_spreading_still_spreads(void **state)
         assert_int_equal(k8c_sched_intern_size(), 0);
 }
 
+/* The node-affinity terms compiled into podinfo decide exactly as the JSON matcher. */
+static void test_compiled_terms_match_json(void **state)
+{
+        static const char *const reqs[] = {
+                "{\"key\":\"disk\",\"operator\":\"In\",\"values\":[\"ssd\",\"nvme\"]}",
+                "{\"key\":\"disk\",\"operator\":\"In\",\"values\":[7,\"ssd\"]}",
+                "{\"key\":\"disk\",\"operator\":\"NotIn\",\"values\":[\"ssd\"]}",
+                "{\"key\":\"disk\",\"operator\":\"Exists\"}",
+                "{\"key\":\"zone\",\"operator\":\"DoesNotExist\"}",
+                "{\"key\":\"cores\",\"operator\":\"Gt\",\"values\":[\"8\"]}",
+                "{\"key\":\"cores\",\"operator\":\"Lt\",\"values\":[\"8\"]}",
+                "{\"key\":\"cores\",\"operator\":\"Gt\",\"values\":[\"8\",\"9\"]}",
+                "{\"key\":\"cores\",\"operator\":\"Lt\",\"values\":[\"x\"]}",
+                "{\"key\":\"disk\",\"operator\":\"Like\",\"values\":[\"ssd\"]}",
+                "{\"operator\":\"Exists\"}",
+        };
+        static const char *const fields[] = {
+                "",
+                "{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":[\"n1\"]}",
+                "{\"key\":\"metadata.name\",\"operator\":\"NotIn\",\"values\":[\"n1\"]}",
+                "{\"key\":\"metadata.name\",\"operator\":\"Exists\"}",
+                "{\"key\":\"metadata.uid\",\"operator\":\"In\",\"values\":[\"n1\"]}",
+        };
+        static const char *const labels[] = {
+                "{}",
+                "{\"disk\":\"ssd\",\"cores\":\"16\"}",
+                "{\"disk\":\"hdd\",\"cores\":\"4\",\"zone\":\"a\"}",
+                "{\"cores\":\"x\"}",
+        };
+        static const char *const names[] = { "n1", "n2" };
+        size_t checked = 0;
+        for (size_t l = 0; l < K8C_ARRAY_SIZE(labels); l++) {
+                for (size_t nm = 0; nm < K8C_ARRAY_SIZE(names); nm++) {
+                        json_auto_t *nd = json_pack("{s:{s:s, s:o}}", "metadata", "name", names[nm], "labels",
+                                                    J(labels[l]));
+                        struct k8c_sched_nodeinfo *ni = k8c_sched_nodeinfo_new(names[nm], nd);
+                        for (size_t a = 0; a <= K8C_ARRAY_SIZE(reqs); a++) {
+                                for (size_t f = 0; f < K8C_ARRAY_SIZE(fields); f++) {
+                                        /* a == count: no expression (fields only, or an empty term) */
+                                        cleanup_free char *term_s = k8c_xasprintf(
+                                                "{\"matchExpressions\":[%s%s%s],\"matchFields\":[%s]}",
+                                                a < K8C_ARRAY_SIZE(reqs) ? reqs[a] : "",
+                                                a < K8C_ARRAY_SIZE(reqs) && a > 0 ? "," : "",
+                                                a < K8C_ARRAY_SIZE(reqs) && a > 0 ? reqs[a - 1] : "",
+                                                fields[f]);
+                                        json_auto_t *term = J(term_s);
+                                        struct k8c_sched_node_term ct;
+                                        k8c_sched_node_term_compile(term, &ct);
+                                        bool want = k8c_sched_node_selector_term_matches(term, nd);
+                                        if (k8c_sched_node_term_match(&ct, ni->view) != want)
+                                                fail_msg("term %s on %s labels %s: want %d", term_s,
+                                                         names[nm], labels[l], want);
+                                        k8c_sched_node_term_free(&ct);
+                                        checked++;
+                                }
+                        }
+                        k8c_sched_nodeinfo_unref(ni);
+                }
+        }
+        assert_int_equal(checked, 4 * 2 * 12 * 5);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_assume_bind_delete),      cmocka_unit_test(test_incremental_snapshot),
-                cmocka_unit_test(test_num_nodes_to_find),       cmocka_unit_test(test_sampling_round_robin),
+                cmocka_unit_test(test_assume_bind_delete),
+                cmocka_unit_test(test_incremental_snapshot),
+                cmocka_unit_test(test_num_nodes_to_find),
+                cmocka_unit_test(test_sampling_round_robin),
                 cmocka_unit_test(test_spreading_still_spreads),
+                cmocka_unit_test(test_compiled_terms_match_json),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
