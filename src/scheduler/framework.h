@@ -107,6 +107,17 @@ struct k8c_sched_preferred_term {
         struct k8c_sched_node_term term;
 };
 
+/* A required PodAffinityTerm compiled once (strings borrowed from the pod). */
+struct k8c_sched_pod_term {
+        const char *topology_key; /* NULL when absent */
+        bool own_namespace;       /* no namespaces and no namespaceSelector: the owner's namespace */
+        bool all_namespaces;      /* namespaceSelector {} */
+        const char **namespaces;  /* the string entries of namespaces */
+        size_t nnamespaces;
+        bool has_selector; /* labelSelector set and parsed (else the term matches no pod) */
+        struct k8c_selector selector;
+};
+
 /* A pod as the scheduler sees it; immutable once built and refcounted so node
  * infos of successive cache generations can share it. Everything the plugins ask
  * per node is parsed here once, so the per-node loop touches no JSON. */
@@ -132,6 +143,8 @@ struct k8c_sched_podinfo {
         bool has_spread_constraints;      /* spec.topologySpreadConstraints non-empty */
         bool has_pod_affinity;            /* required podAffinity terms */
         bool has_pod_anti_affinity;       /* required podAntiAffinity terms */
+        struct k8c_sched_pod_term *affinity_terms, *anti_terms;
+        size_t naffinity_terms, nanti_terms;
         /* spec.nodeSelector (value NULL when not a string: never matches) and node affinity. */
         struct {
                 const char *key, *value;
@@ -361,6 +374,9 @@ bool k8c_sched_node_selector_term_matches(const json_t *term, const json_t *node
 void k8c_sched_node_term_compile(const json_t *term, struct k8c_sched_node_term *ret);
 void k8c_sched_node_term_free(struct k8c_sched_node_term *t);
 bool k8c_sched_node_term_match(const struct k8c_sched_node_term *t, const struct k8c_sched_nodeview *v);
+/* A required pod (anti-)affinity term of a pod in owner_ns: does it select pod p? */
+bool k8c_sched_pod_term_matches(const struct k8c_sched_pod_term *t, const char *owner_ns,
+                                const struct k8c_sched_podinfo *p);
 /* Pod labels vs a LabelSelector JSON object. */
 bool k8c_sched_label_selector_matches(const json_t *selector, const json_t *labels);
 const char *k8c_sched_node_label(const json_t *node, const char *key);

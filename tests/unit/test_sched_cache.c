@@ -448,6 +448,63 @@ static void test_spreading_still_spreads(void **state)
         assert_int_equal(k8c_sched_intern_size(), 0);
 }
 
+/* "One per node" (required anti-affinity to itself on the hostname) over the daemon's path: 150
+ * replicas land on 150 distinct nodes of 150 (sampled: 100 looked at per decision), and one more
+ * is unschedulable everywhere with Kubernetes' message. */
+static void test_anti_affinity_one_per_node(void **state)
+{
+        struct k8c_sched_profile prof;
+        k8c_sched_profile_default(&prof);
+        struct k8c_sched_cache *c = cluster(150, "4");
+        struct k8c_sched_snapshot *s = k8c_sched_cache_snapshot(c, NULL, NULL);
+        size_t next = 0;
+        const char *anti =
+                "{\"affinity\":{\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":"
+                "[{\"labelSelector\":{\"matchLabels\":{\"app\":\"one\"}},"
+                "\"topologyKey\":\"kubernetes.io/hostname\"}]}}}";
+        for (int i = 0; i <= 150; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "one-%d", i);
+                json_auto_t *p = pod(name, "one", NULL, anti);
+                struct k8c_sched_podinfo *pi = k8c_sched_podinfo_new(p);
+                k8c_sched_cache_update_snapshot(c, s, NULL, NULL);
+                struct k8c_sched_result r;
+                k8c_sched_schedule_sampled(&prof, s, pi, NULL, NULL, &next, &r);
+                if (i < 150) {
+                        assert_int_equal(r.code, K8C_SCHED_OK);
+                        assert_int_equal(k8c_sched_cache_assume_podinfo(c, pi, r.node, NULL), 0);
+                } else {
+                        assert_int_equal(r.code, K8C_SCHED_UNSCHEDULABLE);
+                        assert_int_equal(r.evaluated, 150);
+                        assert_string_equal(r.message,
+                                            "0/150 nodes are available: 150 node(s) didn't match pod "
+                                            "anti-affinity rules.");
+                }
+                k8c_sched_result_free(&r);
+                k8c_sched_podinfo_unref(pi);
+        }
+        k8c_sched_cache_update_snapshot(c, s, NULL, NULL);
+        assert_int_equal(s->nodes_with_anti, 150);
+        for (size_t i = 0; i < s->n; i++) {
+                assert_int_equal(s->nodes[i]->npods, 1);
+                assert_consistent(s->nodes[i]);
+        }
+        /* A pod the existing pods' anti-affinity selects (app=one, no terms of its own) fits nowhere
+         * either, for the other reason. */
+        json_auto_t *plain = pod("plain-one", "one", NULL, NULL);
+        struct k8c_sched_podinfo *pi = k8c_sched_podinfo_new(plain);
+        struct k8c_sched_result r;
+        k8c_sched_schedule_sampled(&prof, s, pi, NULL, NULL, &next, &r);
+        assert_int_equal(r.code, K8C_SCHED_UNSCHEDULABLE);
+        assert_string_equal(r.message, "0/150 nodes are available: 150 node(s) didn't satisfy existing pods "
+                                       "anti-affinity rules.");
+        k8c_sched_result_free(&r);
+        k8c_sched_podinfo_unref(pi);
+        k8c_sched_snapshot_free(s);
+        k8c_sched_cache_free(c);
+        k8c_sched_profile_free(&prof);
+}
+
 /* The node-affinity terms compiled into podinfo decide exactly as the JSON matcher. */
 static void test_compiled_terms_match_json(void **state)
 {
@@ -519,6 +576,7 @@ int main(void)
                 cmocka_unit_test(test_sampling_round_robin),
                 cmocka_unit_test(test_spreading_still_spreads),
                 cmocka_unit_test(test_compiled_terms_match_json),
+                cmocka_unit_test(test_anti_affinity_one_per_node),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

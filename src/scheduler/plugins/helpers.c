@@ -223,6 +223,20 @@ bool k8c_sched_node_term_match(const struct k8c_sched_node_term *t, const struct
         return true;
 }
 
+bool k8c_sched_pod_term_matches(const struct k8c_sched_pod_term *t, const char *owner_ns,
+                                const struct k8c_sched_podinfo *p)
+{
+        bool ns_ok = false;
+        if (t->own_namespace) {
+                ns_ok = strcmp(owner_ns, p->namespace_) == 0;
+        } else {
+                ns_ok = t->all_namespaces;
+                for (size_t i = 0; i < t->nnamespaces && !ns_ok; i++)
+                        ns_ok = strcmp(t->namespaces[i], p->namespace_) == 0;
+        }
+        return ns_ok && t->has_selector && k8c_selector_matches(&t->selector, p->labels);
+}
+
 bool k8c_sched_label_selector_matches(const json_t *selector, const json_t *labels)
 {
         struct k8c_selector sel = { 0 };
