@@ -117,12 +117,8 @@ static int free_port(void)
         return 20000 + (int)(getpid() % 20000);
 }
 
-static char *http_get(int port, const char *path)
+static char *http_get_with(struct k8c_client *c, const char *path)
 {
-        cleanup_free char *url = k8c_xasprintf("http://127.0.0.1:%d", port);
-        struct k8c_client *c = client(url);
-        if (c == NULL)
-                return NULL;
         struct k8c_response resp = { 0 };
         cleanup_error k8c_error_t err = NULL;
         char *body = NULL;
@@ -130,6 +126,16 @@ static char *http_get(int port, const char *path)
             resp.raw != NULL)
                 body = k8c_xstrdup(resp.raw);
         k8c_response_free(&resp);
+        return body;
+}
+
+static char *http_get(int port, const char *path)
+{
+        cleanup_free char *url = k8c_xasprintf("http://127.0.0.1:%d", port);
+        struct k8c_client *c = client(url);
+        if (c == NULL)
+                return NULL;
+        char *body = http_get_with(c, path);
         k8c_client_free(c);
         return body;
 }
@@ -267,29 +273,38 @@ int bench_e2e(int nnodes, int npods)
         double cpu_api0 = cpu_seconds(srv.pid);
         double t0 = bench_now_s();
         sched = start_scheduler(bindir, srv.url, port, log);
-        double t_ready = -1, t_first = -1, t_last = -1;
+        double t_ready = -1, t_first = -1, t_last = -1, n_first = 0;
+        cleanup_free char *sched_url = k8c_xasprintf("http://127.0.0.1:%d", port);
+        struct k8c_client *poll = client(sched_url);
+        if (poll == NULL)
+                goto out;
         /* The scheduler counts a pod scheduled once the binding POST returned, i.e. was stored:
-         * poll that rather than watch pods, so the observer adds no load. */
+         * poll that rather than watch pods, so the observer adds no load. The rate is taken between
+         * the first observation of a non-zero count and the last binding, with the count at the
+         * first observation, so a late first poll does not inflate it. */
         for (int i = 0; i < 60000 && t_last < 0; i++) {
                 if (t_ready < 0) {
-                        cleanup_free char *r = http_get(port, "/readyz");
+                        cleanup_free char *r = http_get_with(poll, "/readyz");
                         if (r != NULL && strcmp(r, "ok") == 0)
                                 t_ready = bench_now_s() - t0;
                 }
                 if (t_ready >= 0) {
-                        cleanup_free char *m = http_get(port, "/metrics");
+                        cleanup_free char *m = http_get_with(poll, "/metrics");
                         double done =
                                 metric(m, "scheduler_schedule_attempts_total{profile=\"default-scheduler\","
                                           "result=\"scheduled\"}");
                         double now = bench_now_s() - t0;
-                        if (done > 0 && t_first < 0)
+                        if (done > 0 && t_first < 0) {
                                 t_first = now;
+                                n_first = done;
+                        }
                         if (done >= npods)
                                 t_last = now;
                 }
                 if (t_last < 0)
                         usleep(10 * 1000);
         }
+        k8c_client_free(poll);
         if (t_last < 0) {
                 fprintf(stderr, "e2e: not every pod was bound in time; log %s\n", log);
                 goto out;
@@ -298,12 +313,12 @@ int bench_e2e(int nnodes, int npods)
         metrics = http_get(port, "/metrics");
         int unbound = unbound_pods(srv.url);
         printf("e2e nodes=%d pods=%d: %s; scheduler start -> ready %.2f s (lists %d nodes + %d pods), "
-               "first binding by %.2f s, last by %.2f s\n",
+               "%.0f bound when first seen at %.2f s, all by %.2f s\n",
                nnodes, npods, unbound == 0 ? "apiserver lists no unbound pod" : "UNBOUND PODS LEFT", t_ready,
-               nnodes, npods, t_first, t_last);
-        printf("e2e nodes=%d pods=%d: %.0f pods/s end to end from ready until the last binding is stored "
-               "(%.0f pods/s from process start, informer sync included)\n",
-               nnodes, npods, t_last > t_ready ? npods / (t_last - t_ready) : 0, npods / t_last);
+               nnodes, npods, n_first, t_first, t_last);
+        printf("e2e nodes=%d pods=%d: %.0f pods/s end to end (bindings stored per second, first to last "
+               "observation); %.0f pods/s from process start, informer sync included\n",
+               nnodes, npods, t_last > t_first ? (npods - n_first) / (t_last - t_first) : 0, npods / t_last);
         double dec_sum = metric(metrics, "scheduler_scheduling_algorithm_duration_seconds_sum");
         double dec_n = metric(metrics, "scheduler_scheduling_algorithm_duration_seconds_count");
         double bind_sum = metric(metrics, "scheduler_binding_duration_seconds_sum");

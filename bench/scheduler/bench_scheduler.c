@@ -7,7 +7,9 @@
  * asserted.
  *
  *   bench_scheduler                      everything
- *   bench_scheduler place NODES PODS     one placement run (for callgrind)
+ *   bench_scheduler place NODES PODS [rs|anti] one placement run (for callgrind); rs: pods
+ *                                        of one ReplicaSet (SelectorSpread at work); anti: one
+ *                                        per node (required anti-affinity on the hostname)
  *   bench_scheduler e2e NODES PODS       one run through the real apiserver
  */
 #include <jansson.h>
@@ -63,7 +65,9 @@ json_t *bench_pod(int i, bool owned)
         return p;
 }
 
-static void run(const char *label, int nnodes, int npods, k8c_sched_strategy_t strategy, bool owned)
+/* one-per-node: required anti-affinity to its own app on the hostname. */
+static void run_ex(const char *label, int nnodes, int npods, k8c_sched_strategy_t strategy, bool owned,
+                   bool one_per_node)
 {
         struct k8c_sched_cache *c = k8c_sched_cache_new();
         for (int i = 0; i < nnodes; i++) {
@@ -75,8 +79,15 @@ static void run(const char *label, int nnodes, int npods, k8c_sched_strategy_t s
                                 "default", "spec", "selector", "matchLabels", "app", "web");
         /* The pods as the queue would hold them: built before the clock starts. */
         json_t **pods = k8c_xcalloc((size_t)npods, sizeof(*pods));
-        for (int i = 0; i < npods; i++)
+        for (int i = 0; i < npods; i++) {
                 pods[i] = bench_pod(i, owned);
+                if (one_per_node)
+                        json_object_set_new(json_object_get(pods[i], "spec"), "affinity",
+                                            json_pack("{s:{s:[{s:{s:{s:s}}, s:s}]}}", "podAntiAffinity",
+                                                      "requiredDuringSchedulingIgnoredDuringExecution",
+                                                      "labelSelector", "matchLabels", "app", "web",
+                                                      "topologyKey", "kubernetes.io/hostname"));
+        }
         struct k8c_sched_profile prof;
         k8c_sched_profile_default(&prof);
         prof.strategy = strategy;
@@ -109,10 +120,20 @@ static void run(const char *label, int nnodes, int npods, k8c_sched_strategy_t s
         k8c_sched_cache_free(c);
 }
 
+static void run(const char *label, int nnodes, int npods, k8c_sched_strategy_t strategy, bool owned)
+{
+        run_ex(label, nnodes, npods, strategy, owned, false);
+}
+
 int main(int argc, char **argv)
 {
-        if (argc == 4 && strcmp(argv[1], "place") == 0) {
-                run("MostAllocated, no owner", atoi(argv[2]), atoi(argv[3]), K8C_SCHED_MOST_ALLOCATED, false);
+        if ((argc == 4 || argc == 5) && strcmp(argv[1], "place") == 0) {
+                bool rs = argc == 5 && strcmp(argv[4], "rs") == 0;
+                bool anti = argc == 5 && strcmp(argv[4], "anti") == 0;
+                run_ex(rs     ? "MostAllocated, one ReplicaSet"
+                       : anti ? "one per node (anti-affinity)"
+                              : "MostAllocated, no owner",
+                       atoi(argv[2]), atoi(argv[3]), K8C_SCHED_MOST_ALLOCATED, rs, anti);
                 return 0;
         }
         if (argc == 4 && strcmp(argv[1], "e2e") == 0)
@@ -125,6 +146,7 @@ int main(int argc, char **argv)
         run("MostAllocated, one ReplicaSet", 1000, 10000, K8C_SCHED_MOST_ALLOCATED, true);
         run("MostAllocated, no owner", 5000, 10000, K8C_SCHED_MOST_ALLOCATED, false);
         run("MostAllocated, one ReplicaSet", 5000, 10000, K8C_SCHED_MOST_ALLOCATED, true);
+        run_ex("one per node (anti-affinity)", 1000, 1000, K8C_SCHED_MOST_ALLOCATED, false, true);
         printf("-- end to end through the real apiserver and k8c-scheduler\n");
         if (bench_e2e(1000, 10000) < 0 || bench_e2e(5000, 10000) < 0)
                 return 1;

@@ -76,6 +76,48 @@ struct k8c_sched_interned {
         json_t *labels;   /* labelsets: the pod's metadata.labels (owned ref; NULL if absent) */
 };
 
+/* A NodeSelectorRequirement / NodeSelectorTerm compiled once (strings borrowed from the pod). */
+typedef enum {
+        K8C_SCHED_OP_IN,
+        K8C_SCHED_OP_NOT_IN,
+        K8C_SCHED_OP_EXISTS,
+        K8C_SCHED_OP_DOES_NOT_EXIST,
+        K8C_SCHED_OP_GT,
+        K8C_SCHED_OP_LT,
+        K8C_SCHED_OP_UNKNOWN, /* matches nothing */
+} k8c_sched_op_t;
+
+struct k8c_sched_node_req {
+        const char *key; /* "" when absent */
+        k8c_sched_op_t op;
+        const char **values; /* the string values */
+        size_t nvalues;
+        bool int_ok; /* Gt/Lt: exactly one value, an integer */
+        int64_t int_value;
+        bool field_ok; /* matchFields: key metadata.name with In/NotIn */
+};
+
+struct k8c_sched_node_term {
+        struct k8c_sched_node_req *reqs; /* matchExpressions, then matchFields */
+        size_t nexprs, nfields;
+};
+
+struct k8c_sched_preferred_term {
+        int64_t weight;
+        struct k8c_sched_node_term term;
+};
+
+/* A required PodAffinityTerm compiled once (strings borrowed from the pod). */
+struct k8c_sched_pod_term {
+        const char *topology_key; /* NULL when absent */
+        bool own_namespace;       /* no namespaces and no namespaceSelector: the owner's namespace */
+        bool all_namespaces;      /* namespaceSelector {} */
+        const char **namespaces;  /* the string entries of namespaces */
+        size_t nnamespaces;
+        bool has_selector; /* labelSelector set and parsed (else the term matches no pod) */
+        struct k8c_selector selector;
+};
+
 /* A pod as the scheduler sees it; immutable once built and refcounted so node
  * infos of successive cache generations can share it. Everything the plugins ask
  * per node is parsed here once, so the per-node loop touches no JSON. */
@@ -101,6 +143,18 @@ struct k8c_sched_podinfo {
         bool has_spread_constraints;      /* spec.topologySpreadConstraints non-empty */
         bool has_pod_affinity;            /* required podAffinity terms */
         bool has_pod_anti_affinity;       /* required podAntiAffinity terms */
+        struct k8c_sched_pod_term *affinity_terms, *anti_terms;
+        size_t naffinity_terms, nanti_terms;
+        /* spec.nodeSelector (value NULL when not a string: never matches) and node affinity. */
+        struct {
+                const char *key, *value;
+        } * node_selector;
+        size_t nnode_selector;
+        bool node_affinity_required; /* requiredDuringScheduling... set: one of the terms must match */
+        struct k8c_sched_node_term *required_terms;
+        size_t nrequired_terms;
+        struct k8c_sched_preferred_term *preferred_terms;
+        size_t npreferred_terms;
 };
 
 /* Builds the view; the pod JSON is referenced, not copied. */
@@ -126,6 +180,8 @@ struct k8c_sched_nodeview {
         size_t nhard_taints;             /* NoSchedule + NoExecute */
         size_t nprefer_taints;           /* PreferNoSchedule */
         struct k8c_sched_interned *zone; /* region:\x01:zone as GetZoneKey, NULL without labels */
+        const json_t *labels;            /* metadata.labels, borrowed from node */
+        const char *meta_name;           /* metadata.name, for matchFields */
 };
 
 /* Pods on a node with one (namespace, labels), not terminating: what SelectorSpread counts. */
@@ -315,6 +371,13 @@ const json_t *k8c_sched_untolerated_taint(const json_t *taints, const json_t *to
                                           const char *const *effects);
 /* One NodeSelectorTerm (matchExpressions AND matchFields) against a node; an empty term matches nothing. */
 bool k8c_sched_node_selector_term_matches(const json_t *term, const json_t *node);
+/* The same rules, compiled once per pod (strings borrowed from term) and matched against a nodeview. */
+void k8c_sched_node_term_compile(const json_t *term, struct k8c_sched_node_term *ret);
+void k8c_sched_node_term_free(struct k8c_sched_node_term *t);
+bool k8c_sched_node_term_match(const struct k8c_sched_node_term *t, const struct k8c_sched_nodeview *v);
+/* A required pod (anti-)affinity term of a pod in owner_ns: does it select pod p? */
+bool k8c_sched_pod_term_matches(const struct k8c_sched_pod_term *t, const char *owner_ns,
+                                const struct k8c_sched_podinfo *p);
 /* Pod labels vs a LabelSelector JSON object. */
 bool k8c_sched_label_selector_matches(const json_t *selector, const json_t *labels);
 const char *k8c_sched_node_label(const json_t *node, const char *key);

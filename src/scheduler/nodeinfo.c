@@ -323,6 +323,41 @@ static json_t *required_terms(const json_t *spec, const char *kind)
                                "requiredDuringSchedulingIgnoredDuringExecution");
 }
 
+static struct k8c_sched_pod_term *pod_terms(const json_t *terms, size_t *ret_n)
+{
+        struct k8c_sched_pod_term *r = k8c_xcalloc(json_array_size(terms) + 1, sizeof(*r));
+        size_t i, j;
+        json_t *t, *v;
+        json_array_foreach(terms, i, t)
+        {
+                struct k8c_sched_pod_term *pt = &r[i];
+                json_t *nss = json_object_get(t, "namespaces");
+                json_t *nssel = json_object_get(t, "namespaceSelector");
+                json_t *ls = json_object_get(t, "labelSelector");
+                pt->topology_key = json_string_value(json_object_get(t, "topologyKey"));
+                pt->own_namespace = json_array_size(nss) == 0 && (nssel == NULL || json_is_null(nssel));
+                /* Namespace labels are not watched: only the empty selector ("all namespaces") counts. */
+                pt->all_namespaces = json_is_object(nssel) && json_object_size(nssel) == 0;
+                pt->namespaces = k8c_xcalloc(json_array_size(nss) + 1, sizeof(*pt->namespaces));
+                json_array_foreach(nss, j, v) if (json_is_string(v)) pt->namespaces[pt->nnamespaces++] =
+                        json_string_value(v);
+                pt->has_selector = ls != NULL && !json_is_null(ls) &&
+                                   k8c_selector_from_json(ls, &pt->selector, NULL) >= 0;
+        }
+        *ret_n = json_array_size(terms);
+        return r;
+}
+
+static void pod_terms_free(struct k8c_sched_pod_term *t, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(t[i].namespaces);
+                if (t[i].has_selector)
+                        k8c_selector_free(&t[i].selector);
+        }
+        free(t);
+}
+
 struct k8c_sched_podinfo *k8c_sched_podinfo_new(json_t *pod)
 {
         struct k8c_sched_podinfo *pi = k8c_xcalloc(1, sizeof(*pi));
@@ -388,13 +423,35 @@ struct k8c_sched_podinfo *k8c_sched_podinfo_new(json_t *pod)
 
         json_t *na = json_object_get(json_object_get(spec, "affinity"), "nodeAffinity");
         json_t *req = json_object_get(na, "requiredDuringSchedulingIgnoredDuringExecution");
-        pi->has_required_node_affinity = json_object_size(json_object_get(spec, "nodeSelector")) > 0 ||
-                                         (req != NULL && !json_is_null(req));
-        pi->has_preferred_node_affinity =
-                json_array_size(json_object_get(na, "preferredDuringSchedulingIgnoredDuringExecution")) > 0;
+        json_t *pref = json_object_get(na, "preferredDuringSchedulingIgnoredDuringExecution");
+        json_t *ns = json_object_get(spec, "nodeSelector");
+        pi->has_required_node_affinity = json_object_size(ns) > 0 || (req != NULL && !json_is_null(req));
+        pi->has_preferred_node_affinity = json_array_size(pref) > 0;
+        pi->node_selector = k8c_xcalloc(json_object_size(ns) + 1, sizeof(*pi->node_selector));
+        const char *k;
+        json_t *v;
+        json_object_foreach(ns, k, v)
+        {
+                pi->node_selector[pi->nnode_selector].key = k;
+                pi->node_selector[pi->nnode_selector++].value = json_string_value(v);
+        }
+        pi->node_affinity_required = req != NULL && !json_is_null(req);
+        json_t *terms = json_object_get(req, "nodeSelectorTerms");
+        pi->required_terms = k8c_xcalloc(json_array_size(terms) + 1, sizeof(*pi->required_terms));
+        json_array_foreach(terms, i, v)
+                k8c_sched_node_term_compile(v, &pi->required_terms[pi->nrequired_terms++]);
+        pi->preferred_terms = k8c_xcalloc(json_array_size(pref) + 1, sizeof(*pi->preferred_terms));
+        json_array_foreach(pref, i, v)
+        {
+                struct k8c_sched_preferred_term *pt = &pi->preferred_terms[pi->npreferred_terms++];
+                pt->weight = json_integer_value(json_object_get(v, "weight"));
+                k8c_sched_node_term_compile(json_object_get(v, "preference"), &pt->term);
+        }
         pi->has_spread_constraints = json_array_size(json_object_get(spec, "topologySpreadConstraints")) > 0;
-        pi->has_pod_affinity = json_array_size(required_terms(spec, "podAffinity")) > 0;
-        pi->has_pod_anti_affinity = json_array_size(required_terms(spec, "podAntiAffinity")) > 0;
+        pi->affinity_terms = pod_terms(required_terms(spec, "podAffinity"), &pi->naffinity_terms);
+        pi->anti_terms = pod_terms(required_terms(spec, "podAntiAffinity"), &pi->nanti_terms);
+        pi->has_pod_affinity = pi->naffinity_terms > 0;
+        pi->has_pod_anti_affinity = pi->nanti_terms > 0;
         return pi;
 }
 
@@ -415,6 +472,15 @@ void k8c_sched_podinfo_unref(struct k8c_sched_podinfo *pi)
         }
         free(pi->ports);
         free(pi->tolerations);
+        free(pi->node_selector);
+        pod_terms_free(pi->affinity_terms, pi->naffinity_terms);
+        pod_terms_free(pi->anti_terms, pi->nanti_terms);
+        for (size_t i = 0; i < pi->nrequired_terms; i++)
+                k8c_sched_node_term_free(&pi->required_terms[i]);
+        free(pi->required_terms);
+        for (size_t i = 0; i < pi->npreferred_terms; i++)
+                k8c_sched_node_term_free(&pi->preferred_terms[i].term);
+        free(pi->preferred_terms);
         k8c_sched_interned_unref(pi->labelset);
         free(pi->key);
         json_decref(pi->pod);
@@ -445,6 +511,9 @@ static struct k8c_sched_nodeview *nodeview_new(json_t *node)
         if (node == NULL)
                 return v;
         v->node = json_incref(node);
+        json_t *md = json_object_get(node, "metadata");
+        v->labels = json_object_get(md, "labels");
+        v->meta_name = json_string_value(json_object_get(md, "name"));
         json_t *spec = json_object_get(node, "spec");
         v->unschedulable = json_is_true(json_object_get(spec, "unschedulable"));
         const char *ready = NULL;

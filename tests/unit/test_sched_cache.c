@@ -3,7 +3,8 @@
  * to a recount over the node's pods through assume → bind → delete, relabels and terminations;
  * a snapshot kept and updated incrementally equals a fresh one; sampling
  * (percentageOfNodesToScore) with its round-robin start; spreading still spreads; the intern
- * table empties when everything is freed. */
+ * table empties when everything is freed; node-affinity terms compiled into podinfo decide as
+ * the JSON matcher does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -418,6 +419,22 @@ static void test_spreading_still_spreads(void **state)
         k8c_sched_snapshot_free(s);
         k8c_sched_cache_free(c);
 
+        /* 40 zones (the zone table grows past its first 16 slots): one replica per zone. */
+        c = k8c_sched_cache_new();
+        for (int i = 0; i < 40; i++) {
+                char name[32], zone[32];
+                snprintf(name, sizeof(name), "znode-%02d", i);
+                snprintf(zone, sizeof(zone), "zone-%02d", i);
+                json_auto_t *nd = node(name, "4", zone);
+                k8c_sched_cache_upsert_node(c, nd);
+        }
+        run_loop(c, rss, 40, true, "web");
+        s = k8c_sched_cache_snapshot(c, NULL, rss);
+        for (size_t i = 0; i < s->n; i++)
+                assert_int_equal(s->nodes[i]->npods, 1);
+        k8c_sched_snapshot_free(s);
+        k8c_sched_cache_free(c);
+
         /* The same number of pods without an owner pack (MostAllocated), sampling or not. */
         c = cluster(300, "4");
         run_loop(c, rss, 300, false, "solo");
@@ -431,12 +448,135 @@ static void test_spreading_still_spreads(void **state)
         assert_int_equal(k8c_sched_intern_size(), 0);
 }
 
+/* "One per node" (required anti-affinity to itself on the hostname) over the daemon's path: 150
+ * replicas land on 150 distinct nodes of 150 (sampled: 100 looked at per decision), and one more
+ * is unschedulable everywhere with Kubernetes' message. */
+static void test_anti_affinity_one_per_node(void **state)
+{
+        struct k8c_sched_profile prof;
+        k8c_sched_profile_default(&prof);
+        struct k8c_sched_cache *c = cluster(150, "4");
+        struct k8c_sched_snapshot *s = k8c_sched_cache_snapshot(c, NULL, NULL);
+        size_t next = 0;
+        const char *anti =
+                "{\"affinity\":{\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":"
+                "[{\"labelSelector\":{\"matchLabels\":{\"app\":\"one\"}},"
+                "\"topologyKey\":\"kubernetes.io/hostname\"}]}}}";
+        for (int i = 0; i <= 150; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "one-%d", i);
+                json_auto_t *p = pod(name, "one", NULL, anti);
+                struct k8c_sched_podinfo *pi = k8c_sched_podinfo_new(p);
+                k8c_sched_cache_update_snapshot(c, s, NULL, NULL);
+                struct k8c_sched_result r;
+                k8c_sched_schedule_sampled(&prof, s, pi, NULL, NULL, &next, &r);
+                if (i < 150) {
+                        assert_int_equal(r.code, K8C_SCHED_OK);
+                        assert_int_equal(k8c_sched_cache_assume_podinfo(c, pi, r.node, NULL), 0);
+                } else {
+                        assert_int_equal(r.code, K8C_SCHED_UNSCHEDULABLE);
+                        assert_int_equal(r.evaluated, 150);
+                        assert_string_equal(r.message,
+                                            "0/150 nodes are available: 150 node(s) didn't match pod "
+                                            "anti-affinity rules.");
+                }
+                k8c_sched_result_free(&r);
+                k8c_sched_podinfo_unref(pi);
+        }
+        k8c_sched_cache_update_snapshot(c, s, NULL, NULL);
+        assert_int_equal(s->nodes_with_anti, 150);
+        for (size_t i = 0; i < s->n; i++) {
+                assert_int_equal(s->nodes[i]->npods, 1);
+                assert_consistent(s->nodes[i]);
+        }
+        /* A pod the existing pods' anti-affinity selects (app=one, no terms of its own) fits nowhere
+         * either, for the other reason. */
+        json_auto_t *plain = pod("plain-one", "one", NULL, NULL);
+        struct k8c_sched_podinfo *pi = k8c_sched_podinfo_new(plain);
+        struct k8c_sched_result r;
+        k8c_sched_schedule_sampled(&prof, s, pi, NULL, NULL, &next, &r);
+        assert_int_equal(r.code, K8C_SCHED_UNSCHEDULABLE);
+        assert_string_equal(r.message, "0/150 nodes are available: 150 node(s) didn't satisfy existing pods "
+                                       "anti-affinity rules.");
+        k8c_sched_result_free(&r);
+        k8c_sched_podinfo_unref(pi);
+        k8c_sched_snapshot_free(s);
+        k8c_sched_cache_free(c);
+        k8c_sched_profile_free(&prof);
+}
+
+/* The node-affinity terms compiled into podinfo decide exactly as the JSON matcher. */
+static void test_compiled_terms_match_json(void **state)
+{
+        static const char *const reqs[] = {
+                "{\"key\":\"disk\",\"operator\":\"In\",\"values\":[\"ssd\",\"nvme\"]}",
+                "{\"key\":\"disk\",\"operator\":\"In\",\"values\":[7,\"ssd\"]}",
+                "{\"key\":\"disk\",\"operator\":\"NotIn\",\"values\":[\"ssd\"]}",
+                "{\"key\":\"disk\",\"operator\":\"Exists\"}",
+                "{\"key\":\"zone\",\"operator\":\"DoesNotExist\"}",
+                "{\"key\":\"cores\",\"operator\":\"Gt\",\"values\":[\"8\"]}",
+                "{\"key\":\"cores\",\"operator\":\"Lt\",\"values\":[\"8\"]}",
+                "{\"key\":\"cores\",\"operator\":\"Gt\",\"values\":[\"8\",\"9\"]}",
+                "{\"key\":\"cores\",\"operator\":\"Lt\",\"values\":[\"x\"]}",
+                "{\"key\":\"disk\",\"operator\":\"Like\",\"values\":[\"ssd\"]}",
+                "{\"operator\":\"Exists\"}",
+        };
+        static const char *const fields[] = {
+                "",
+                "{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":[\"n1\"]}",
+                "{\"key\":\"metadata.name\",\"operator\":\"NotIn\",\"values\":[\"n1\"]}",
+                "{\"key\":\"metadata.name\",\"operator\":\"Exists\"}",
+                "{\"key\":\"metadata.uid\",\"operator\":\"In\",\"values\":[\"n1\"]}",
+        };
+        static const char *const labels[] = {
+                "{}",
+                "{\"disk\":\"ssd\",\"cores\":\"16\"}",
+                "{\"disk\":\"hdd\",\"cores\":\"4\",\"zone\":\"a\"}",
+                "{\"cores\":\"x\"}",
+        };
+        static const char *const names[] = { "n1", "n2" };
+        size_t checked = 0;
+        for (size_t l = 0; l < K8C_ARRAY_SIZE(labels); l++) {
+                for (size_t nm = 0; nm < K8C_ARRAY_SIZE(names); nm++) {
+                        json_auto_t *nd = json_pack("{s:{s:s, s:o}}", "metadata", "name", names[nm], "labels",
+                                                    J(labels[l]));
+                        struct k8c_sched_nodeinfo *ni = k8c_sched_nodeinfo_new(names[nm], nd);
+                        for (size_t a = 0; a <= K8C_ARRAY_SIZE(reqs); a++) {
+                                for (size_t f = 0; f < K8C_ARRAY_SIZE(fields); f++) {
+                                        /* a == count: no expression (fields only, or an empty term) */
+                                        cleanup_free char *term_s = k8c_xasprintf(
+                                                "{\"matchExpressions\":[%s%s%s],\"matchFields\":[%s]}",
+                                                a < K8C_ARRAY_SIZE(reqs) ? reqs[a] : "",
+                                                a < K8C_ARRAY_SIZE(reqs) && a > 0 ? "," : "",
+                                                a < K8C_ARRAY_SIZE(reqs) && a > 0 ? reqs[a - 1] : "",
+                                                fields[f]);
+                                        json_auto_t *term = J(term_s);
+                                        struct k8c_sched_node_term ct;
+                                        k8c_sched_node_term_compile(term, &ct);
+                                        bool want = k8c_sched_node_selector_term_matches(term, nd);
+                                        if (k8c_sched_node_term_match(&ct, ni->view) != want)
+                                                fail_msg("term %s on %s labels %s: want %d", term_s,
+                                                         names[nm], labels[l], want);
+                                        k8c_sched_node_term_free(&ct);
+                                        checked++;
+                                }
+                        }
+                        k8c_sched_nodeinfo_unref(ni);
+                }
+        }
+        assert_int_equal(checked, 4 * 2 * 12 * 5);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_assume_bind_delete),      cmocka_unit_test(test_incremental_snapshot),
-                cmocka_unit_test(test_num_nodes_to_find),       cmocka_unit_test(test_sampling_round_robin),
+                cmocka_unit_test(test_assume_bind_delete),
+                cmocka_unit_test(test_incremental_snapshot),
+                cmocka_unit_test(test_num_nodes_to_find),
+                cmocka_unit_test(test_sampling_round_robin),
                 cmocka_unit_test(test_spreading_still_spreads),
+                cmocka_unit_test(test_compiled_terms_match_json),
+                cmocka_unit_test(test_anti_affinity_one_per_node),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

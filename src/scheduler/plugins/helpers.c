@@ -137,6 +137,106 @@ bool k8c_sched_node_selector_term_matches(const json_t *term, const json_t *node
         return true;
 }
 
+static k8c_sched_op_t op_of(const char *op)
+{
+        static const char *const names[] = { "In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt" };
+        for (size_t i = 0; i < K8C_ARRAY_SIZE(names); i++)
+                if (strcmp(op, names[i]) == 0)
+                        return (k8c_sched_op_t)i;
+        return K8C_SCHED_OP_UNKNOWN;
+}
+
+static void req_compile(const json_t *req, bool field, struct k8c_sched_node_req *ret)
+{
+        json_t *values = json_object_get(req, "values");
+        *ret = (struct k8c_sched_node_req){ .key = str(req, "key"), .op = op_of(str(req, "operator")) };
+        ret->values = k8c_xcalloc(json_array_size(values) + 1, sizeof(*ret->values));
+        size_t i;
+        json_t *v;
+        json_array_foreach(values, i, v) if (json_is_string(v)) ret->values[ret->nvalues++] =
+                json_string_value(v);
+        ret->int_ok = json_array_size(values) == 1 &&
+                      parse_int64(json_string_value(json_array_get(values, 0)), &ret->int_value);
+        ret->field_ok = field && strcmp(ret->key, "metadata.name") == 0 &&
+                        (ret->op == K8C_SCHED_OP_IN || ret->op == K8C_SCHED_OP_NOT_IN);
+}
+
+void k8c_sched_node_term_compile(const json_t *term, struct k8c_sched_node_term *ret)
+{
+        json_t *exprs = json_object_get(term, "matchExpressions");
+        json_t *fields = json_object_get(term, "matchFields");
+        ret->nexprs = json_array_size(exprs);
+        ret->nfields = json_array_size(fields);
+        ret->reqs = k8c_xcalloc(ret->nexprs + ret->nfields + 1, sizeof(*ret->reqs));
+        for (size_t i = 0; i < ret->nexprs; i++)
+                req_compile(json_array_get(exprs, i), false, &ret->reqs[i]);
+        for (size_t i = 0; i < ret->nfields; i++)
+                req_compile(json_array_get(fields, i), true, &ret->reqs[ret->nexprs + i]);
+}
+
+void k8c_sched_node_term_free(struct k8c_sched_node_term *t)
+{
+        for (size_t i = 0; i < t->nexprs + t->nfields; i++)
+                free(t->reqs[i].values);
+        free(t->reqs);
+        memset(t, 0, sizeof(*t));
+}
+
+/* requirement_matches() over a compiled requirement. */
+static bool req_match(const struct k8c_sched_node_req *r, const char *value)
+{
+        switch (r->op) {
+        case K8C_SCHED_OP_EXISTS: return value != NULL;
+        case K8C_SCHED_OP_DOES_NOT_EXIST: return value == NULL;
+        case K8C_SCHED_OP_IN:
+        case K8C_SCHED_OP_NOT_IN: {
+                bool in = false;
+                for (size_t i = 0; i < r->nvalues && value != NULL && !in; i++)
+                        in = strcmp(r->values[i], value) == 0;
+                return r->op == K8C_SCHED_OP_IN ? in : !in;
+        }
+        case K8C_SCHED_OP_GT:
+        case K8C_SCHED_OP_LT: {
+                int64_t have;
+                if (!r->int_ok || !parse_int64(value, &have))
+                        return false;
+                return r->op == K8C_SCHED_OP_GT ? have > r->int_value : have < r->int_value;
+        }
+        default: return false;
+        }
+}
+
+bool k8c_sched_node_term_match(const struct k8c_sched_node_term *t, const struct k8c_sched_nodeview *v)
+{
+        if (t->nexprs == 0 && t->nfields == 0)
+                return false;
+        for (size_t i = 0; i < t->nexprs; i++) {
+                const struct k8c_sched_node_req *r = &t->reqs[i];
+                if (!req_match(r, json_string_value(json_object_get(v->labels, r->key))))
+                        return false;
+        }
+        for (size_t i = 0; i < t->nfields; i++) {
+                const struct k8c_sched_node_req *r = &t->reqs[t->nexprs + i];
+                if (!r->field_ok || !req_match(r, v->meta_name))
+                        return false;
+        }
+        return true;
+}
+
+bool k8c_sched_pod_term_matches(const struct k8c_sched_pod_term *t, const char *owner_ns,
+                                const struct k8c_sched_podinfo *p)
+{
+        bool ns_ok = false;
+        if (t->own_namespace) {
+                ns_ok = strcmp(owner_ns, p->namespace_) == 0;
+        } else {
+                ns_ok = t->all_namespaces;
+                for (size_t i = 0; i < t->nnamespaces && !ns_ok; i++)
+                        ns_ok = strcmp(t->namespaces[i], p->namespace_) == 0;
+        }
+        return ns_ok && t->has_selector && k8c_selector_matches(&t->selector, p->labels);
+}
+
 bool k8c_sched_label_selector_matches(const json_t *selector, const json_t *labels)
 {
         struct k8c_selector sel = { 0 };

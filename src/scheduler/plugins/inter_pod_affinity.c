@@ -6,7 +6,8 @@
  * anti-affinity terms must not match it within their domains. Topology pair
  * counts are computed once per cycle (pre_filter), as kube-scheduler does;
  * a pod without terms only looks at nodes holding pods with anti-affinity
- * (none, usually: then the cycle costs nothing here).
+ * (none, usually: then the cycle costs nothing here). Terms are compiled in
+ * the podinfo (selectors parsed once per pod, not once per match).
  */
 #include <string.h>
 
@@ -14,80 +15,79 @@
 #include "k8c/strmap.h"
 #include "scheduler/framework.h"
 
-struct state {
-        struct k8c_strmap existing_anti; /* "key\1value" → count */
-        struct k8c_strmap affinity;
-        struct k8c_strmap anti;
-        json_t *aff_terms, *anti_terms; /* borrowed */
+/* Counts per (topology key, value): one map of values per distinct key (terms use a handful of
+ * keys), so no "key=value" string is built per lookup. Keys are borrowed from the terms. */
+struct pairmap {
+        struct {
+                const char *key;
+                struct k8c_strmap values; /* value → count */
+        } * v;
+        size_t n;
 };
 
-static json_t *required_terms(const json_t *pod, const char *kind)
+static void inc(struct pairmap *m, const char *key, const char *value)
 {
-        return json_object_get(
-                json_object_get(json_object_get(json_object_get(pod, "spec"), "affinity"), kind),
-                "requiredDuringSchedulingIgnoredDuringExecution");
-}
-
-static bool term_matches(const json_t *term, const char *owner_ns, const struct k8c_sched_podinfo *p)
-{
-        json_t *nss = json_object_get(term, "namespaces");
-        json_t *nssel = json_object_get(term, "namespaceSelector");
-        bool ns_ok = false;
-        if (json_array_size(nss) == 0 && (nssel == NULL || json_is_null(nssel))) {
-                ns_ok = strcmp(owner_ns, p->namespace_) == 0;
-        } else {
-                size_t i;
-                json_t *v;
-                json_array_foreach(nss, i, v) ns_ok =
-                        ns_ok || (json_is_string(v) && strcmp(json_string_value(v), p->namespace_) == 0);
-                /* Namespace labels are not watched: only the empty selector ("all namespaces") is honoured.
-                 */
-                if (json_is_object(nssel) && json_object_size(nssel) == 0)
-                        ns_ok = true;
+        size_t i = 0;
+        while (i < m->n && strcmp(m->v[i].key, key) != 0)
+                i++;
+        if (i == m->n) {
+                m->v = k8c_xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
+                m->v[i].key = key;
+                k8c_strmap_init(&m->v[i].values);
+                m->n++;
         }
-        if (!ns_ok)
-                return false;
-        json_t *ls = json_object_get(term, "labelSelector");
-        if (ls == NULL || json_is_null(ls))
-                return false;
-        return k8c_sched_label_selector_matches(
-                ls, json_object_get(json_object_get(p->pod, "metadata"), "labels"));
+        void *c = NULL;
+        k8c_strmap_get(&m->v[i].values, value, &c);
+        k8c_strmap_put(&m->v[i].values, value, (void *)((intptr_t)c + 1), NULL);
 }
 
-static bool matches_all(const json_t *terms, const char *owner_ns, const struct k8c_sched_podinfo *p)
+static intptr_t get(const struct pairmap *m, const char *key, const char *value)
 {
-        size_t i;
-        json_t *t;
-        json_array_foreach(terms, i, t) if (!term_matches(t, owner_ns, p)) return false;
-        return json_array_size(terms) > 0;
+        for (size_t i = 0; i < m->n; i++) {
+                if (strcmp(m->v[i].key, key) != 0)
+                        continue;
+                void *c = NULL;
+                k8c_strmap_get(&m->v[i].values, value, &c);
+                return (intptr_t)c;
+        }
+        return 0;
 }
 
-static void inc(struct k8c_strmap *m, const char *key, const char *value)
+static void pairmap_clear(struct pairmap *m)
 {
-        cleanup_free char *k = k8c_xasprintf("%s\x01%s", key, value);
-        void *v = NULL;
-        k8c_strmap_get(m, k, &v);
-        k8c_strmap_put(m, k, (void *)((intptr_t)v + 1), NULL);
+        for (size_t i = 0; i < m->n; i++)
+                k8c_strmap_clear(&m->v[i].values);
+        free(m->v);
+        memset(m, 0, sizeof(*m));
 }
 
-static intptr_t get(const struct k8c_strmap *m, const char *key, const char *value)
+struct state {
+        struct pairmap existing_anti; /* existing pods' anti-affinity terms selecting the pod */
+        struct pairmap affinity;      /* pods the pod's affinity terms select */
+        struct pairmap anti;          /* pods the pod's anti-affinity terms select */
+};
+
+static bool matches_all(const struct k8c_sched_pod_term *terms, size_t n, const char *owner_ns,
+                        const struct k8c_sched_podinfo *p)
 {
-        cleanup_free char *k = k8c_xasprintf("%s\x01%s", key, value);
-        void *v = NULL;
-        k8c_strmap_get(m, k, &v);
-        return (intptr_t)v;
+        for (size_t i = 0; i < n; i++)
+                if (!k8c_sched_pod_term_matches(&terms[i], owner_ns, p))
+                        return false;
+        return n > 0;
+}
+
+/* The node's label (k8c_sched_node_label) from its parsed view. */
+static const char *label(const struct k8c_sched_nodeinfo *ni, const char *key)
+{
+        return json_string_value(json_object_get(ni->view->labels, key));
 }
 
 static void pre_filter(struct k8c_sched_cycle *cy)
 {
         struct state *s = k8c_xcalloc(1, sizeof(*s));
-        k8c_strmap_init(&s->existing_anti);
-        k8c_strmap_init(&s->affinity);
-        k8c_strmap_init(&s->anti);
-        s->aff_terms = required_terms(cy->pod->pod, "podAffinity");
-        s->anti_terms = required_terms(cy->pod->pod, "podAntiAffinity");
         cy->interpod_state = s;
-        bool own_terms = cy->pod->has_pod_affinity || cy->pod->has_pod_anti_affinity;
+        const struct k8c_sched_podinfo *pod = cy->pod;
+        bool own_terms = pod->has_pod_affinity || pod->has_pod_anti_affinity;
         if (!own_terms && cy->snap->nodes_with_anti == 0)
                 return;
         for (size_t n = 0; n < cy->snap->n; n++) {
@@ -98,30 +98,26 @@ static void pre_filter(struct k8c_sched_cycle *cy)
                         const struct k8c_sched_podinfo *p = ni->pods[i];
                         if (!own_terms && !p->has_pod_anti_affinity)
                                 continue;
-                        size_t j;
-                        json_t *t;
-                        json_array_foreach(required_terms(p->pod, "podAntiAffinity"), j, t)
-                        {
-                                const char *tk = json_string_value(json_object_get(t, "topologyKey"));
-                                const char *tv = tk != NULL ? k8c_sched_node_label(ni->node, tk) : NULL;
-                                if (tv != NULL && term_matches(t, p->namespace_, cy->pod))
+                        for (size_t j = 0; j < p->nanti_terms; j++) {
+                                const struct k8c_sched_pod_term *t = &p->anti_terms[j];
+                                const char *tk = t->topology_key;
+                                const char *tv = tk != NULL ? label(ni, tk) : NULL;
+                                if (tv != NULL && k8c_sched_pod_term_matches(t, p->namespace_, pod))
                                         inc(&s->existing_anti, tk, tv);
                         }
-                        if (matches_all(s->aff_terms, cy->pod->namespace_, p)) {
-                                json_array_foreach(s->aff_terms, j, t)
-                                {
-                                        const char *tk = json_string_value(json_object_get(t, "topologyKey"));
-                                        const char *tv =
-                                                tk != NULL ? k8c_sched_node_label(ni->node, tk) : NULL;
+                        if (matches_all(pod->affinity_terms, pod->naffinity_terms, pod->namespace_, p)) {
+                                for (size_t j = 0; j < pod->naffinity_terms; j++) {
+                                        const char *tk = pod->affinity_terms[j].topology_key;
+                                        const char *tv = tk != NULL ? label(ni, tk) : NULL;
                                         if (tv != NULL)
                                                 inc(&s->affinity, tk, tv);
                                 }
                         }
-                        json_array_foreach(s->anti_terms, j, t)
-                        {
-                                const char *tk = json_string_value(json_object_get(t, "topologyKey"));
-                                const char *tv = tk != NULL ? k8c_sched_node_label(ni->node, tk) : NULL;
-                                if (tv != NULL && term_matches(t, cy->pod->namespace_, p))
+                        for (size_t j = 0; j < pod->nanti_terms; j++) {
+                                const struct k8c_sched_pod_term *t = &pod->anti_terms[j];
+                                const char *tk = t->topology_key;
+                                const char *tv = tk != NULL ? label(ni, tk) : NULL;
+                                if (tv != NULL && k8c_sched_pod_term_matches(t, pod->namespace_, p))
                                         inc(&s->anti, tk, tv);
                         }
                 }
@@ -133,27 +129,35 @@ static void cycle_free(struct k8c_sched_cycle *cy)
         struct state *s = cy->interpod_state;
         if (s == NULL)
                 return;
-        k8c_strmap_clear(&s->existing_anti);
-        k8c_strmap_clear(&s->affinity);
-        k8c_strmap_clear(&s->anti);
+        pairmap_clear(&s->existing_anti);
+        pairmap_clear(&s->affinity);
+        pairmap_clear(&s->anti);
         free(s);
         cy->interpod_state = NULL;
+}
+
+/* Some label of the node is a (key, value) an existing pod's anti-affinity counted. */
+static bool existing_anti_rejects(const struct state *s, const struct k8c_sched_nodeinfo *ni)
+{
+        for (size_t i = 0; i < s->existing_anti.n; i++) {
+                const char *v = label(ni, s->existing_anti.v[i].key);
+                if (v != NULL && get(&s->existing_anti, s->existing_anti.v[i].key, v) > 0)
+                        return true;
+        }
+        return false;
 }
 
 static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
                                struct k8c_sched_status *st)
 {
         struct state *s = cy->interpod_state;
-        size_t i;
-        json_t *t;
-        if (json_array_size(s->aff_terms) > 0) {
+        const struct k8c_sched_podinfo *pod = cy->pod;
+        if (pod->naffinity_terms > 0) {
                 bool pods_exist = true;
-                json_array_foreach(s->aff_terms, i, t)
-                {
-                        const char *tk = json_string_value(json_object_get(t, "topologyKey"));
-                        const char *tv = tk != NULL ? k8c_sched_node_label(ni->node, tk) : NULL;
+                for (size_t i = 0; i < pod->naffinity_terms; i++) {
+                        const char *tk = pod->affinity_terms[i].topology_key;
+                        const char *tv = tk != NULL ? label(ni, tk) : NULL;
                         if (tv == NULL) {
-                                pods_exist = false;
                                 k8c_sched_status_add_reason(st, "node(s) didn't match pod affinity rules");
                                 return st->code = K8C_SCHED_UNSCHEDULABLE;
                         }
@@ -161,32 +165,24 @@ static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sche
                                 pods_exist = false;
                 }
                 /* The first pod of a group with affinity to itself must be able to start somewhere. */
-                if (!pods_exist && !(k8c_strmap_len(&s->affinity) == 0 &&
-                                     matches_all(s->aff_terms, cy->pod->namespace_, cy->pod))) {
+                if (!pods_exist &&
+                    !(s->affinity.n == 0 &&
+                      matches_all(pod->affinity_terms, pod->naffinity_terms, pod->namespace_, pod))) {
                         k8c_sched_status_add_reason(st, "node(s) didn't match pod affinity rules");
                         return st->code = K8C_SCHED_UNSCHEDULABLE;
                 }
         }
-        json_array_foreach(s->anti_terms, i, t)
-        {
-                const char *tk = json_string_value(json_object_get(t, "topologyKey"));
-                const char *tv = tk != NULL ? k8c_sched_node_label(ni->node, tk) : NULL;
+        for (size_t i = 0; i < pod->nanti_terms; i++) {
+                const char *tk = pod->anti_terms[i].topology_key;
+                const char *tv = tk != NULL ? label(ni, tk) : NULL;
                 if (tv != NULL && get(&s->anti, tk, tv) > 0) {
                         k8c_sched_status_add_reason(st, "node(s) didn't match pod anti-affinity rules");
                         return st->code = K8C_SCHED_UNSCHEDULABLE;
                 }
         }
-        if (k8c_strmap_len(&s->existing_anti) > 0) {
-                const char *k;
-                json_t *v;
-                json_object_foreach(json_object_get(json_object_get(ni->node, "metadata"), "labels"), k, v)
-                {
-                        if (json_is_string(v) && get(&s->existing_anti, k, json_string_value(v)) > 0) {
-                                k8c_sched_status_add_reason(
-                                        st, "node(s) didn't satisfy existing pods anti-affinity rules");
-                                return st->code = K8C_SCHED_UNSCHEDULABLE;
-                        }
-                }
+        if (s->existing_anti.n > 0 && existing_anti_rejects(s, ni)) {
+                k8c_sched_status_add_reason(st, "node(s) didn't satisfy existing pods anti-affinity rules");
+                return st->code = K8C_SCHED_UNSCHEDULABLE;
         }
         return K8C_SCHED_OK;
 }
@@ -195,8 +191,8 @@ static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sche
 static bool filter_skip(const struct k8c_sched_cycle *cy)
 {
         const struct state *s = cy->interpod_state;
-        return s != NULL && json_array_size(s->aff_terms) == 0 && json_array_size(s->anti_terms) == 0 &&
-               k8c_strmap_len(&s->existing_anti) == 0;
+        return s != NULL && cy->pod->naffinity_terms == 0 && cy->pod->nanti_terms == 0 &&
+               s->existing_anti.n == 0;
 }
 
 const struct k8c_sched_plugin k8c_sched_plugin_inter_pod_affinity = {

@@ -3,45 +3,36 @@
  * label equal) and requiredDuringSchedulingIgnoredDuringExecution (any term
  * matches); the score sums the weights of matching
  * preferredDuringSchedulingIgnoredDuringExecution terms, normalised by the
- * maximum. The NodeSelector behaviour lives here, as in Kubernetes.
+ * maximum. The NodeSelector behaviour lives here, as in Kubernetes. The
+ * selector and terms are compiled once per pod (podinfo) and matched per node
+ * against the node's labels, without walking the pod's JSON.
  */
 #include <string.h>
 
 #include "scheduler/framework.h"
 #include "scheduler/plugins/normalize.h"
 
-static json_t *node_affinity(const json_t *pod)
+/* Over the pod's nodeSelector and terms as compiled in its podinfo. */
+static bool required_matches(const struct k8c_sched_podinfo *pod, const struct k8c_sched_nodeview *v)
 {
-        return json_object_get(json_object_get(json_object_get(pod, "spec"), "affinity"), "nodeAffinity");
-}
-
-static bool required_matches(const json_t *pod, const json_t *node)
-{
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)json_object_get(json_object_get(pod, "spec"), "nodeSelector"), key, v)
-        {
-                const char *have = k8c_sched_node_label(node, key);
-                if (have == NULL || !json_is_string(v) || strcmp(have, json_string_value(v)) != 0)
+        for (size_t i = 0; i < pod->nnode_selector; i++) {
+                const char *have = json_string_value(json_object_get(v->labels, pod->node_selector[i].key));
+                if (have == NULL || pod->node_selector[i].value == NULL ||
+                    strcmp(have, pod->node_selector[i].value) != 0)
                         return false;
         }
-        json_t *req = json_object_get(node_affinity(pod), "requiredDuringSchedulingIgnoredDuringExecution");
-        if (req == NULL || json_is_null(req))
+        if (!pod->node_affinity_required)
                 return true;
-        size_t i;
-        json_t *term;
-        json_array_foreach(json_object_get(req, "nodeSelectorTerms"), i, term)
-        {
-                if (k8c_sched_node_selector_term_matches(term, node))
+        for (size_t i = 0; i < pod->nrequired_terms; i++)
+                if (k8c_sched_node_term_match(&pod->required_terms[i], v))
                         return true;
-        }
         return false;
 }
 
 static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
                                struct k8c_sched_status *st)
 {
-        if (!cy->pod->has_required_node_affinity || required_matches(cy->pod->pod, ni->node))
+        if (!cy->pod->has_required_node_affinity || required_matches(cy->pod, ni->view))
                 return K8C_SCHED_OK;
         k8c_sched_status_add_reason(st, "node(s) didn't match Pod's node affinity/selector");
         return st->code = K8C_SCHED_UNSCHEDULABLE;
@@ -52,16 +43,10 @@ static int64_t score(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo
         if (!cy->pod->has_preferred_node_affinity)
                 return 0;
         int64_t sum = 0;
-        size_t i;
-        json_t *pref;
-        json_array_foreach(json_object_get(node_affinity(cy->pod->pod),
-                                           "preferredDuringSchedulingIgnoredDuringExecution"),
-                           i, pref)
-        {
-                int64_t w = json_integer_value(json_object_get(pref, "weight"));
-                if (w != 0 &&
-                    k8c_sched_node_selector_term_matches(json_object_get(pref, "preference"), ni->node))
-                        sum += w;
+        for (size_t i = 0; i < cy->pod->npreferred_terms; i++) {
+                const struct k8c_sched_preferred_term *pt = &cy->pod->preferred_terms[i];
+                if (pt->weight != 0 && k8c_sched_node_term_match(&pt->term, ni->view))
+                        sum += pt->weight;
         }
         return sum;
 }

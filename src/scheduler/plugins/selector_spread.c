@@ -45,18 +45,46 @@ static int64_t score(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo
         return count;
 }
 
-/* Sum of scores per zone: open addressing on the interned zone pointer. */
+/* Sum of scores per zone: open addressing on the interned zone pointer, sized for the zones
+ * seen (clusters have a handful), grown at half full. */
 struct zone_slot {
         const struct k8c_sched_interned *zone;
         int64_t sum;
 };
 
-static struct zone_slot *zone_find(struct zone_slot *t, size_t cap, const struct k8c_sched_interned *zone)
+struct zone_table {
+        struct zone_slot *t;
+        size_t cap, n;
+        bool heap; /* t was allocated (else it is the caller's small array) */
+};
+
+static struct zone_slot *zone_find(const struct zone_table *zt, const struct k8c_sched_interned *zone)
 {
-        size_t i = ((uintptr_t)zone >> 4) & (cap - 1);
-        while (t[i].zone != NULL && t[i].zone != zone)
-                i = (i + 1) & (cap - 1);
-        return &t[i];
+        size_t i = ((uintptr_t)zone >> 4) & (zt->cap - 1);
+        while (zt->t[i].zone != NULL && zt->t[i].zone != zone)
+                i = (i + 1) & (zt->cap - 1);
+        return &zt->t[i];
+}
+
+static struct zone_slot *zone_add(struct zone_table *zt, const struct k8c_sched_interned *zone)
+{
+        struct zone_slot *z = zone_find(zt, zone);
+        if (z->zone != NULL)
+                return z;
+        if (2 * (zt->n + 1) > zt->cap) {
+                struct zone_table bigger = { k8c_xcalloc(zt->cap * 2, sizeof(struct zone_slot)), zt->cap * 2,
+                                             zt->n, true };
+                for (size_t i = 0; i < zt->cap; i++)
+                        if (zt->t[i].zone != NULL)
+                                *zone_find(&bigger, zt->t[i].zone) = zt->t[i];
+                if (zt->heap)
+                        free(zt->t);
+                *zt = bigger;
+                z = zone_find(zt, zone);
+        }
+        z->zone = zone;
+        zt->n++;
+        return z;
 }
 
 static void normalize(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *const *nodes, int64_t *scores,
@@ -72,17 +100,13 @@ static void normalize(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *con
                 have_zones = have_zones || nodes[i]->view->zone != NULL;
         }
         /* With every count 0 (no selector, or nothing selected yet), every zone sums to 0 too. */
-        struct zone_slot *zones = NULL;
-        size_t cap = 0;
+        struct zone_slot small[16] = { 0 };
+        struct zone_table zones = { small, K8C_ARRAY_SIZE(small), 0, false };
         if (have_zones && max_node > 0) {
-                for (cap = 16; cap < 2 * n; cap *= 2)
-                        ;
-                zones = k8c_xcalloc(cap, sizeof(*zones));
                 for (size_t i = 0; i < n; i++) {
                         if (nodes[i]->view->zone == NULL)
                                 continue;
-                        struct zone_slot *z = zone_find(zones, cap, nodes[i]->view->zone);
-                        z->zone = nodes[i]->view->zone;
+                        struct zone_slot *z = zone_add(&zones, nodes[i]->view->zone);
                         z->sum += scores[i];
                         if (z->sum > max_zone)
                                 max_zone = z->sum;
@@ -93,7 +117,7 @@ static void normalize(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *con
                 if (max_node > 0)
                         f = K8C_SCHED_MAX_NODE_SCORE * ((double)(max_node - scores[i]) / (double)max_node);
                 if (have_zones && nodes[i]->view->zone != NULL) {
-                        int64_t zc = zones != NULL ? zone_find(zones, cap, nodes[i]->view->zone)->sum : 0;
+                        int64_t zc = zones.n > 0 ? zone_find(&zones, nodes[i]->view->zone)->sum : 0;
                         double zs = K8C_SCHED_MAX_NODE_SCORE;
                         if (max_zone > 0)
                                 zs = K8C_SCHED_MAX_NODE_SCORE * ((double)(max_zone - zc) / (double)max_zone);
@@ -101,7 +125,8 @@ static void normalize(struct k8c_sched_cycle *cy, struct k8c_sched_nodeinfo *con
                 }
                 scores[i] = (int64_t)f;
         }
-        free(zones);
+        if (zones.heap)
+                free(zones.t);
 }
 
 /* Skipped (topology spread constraints): 0 everywhere. Nothing selects the pod: every count is 0,
