@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -606,6 +607,20 @@ static int setup_small_window(void **state)
         return 0;
 }
 
+/* The relist test's proxy lives outside the test's frame: when an assertion fails, its teardown
+ * still stops the accepting thread (which would otherwise run on a dead stack frame). */
+static struct proxy relist_px;
+static bool relist_px_running;
+
+static int relist_teardown(void **state)
+{
+        if (relist_px_running) {
+                proxy_stop(&relist_px);
+                relist_px_running = false;
+        }
+        return 0;
+}
+
 static void test_informer_relists_after_410(void **state)
 {
         struct fixture *f = *state;
@@ -619,9 +634,9 @@ static void test_informer_relists_after_410(void **state)
                                  0);
         }
 
-        struct proxy px;
-        assert_int_equal(proxy_start(&px, srv->port), 0);
-        char *purl = k8c_xasprintf("http://127.0.0.1:%d", px.port);
+        assert_int_equal(proxy_start(&relist_px, srv->port), 0);
+        relist_px_running = true;
+        char *purl = k8c_xasprintf("http://127.0.0.1:%d", relist_px.port);
         struct k8c_client *via_proxy = NULL;
         struct k8c_client_config pcfg = { .server = purl, .max_retries = 1 };
         assert_int_equal(k8c_client_new(&pcfg, &via_proxy, NULL), 0);
@@ -642,7 +657,7 @@ static void test_informer_relists_after_410(void **state)
         assert_int_equal(relists, 1);
 
         /* The server restarts (ending the watch cleanly); the informer's next request waits. */
-        atomic_store(&px.hold, true);
+        atomic_store(&relist_px.hold, true);
         assert_int_equal(k8c_test_apiserver_restart(srv, args), 0);
         json_auto_t *created = relist_pod("rl-new");
         assert_int_equal(k8c_client_post(direct, "/api/v1/namespaces/default/pods", created, NULL, NULL), 0);
@@ -664,13 +679,13 @@ static void test_informer_relists_after_410(void **state)
         /* Nothing reached the informer meanwhile. */
         assert_int_equal(seen_len(&seen), 0);
         assert_int_equal(k8c_informer_relists(inf), relists);
-        assert_int_equal(atomic_load(&px.expired_seen), 0);
+        assert_int_equal(atomic_load(&relist_px.expired_seen), 0);
 
-        atomic_store(&px.hold, false);
+        atomic_store(&relist_px.hold, false);
         for (int i = 0; i < 500 && (k8c_informer_relists(inf) == relists || seen_len(&seen) < 3); i++)
                 usleep(40000);
         /* The resumed watch was answered 410 Expired, hence the relist. */
-        assert_true(atomic_load(&px.expired_seen) >= 1);
+        assert_true(atomic_load(&relist_px.expired_seen) >= 1);
         assert_int_equal(k8c_informer_relists(inf), relists + 1);
         /* A late extra event would show within this time. */
         usleep(300000);
@@ -686,7 +701,7 @@ static void test_informer_relists_after_410(void **state)
                 "yes");
 
         k8c_informer_free(inf);
-        proxy_stop(&px);
+        relist_teardown(NULL);
         json_decref(seen.events);
         k8c_client_free(via_proxy);
         free(purl);
@@ -754,7 +769,7 @@ int main(void)
                 cmocka_unit_test(test_concurrent_patches), cmocka_unit_test(test_request_options),
         };
         const struct CMUnitTest relist_tests[] = {
-                cmocka_unit_test(test_informer_relists_after_410),
+                cmocka_unit_test_teardown(test_informer_relists_after_410, relist_teardown),
         };
         int failed = cmocka_run_group_tests_name("client", tests, setup, teardown);
         failed += cmocka_run_group_tests_name("client_small_watch_window", relist_tests, setup_small_window,
