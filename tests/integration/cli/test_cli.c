@@ -838,8 +838,9 @@ static void generated_like_kubectl(struct fixture *f, const char *cmd, const cha
 
 /* Generators: the objects kubectl would make (compared as --dry-run=client -o yaml), and the
  * stored objects after creating them for real. kubectl sends typed creates (create deployment,
- * namespace, configmap, secret, service; autoscale) as protobuf, which the apiserver does not
- * take, so on its side those are its dry-run object piped into `kubectl create -f -`. */
+ * namespace, configmap, secret, service; autoscale) as protobuf; so that this suite does not
+ * depend on the apiserver's protobuf decoding, kubectl's side of those is its dry-run object
+ * piped into `kubectl create -f -` (the same object, sent as JSON). */
 static void test_generators_like_kubectl(void **state)
 {
         struct fixture *f = *state;
