@@ -516,7 +516,8 @@ static void both_kubectl(struct fixture *f, const char *args)
         }
 }
 
-/* describe endpoints and hpa (every metric type, behavior, conditions) like kubectl. */
+/* describe endpoints, hpa (every metric type, behavior, conditions), configmaps and secrets like
+ * kubectl. */
 static void test_describe_ep_hpa_like_kubectl(void **state)
 {
         struct fixture *f = *state;
@@ -569,6 +570,17 @@ static void test_describe_ep_hpa_like_kubectl(void **state)
         same_output(f, 0, "describe hpa web-deploy");
         same_output(f, 0, "describe hpa big");
         same_output(f, 0, "describe hpa");
+        /* One key each: kubectl prints a map's keys in Go's random order. */
+        both_kubectl(
+                f,
+                "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                "\"one\",\"labels\":{\"a\":\"b\"}},\"data\":{\"conf.ini\":\"x=1\\ny=2\\n\"},\"binaryData\":{"
+                "\"blob\":\"AAEC\"}}\nEOF\n");
+        both_kubectl(f,
+                     "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+                     "\"one\"},\"type\":\"example.com/thing\",\"data\":{\"key\":\"aGVsbG8=\"}}\nEOF\n");
+        same_output(f, 0, "describe cm one");
+        same_output(f, 0, "describe secret one");
 }
 
 static void test_describe_node_like_kubectl(void **state)
