@@ -1,12 +1,13 @@
 /*
  * describe.c - `k8cctl describe`: kubectl-like sections for pods, services,
- * replicasets, deployments, namespaces, nodes, endpoints and horizontal pod
- * autoscalers (a generic Name/Labels/Annotations
+ * replicasets, deployments, namespaces, nodes, endpoints, horizontal pod
+ * autoscalers, configmaps and secrets (a generic Name/Labels/Annotations
  * view for other kinds), then the object's Events. Lines are written with
  * tabs and aligned by a Go-tabwriter emulation (padding 2), as kubectl does.
  *
  * It must not change anything; a missing events list (404) is not an error.
  */
+#include <gnutls/gnutls.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -124,6 +125,16 @@ void k8c_cli_tabwrite(FILE *out, const char *text, size_t padding)
 static int cmp_str(const void *a, const void *b)
 {
         return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The length of the bytes a base64 text (padded, as the apiserver stores data) stands for. */
+static size_t base64_len(const char *b64)
+{
+        size_t n = b64 != NULL ? strlen(b64) : 0;
+        size_t pad = 0;
+        while (pad < n && pad < 2 && b64[n - 1 - pad] == '=')
+                pad++;
+        return n / 4 * 3 - pad;
 }
 
 /* The keys of a JSON object, sorted (the array is the caller's; the strings are borrowed). */
@@ -1073,6 +1084,51 @@ static void describe_hpa(FILE *w, const json_t *hpa)
         }
 }
 
+/* kubectl ranges over a Go map here, so its key order varies from run to run; ours is sorted. */
+static void describe_configmap(FILE *w, const json_t *cm)
+{
+        describe_meta(w, cm, true);
+        labels_annotations(w, cm);
+        fprintf(w, "\nData\n====\n");
+        size_t n = 0;
+        const json_t *data = json_object_get(cm, "data");
+        cleanup_free const char **keys = sorted_keys(data, false, &n);
+        for (size_t i = 0; i < n; i++)
+                fprintf(w, "%s:\n----\n%s\n\n", keys[i],
+                        json_string_value(json_object_get(data, keys[i])) ?: "");
+        fprintf(w, "\nBinaryData\n====\n");
+        const json_t *bin = json_object_get(cm, "binaryData");
+        cleanup_free const char **bkeys = sorted_keys(bin, false, &n);
+        for (size_t i = 0; i < n; i++)
+                fprintf(w, "%s: %zu bytes\n", bkeys[i],
+                        base64_len(json_string_value(json_object_get(bin, bkeys[i]))));
+        fputc('\n', w);
+}
+
+static void describe_secret(FILE *w, const json_t *secret)
+{
+        describe_meta(w, secret, true);
+        labels_annotations(w, secret);
+        fprintf(w, "\nType:\t%s\n\nData\n====\n", str(secret, "type", ""));
+        size_t n = 0;
+        const json_t *data = json_object_get(secret, "data");
+        cleanup_free const char **keys = sorted_keys(data, false, &n);
+        bool sa_token = strcmp(str(secret, "type", ""), "kubernetes.io/service-account-token") == 0;
+        for (size_t i = 0; i < n; i++) {
+                const char *v = json_string_value(json_object_get(data, keys[i])) ?: "";
+                if (sa_token && strcmp(keys[i], "token") == 0) {
+                        gnutls_datum_t in = { (unsigned char *)v, (unsigned int)strlen(v) },
+                                       out = { NULL, 0 };
+                        if (gnutls_base64_decode2(&in, &out) == 0) {
+                                fprintf(w, "%s:\t%.*s\n", keys[i], (int)out.size, (const char *)out.data);
+                                gnutls_free(out.data);
+                                continue;
+                        }
+                }
+                fprintf(w, "%s:\t%zu bytes\n", keys[i], base64_len(v));
+        }
+}
+
 static void describe_ns(FILE *w, const json_t *ns)
 {
         describe_meta(w, ns, false);
@@ -1268,6 +1324,10 @@ int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *e
                         describe_deploy(w, obj);
                 else if (strcmp(kind, "Namespace") == 0)
                         describe_ns(w, obj);
+                else if (strcmp(kind, "ConfigMap") == 0)
+                        describe_configmap(w, obj);
+                else if (strcmp(kind, "Secret") == 0)
+                        describe_secret(w, obj);
                 else if (strcmp(kind, "Endpoints") == 0)
                         describe_endpoints(w, obj);
                 else if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
@@ -1278,7 +1338,7 @@ int k8c_cli_describe(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *e
                         describe_generic(w, obj, namespaced);
                 if (strcmp(kind, "Node") != 0 && strcmp(kind, "Namespace") != 0)
                         fetch_events(cli, name, ns, NULL, uid != NULL ? uid : "", events);
-                if (strcmp(kind, "Namespace") != 0)
+                if (strcmp(kind, "Namespace") != 0 && strcmp(kind, "Secret") != 0)
                         events_section(w, events);
                 fclose(w);
                 if (r < 0) {

@@ -145,14 +145,15 @@ static int rollout_status(struct k8c_cli *cli, const json_t *res, const char *na
                         r = k8c_cli_request(cli, "GET", lpath, NULL, NULL, &items, err);
                         if (r < 0)
                                 break;
-                        free(s.rv);
-                        s.rv = k8c_xstrdup(k8c_json_get_string(items, "metadata.resourceVersion") ?: "0");
                         json_t *d = json_array_get(json_object_get(items, "items"), 0);
                         if (d != NULL) {
                                 on_status_event(&s, "ADDED", d);
                                 if (s.result != 0)
                                         break;
                         }
+                        /* The watch starts from the list's revision, not the object's. */
+                        free(s.rv);
+                        s.rv = k8c_xstrdup(k8c_json_get_string(items, "metadata.resourceVersion") ?: "0");
                         if (!watch)
                                 break;
                         list = false;

@@ -516,7 +516,8 @@ static void both_kubectl(struct fixture *f, const char *args)
         }
 }
 
-/* describe endpoints and hpa (every metric type, behavior, conditions) like kubectl. */
+/* describe endpoints, hpa (every metric type, behavior, conditions), configmaps and secrets like
+ * kubectl. */
 static void test_describe_ep_hpa_like_kubectl(void **state)
 {
         struct fixture *f = *state;
@@ -569,6 +570,17 @@ static void test_describe_ep_hpa_like_kubectl(void **state)
         same_output(f, 0, "describe hpa web-deploy");
         same_output(f, 0, "describe hpa big");
         same_output(f, 0, "describe hpa");
+        /* One key each: kubectl prints a map's keys in Go's random order. */
+        both_kubectl(
+                f,
+                "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                "\"one\",\"labels\":{\"a\":\"b\"}},\"data\":{\"conf.ini\":\"x=1\\ny=2\\n\"},\"binaryData\":{"
+                "\"blob\":\"AAEC\"}}\nEOF\n");
+        both_kubectl(f,
+                     "create -f - <<'EOF'\n{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+                     "\"one\"},\"type\":\"example.com/thing\",\"data\":{\"key\":\"aGVsbG8=\"}}\nEOF\n");
+        same_output(f, 0, "describe cm one");
+        same_output(f, 0, "describe secret one");
 }
 
 static void test_describe_node_like_kubectl(void **state)
@@ -838,8 +850,9 @@ static void generated_like_kubectl(struct fixture *f, const char *cmd, const cha
 
 /* Generators: the objects kubectl would make (compared as --dry-run=client -o yaml), and the
  * stored objects after creating them for real. kubectl sends typed creates (create deployment,
- * namespace, configmap, secret, service; autoscale) as protobuf, which the apiserver does not
- * take, so on its side those are its dry-run object piped into `kubectl create -f -`. */
+ * namespace, configmap, secret, service; autoscale) as protobuf; so that this suite does not
+ * depend on the apiserver's protobuf decoding, kubectl's side of those is its dry-run object
+ * piped into `kubectl create -f -` (the same object, sent as JSON). */
 static void test_generators_like_kubectl(void **state)
 {
         struct fixture *f = *state;
