@@ -516,9 +516,10 @@ static void check_dead_port(struct fixture *f)
 
 static json_t *fake_pod(const char *name)
 {
-        return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion", "v1",
-                         "kind", "Pod", "metadata", "name", name, "spec", "nodeName", "node-s", "containers",
-                         "name", "main", "image", "busybox", "name", "side", "image", "busybox");
+        return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion",
+                         "v1", "kind", "Pod", "metadata", "name", name, "labels", "app", name, "spec",
+                         "nodeName", "node-s", "containers", "name", "main", "image", "busybox", "name",
+                         "side", "image", "busybox");
 }
 
 static void test_fake_exec(void **state)
@@ -545,6 +546,16 @@ static void test_fake_port_forward(void **state)
                 check_port_forward(f, true, "KUBECTL_PORT_FORWARD_WEBSOCKETS=false", "fwd", port);
         }
         check_port_forward(f, false, "K8C_TEST=1", "pod/fwd", port);
+        /* Through a Service: its selector picks the pod, its port maps to the targetPort. */
+        json_auto_t *svc = json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}, s:[{s:i, s:i}]}}", "apiVersion", "v1",
+                                     "kind", "Service", "metadata", "name", "echo", "spec", "selector", "app",
+                                     "fwd", "ports", "port", 80, "targetPort", port);
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/services", svc, NULL, &err),
+                         0);
+        if (have_kubectl())
+                check_port_forward(f, true, "KUBECTL_PORT_FORWARD_WEBSOCKETS=true", "svc/echo", 80);
+        check_port_forward(f, false, "K8C_TEST=1", "svc/echo", 80);
         check_dead_port(f);
 }
 
