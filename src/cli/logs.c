@@ -23,15 +23,129 @@ static void add_param(struct k8c_bytebuf *q, const char *kv)
         k8c_bytebuf_append(q, kv, strlen(kv));
 }
 
+static int pod_logs(struct k8c_cli *cli, const char *pod_arg, k8c_error_t *err);
+
+/* The pods a selector picks, sorted by name (what -l and TYPE/NAME address). */
+static int selected_pods(struct k8c_cli *cli, const char *selector, json_t **ret_names, k8c_error_t *err)
+{
+        struct k8c_bytebuf q = { 0 };
+        static const char hex[] = "0123456789ABCDEF";
+        for (const unsigned char *c = (const unsigned char *)selector; *c != '\0'; c++) {
+                if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                    strchr("-_.~", *c) != NULL) {
+                        k8c_bytebuf_append(&q, c, 1);
+                } else {
+                        char e[3] = { '%', hex[*c >> 4], hex[*c & 15] };
+                        k8c_bytebuf_append(&q, e, 3);
+                }
+        }
+        k8c_bytebuf_append(&q, "", 1);
+        cleanup_free char *path =
+                k8c_xasprintf("/api/v1/namespaces/%s/pods?labelSelector=%s", cli->ns, (const char *)q.data);
+        k8c_bytebuf_free(&q);
+        json_auto_t *list = NULL;
+        int r = k8c_cli_request(cli, "GET", path, NULL, NULL, &list, err);
+        if (r < 0)
+                return r;
+        json_t *names = json_array();
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(list, "items"), i, p)
+                json_array_append_new(names, json_string(k8c_json_get_string(p, "metadata.name") ?: ""));
+        /* Insertion sort: a handful of pods. */
+        for (size_t a = 1; a < json_array_size(names); a++)
+                for (size_t b = a; b > 0 && strcmp(json_string_value(json_array_get(names, b - 1)),
+                                                   json_string_value(json_array_get(names, b))) > 0;
+                     b--) {
+                        json_t *x = json_incref(json_array_get(names, b - 1));
+                        json_array_set(names, b - 1, json_array_get(names, b));
+                        json_array_set_new(names, b, x);
+                }
+        *ret_names = names;
+        return 0;
+}
+
+/* deployment/NAME, replicaset/NAME (and short names): the selector of the workload. */
+static char *workload_selector(struct k8c_cli *cli, const char *arg, k8c_error_t *err)
+{
+        const char *slash = strchr(arg, '/');
+        size_t n = (size_t)(slash - arg);
+        const char *plural = NULL;
+        if ((n == 10 && strncmp(arg, "deployment", n) == 0) ||
+            (n == 11 && strncmp(arg, "deployments", n) == 0) || (n == 6 && strncmp(arg, "deploy", n) == 0))
+                plural = "deployments";
+        else if ((n == 10 && strncmp(arg, "replicaset", n) == 0) ||
+                 (n == 11 && strncmp(arg, "replicasets", n) == 0) || (n == 2 && strncmp(arg, "rs", n) == 0))
+                plural = "replicasets";
+        if (plural == NULL)
+                return NULL;
+        cleanup_free char *path =
+                k8c_xasprintf("/apis/apps/v1/namespaces/%s/%s/%s", cli->ns, plural, slash + 1);
+        json_auto_t *obj = NULL;
+        if (k8c_cli_request(cli, "GET", path, NULL, NULL, &obj, err) < 0)
+                return NULL;
+        struct k8c_bytebuf sel = { 0 };
+        const char *k;
+        json_t *v;
+        json_object_foreach(k8c_json_get(obj, "spec.selector.matchLabels"), k, v)
+        {
+                cleanup_free char *kv =
+                        k8c_xasprintf("%s%s=%s", sel.len > 0 ? "," : "", k, json_string_value(v) ?: "");
+                k8c_bytebuf_append(&sel, kv, strlen(kv));
+        }
+        k8c_bytebuf_append(&sel, "", 1);
+        char *out = k8c_xstrdup((const char *)sel.data);
+        k8c_bytebuf_free(&sel);
+        if (*out == '\0') {
+                free(out);
+                k8c_make_error(err, K8C_EBADREQUEST, "error: %s has no matchLabels selector", arg);
+                return NULL;
+        }
+        return out;
+}
+
 int k8c_cli_logs(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
-        if (nargs != 1)
+        if (!((nargs == 1 && cli->selector == NULL) || (nargs == 0 && cli->selector != NULL)))
                 return k8c_make_error(err, K8C_EUSAGE,
                                       "error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\n"
                                       "See 'k8cctl logs -h' for help and examples");
+        const char *slash = nargs == 1 ? strchr(args[0], '/') : NULL;
+        cleanup_free char *workload = NULL;
+        if (slash != NULL) {
+                workload = workload_selector(cli, args[0], err);
+                if (workload == NULL && err != NULL && *err != NULL)
+                        return -1;
+        }
+        if (cli->selector == NULL && workload == NULL)
+                return pod_logs(cli, args[0], err);
+        /* Several pods (-l), or the first pod of a workload, one after the other. */
+        json_auto_t *names = NULL;
+        int r = selected_pods(cli, workload != NULL ? workload : cli->selector, &names, err);
+        if (r < 0)
+                return r;
+        if (json_array_size(names) == 0) {
+                if (workload != NULL)
+                        return k8c_make_error(err, K8C_ENOTFOUND, "error: no pods found for %s", args[0]);
+                fprintf(cli->errout, "No resources found in %s namespace.\n", cli->ns);
+                return 0;
+        }
+        size_t i;
+        json_t *n;
+        json_array_foreach(names, i, n)
+        {
+                r = pod_logs(cli, json_string_value(n), err);
+                if (r < 0 || workload != NULL)
+                        return r;
+        }
+        return 0;
+}
+
+static int pod_logs(struct k8c_cli *cli, const char *pod_arg, k8c_error_t *err)
+{
         json_auto_t *pod = NULL;
         const char *container = NULL;
-        int r = k8c_cli_pod_container(cli, args[0], "logs", &pod, &container, err);
+        int r = k8c_cli_pod_container(cli, pod_arg, "logs", &pod, &container, err);
         if (r < 0)
                 return r;
         struct k8c_bytebuf q = { 0 };

@@ -269,6 +269,96 @@ static void conns_free(struct fwd *f)
         }
 }
 
+/* svc/NAME, as kubectl resolves it: the first running pod its selector picks (by name), and each
+ * service port mapped to its targetPort (a number, or a container port name in that pod). */
+static int service_pod(struct k8c_cli *cli, const char *name, struct fwd_port *ports, int nports,
+                       char **ret_pod, k8c_error_t *err)
+{
+        cleanup_free char *path = k8c_xasprintf("/api/v1/namespaces/%s/services/%s", cli->ns, name);
+        json_auto_t *svc = NULL;
+        int r = k8c_cli_request(cli, "GET", path, NULL, NULL, &svc, err);
+        if (r < 0)
+                return r;
+        json_t *sel = k8c_json_get(svc, "spec.selector");
+        if (json_object_size(sel) == 0)
+                return k8c_make_error(err, K8C_EBADREQUEST,
+                                      "error: cannot attach to *v1.Service: invalid service "
+                                      "'%s': Service is defined without a selector",
+                                      name);
+        struct k8c_bytebuf q = { 0 };
+        const char *k;
+        json_t *v;
+        json_object_foreach(sel, k, v)
+        {
+                if (q.len > 0)
+                        k8c_bytebuf_append(&q, "%2C", 3);
+                cleanup_free char *kv = k8c_xasprintf("%s%%3D%s", k, json_string_value(v) ?: "");
+                k8c_bytebuf_append(&q, kv, strlen(kv));
+        }
+        k8c_bytebuf_append(&q, "", 1);
+        cleanup_free char *list_path =
+                k8c_xasprintf("/api/v1/namespaces/%s/pods?labelSelector=%s", cli->ns, (const char *)q.data);
+        k8c_bytebuf_free(&q);
+        json_auto_t *list = NULL;
+        r = k8c_cli_request(cli, "GET", list_path, NULL, NULL, &list, err);
+        if (r < 0)
+                return r;
+        const json_t *best = NULL;
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(list, "items"), i, p)
+        {
+                const char *phase = k8c_json_get_string(p, "status.phase");
+                const char *n = k8c_json_get_string(p, "metadata.name");
+                if (phase == NULL || strcmp(phase, "Running") != 0 || n == NULL)
+                        continue;
+                if (best == NULL || strcmp(n, k8c_json_get_string(best, "metadata.name")) < 0)
+                        best = p;
+        }
+        if (best == NULL)
+                return k8c_make_error(err, K8C_EBADREQUEST, "error: no running pods selected by service %s",
+                                      name);
+        for (int pi = 0; pi < nports; pi++) {
+                json_t *sp;
+                bool found = false;
+                json_array_foreach(k8c_json_get(svc, "spec.ports"), i, sp)
+                {
+                        if (json_integer_value(json_object_get(sp, "port")) != ports[pi].remote)
+                                continue;
+                        found = true;
+                        json_t *tp = json_object_get(sp, "targetPort");
+                        if (json_is_integer(tp)) {
+                                ports[pi].remote = (int)json_integer_value(tp);
+                        } else if (json_is_string(tp)) {
+                                /* A named port: look it up in the pod's containers. */
+                                size_t ci, pj;
+                                json_t *c, *cp;
+                                int num = -1;
+                                json_array_foreach(k8c_json_get(best, "spec.containers"), ci, c)
+                                        json_array_foreach(json_object_get(c, "ports"), pj, cp)
+                                {
+                                        const char *pn = json_string_value(json_object_get(cp, "name"));
+                                        if (pn != NULL && strcmp(pn, json_string_value(tp)) == 0)
+                                                num = (int)json_integer_value(
+                                                        json_object_get(cp, "containerPort"));
+                                }
+                                if (num <= 0)
+                                        return k8c_make_error(err, K8C_EBADREQUEST,
+                                                              "error: pod %s has no port named %s",
+                                                              k8c_json_get_string(best, "metadata.name"),
+                                                              json_string_value(tp));
+                                ports[pi].remote = num;
+                        }
+                }
+                if (!found)
+                        return k8c_make_error(err, K8C_EBADREQUEST,
+                                              "error: Service %s does not have a service port %d", name,
+                                              ports[pi].remote);
+        }
+        *ret_pod = k8c_xstrdup(k8c_json_get_string(best, "metadata.name"));
+        return 0;
+}
+
 int k8c_cli_port_forward(struct k8c_cli *cli, char **args, int nargs, k8c_error_t *err)
 {
         if (nargs < 2)
@@ -282,7 +372,17 @@ int k8c_cli_port_forward(struct k8c_cli *cli, char **args, int nargs, k8c_error_
                 return r;
         json_auto_t *pod = NULL;
         const char *container = NULL;
-        r = k8c_cli_pod_container(cli, args[0], "port-forward", &pod, &container, err);
+        const char *slash = strchr(args[0], '/');
+        if (slash != NULL && (strncmp(args[0], "svc/", 4) == 0 || strncmp(args[0], "service/", 8) == 0 ||
+                              strncmp(args[0], "services/", 9) == 0)) {
+                cleanup_free char *pod_name = NULL;
+                r = service_pod(cli, slash + 1, ports, nports, &pod_name, err);
+                if (r < 0)
+                        return r;
+                r = k8c_cli_pod_container(cli, pod_name, "port-forward", &pod, &container, err);
+        } else {
+                r = k8c_cli_pod_container(cli, args[0], "port-forward", &pod, &container, err);
+        }
         if (r < 0)
                 return r;
         const char *phase = k8c_json_get_string(pod, "status.phase");

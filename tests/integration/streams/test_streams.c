@@ -516,9 +516,10 @@ static void check_dead_port(struct fixture *f)
 
 static json_t *fake_pod(const char *name)
 {
-        return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion", "v1",
-                         "kind", "Pod", "metadata", "name", name, "spec", "nodeName", "node-s", "containers",
-                         "name", "main", "image", "busybox", "name", "side", "image", "busybox");
+        return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion",
+                         "v1", "kind", "Pod", "metadata", "name", name, "labels", "app", name, "spec",
+                         "nodeName", "node-s", "containers", "name", "main", "image", "busybox", "name",
+                         "side", "image", "busybox");
 }
 
 static void test_fake_exec(void **state)
@@ -545,6 +546,16 @@ static void test_fake_port_forward(void **state)
                 check_port_forward(f, true, "KUBECTL_PORT_FORWARD_WEBSOCKETS=false", "fwd", port);
         }
         check_port_forward(f, false, "K8C_TEST=1", "pod/fwd", port);
+        /* Through a Service: its selector picks the pod, its port maps to the targetPort. */
+        json_auto_t *svc = json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s}, s:[{s:i, s:i}]}}", "apiVersion", "v1",
+                                     "kind", "Service", "metadata", "name", "echo", "spec", "selector", "app",
+                                     "fwd", "ports", "port", 80, "targetPort", port);
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_client_post(f->client, "/api/v1/namespaces/default/services", svc, NULL, &err),
+                         0);
+        if (have_kubectl())
+                check_port_forward(f, true, "KUBECTL_PORT_FORWARD_WEBSOCKETS=true", "svc/echo", 80);
+        check_port_forward(f, false, "K8C_TEST=1", "svc/echo", 80);
         check_dead_port(f);
 }
 
@@ -615,16 +626,26 @@ static void test_runc_streams(void **state)
         }
         start_kubelet(f, "runc");
         json_auto_t *p = json_pack(
-                "{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:["
+                "{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:i, s:["
                 "{s:s, s:s, s:[s, s, s]},"
                 "{s:s, s:s, s:[s, s, s, s, s, s, s]}]}}",
-                "apiVersion", "v1", "kind", "Pod", "metadata", "name", "bb", "spec", "nodeName", "node-s",
-                "terminationGracePeriodSeconds", 1, "containers", "name", "ticker", "image", "busybox",
-                "command", "sh", "-c",
+                "apiVersion", "v1", "kind", "Pod", "metadata", "name", "bb", "labels", "app", "bb", "spec",
+                "nodeName", "node-s", "terminationGracePeriodSeconds", 1, "containers", "name", "ticker",
+                "image", "busybox", "command", "sh", "-c",
                 "echo first; echo second; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done",
                 "name", "echo", "image", "busybox", "command", "busybox", "nc", "-ll", "-p", "8080", "-e",
                 "cat");
         create_pod(f, p);
+        /* A ReplicaSet selecting it (no controller runs here: it only lends its selector). */
+        json_auto_t *rs =
+                json_pack("{s:s, s:s, s:{s:s}, s:{s:i, s:{s:{s:s}}, s:{s:{s:{s:s}}, s:{s:[{s:s, s:s}]}}}}",
+                          "apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", "bbrs", "spec",
+                          "replicas", 0, "selector", "matchLabels", "app", "bb", "template", "metadata",
+                          "labels", "app", "bb", "spec", "containers", "name", "c", "image", "busybox");
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(
+                k8c_client_post(f->client, "/apis/apps/v1/namespaces/default/replicasets", rs, NULL, &err),
+                0);
         bool kubectl = have_kubectl();
         for (int pass = kubectl ? 0 : 1; pass < 2; pass++) {
                 bool use_kubectl = pass == 0;
@@ -643,6 +664,15 @@ static void test_runc_streams(void **state)
                 rc = sh(&out, "timeout 20 %s logs -f bb -c ticker --tail=1 | head -n 8 | tail -n 1", t);
                 if (strncmp(out, "tick ", 5) != 0)
                         fail_msg("%s logs -f: rc=%d out=%s", who, rc, out);
+                free(k8c_steal(&out));
+                /* By label selector, and through a workload's selector. */
+                rc = sh(&out, "%s logs -l app=bb -c ticker --tail=1", t);
+                if (rc != 0 || strncmp(out, "tick ", 5) != 0)
+                        fail_msg("%s logs -l: rc=%d out=%s", who, rc, out);
+                free(k8c_steal(&out));
+                rc = sh(&out, "%s logs rs/bbrs -c ticker --tail=1", t);
+                if (rc != 0 || strncmp(out, "tick ", 5) != 0)
+                        fail_msg("%s logs rs/bbrs: rc=%d out=%s", who, rc, out);
                 free(k8c_steal(&out));
                 /* No previous instance: the kubelet's 400 comes back through the proxy. */
                 rc = sh(&out, "%s logs bb -c ticker --previous", t);
