@@ -25,7 +25,7 @@ done
 printf 'waiting for http://%s (service hello) to answer from inside %s-node-1 ' "$cip" "$NAME"
 page=""
 for _ in $(seq 1 240); do
-  if page=$("$LAB" exec "$NAME-node-1" --name "$NAME" -- wget -qO- -T 2 "http://$cip" 2>/dev/null) && [ -n "$page" ]; then
+  if page=$("$LAB" exec "$NAME-node-1" --name "$NAME" -- curl -s -m 2 "http://$cip" 2>/dev/null) && [ -n "$page" ]; then
     break
   fi
   page=""
@@ -45,7 +45,7 @@ Try next:
   kubectl get nodes -o wide
   kubectl get deploy,rs,pods,svc,endpoints -o wide
   kubectl scale deployment hello --replicas=5
-  $LAB exec $NAME-node-2 -- wget -qO- http://$cip
+  $LAB exec $NAME-node-2 -- curl -s http://$cip
   $LAB exec $NAME-node-1 -- busybox nslookup hello.default.svc.cluster.local 10.96.0.10
   $LAB status        # nodes, daemons, memory
   $LAB node stop $NAME-node-2; kubectl get nodes -w    # then: $LAB node start $NAME-node-2

@@ -70,7 +70,8 @@ int k8c_lab_net_for(const char *name, struct k8c_lab_net *ret, k8c_error_t *err)
                                               name);
         uint32_t h = fnv1a(name);
         memset(ret, 0, sizeof(*ret));
-        ret->a = (uint8_t)(200 + h % 50);
+        /* 10.200-239.x: clear of the pod network (10.244.0.0/16) and the services (10.96.0.0/12). */
+        ret->a = (uint8_t)(200 + h % 40);
         ret->b = (uint8_t)((h >> 8) & 0xff);
         snprintf(ret->subnet, sizeof(ret->subnet), "10.%u.%u.0/24", ret->a, ret->b);
         snprintf(ret->bridge_ip, sizeof(ret->bridge_ip), "10.%u.%u.1", ret->a, ret->b);
