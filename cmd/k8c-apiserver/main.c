@@ -13,6 +13,7 @@
 int main(int argc, char **argv)
 {
         char *bind_address = "127.0.0.1";
+        char *advertise_address = NULL;
         int port = 6443;
         char *data_dir = "/var/lib/k8c/apiserver";
         char *storage_backend = "sqlite";
@@ -27,6 +28,10 @@ int main(int argc, char **argv)
         const struct k8c_flag flags[] = {
                 { "bind-address", 0, K8C_FLAG_STRING, &bind_address,
                   "IPv4 address to listen on (a comma-separated list serves on each)", NULL },
+                { "advertise-address", 0, K8C_FLAG_STRING, &advertise_address,
+                  "address of this apiserver in the kubernetes Service's Endpoints (default: the first "
+                  "--bind-address unless it is 0.0.0.0 or loopback)",
+                  NULL },
                 { "port", 0, K8C_FLAG_INT, &port, "port to serve the API on (plain HTTP)", NULL },
                 { "data-dir", 0, K8C_FLAG_STRING, &data_dir, "directory of the SQLite store", NULL },
                 { "storage-backend", 0, K8C_FLAG_STRING, &storage_backend, "storage backend: sqlite or etcd",
@@ -57,6 +62,7 @@ int main(int argc, char **argv)
 
         struct k8c_apiserver_config cfg = {
                 .bind_address = bind_address,
+                .advertise_address = advertise_address,
                 .port = port,
                 .data_dir = data_dir,
                 .storage_backend = storage_backend,

@@ -13,7 +13,10 @@
 #include "k8c/error.h"
 
 struct k8c_apiserver_config {
-        const char *bind_address;             /* "127.0.0.1" */
+        const char *bind_address; /* "127.0.0.1" */
+        /* The address the `kubernetes` Service's Endpoints name (reachable by pods); NULL = the first
+         * bind address unless that is a wildcard or loopback one. */
+        const char *advertise_address;
         int port;                             /* 6443, plain HTTP */
         const char *data_dir;                 /* sqlite directory */
         const char *storage_backend;          /* "sqlite" (default) or "etcd" */

@@ -533,6 +533,57 @@ out_unlock:
         return r;
 }
 
+/* The address pods reach this apiserver on, for the kubernetes Service's Endpoints: the
+ * --advertise-address, else the first --bind-address unless it is a wildcard or loopback. */
+static char *advertise_address(const struct k8c_apiserver *srv)
+{
+        if (srv->cfg.advertise_address != NULL && srv->cfg.advertise_address[0] != '\0')
+                return k8c_xstrdup(srv->cfg.advertise_address);
+        const char *b = srv->cfg.bind_address != NULL ? srv->cfg.bind_address : "";
+        size_t n = strcspn(b, ",");
+        cleanup_free char *first = k8c_xstrndup(b, n);
+        if (first[0] == '\0' || strcmp(first, "0.0.0.0") == 0 || strncmp(first, "127.", 4) == 0)
+                return NULL;
+        return k8c_steal(&first);
+}
+
+/* Endpoints default/kubernetes name this apiserver (as Kubernetes' endpoint reconciler does), so
+ * the kubernetes Service routes to it. An existing one with another address is replaced. */
+static int bootstrap_kubernetes_endpoints(struct k8c_apiserver *srv, k8c_error_t *err)
+{
+        const struct k8c_resource *eps = k8c_resource_find("", "v1", "endpoints");
+        cleanup_free char *addr = advertise_address(srv);
+        if (eps == NULL || addr == NULL)
+                return 0;
+        json_auto_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]}", "kind",
+                                     "Endpoints", "apiVersion", "v1", "metadata", "name", "kubernetes",
+                                     "namespace", "default", "subsets", "addresses", "ip", addr, "ports",
+                                     "name", "https", "port", srv->cfg.port, "protocol", "TCP");
+        cleanup_free char *key = k8c_rest_key(eps, "default", "kubernetes");
+        struct k8c_kv kv = { 0 };
+        if (k8c_store_get(srv->store, key, &kv, NULL) == 0) {
+                json_auto_t *cur = json_loadb(kv.value, kv.value_len, 0, NULL);
+                bool same = cur != NULL &&
+                            json_equal(json_object_get(cur, "subsets"), json_object_get(obj, "subsets"));
+                int64_t rev = kv.mod_revision;
+                k8c_kv_free(&kv);
+                if (same)
+                        return 0;
+                cleanup_error k8c_error_t e = NULL;
+                if (k8c_store_delete(srv->store, key, rev, NULL, &e) < 0 &&
+                    k8c_error_reason(&e) != K8C_ENOTFOUND)
+                        return k8c_make_error(err, k8c_error_reason(&e), "replacing endpoints kubernetes: %s",
+                                              k8c_error_msg(&e));
+        }
+        json_auto_t *out = NULL, *causes = NULL;
+        cleanup_error k8c_error_t e = NULL;
+        int r = create_object(srv, eps, "default", obj, false, NULL, NULL, &out, NULL, &causes, &e);
+        if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
+                return k8c_make_error(err, k8c_error_reason(&e), "creating endpoints kubernetes: %s",
+                                      k8c_error_msg(&e));
+        return 0;
+}
+
 int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
 {
         static const char *const namespaces[] = { "default", "kube-system", "kube-public",
@@ -566,7 +617,7 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                         return k8c_make_error(err, k8c_error_reason(&e), "creating service kubernetes: %s",
                                               k8c_error_msg(&e));
         }
-        return 0;
+        return bootstrap_kubernetes_endpoints(srv, err);
 }
 
 /* ---- handlers ------------------------------------------------------------- */

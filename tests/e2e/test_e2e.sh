@@ -424,12 +424,22 @@ YAML
   ok eviction
 }
 
+# The kubernetes Service routes to the apiserver (its Endpoints name the advertised address).
+s_kubernetes_service() {
+  local ip; ip=$(svc_ip kubernetes)
+  local ep; ep=$(jp endpoints/kubernetes '{.subsets[0].addresses[0].ip}')
+  [ -n "$ep" ] || { bad kubernetes-service "no endpoints for the kubernetes Service"; return; }
+  local body; body=$(fetch 2 "http://$ip:443/version")
+  grep -q '"gitVersion"' <<<"$body" || { bad kubernetes-service "http://$ip:443/version from node 2: $body"; return; }
+  ok kubernetes-service
+}
+
 finish() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]
 }
 
-SCENARIOS="${E2E_SCENARIOS:-nodes_ready hello_service dns multicontainer resources labels annotations probes volumes services replicaset deployment exec port_forward grace hpa eviction node_failure}"
+SCENARIOS="${E2E_SCENARIOS:-nodes_ready hello_service dns kubernetes_service multicontainer resources labels annotations probes volumes services replicaset deployment exec port_forward grace hpa eviction node_failure}"
 for s in $SCENARIOS; do
   log "scenario $s"
   "s_$s"
