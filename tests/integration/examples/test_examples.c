@@ -74,6 +74,22 @@ static void test_example_dir(void **state)
         if (count_lines(out, " unchanged\n") != objects)
                 fprintf(stderr, "re-apply of %s: %s\n", dir, out);
         assert_int_equal(count_lines(out, " unchanged\n"), objects);
+        free(out);
+        out = NULL;
+
+        /* k8cctl sees the same objects the same way: nothing to change. */
+        const char *bin = getenv("K8C_BINDIR");
+        cleanup_free char *cmd = k8c_xasprintf("'%s/k8cctl' --server %s apply -f '%s' 2>&1",
+                                               bin != NULL ? bin : "bin", srv.url, dir);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        char buf[8192];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+        buf[n] = '\0';
+        assert_int_equal(pclose(p), 0);
+        if (count_lines(buf, " unchanged\n") != objects)
+                fprintf(stderr, "k8cctl apply of %s: %s\n", dir, buf);
+        assert_int_equal(count_lines(buf, " unchanged\n"), objects);
 }
 
 static int has_manifests(const char *dir)
