@@ -712,6 +712,25 @@ static void handle_get(struct k8c_req *req, const struct k8c_target *t)
 {
         cleanup_error k8c_error_t err = NULL;
         json_t *obj = NULL;
+        if (t->sub == NULL && t->res->storage_of == NULL && !k8c_req_wants_table(req)) {
+                /* The object as stored, with its resourceVersion spliced in: no decode, no encode. */
+                cleanup_free char *key = k8c_rest_key(t->res, t->ns, t->name);
+                struct k8c_kv kv = { 0 };
+                int r = k8c_store_get(req->srv->store, key, &kv, &err);
+                if (r < 0) {
+                        k8c_kv_free(&kv);
+                        if (k8c_error_reason(&err) == K8C_ENOTFOUND)
+                                not_found_err(t->res, t->name, &err);
+                        fail(req, t, &err, t->name, NULL);
+                        return;
+                }
+                char rv[32];
+                snprintf(rv, sizeof(rv), "%" PRId64, kv.mod_revision);
+                bool done = kv.value != NULL && reply_stored(req, t, 200, kv.value, rv);
+                k8c_kv_free(&kv);
+                if (done)
+                        return;
+        }
         if (load(req->srv, t, &obj, NULL, &err) < 0) {
                 fail(req, t, &err, t->name, NULL);
                 return;

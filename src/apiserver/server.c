@@ -25,10 +25,12 @@
 /*
  * A write request holds its HTTP thread until storage acknowledges it (after the
  * group COMMIT), so the number of threads bounds how many writes one commit can
- * carry: with 4, 64 concurrent clients got ~2.4k creates/s; with 32, ~5.8k (bench/apiserver).
+ * carry, and MHD binds each connection to one thread: two busy clients on one
+ * thread wait for each other's commits. With 4 threads, 64 concurrent clients got
+ * ~2.4k creates/s; with 32, ~5.7k; 64 gives each of them a thread (bench/apiserver).
  * Waiting threads cost no CPU.
  */
-#define HTTP_THREADS 32
+#define HTTP_THREADS 64
 /*
  * Per-connection memory pool (request headers, response headers, the chunk
  * buffer of a watch stream). About half of it is resident for every open
