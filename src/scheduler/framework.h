@@ -138,6 +138,8 @@ struct k8c_sched_podinfo {
         size_t ntolerations;
         /* Tolerations of the taints NodeUnschedulable / NodeReady stand for. */
         bool tolerates_unschedulable, tolerates_not_ready, tolerates_unreachable;
+        bool tolerates_memory_pressure, tolerates_disk_pressure;
+        bool best_effort;                 /* QoS class BestEffort */
         bool has_required_node_affinity;  /* spec.nodeSelector or required node affinity set */
         bool has_preferred_node_affinity; /* preferred node affinity terms present */
         bool has_spread_constraints;      /* spec.topologySpreadConstraints non-empty */
@@ -175,7 +177,8 @@ struct k8c_sched_nodeview {
         json_t *node; /* owned ref; NULL for a placeholder */
         bool unschedulable;
         k8c_sched_ready_t ready;
-        struct k8c_sched_taint *taints; /* spec.taints, borrowed strings */
+        bool memory_pressure, disk_pressure; /* conditions MemoryPressure / DiskPressure True */
+        struct k8c_sched_taint *taints;      /* spec.taints, borrowed strings */
         size_t ntaints;
         size_t nhard_taints;             /* NoSchedule + NoExecute */
         size_t nprefer_taints;           /* PreferNoSchedule */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/kubelet.h"
 #include "k8c/quantity.h"
 #include "k8c/strmap.h"
 
@@ -420,6 +421,9 @@ struct k8c_sched_podinfo *k8c_sched_podinfo_new(json_t *pod)
         pi->tolerates_unschedulable = tolerates_any(pi, "node.kubernetes.io/unschedulable", "NoSchedule");
         pi->tolerates_not_ready = tolerates_any(pi, "node.kubernetes.io/not-ready", "NoSchedule");
         pi->tolerates_unreachable = tolerates_any(pi, "node.kubernetes.io/unreachable", "NoSchedule");
+        pi->tolerates_memory_pressure = tolerates_any(pi, "node.kubernetes.io/memory-pressure", "NoSchedule");
+        pi->tolerates_disk_pressure = tolerates_any(pi, "node.kubernetes.io/disk-pressure", "NoSchedule");
+        pi->best_effort = k8c_pod_qos(pod) == K8C_QOS_BEST_EFFORT;
 
         json_t *na = json_object_get(json_object_get(spec, "affinity"), "nodeAffinity");
         json_t *req = json_object_get(na, "requiredDuringSchedulingIgnoredDuringExecution");
@@ -522,8 +526,15 @@ static struct k8c_sched_nodeview *nodeview_new(json_t *node)
         json_array_foreach(json_object_get(json_object_get(node, "status"), "conditions"), i, c)
         {
                 const char *type = json_string_value(json_object_get(c, "type"));
-                if (type != NULL && strcmp(type, "Ready") == 0)
-                        ready = json_string_value(json_object_get(c, "status"));
+                const char *status = json_string_value(json_object_get(c, "status"));
+                if (type == NULL)
+                        continue;
+                if (strcmp(type, "Ready") == 0)
+                        ready = status;
+                else if (strcmp(type, "MemoryPressure") == 0)
+                        v->memory_pressure = status != NULL && strcmp(status, "True") == 0;
+                else if (strcmp(type, "DiskPressure") == 0)
+                        v->disk_pressure = status != NULL && strcmp(status, "True") == 0;
         }
         if (ready != NULL && strcmp(ready, "True") == 0)
                 v->ready = K8C_SCHED_NODE_READY;

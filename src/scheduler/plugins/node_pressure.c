@@ -7,46 +7,18 @@
  * the reason is worded as those taints would be and a pod tolerating the taint
  * passes.
  */
-#include <string.h>
-
-#include "k8c/kubelet.h"
 #include "scheduler/framework.h"
 
-static bool condition_true(const json_t *node, const char *type)
-{
-        size_t i;
-        json_t *c;
-        json_array_foreach(json_object_get(json_object_get(node, "status"), "conditions"), i, c)
-        {
-                const char *t = json_string_value(json_object_get(c, "type"));
-                if (t != NULL && strcmp(t, type) == 0)
-                        return strcmp(json_string_value(json_object_get(c, "status")) ?: "", "True") == 0;
-        }
-        return false;
-}
-
-static bool tolerated(const json_t *pod, const char *key)
-{
-        json_auto_t *taint = json_pack("{s:s, s:s}", "key", key, "effect", "NoSchedule");
-        size_t i;
-        json_t *t;
-        json_array_foreach(json_object_get(json_object_get(pod, "spec"), "tolerations"), i, t)
-        {
-                if (k8c_sched_toleration_tolerates(t, taint))
-                        return true;
-        }
-        return false;
-}
-
+/* The conditions and the pod's QoS and tolerations are read once, when the node and the pod
+ * are parsed (nodeinfo.c): this runs for every sampled node of every decision. */
 static k8c_sched_code_t filter(struct k8c_sched_cycle *cy, const struct k8c_sched_nodeinfo *ni,
                                struct k8c_sched_status *st)
 {
-        const json_t *pod = cy->pod->pod;
+        const struct k8c_sched_podinfo *pi = cy->pod;
         const char *key = NULL;
-        if (condition_true(ni->node, "DiskPressure") && !tolerated(pod, "node.kubernetes.io/disk-pressure"))
+        if (ni->view->disk_pressure && !pi->tolerates_disk_pressure)
                 key = "node.kubernetes.io/disk-pressure";
-        else if (condition_true(ni->node, "MemoryPressure") && k8c_pod_qos(pod) == K8C_QOS_BEST_EFFORT &&
-                 !tolerated(pod, "node.kubernetes.io/memory-pressure"))
+        else if (ni->view->memory_pressure && pi->best_effort && !pi->tolerates_memory_pressure)
                 key = "node.kubernetes.io/memory-pressure";
         if (key == NULL)
                 return K8C_SCHED_OK;
