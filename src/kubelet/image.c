@@ -27,6 +27,7 @@
 #include <gnutls/gnutls.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/fs.h"
 #include "k8c/image.h"
 #include "k8c/json.h"
 #include "k8c/log.h"
@@ -289,22 +290,6 @@ struct k8c_image_store {
         struct pull_failure *failures;
 };
 
-static int mkdirs(const char *dir, k8c_error_t *err)
-{
-        cleanup_free char *p = k8c_xstrdup(dir);
-        for (char *s = p + 1; *s != '\0'; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return k8c_make_errno(err, errno, "mkdir %s", p);
-                *s = '/';
-        }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return k8c_make_errno(err, errno, "mkdir %s", p);
-        return 0;
-}
-
 static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
         if (flag == FTW_DP)
@@ -321,7 +306,7 @@ static void rm_rf(const char *path)
 
 int k8c_image_store_new(const char *dir, const char *mirror, struct k8c_image_store **ret, k8c_error_t *err)
 {
-        int r = mkdirs(dir, err);
+        int r = k8c_mkdir_p(dir, 0755, err);
         if (r < 0)
                 return r;
         struct k8c_image_store *s = k8c_xcalloc(1, sizeof(*s));
@@ -340,7 +325,7 @@ int k8c_image_store_new(const char *dir, const char *mirror, struct k8c_image_st
         const char *subs[] = { "blobs/sha256", "images", "refs" };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(subs) && r >= 0; i++) {
                 cleanup_free char *p = k8c_xasprintf("%s/%s", s->dir, subs[i]);
-                r = mkdirs(p, err);
+                r = k8c_mkdir_p(p, 0755, err);
         }
         if (r < 0) {
                 k8c_image_store_free(s);
@@ -720,7 +705,7 @@ static int pull(struct k8c_image_store *s, const char *image, const struct k8c_i
                 cleanup_free char *tmp_rootfs = k8c_xasprintf("%s/rootfs", tmp);
                 rm_rf(tmp);
                 if (r >= 0)
-                        r = mkdirs(tmp_rootfs, err);
+                        r = k8c_mkdir_p(tmp_rootfs, 0755, err);
                 for (size_t i = 0; r >= 0 && i < m.nlayers; i++) {
                         cleanup_free char *blob =
                                 k8c_xasprintf("%s/blobs/sha256/%s", s->dir, hex_of(m.layer_digests[i]));

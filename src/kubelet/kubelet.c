@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/fs.h"
 #include "k8c/events.h"
 #include "k8c/log.h"
 #include "k8c/sdnotify.h"
@@ -26,22 +27,6 @@
 static char *dup_or_null(const char *s)
 {
         return s != NULL ? k8c_xstrdup(s) : NULL;
-}
-
-static int mkdir_p(const char *dir, k8c_error_t *err)
-{
-        cleanup_free char *p = k8c_xstrdup(dir);
-        for (char *s = p + 1; *s != '\0'; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return k8c_make_errno(err, errno, "mkdir %s", p);
-                *s = '/';
-        }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return k8c_make_errno(err, errno, "mkdir %s", p);
-        return 0;
 }
 
 /* A probe result flipped: the pod's worker acts on it (restart, readiness in the status). */
@@ -127,7 +112,7 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
 
         int r = k8c_kubelet_eviction_init(k, err);
         if (r >= 0)
-                r = mkdir_p(k->root_dir, err);
+                r = k8c_mkdir_p(k->root_dir, 0755, err);
         if (r >= 0)
                 r = k8c_kubelet_register_node(k, err);
         if (r < 0) {

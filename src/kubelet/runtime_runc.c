@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/fs.h"
 #include "k8c/image.h"
 #include "k8c/json.h"
 #include "k8c/kubelet.h"
@@ -68,22 +69,6 @@ static int min_oom_score_adj(void)
 static char *dupn(const char *s)
 {
         return s != NULL ? k8c_xstrdup(s) : NULL;
-}
-
-static int mkdirs(const char *dir, k8c_error_t *err)
-{
-        cleanup_free char *p = k8c_xstrdup(dir);
-        for (char *s = p + 1; *s != '\0'; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return k8c_make_errno(err, errno, "mkdir %s", p);
-                *s = '/';
-        }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return k8c_make_errno(err, errno, "mkdir %s", p);
-        return 0;
 }
 
 static int write_file(const char *path, const char *data, k8c_error_t *err)
@@ -246,11 +231,11 @@ int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_e
                 }
         }
         cleanup_free char *ipam_file = k8c_xasprintf("%s/ipam", rt->cfg.root_dir);
-        r = mkdirs(rt->cfg.root_dir, err);
+        r = k8c_mkdir_p(rt->cfg.root_dir, 0755, err);
         if (r >= 0)
-                r = mkdirs(rt->cfg.netns_dir, err);
+                r = k8c_mkdir_p(rt->cfg.netns_dir, 0755, err);
         if (r >= 0)
-                r = mkdirs(rt->cfg.runc_root, err);
+                r = k8c_mkdir_p(rt->cfg.runc_root, 0755, err);
         if (r >= 0)
                 r = k8c_ipam_new(cfg->pod_cidr, ipam_file, &rt->ipam, err);
         if (r < 0) {
@@ -304,7 +289,7 @@ static int runc_create_sandbox(void *opaque, const json_t *pod, const char *hint
         cleanup_free char *uts = k8c_xasprintf("%s/uts", dir);
         cleanup_free char *ipc = k8c_xasprintf("%s/ipc", dir);
         cleanup_free char *ip = NULL;
-        int r = mkdirs(dir, err);
+        int r = k8c_mkdir_p(dir, 0755, err);
         if (r < 0)
                 return r;
         r = k8c_ipam_allocate(rt->ipam, uid, &ip, err);
@@ -451,8 +436,8 @@ static int prepare_image_rootfs(struct runc_runtime *rt, const json_t *container
                 cleanup_free char *work = k8c_xasprintf("%s.work", rootfs);
                 rm_rf(upper);
                 rm_rf(work);
-                if ((r = mkdirs(rootfs, err)) < 0 || (r = mkdirs(upper, err)) < 0 ||
-                    (r = mkdirs(work, err)) < 0)
+                if ((r = k8c_mkdir_p(rootfs, 0755, err)) < 0 || (r = k8c_mkdir_p(upper, 0755, err)) < 0 ||
+                    (r = k8c_mkdir_p(work, 0755, err)) < 0)
                         goto out;
                 cleanup_free char *opts =
                         k8c_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", img.rootfs, upper, work);
@@ -501,13 +486,13 @@ static int prepare_rootfs(struct runc_runtime *rt, const char *image, const char
         struct stat st;
         if (stat(bb, &st) == 0)
                 return 0;
-        int r = mkdirs(bin, err);
+        int r = k8c_mkdir_p(bin, 0755, err);
         if (r < 0)
                 return r;
         static const char *const dirs[] = { "etc", "proc", "dev", "sys", "tmp", "root", "var", "www" };
         for (size_t i = 0; i < K8C_ARRAY_SIZE(dirs); i++) {
                 cleanup_free char *d = k8c_xasprintf("%s/%s", rootfs, dirs[i]);
-                if ((r = mkdirs(d, err)) < 0)
+                if ((r = k8c_mkdir_p(d, 0755, err)) < 0)
                         return r;
         }
         cleanup_free char *tmp = k8c_xasprintf("%s.tmp", bb);
@@ -540,7 +525,7 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
                 return k8c_make_error(err, K8C_EINVALID, "container without a name");
         cleanup_free char *dir = container_dir(rt, uid, name);
         cleanup_free char *rootfs = k8c_xasprintf("%s/rootfs", dir);
-        int r = mkdirs(dir, err);
+        int r = k8c_mkdir_p(dir, 0755, err);
         if (r < 0)
                 return r;
         json_auto_t *image_config = NULL;
@@ -576,7 +561,7 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
         const char *ns = k8c_json_get_string(pod, "metadata.namespace") ?: "default";
         const char *pname = k8c_json_get_string(pod, "metadata.name") ?: "";
         cleanup_free char *log_dir = k8c_xasprintf("%s/%s_%s_%s/%s", rt->cfg.log_dir, ns, pname, uid, name);
-        if ((r = mkdirs(log_dir, err)) < 0)
+        if ((r = k8c_mkdir_p(log_dir, 0755, err)) < 0)
                 return r;
         cleanup_free char *log_path = k8c_xasprintf("%s/%d.log", log_dir, restart_count);
         cleanup_close int log_fd = open(log_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);

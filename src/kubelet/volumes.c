@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/fs.h"
 #include "k8c/json.h"
 #include "k8c/quantity.h"
 #include "kubelet/kubelet_int.h"
@@ -405,22 +406,6 @@ int k8c_volume_mounts(const json_t *container, const json_t *volume_paths, json_
 
 /* ---- hostPath ---- */
 
-static int mkdirs(const char *dir, mode_t mode, k8c_error_t *err)
-{
-        cleanup_free char *p = k8c_xstrdup(dir);
-        for (char *s = p + 1; *s != '\0'; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return k8c_make_errno(err, errno, "mkdir %s", p);
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return k8c_make_errno(err, errno, "mkdir %s", p);
-        return 0;
-}
-
 int k8c_hostpath_check(const char *path, const char *type, k8c_error_t *err)
 {
         if (path == NULL || path[0] != '/')
@@ -433,7 +418,7 @@ int k8c_hostpath_check(const char *path, const char *type, k8c_error_t *err)
                 return k8c_make_errno(err, errno, "stat %s", path);
         if (strcmp(type, "DirectoryOrCreate") == 0) {
                 if (!exists)
-                        return mkdirs(path, 0755, err);
+                        return k8c_mkdir_p(path, 0755, err);
                 if (!S_ISDIR(st.st_mode))
                         return k8c_make_error(err, K8C_EINVALID,
                                               "hostPath type check failed: %s is not a directory", path);
@@ -445,7 +430,7 @@ int k8c_hostpath_check(const char *path, const char *type, k8c_error_t *err)
                         char *slash = strrchr(dir, '/');
                         if (slash != NULL && slash != dir) {
                                 *slash = '\0';
-                                int r = mkdirs(dir, 0755, err);
+                                int r = k8c_mkdir_p(dir, 0755, err);
                                 if (r < 0)
                                         return r;
                         }
@@ -515,7 +500,7 @@ static int write_files(const char *dir, const struct k8c_volume_files *files, k8
                 cleanup_free char *path = k8c_xasprintf("%s/%s", dir, files->v[i].path);
                 char *slash = strrchr(path, '/');
                 *slash = '\0';
-                int r = mkdirs(path, 0755, err);
+                int r = k8c_mkdir_p(path, 0755, err);
                 *slash = '/';
                 if (r < 0)
                         return r;
@@ -543,7 +528,7 @@ static int get_object(struct k8c_kubelet *k, const char *path, json_t **ret, k8c
  * a restarted kubelet). */
 static int mount_tmpfs(const char *dir, const char *opts, k8c_error_t *err)
 {
-        int r = mkdirs(dir, 0755, err);
+        int r = k8c_mkdir_p(dir, 0755, err);
         if (r < 0)
                 return r;
         cleanup_free char *parent = k8c_xasprintf("%s/..", dir);
@@ -561,7 +546,7 @@ static int setup_emptydir(const json_t *src, const char *dir, k8c_error_t *err)
         if (medium != NULL && medium[0] != '\0' && strcmp(medium, "Memory") != 0)
                 return k8c_make_error(err, K8C_EINVALID, "emptyDir medium %s is not supported", medium);
         if (medium == NULL || medium[0] == '\0') {
-                int r = mkdirs(dir, 0777, err);
+                int r = k8c_mkdir_p(dir, 0777, err);
                 if (r < 0)
                         return r;
                 chmod(dir, 0777); /* any container user may write, as in Kubernetes */
@@ -671,7 +656,7 @@ static char *top_name(const char *path)
  * payload is left alone. */
 static int write_atomic(const char *dir, const struct k8c_volume_files *files, k8c_error_t *err)
 {
-        int r = mkdirs(dir, 0755, err);
+        int r = k8c_mkdir_p(dir, 0755, err);
         if (r < 0)
                 return r;
         if (payload_equal(dir, files))
@@ -963,7 +948,7 @@ int k8c_kubelet_container_mounts(const json_t *volume_paths, const json_t *conta
                         json_object_get(volume_paths, json_string_value(json_object_get(m, "name"))), "path");
                 /* A subPath that does not exist yet is made as a directory, as the kubelet does. */
                 struct stat st;
-                if (lstat(src, &st) < 0 && (r = mkdirs(src, 0755, err)) < 0)
+                if (lstat(src, &st) < 0 && (r = k8c_mkdir_p(src, 0755, err)) < 0)
                         return r;
                 /* A container may have put a symlink on the way: the subPath must still resolve inside
                  * its volume, and the resolved path is what gets mounted. */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/fs.h"
 #include "k8c/client.h"
 #include "k8c/json.h"
 #include "k8c/kubelet.h"
@@ -86,22 +87,6 @@ void k8c_lab_node_ip(const struct k8c_lab_net *net, int i, char buf[16])
 }
 
 /* ---- small file helpers ---- */
-
-static int mkdirs(const char *dir, k8c_error_t *err)
-{
-        cleanup_free char *p = k8c_xstrdup(dir);
-        for (char *s = p + 1; *s != '\0'; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return k8c_make_errno(err, errno, "mkdir %s", p);
-                *s = '/';
-        }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return k8c_make_errno(err, errno, "mkdir %s", p);
-        return 0;
-}
 
 static int write_text(const char *path, const char *text, k8c_error_t *err)
 {
@@ -604,7 +589,7 @@ static int up_node(const struct k8c_lab_config *cfg, struct lab *l, const char *
         cleanup_free char *root = k8c_xasprintf("%s/nodes/node-%d", l->dir, i);
         cleanup_free char *host_if = k8c_xasprintf("%s-n%d", l->name, i);
         cleanup_free char *cidr = k8c_xasprintf("%s/24", ip);
-        int r = mkdirs(root, err);
+        int r = k8c_mkdir_p(root, 0755, err);
         if (r < 0)
                 return r;
         if (!exists(ns) && (r = k8c_ns_create(ns, NULL, NULL, NULL, err)) < 0)
@@ -724,8 +709,9 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
         cleanup_free char *run = k8c_xasprintf("%s/run", l.dir);
         cleanup_free char *logs = k8c_xasprintf("%s/logs", l.dir);
         cleanup_free char *regdir = k8c_xasprintf("%s/registry", l.dir);
-        if ((r = mkdirs(run, err)) < 0 || (r = mkdirs(logs, err)) < 0 || (r = mkdirs(regdir, err)) < 0 ||
-            (r = mkdirs(RUN_INDEX, err)) < 0 || (r = mkdirs("/run/netns", err)) < 0) {
+        if ((r = k8c_mkdir_p(run, 0755, err)) < 0 || (r = k8c_mkdir_p(logs, 0755, err)) < 0 ||
+            (r = k8c_mkdir_p(regdir, 0755, err)) < 0 || (r = k8c_mkdir_p(RUN_INDEX, 0755, err)) < 0 ||
+            (r = k8c_mkdir_p("/run/netns", 0755, err)) < 0) {
                 lab_free(&l);
                 return r;
         }
