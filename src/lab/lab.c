@@ -631,11 +631,12 @@ static int up_node(const struct k8c_lab_config *cfg, struct lab *l, const char *
         cleanup_free char *logs = k8c_xasprintf("%s/logs", root);
         cleanup_free char *mirror = k8c_xasprintf("http://%s:%d", l->net.bridge_ip, K8C_LAB_REGISTRY_PORT);
         cleanup_free char *kubelet = k8c_xasprintf("kubelet-%d", i);
-        json_t *kargv = strv_json(
-                "k8c-kubelet", "--kubeconfig", kc, "--hostname-override", node, "--node-ip", ip, "--root-dir",
-                root, "--capacity", capacity, "--runc-root", runc_root, "--netns-dir", netns_dir,
-                "--pod-log-dir", logs, "--address", ip, "--registry-mirror", mirror, "--node-labels",
-                i == 1 ? "node-role.kubernetes.io/control-plane=" : "k8c.io/lab-worker=true", NULL);
+        json_t *kargv =
+                strv_json("k8c-kubelet", "--kubeconfig", kc, "--hostname-override", node, "--node-ip", ip,
+                          "--root-dir", root, "--capacity", capacity, "--runc-root", runc_root, "--netns-dir",
+                          netns_dir, "--pod-log-dir", logs, "--address", ip, "--registry-mirror", mirror,
+                          "--cluster-dns", DNS_SERVICE_IP, "--node-labels",
+                          i == 1 ? "node-role.kubernetes.io/control-plane=" : "k8c.io/lab-worker=true", NULL);
         if ((r = start_daemon(l, bindir, kubelet, ns, leaf, kargv, err)) < 0)
                 return r;
         cleanup_free char *proxy = k8c_xasprintf("proxy-%d", i);
