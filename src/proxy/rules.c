@@ -337,6 +337,17 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                         n_ext++;
         }
 
+        /* type LoadBalancer: the addresses status.loadBalancer.ingress[].ip hands out (servicelb). */
+        uint32_t lb[8];
+        size_t n_lb = 0;
+        const char *type = k8c_json_get_string(svc, "spec.type");
+        if (type && strcmp(type, "LoadBalancer") == 0)
+                json_array_foreach(k8c_json_get(svc, "status.loadBalancer.ingress"), xi, xv)
+                {
+                        if (n_lb < K8C_ARRAY_SIZE(lb) && parse_ip(k8c_json_get_string(xv, "ip"), &lb[n_lb]))
+                                n_lb++;
+                }
+
         cleanup_free struct endpoint *ep = NULL;
         size_t n = eps ? ready_endpoints(eps, pn, proto, b->cfg->node_name, &ep) : 0;
         b->rs->n_service_ports++;
@@ -359,6 +370,16 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                                                     .dport = (uint16_t)node_port,
                                                     .comment = c,
                                                     .dst_local = true,
+                                                    .target = K8C_IPT_REJECT });
+                /* Load-balancer traffic is forwarded (or local output): filter K8C-SERVICES sees both. */
+                for (size_t k = 0; k < n_lb; k++)
+                        add(filter, SERVICES,
+                            &(struct k8c_ipt_rule){ .has_dst = true,
+                                                    .dst = lb[k],
+                                                    .dst_len = 32,
+                                                    .proto = proto,
+                                                    .dport = (uint16_t)port,
+                                                    .comment = c,
                                                     .target = K8C_IPT_REJECT });
                 for (size_t k = 0; k < n_ext; k++)
                         add(filter, EXTERNAL,
@@ -416,6 +437,30 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                         r.jump = svc_chain;
                         add(nat, SERVICES, &r);
                 }
+        }
+        if (n_lb > 0) {
+                /* As kube-proxy's KUBE-EXT-*: traffic for a load-balancer IP comes from outside the
+                 * node, so it is masqueraded (the reply must return through this node to be
+                 * un-DNATed) and then balanced over the service's endpoints. */
+                char ext_chain[29];
+                k8c_proxy_chain_name("K8C-EXT-", key, ext_chain);
+                cleanup_free char *lb_comment = k8c_xasprintf("%s loadbalancer IP", spn);
+                cleanup_free char *masq_comment =
+                        k8c_xasprintf("masquerade traffic for %s external destinations", spn);
+                add(nat, ext_chain,
+                    &(struct k8c_ipt_rule){
+                            .comment = masq_comment, .target = K8C_IPT_JUMP, .jump = MARK_MASQ });
+                add(nat, ext_chain, &(struct k8c_ipt_rule){ .target = K8C_IPT_JUMP, .jump = svc_chain });
+                for (size_t k = 0; k < n_lb; k++)
+                        add(nat, SERVICES,
+                            &(struct k8c_ipt_rule){ .has_dst = true,
+                                                    .dst = lb[k],
+                                                    .dst_len = 32,
+                                                    .proto = proto,
+                                                    .dport = (uint16_t)port,
+                                                    .comment = lb_comment,
+                                                    .target = K8C_IPT_JUMP,
+                                                    .jump = ext_chain });
         }
         const char *etp = k8c_json_get_string(svc, "spec.externalTrafficPolicy");
         bool local_only = node_port && etp && strcmp(etp, "Local") == 0 && b->cfg->node_name;

@@ -481,6 +481,48 @@ static void test_external_ips(void **state)
         k8c_proxy_ruleset_free(&rs);
 }
 
+/* type LoadBalancer: status.loadBalancer.ingress IPs jump to a K8C-EXT chain (masquerade, then the
+ * service chain); with no endpoints they are rejected in filter K8C-SERVICES. */
+static void test_load_balancer_ingress(void **state)
+{
+        const char *svc =
+                "[{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"type\":"
+                "\"LoadBalancer\",\"clusterIP\":\"10.96.0.20\",\"ports\":[{\"name\":\"http\",\"port\":80,"
+                "\"nodePort\":30080}]},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"10.250.1.200\"},"
+                "{\"hostname\":\"lb.example\"}]}}}]";
+        struct k8c_proxy_ruleset rs;
+        build(svc, WEB_EPS, NULL, &rs);
+        cleanup_free char *all = owned_rules(&rs.nat);
+        assert_non_null(strstr(all, "-A K8C-SERVICES -d 10.250.1.200/32 -p tcp -m comment --comment "
+                                    "\"default/web:http loadbalancer IP\" -m tcp --dport 80 -j K8C-EXT-"));
+        const struct k8c_ipt_chain *s = k8c_ipt_table_find(&rs.nat, "K8C-SERVICES");
+        const struct k8c_ipt_chain *ext = NULL;
+        for (size_t i = 0; i < s->n_rules; i++)
+                if (s->rules[i].has_dst && s->rules[i].dst == 0x0afa01c8u)
+                        ext = k8c_ipt_table_find(&rs.nat, s->rules[i].jump);
+        assert_non_null(ext);
+        assert_int_equal(strncmp(ext->name, "K8C-EXT-", 8), 0);
+        assert_int_equal(ext->n_rules, 2);
+        assert_string_equal(ext->rules[0].jump, "K8C-MARK-MASQ");
+        assert_string_equal(ext->rules[1].jump, "K8C-SVC-HSDF7L354US5N4HK");
+        k8c_proxy_ruleset_free(&rs);
+
+        /* Not a LoadBalancer (any more): a stale ingress is not routed. */
+        cleanup_free char *cip_only = k8c_xstrdup(svc);
+        memcpy(strstr(cip_only, "LoadBalancer"), "ClusterIPxxx", 12);
+        build(cip_only, WEB_EPS, NULL, &rs);
+        cleanup_free char *none = owned_rules(&rs.nat);
+        assert_null(strstr(none, "10.250.1.200"));
+        k8c_proxy_ruleset_free(&rs);
+
+        build(svc, "[]", NULL, &rs);
+        cleanup_free char *rej = owned_rules(&rs.filter);
+        assert_non_null(strstr(rej, "-A K8C-SERVICES -d 10.250.1.200/32 -p tcp -m comment --comment "
+                                    "\"default/web:http has no endpoints\" -m tcp --dport 80 -j REJECT "
+                                    "--reject-with tcp-reset"));
+        k8c_proxy_ruleset_free(&rs);
+}
+
 /* externalTrafficPolicy: Local: NodePort traffic goes to this node's endpoints only, unmasqueraded. */
 static void test_external_traffic_policy_local(void **state)
 {
@@ -545,6 +587,7 @@ int main(void)
                 cmocka_unit_test(test_determinism),
                 cmocka_unit_test(test_many_services_counts),
                 cmocka_unit_test(test_external_ips),
+                cmocka_unit_test(test_load_balancer_ingress),
                 cmocka_unit_test(test_external_traffic_policy_local),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
