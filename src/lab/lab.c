@@ -813,14 +813,18 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
         if ((r = write_kubeconfig(kc, l.name, host_url, err)) < 0 ||
             (r = write_kubeconfig(node_kc, l.name, node_url, err)) < 0)
                 goto out;
+        /* LoadBalancer addresses: the top of the lab /24, above every node (.11 up) and the bridge (.1). */
+        cleanup_free char *lb_range =
+                k8c_xasprintf("10.%u.%u.200-10.%u.%u.250", l.net.a, l.net.b, l.net.a, l.net.b);
         if ((r = start_daemon(&l, bindir, "controller-manager", NULL, NULL,
                               strv_json("k8c-controller-manager", "--kubeconfig", kc, "--port=0",
-                                        "--cluster-cidr", CLUSTER_CIDR, NULL),
+                                        "--cluster-cidr", CLUSTER_CIDR, "--loadbalancer-ip-range", lb_range,
+                                        NULL),
                               err)) < 0 ||
             (r = start_daemon(&l, bindir, "scheduler", NULL, NULL,
                               strv_json("k8c-scheduler", "--kubeconfig", kc, "--port=-1", NULL), err)) < 0)
                 goto out;
-        progress(cfg, "controller-manager and scheduler started");
+        progress(cfg, "controller-manager and scheduler started (LoadBalancer IPs from %s)", lb_range);
 
         if ((r = wait_http(regurl, "/v2/", 30, err)) < 0)
                 goto out;
