@@ -198,7 +198,8 @@ static int write_status(struct k8c_servicelb_controller *c, const char *key, con
         const char *name = k8c_json_get_string(svc, "metadata.name");
         cleanup_free char *base = k8c_ctrl_path("v1", "services", ns, name);
         cleanup_free char *path = k8c_xasprintf("%s/status", base);
-        json_auto_t *ingress = json_array();
+        /* Withdrawn: null deletes the field, leaving "loadBalancer": {} as Kubernetes shows it. */
+        json_auto_t *ingress = ip != 0 ? json_array() : json_null();
         if (ip != 0) {
                 char buf[INET_ADDRSTRLEN];
                 struct in_addr a = { htonl(ip) };
