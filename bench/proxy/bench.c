@@ -7,16 +7,24 @@
  * host's tables are never touched; needs root. Figures are printed, never
  * asserted.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libiptc/libiptc.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../../tests/common/apiserver_harness.h"
 #include "k8c/cleanup.h"
+#include "k8c/client.h"
 #include "k8c/json.h"
 #include "k8c/proxy.h"
 
@@ -221,6 +229,193 @@ static void run(int n)
         json_decref(eps);
 }
 
+/* ---- API → kernel latency: the real apiserver and k8c-proxy in this network namespace ---- */
+
+struct poster {
+        const char *url;
+        int n, first, step;
+        long errors;
+};
+
+static json_t *bench_service(int i)
+{
+        char name[32], ip[32];
+        snprintf(name, sizeof(name), "svc-%05d", i);
+        /* 10.97/16, clear of the apiserver's own allocations (10.96.0.1 is "kubernetes"). */
+        snprintf(ip, sizeof(ip), "10.97.%d.%d", i / 250, i % 250 + 1);
+        return json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:{s:s},s:[{s:s,s:i,s:s,s:i}]}}", "apiVersion", "v1",
+                         "kind", "Service", "metadata", "name", name, "namespace", "default", "spec",
+                         "clusterIP", ip, "selector", "app", name, "ports", "name", "http", "port", 80,
+                         "protocol", "TCP", "targetPort", 8080);
+}
+
+/* Endpoints of service i with extra (0..) more addresses than the 3 base ones. */
+static json_t *bench_endpoints(int i, int extra)
+{
+        char name[32];
+        snprintf(name, sizeof(name), "svc-%05d", i);
+        json_t *addrs = json_array();
+        for (int j = 0; j < 3 + extra; j++) {
+                char eip[32];
+                snprintf(eip, sizeof(eip), "10.%d.%d.%d", 128 + i / 250, i % 250, j + 1);
+                json_array_append_new(addrs, json_pack("{s:s}", "ip", eip));
+        }
+        return json_pack("{s:s,s:s,s:{s:s,s:s},s:[{s:o,s:[{s:s,s:i,s:s}]}]}", "apiVersion", "v1", "kind",
+                         "Endpoints", "metadata", "name", name, "namespace", "default", "subsets",
+                         "addresses", addrs, "ports", "name", "http", "port", 8080, "protocol", "TCP");
+}
+
+static void *post_objects(void *arg)
+{
+        struct poster *p = arg;
+        struct k8c_client_config cc = { .server = p->url };
+        struct k8c_client *cl = NULL;
+        if (k8c_client_new(&cc, &cl, NULL) < 0)
+                return NULL;
+        for (int i = p->first; i < p->n; i += p->step) {
+                json_auto_t *svc = bench_service(i);
+                json_auto_t *ep = bench_endpoints(i, 0);
+                k8c_error_t err = NULL;
+                if (k8c_client_post(cl, "/api/v1/namespaces/default/services", svc, NULL, &err) < 0 ||
+                    k8c_client_post(cl, "/api/v1/namespaces/default/endpoints", ep, NULL, &err) < 0) {
+                        p->errors++;
+                        k8c_error_release(&err);
+                }
+        }
+        k8c_client_free(cl);
+        return NULL;
+}
+
+/* The nat table's entry count as the kernel holds it now (IPT_SO_GET_INFO: no table copy). */
+static long nat_entries(int fd)
+{
+        struct ipt_getinfo info = { .name = "nat" };
+        socklen_t len = sizeof(info);
+        if (getsockopt(fd, SOL_IP, IPT_SO_GET_INFO, &info, &len) < 0)
+                return -1;
+        return (long)info.num_entries;
+}
+
+static int dcmp(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+static int free_port(void)
+{
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int port = -1;
+        if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+            getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+                port = ntohs(sa.sin_port);
+        if (fd >= 0)
+                close(fd);
+        return port;
+}
+
+static bool proxy_ready(int port)
+{
+        cleanup_free char *cmd = k8c_xasprintf(
+                "curl -s -o /dev/null -w %%{http_code} http://127.0.0.1:%d/readyz | grep -q 200", port);
+        return system(cmd) == 0;
+}
+
+static void api_latency(int n, int changes)
+{
+        const char *bindir = getenv("BINDIR");
+        char *abs = realpath(bindir != NULL ? bindir : "bin", NULL);
+        if (abs != NULL)
+                setenv("K8C_BINDIR", abs, 1);
+        unsetenv("K8C_ASAN_BINDIR");
+        cleanup_free char *proxy_bin = k8c_xasprintf("%s/k8c-proxy", abs ? abs : "bin");
+        free(abs);
+        struct k8c_test_apiserver s;
+        if (k8c_test_apiserver_start(&s, NULL) < 0) {
+                printf("api->kernel: cannot start k8c-apiserver; nothing measured\n");
+                return;
+        }
+        double t0 = now_s();
+        struct poster ps[64];
+        pthread_t th[64];
+        for (int i = 0; i < 64; i++) {
+                ps[i] = (struct poster){ s.url, n, i, 64, 0 };
+                pthread_create(&th[i], NULL, post_objects, &ps[i]);
+        }
+        long errors = 0;
+        for (int i = 0; i < 64; i++) {
+                pthread_join(th[i], NULL);
+                errors += ps[i].errors;
+        }
+        double t_load = now_s() - t0;
+
+        int mport = free_port();
+        cleanup_free char *mbind = k8c_xasprintf("127.0.0.1:%d", mport);
+        cleanup_free char *log = k8c_xasprintf("%s/proxy.log", s.dir);
+        t0 = now_s();
+        pid_t pid = fork();
+        if (pid == 0) {
+                FILE *f = freopen(log, "w", stderr);
+                f = freopen("/dev/null", "w", stdout);
+                (void)f;
+                execl(proxy_bin, "k8c-proxy", "--server", s.url, "--cluster-cidr", "10.128.0.0/9",
+                      "--metrics-bind-address", mbind, "--hostname-override", "bench", (char *)NULL);
+                _exit(127);
+        }
+        while (pid > 0 && !proxy_ready(mport) && now_s() - t0 < 120)
+                usleep(20 * 1000);
+        double t_ready = now_s() - t0;
+
+        int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+        struct k8c_client_config cc = { .server = s.url };
+        struct k8c_client *cl = NULL;
+        k8c_client_new(&cc, &cl, NULL);
+        double *lat = k8c_xcalloc((size_t)changes, sizeof(*lat));
+        int got = 0;
+        for (int k = 0; k < changes && pid > 0; k++) {
+                /* A fourth endpoint for one service: the nat table grows, which GET_INFO sees. */
+                int i = (int)((k * 7919L + 13) % n);
+                json_auto_t *ep = bench_endpoints(i, 1);
+                char name[32];
+                snprintf(name, sizeof(name), "svc-%05d", i);
+                cleanup_free char *path = k8c_xasprintf("/api/v1/namespaces/default/endpoints/%s", name);
+                long before = nat_entries(fd);
+                k8c_error_t err = NULL;
+                double c0 = now_s();
+                if (k8c_client_put(cl, path, ep, NULL, &err) < 0) {
+                        k8c_error_release(&err);
+                        continue;
+                }
+                while (nat_entries(fd) == before && now_s() - c0 < 30)
+                        usleep(1000);
+                lat[got++] = now_s() - c0;
+        }
+        qsort(lat, (size_t)got, sizeof(*lat), dcmp);
+        printf("api->kernel: services=%d (loaded in %.1f s, %ld errors), proxy first sync %.1f s\n", n,
+               t_load, errors, t_ready);
+        if (got > 0) {
+                size_t p99 = (size_t)((got - 1) * 0.99 + 0.5);
+                printf("  endpoint PUT -> rules in the kernel, %d changes: p50 %.0f ms, p99 %.0f ms, max "
+                       "%.0f ms "
+                       "(target p99 <= 1000 ms)\n",
+                       got, lat[got / 2] * 1e3, lat[p99] * 1e3, lat[got - 1] * 1e3);
+        }
+        free(lat);
+        k8c_client_free(cl);
+        if (fd >= 0)
+                close(fd);
+        if (pid > 0) {
+                kill(pid, SIGTERM);
+                waitpid(pid, NULL, 0);
+        }
+        k8c_test_apiserver_stop(&s);
+        k8c_error_t err = NULL;
+        k8c_iptc_cleanup("nat", NULL, &err);
+        k8c_iptc_cleanup("filter", NULL, &err);
+}
+
 int main(int argc, char **argv)
 {
         if (geteuid() != 0) {
@@ -235,5 +430,12 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
                 if (argc < 2 || atoi(argv[1]) >= sizes[i])
                         run(sizes[i]);
+        /* The daemons talk over this namespace's loopback. */
+        if (system("ip link set lo up") != 0) {
+                printf("api->kernel: cannot bring lo up; nothing measured\n");
+                return 0;
+        }
+        int n_api = argc >= 2 && atoi(argv[1]) < 10000 ? atoi(argv[1]) : 10000;
+        api_latency(n_api, argc >= 3 ? atoi(argv[2]) : 20);
         return 0;
 }
