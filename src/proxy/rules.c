@@ -162,6 +162,35 @@ const struct k8c_ipt_chain *k8c_ipt_table_find(const struct k8c_ipt_table *t, co
         return bsearch(name, t->chains + nb, t->n_chains - nb, sizeof(*t->chains), name_cmp);
 }
 
+static bool str_same(const char *a, const char *b)
+{
+        return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool rule_same(const struct k8c_ipt_rule *a, const struct k8c_ipt_rule *b)
+{
+        return a->has_src == b->has_src && a->src_inv == b->src_inv && a->src == b->src &&
+               a->src_len == b->src_len && a->has_dst == b->has_dst && a->dst_inv == b->dst_inv &&
+               a->dst == b->dst && a->dst_len == b->dst_len && a->proto == b->proto && a->dport == b->dport &&
+               str_same(a->comment, b->comment) && a->dst_local == b->dst_local &&
+               a->has_mark == b->has_mark && a->mark_inv == b->mark_inv && a->mark == b->mark &&
+               a->probability == b->probability && str_same(a->recent_name, b->recent_name) &&
+               a->recent_set == b->recent_set && a->recent_seconds == b->recent_seconds &&
+               a->target == b->target && str_same(a->jump, b->jump) && a->to_ip == b->to_ip &&
+               a->to_port == b->to_port && a->mark_set == b->mark_set && a->mark_mask == b->mark_mask &&
+               a->random_fully == b->random_fully;
+}
+
+bool k8c_ipt_chain_same(const struct k8c_ipt_chain *a, const struct k8c_ipt_chain *b)
+{
+        if (strcmp(a->name, b->name) != 0 || a->builtin != b->builtin || a->n_rules != b->n_rules)
+                return false;
+        for (size_t i = 0; i < a->n_rules; i++)
+                if (!rule_same(&a->rules[i], &b->rules[i]))
+                        return false;
+        return true;
+}
+
 /* ---- inputs ---- */
 
 static bool parse_ip(const char *s, uint32_t *ret)
