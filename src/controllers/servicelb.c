@@ -255,7 +255,7 @@ int k8c_servicelb_controller_sync(struct k8c_servicelb_controller *c, const char
         bool has_ask = parse_ip(k8c_json_get_string(svc, "spec.loadBalancerIP"), &asked) && in_pool(c, asked);
         if (has_ask && !used_has(&used, asked))
                 want = asked;
-        else if (have != 0 && !used_has(&used, have) && !has_ask)
+        else if (have != 0 && !used_has(&used, have))
                 want = have;
         else
                 for (uint32_t ip = c->first; ip >= c->first && ip <= c->last; ip++)
