@@ -22,6 +22,7 @@
 #define K8C_PROXY_CHAIN_PREFIX "K8C-"
 #define K8C_PROXY_DEFAULT_MASQ_MARK 0x4000u
 #define K8C_PROXY_DEFAULT_AFFINITY_SECONDS 10800
+#define K8C_PROXY_DEFAULT_LARGE_CLUSTER_ENDPOINTS 1000 /* kube-proxy's largeClusterEndpointsThreshold */
 
 typedef enum {
         K8C_IPT_JUMP = 1,   /* -j <chain> */
@@ -82,6 +83,9 @@ struct k8c_proxy_rules_config {
         const char *const *nodeport_addresses; /* NULL-terminated IPv4s; NULL/empty = every local address */
         const char
                 *node_name; /* this node (Endpoints addresses[].nodeName), for externalTrafficPolicy: Local */
+        /* Above this many endpoints in all, endpoint rules (K8C-SEP-*, and the jumps to them) carry
+         * no comment, as kube-proxy does. 0 = K8C_PROXY_DEFAULT_LARGE_CLUSTER_ENDPOINTS, SIZE_MAX = never. */
+        size_t large_cluster_endpoints;
 };
 
 struct k8c_proxy_ruleset {

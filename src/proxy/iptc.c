@@ -257,6 +257,21 @@ static char **list_chains(struct xtc_handle *h, bool want_builtin)
         return v ? v : k8c_xcalloc(1, sizeof(*v));
 }
 
+/* Names (copied) of our chains the table t does not hold; every one of ours when t is NULL. */
+static char **unwanted_chains(struct xtc_handle *h, const struct k8c_ipt_table *t)
+{
+        char **v = NULL;
+        size_t n = 0;
+        for (const char *c = iptc_first_chain(h); c; c = iptc_next_chain(h)) {
+                if (!owned(c) || (t != NULL && k8c_ipt_table_find(t, c) != NULL))
+                        continue;
+                v = k8c_xrealloc(v, (n + 2) * sizeof(*v));
+                v[n++] = k8c_xstrdup(c);
+                v[n] = NULL;
+        }
+        return v ? v : k8c_xcalloc(1, sizeof(*v));
+}
+
 /* Whether the chain holds exactly rules[0..n). */
 static bool chain_equal(struct xtc_handle *h, const char *chain, const struct k8c_ipt_rule *rules, size_t n)
 {
@@ -386,16 +401,15 @@ static int sync_table(const char *table, const struct k8c_ipt_table *t, const st
                 if ((r = fix_builtin(h, builtins[i], t ? k8c_ipt_table_find(t, builtins[i]) : NULL, &st,
                                      err)) < 0)
                         return r;
-        /* 4. Our chains nobody wants any more: emptied first, since they may jump to each other. */
-        cleanup_strv char **ours = list_chains(h, false);
-        for (size_t i = 0; ours[i]; i++)
-                if ((t == NULL || k8c_ipt_table_find(t, ours[i]) == NULL) && !iptc_flush_entries(ours[i], h))
-                        return iptc_fail(err, "flush chain", ours[i]);
-        for (size_t i = 0; ours[i]; i++) {
-                if (t != NULL && k8c_ipt_table_find(t, ours[i]) != NULL)
-                        continue;
-                if (!iptc_delete_chain(ours[i], h))
-                        return iptc_fail(err, "delete chain", ours[i]);
+        /* 4. Our chains nobody wants any more (only those are copied out: there are tens of
+         * thousands of ours): emptied first, since they may jump to each other. */
+        cleanup_strv char **gone = unwanted_chains(h, t);
+        for (size_t i = 0; gone[i]; i++)
+                if (!iptc_flush_entries(gone[i], h))
+                        return iptc_fail(err, "flush chain", gone[i]);
+        for (size_t i = 0; gone[i]; i++) {
+                if (!iptc_delete_chain(gone[i], h))
+                        return iptc_fail(err, "delete chain", gone[i]);
                 st.chains_deleted++;
         }
         if (st.chains_created + st.chains_rewritten + st.builtin_fixed + st.chains_deleted > 0) {

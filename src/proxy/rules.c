@@ -320,6 +320,7 @@ struct build {
         bool has_cidr;
         uint32_t cidr;
         uint8_t cidr_len;
+        bool large; /* more endpoints than cfg->large_cluster_endpoints: per-endpoint comments omitted */
 };
 
 static void add(struct chain_index *ix, const char *chain, const struct k8c_ipt_rule *r)
@@ -548,22 +549,25 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
         for (size_t i = 0; i < n; i++) {
                 char ipb[INET_ADDRSTRLEN];
                 cleanup_free char *c = k8c_xasprintf("%s -> %s:%u", spn, ip_str(ep[i].ip, ipb), ep[i].port);
-                struct k8c_ipt_rule r = { .comment = c, .target = K8C_IPT_JUMP, .jump = sep[i] };
+                struct k8c_ipt_rule r = { .comment = b->large ? NULL : c,
+                                          .target = K8C_IPT_JUMP,
+                                          .jump = sep[i] };
                 /* Rule i takes 1/(n-i) of what reaches it: uniform overall; the last takes the rest. */
                 if (i + 1 < n)
                         r.probability = (uint32_t)llround(2147483648.0 / (double)(n - i));
                 chain_add(table_chain(nat, svc_chain, false), &r);
 
                 /* Hairpin: a pod reaching itself through the service must be masqueraded. */
-                chain_add(table_chain(nat, sep[i], false), &(struct k8c_ipt_rule){ .has_src = true,
-                                                                                   .src = ep[i].ip,
-                                                                                   .src_len = 32,
-                                                                                   .comment = spn,
-                                                                                   .target = K8C_IPT_JUMP,
-                                                                                   .jump = MARK_MASQ });
+                chain_add(table_chain(nat, sep[i], false),
+                          &(struct k8c_ipt_rule){ .has_src = true,
+                                                  .src = ep[i].ip,
+                                                  .src_len = 32,
+                                                  .comment = b->large ? NULL : spn,
+                                                  .target = K8C_IPT_JUMP,
+                                                  .jump = MARK_MASQ });
                 chain_add(table_chain(nat, sep[i], false),
                           &(struct k8c_ipt_rule){ .proto = proto,
-                                                  .comment = spn,
+                                                  .comment = b->large ? NULL : spn,
                                                   .recent_name = affinity ? sep[i] : NULL,
                                                   .recent_set = true,
                                                   .target = K8C_IPT_DNAT,
@@ -693,6 +697,20 @@ int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
         k8c_strmap_init(&eps_by_key);
         size_t i;
         const json_t *o;
+        /* kube-proxy's large-cluster mode: past a threshold of endpoints, the endpoint rules (most
+         * of the table) carry no comment. A comment match is 256 bytes of a ~400-byte rule, so this
+         * more than halves what every sync copies into and out of the kernel. */
+        size_t total_eps = 0, threshold = cfg->large_cluster_endpoints
+                                                  ? cfg->large_cluster_endpoints
+                                                  : K8C_PROXY_DEFAULT_LARGE_CLUSTER_ENDPOINTS;
+        json_array_foreach(endpoints, i, o)
+        {
+                size_t j;
+                const json_t *sub;
+                json_array_foreach(json_object_get(o, "subsets"), j, sub) total_eps +=
+                        json_array_size(json_object_get(sub, "addresses"));
+        }
+        b.large = total_eps > threshold;
         json_array_foreach(endpoints, i, o)
         {
                 cleanup_free char *k =

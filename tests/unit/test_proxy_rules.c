@@ -523,6 +523,33 @@ static void test_load_balancer_ingress(void **state)
         k8c_proxy_ruleset_free(&rs);
 }
 
+/* Past large_cluster_endpoints, endpoint rules carry no comment (kube-proxy's large-cluster mode);
+ * the ClusterIP rule keeps its comment. */
+static void test_large_cluster_omits_endpoint_comments(void **state)
+{
+        json_t *s = parse(WEB_SVC), *e = parse(WEB_EPS);
+        struct k8c_proxy_rules_config cfg = { .large_cluster_endpoints = 2 };
+        k8c_error_t err = NULL;
+        struct k8c_proxy_ruleset rs;
+        assert_int_equal(k8c_proxy_rules_build(s, e, &cfg, &rs, &err), 0);
+        cleanup_free char *all = owned_rules(&rs.nat);
+        assert_non_null(strstr(all, "-A K8C-SEP-7HQCPNY3DIPLXQRQ -s 10.244.1.3/32 -j K8C-MARK-MASQ\n"));
+        assert_non_null(
+                strstr(all, "-A K8C-SEP-7HQCPNY3DIPLXQRQ -p tcp -j DNAT --to-destination 10.244.1.3:8080\n"));
+        assert_non_null(strstr(all, "-A K8C-SVC-HSDF7L354US5N4HK -j K8C-SEP-F6OVPI3XYTNMM3TB\n"));
+        assert_non_null(strstr(all, "--comment \"default/web:http cluster IP\""));
+        assert_null(strstr(all, "->"));
+        k8c_proxy_ruleset_free(&rs);
+        /* At the threshold (3 endpoints, threshold 3): comments stay. */
+        cfg.large_cluster_endpoints = 3;
+        assert_int_equal(k8c_proxy_rules_build(s, e, &cfg, &rs, &err), 0);
+        cleanup_free char *small = owned_rules(&rs.nat);
+        assert_non_null(strstr(small, "\"default/web:http -> 10.244.1.3:8080\""));
+        k8c_proxy_ruleset_free(&rs);
+        json_decref(s);
+        json_decref(e);
+}
+
 /* externalTrafficPolicy: Local: NodePort traffic goes to this node's endpoints only, unmasqueraded. */
 static void test_external_traffic_policy_local(void **state)
 {
@@ -588,6 +615,7 @@ int main(void)
                 cmocka_unit_test(test_many_services_counts),
                 cmocka_unit_test(test_external_ips),
                 cmocka_unit_test(test_load_balancer_ingress),
+                cmocka_unit_test(test_large_cluster_omits_endpoint_comments),
                 cmocka_unit_test(test_external_traffic_policy_local),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
