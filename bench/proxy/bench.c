@@ -437,6 +437,8 @@ int main(int argc, char **argv)
                 printf("bench_proxy: needs root (it makes its own network namespace); nothing measured\n");
                 return 0;
         }
+        /* Line-buffered: the children forked later must not inherit (and print again) pending output. */
+        setvbuf(stdout, NULL, _IOLBF, 0);
         if (unshare(CLONE_NEWNET) != 0) {
                 perror("unshare(CLONE_NEWNET)");
                 return 1;
