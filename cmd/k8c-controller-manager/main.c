@@ -28,6 +28,7 @@ int main(int argc, char **argv)
                 hpa_ready_delay_ms = 30000;
         char *hpa_tolerance = "0.1";
         char *hpa_metrics_url = NULL;
+        char *lb_range = NULL;
         const struct k8c_flag flags[] = {
                 { "kubeconfig", 0, K8C_FLAG_STRING, &kubeconfig,
                   "path to the kubeconfig file (default $KUBECONFIG or ~/.kube/config)", NULL },
@@ -75,6 +76,10 @@ int main(int argc, char **argv)
                 { "horizontal-pod-autoscaler-initial-readiness-delay", 0, K8C_FLAG_DURATION,
                   &hpa_ready_delay_ms,
                   "after a pod starts, readiness changes in this time count as never-ready", NULL },
+                { "loadbalancer-ip-range", 0, K8C_FLAG_STRING, &lb_range,
+                  "addresses for Services of type LoadBalancer (first-last or a CIDR), written to "
+                  "status.loadBalancer.ingress by the servicelb controller; unset = servicelb off",
+                  NULL },
                 { "horizontal-pod-autoscaler-metrics-url", 0, K8C_FLAG_STRING, &hpa_metrics_url,
                   "read metrics.k8s.io PodMetrics from this server instead of the API server", NULL },
                 { "v", 'v', K8C_FLAG_INT, &k8c_log_v, "log verbosity", NULL },
@@ -105,6 +110,7 @@ int main(int argc, char **argv)
                          .cpu_init_period_ms = hpa_cpu_init_ms,
                          .readiness_delay_ms = hpa_ready_delay_ms },
                 .hpa_metrics_url = hpa_metrics_url,
+                .loadbalancer_ip_range = lb_range,
         };
         cleanup_error k8c_error_t err = NULL;
         if (k8c_controller_manager_run(&cfg, &err) < 0) {

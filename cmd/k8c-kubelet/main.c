@@ -38,6 +38,7 @@ int main(int argc, char **argv)
              *cgroup_parent = NULL;
         char *address = "0.0.0.0";
         char *registry_mirror = NULL;
+        char *cluster_dns = NULL;
         char *eviction_hard = NULL, *eviction_soft = NULL, *eviction_soft_grace = NULL;
         int64_t eviction_transition_ms = 5 * 60 * 1000;
         int64_t housekeeping_ms = 10000;
@@ -81,6 +82,9 @@ int main(int argc, char **argv)
                 { "registry-mirror", 0, K8C_FLAG_STRING, &registry_mirror,
                   "http://host:port: pull images (docker.io ones from this mirror) into <root-dir>/images; "
                   "default: every container runs on the host's busybox",
+                  NULL },
+                { "cluster-dns", 0, K8C_FLAG_STRING, &cluster_dns,
+                  "IPv4 address of the cluster DNS service, written as the pods' resolv.conf nameserver",
                   NULL },
                 { "eviction-hard", 0, K8C_FLAG_STRING, &eviction_hard,
                   "hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10% "
@@ -132,6 +136,7 @@ int main(int argc, char **argv)
                 .status_interval_ms = status_interval_ms,
                 .port = port,
                 .registry_mirror = registry_mirror,
+                .cluster_dns = cluster_dns,
                 .eviction_hard = eviction_hard,
                 .eviction_soft = eviction_soft,
                 .eviction_soft_grace_period = eviction_soft_grace,

@@ -218,24 +218,42 @@ int k8c_pvbinder_controller_sync(struct k8c_pvbinder_controller *c, const char *
  * capacity and labels matching its selector. */
 json_t *k8c_pv_find_match(const json_t *pvs, const json_t *pvc);
 
+/* ---- service load balancer (servicelb.c) ---- */
+
+struct k8c_servicelb_controller;
+
+/* "first-last", a CIDR (network and broadcast excluded up to /30) or one address: the pool, inclusive,
+ * in host byte order. K8C_EUSAGE otherwise. */
+int k8c_servicelb_parse_range(const char *range, uint32_t *ret_first, uint32_t *ret_last, k8c_error_t *err);
+/* services: an informer of services (handlers added here, before it starts). NULL (err set) when
+ * ip_range does not parse. */
+struct k8c_servicelb_controller *k8c_servicelb_controller_new(struct k8c_informer *services,
+                                                              const struct k8c_object_control *ctl,
+                                                              const char *ip_range, k8c_error_t *err);
+void k8c_servicelb_controller_free(struct k8c_servicelb_controller *c);
+struct k8c_workqueue *k8c_servicelb_controller_queue(struct k8c_servicelb_controller *c);
+/* Gives a LoadBalancer Service one pool address in status.loadBalancer.ingress, or takes it back. */
+int k8c_servicelb_controller_sync(struct k8c_servicelb_controller *c, const char *key, k8c_error_t *err);
+
 /* ---- the manager ---- */
 
 struct k8c_controller_manager_config {
-        const char *kubeconfig;          /* NULL = $KUBECONFIG / ~/.kube/config */
-        const char *server;              /* overrides the kubeconfig */
-        const char *controllers;         /* "*", "*,-garbagecollector", "replicaset,endpoints" */
-        bool leader_elect;               /* campaign on kube-system/k8c-controller-manager first */
-        const char *bind_address;        /* health/metrics server, default 127.0.0.1 */
-        int port;                        /* default 10257; 0 = no server */
-        int workers;                     /* per controller, default 2 */
-        int64_t resync_ms;               /* informer resync, default 5 min */
-        const char *cluster_cidr;        /* node IPAM, default 10.244.0.0/16 */
-        int node_cidr_mask;              /* default 24 */
-        int64_t node_monitor_grace_ms;   /* default 40 s */
-        int64_t node_monitor_period_ms;  /* default 5 s */
-        int64_t pod_eviction_timeout_ms; /* default 5 min */
-        struct k8c_hpa_config hpa;       /* HorizontalPodAutoscaler timings (0 = defaults) */
-        const char *hpa_metrics_url;     /* serve metrics.k8s.io from here instead of the apiserver */
+        const char *kubeconfig;            /* NULL = $KUBECONFIG / ~/.kube/config */
+        const char *server;                /* overrides the kubeconfig */
+        const char *controllers;           /* "*", "*,-garbagecollector", "replicaset,endpoints" */
+        bool leader_elect;                 /* campaign on kube-system/k8c-controller-manager first */
+        const char *bind_address;          /* health/metrics server, default 127.0.0.1 */
+        int port;                          /* default 10257; 0 = no server */
+        int workers;                       /* per controller, default 2 */
+        int64_t resync_ms;                 /* informer resync, default 5 min */
+        const char *cluster_cidr;          /* node IPAM, default 10.244.0.0/16 */
+        int node_cidr_mask;                /* default 24 */
+        int64_t node_monitor_grace_ms;     /* default 40 s */
+        int64_t node_monitor_period_ms;    /* default 5 s */
+        int64_t pod_eviction_timeout_ms;   /* default 5 min */
+        struct k8c_hpa_config hpa;         /* HorizontalPodAutoscaler timings (0 = defaults) */
+        const char *hpa_metrics_url;       /* serve metrics.k8s.io from here instead of the apiserver */
+        const char *loadbalancer_ip_range; /* servicelb pool ("first-last" or CIDR); NULL = servicelb off */
 };
 
 /* Controllers: replicaset, deployment, garbagecollector, endpoints, namespace, nodeipam, nodelifecycle,

@@ -49,6 +49,8 @@ struct k8c_kubelet_config {
         /* "http://host:port": images are pulled (docker.io ones from this mirror) into
          * <root_dir>/images; NULL = the host's busybox is every container's rootfs. Borrowed. */
         const char *registry_mirror;
+        /* Pods' /etc/resolv.conf "nameserver" (the kube-dns ClusterIP, e.g. 10.96.0.10); NULL = none. */
+        const char *cluster_dns;
         /* Eviction (eviction.c): "memory.available<100Mi,nodefs.available<10%"; NULL = Kubernetes'
          * defaults, "" = none. Soft thresholds need a grace period each ("memory.available=30s"). */
         const char *eviction_hard, *eviction_soft, *eviction_soft_grace_period;
@@ -144,6 +146,7 @@ struct k8c_runc_config {
         const char *busybox;         /* default /bin/busybox */
         const char *bridge;          /* default k8c0 */
         const char *registry_mirror; /* non-NULL: images pulled into <root_dir>/images (image.h) */
+        const char *cluster_dns;     /* nameserver written to pods' resolv.conf; NULL = none */
         int64_t memory_capacity;     /* node memory (bytes), for oom_score_adj; 0 = unknown */
 };
 int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_error_t *err);

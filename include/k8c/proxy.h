@@ -22,6 +22,7 @@
 #define K8C_PROXY_CHAIN_PREFIX "K8C-"
 #define K8C_PROXY_DEFAULT_MASQ_MARK 0x4000u
 #define K8C_PROXY_DEFAULT_AFFINITY_SECONDS 10800
+#define K8C_PROXY_DEFAULT_LARGE_CLUSTER_ENDPOINTS 1000 /* kube-proxy's largeClusterEndpointsThreshold */
 
 typedef enum {
         K8C_IPT_JUMP = 1,   /* -j <chain> */
@@ -82,6 +83,9 @@ struct k8c_proxy_rules_config {
         const char *const *nodeport_addresses; /* NULL-terminated IPv4s; NULL/empty = every local address */
         const char
                 *node_name; /* this node (Endpoints addresses[].nodeName), for externalTrafficPolicy: Local */
+        /* Above this many endpoints in all, endpoint rules (K8C-SEP-*, and the jumps to them) carry
+         * no comment, as kube-proxy does. 0 = K8C_PROXY_DEFAULT_LARGE_CLUSTER_ENDPOINTS, SIZE_MAX = never. */
+        size_t large_cluster_endpoints;
 };
 
 struct k8c_proxy_ruleset {
@@ -105,6 +109,8 @@ char *k8c_ipt_table_render(const struct k8c_ipt_table *t);
 /* One rule as "-A CHAIN ..." without the newline. Caller frees. */
 char *k8c_ipt_rule_render(const char *chain, const struct k8c_ipt_rule *r);
 const struct k8c_ipt_chain *k8c_ipt_table_find(const struct k8c_ipt_table *t, const char *name);
+/* Same name and the same rules, field by field. */
+bool k8c_ipt_chain_same(const struct k8c_ipt_chain *a, const struct k8c_ipt_chain *b);
 
 /* "K8C-SVC-" + 16 base32 chars of sha256(key): stable across runs and restarts. */
 void k8c_proxy_chain_name(const char *prefix, const char *key, char ret_name[29]);
@@ -113,12 +119,19 @@ void k8c_proxy_chain_name(const char *prefix, const char *key, char ret_name[29]
 
 struct k8c_iptc_stats {
         size_t chains_created, chains_rewritten, chains_deleted, builtin_fixed;
-        bool committed; /* false = the kernel already held exactly this table */
+        size_t chains_trusted; /* k8c_iptc_apply_since: unchanged since prev, not compared with the kernel */
+        bool committed;        /* false = the kernel already held exactly this table */
 };
 
 /* Makes the kernel's table hold t: K8C-* chains and the jumps from built-ins exactly as in t,
  * every other chain and rule untouched. One commit, only if anything differs. */
 int k8c_iptc_apply(const struct k8c_ipt_table *t, struct k8c_iptc_stats *ret_stats, k8c_error_t *err);
+/* As k8c_iptc_apply, but chains whose rules equal prev's (what the last apply of this table left) are
+ * not compared with the kernel, as long as the kernel's table still has the shape *inout_fp recorded
+ * then (entry count and size; 0 = unknown, so everything is compared). *inout_fp is updated. A
+ * periodic k8c_iptc_apply repairs same-shape drift this cannot see. prev may be NULL. */
+int k8c_iptc_apply_since(const struct k8c_ipt_table *t, const struct k8c_ipt_table *prev, uint64_t *inout_fp,
+                         struct k8c_iptc_stats *ret_stats, k8c_error_t *err);
 /* Removes every K8C-* chain of table and every jump to one from a built-in chain. */
 int k8c_iptc_cleanup(const char *table, struct k8c_iptc_stats *ret_stats, k8c_error_t *err);
 

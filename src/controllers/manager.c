@@ -103,6 +103,7 @@ struct manager {
         struct k8c_hpa_controller *hpa;
         struct k8c_pvbinder_controller *pvb;
         struct k8c_endpointslice_controller *eps;
+        struct k8c_servicelb_controller *slb;
         struct k8c_client *metrics_client; /* --horizontal-pod-autoscaler-metrics-url */
         atomic_bool ready;
         atomic_bool leading;
@@ -195,6 +196,11 @@ static int sync_pvb(void *c, const char *key, k8c_error_t *err)
 static int sync_eps(void *c, const char *key, k8c_error_t *err)
 {
         return k8c_endpointslice_controller_sync(c, key, err);
+}
+
+static int sync_slb(void *c, const char *key, k8c_error_t *err)
+{
+        return k8c_servicelb_controller_sync(c, key, err);
 }
 
 /* ---- health and metrics ---- */
@@ -293,6 +299,8 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         bool hpa = k8c_controller_enabled(cfg->controllers, "horizontalpodautoscaling");
         bool pvb = k8c_controller_enabled(cfg->controllers, "persistentvolume-binder");
         bool eps = k8c_controller_enabled(cfg->controllers, "endpointslice");
+        bool slb = cfg->loadbalancer_ip_range != NULL && *cfg->loadbalancer_ip_range &&
+                   k8c_controller_enabled(cfg->controllers, "servicelb");
         switch (which) {
         case INF_PODS: return rs || gc || ep || nlc || dep || hpa || eps;
         case INF_HPA: return hpa;
@@ -305,7 +313,7 @@ static bool need_informer(const struct k8c_controller_manager_config *cfg, int w
         case INF_SECRETS: return gc;
         case INF_RS: return rs || gc || dep;
         case INF_DEPLOY: return gc || dep;
-        case INF_SVC: return gc || ep || eps;
+        case INF_SVC: return gc || ep || eps || slb;
         case INF_EP: return ep;
         case INF_NS: return ns;
         }
@@ -491,6 +499,15 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                 add_running(&m, "persistentvolume-binder", k8c_pvbinder_controller_queue(m.pvb), sync_pvb,
                             m.pvb);
         }
+        if (need_informer(&cfg, INF_SVC) && cfg.loadbalancer_ip_range && *cfg.loadbalancer_ip_range &&
+            k8c_controller_enabled(cfg.controllers, "servicelb")) {
+                m.slb = k8c_servicelb_controller_new(m.inf[INF_SVC], &m.ctl, cfg.loadbalancer_ip_range, err);
+                if (m.slb == NULL) {
+                        r = k8c_error_wrap(err, "--loadbalancer-ip-range");
+                        goto out_stop;
+                }
+                add_running(&m, "servicelb", k8c_servicelb_controller_queue(m.slb), sync_slb, m.slb);
+        }
         for (int i = 0; i < INF_MAX; i++) {
                 if (m.inf[i] != NULL && k8c_informer_start(m.inf[i], err) < 0) {
                         r = k8c_error_wrap(err, "informer %s", inf_table[i].path);
@@ -557,6 +574,7 @@ out_stop:
         k8c_hpa_controller_free(m.hpa);
         k8c_pvbinder_controller_free(m.pvb);
         k8c_endpointslice_controller_free(m.eps);
+        k8c_servicelb_controller_free(m.slb);
         k8c_client_free(m.metrics_client);
 out:
         if (mhd != NULL)

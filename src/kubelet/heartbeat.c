@@ -63,6 +63,7 @@ int k8c_kubelet_ensure_runtime_locked(struct k8c_kubelet *k, const char *pod_cid
                         .node_name = k->node_name,
                         .pod_cidr = pod_cidr,
                         .registry_mirror = k->cfg.registry_mirror,
+                        .cluster_dns = k->cfg.cluster_dns,
                         .memory_capacity = k8c_kubelet_memory_capacity(k),
                 };
                 r = k8c_runc_runtime_new(&rc, &k->rt, err);

@@ -217,6 +217,7 @@ int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_e
         rt->cfg.pod_cidr = dupn(cfg->pod_cidr);
         rt->cfg.busybox = k8c_xstrdup(cfg->busybox ?: "/bin/busybox");
         rt->cfg.bridge = k8c_xstrdup(cfg->bridge ?: "k8c0");
+        rt->cfg.cluster_dns = dupn(cfg->cluster_dns);
         rt->cfg.memory_capacity = cfg->memory_capacity;
         rt->min_oom_score_adj = min_oom_score_adj();
         rt->prefix = prefix;
@@ -271,6 +272,7 @@ static void runc_free(void *opaque)
         free((char *)rt->cfg.netns_dir);
         free((char *)rt->cfg.node_netns);
         free((char *)rt->cfg.cgroup_parent);
+        free((char *)rt->cfg.cluster_dns);
         free((char *)rt->cfg.node_name);
         free((char *)rt->cfg.pod_cidr);
         free((char *)rt->cfg.busybox);
@@ -317,8 +319,12 @@ static int runc_create_sandbox(void *opaque, const json_t *pod, const char *hint
                               ip, name);
         cleanup_free char *resolv_path = k8c_xasprintf("%s/resolv.conf", dir);
         const char *ns = k8c_json_get_string(pod, "metadata.namespace") ?: "default";
+        /* Without a nameserver line the resolver would try 127.0.0.1, where nothing answers. */
+        cleanup_free char *nameserver =
+                rt->cfg.cluster_dns ? k8c_xasprintf("nameserver %s\n", rt->cfg.cluster_dns) : k8c_xstrdup("");
         cleanup_free char *resolv = k8c_xasprintf(
-                "search %s.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n", ns);
+                "%ssearch %s.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n",
+                nameserver, ns);
         cleanup_free char *hostname_path = k8c_xasprintf("%s/hostname", dir);
         cleanup_free char *hostname = k8c_xasprintf("%s\n", name);
         cleanup_free char *ip_path = k8c_xasprintf("%s/ip", dir);

@@ -617,11 +617,12 @@ static int up_node(const struct k8c_lab_config *cfg, struct lab *l, const char *
         cleanup_free char *logs = k8c_xasprintf("%s/logs", root);
         cleanup_free char *mirror = k8c_xasprintf("http://%s:%d", l->net.bridge_ip, K8C_LAB_REGISTRY_PORT);
         cleanup_free char *kubelet = k8c_xasprintf("kubelet-%d", i);
-        json_t *kargv = strv_json(
-                "k8c-kubelet", "--kubeconfig", kc, "--hostname-override", node, "--node-ip", ip, "--root-dir",
-                root, "--capacity", capacity, "--runc-root", runc_root, "--netns-dir", netns_dir,
-                "--pod-log-dir", logs, "--address", ip, "--registry-mirror", mirror, "--node-labels",
-                i == 1 ? "node-role.kubernetes.io/control-plane=" : "k8c.io/lab-worker=true", NULL);
+        json_t *kargv =
+                strv_json("k8c-kubelet", "--kubeconfig", kc, "--hostname-override", node, "--node-ip", ip,
+                          "--root-dir", root, "--capacity", capacity, "--runc-root", runc_root, "--netns-dir",
+                          netns_dir, "--pod-log-dir", logs, "--address", ip, "--registry-mirror", mirror,
+                          "--cluster-dns", DNS_SERVICE_IP, "--node-labels",
+                          i == 1 ? "node-role.kubernetes.io/control-plane=" : "k8c.io/lab-worker=true", NULL);
         if ((r = start_daemon(l, bindir, kubelet, ns, leaf, kargv, err)) < 0)
                 return r;
         cleanup_free char *proxy = k8c_xasprintf("proxy-%d", i);
@@ -800,14 +801,18 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
         if ((r = write_kubeconfig(kc, l.name, host_url, err)) < 0 ||
             (r = write_kubeconfig(node_kc, l.name, node_url, err)) < 0)
                 goto out;
+        /* LoadBalancer addresses: the top of the lab /24, above every node (.11 up) and the bridge (.1). */
+        cleanup_free char *lb_range =
+                k8c_xasprintf("10.%u.%u.200-10.%u.%u.250", l.net.a, l.net.b, l.net.a, l.net.b);
         if ((r = start_daemon(&l, bindir, "controller-manager", NULL, NULL,
                               strv_json("k8c-controller-manager", "--kubeconfig", kc, "--port=0",
-                                        "--cluster-cidr", CLUSTER_CIDR, NULL),
+                                        "--cluster-cidr", CLUSTER_CIDR, "--loadbalancer-ip-range", lb_range,
+                                        NULL),
                               err)) < 0 ||
             (r = start_daemon(&l, bindir, "scheduler", NULL, NULL,
                               strv_json("k8c-scheduler", "--kubeconfig", kc, "--port=-1", NULL), err)) < 0)
                 goto out;
-        progress(cfg, "controller-manager and scheduler started");
+        progress(cfg, "controller-manager and scheduler started (LoadBalancer IPs from %s)", lb_range);
 
         if ((r = wait_http(regurl, "/v2/", 30, err)) < 0)
                 goto out;

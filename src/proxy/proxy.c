@@ -50,6 +50,12 @@ struct proxier {
         size_t rules_nat, rules_filter, service_ports, endpoints_programmed;
         int64_t last_ok_ms; /* monotonic ms of the last successful sync; 0 = never */
         bool ready;
+
+        /* What the last successful sync left (loop thread only): chains still equal to it are not
+         * compared with the kernel again unless its table changed shape; periodic syncs verify all. */
+        struct k8c_proxy_ruleset applied;
+        bool have_applied;
+        uint64_t nat_fp, filter_fp;
 };
 
 static int64_t now_ms(void)
@@ -93,7 +99,7 @@ static size_t table_rules(const struct k8c_ipt_table *t)
         return n;
 }
 
-static int sync_rules(struct proxier *p, k8c_error_t *err)
+static int sync_rules(struct proxier *p, bool verify_all, k8c_error_t *err)
 {
         json_t *svcs = k8c_informer_list(p->services);
         json_t *eps = k8c_informer_list(p->endpoints);
@@ -109,9 +115,15 @@ static int sync_rules(struct proxier *p, k8c_error_t *err)
                 return r;
         struct k8c_iptc_stats nat_st = { 0 }, filter_st = { 0 };
         /* filter first: a service losing its endpoints is rejected before its DNAT disappears. */
-        r = k8c_iptc_apply(&rs.filter, &filter_st, err);
+        bool partial = p->have_applied && !verify_all;
+        r = k8c_iptc_apply_since(&rs.filter, partial ? &p->applied.filter : NULL, &p->filter_fp, &filter_st,
+                                 err);
         if (r >= 0)
-                r = k8c_iptc_apply(&rs.nat, &nat_st, err);
+                r = k8c_iptc_apply_since(&rs.nat, partial ? &p->applied.nat : NULL, &p->nat_fp, &nat_st, err);
+        if (r < 0) {
+                /* Unknown kernel state: the next sync compares everything. */
+                p->nat_fp = p->filter_fp = 0;
+        }
         if (r >= 0) {
                 pthread_mutex_lock(&p->lock);
                 p->rules_nat = table_rules(&rs.nat);
@@ -124,6 +136,10 @@ static int sync_rules(struct proxier *p, k8c_error_t *err)
                          "service_ports=%zu endpoints=%zu rules=%zu nat_committed=%d filter_committed=%d",
                          rs.n_service_ports, rs.n_endpoints, rs.n_rules, nat_st.committed,
                          filter_st.committed);
+                k8c_proxy_ruleset_free(&p->applied);
+                p->applied = rs;
+                p->have_applied = true;
+                return r;
         }
         k8c_proxy_ruleset_free(&rs);
         return r;
@@ -412,6 +428,8 @@ int k8c_proxy_run(const struct k8c_proxy_config *cfg_in, k8c_error_t *err)
                         wait_until(&p, p.dirty ? earliest : latest);
                         continue;
                 }
+                /* A sync the period asked for (nothing changed) re-reads every chain to repair drift. */
+                bool periodic = !p.dirty || now >= latest;
                 p.dirty = false;
                 pthread_mutex_unlock(&p.lock);
 
@@ -419,7 +437,7 @@ int k8c_proxy_run(const struct k8c_proxy_config *cfg_in, k8c_error_t *err)
                 int64_t t0 = now_ms();
                 struct timespec a, b;
                 clock_gettime(CLOCK_MONOTONIC, &a);
-                int sr = sync_rules(&p, &serr);
+                int sr = sync_rules(&p, periodic, &serr);
                 clock_gettime(CLOCK_MONOTONIC, &b);
                 double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
                 if (sr < 0) {
@@ -457,6 +475,7 @@ int k8c_proxy_run(const struct k8c_proxy_config *cfg_in, k8c_error_t *err)
                 }
         }
         pthread_mutex_unlock(&p.lock);
+        k8c_proxy_ruleset_free(&p.applied);
         sd_notify(0, "STOPPING=1");
         k8c_watchdog_stop();
         pthread_join(sigt, NULL);

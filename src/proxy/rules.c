@@ -162,6 +162,35 @@ const struct k8c_ipt_chain *k8c_ipt_table_find(const struct k8c_ipt_table *t, co
         return bsearch(name, t->chains + nb, t->n_chains - nb, sizeof(*t->chains), name_cmp);
 }
 
+static bool str_same(const char *a, const char *b)
+{
+        return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool rule_same(const struct k8c_ipt_rule *a, const struct k8c_ipt_rule *b)
+{
+        return a->has_src == b->has_src && a->src_inv == b->src_inv && a->src == b->src &&
+               a->src_len == b->src_len && a->has_dst == b->has_dst && a->dst_inv == b->dst_inv &&
+               a->dst == b->dst && a->dst_len == b->dst_len && a->proto == b->proto && a->dport == b->dport &&
+               str_same(a->comment, b->comment) && a->dst_local == b->dst_local &&
+               a->has_mark == b->has_mark && a->mark_inv == b->mark_inv && a->mark == b->mark &&
+               a->probability == b->probability && str_same(a->recent_name, b->recent_name) &&
+               a->recent_set == b->recent_set && a->recent_seconds == b->recent_seconds &&
+               a->target == b->target && str_same(a->jump, b->jump) && a->to_ip == b->to_ip &&
+               a->to_port == b->to_port && a->mark_set == b->mark_set && a->mark_mask == b->mark_mask &&
+               a->random_fully == b->random_fully;
+}
+
+bool k8c_ipt_chain_same(const struct k8c_ipt_chain *a, const struct k8c_ipt_chain *b)
+{
+        if (strcmp(a->name, b->name) != 0 || a->builtin != b->builtin || a->n_rules != b->n_rules)
+                return false;
+        for (size_t i = 0; i < a->n_rules; i++)
+                if (!rule_same(&a->rules[i], &b->rules[i]))
+                        return false;
+        return true;
+}
+
 /* ---- inputs ---- */
 
 static bool parse_ip(const char *s, uint32_t *ret)
@@ -291,6 +320,7 @@ struct build {
         bool has_cidr;
         uint32_t cidr;
         uint8_t cidr_len;
+        bool large; /* more endpoints than cfg->large_cluster_endpoints: per-endpoint comments omitted */
 };
 
 static void add(struct chain_index *ix, const char *chain, const struct k8c_ipt_rule *r)
@@ -337,6 +367,17 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                         n_ext++;
         }
 
+        /* type LoadBalancer: the addresses status.loadBalancer.ingress[].ip hands out (servicelb). */
+        uint32_t lb[8];
+        size_t n_lb = 0;
+        const char *type = k8c_json_get_string(svc, "spec.type");
+        if (type && strcmp(type, "LoadBalancer") == 0)
+                json_array_foreach(k8c_json_get(svc, "status.loadBalancer.ingress"), xi, xv)
+                {
+                        if (n_lb < K8C_ARRAY_SIZE(lb) && parse_ip(k8c_json_get_string(xv, "ip"), &lb[n_lb]))
+                                n_lb++;
+                }
+
         cleanup_free struct endpoint *ep = NULL;
         size_t n = eps ? ready_endpoints(eps, pn, proto, b->cfg->node_name, &ep) : 0;
         b->rs->n_service_ports++;
@@ -359,6 +400,16 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                                                     .dport = (uint16_t)node_port,
                                                     .comment = c,
                                                     .dst_local = true,
+                                                    .target = K8C_IPT_REJECT });
+                /* Load-balancer traffic is forwarded (or local output): filter K8C-SERVICES sees both. */
+                for (size_t k = 0; k < n_lb; k++)
+                        add(filter, SERVICES,
+                            &(struct k8c_ipt_rule){ .has_dst = true,
+                                                    .dst = lb[k],
+                                                    .dst_len = 32,
+                                                    .proto = proto,
+                                                    .dport = (uint16_t)port,
+                                                    .comment = c,
                                                     .target = K8C_IPT_REJECT });
                 for (size_t k = 0; k < n_ext; k++)
                         add(filter, EXTERNAL,
@@ -417,6 +468,30 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
                         add(nat, SERVICES, &r);
                 }
         }
+        if (n_lb > 0) {
+                /* As kube-proxy's KUBE-EXT-*: traffic for a load-balancer IP comes from outside the
+                 * node, so it is masqueraded (the reply must return through this node to be
+                 * un-DNATed) and then balanced over the service's endpoints. */
+                char ext_chain[29];
+                k8c_proxy_chain_name("K8C-EXT-", key, ext_chain);
+                cleanup_free char *lb_comment = k8c_xasprintf("%s loadbalancer IP", spn);
+                cleanup_free char *masq_comment =
+                        k8c_xasprintf("masquerade traffic for %s external destinations", spn);
+                add(nat, ext_chain,
+                    &(struct k8c_ipt_rule){
+                            .comment = masq_comment, .target = K8C_IPT_JUMP, .jump = MARK_MASQ });
+                add(nat, ext_chain, &(struct k8c_ipt_rule){ .target = K8C_IPT_JUMP, .jump = svc_chain });
+                for (size_t k = 0; k < n_lb; k++)
+                        add(nat, SERVICES,
+                            &(struct k8c_ipt_rule){ .has_dst = true,
+                                                    .dst = lb[k],
+                                                    .dst_len = 32,
+                                                    .proto = proto,
+                                                    .dport = (uint16_t)port,
+                                                    .comment = lb_comment,
+                                                    .target = K8C_IPT_JUMP,
+                                                    .jump = ext_chain });
+        }
         const char *etp = k8c_json_get_string(svc, "spec.externalTrafficPolicy");
         bool local_only = node_port && etp && strcmp(etp, "Local") == 0 && b->cfg->node_name;
         char xlb_chain[29] = "";
@@ -474,22 +549,25 @@ static void program_port(struct build *b, const char *ns, const char *name, cons
         for (size_t i = 0; i < n; i++) {
                 char ipb[INET_ADDRSTRLEN];
                 cleanup_free char *c = k8c_xasprintf("%s -> %s:%u", spn, ip_str(ep[i].ip, ipb), ep[i].port);
-                struct k8c_ipt_rule r = { .comment = c, .target = K8C_IPT_JUMP, .jump = sep[i] };
+                struct k8c_ipt_rule r = { .comment = b->large ? NULL : c,
+                                          .target = K8C_IPT_JUMP,
+                                          .jump = sep[i] };
                 /* Rule i takes 1/(n-i) of what reaches it: uniform overall; the last takes the rest. */
                 if (i + 1 < n)
                         r.probability = (uint32_t)llround(2147483648.0 / (double)(n - i));
                 chain_add(table_chain(nat, svc_chain, false), &r);
 
                 /* Hairpin: a pod reaching itself through the service must be masqueraded. */
-                chain_add(table_chain(nat, sep[i], false), &(struct k8c_ipt_rule){ .has_src = true,
-                                                                                   .src = ep[i].ip,
-                                                                                   .src_len = 32,
-                                                                                   .comment = spn,
-                                                                                   .target = K8C_IPT_JUMP,
-                                                                                   .jump = MARK_MASQ });
+                chain_add(table_chain(nat, sep[i], false),
+                          &(struct k8c_ipt_rule){ .has_src = true,
+                                                  .src = ep[i].ip,
+                                                  .src_len = 32,
+                                                  .comment = b->large ? NULL : spn,
+                                                  .target = K8C_IPT_JUMP,
+                                                  .jump = MARK_MASQ });
                 chain_add(table_chain(nat, sep[i], false),
                           &(struct k8c_ipt_rule){ .proto = proto,
-                                                  .comment = spn,
+                                                  .comment = b->large ? NULL : spn,
                                                   .recent_name = affinity ? sep[i] : NULL,
                                                   .recent_set = true,
                                                   .target = K8C_IPT_DNAT,
@@ -619,6 +697,20 @@ int k8c_proxy_rules_build(const json_t *services, const json_t *endpoints,
         k8c_strmap_init(&eps_by_key);
         size_t i;
         const json_t *o;
+        /* kube-proxy's large-cluster mode: past a threshold of endpoints, the endpoint rules (most
+         * of the table) carry no comment. A comment match is 256 bytes of a ~400-byte rule, so this
+         * more than halves what every sync copies into and out of the kernel. */
+        size_t total_eps = 0, threshold = cfg->large_cluster_endpoints
+                                                  ? cfg->large_cluster_endpoints
+                                                  : K8C_PROXY_DEFAULT_LARGE_CLUSTER_ENDPOINTS;
+        json_array_foreach(endpoints, i, o)
+        {
+                size_t j;
+                const json_t *sub;
+                json_array_foreach(json_object_get(o, "subsets"), j, sub) total_eps +=
+                        json_array_size(json_object_get(sub, "addresses"));
+        }
+        b.large = total_eps > threshold;
         json_array_foreach(endpoints, i, o)
         {
                 cleanup_free char *k =

@@ -481,6 +481,75 @@ static void test_external_ips(void **state)
         k8c_proxy_ruleset_free(&rs);
 }
 
+/* type LoadBalancer: status.loadBalancer.ingress IPs jump to a K8C-EXT chain (masquerade, then the
+ * service chain); with no endpoints they are rejected in filter K8C-SERVICES. */
+static void test_load_balancer_ingress(void **state)
+{
+        const char *svc =
+                "[{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"type\":"
+                "\"LoadBalancer\",\"clusterIP\":\"10.96.0.20\",\"ports\":[{\"name\":\"http\",\"port\":80,"
+                "\"nodePort\":30080}]},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"10.250.1.200\"},"
+                "{\"hostname\":\"lb.example\"}]}}}]";
+        struct k8c_proxy_ruleset rs;
+        build(svc, WEB_EPS, NULL, &rs);
+        cleanup_free char *all = owned_rules(&rs.nat);
+        assert_non_null(strstr(all, "-A K8C-SERVICES -d 10.250.1.200/32 -p tcp -m comment --comment "
+                                    "\"default/web:http loadbalancer IP\" -m tcp --dport 80 -j K8C-EXT-"));
+        const struct k8c_ipt_chain *s = k8c_ipt_table_find(&rs.nat, "K8C-SERVICES");
+        const struct k8c_ipt_chain *ext = NULL;
+        for (size_t i = 0; i < s->n_rules; i++)
+                if (s->rules[i].has_dst && s->rules[i].dst == 0x0afa01c8u)
+                        ext = k8c_ipt_table_find(&rs.nat, s->rules[i].jump);
+        assert_non_null(ext);
+        assert_int_equal(strncmp(ext->name, "K8C-EXT-", 8), 0);
+        assert_int_equal(ext->n_rules, 2);
+        assert_string_equal(ext->rules[0].jump, "K8C-MARK-MASQ");
+        assert_string_equal(ext->rules[1].jump, "K8C-SVC-HSDF7L354US5N4HK");
+        k8c_proxy_ruleset_free(&rs);
+
+        /* Not a LoadBalancer (any more): a stale ingress is not routed. */
+        cleanup_free char *cip_only = k8c_xstrdup(svc);
+        memcpy(strstr(cip_only, "LoadBalancer"), "ClusterIPxxx", 12);
+        build(cip_only, WEB_EPS, NULL, &rs);
+        cleanup_free char *none = owned_rules(&rs.nat);
+        assert_null(strstr(none, "10.250.1.200"));
+        k8c_proxy_ruleset_free(&rs);
+
+        build(svc, "[]", NULL, &rs);
+        cleanup_free char *rej = owned_rules(&rs.filter);
+        assert_non_null(strstr(rej, "-A K8C-SERVICES -d 10.250.1.200/32 -p tcp -m comment --comment "
+                                    "\"default/web:http has no endpoints\" -m tcp --dport 80 -j REJECT "
+                                    "--reject-with tcp-reset"));
+        k8c_proxy_ruleset_free(&rs);
+}
+
+/* Past large_cluster_endpoints, endpoint rules carry no comment (kube-proxy's large-cluster mode);
+ * the ClusterIP rule keeps its comment. */
+static void test_large_cluster_omits_endpoint_comments(void **state)
+{
+        json_t *s = parse(WEB_SVC), *e = parse(WEB_EPS);
+        struct k8c_proxy_rules_config cfg = { .large_cluster_endpoints = 2 };
+        k8c_error_t err = NULL;
+        struct k8c_proxy_ruleset rs;
+        assert_int_equal(k8c_proxy_rules_build(s, e, &cfg, &rs, &err), 0);
+        cleanup_free char *all = owned_rules(&rs.nat);
+        assert_non_null(strstr(all, "-A K8C-SEP-7HQCPNY3DIPLXQRQ -s 10.244.1.3/32 -j K8C-MARK-MASQ\n"));
+        assert_non_null(
+                strstr(all, "-A K8C-SEP-7HQCPNY3DIPLXQRQ -p tcp -j DNAT --to-destination 10.244.1.3:8080\n"));
+        assert_non_null(strstr(all, "-A K8C-SVC-HSDF7L354US5N4HK -j K8C-SEP-F6OVPI3XYTNMM3TB\n"));
+        assert_non_null(strstr(all, "--comment \"default/web:http cluster IP\""));
+        assert_null(strstr(all, "->"));
+        k8c_proxy_ruleset_free(&rs);
+        /* At the threshold (3 endpoints, threshold 3): comments stay. */
+        cfg.large_cluster_endpoints = 3;
+        assert_int_equal(k8c_proxy_rules_build(s, e, &cfg, &rs, &err), 0);
+        cleanup_free char *small = owned_rules(&rs.nat);
+        assert_non_null(strstr(small, "\"default/web:http -> 10.244.1.3:8080\""));
+        k8c_proxy_ruleset_free(&rs);
+        json_decref(s);
+        json_decref(e);
+}
+
 /* externalTrafficPolicy: Local: NodePort traffic goes to this node's endpoints only, unmasqueraded. */
 static void test_external_traffic_policy_local(void **state)
 {
@@ -545,6 +614,8 @@ int main(void)
                 cmocka_unit_test(test_determinism),
                 cmocka_unit_test(test_many_services_counts),
                 cmocka_unit_test(test_external_ips),
+                cmocka_unit_test(test_load_balancer_ingress),
+                cmocka_unit_test(test_large_cluster_omits_endpoint_comments),
                 cmocka_unit_test(test_external_traffic_policy_local),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

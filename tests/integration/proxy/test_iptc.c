@@ -457,10 +457,64 @@ static void test_traffic_dnat_and_reject(void **state)
         k8c_proxy_ruleset_free(&rs);
 }
 
+/* k8c_iptc_apply_since: unchanged chains are trusted while the table keeps the shape we left, so a
+ * change compares only what differs; a foreign commit that changes the shape (a flushed chain) is
+ * noticed and repaired; same-shape drift waits for the full apply, which repairs it. */
+static void test_apply_since_trusts_and_repairs(void **state)
+{
+        struct k8c_proxy_ruleset rs, rs2;
+        build(SVCS, EPS3, &rs);
+        build(SVCS, EPS2, &rs2);
+        k8c_error_t err = NULL;
+        struct k8c_iptc_stats st;
+        uint64_t fp = 0;
+        assert_int_equal(k8c_iptc_apply_since(&rs.nat, NULL, &fp, &st, &err), 0);
+        assert_true(st.committed);
+        assert_int_not_equal(fp, 0);
+        assert_int_equal(k8c_iptc_apply_since(&rs.nat, &rs.nat, &fp, &st, &err), 0);
+        assert_false(st.committed);
+        size_t ours = 0;
+        for (size_t i = 0; i < rs.nat.n_chains; i++)
+                ours += !rs.nat.chains[i].builtin;
+        assert_int_equal(st.chains_trusted, ours);
+
+        assert_int_equal(k8c_iptc_apply_since(&rs2.nat, &rs.nat, &fp, &st, &err), 0);
+        assert_true(st.committed);
+        assert_int_equal(st.chains_rewritten, 2); /* K8C-SERVICES, web's SVC: the only ones compared */
+        assert_int_equal(st.chains_deleted, 3);
+        cleanup_free char *want2 = k8c_ipt_table_render(&rs2.nat);
+        cleanup_free char *got2 = save("nat");
+        assert_text(got2, want2);
+
+        /* Someone flushes our masquerade chain: the shape changed, so everything is compared again. */
+        sh("iptables-legacy -t nat -F K8C-POSTROUTING");
+        assert_int_equal(k8c_iptc_apply_since(&rs2.nat, &rs2.nat, &fp, &st, &err), 0);
+        assert_true(st.committed);
+        assert_int_equal(st.chains_trusted, 0);
+        assert_int_equal(st.chains_rewritten, 1);
+        cleanup_free char *got3 = save("nat");
+        assert_text(got3, want2);
+
+        /* Same-shape drift (one rule replaced in place) is invisible to the partial apply... */
+        sh("iptables-legacy -t nat -R K8C-MARK-MASQ 1 -j MARK --set-xmark 0x8000/0x8000");
+        assert_int_equal(k8c_iptc_apply_since(&rs2.nat, &rs2.nat, &fp, &st, &err), 0);
+        assert_false(st.committed);
+        /* ...and repaired by the full one a periodic sync makes. */
+        assert_int_equal(k8c_iptc_apply_since(&rs2.nat, NULL, &fp, &st, &err), 0);
+        assert_true(st.committed);
+        assert_int_equal(st.chains_rewritten, 1);
+        cleanup_free char *got4 = save("nat");
+        assert_text(got4, want2);
+
+        k8c_proxy_ruleset_free(&rs);
+        k8c_proxy_ruleset_free(&rs2);
+        cleanup_all();
+}
+
 int main(void)
 {
         if (geteuid() != 0) {
-                printf("[  SKIPPED ] 5 test(s): needs root for a network namespace\n");
+                printf("[  SKIPPED ] 6 test(s): needs root for a network namespace\n");
                 return 0;
         }
         /* Before any thread exists: everything below lives in a namespace only this process holds. */
@@ -474,6 +528,7 @@ int main(void)
                 cmocka_unit_test(test_apply_matches_save_and_reapply_is_noop),
                 cmocka_unit_test(test_foreign_rules_survive_and_cleanup_restores),
                 cmocka_unit_test(test_large_table_exact),
+                cmocka_unit_test(test_apply_since_trusts_and_repairs),
                 cmocka_unit_test(test_traffic_dnat_and_reject),
                 cmocka_unit_test_teardown(test_daemon_end_to_end, daemon_teardown),
         };
