@@ -98,6 +98,9 @@ s_dns() {
   local out
   out=$(in_node 1 busybox nslookup hello.default.svc.cluster.local "$dns" 2>&1)
   grep -q "$(svc_ip hello)" <<<"$out" || { bad dns "hello.default.svc.cluster.local: $out"; return; }
+  # From inside a pod: the short name through the search path of the pod's resolv.conf.
+  out=$(k exec deploy/hello -- nslookup hello 2>&1)
+  grep -q "$(svc_ip hello)" <<<"$out" || { bad dns "short name from a pod: $out"; return; }
   ok dns
 }
 
