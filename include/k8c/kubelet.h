@@ -83,6 +83,7 @@ struct k8c_container_state {
         char id[80]; /* runtime container ID, without the scheme */
         int exit_code;
         time_t started_at, finished_at;
+        bool oom_killed; /* killed by the kernel's OOM killer at its memory limit */
 };
 
 /* What the worker needs from a runtime. pod is the Pod object (borrowed). Every operation is

@@ -587,8 +587,10 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
         cleanup_free char *pid_path = k8c_xasprintf("%s/pid", dir);
         cleanup_free char *exit_path = k8c_xasprintf("%s/exitcode", dir);
         cleanup_free char *id_path = k8c_xasprintf("%s/id", dir);
+        cleanup_free char *oom_path = k8c_xasprintf("%s/oomkilled", dir);
         unlink(pid_path);
         unlink(exit_path);
+        unlink(oom_path);
         /* A container of the same ID left by a crash is removed before it is made again. */
         const char *del[] = { "delete", "--force", id, NULL };
         run_runc(rt, del, -1, NULL);
@@ -622,6 +624,59 @@ static time_t mtime_of(const char *path)
 static int container_status_locked(struct runc_runtime *rt, const json_t *pod, const char *name,
                                    struct k8c_container_state *ret, k8c_error_t *err);
 
+/* The "oom_kill N" count of a memory.oom_control (v1) or memory.events (v2) file; 0 when absent. */
+static long oom_kill_count(const char *path)
+{
+        cleanup_fclose FILE *f = fopen(path, "re");
+        char line[128];
+        long n = 0;
+        while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+                if (strncmp(line, "oom_kill ", 9) == 0)
+                        n = strtol(line + 9, NULL, 10);
+        return n;
+}
+
+/* Whether the kernel's OOM killer killed a process in the container's cgroup (which runc keeps
+ * until the container is deleted): the memory hierarchy of v1 or the unified one of v2, under the
+ * cgroup this process (and so runc) is in. */
+static bool container_oom_killed(struct runc_runtime *rt, const char *uid, const char *name)
+{
+        cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[1024];
+        while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+                line[strcspn(line, "\n")] = '\0';
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+                if (c2 == NULL)
+                        continue;
+                *c2 = '\0';
+                const char *ctrls = c1 + 1, *own = c2 + 1;
+                if (strcmp(own, "/") == 0)
+                        own = "";
+                cleanup_free char *path = NULL;
+                bool v1 = false;
+                for (char *save = NULL, *t = strtok_r((char *)ctrls, ",", &save); t != NULL;
+                     t = strtok_r(NULL, ",", &save))
+                        v1 = v1 || strcmp(t, "memory") == 0;
+                if (v1) {
+                        path = k8c_xasprintf("/sys/fs/cgroup/memory%s/%s/pod%s/%s/memory.oom_control", own,
+                                             rt->cfg.cgroup_parent, uid, name);
+                        if (oom_kill_count(path) > 0)
+                                return true;
+                } else if (ctrls[0] == '\0') {
+                        const char *bases[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+                        for (size_t i = 0; i < 2; i++) {
+                                free(path);
+                                path = k8c_xasprintf("%s%s/%s/pod%s/%s/memory.events", bases[i], own,
+                                                     rt->cfg.cgroup_parent, uid, name);
+                                if (oom_kill_count(path) > 0)
+                                        return true;
+                        }
+                }
+        }
+        return false;
+}
+
 static int runc_container_status(void *opaque, const json_t *pod, const char *name,
                                  struct k8c_container_state *ret, k8c_error_t *err)
 {
@@ -640,6 +695,7 @@ static int container_status_locked(struct runc_runtime *rt, const json_t *pod, c
         cleanup_free char *id_path = k8c_xasprintf("%s/id", dir);
         cleanup_free char *pid_path = k8c_xasprintf("%s/pid", dir);
         cleanup_free char *exit_path = k8c_xasprintf("%s/exitcode", dir);
+        cleanup_free char *oom_path = k8c_xasprintf("%s/oomkilled", dir);
         cleanup_free char *id = read_file(id_path);
         if (id == NULL)
                 return 0;
@@ -672,6 +728,12 @@ static int container_status_locked(struct runc_runtime *rt, const json_t *pod, c
                         }
                         exit_code = 255; /* the status was lost with the kubelet that reaped it */
                 }
+                /* Read before the container (and so its cgroup) is deleted; kept beside the exit code. */
+                if (exit_code != 0 && container_oom_killed(rt, uid_of(pod), name)) {
+                        int r = write_file(oom_path, "1", err);
+                        if (r < 0)
+                                return r;
+                }
                 char buf[16];
                 snprintf(buf, sizeof(buf), "%d", exit_code);
                 int r = write_file(exit_path, buf, err);
@@ -682,6 +744,7 @@ static int container_status_locked(struct runc_runtime *rt, const json_t *pod, c
         ret->phase = K8C_CONTAINER_EXITED;
         ret->exit_code = atoi(code);
         ret->finished_at = mtime_of(exit_path);
+        ret->oom_killed = access(oom_path, F_OK) == 0;
         return 0;
 }
 

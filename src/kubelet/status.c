@@ -30,8 +30,11 @@ static json_t *ts(time_t t)
 static json_t *terminated(const struct k8c_pod_view *v, const struct k8c_container_state *s)
 {
         return json_pack("{s:i, s:s, s:o, s:o, s:s++}", "exitCode", s->exit_code, "reason",
-                         s->exit_code == 0 ? "Completed" : "Error", "startedAt", ts(s->started_at),
-                         "finishedAt", ts(s->finished_at), "containerID", v->runtime_name, "://", s->id);
+                         s->oom_killed       ? "OOMKilled"
+                         : s->exit_code == 0 ? "Completed"
+                                             : "Error",
+                         "startedAt", ts(s->started_at), "finishedAt", ts(s->finished_at), "containerID",
+                         v->runtime_name, "://", s->id);
 }
 
 static json_t *container_status(const json_t *spec_c, const struct k8c_pod_view *v,

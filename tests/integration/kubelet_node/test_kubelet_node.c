@@ -1,0 +1,473 @@
+/*
+ * Root integration tests of the kubelet as a node agent with real runc pods
+ * (busybox sh) in a node network namespace made by the test, against the real
+ * apiserver on loopback: a k8c-kubelet process killed with SIGKILL and started
+ * again adopts its running containers (same IDs, same processes, same status);
+ * a container allocating past its memory limit is OOM-killed (OOMKilled, 137)
+ * and restarted, and cpu limits/requests reach the cgroup as quota and shares;
+ * deleting a pod stops its containers together (one exiting on SIGTERM at
+ * once, one ignoring it at the end of its 3 s grace) and removes its netns,
+ * veth, IP, cgroups and runc state; restartPolicy Never/OnFailure/Always and
+ * CrashLoopBackOff with growing delays. Everything made lives under the test's
+ * temp dir, netns files and test-unique cgroup parent (tests/common/kubelet_runc).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../common/kubelet_runc.h"
+#include "k8c/cleanup.h"
+#include "k8c/json.h"
+#include "k8c/kubelet.h"
+
+/* The k8c-kubelet process of the kill -9 test, killed by the teardown even after a failed
+ * assertion (cmocka's longjmp skips cleanup attributes). */
+static pid_t g_kubelet_pid = -1;
+
+static int teardown(void **state)
+{
+        if (g_kubelet_pid > 0) {
+                kill(g_kubelet_pid, SIGKILL);
+                waitpid(g_kubelet_pid, NULL, 0);
+                g_kubelet_pid = -1;
+        }
+        return k8c_test_node_teardown(state);
+}
+
+static json_t *obj_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *obj_json(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        cleanup_free char *text = NULL;
+        assert_true(vasprintf(&text, fmt, ap) >= 0);
+        va_end(ap);
+        json_error_t je;
+        json_t *p = json_loads(text, 0, &je);
+        if (p == NULL)
+                fprintf(stderr, "bad json: %s at %d\n", je.text, je.position);
+        assert_non_null(p);
+        return p;
+}
+
+static bool phase_is(const json_t *p, const char *phase)
+{
+        const char *ph = k8c_json_get_string(p, "status.phase");
+        return ph != NULL && strcmp(ph, phase) == 0;
+}
+
+static bool all_running(const json_t *p)
+{
+        size_t i;
+        json_t *c;
+        const json_t *cs = k8c_json_get(p, "status.containerStatuses");
+        if (!phase_is(p, "Running") || json_array_size(cs) == 0)
+                return false;
+        json_array_foreach(cs, i, c)
+        {
+                if (k8c_json_get(c, "state.running") == NULL)
+                        return false;
+        }
+        return true;
+}
+
+static int free_port(void)
+{
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int port = -1;
+        if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+            getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+                port = ntohs(sa.sin_port);
+        if (fd >= 0)
+                close(fd);
+        return port;
+}
+
+/* The k8c-kubelet binary (ASan build) on the harness's node: same state, runc root, netns and
+ * cgroup parent as the in-process kubelet it replaces. */
+static pid_t spawn_kubelet(struct k8c_test_node *n, int port)
+{
+        const char *dir = getenv("K8C_ASAN_BINDIR");
+        cleanup_free char *bin = k8c_xasprintf("%s/k8c-kubelet", dir != NULL ? dir : "build/asan/bin");
+        cleanup_free char *port_s = k8c_xasprintf("%d", port);
+        cleanup_free char *log = k8c_xasprintf("%s/kubelet.log", n->root);
+        pid_t pid = fork();
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+                dup2(fd, 2);
+                execl(bin, bin, "--server", n->srv.url, "--hostname-override", n->node_name, "--node-ip",
+                      "10.99.0.9", "--runtime", "runc", "--pod-cidr", n->pod_cidr, "--root-dir", n->root,
+                      "--runc-root", n->runc_root, "--netns-dir", n->netns_dir, "--node-netns", n->node_netns,
+                      "--cgroup-parent", n->cgroup_parent, "--address", "127.0.0.1", "--port", port_s,
+                      "--node-lease-interval", "1s", "--capacity", "cpu=4,memory=8Gi,pods=110", (char *)NULL);
+                _exit(127);
+        }
+        return pid;
+}
+
+/* The pid runc reports for the container with this runtime ID (0 when not running). */
+static long runc_pid(struct k8c_test_node *n, const char *cid)
+{
+        if (cid == NULL || strncmp(cid, "runc://", 7) != 0)
+                return 0;
+        cleanup_free char *cmd =
+                k8c_xasprintf("runc --root '%s' state %s 2>/dev/null", n->runc_root, cid + 7);
+        FILE *pp = popen(cmd, "r");
+        if (pp == NULL)
+                return 0;
+        char buf[8192];
+        size_t got = fread(buf, 1, sizeof(buf) - 1, pp);
+        buf[got] = '\0';
+        pclose(pp);
+        json_auto_t *st = json_loads(buf, 0, NULL);
+        const char *status = k8c_json_get_string(st, "status");
+        if (status == NULL || strcmp(status, "running") != 0)
+                return 0;
+        return (long)k8c_json_get_int(st, "pid", 0);
+}
+
+static bool adopted_ready(const json_t *p)
+{
+        return all_running(p) && strcmp(k8c_test_pod_condition(p, "Ready"), "True") == 0;
+}
+
+static bool flaky_restarted(const json_t *p)
+{
+        return all_running(p) &&
+               k8c_json_get_int(k8c_test_container_status(p, "flaky"), "restartCount", 0) == 1;
+}
+
+static bool sleeper_restarted(const json_t *p)
+{
+        return all_running(p) &&
+               k8c_json_get_int(k8c_test_container_status(p, "sleeper"), "restartCount", 0) == 1;
+}
+
+/* Kill -9 the kubelet while its pod runs, start it again: the containers keep running (same IDs,
+ * same processes), and the status stays what it was (restart count, last state, start time, IP). */
+static void test_kill9_adopts_containers(void **state)
+{
+        struct k8c_test_node *n = *state;
+        k8c_kubelet_stop(n->k); /* the binary below takes its place */
+        n->k = NULL;
+        int port = free_port();
+        assert_true(port > 0);
+        g_kubelet_pid = spawn_kubelet(n, port);
+        assert_true(g_kubelet_pid > 0);
+
+        /* flaky fails once (its marker lives in an emptyDir that outlives the run) then sleeps. */
+        json_auto_t *p = obj_json(
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"adopt\"},\"spec\":{"
+                "\"terminationGracePeriodSeconds\":1,\"volumes\":[{\"name\":\"m\",\"emptyDir\":{}}],"
+                "\"containers\":[{\"name\":\"sleeper\",\"image\":\"busybox\",\"command\":[\"sh\",\"-c\","
+                "\"echo up; exec sleep "
+                "3600\"]},{\"name\":\"flaky\",\"image\":\"busybox\",\"command\":[\"sh\","
+                "\"-c\",\"test -f /m/once && exec sleep 3600; touch /m/once; exit 4\"],\"volumeMounts\":"
+                "[{\"name\":\"m\",\"mountPath\":\"/m\"}]}]}}");
+        assert_int_equal(k8c_test_node_create(n, "pods", p), 0);
+        json_auto_t *before = k8c_test_node_wait_pod(n, "adopt", flaky_restarted, 40000);
+        assert_non_null(before);
+        const json_t *flaky = k8c_test_container_status(before, "flaky");
+        assert_int_equal(k8c_json_get_int(flaky, "lastState.terminated.exitCode", -1), 4);
+        cleanup_free char *sleeper_id =
+                k8c_xstrdup(k8c_json_get_string(k8c_test_container_status(before, "sleeper"), "containerID"));
+        cleanup_free char *flaky_id = k8c_xstrdup(k8c_json_get_string(flaky, "containerID"));
+        long sleeper_pid = runc_pid(n, sleeper_id), flaky_pid = runc_pid(n, flaky_id);
+        assert_true(sleeper_pid > 0);
+        assert_true(flaky_pid > 0);
+        cleanup_free char *start_time = k8c_xstrdup(k8c_json_get_string(before, "status.startTime"));
+        cleanup_free char *pod_ip = k8c_xstrdup(k8c_json_get_string(before, "status.podIP"));
+        cleanup_free char *started_at = k8c_xstrdup(
+                k8c_json_get_string(k8c_test_container_status(before, "sleeper"), "state.running.startedAt"));
+
+        assert_int_equal(kill(g_kubelet_pid, SIGKILL), 0);
+        assert_int_equal(waitpid(g_kubelet_pid, NULL, 0), g_kubelet_pid);
+        g_kubelet_pid = -1;
+        /* Nothing restarted them meanwhile: the same processes run without a kubelet. */
+        sleep(1);
+        assert_int_equal(runc_pid(n, sleeper_id), sleeper_pid);
+        assert_int_equal(runc_pid(n, flaky_id), flaky_pid);
+
+        g_kubelet_pid = spawn_kubelet(n, port);
+        assert_true(g_kubelet_pid > 0);
+        /* The new kubelet has synced the pod when its lease has moved on; then the status must not
+         * have changed (no restart, no new IDs). */
+        sleep(4);
+        json_auto_t *after = k8c_test_node_wait_pod(n, "adopt", adopted_ready, 20000);
+        assert_non_null(after);
+        const json_t *s2 = k8c_test_container_status(after, "sleeper");
+        const json_t *f2 = k8c_test_container_status(after, "flaky");
+        assert_string_equal(k8c_json_get_string(s2, "containerID"), sleeper_id);
+        assert_string_equal(k8c_json_get_string(f2, "containerID"), flaky_id);
+        assert_int_equal(runc_pid(n, sleeper_id), sleeper_pid);
+        assert_int_equal(runc_pid(n, flaky_id), flaky_pid);
+        assert_int_equal(k8c_json_get_int(s2, "restartCount", -1), 0);
+        assert_int_equal(k8c_json_get_int(f2, "restartCount", -1), 1);
+        assert_int_equal(k8c_json_get_int(f2, "lastState.terminated.exitCode", -1), 4);
+        assert_string_equal(k8c_json_get_string(after, "status.startTime"), start_time);
+        assert_string_equal(k8c_json_get_string(after, "status.podIP"), pod_ip);
+        assert_string_equal(k8c_json_get_string(s2, "state.running.startedAt"), started_at);
+        /* Only the one sleeper log: it was never started a second time. */
+        assert_null(k8c_test_container_log(n, after, "sleeper", 1));
+
+        /* The adopted containers are still watched: one that dies now is restarted. */
+        cleanup_free char *kill_cmd =
+                k8c_xasprintf("runc --root '%s' kill %s KILL", n->runc_root, sleeper_id + 7);
+        assert_int_equal(system(kill_cmd), 0);
+        json_auto_t *restarted = k8c_test_node_wait_pod(n, "adopt", sleeper_restarted, 30000);
+        assert_non_null(restarted);
+        assert_string_not_equal(
+                k8c_json_get_string(k8c_test_container_status(restarted, "sleeper"), "containerID"),
+                sleeper_id);
+        assert_int_equal(runc_pid(n, flaky_id), flaky_pid);
+        assert_true(k8c_test_node_delete_pod(n, "adopt", k8c_json_get_string(after, "metadata.uid"), 20000));
+}
+
+/* The first line of the cgroup file of a container found under the test's cgroup parent. */
+static char *cgroup_value(struct k8c_test_node *n, const char *uid, const char *container, const char *file)
+{
+        cleanup_free char *cmd =
+                k8c_xasprintf("cat $(find /sys/fs/cgroup -maxdepth 10 -path '*/%s/pod%s/%s/%s' "
+                              "2>/dev/null) 2>/dev/null | head -1",
+                              n->cgroup_parent, uid, container, file);
+        FILE *pp = popen(cmd, "r");
+        if (pp == NULL)
+                return NULL;
+        char buf[256] = "";
+        char *got = fgets(buf, sizeof(buf), pp);
+        pclose(pp);
+        if (got == NULL)
+                return NULL;
+        buf[strcspn(buf, "\n")] = '\0';
+        return k8c_xstrdup(buf);
+}
+
+static bool oom_restarted(const json_t *p)
+{
+        const json_t *c = k8c_test_container_status(p, "hog");
+        const char *reason = k8c_json_get_string(c, "lastState.terminated.reason");
+        return k8c_json_get_int(c, "restartCount", 0) >= 1 && reason != NULL &&
+               strcmp(reason, "OOMKilled") == 0;
+}
+
+static bool oom_failed(const json_t *p)
+{
+        return phase_is(p, "Failed");
+}
+
+/* A container allocating past its memory limit is OOM-killed: reason OOMKilled, exit 137, and
+ * restarted per its restartPolicy (Always: restarted; Never: the pod fails). cpu requests and
+ * limits reach the cgroup as shares and a CFS quota. */
+static void test_oom_and_cpu(void **state)
+{
+        struct k8c_test_node *n = *state;
+        /* The shell doubles a string until the kernel kills it at the 32Mi limit. */
+        const char *hog_cmd = "echo start; x=0123456789abcdef; while true; do x=$x$x; done";
+        json_auto_t *p = obj_json(
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"hog\"},\"spec\":{"
+                "\"terminationGracePeriodSeconds\":1,\"restartPolicy\":\"Always\",\"containers\":[{\"name\":"
+                "\"hog\",\"image\":\"busybox\",\"command\":[\"sh\",\"-c\",\"%s\"],\"resources\":{\"limits\":"
+                "{\"memory\":\"32Mi\",\"cpu\":\"500m\"},\"requests\":{\"memory\":\"32Mi\",\"cpu\":\"250m\"}}}"
+                "]}}",
+                hog_cmd);
+        assert_int_equal(k8c_test_node_create(n, "pods", p), 0);
+        json_auto_t *looped = k8c_test_node_wait_pod(n, "hog", oom_restarted, 40000);
+        assert_non_null(looped);
+        const json_t *c = k8c_test_container_status(looped, "hog");
+        assert_int_equal(k8c_json_get_int(c, "lastState.terminated.exitCode", -1), 137);
+        const char *uid = k8c_json_get_string(looped, "metadata.uid");
+        assert_true(k8c_test_wait_log(n, looped, "hog", 0, "start", 1000));
+
+        /* Never: the OOM kill is final and shows as the container's terminated state. */
+        json_auto_t *once = obj_json(
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"hog-once\"},\"spec\":{"
+                "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"hog\",\"image\":\"busybox\","
+                "\"command\":[\"sh\",\"-c\",\"%s\"],\"resources\":{\"limits\":{\"memory\":\"32Mi\"}}}]}}",
+                hog_cmd);
+        assert_int_equal(k8c_test_node_create(n, "pods", once), 0);
+        json_auto_t *failed = k8c_test_node_wait_pod(n, "hog-once", oom_failed, 40000);
+        assert_non_null(failed);
+        const json_t *fc = k8c_test_container_status(failed, "hog");
+        assert_string_equal(k8c_json_get_string(fc, "state.terminated.reason"), "OOMKilled");
+        assert_int_equal(k8c_json_get_int(fc, "state.terminated.exitCode", -1), 137);
+        assert_int_equal(k8c_json_get_int(fc, "restartCount", -1), 0);
+
+        /* cpu: a steady container with requests 250m and limits 500m → shares 256, quota 50 ms
+         * per 100 ms period (cgroup v1 names; cpu.weight/cpu.max on v2). */
+        json_auto_t *cpu = obj_json(
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"cpu\"},\"spec\":{"
+                "\"terminationGracePeriodSeconds\":1,\"containers\":[{\"name\":\"c\",\"image\":\"busybox\","
+                "\"command\":[\"sleep\",\"3600\"],\"resources\":{\"limits\":{\"cpu\":\"500m\",\"memory\":"
+                "\"64Mi\"},\"requests\":{\"cpu\":\"250m\",\"memory\":\"32Mi\"}}}]}}");
+        assert_int_equal(k8c_test_node_create(n, "pods", cpu), 0);
+        json_auto_t *cr = k8c_test_node_wait_pod(n, "cpu", all_running, 30000);
+        assert_non_null(cr);
+        const char *cuid = k8c_json_get_string(cr, "metadata.uid");
+        cleanup_free char *quota = cgroup_value(n, cuid, "c", "cpu.cfs_quota_us");
+        if (quota != NULL) {
+                cleanup_free char *period = cgroup_value(n, cuid, "c", "cpu.cfs_period_us");
+                cleanup_free char *shares = cgroup_value(n, cuid, "c", "cpu.shares");
+                assert_string_equal(quota, "50000");
+                assert_non_null(period);
+                assert_string_equal(period, "100000");
+                assert_non_null(shares);
+                assert_string_equal(shares, "256");
+        } else {
+                cleanup_free char *max = cgroup_value(n, cuid, "c", "cpu.max");
+                assert_non_null(max);
+                assert_string_equal(max, "50000 100000");
+        }
+        cleanup_free char *mem = cgroup_value(n, cuid, "c", "memory.limit_in_bytes");
+        if (mem == NULL)
+                mem = cgroup_value(n, cuid, "c", "memory.max");
+        assert_non_null(mem);
+        assert_string_equal(mem, "67108864");
+
+        assert_true(k8c_test_node_delete_pod(n, "hog", uid, 20000));
+        assert_true(
+                k8c_test_node_delete_pod(n, "hog-once", k8c_json_get_string(failed, "metadata.uid"), 20000));
+        assert_true(k8c_test_node_delete_pod(n, "cpu", cuid, 20000));
+}
+
+static bool gone_running(const json_t *p)
+{
+        return all_running(p);
+}
+
+/* Deleting a pod: its containers get SIGTERM together; the one exiting on it is gone at once, the
+ * one ignoring it is killed when the 3 s grace is over; then the pod object, its netns, veth, IP,
+ * cgroups and runc state are all gone. */
+static void test_delete_grace_and_cleanup(void **state)
+{
+        struct k8c_test_node *n = *state;
+        json_auto_t *p =
+                obj_json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"del\"},\"spec\":{"
+                         "\"terminationGracePeriodSeconds\":3,\"containers\":["
+                         "{\"name\":\"polite\",\"image\":\"busybox\",\"command\":[\"sh\",\"-c\",\"trap 'echo "
+                         "got TERM; "
+                         "exit 0' TERM; echo up; while true; do sleep 0.1; done\"]},"
+                         "{\"name\":\"stubborn\",\"image\":\"busybox\",\"command\":[\"sh\",\"-c\",\"trap '' "
+                         "TERM; echo "
+                         "up; while true; do sleep 0.1; done\"]}]}}");
+        assert_int_equal(k8c_test_node_create(n, "pods", p), 0);
+        json_auto_t *up = k8c_test_node_wait_pod(n, "del", gone_running, 30000);
+        assert_non_null(up);
+        assert_true(k8c_test_wait_log(n, up, "polite", 0, "up", 5000));
+        assert_true(k8c_test_wait_log(n, up, "stubborn", 0, "up", 5000));
+        const char *uid = k8c_json_get_string(up, "metadata.uid");
+        const char *ip = k8c_json_get_string(up, "status.podIP");
+        assert_non_null(ip);
+        const char *polite_id = k8c_json_get_string(k8c_test_container_status(up, "polite"), "containerID");
+        const char *stubborn_id =
+                k8c_json_get_string(k8c_test_container_status(up, "stubborn"), "containerID");
+        assert_true(runc_pid(n, polite_id) > 0);
+        assert_true(runc_pid(n, stubborn_id) > 0);
+        cleanup_free char *pod_ns = k8c_xasprintf("%s/k8c-%.13s", n->netns_dir, uid);
+        char ifname[16] = "veth";
+        size_t len = 4;
+        for (const char *s = uid; *s != '\0' && len < 15; s++)
+                if (*s != '-')
+                        ifname[len++] = *s;
+        ifname[len] = '\0';
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(access(pod_ns, F_OK), 0);
+        assert_int_equal(k8c_net_link_exists(n->node_netns, ifname, &err), 1);
+        cleanup_free char *ipam_path = k8c_xasprintf("%s/ipam", n->root);
+        cleanup_free char *ipam_has = k8c_xasprintf("grep -q '%s' '%s'", uid, ipam_path);
+        assert_int_equal(system(ipam_has), 0);
+        cleanup_free char *cg_count = k8c_xasprintf(
+                "test -n \"$(find /sys/fs/cgroup -maxdepth 9 -type d -path '*/%s/pod%s' 2>/dev/null)\"",
+                n->cgroup_parent, uid);
+        assert_int_equal(system(cg_count), 0);
+
+        double t0 = k8c_test_mono_s();
+        cleanup_free char *path = k8c_xasprintf("/api/v1/namespaces/default/pods/del");
+        assert_int_equal(k8c_client_delete(n->client, path, NULL, NULL, &err), 0);
+        /* polite: gone at once; stubborn still running meanwhile. */
+        double polite_gone = -1;
+        while (k8c_test_mono_s() - t0 < 2.5) {
+                if (runc_pid(n, polite_id) == 0) {
+                        polite_gone = k8c_test_mono_s() - t0;
+                        break;
+                }
+                usleep(50 * 1000);
+        }
+        assert_true(polite_gone >= 0);
+        assert_true(polite_gone < 2.0);
+        assert_true(runc_pid(n, stubborn_id) > 0);
+        assert_true(k8c_test_wait_log(n, up, "polite", 0, "got TERM", 1000));
+        /* stubborn: killed once the 3 s are over, not before. */
+        double stubborn_gone = -1;
+        while (k8c_test_mono_s() - t0 < 10) {
+                if (runc_pid(n, stubborn_id) == 0) {
+                        stubborn_gone = k8c_test_mono_s() - t0;
+                        break;
+                }
+                usleep(50 * 1000);
+        }
+        assert_true(stubborn_gone >= 2.9);
+        assert_true(stubborn_gone < 6.0);
+        /* The object goes once the tear-down is done (the harness waits for the pod dir too). */
+        bool gone = false;
+        cleanup_free char *dir = k8c_xasprintf("%s/pods/%s", n->root, uid);
+        for (int i = 0; i < 200 && !gone; i++) {
+                json_auto_t *cur = NULL;
+                cleanup_error k8c_error_t ge = NULL;
+                struct stat st;
+                gone = k8c_client_get(n->client, path, &cur, &ge) == -(int)K8C_ENOTFOUND &&
+                       stat(dir, &st) < 0;
+                if (!gone)
+                        usleep(50 * 1000);
+        }
+        assert_true(gone);
+        assert_int_equal(access(pod_ns, F_OK), -1);
+        assert_int_equal(k8c_net_link_exists(n->node_netns, ifname, &err), 0);
+        assert_int_not_equal(system(ipam_has), 0);
+        assert_int_not_equal(system(cg_count), 0);
+        cleanup_free char *uts = k8c_xasprintf("%s/uts", dir);
+        assert_int_equal(access(uts, F_OK), -1);
+        cleanup_free char *list = k8c_xasprintf("test -z \"$(runc --root '%s' list -q)\"", n->runc_root);
+        assert_int_equal(system(list), 0);
+        cleanup_free char *state_dir = k8c_xasprintf("%s/%s", n->runc_root, stubborn_id + 7);
+        assert_int_equal(access(state_dir, F_OK), -1);
+
+        /* The IP is free again: the next pod gets it. */
+        json_auto_t *next =
+                obj_json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"next\"},"
+                         "\"spec\":{\"terminationGracePeriodSeconds\":0,\"containers\":[{\"name\":"
+                         "\"c\",\"image\":\"busybox\",\"command\":[\"sleep\",\"3600\"]}]}}");
+        assert_int_equal(k8c_test_node_create(n, "pods", next), 0);
+        json_auto_t *nr = k8c_test_node_wait_pod(n, "next", all_running, 30000);
+        assert_non_null(nr);
+        assert_string_equal(k8c_json_get_string(nr, "status.podIP"), ip);
+        assert_true(k8c_test_node_delete_pod(n, "next", k8c_json_get_string(nr, "metadata.uid"), 20000));
+}
+
+int main(void)
+{
+        if (geteuid() != 0) {
+                if (getenv("K8C_REQUIRE_PRIVILEGED") != NULL)
+                        return 1;
+                printf("[  SKIPPED ] kubelet_node: needs root for runc, cgroups and network namespaces\n");
+                return 0;
+        }
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_kill9_adopts_containers, k8c_test_node_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oom_and_cpu, k8c_test_node_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_delete_grace_and_cleanup, k8c_test_node_setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
