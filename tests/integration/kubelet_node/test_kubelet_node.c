@@ -175,7 +175,8 @@ static void test_kill9_adopts_containers(void **state)
                 "\"containers\":[{\"name\":\"sleeper\",\"image\":\"busybox\",\"command\":[\"sh\",\"-c\","
                 "\"echo up; exec sleep "
                 "3600\"]},{\"name\":\"flaky\",\"image\":\"busybox\",\"command\":[\"sh\","
-                "\"-c\",\"test -f /m/once && exec sleep 3600; touch /m/once; exit 4\"],\"volumeMounts\":"
+                "\"-c\",\"test -f /m/once && exec sleep 3600; busybox touch /m/once; exit "
+                "4\"],\"volumeMounts\":"
                 "[{\"name\":\"m\",\"mountPath\":\"/m\"}]}]}}");
         assert_int_equal(k8c_test_node_create(n, "pods", p), 0);
         json_auto_t *before = k8c_test_node_wait_pod(n, "adopt", flaky_restarted, 40000);
@@ -456,6 +457,193 @@ static void test_delete_grace_and_cleanup(void **state)
         assert_true(k8c_test_node_delete_pod(n, "next", k8c_json_get_string(nr, "metadata.uid"), 20000));
 }
 
+static bool shared_done(const json_t *p)
+{
+        return all_running(p);
+}
+
+/* Two containers of one pod share the network and UTS namespaces: the client reaches the web
+ * container's httpd on localhost:8080, both see the pod name as hostname, and the pod's IP is from
+ * the node's podCIDR. */
+static void test_shared_network_and_hostname(void **state)
+{
+        struct k8c_test_node *n = *state;
+        json_auto_t *p = obj_json(
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"pair\"},\"spec\":{"
+                "\"terminationGracePeriodSeconds\":1,\"containers\":["
+                "{\"name\":\"web\",\"image\":\"busybox\",\"command\":[\"sh\",\"-c\",\"echo host=$(hostname); "
+                "echo hello-from-web > /www/index.html; exec httpd -f -p 8080 -h /www\"]},"
+                "{\"name\":\"client\",\"image\":\"busybox\",\"command\":[\"sh\",\"-c\",\"echo "
+                "host=$(hostname); "
+                "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; "
+                "do wget -qO- http://localhost:8080/ && break; sleep 0.25; done; exec "
+                "sleep 3600\"]}]}}");
+        assert_int_equal(k8c_test_node_create(n, "pods", p), 0);
+        json_auto_t *up = k8c_test_node_wait_pod(n, "pair", shared_done, 30000);
+        assert_non_null(up);
+        const char *ip = k8c_json_get_string(up, "status.podIP");
+        assert_non_null(ip);
+        /* 10.244.77.0/24 (or the subnet the harness was given). */
+        cleanup_free char *prefix = k8c_xstrdup(n->pod_cidr);
+        *strrchr(prefix, '.') = '\0';
+        assert_int_equal(strncmp(ip, prefix, strlen(prefix)), 0);
+        assert_true(k8c_test_wait_log(n, up, "client", 0, "hello-from-web", 15000));
+        assert_true(k8c_test_wait_log(n, up, "web", 0, "host=pair", 5000));
+        assert_true(k8c_test_wait_log(n, up, "client", 0, "host=pair", 5000));
+        /* The same network namespace seen from inside: both list the pod IP on eth0, and the client
+         * can also reach the web container through that IP. */
+        cleanup_free char *via_ip =
+                k8c_xasprintf("wget -qO- http://%s:8080/ | busybox grep -q hello-from-web", ip);
+        assert_int_equal(k8c_test_node_exec(n, up, "client", via_ip), 0);
+        assert_int_equal(k8c_test_node_exec(n, up, "client", "test \"$(hostname)\" = pair"), 0);
+        assert_int_equal(k8c_test_node_exec(n, up, "web", "test \"$(hostname)\" = pair"), 0);
+        assert_true(k8c_test_node_delete_pod(n, "pair", k8c_json_get_string(up, "metadata.uid"), 20000));
+}
+
+static const char *c0_reason(const json_t *p, const char *which)
+{
+        cleanup_free char *path = k8c_xasprintf("status.containerStatuses[0].%s", which);
+        return k8c_json_get_string(p, path) ?: "";
+}
+
+static bool is_failed(const json_t *p)
+{
+        return phase_is(p, "Failed");
+}
+
+static bool is_succeeded(const json_t *p)
+{
+        return phase_is(p, "Succeeded");
+}
+
+static bool completed_and_restarted(const json_t *p)
+{
+        return k8c_json_get_int(p, "status.containerStatuses[0].restartCount", 0) >= 1 &&
+               strcmp(c0_reason(p, "lastState.terminated.reason"), "Completed") == 0;
+}
+
+static json_t *policy_pod(const char *name, const char *policy, const char *script)
+{
+        return obj_json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\"},\"spec\":{"
+                        "\"terminationGracePeriodSeconds\":0,\"restartPolicy\":\"%s\",\"volumes\":[{\"name\":"
+                        "\"m\",\"emptyDir\":{}}],\"containers\":[{\"name\":\"c\",\"image\":\"busybox\","
+                        "\"command\":[\"sh\",\"-c\",\"%s\"],\"volumeMounts\":[{\"name\":\"m\",\"mountPath\":"
+                        "\"/m\"}]}]}}",
+                        name, policy, script);
+}
+
+/* restartPolicy as in Kubernetes: Never keeps any exit (0 → Succeeded, else Failed); OnFailure
+ * restarts failures only (then Succeeded once it exits 0); Always restarts every exit, 0 included. */
+static void test_restart_policies(void **state)
+{
+        struct k8c_test_node *n = *state;
+        const char *fail_once = "test -f /m/once && exit 0; busybox touch /m/once; exit 2";
+        json_auto_t *p1 = policy_pod("never-fail", "Never", "exit 3");
+        json_auto_t *p2 = policy_pod("never-ok", "Never", "exit 0");
+        json_auto_t *p3 = policy_pod("onfail-ok", "OnFailure", "exit 0");
+        json_auto_t *p4 = policy_pod("onfail-retry", "OnFailure", fail_once);
+        json_auto_t *p5 = policy_pod("always-ok", "Always", "echo ran; exit 0");
+        assert_int_equal(k8c_test_node_create(n, "pods", p1), 0);
+        assert_int_equal(k8c_test_node_create(n, "pods", p2), 0);
+        assert_int_equal(k8c_test_node_create(n, "pods", p3), 0);
+        assert_int_equal(k8c_test_node_create(n, "pods", p4), 0);
+        assert_int_equal(k8c_test_node_create(n, "pods", p5), 0);
+
+        json_auto_t *nf = k8c_test_node_wait_pod(n, "never-fail", is_failed, 30000);
+        assert_non_null(nf);
+        assert_int_equal(k8c_json_get_int(nf, "status.containerStatuses[0].state.terminated.exitCode", -1),
+                         3);
+        assert_string_equal(c0_reason(nf, "state.terminated.reason"), "Error");
+        assert_int_equal(k8c_json_get_int(nf, "status.containerStatuses[0].restartCount", -1), 0);
+
+        json_auto_t *no = k8c_test_node_wait_pod(n, "never-ok", is_succeeded, 30000);
+        assert_non_null(no);
+        assert_string_equal(c0_reason(no, "state.terminated.reason"), "Completed");
+        assert_int_equal(k8c_json_get_int(no, "status.containerStatuses[0].restartCount", -1), 0);
+
+        json_auto_t *oo = k8c_test_node_wait_pod(n, "onfail-ok", is_succeeded, 30000);
+        assert_non_null(oo);
+        assert_int_equal(k8c_json_get_int(oo, "status.containerStatuses[0].restartCount", -1), 0);
+
+        json_auto_t *orr = k8c_test_node_wait_pod(n, "onfail-retry", is_succeeded, 30000);
+        assert_non_null(orr);
+        assert_int_equal(k8c_json_get_int(orr, "status.containerStatuses[0].restartCount", -1), 1);
+        assert_int_equal(
+                k8c_json_get_int(orr, "status.containerStatuses[0].lastState.terminated.exitCode", -1), 2);
+        assert_int_equal(k8c_json_get_int(orr, "status.containerStatuses[0].state.terminated.exitCode", -1),
+                         0);
+
+        json_auto_t *ao = k8c_test_node_wait_pod(n, "always-ok", completed_and_restarted, 30000);
+        assert_non_null(ao);
+        assert_false(is_succeeded(ao));
+        assert_true(k8c_test_wait_log(n, ao, "c", 1, "ran", 10000));
+
+        /* Still the same a while later: finished pods are never run again. */
+        sleep(2);
+        json_auto_t *nf2 = k8c_test_node_get(n, "/api/v1/namespaces/default/pods/never-fail");
+        assert_int_equal(k8c_json_get_int(nf2, "status.containerStatuses[0].restartCount", -1), 0);
+        assert_true(is_failed(nf2));
+        const char *names[] = { "never-fail", "never-ok", "onfail-ok", "onfail-retry", "always-ok" };
+        const json_t *objs[] = { nf, no, oo, orr, ao };
+        for (size_t i = 0; i < 5; i++)
+                assert_true(k8c_test_node_delete_pod(n, names[i],
+                                                     k8c_json_get_string(objs[i], "metadata.uid"), 20000));
+}
+
+static int wait_restarts(struct k8c_test_node *n, int want, int timeout_s, double *ret_t)
+{
+        for (double t0 = k8c_test_mono_s(); k8c_test_mono_s() - t0 < timeout_s;) {
+                json_auto_t *p = k8c_test_node_get(n, "/api/v1/namespaces/default/pods/crash");
+                if (k8c_json_get_int(p, "status.containerStatuses[0].restartCount", 0) >= want) {
+                        *ret_t = k8c_test_mono_s();
+                        return 0;
+                }
+                usleep(100 * 1000);
+        }
+        return -1;
+}
+
+/* A container that keeps failing: restarted at once the first time, then CrashLoopBackOff with a
+ * delay that doubles (10 s, then 20 s), shown in the waiting message and a BackOff event. */
+static void test_crashloop_backoff_grows(void **state)
+{
+        struct k8c_test_node *n = *state;
+        json_auto_t *p = policy_pod("crash", "Always", "echo boom; exit 1");
+        assert_int_equal(k8c_test_node_create(n, "pods", p), 0);
+        double t1 = 0, t2 = 0, t3 = 0;
+        assert_int_equal(wait_restarts(n, 1, 30, &t1), 0);
+        json_auto_t *w1 = k8c_test_node_get(n, "/api/v1/namespaces/default/pods/crash");
+        /* After the first restart's exit: waiting in back-off of 10 s. */
+        bool saw10 = false;
+        for (int i = 0; i < 80 && !saw10; i++) {
+                json_auto_t *cur = k8c_test_node_get(n, "/api/v1/namespaces/default/pods/crash");
+                saw10 = strcmp(c0_reason(cur, "state.waiting.reason"), "CrashLoopBackOff") == 0 &&
+                        strstr(c0_reason(cur, "state.waiting.message"), "back-off 10s") != NULL;
+                if (!saw10)
+                        usleep(100 * 1000);
+        }
+        assert_true(saw10);
+        assert_int_equal(wait_restarts(n, 2, 30, &t2), 0);
+        bool saw20 = false;
+        for (int i = 0; i < 80 && !saw20; i++) {
+                json_auto_t *cur = k8c_test_node_get(n, "/api/v1/namespaces/default/pods/crash");
+                saw20 = strcmp(c0_reason(cur, "state.waiting.reason"), "CrashLoopBackOff") == 0 &&
+                        strstr(c0_reason(cur, "state.waiting.message"), "back-off 20s") != NULL;
+                if (!saw20)
+                        usleep(100 * 1000);
+        }
+        assert_true(saw20);
+        assert_int_equal(wait_restarts(n, 3, 40, &t3), 0);
+        /* Delays measured here: ~10 s, then ~20 s (the finish time has one-second resolution). */
+        double d1 = t2 - t1, d2 = t3 - t2;
+        fprintf(stderr, "crashloop delays: %.1fs %.1fs\n", d1, d2);
+        assert_true(d1 >= 8.5);
+        assert_true(d2 >= 18.5);
+        assert_true(d2 > d1 + 5);
+        assert_true(k8c_test_pod_has_event(n, "crash", "BackOff", "Back-off restarting failed container c"));
+        assert_true(k8c_test_node_delete_pod(n, "crash", k8c_json_get_string(w1, "metadata.uid"), 20000));
+}
+
 int main(void)
 {
         if (geteuid() != 0) {
@@ -468,6 +656,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_kill9_adopts_containers, k8c_test_node_setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oom_and_cpu, k8c_test_node_setup, teardown),
                 cmocka_unit_test_setup_teardown(test_delete_grace_and_cleanup, k8c_test_node_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_shared_network_and_hostname, k8c_test_node_setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_restart_policies, k8c_test_node_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_crashloop_backoff_grows, k8c_test_node_setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
