@@ -185,6 +185,9 @@ int k8c_net_attach_pod(const char *node_netns, const char *pod_netns, const char
 int k8c_net_delete_link(const char *netns, const char *ifname, k8c_error_t *err);
 /* 1 if the link exists in netns, 0 if not, negative on error. */
 int k8c_net_link_exists(const char *netns, const char *ifname, k8c_error_t *err);
+/* Route dst_cidr via gw in netns (NULL = the current one), replacing one to the same dst (host-gw
+ * routes to other nodes' podCIDRs). Fails when gw is not on-link. */
+int k8c_net_route_replace(const char *netns, const char *dst_cidr, const char *gw, k8c_error_t *err);
 
 /* ---- pure helpers ---- */
 

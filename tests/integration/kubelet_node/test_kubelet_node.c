@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,13 +32,30 @@
 #include "k8c/cleanup.h"
 #include "k8c/json.h"
 #include "k8c/kubelet.h"
+#include "k8c/lab.h"
 
 /* The k8c-kubelet process of the kill -9 test, killed by the teardown even after a failed
  * assertion (cmocka's longjmp skips cleanup attributes). */
 static pid_t g_kubelet_pid = -1;
 
+/* The second node of the cross-node test (in-process kubelet, its own runc root). */
+static struct k8c_kubelet *g_kubelet_b;
+static char *g_runc_root_b;
+
 static int teardown(void **state)
 {
+        k8c_kubelet_stop(g_kubelet_b);
+        g_kubelet_b = NULL;
+        if (g_runc_root_b != NULL) {
+                cleanup_free char *kill_all =
+                        k8c_xasprintf("for c in $(runc --root '%s' list -q 2>/dev/null); do runc --root '%s' "
+                                      "delete -f $c; done",
+                                      g_runc_root_b, g_runc_root_b);
+                if (system(kill_all) != 0)
+                        fprintf(stderr, "runc cleanup failed\n");
+                free(g_runc_root_b);
+                g_runc_root_b = NULL;
+        }
         if (g_kubelet_pid > 0) {
                 kill(g_kubelet_pid, SIGKILL);
                 waitpid(g_kubelet_pid, NULL, 0);
@@ -644,6 +663,172 @@ static void test_crashloop_backoff_grows(void **state)
         assert_true(k8c_test_node_delete_pod(n, "crash", k8c_json_get_string(w1, "metadata.uid"), 20000));
 }
 
+/* The test's "switch": a bridge inside a network namespace of its own (never the host's), with a
+ * veth to each node's netns. The lab helpers make links in the calling thread's netns, so they run
+ * in a thread that entered the switch netns. */
+struct switch_job {
+        const char *switch_ns, *bridge, *node_a, *node_b, *if_a, *if_b, *addr_a, *addr_b;
+        int r;
+        char msg[256];
+};
+
+static void *switch_main(void *opaque)
+{
+        struct switch_job *j = opaque;
+        cleanup_error k8c_error_t err = NULL;
+        cleanup_close int fd = open(j->switch_ns, O_RDONLY | O_CLOEXEC);
+        j->r = -1;
+        if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+                snprintf(j->msg, sizeof(j->msg), "enter switch netns");
+                return NULL;
+        }
+        if (k8c_lab_net_bridge(j->bridge, "192.168.251.254/24", &err) < 0 ||
+            k8c_lab_net_attach_node(j->node_a, j->bridge, j->if_a, j->addr_a, &err) < 0 ||
+            k8c_lab_net_attach_node(j->node_b, j->bridge, j->if_b, j->addr_b, &err) < 0) {
+                snprintf(j->msg, sizeof(j->msg), "%s", k8c_error_msg(&err));
+                return NULL;
+        }
+        j->r = 0;
+        return NULL;
+}
+
+static bool b_running(const json_t *p)
+{
+        return all_running(p);
+}
+
+/* Two kubelets on one apiserver, each node in its own netns, joined by a test bridge: the kubelets
+ * route each other's podCIDRs (host-gw, from the Node objects), so a pod on node A reaches a pod on
+ * node B by its pod IP and back. */
+static void test_cross_node_pod_ip(void **state)
+{
+        struct k8c_test_node *n = *state;
+        cleanup_error k8c_error_t err = NULL;
+        /* Node A: the harness's state, restarted with an address on the test network. */
+        k8c_kubelet_stop(n->k);
+        n->k = NULL;
+        cleanup_free char *switch_ns = k8c_xasprintf("%s/switch.net", n->root);
+        cleanup_free char *b_root = k8c_xasprintf("%s/nodeb", n->root);
+        cleanup_free char *b_netns = k8c_xasprintf("%s/nodeb.net", n->root);
+        cleanup_free char *b_netns_dir = k8c_xasprintf("%s/netns", b_root);
+        g_runc_root_b = k8c_xasprintf("%s/runc", b_root);
+        cleanup_free char *b_cgroup = k8c_xasprintf("%s-b", n->cgroup_parent);
+        assert_int_equal(mkdir(b_root, 0755), 0);
+        assert_int_equal(k8c_ns_create(switch_ns, NULL, NULL, NULL, &err), 0);
+        assert_int_equal(k8c_ns_create(b_netns, NULL, NULL, NULL, &err), 0);
+        cleanup_free char *bridge = k8c_xasprintf("k8ctsw%d", (int)getpid() % 100000);
+        cleanup_free char *if_a = k8c_xasprintf("k8cta%d", (int)getpid() % 100000);
+        cleanup_free char *if_b = k8c_xasprintf("k8ctb%d", (int)getpid() % 100000);
+        struct switch_job job = { .switch_ns = switch_ns,
+                                  .bridge = bridge,
+                                  .node_a = n->node_netns,
+                                  .node_b = b_netns,
+                                  .if_a = if_a,
+                                  .if_b = if_b,
+                                  .addr_a = "192.168.251.1/24",
+                                  .addr_b = "192.168.251.2/24" };
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, switch_main, &job), 0);
+        pthread_join(t, NULL);
+        if (job.r < 0)
+                fprintf(stderr, "switch: %s\n", job.msg);
+        assert_int_equal(job.r, 0);
+
+        struct k8c_kubelet_config cfg = {
+                .client = n->client,
+                .node_name = "node-t",
+                .node_ip = "192.168.251.1",
+                .root_dir = n->root,
+                .capacity = "cpu=4,memory=8Gi,pods=110",
+                .pod_cidr = n->pod_cidr,
+                .runtime = "runc",
+                .runc_root = n->runc_root,
+                .netns_dir = n->netns_dir,
+                .node_netns = n->node_netns,
+                .cgroup_parent = n->cgroup_parent,
+                .lease_interval_ms = 500,
+                .pod_resync_ms = 500,
+        };
+        assert_int_equal(k8c_kubelet_start(&cfg, &n->k, &err), 0);
+        cfg.node_name = "node-b";
+        cfg.node_ip = "192.168.251.2";
+        cfg.root_dir = b_root;
+        cfg.pod_cidr = "10.244.78.0/24";
+        cfg.runc_root = g_runc_root_b;
+        cfg.netns_dir = b_netns_dir;
+        cfg.node_netns = b_netns;
+        cfg.cgroup_parent = b_cgroup;
+        assert_int_equal(k8c_kubelet_start(&cfg, &g_kubelet_b, &err), 0);
+
+        json_auto_t *server = obj_json(
+                "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"on-b\"},\"spec\":{"
+                "\"nodeName\":\"node-b\",\"terminationGracePeriodSeconds\":0,\"containers\":[{\"name\":"
+                "\"web\","
+                "\"image\":\"busybox\",\"command\":[\"sh\",\"-c\",\"echo served-by-b > /www/index.html; exec "
+                "httpd -f -p 8080 -h /www\"]}]}}");
+        cleanup_free char *path = k8c_xstrdup("/api/v1/namespaces/default/pods");
+        assert_int_equal(k8c_client_post(n->client, path, server, NULL, &err), 0);
+        json_auto_t *client =
+                obj_json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"on-a\"},"
+                         "\"spec\":{\"terminationGracePeriodSeconds\":0,\"containers\":[{\"name\":"
+                         "\"c\",\"image\":\"busybox\",\"command\":[\"sleep\",\"3600\"]}]}}");
+        assert_int_equal(k8c_test_node_create(n, "pods", client), 0);
+        json_auto_t *b = k8c_test_node_wait_pod(n, "on-b", b_running, 30000);
+        assert_non_null(b);
+        json_auto_t *a = k8c_test_node_wait_pod(n, "on-a", b_running, 30000);
+        assert_non_null(a);
+        const char *b_ip = k8c_json_get_string(b, "status.podIP");
+        const char *a_ip = k8c_json_get_string(a, "status.podIP");
+        assert_int_equal(strncmp(b_ip, "10.244.78.", 10), 0);
+        assert_int_equal(strncmp(a_ip, n->pod_cidr, strlen(n->pod_cidr) - 4), 0);
+        assert_string_equal(k8c_json_get_string(b, "status.hostIP"), "192.168.251.2");
+
+        /* A → B by pod IP, through both nodes (retried while the routes appear). */
+        cleanup_free char *fetch = k8c_xasprintf(
+                "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do out=$(wget -qO- "
+                "http://%s:8080/) && break; sleep 0.5; done; test \"$out\" = served-by-b",
+                b_ip);
+        assert_int_equal(k8c_test_node_exec(n, a, "c", fetch), 0);
+        /* The packets kept their pod source address (no NAT): B's httpd saw A's pod IP. Check it by
+         * the reverse direction too: B reaches A by pod IP. */
+        cleanup_free char *serve = k8c_xstrdup(
+                "busybox mkdir -p /tmp/w && echo from-a > /tmp/w/index.html && httpd -p 8081 -h /tmp/w");
+        assert_int_equal(k8c_test_node_exec(n, a, "c", serve), 0);
+        cleanup_free char *back = k8c_xasprintf(
+                "for i in 1 2 3 4 5 6 7 8 9 10; do out=$(wget -qO- http://%s:8081/) && break; sleep "
+                "0.5; done; test \"$out\" = from-a",
+                a_ip);
+        /* k8c_test_node_exec uses the harness's runc root: B's container is run by hand. */
+        const char *bcid = k8c_json_get_string(k8c_test_container_status(b, "web"), "containerID");
+        assert_non_null(bcid);
+        cleanup_free char *file = k8c_xasprintf("%s/back-script", n->root);
+        FILE *fp = fopen(file, "we");
+        assert_non_null(fp);
+        fputs(back, fp);
+        fclose(fp);
+        cleanup_free char *cmd = k8c_xasprintf("runc --root '%s' exec %s sh -c \"$(cat '%s')\" </dev/null",
+                                               g_runc_root_b, bcid + 7, file);
+        assert_int_equal(system(cmd), 0);
+        /* The route node A installed for B's podCIDR goes via B's InternalIP. */
+        cleanup_free char *route =
+                k8c_xasprintf("nsenter --net='%s' ip route show 10.244.78.0/24 | grep -q 'via 192.168.251.2'",
+                              n->node_netns);
+        assert_int_equal(system(route), 0);
+
+        assert_true(k8c_test_node_delete_pod(n, "on-a", k8c_json_get_string(a, "metadata.uid"), 20000));
+        cleanup_free char *bpath = k8c_xstrdup("/api/v1/namespaces/default/pods/on-b");
+        assert_int_equal(k8c_client_delete(n->client, bpath, NULL, NULL, &err), 0);
+        bool gone = false;
+        for (int i = 0; i < 200 && !gone; i++) {
+                json_auto_t *cur = NULL;
+                cleanup_error k8c_error_t ge = NULL;
+                gone = k8c_client_get(n->client, bpath, &cur, &ge) == -(int)K8C_ENOTFOUND;
+                if (!gone)
+                        usleep(100 * 1000);
+        }
+        assert_true(gone);
+}
+
 int main(void)
 {
         if (geteuid() != 0) {
@@ -660,6 +845,10 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_restart_policies, k8c_test_node_setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crashloop_backoff_grows, k8c_test_node_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cross_node_pod_ip, k8c_test_node_setup, teardown),
         };
+        /* One test by name while working on it: K8C_TEST_FILTER=test_cross*. */
+        if (getenv("K8C_TEST_FILTER") != NULL)
+                cmocka_set_test_filter(getenv("K8C_TEST_FILTER"));
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
