@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,6 +99,45 @@ static double pct(double *v, int n, double p)
         qsort(v, (size_t)n, sizeof(double), cmp_double);
         int i = (int)(p * n + 0.999999) - 1;
         return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+/* CPU seconds so far: this process (kubelet, informer), its reaped children (runc), the apiserver. */
+struct cpu {
+        double self, children, apiserver;
+};
+
+static double tv_s(struct timeval tv)
+{
+        return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static struct cpu cpu_now(pid_t apiserver)
+{
+        struct cpu c = { 0 };
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        c.self = tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
+        getrusage(RUSAGE_CHILDREN, &ru);
+        c.children = tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
+        cleanup_free char *path = k8c_xasprintf("/proc/%d/stat", (int)apiserver);
+        cleanup_fclose FILE *f = fopen(path, "re");
+        char buf[1024];
+        if (f != NULL && fgets(buf, sizeof(buf), f) != NULL) {
+                char *p = strrchr(buf, ')');
+                unsigned long ut = 0, st = 0;
+                /* fields 14 and 15 (utime, stime) counted from after the command name */
+                if (p != NULL &&
+                    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+                        c.apiserver = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        }
+        return c;
+}
+
+static void print_cpu(const char *what, struct cpu a, struct cpu b, int pods)
+{
+        printf("  cpu per pod (%s): kubelet %.1f ms  runc %.1f ms  apiserver %.1f ms\n", what,
+               (b.self - a.self) * 1000 / pods, (b.children - a.children) * 1000 / pods,
+               (b.apiserver - a.apiserver) * 1000 / pods);
 }
 
 static int create_pod(struct k8c_test_node *n, int i)
@@ -198,6 +238,7 @@ int main(void)
         }
         /* Sequential: one pod at a time on an otherwise idle node. */
         double seq[SEQ_PODS];
+        struct cpu c0 = cpu_now(n->srv.pid);
         for (int i = 0; i < SEQ_PODS; i++) {
                 pthread_mutex_lock(&obs.lock);
                 obs.created[i] = k8c_test_mono_s();
@@ -208,6 +249,7 @@ int main(void)
                 }
                 seq[i] = obs.running[i] - obs.created[i];
         }
+        struct cpu c1 = cpu_now(n->srv.pid);
         json_auto_t *first = k8c_test_node_get(n, "/api/v1/namespaces/default/pods/ps-0");
         double bare50 = -1, bare99 = -1;
         const char *uid0 = k8c_json_get_string(first, "metadata.uid");
@@ -216,6 +258,7 @@ int main(void)
         delete_pods(n, 0, SEQ_PODS);
 
         /* Burst: BURST_PODS posted back to back onto the node. */
+        struct cpu c2 = cpu_now(n->srv.pid);
         for (int i = SEQ_PODS; i < MAX_PODS; i++) {
                 pthread_mutex_lock(&obs.lock);
                 obs.created[i] = k8c_test_mono_s();
@@ -228,6 +271,7 @@ int main(void)
                         BURST_PODS);
                 goto out;
         }
+        struct cpu c3 = cpu_now(n->srv.pid);
         double burst[BURST_PODS];
         double last = 0;
         for (int i = 0; i < BURST_PODS; i++) {
@@ -237,11 +281,13 @@ int main(void)
         }
         printf("podstart sequential (%d pods, idle node): p50 %.1f ms  p99 %.1f ms\n", SEQ_PODS,
                pct(seq, SEQ_PODS, 0.5) * 1000, pct(seq, SEQ_PODS, 0.99) * 1000);
+        print_cpu("sequential", c0, c1, SEQ_PODS);
         printf("bare runc run --detach (same bundle, %d runs): p50 %.1f ms  p99 %.1f ms\n", BARE_RUNS,
                bare50 * 1000, bare99 * 1000);
         printf("podstart burst (%d pods at once): p50 %.1f ms  p99 %.1f ms  all running after %.1f ms\n",
                BURST_PODS, pct(burst, BURST_PODS, 0.5) * 1000, pct(burst, BURST_PODS, 0.99) * 1000,
                last * 1000);
+        print_cpu("burst", c2, c3, BURST_PODS);
         delete_pods(n, SEQ_PODS, MAX_PODS);
         rc = 0;
 out:
