@@ -327,6 +327,16 @@ void *k8c_kubelet_heartbeat_main(void *opaque)
 
                 k8c_kubelet_housekeeping(k);
                 sync_routes(k);
+                pthread_mutex_lock(&k->lock);
+                void *rt = k->rt;
+                pthread_mutex_unlock(&k->lock);
+                if (k->cfg.image_gc_budget > 0 && rt != NULL && k->rt_ops->image_gc != NULL) {
+                        k8c_error_release(&err);
+                        if (k->rt_ops->image_gc(rt, k->cfg.image_gc_budget, k->cfg.image_gc_min_age_ms,
+                                                &err) < 0)
+                                k8c_log_error("image garbage collection failed", "err=\"%s\"",
+                                              k8c_error_msg(&err));
+                }
 
                 pthread_mutex_lock(&k->lock);
                 if (!k->stopping) {

@@ -294,6 +294,24 @@ struct step {
 /* Starts one run of a container with its volumes mounted. */
 static int start_container(struct step *s, const json_t *spec_c, int restarts, k8c_error_t *err)
 {
+        const struct k8c_runtime_ops *ops = s->k->rt_ops;
+        if (ops->pull_image != NULL) {
+                /* The image first, with the events kubectl describe shows. */
+                const char *image = json_string_value(json_object_get(spec_c, "image")) ?: "";
+                bool pulled = false;
+                double secs = 0;
+                int r = ops->pull_image(s->k->rt, spec_c, &pulled, &secs, err);
+                if (r < 0)
+                        return r;
+                if (pulled) {
+                        pod_event(s->k, s->pod, "Normal", "Pulling", "Pulling image \"%s\"", image);
+                        pod_event(s->k, s->pod, "Normal", "Pulled",
+                                  "Successfully pulled image \"%s\" in %.3fs", image, secs);
+                } else {
+                        pod_event(s->k, s->pod, "Normal", "Pulled",
+                                  "Container image \"%s\" already present on machine", image);
+                }
+        }
         json_auto_t *mounts = NULL;
         int r = k8c_kubelet_container_mounts(s->rec->volume_paths, spec_c, &mounts, err);
         if (r < 0)

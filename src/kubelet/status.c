@@ -64,6 +64,9 @@ static json_t *container_status(const json_t *spec_c, const struct k8c_pod_view 
                 json_pack("{s:s, s:o, s:o, s:b, s:i, s:s, s:s, s:b}", "name", c->name, "state", state,
                           "lastState", last, "ready", ready, "restartCount", c->restart_count, "image",
                           image != NULL ? image : "", "imageID", "", "started", running && !c->not_started);
+        const struct k8c_container_state *imgsrc = c->state.image_id[0] != '\0' ? &c->state : prev;
+        if (imgsrc->image_id[0] != '\0')
+                json_object_set_new(st, "imageID", json_string(imgsrc->image_id));
         const struct k8c_container_state *idsrc = c->state.phase != K8C_CONTAINER_ABSENT ? &c->state : prev;
         if (idsrc->phase != K8C_CONTAINER_ABSENT && idsrc->id[0] != '\0')
                 json_object_set_new(st, "containerID", json_sprintf("%s://%s", v->runtime_name, idsrc->id));

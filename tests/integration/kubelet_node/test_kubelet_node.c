@@ -42,8 +42,16 @@ static pid_t g_kubelet_pid = -1;
 static struct k8c_kubelet *g_kubelet_b;
 static char *g_runc_root_b;
 
+/* The docker-registry of the image test. */
+static pid_t g_registry_pid = -1;
+
 static int teardown(void **state)
 {
+        if (g_registry_pid > 0) {
+                kill(g_registry_pid, SIGKILL);
+                waitpid(g_registry_pid, NULL, 0);
+                g_registry_pid = -1;
+        }
         k8c_kubelet_stop(g_kubelet_b);
         g_kubelet_b = NULL;
         if (g_runc_root_b != NULL) {
@@ -829,6 +837,148 @@ static void test_cross_node_pod_ip(void **state)
         assert_true(gone);
 }
 
+static bool img_running(const json_t *p)
+{
+        return all_running(p);
+}
+
+static bool path_exists(const char *p)
+{
+        struct stat st;
+        return stat(p, &st) == 0;
+}
+
+static int count_entries(const char *dir)
+{
+        cleanup_free char *cmd = k8c_xasprintf("ls -A '%s' 2>/dev/null | wc -l", dir);
+        FILE *pp = popen(cmd, "r");
+        int n = -1;
+        if (pp != NULL && fscanf(pp, "%d", &n) != 1)
+                n = -1;
+        if (pp != NULL)
+                pclose(pp);
+        return n;
+}
+
+/* Images from a registry (docker-registry on loopback, busybox pushed by the test): Pulling/Pulled
+ * events (a pull, then "already present"), imageID = <repo>@<manifest digest> in the status, and
+ * the image garbage collector: with a budget smaller than the image, it stays while containers use
+ * it and goes (unpacked tree, blobs, reference) once they are deleted; the next pod pulls again. */
+static void test_image_events_and_gc(void **state)
+{
+        struct k8c_test_node *n = *state;
+        cleanup_error k8c_error_t err = NULL;
+        int port = free_port();
+        assert_true(port > 0);
+        cleanup_free char *regdir = k8c_xasprintf("%s/registry", n->root);
+        assert_int_equal(mkdir(regdir, 0755), 0);
+        cleanup_free char *regcfg = k8c_xasprintf("%s/config.yml", regdir);
+        FILE *f = fopen(regcfg, "we");
+        assert_non_null(f);
+        fprintf(f,
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  "
+                "filesystem:\n"
+                "    rootdirectory: %s/storage\nhttp:\n  addr: 127.0.0.1:%d\n",
+                regdir, port);
+        fclose(f);
+        cleanup_free char *reglog = k8c_xasprintf("%s/registry.log", regdir);
+        g_registry_pid = fork();
+        assert_true(g_registry_pid >= 0);
+        if (g_registry_pid == 0) {
+                int fd = open(reglog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                dup2(fd, 1);
+                dup2(fd, 2);
+                execlp("docker-registry", "docker-registry", "serve", regcfg, (char *)NULL);
+                _exit(127);
+        }
+        cleanup_free char *url = k8c_xasprintf("http://127.0.0.1:%d", port);
+        cleanup_free char *digest = NULL;
+        for (int i = 0; i < 100 && digest == NULL; i++) {
+                k8c_error_release(&err);
+                if (k8c_lab_push_busybox(url, "/bin/busybox", &digest, &err) < 0)
+                        usleep(100 * 1000);
+        }
+        assert_non_null(digest);
+
+        k8c_kubelet_stop(n->k);
+        n->k = NULL;
+        const struct k8c_kubelet_config cfg = {
+                .client = n->client,
+                .node_name = n->node_name,
+                .node_ip = "10.99.0.9",
+                .root_dir = n->root,
+                .capacity = "cpu=4,memory=8Gi,pods=110",
+                .pod_cidr = n->pod_cidr,
+                .runtime = "runc",
+                .runc_root = n->runc_root,
+                .netns_dir = n->netns_dir,
+                .node_netns = n->node_netns,
+                .cgroup_parent = n->cgroup_parent,
+                .lease_interval_ms = 300,
+                .pod_resync_ms = 500,
+                .registry_mirror = url,
+                .image_gc_budget = 1, /* any image is over budget: only use keeps it */
+                .image_gc_min_age_ms = 1000,
+        };
+        assert_int_equal(k8c_kubelet_start(&cfg, &n->k, &err), 0);
+
+        json_auto_t *p1 =
+                obj_json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"img\"},"
+                         "\"spec\":{\"terminationGracePeriodSeconds\":0,\"containers\":[{\"name\":\"c\","
+                         "\"image\":\"busybox\",\"command\":[\"sleep\",\"3600\"]}]}}");
+        assert_int_equal(k8c_test_node_create(n, "pods", p1), 0);
+        json_auto_t *r1 = k8c_test_node_wait_pod(n, "img", img_running, 30000);
+        assert_non_null(r1);
+        cleanup_free char *want_id = k8c_xasprintf("docker.io/library/busybox@%s", digest);
+        assert_string_equal(k8c_json_get_string(k8c_test_container_status(r1, "c"), "imageID"), want_id);
+        assert_true(k8c_test_pod_has_event(n, "img", "Pulling", "Pulling image \"busybox\""));
+        assert_true(k8c_test_pod_has_event(n, "img", "Pulled", "Successfully pulled image \"busybox\" in "));
+
+        json_auto_t *p2 =
+                obj_json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"img2\"},"
+                         "\"spec\":{\"terminationGracePeriodSeconds\":0,\"containers\":[{\"name\":\"c\","
+                         "\"image\":\"busybox\",\"imagePullPolicy\":\"IfNotPresent\",\"command\":"
+                         "[\"sleep\",\"3600\"]}]}}");
+        assert_int_equal(k8c_test_node_create(n, "pods", p2), 0);
+        json_auto_t *r2 = k8c_test_node_wait_pod(n, "img2", img_running, 30000);
+        assert_non_null(r2);
+        assert_true(k8c_test_pod_has_event(n, "img2", "Pulled",
+                                           "Container image \"busybox\" already present on machine"));
+        assert_false(k8c_test_pod_has_event(n, "img2", "Pulling", "busybox"));
+        assert_string_equal(k8c_json_get_string(k8c_test_container_status(r2, "c"), "imageID"), want_id);
+
+        /* In use: kept, though over budget (several collector rounds pass meanwhile). */
+        cleanup_free char *image_dir = k8c_xasprintf("%s/images/images/%s", n->root, digest + 7);
+        cleanup_free char *blobs = k8c_xasprintf("%s/images/blobs/sha256", n->root);
+        cleanup_free char *refs = k8c_xasprintf("%s/images/refs", n->root);
+        sleep(2);
+        assert_true(path_exists(image_dir));
+        assert_true(count_entries(blobs) >= 2);
+
+        /* Unused: collected, blobs and reference with it. */
+        assert_true(k8c_test_node_delete_pod(n, "img", k8c_json_get_string(r1, "metadata.uid"), 20000));
+        assert_true(path_exists(image_dir)); /* img2 still uses it */
+        assert_true(k8c_test_node_delete_pod(n, "img2", k8c_json_get_string(r2, "metadata.uid"), 20000));
+        for (int i = 0; i < 150 && path_exists(image_dir); i++)
+                usleep(100 * 1000);
+        assert_false(path_exists(image_dir));
+        assert_int_equal(count_entries(blobs), 0);
+        assert_int_equal(count_entries(refs), 0);
+
+        /* IfNotPresent now pulls it again. */
+        json_auto_t *p3 =
+                obj_json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"img3\"},"
+                         "\"spec\":{\"terminationGracePeriodSeconds\":0,\"containers\":[{\"name\":\"c\","
+                         "\"image\":\"busybox\",\"imagePullPolicy\":\"IfNotPresent\",\"command\":"
+                         "[\"sleep\",\"3600\"]}]}}");
+        assert_int_equal(k8c_test_node_create(n, "pods", p3), 0);
+        json_auto_t *r3 = k8c_test_node_wait_pod(n, "img3", img_running, 30000);
+        assert_non_null(r3);
+        assert_true(k8c_test_pod_has_event(n, "img3", "Pulling", "Pulling image \"busybox\""));
+        assert_true(path_exists(image_dir));
+        assert_true(k8c_test_node_delete_pod(n, "img3", k8c_json_get_string(r3, "metadata.uid"), 20000));
+}
+
 int main(void)
 {
         if (geteuid() != 0) {
@@ -846,6 +996,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_restart_policies, k8c_test_node_setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crashloop_backoff_grows, k8c_test_node_setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cross_node_pod_ip, k8c_test_node_setup, teardown),
+                cmocka_unit_test_setup_teardown(test_image_events_and_gc, k8c_test_node_setup, teardown),
         };
         /* One test by name while working on it: K8C_TEST_FILTER=test_cross*. */
         if (getenv("K8C_TEST_FILTER") != NULL)
