@@ -282,23 +282,12 @@ struct pull_failure {
         struct pull_failure *next;
 };
 
-/* An image pulled moments ago: containers started together with policy Always share that pull
- * instead of each asking the registry again. */
-struct recent_pull {
-        char *image, *digest;
-        struct timespec at;
-        struct recent_pull *next;
-};
-
-#define K8C_IMAGE_RECENT_PULL_MS 2000
-
 struct k8c_image_store {
         char *dir;
         char *mirror;      /* "http://host:port" or NULL */
         char *mirror_host; /* "host:port" */
         pthread_mutex_t lock;
         struct pull_failure *failures;
-        struct recent_pull *recent;
 };
 
 static int mkdirs(const char *dir, k8c_error_t *err)
@@ -366,13 +355,6 @@ void k8c_image_store_free(struct k8c_image_store *s)
 {
         if (s == NULL)
                 return;
-        while (s->recent != NULL) {
-                struct recent_pull *rp = s->recent;
-                s->recent = rp->next;
-                free(rp->image);
-                free(rp->digest);
-                free(rp);
-        }
         while (s->failures != NULL) {
                 struct pull_failure *f = s->failures;
                 s->failures = f->next;
@@ -832,13 +814,6 @@ static int ensure_locked(struct k8c_image_store *s, const char *image, const cha
         }
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (struct recent_pull *rp = s->recent; rp != NULL; rp = rp->next) {
-                int64_t age_ms = (t0.tv_sec - rp->at.tv_sec) * 1000 + (t0.tv_nsec - rp->at.tv_nsec) / 1000000;
-                if (strcmp(rp->image, image) == 0 && age_ms < K8C_IMAGE_RECENT_PULL_MS) {
-                        k8c_image_ref_free(&ref);
-                        return load_image(s, rp->digest, ret, err);
-                }
-        }
         cleanup_free char *digest = NULL;
         cleanup_error k8c_error_t perr = NULL;
         r = pull(s, image, &ref, &digest, &perr);
@@ -864,18 +839,6 @@ static int ensure_locked(struct k8c_image_store *s, const char *image, const cha
         }
         if (fail != NULL)
                 fail->next_try = 0, fail->failures = 0;
-        struct recent_pull *rp = s->recent;
-        while (rp != NULL && strcmp(rp->image, image) != 0)
-                rp = rp->next;
-        if (rp == NULL) {
-                rp = k8c_xcalloc(1, sizeof(*rp));
-                rp->image = k8c_xstrdup(image);
-                rp->next = s->recent;
-                s->recent = rp;
-        }
-        free(rp->digest);
-        rp->digest = k8c_xstrdup(digest);
-        rp->at = t1;
         r = load_image(s, digest, ret, err);
         if (r >= 0) {
                 ret->pulled = true;
@@ -984,9 +947,6 @@ static void remove_image_locked(struct k8c_image_store *s, const char *hex)
         }
         if (d != NULL)
                 closedir(d);
-        for (struct recent_pull *rp = s->recent; rp != NULL; rp = rp->next)
-                if (rp->digest != NULL && strcmp(rp->digest, digest) == 0)
-                        rp->at.tv_sec = 0; /* no longer a recent pull */
         cleanup_free char *list = k8c_xasprintf("%s/blobs", dir);
         cleanup_fclose FILE *f = fopen(list, "re");
         char line[256];

@@ -439,6 +439,10 @@ static int prepare_image_rootfs(struct runc_runtime *rt, const json_t *container
 {
         const char *image = json_string_value(json_object_get(container, "image"));
         const char *policy = json_string_value(json_object_get(container, "imagePullPolicy"));
+        /* The kubelet applied imagePullPolicy a moment ago (pull_image): the image present now is
+         * the one to run, without asking the registry a second time. */
+        if (policy == NULL || strcmp(policy, "Never") != 0)
+                policy = "IfNotPresent";
         struct k8c_image img;
         int r = k8c_image_ensure(rt->images, image ?: "", policy, &img, err);
         if (r < 0)
