@@ -11,6 +11,7 @@
 #include "k8c/flags.h"
 #include "k8c/kubelet.h"
 #include "k8c/log.h"
+#include "k8c/quantity.h"
 
 static volatile bool stop;
 
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
         char *address = "0.0.0.0";
         char *registry_mirror = NULL;
         char *cluster_dns = NULL;
+        char *image_gc_budget = NULL;
+        int64_t image_gc_min_age_ms = 120000;
         char *eviction_hard = NULL, *eviction_soft = NULL, *eviction_soft_grace = NULL;
         int64_t eviction_transition_ms = 5 * 60 * 1000;
         int64_t housekeeping_ms = 10000;
@@ -86,6 +89,12 @@ int main(int argc, char **argv)
                 { "cluster-dns", 0, K8C_FLAG_STRING, &cluster_dns,
                   "IPv4 address of the cluster DNS service, written as the pods' resolv.conf nameserver",
                   NULL },
+                { "image-gc-budget", 0, K8C_FLAG_STRING, &image_gc_budget,
+                  "remove unused images (least recently used first) while the image store holds more than "
+                  "this, e.g. 2Gi (default: never)",
+                  NULL },
+                { "image-minimum-gc-age", 0, K8C_FLAG_DURATION, &image_gc_min_age_ms,
+                  "an image used more recently than this is never collected", NULL },
                 { "eviction-hard", 0, K8C_FLAG_STRING, &eviction_hard,
                   "hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10% "
                   "(default: Kubernetes' defaults)",
@@ -112,6 +121,16 @@ int main(int argc, char **argv)
                 k8c_log_error("cannot create API client", "err=\"%s\"", k8c_error_msg(&err));
                 return 1;
         }
+        int64_t gc_budget = 0;
+        if (image_gc_budget != NULL) {
+                k8c_quantity_t q;
+                if (k8c_quantity_parse(image_gc_budget, &q, &err) < 0) {
+                        k8c_log_error("bad --image-gc-budget", "value=%s err=\"%s\"", image_gc_budget,
+                                      k8c_error_msg(&err));
+                        return 1;
+                }
+                gc_budget = k8c_quantity_value(&q);
+        }
         struct sigaction sa = { .sa_handler = on_signal };
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
@@ -137,6 +156,8 @@ int main(int argc, char **argv)
                 .port = port,
                 .registry_mirror = registry_mirror,
                 .cluster_dns = cluster_dns,
+                .image_gc_budget = gc_budget,
+                .image_gc_min_age_ms = image_gc_min_age_ms,
                 .eviction_hard = eviction_hard,
                 .eviction_soft = eviction_soft,
                 .eviction_soft_grace_period = eviction_soft_grace,

@@ -59,9 +59,12 @@ int k8c_image_store_new(const char *dir, const char *mirror, struct k8c_image_st
 void k8c_image_store_free(struct k8c_image_store *s);
 
 struct k8c_image {
-        char *rootfs;   /* unpacked, read-only by convention */
-        json_t *config; /* the image config's "config" object (Entrypoint, Cmd, Env, WorkingDir) */
-        char *image_id; /* "sha256:<manifest hex>" */
+        char *rootfs;      /* unpacked, read-only by convention */
+        json_t *config;    /* the image config's "config" object (Entrypoint, Cmd, Env, WorkingDir) */
+        char *image_id;    /* "sha256:<manifest hex>" */
+        char *repo_digest; /* "<registry>/<repository>@sha256:<manifest hex>" (status imageID) */
+        bool pulled;       /* this call fetched the image from its registry */
+        double pull_seconds;
 };
 void k8c_image_free(struct k8c_image *img);
 /* Makes image available per policy ("Always", "IfNotPresent", "Never"; NULL = Kubernetes'
@@ -69,5 +72,15 @@ void k8c_image_free(struct k8c_image *img);
  * image under Never, K8C_ETOOMANYREQUESTS while the image is in pull back-off (ImagePullBackOff). */
 int k8c_image_ensure(struct k8c_image_store *s, const char *image, const char *policy, struct k8c_image *ret,
                      k8c_error_t *err);
+
+/* Image garbage collection: when the store (unpacked images and blobs) holds more than budget
+ * bytes, removes images not in in_use (NULL-terminated image IDs, "sha256:<hex>"), least recently
+ * used first, with their references and the blobs no remaining image needs, until it fits. An
+ * image used (k8c_image_ensure) less than min_age_ms ago is kept: a container may be about to
+ * start on it. *ret_removed (optional) gets how many images went. */
+int k8c_image_store_gc(struct k8c_image_store *s, char *const *in_use, int64_t budget, int64_t min_age_ms,
+                       int *ret_removed, k8c_error_t *err);
+/* Bytes the store holds now (unpacked images and blobs). */
+int64_t k8c_image_store_size(struct k8c_image_store *s);
 
 #endif

@@ -43,7 +43,7 @@ struct k8c_kubelet_config {
         int64_t lease_interval_ms;  /* default 10 s */
         int64_t status_interval_ms; /* node status at least this often; default 60 s */
         int64_t pod_resync_ms;      /* each pod re-checked at least this often; default 10 s */
-        int workers;                /* pod worker threads; default 4 */
+        int workers;                /* pod worker threads; default 8 */
         int port;                   /* kubelet API port, reported as daemonEndpoints.kubeletEndpoint.Port */
         const char *address;        /* kubelet API address; NULL = no API server (tests) */
         /* "http://host:port": images are pulled (docker.io ones from this mirror) into
@@ -51,6 +51,10 @@ struct k8c_kubelet_config {
         const char *registry_mirror;
         /* Pods' /etc/resolv.conf "nameserver" (the kube-dns ClusterIP, e.g. 10.96.0.10); NULL = none. */
         const char *cluster_dns;
+        /* Image garbage collection: when the image store holds more than this many bytes, images no
+         * container uses are removed (least recently used first) until it fits; 0 = never. */
+        int64_t image_gc_budget;
+        int64_t image_gc_min_age_ms; /* an image used more recently is kept; default 2 min */
         /* Eviction (eviction.c): "memory.available<100Mi,nodefs.available<10%"; NULL = Kubernetes'
          * defaults, "" = none. Soft thresholds need a grace period each ("memory.available=30s"). */
         const char *eviction_hard, *eviction_soft, *eviction_soft_grace_period;
@@ -85,6 +89,8 @@ struct k8c_container_state {
         char id[80]; /* runtime container ID, without the scheme */
         int exit_code;
         time_t started_at, finished_at;
+        bool oom_killed;    /* killed by the kernel's OOM killer at its memory limit */
+        char image_id[256]; /* "<registry>/<repository>@sha256:..." when the image came from a registry */
 };
 
 /* What the worker needs from a runtime. pod is the Pod object (borrowed). Every operation is
@@ -104,6 +110,13 @@ struct k8c_runtime_ops {
         int (*stop_container)(void *rt, const json_t *pod, const char *container, int64_t grace_s,
                               k8c_error_t *err);
         int (*remove_sandbox)(void *rt, const json_t *pod, k8c_error_t *err);
+        /* Optional: makes the container's image present per its imagePullPolicy before
+         * start_container; *ret_pulled says whether it was fetched now (taking *ret_seconds) or was
+         * already present. Errors as start_container's image errors. */
+        int (*pull_image)(void *rt, const json_t *container, bool *ret_pulled, double *ret_seconds,
+                          k8c_error_t *err);
+        /* Optional: image garbage collection down to budget bytes, keeping images in use. */
+        int (*image_gc)(void *rt, int64_t budget, int64_t min_age_ms, k8c_error_t *err);
         /* Runs argv in the running container (probes); its exit code, or a negative error (incl.
          * timeout). */
         int (*exec)(void *rt, const json_t *pod, const char *container, const char *const *argv,
@@ -187,6 +200,9 @@ int k8c_net_attach_pod(const char *node_netns, const char *pod_netns, const char
 int k8c_net_delete_link(const char *netns, const char *ifname, k8c_error_t *err);
 /* 1 if the link exists in netns, 0 if not, negative on error. */
 int k8c_net_link_exists(const char *netns, const char *ifname, k8c_error_t *err);
+/* Route dst_cidr via gw in netns (NULL = the current one), replacing one to the same dst (host-gw
+ * routes to other nodes' podCIDRs). Fails when gw is not on-link. */
+int k8c_net_route_replace(const char *netns, const char *dst_cidr, const char *gw, k8c_error_t *err);
 
 /* ---- pure helpers ---- */
 

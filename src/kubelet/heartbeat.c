@@ -174,6 +174,48 @@ int k8c_kubelet_register_node(struct k8c_kubelet *k, k8c_error_t *err)
 }
 
 /* Renews (or creates) kube-node-lease/<node>; *lease caches the last object so a renewal is one PUT. */
+/* host-gw: on a runc node, a route to every other node's podCIDR via that node's InternalIP, in the
+ * node's network namespace, so pods reach pods on other nodes by pod IP. Replaced every heartbeat
+ * (cheap, and heals a route removed by hand); a node whose address is not on-link is skipped. */
+static void sync_routes(struct k8c_kubelet *k)
+{
+        pthread_mutex_lock(&k->lock);
+        bool runc = k->rt != NULL && k->rt_ops == &k8c_runc_runtime_ops;
+        pthread_mutex_unlock(&k->lock);
+        if (!runc)
+                return;
+        json_auto_t *nodes = NULL;
+        cleanup_error k8c_error_t err = NULL;
+        if (k8c_client_get(k->client, "/api/v1/nodes", &nodes, &err) < 0) {
+                k8c_logv(2, "node list for routes failed", "err=\"%s\"", k8c_error_msg(&err));
+                return;
+        }
+        size_t i;
+        json_t *node;
+        json_array_foreach(json_object_get(nodes, "items"), i, node)
+        {
+                const char *name = k8c_json_get_string(node, "metadata.name");
+                const char *cidr = k8c_json_get_string(node, "spec.podCIDR");
+                if (name == NULL || cidr == NULL || strcmp(name, k->node_name) == 0)
+                        continue;
+                const char *ip = NULL;
+                size_t j;
+                json_t *a;
+                json_array_foreach(k8c_json_get(node, "status.addresses"), j, a)
+                {
+                        const char *type = json_string_value(json_object_get(a, "type"));
+                        if (type != NULL && strcmp(type, "InternalIP") == 0)
+                                ip = json_string_value(json_object_get(a, "address"));
+                }
+                if (ip == NULL)
+                        continue;
+                k8c_error_release(&err);
+                if (k8c_net_route_replace(k->cfg.node_netns, cidr, ip, &err) < 0)
+                        k8c_logv(2, "route to node skipped", "node=%s cidr=%s via=%s err=\"%s\"", name, cidr,
+                                 ip, k8c_error_msg(&err));
+        }
+}
+
 static int renew_lease(struct k8c_kubelet *k, json_t **lease, k8c_error_t *err)
 {
         char now[48];
@@ -285,6 +327,17 @@ void *k8c_kubelet_heartbeat_main(void *opaque)
                 }
 
                 k8c_kubelet_housekeeping(k);
+                sync_routes(k);
+                pthread_mutex_lock(&k->lock);
+                void *rt = k->rt;
+                pthread_mutex_unlock(&k->lock);
+                if (k->cfg.image_gc_budget > 0 && rt != NULL && k->rt_ops->image_gc != NULL) {
+                        k8c_error_release(&err);
+                        if (k->rt_ops->image_gc(rt, k->cfg.image_gc_budget, k->cfg.image_gc_min_age_ms,
+                                                &err) < 0)
+                                k8c_log_error("image garbage collection failed", "err=\"%s\"",
+                                              k8c_error_msg(&err));
+                }
 
                 pthread_mutex_lock(&k->lock);
                 if (!k->stopping) {

@@ -9,6 +9,7 @@
  * Must not: write outside its directory, or trust a blob whose digest does
  * not match.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -360,6 +361,7 @@ void k8c_image_free(struct k8c_image *img)
         free(img->rootfs);
         json_decref(img->config);
         free(img->image_id);
+        free(img->repo_digest);
         memset(img, 0, sizeof(*img));
 }
 
@@ -651,6 +653,8 @@ static int load_image(struct k8c_image_store *s, const char *manifest_digest, st
                 ret->config = json_object();
         json_decref(cfg);
         ret->image_id = k8c_xstrdup(manifest_digest);
+        /* Last use, for the garbage collector's least-recently-used order. */
+        utimensat(AT_FDCWD, dir, NULL, 0);
         return 0;
 }
 
@@ -723,6 +727,19 @@ static int pull(struct k8c_image_store *s, const char *image, const struct k8c_i
                                 r = k8c_make_errno(err, errno, "write %s", tcfg);
                 }
                 if (r >= 0) {
+                        /* The blobs this image needs, so the garbage collector knows what it may
+                         * remove with it. */
+                        cleanup_free char *list = k8c_xasprintf("%s/blobs", tmp);
+                        cleanup_fclose FILE *bf = fopen(list, "we");
+                        if (bf == NULL)
+                                r = k8c_make_errno(err, errno, "create %s", list);
+                        else {
+                                fprintf(bf, "%s\n", m.config_digest);
+                                for (size_t i = 0; i < m.nlayers; i++)
+                                        fprintf(bf, "%s\n", m.layer_digests[i]);
+                        }
+                }
+                if (r >= 0) {
                         rm_rf(dir);
                         if (rename(tmp, dir) < 0)
                                 r = k8c_make_errno(err, errno, "rename %s", tmp);
@@ -780,10 +797,14 @@ static int ensure_locked(struct k8c_image_store *s, const char *image, const cha
                 return k8c_make_error(err, K8C_ETOOMANYREQUESTS, "Back-off pulling image \"%s\": %s", image,
                                       fail->message);
         }
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         cleanup_free char *digest = NULL;
         cleanup_error k8c_error_t perr = NULL;
         r = pull(s, image, &ref, &digest, &perr);
         k8c_image_ref_free(&ref);
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         if (r < 0) {
                 if (fail == NULL) {
                         fail = k8c_xcalloc(1, sizeof(*fail));
@@ -803,7 +824,12 @@ static int ensure_locked(struct k8c_image_store *s, const char *image, const cha
         }
         if (fail != NULL)
                 fail->next_try = 0, fail->failures = 0;
-        return load_image(s, digest, ret, err);
+        r = load_image(s, digest, ret, err);
+        if (r >= 0) {
+                ret->pulled = true;
+                ret->pull_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        }
+        return r;
 }
 
 int k8c_image_ensure(struct k8c_image_store *s, const char *image, const char *policy, struct k8c_image *ret,
@@ -813,5 +839,160 @@ int k8c_image_ensure(struct k8c_image_store *s, const char *image, const char *p
         pthread_mutex_lock(&s->lock);
         int r = ensure_locked(s, image, policy, ret, err);
         pthread_mutex_unlock(&s->lock);
+        struct k8c_image_ref ref;
+        if (r >= 0 && k8c_image_ref_parse(image, &ref, NULL) >= 0) {
+                ret->repo_digest = k8c_xasprintf("%s/%s@%s", ref.registry, ref.repository, ret->image_id);
+                k8c_image_ref_free(&ref);
+        }
         return r;
+}
+
+/* ---- garbage collection ---- */
+
+static __thread int64_t du_total;
+
+static int du_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        if (flag == FTW_F || flag == FTW_SL)
+                du_total += (int64_t)st->st_blocks * 512;
+        return 0;
+}
+
+static int64_t size_locked(struct k8c_image_store *s)
+{
+        du_total = 0;
+        cleanup_free char *images = k8c_xasprintf("%s/images", s->dir);
+        cleanup_free char *blobs = k8c_xasprintf("%s/blobs", s->dir);
+        nftw(images, du_cb, 32, FTW_PHYS);
+        nftw(blobs, du_cb, 32, FTW_PHYS);
+        return du_total;
+}
+
+int64_t k8c_image_store_size(struct k8c_image_store *s)
+{
+        pthread_mutex_lock(&s->lock);
+        int64_t n = size_locked(s);
+        pthread_mutex_unlock(&s->lock);
+        return n;
+}
+
+struct gc_image {
+        char *hex;
+        struct timespec used;
+};
+
+static int gc_cmp(const void *a, const void *b)
+{
+        const struct gc_image *x = a, *y = b;
+        if (x->used.tv_sec != y->used.tv_sec)
+                return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+        return x->used.tv_nsec < y->used.tv_nsec ? -1 : x->used.tv_nsec > y->used.tv_nsec;
+}
+
+/* Whether an unpacked image other than skip_hex lists digest among its blobs. */
+static bool blob_needed(struct k8c_image_store *s, const char *digest, const char *skip_hex)
+{
+        cleanup_free char *images = k8c_xasprintf("%s/images", s->dir);
+        DIR *d = opendir(images);
+        if (d == NULL)
+                return false;
+        bool needed = false;
+        struct dirent *e;
+        while (!needed && (e = readdir(d)) != NULL) {
+                if (e->d_name[0] == '.' || strcmp(e->d_name, skip_hex) == 0)
+                        continue;
+                cleanup_free char *list = k8c_xasprintf("%s/%s/blobs", images, e->d_name);
+                cleanup_fclose FILE *f = fopen(list, "re");
+                char line[256];
+                while (f != NULL && !needed && fgets(line, sizeof(line), f) != NULL) {
+                        line[strcspn(line, "\n")] = '\0';
+                        needed = strcmp(line, digest) == 0;
+                }
+        }
+        closedir(d);
+        return needed;
+}
+
+static void remove_image_locked(struct k8c_image_store *s, const char *hex)
+{
+        cleanup_free char *digest = k8c_xasprintf("sha256:%s", hex);
+        cleanup_free char *dir = k8c_xasprintf("%s/images/%s", s->dir, hex);
+        /* References naming it go first: a later IfNotPresent pulls again instead of finding a
+         * reference to nothing. */
+        cleanup_free char *refs = k8c_xasprintf("%s/refs", s->dir);
+        DIR *d = opendir(refs);
+        struct dirent *e;
+        while (d != NULL && (e = readdir(d)) != NULL) {
+                if (e->d_name[0] == '.')
+                        continue;
+                cleanup_free char *rf = k8c_xasprintf("%s/%s", refs, e->d_name);
+                cleanup_free char *target = read_small(rf);
+                if (target != NULL && strcmp(target, digest) == 0)
+                        unlink(rf);
+        }
+        if (d != NULL)
+                closedir(d);
+        cleanup_free char *list = k8c_xasprintf("%s/blobs", dir);
+        cleanup_fclose FILE *f = fopen(list, "re");
+        char line[256];
+        while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+                line[strcspn(line, "\n")] = '\0';
+                if (strncmp(line, "sha256:", 7) != 0 || blob_needed(s, line, hex))
+                        continue;
+                cleanup_free char *blob = k8c_xasprintf("%s/blobs/sha256/%s", s->dir, line + 7);
+                unlink(blob);
+        }
+        rm_rf(dir);
+}
+
+int k8c_image_store_gc(struct k8c_image_store *s, char *const *in_use, int64_t budget, int64_t min_age_ms,
+                       int *ret_removed, k8c_error_t *err)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int removed = 0;
+        pthread_mutex_lock(&s->lock);
+        int64_t total = size_locked(s);
+        if (total > budget) {
+                cleanup_free char *images = k8c_xasprintf("%s/images", s->dir);
+                DIR *d = opendir(images);
+                size_t n = 0, cap = 8;
+                struct gc_image *list = k8c_xcalloc(cap, sizeof(*list));
+                struct dirent *e;
+                while (d != NULL && (e = readdir(d)) != NULL) {
+                        if (e->d_name[0] == '.' || strchr(e->d_name, '.') != NULL)
+                                continue; /* also "<hex>.unpacking": a pull in progress */
+                        cleanup_free char *p = k8c_xasprintf("%s/%s", images, e->d_name);
+                        struct stat st;
+                        if (stat(p, &st) < 0)
+                                continue;
+                        if (n == cap)
+                                list = k8c_xrealloc(list, (cap *= 2) * sizeof(*list));
+                        list[n].hex = k8c_xstrdup(e->d_name);
+                        list[n++].used = st.st_mtim;
+                }
+                if (d != NULL)
+                        closedir(d);
+                qsort(list, n, sizeof(*list), gc_cmp);
+                for (size_t i = 0; i < n; i++) {
+                        bool busy = false;
+                        for (char *const *u = in_use; u != NULL && *u != NULL && !busy; u++)
+                                busy = strncmp(*u, "sha256:", 7) == 0 && strcmp(*u + 7, list[i].hex) == 0;
+                        int64_t age_ms = (now.tv_sec - list[i].used.tv_sec) * 1000 +
+                                         (now.tv_nsec - list[i].used.tv_nsec) / 1000000;
+                        if (!busy && age_ms >= min_age_ms && total > budget) {
+                                remove_image_locked(s, list[i].hex);
+                                k8c_log_info("image removed", "image=sha256:%s reason=gc budget=%lld",
+                                             list[i].hex, (long long)budget);
+                                removed++;
+                                total = size_locked(s);
+                        }
+                        free(list[i].hex);
+                }
+                free(list);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (ret_removed != NULL)
+                *ret_removed = removed;
+        return 0;
 }

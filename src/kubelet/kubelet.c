@@ -101,8 +101,10 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
                 k->cfg.status_interval_ms = 60000;
         if (k->cfg.pod_resync_ms <= 0)
                 k->cfg.pod_resync_ms = 10000;
+        if (k->cfg.image_gc_min_age_ms <= 0)
+                k->cfg.image_gc_min_age_ms = 120000;
         if (k->cfg.workers <= 0)
-                k->cfg.workers = 4;
+                k->cfg.workers = 8;
         pthread_mutex_init(&k->lock, NULL);
         pthread_cond_init(&k->cond, NULL);
         k8c_strmap_init(&k->pods);

@@ -328,3 +328,42 @@ int k8c_net_link_exists(const char *netns, const char *ifname, k8c_error_t *err)
         int r = in_netns(netns, exists_fn, &j, err);
         return r < 0 ? r : j.found;
 }
+
+struct route_job {
+        const char *dst, *gw;
+};
+
+static int route_fn(struct nl_sock *sk, void *arg, k8c_error_t *err)
+{
+        struct route_job *j = arg;
+        struct nl_addr *dst = NULL, *gw = NULL;
+        int r = nl_addr_parse(j->dst, AF_INET, &dst);
+        if (r < 0)
+                return nl_error(err, r, j->dst);
+        r = nl_addr_parse(j->gw, AF_INET, &gw);
+        if (r < 0) {
+                nl_addr_put(dst);
+                return nl_error(err, r, j->gw);
+        }
+        struct rtnl_route *route = rtnl_route_alloc();
+        rtnl_route_set_family(route, AF_INET);
+        rtnl_route_set_dst(route, dst);
+        /* No interface: the kernel picks the one the gateway is on-link through, and refuses a
+         * gateway that is not (a node not on our network). */
+        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+        rtnl_route_nh_set_gateway(nh, gw);
+        rtnl_route_add_nexthop(route, nh);
+        r = rtnl_route_add(sk, route, NLM_F_CREATE | NLM_F_REPLACE);
+        rtnl_route_put(route);
+        nl_addr_put(dst);
+        nl_addr_put(gw);
+        if (r < 0)
+                return nl_error(err, r, j->dst);
+        return 0;
+}
+
+int k8c_net_route_replace(const char *netns, const char *dst_cidr, const char *gw, k8c_error_t *err)
+{
+        struct route_job j = { dst_cidr, gw };
+        return in_netns(netns, route_fn, &j, err);
+}

@@ -104,6 +104,65 @@ void k8c_kubelet_pods_free(struct k8c_kubelet *k)
         k8c_strmap_clear(&k->deleted);
 }
 
+/* A record made for a pod that already has a status (a restarted kubelet adopting its running
+ * containers) continues from it: restart counts, the previous terminations and the start time are
+ * kept, so the status stays what it was instead of restarting from zero. */
+static void seed_container(struct kubelet_container *c, const json_t *statuses, bool is_init)
+{
+        size_t i;
+        json_t *cs;
+        json_array_foreach(statuses, i, cs)
+        {
+                const char *name = json_string_value(json_object_get(cs, "name"));
+                if (name == NULL || strcmp(name, c->name) != 0)
+                        continue;
+                c->restarts = (int)k8c_json_get_int(cs, "restartCount", 0);
+                const json_t *t = k8c_json_get(cs, "lastState.terminated");
+                if (t != NULL) {
+                        c->last.phase = K8C_CONTAINER_EXITED;
+                        c->last.exit_code = (int)k8c_json_get_int(t, "exitCode", 0);
+                        const char *reason = k8c_json_get_string(t, "reason");
+                        c->last.oom_killed = reason != NULL && strcmp(reason, "OOMKilled") == 0;
+                        const char *s = k8c_json_get_string(t, "startedAt");
+                        if (s != NULL)
+                                k8c_rfc3339_parse(s, &c->last.started_at);
+                        s = k8c_json_get_string(t, "finishedAt");
+                        if (s != NULL)
+                                k8c_rfc3339_parse(s, &c->last.finished_at);
+                        const char *id = k8c_json_get_string(t, "containerID");
+                        const char *sep = id != NULL ? strstr(id, "://") : NULL;
+                        snprintf(c->last.id, sizeof(c->last.id), "%s", sep != NULL ? sep + 3 : "");
+                }
+                t = k8c_json_get(cs, "state.terminated");
+                if (is_init && t != NULL && k8c_json_get_int(t, "exitCode", -1) == 0) {
+                        /* An init container that completed stays completed. */
+                        c->done = true;
+                        c->final.phase = K8C_CONTAINER_EXITED;
+                        const char *s = k8c_json_get_string(t, "startedAt");
+                        if (s != NULL)
+                                k8c_rfc3339_parse(s, &c->final.started_at);
+                        s = k8c_json_get_string(t, "finishedAt");
+                        if (s != NULL)
+                                k8c_rfc3339_parse(s, &c->final.finished_at);
+                        const char *id = k8c_json_get_string(t, "containerID");
+                        const char *sep = id != NULL ? strstr(id, "://") : NULL;
+                        snprintf(c->final.id, sizeof(c->final.id), "%s", sep != NULL ? sep + 3 : "");
+                }
+                return;
+        }
+}
+
+static void seed_from_status(struct kubelet_pod *rec, const json_t *pod)
+{
+        const char *start = k8c_json_get_string(pod, "status.startTime");
+        if (start != NULL)
+                k8c_rfc3339_parse(start, &rec->start_time);
+        for (size_t i = 0; i < rec->ncontainers; i++)
+                seed_container(&rec->containers[i], k8c_json_get(pod, "status.containerStatuses"), false);
+        for (size_t i = 0; i < rec->ninits; i++)
+                seed_container(&rec->inits[i], k8c_json_get(pod, "status.initContainerStatuses"), true);
+}
+
 static struct kubelet_pod *record_new(const json_t *pod)
 {
         struct kubelet_pod *rec = k8c_xcalloc(1, sizeof(*rec));
@@ -120,31 +179,71 @@ static struct kubelet_pod *record_new(const json_t *pod)
         for (size_t i = 0; i < rec->ninits; i++)
                 rec->inits[i].name =
                         k8c_xstrdup(json_string_value(json_object_get(json_array_get(is, i), "name")) ?: "");
+        seed_from_status(rec, pod);
         return rec;
 }
 
-/* Stops every container of the pod (SIGTERM, grace, SIGKILL) and removes its sandbox. */
+/* One container being stopped by its own thread during a pod's tear-down. */
+struct stop_job {
+        struct k8c_kubelet *k;
+        const json_t *pod;
+        const char *name;
+        int64_t grace_s;
+        int r;
+        k8c_error_t err;
+        pthread_t thread;
+        bool started;
+};
+
+static void *stop_job_main(void *opaque)
+{
+        struct stop_job *j = opaque;
+        j->r = j->k->rt_ops->stop_container(j->k->rt, j->pod, j->name, j->grace_s, &j->err);
+        return NULL;
+}
+
+/* Stops every container of the pod (SIGTERM, grace, SIGKILL) and removes its sandbox. The app
+ * containers get their SIGTERM together and share one grace period, as in Kubernetes: one that
+ * exits on SIGTERM is gone at once, while one that ignores it is killed when the grace is over. */
 static int teardown(struct k8c_kubelet *k, struct kubelet_pod *rec, int64_t grace_s, k8c_error_t *err)
 {
+        struct stop_job *jobs = k8c_xcalloc(rec->ncontainers + 1, sizeof(*jobs));
         for (size_t i = 0; i < rec->ncontainers; i++) {
                 struct k8c_container_state st;
                 if (k->rt_ops->container_status(k->rt, rec->pod, rec->containers[i].name, &st, NULL) == 0 &&
                     st.phase == K8C_CONTAINER_RUNNING)
                         pod_event(k, rec->pod, "Normal", "Killing", "Stopping container %s",
                                   rec->containers[i].name);
-                int r = k->rt_ops->stop_container(k->rt, rec->pod, rec->containers[i].name, grace_s, err);
-                if (r < 0)
-                        return k8c_error_wrap(err, "stop container %s", rec->containers[i].name);
+                jobs[i] = (struct stop_job){
+                        .k = k, .pod = rec->pod, .name = rec->containers[i].name, .grace_s = grace_s
+                };
+                if (rec->ncontainers > 1)
+                        jobs[i].started = pthread_create(&jobs[i].thread, NULL, stop_job_main, &jobs[i]) == 0;
+                if (!jobs[i].started)
+                        stop_job_main(&jobs[i]);
         }
+        int r = 0;
+        for (size_t i = 0; i < rec->ncontainers; i++) {
+                if (jobs[i].started)
+                        pthread_join(jobs[i].thread, NULL);
+                if (jobs[i].r < 0 && r >= 0) {
+                        r = k8c_make_error(err, k8c_error_reason(&jobs[i].err), "stop container %s: %s",
+                                           jobs[i].name, k8c_error_msg(&jobs[i].err));
+                }
+                k8c_error_release(&jobs[i].err);
+        }
+        free(jobs);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < rec->ninits; i++) {
-                int r = k->rt_ops->stop_container(k->rt, rec->pod, rec->inits[i].name, 0, err);
+                r = k->rt_ops->stop_container(k->rt, rec->pod, rec->inits[i].name, 0, err);
                 if (r < 0)
                         return k8c_error_wrap(err, "stop init container %s", rec->inits[i].name);
         }
         if (k->prober != NULL)
                 k8c_prober_remove_pod(k->prober, rec->uid);
         /* The pod's own volumes (a tmpfs emptyDir is a mount) go before its directory. */
-        int r = k8c_kubelet_volumes_teardown(k, rec->uid, err);
+        r = k8c_kubelet_volumes_teardown(k, rec->uid, err);
         if (r < 0)
                 return k8c_error_wrap(err, "remove volumes");
         r = k->rt_ops->remove_sandbox(k->rt, rec->pod, err);
@@ -195,6 +294,24 @@ struct step {
 /* Starts one run of a container with its volumes mounted. */
 static int start_container(struct step *s, const json_t *spec_c, int restarts, k8c_error_t *err)
 {
+        const struct k8c_runtime_ops *ops = s->k->rt_ops;
+        if (ops->pull_image != NULL) {
+                /* The image first, with the events kubectl describe shows. */
+                const char *image = json_string_value(json_object_get(spec_c, "image")) ?: "";
+                bool pulled = false;
+                double secs = 0;
+                int r = ops->pull_image(s->k->rt, spec_c, &pulled, &secs, err);
+                if (r < 0)
+                        return r;
+                if (pulled) {
+                        pod_event(s->k, s->pod, "Normal", "Pulling", "Pulling image \"%s\"", image);
+                        pod_event(s->k, s->pod, "Normal", "Pulled",
+                                  "Successfully pulled image \"%s\" in %.3fs", image, secs);
+                } else {
+                        pod_event(s->k, s->pod, "Normal", "Pulled",
+                                  "Container image \"%s\" already present on machine", image);
+                }
+        }
         json_auto_t *mounts = NULL;
         int r = k8c_kubelet_container_mounts(s->rec->volume_paths, spec_c, &mounts, err);
         if (r < 0)
@@ -267,8 +384,10 @@ static int step_container(struct step *s, struct kubelet_container *c, const jso
                                           strcmp(k8c_json_get_string(pod, "spec.restartPolicy") ?: "Always",
                                                  "Never") != 0
                                 : should_restart(pod, &st));
-        if (st.phase == K8C_CONTAINER_ABSENT && c->restarts == 0 && c->last.phase == K8C_CONTAINER_ABSENT) {
-                r = start_container(s, spec_c, 0, err);
+        if (st.phase == K8C_CONTAINER_ABSENT && c->killed.phase != K8C_CONTAINER_EXITED) {
+                /* Never started, or gone without a trace (a failed restart, a kubelet adopting a pod
+                 * whose container was removed): started as run number c->restarts. */
+                r = start_container(s, spec_c, c->restarts, err);
                 if (r >= 0)
                         r = k->rt_ops->container_status(k->rt, pod, c->name, &st, err);
                 if (r < 0) {
@@ -443,7 +562,8 @@ static int sync_pod(struct k8c_kubelet *k, const char *key, int64_t *ret_requeue
                 if (r < 0)
                         return k8c_error_wrap(err, "create sandbox");
                 rec->ip = ip;
-                rec->start_time = now;
+                if (rec->start_time == 0)
+                        rec->start_time = now;
         }
         if (rec->netns == NULL && k->rt_ops->pod_netns != NULL)
                 rec->netns = k->rt_ops->pod_netns(k->rt, pod);

@@ -40,7 +40,8 @@ struct runc_runtime {
         /* Serialises reaping: the worker and a log follower may both ask for a container's state,
          * and only the first waitpid() sees the exit code. */
         pthread_mutex_t reap_lock;
-        struct k8c_runc_config cfg; /* strings owned */
+        pthread_mutex_t template_lock; /* the shared busybox tree is made once */
+        struct k8c_runc_config cfg;    /* strings owned */
         struct k8c_ipam *ipam;
         char gw[16];
         int prefix;
@@ -204,6 +205,7 @@ int k8c_runc_runtime_new(const struct k8c_runc_config *cfg, void **ret_rt, k8c_e
                 return r;
         struct runc_runtime *rt = k8c_xcalloc(1, sizeof(*rt));
         pthread_mutex_init(&rt->reap_lock, NULL);
+        pthread_mutex_init(&rt->template_lock, NULL);
         rt->cfg.root_dir = dupn(cfg->root_dir);
         rt->cfg.log_dir =
                 cfg->log_dir != NULL ? k8c_xstrdup(cfg->log_dir) : k8c_xasprintf("%s/logs", cfg->root_dir);
@@ -265,6 +267,7 @@ static void runc_free(void *opaque)
         k8c_ipam_free(rt->ipam);
         k8c_image_store_free(rt->images);
         pthread_mutex_destroy(&rt->reap_lock);
+        pthread_mutex_destroy(&rt->template_lock);
         free((char *)rt->cfg.root_dir);
         free((char *)rt->cfg.log_dir);
         free((char *)rt->cfg.runc_root);
@@ -427,6 +430,10 @@ static int prepare_image_rootfs(struct runc_runtime *rt, const json_t *container
 {
         const char *image = json_string_value(json_object_get(container, "image"));
         const char *policy = json_string_value(json_object_get(container, "imagePullPolicy"));
+        /* The kubelet applied imagePullPolicy a moment ago (pull_image): the image present now is
+         * the one to run, without asking the registry a second time. */
+        if (policy == NULL || strcmp(policy, "Never") != 0)
+                policy = "IfNotPresent";
         struct k8c_image img;
         int r = k8c_image_ensure(rt->images, image ?: "", policy, &img, err);
         if (r < 0)
@@ -459,9 +466,74 @@ static int prepare_image_rootfs(struct runc_runtime *rt, const json_t *container
                         r = write_file(done, img.image_id, err);
         }
 out:
+        if (r >= 0 && img.repo_digest != NULL) {
+                /* What the status reports as imageID. */
+                cleanup_free char *idfile = k8c_xasprintf("%s.imageid", rootfs);
+                r = write_file(idfile, img.repo_digest, err);
+        }
         if (r >= 0)
                 *ret_config = json_incref(img.config);
         k8c_image_free(&img);
+        return r;
+}
+
+static int runc_pull_image(void *opaque, const json_t *container, bool *ret_pulled, double *ret_seconds,
+                           k8c_error_t *err)
+{
+        struct runc_runtime *rt = opaque;
+        *ret_pulled = false;
+        *ret_seconds = 0;
+        if (rt->images == NULL)
+                return 0; /* the host's busybox: always present */
+        const char *image = json_string_value(json_object_get(container, "image"));
+        const char *policy = json_string_value(json_object_get(container, "imagePullPolicy"));
+        struct k8c_image img;
+        int r = k8c_image_ensure(rt->images, image ?: "", policy, &img, err);
+        if (r < 0)
+                return k8c_error_wrap(err, "image %s", image ?: "");
+        *ret_pulled = img.pulled;
+        *ret_seconds = img.pull_seconds;
+        k8c_image_free(&img);
+        return 0;
+}
+
+/* Image IDs held by containers (the <rootfs>.image files of mounted rootfs), for the collector. */
+static int runc_image_gc(void *opaque, int64_t budget, int64_t min_age_ms, k8c_error_t *err)
+{
+        struct runc_runtime *rt = opaque;
+        if (rt->images == NULL)
+                return 0;
+        size_t n = 0, cap = 16;
+        char **in_use = k8c_xcalloc(cap, sizeof(char *));
+        cleanup_free char *pods = k8c_xasprintf("%s/pods", rt->cfg.root_dir);
+        DIR *pd = opendir(pods);
+        struct dirent *pe;
+        while (pd != NULL && (pe = readdir(pd)) != NULL) {
+                if (pe->d_name[0] == '.')
+                        continue;
+                cleanup_free char *cdir = k8c_xasprintf("%s/%s/containers", pods, pe->d_name);
+                DIR *cd = opendir(cdir);
+                struct dirent *ce;
+                while (cd != NULL && (ce = readdir(cd)) != NULL) {
+                        if (ce->d_name[0] == '.')
+                                continue;
+                        cleanup_free char *f = k8c_xasprintf("%s/%s/rootfs.image", cdir, ce->d_name);
+                        char *id = read_file(f);
+                        if (id == NULL)
+                                continue;
+                        if (n + 2 > cap)
+                                in_use = k8c_xrealloc(in_use, (cap *= 2) * sizeof(char *));
+                        in_use[n++] = id;
+                }
+                if (cd != NULL)
+                        closedir(cd);
+        }
+        if (pd != NULL)
+                closedir(pd);
+        in_use[n] = NULL;
+        int removed = 0;
+        int r = k8c_image_store_gc(rt->images, in_use, budget, min_age_ms, &removed, err);
+        k8c_strv_free(in_use);
         return r;
 }
 
@@ -516,6 +588,35 @@ static int prepare_rootfs(struct runc_runtime *rt, const char *image, const char
         return 0;
 }
 
+/* Without an image store: one shared busybox tree under root_dir, made once, and per container an
+ * overlay over it with a fresh upper layer, as the image path does. Making a ~25-entry tree per
+ * container was the largest cost of a pod start (inode allocation on the node's filesystem); an
+ * overlay is three directories and a mount. When overlayfs is refused, the tree is copied. */
+static int prepare_busybox_rootfs(struct runc_runtime *rt, const char *image, const char *rootfs,
+                                  k8c_error_t *err)
+{
+        cleanup_free char *tmpl = k8c_xasprintf("%s/busybox-rootfs", rt->cfg.root_dir);
+        pthread_mutex_lock(&rt->template_lock);
+        int r = prepare_rootfs(rt, image, tmpl, err);
+        pthread_mutex_unlock(&rt->template_lock);
+        if (r < 0)
+                return r;
+        cleanup_free char *bb = k8c_xasprintf("%s/bin/busybox", rootfs);
+        struct stat st;
+        if (is_mountpoint(rootfs) || stat(bb, &st) == 0)
+                return 0; /* mounted (or copied) already */
+        cleanup_free char *upper = k8c_xasprintf("%s.upper", rootfs);
+        cleanup_free char *work = k8c_xasprintf("%s.work", rootfs);
+        rm_rf(upper);
+        rm_rf(work);
+        if ((r = mkdirs(rootfs, err)) < 0 || (r = mkdirs(upper, err)) < 0 || (r = mkdirs(work, err)) < 0)
+                return r;
+        cleanup_free char *opts = k8c_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", tmpl, upper, work);
+        if (mount("overlay", rootfs, "overlay", 0, opts) == 0)
+                return 0;
+        return prepare_rootfs(rt, image, rootfs, err);
+}
+
 static char *container_dir(struct runc_runtime *rt, const char *uid, const char *name)
 {
         return k8c_xasprintf("%s/pods/%s/containers/%s", rt->cfg.root_dir, uid, name);
@@ -538,7 +639,8 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
         if (rt->images != NULL)
                 r = prepare_image_rootfs(rt, container, rootfs, &image_config, err);
         else
-                r = prepare_rootfs(rt, json_string_value(json_object_get(container, "image")), rootfs, err);
+                r = prepare_busybox_rootfs(rt, json_string_value(json_object_get(container, "image")), rootfs,
+                                           err);
         if (r < 0)
                 return r;
         cleanup_free char *pdir = pod_dir(rt, uid);
@@ -578,11 +680,16 @@ static int runc_start_container(void *opaque, const json_t *pod, const json_t *c
         cleanup_free char *pid_path = k8c_xasprintf("%s/pid", dir);
         cleanup_free char *exit_path = k8c_xasprintf("%s/exitcode", dir);
         cleanup_free char *id_path = k8c_xasprintf("%s/id", dir);
+        cleanup_free char *oom_path = k8c_xasprintf("%s/oomkilled", dir);
         unlink(pid_path);
         unlink(exit_path);
-        /* A container of the same ID left by a crash is removed before it is made again. */
+        unlink(oom_path);
+        /* A container of the same ID left by a crash is removed before it is made again (runc keeps
+         * a state directory per ID: no directory, nothing to delete, and no runc spawn spent). */
         const char *del[] = { "delete", "--force", id, NULL };
-        run_runc(rt, del, -1, NULL);
+        cleanup_free char *state_dir = k8c_xasprintf("%s/%s", rt->cfg.runc_root, id);
+        if (access(state_dir, F_OK) == 0)
+                run_runc(rt, del, -1, NULL);
         const char *args[] = { "run", "--detach", "--bundle", dir, "--pid-file", pid_path, id, NULL };
         r = run_runc(rt, args, log_fd, err);
         if (r < 0)
@@ -613,6 +720,59 @@ static time_t mtime_of(const char *path)
 static int container_status_locked(struct runc_runtime *rt, const json_t *pod, const char *name,
                                    struct k8c_container_state *ret, k8c_error_t *err);
 
+/* The "oom_kill N" count of a memory.oom_control (v1) or memory.events (v2) file; 0 when absent. */
+static long oom_kill_count(const char *path)
+{
+        cleanup_fclose FILE *f = fopen(path, "re");
+        char line[128];
+        long n = 0;
+        while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+                if (strncmp(line, "oom_kill ", 9) == 0)
+                        n = strtol(line + 9, NULL, 10);
+        return n;
+}
+
+/* Whether the kernel's OOM killer killed a process in the container's cgroup (which runc keeps
+ * until the container is deleted): the memory hierarchy of v1 or the unified one of v2, under the
+ * cgroup this process (and so runc) is in. */
+static bool container_oom_killed(struct runc_runtime *rt, const char *uid, const char *name)
+{
+        cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[1024];
+        while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+                line[strcspn(line, "\n")] = '\0';
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+                if (c2 == NULL)
+                        continue;
+                *c2 = '\0';
+                const char *ctrls = c1 + 1, *own = c2 + 1;
+                if (strcmp(own, "/") == 0)
+                        own = "";
+                cleanup_free char *path = NULL;
+                bool v1 = false;
+                for (char *save = NULL, *t = strtok_r((char *)ctrls, ",", &save); t != NULL;
+                     t = strtok_r(NULL, ",", &save))
+                        v1 = v1 || strcmp(t, "memory") == 0;
+                if (v1) {
+                        path = k8c_xasprintf("/sys/fs/cgroup/memory%s/%s/pod%s/%s/memory.oom_control", own,
+                                             rt->cfg.cgroup_parent, uid, name);
+                        if (oom_kill_count(path) > 0)
+                                return true;
+                } else if (ctrls[0] == '\0') {
+                        const char *bases[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+                        for (size_t i = 0; i < 2; i++) {
+                                free(path);
+                                path = k8c_xasprintf("%s%s/%s/pod%s/%s/memory.events", bases[i], own,
+                                                     rt->cfg.cgroup_parent, uid, name);
+                                if (oom_kill_count(path) > 0)
+                                        return true;
+                        }
+                }
+        }
+        return false;
+}
+
 static int runc_container_status(void *opaque, const json_t *pod, const char *name,
                                  struct k8c_container_state *ret, k8c_error_t *err)
 {
@@ -631,11 +791,16 @@ static int container_status_locked(struct runc_runtime *rt, const json_t *pod, c
         cleanup_free char *id_path = k8c_xasprintf("%s/id", dir);
         cleanup_free char *pid_path = k8c_xasprintf("%s/pid", dir);
         cleanup_free char *exit_path = k8c_xasprintf("%s/exitcode", dir);
+        cleanup_free char *oom_path = k8c_xasprintf("%s/oomkilled", dir);
         cleanup_free char *id = read_file(id_path);
         if (id == NULL)
                 return 0;
         snprintf(ret->id, sizeof(ret->id), "%s", id);
         ret->started_at = mtime_of(pid_path);
+        cleanup_free char *imageid_path = k8c_xasprintf("%s/rootfs.imageid", dir);
+        cleanup_free char *imageid = read_file(imageid_path);
+        if (imageid != NULL)
+                snprintf(ret->image_id, sizeof(ret->image_id), "%s", imageid);
         cleanup_free char *code = read_file(exit_path);
         if (code == NULL) {
                 cleanup_free char *pid_s = read_file(pid_path);
@@ -663,6 +828,12 @@ static int container_status_locked(struct runc_runtime *rt, const json_t *pod, c
                         }
                         exit_code = 255; /* the status was lost with the kubelet that reaped it */
                 }
+                /* Read before the container (and so its cgroup) is deleted; kept beside the exit code. */
+                if (exit_code != 0 && container_oom_killed(rt, uid_of(pod), name)) {
+                        int r = write_file(oom_path, "1", err);
+                        if (r < 0)
+                                return r;
+                }
                 char buf[16];
                 snprintf(buf, sizeof(buf), "%d", exit_code);
                 int r = write_file(exit_path, buf, err);
@@ -673,6 +844,7 @@ static int container_status_locked(struct runc_runtime *rt, const json_t *pod, c
         ret->phase = K8C_CONTAINER_EXITED;
         ret->exit_code = atoi(code);
         ret->finished_at = mtime_of(exit_path);
+        ret->oom_killed = access(oom_path, F_OK) == 0;
         return 0;
 }
 
@@ -927,4 +1099,6 @@ const struct k8c_runtime_ops k8c_runc_runtime_ops = {
         .pod_netns = runc_pod_netns,
         .free = runc_free,
         .exec_start = runc_exec_start,
+        .pull_image = runc_pull_image,
+        .image_gc = runc_image_gc,
 };

@@ -30,8 +30,11 @@ static json_t *ts(time_t t)
 static json_t *terminated(const struct k8c_pod_view *v, const struct k8c_container_state *s)
 {
         return json_pack("{s:i, s:s, s:o, s:o, s:s++}", "exitCode", s->exit_code, "reason",
-                         s->exit_code == 0 ? "Completed" : "Error", "startedAt", ts(s->started_at),
-                         "finishedAt", ts(s->finished_at), "containerID", v->runtime_name, "://", s->id);
+                         s->oom_killed       ? "OOMKilled"
+                         : s->exit_code == 0 ? "Completed"
+                                             : "Error",
+                         "startedAt", ts(s->started_at), "finishedAt", ts(s->finished_at), "containerID",
+                         v->runtime_name, "://", s->id);
 }
 
 static json_t *container_status(const json_t *spec_c, const struct k8c_pod_view *v,
@@ -61,6 +64,9 @@ static json_t *container_status(const json_t *spec_c, const struct k8c_pod_view 
                 json_pack("{s:s, s:o, s:o, s:b, s:i, s:s, s:s, s:b}", "name", c->name, "state", state,
                           "lastState", last, "ready", ready, "restartCount", c->restart_count, "image",
                           image != NULL ? image : "", "imageID", "", "started", running && !c->not_started);
+        const struct k8c_container_state *imgsrc = c->state.image_id[0] != '\0' ? &c->state : prev;
+        if (imgsrc->image_id[0] != '\0')
+                json_object_set_new(st, "imageID", json_string(imgsrc->image_id));
         const struct k8c_container_state *idsrc = c->state.phase != K8C_CONTAINER_ABSENT ? &c->state : prev;
         if (idsrc->phase != K8C_CONTAINER_ABSENT && idsrc->id[0] != '\0')
                 json_object_set_new(st, "containerID", json_sprintf("%s://%s", v->runtime_name, idsrc->id));

@@ -4,7 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "k8c/cleanup.h"
 #include "k8c/image.h"
@@ -207,6 +213,100 @@ static void test_oci_spec_with_image_config(void **state)
         assert_string_equal(env, "[\"PATH=/opt/bin\",\"MODE=pod\",\"HOSTNAME=p\"]");
 }
 
+static void write_text(const char *path, const char *text)
+{
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+/* A store laid out as pulls leave it: images/<hex>/{rootfs,config.json,blobs}, blobs/sha256/<hex>,
+ * refs/<name> → digest. */
+static void fake_image(const char *dir, const char *hex, const char *blob_list, time_t used)
+{
+        cleanup_free char *img = k8c_xasprintf("%s/images/%s/rootfs", dir, hex);
+        cleanup_free char *mk = k8c_xasprintf("mkdir -p '%s' '%s/blobs/sha256' '%s/refs'", img, dir, dir);
+        assert_int_equal(system(mk), 0);
+        cleanup_free char *cfg = k8c_xasprintf("%s/images/%s/config.json", dir, hex);
+        write_text(cfg, "{}");
+        cleanup_free char *list = k8c_xasprintf("%s/images/%s/blobs", dir, hex);
+        write_text(list, blob_list);
+        cleanup_free char *big = k8c_xasprintf("%s/images/%s/rootfs/data", dir, hex);
+        char buf[8192];
+        memset(buf, 'x', sizeof(buf));
+        FILE *f = fopen(big, "we");
+        assert_non_null(f);
+        fwrite(buf, 1, sizeof(buf), f);
+        fclose(f);
+        cleanup_free char *dirp = k8c_xasprintf("%s/images/%s", dir, hex);
+        struct timespec ts[2] = { { .tv_sec = used }, { .tv_sec = used } };
+        assert_int_equal(utimensat(AT_FDCWD, dirp, ts, 0), 0);
+}
+
+static bool exists(const char *dir, const char *rel)
+{
+        cleanup_free char *p = k8c_xasprintf("%s/%s", dir, rel);
+        struct stat st;
+        return stat(p, &st) == 0;
+}
+
+/* The collector removes unused images least recently used first until the store fits, with their
+ * references and the blobs no other image lists; images in use, or used too recently, stay. */
+static void test_image_gc(void **state)
+{
+        char dir[] = "/tmp/k8c-imggc-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        time_t now = time(NULL);
+        fake_image(dir, "aaaa", "sha256:c1\nsha256:shared\n", now - 3000); /* oldest, unused */
+        fake_image(dir, "bbbb", "sha256:c2\nsha256:shared\n", now - 2000); /* in use */
+        fake_image(dir, "cccc", "sha256:c3\n", now - 1000);                /* unused, newer */
+        fake_image(dir, "dddd", "sha256:c4\n", now);                       /* used just now */
+        const char *blobs[] = { "c1", "c2", "c3", "c4", "shared" };
+        for (size_t i = 0; i < 5; i++) {
+                cleanup_free char *b = k8c_xasprintf("%s/blobs/sha256/%s", dir, blobs[i]);
+                write_text(b, "blob");
+        }
+        cleanup_free char *ra = k8c_xasprintf("%s/refs/a", dir);
+        write_text(ra, "sha256:aaaa\n");
+        cleanup_free char *rc = k8c_xasprintf("%s/refs/c", dir);
+        write_text(rc, "sha256:cccc\n");
+        struct k8c_image_store *s = NULL;
+        cleanup_error k8c_error_t err = NULL;
+        assert_int_equal(k8c_image_store_new(dir, NULL, &s, &err), 0);
+        int64_t size = k8c_image_store_size(s);
+        assert_true(size > 4 * 8192);
+
+        /* Within budget: nothing goes. */
+        int removed = -1;
+        assert_int_equal(k8c_image_store_gc(s, NULL, size, 60000, &removed, &err), 0);
+        assert_int_equal(removed, 0);
+
+        /* Room for about three images: only the least recently used unused one goes. */
+        char *in_use[] = { "sha256:bbbb", NULL };
+        assert_int_equal(k8c_image_store_gc(s, in_use, size - 4096, 60000, &removed, &err), 0);
+        assert_int_equal(removed, 1);
+        assert_false(exists(dir, "images/aaaa"));
+        assert_false(exists(dir, "refs/a"));
+        assert_false(exists(dir, "blobs/sha256/c1"));
+        assert_true(exists(dir, "blobs/sha256/shared")); /* bbbb still lists it */
+        assert_true(exists(dir, "images/cccc"));
+
+        /* Budget 0: everything unused and old enough goes; in use and fresh stay. */
+        assert_int_equal(k8c_image_store_gc(s, in_use, 0, 60000, &removed, &err), 0);
+        assert_int_equal(removed, 1);
+        assert_false(exists(dir, "images/cccc"));
+        assert_false(exists(dir, "refs/c"));
+        assert_false(exists(dir, "blobs/sha256/c3"));
+        assert_true(exists(dir, "images/bbbb"));
+        assert_true(exists(dir, "blobs/sha256/c2"));
+        assert_true(exists(dir, "images/dddd"));
+        assert_true(exists(dir, "blobs/sha256/c4"));
+        k8c_image_store_free(s);
+        cleanup_free char *rm = k8c_xasprintf("rm -rf '%s'", dir);
+        assert_int_equal(system(rm), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -218,6 +318,7 @@ int main(void)
                 cmocka_unit_test(test_container_args),
                 cmocka_unit_test(test_container_env_and_cwd),
                 cmocka_unit_test(test_oci_spec_with_image_config),
+                cmocka_unit_test(test_image_gc),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -484,6 +484,41 @@ static void test_oci_spec(void **state)
         assert_int_equal(k8c_json_get_int(spec3, "linux.resources.cpu.shares", 0), 2);
 }
 
+/* An OOM kill shows as reason OOMKilled (exit 137); imageID comes from the runtime, kept in
+ * lastState's container while it waits to restart. */
+static void test_status_oom_and_image_id(void **state)
+{
+        json_auto_t *pod = two_container_pod();
+        struct k8c_container_view cs[2] = {
+                { .name = "a",
+                  .state = { .phase = K8C_CONTAINER_EXITED,
+                             .id = "a1",
+                             .exit_code = 137,
+                             .oom_killed = true,
+                             .started_at = 5,
+                             .finished_at = 9,
+                             .image_id = "docker.io/library/busybox@sha256:aa" } },
+                { .name = "b", .state = { .phase = K8C_CONTAINER_RUNNING, .id = "b1", .started_at = 5 } },
+        };
+        struct k8c_pod_view v = { .runtime_name = "runc", .containers = cs, .ncontainers = 2, .now = 10 };
+        json_auto_t *st = k8c_kubelet_pod_status(pod, &v, NULL);
+        assert_string_equal(k8c_json_get_string(st, "containerStatuses[0].state.terminated.reason"),
+                            "OOMKilled");
+        assert_int_equal(k8c_json_get_int(st, "containerStatuses[0].state.terminated.exitCode", -1), 137);
+        assert_string_equal(k8c_json_get_string(st, "containerStatuses[0].imageID"),
+                            "docker.io/library/busybox@sha256:aa");
+        assert_string_equal(k8c_json_get_string(st, "containerStatuses[1].imageID"), "");
+        /* Waiting to restart: the OOM kill is lastState. */
+        cs[0].waiting_reason = "CrashLoopBackOff";
+        cs[0].restart_count = 1;
+        v.will_restart = true;
+        json_auto_t *loop = k8c_kubelet_pod_status(pod, &v, NULL);
+        assert_string_equal(k8c_json_get_string(loop, "containerStatuses[0].lastState.terminated.reason"),
+                            "OOMKilled");
+        assert_string_equal(k8c_json_get_string(loop, "containerStatuses[0].imageID"),
+                            "docker.io/library/busybox@sha256:aa");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -496,6 +531,7 @@ int main(void)
                 cmocka_unit_test(test_fake_runtime),
                 cmocka_unit_test(test_oci_spec),
                 cmocka_unit_test(test_status_init_containers),
+                cmocka_unit_test(test_status_oom_and_image_id),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
