@@ -609,7 +609,8 @@ static int prepare_busybox_rootfs(struct runc_runtime *rt, const char *image, co
         cleanup_free char *work = k8c_xasprintf("%s.work", rootfs);
         rm_rf(upper);
         rm_rf(work);
-        if ((r = mkdirs(rootfs, err)) < 0 || (r = mkdirs(upper, err)) < 0 || (r = mkdirs(work, err)) < 0)
+        if ((r = k8c_mkdir_p(rootfs, 0755, err)) < 0 || (r = k8c_mkdir_p(upper, 0755, err)) < 0 ||
+            (r = k8c_mkdir_p(work, 0755, err)) < 0)
                 return r;
         cleanup_free char *opts = k8c_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", tmpl, upper, work);
         if (mount("overlay", rootfs, "overlay", 0, opts) == 0)
