@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "apiserver/apiserver_int.h"
@@ -344,14 +343,14 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         srv->ready = 1;
         k8c_log_info("serving", "address=%s port=%d storage=%s", srv->cfg.bind_address, srv->cfg.port,
                      srv->cfg.storage_backend);
-        sd_notify(0, "READY=1");
+        k8c_sd_notify("READY=1");
         k8c_watchdog_start(NULL, NULL);
 
         int sig = 0;
         while (sigwait(&set, &sig) != 0)
                 ;
         k8c_log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        sd_notify(0, "STOPPING=1");
+        k8c_sd_notify("STOPPING=1");
         k8c_watchdog_stop();
         srv->stopping = 1;
         srv->ready = 0;
