@@ -20,16 +20,23 @@ DESTDIR  ?=
 FUZZ_SECONDS ?= 60
 
 PKGS := libmicrohttpd libcurl jansson yaml-0.1 libnl-3.0 libnl-route-3.0 libip4tc \
-        sqlite3 libarchive ldns libsystemd gnutls zlib
+        sqlite3 libarchive ldns gnutls zlib
 # Debian's libwslay-dev ships no .pc file: linked by name.
 EXTRA_LIBS := -lwslay
+# libarchive is linked statically: only the objects a binary calls come in, so the
+# kubelet (tar reader) no longer maps libxml2, ICU and libstdc++ (libarchive.so
+# needs them for xar; ~2 MB of RSS in every kubelet); --as-needed (gcc's default
+# here) drops them. k8c-lab's pax writer still pulls in xar. The compression
+# libraries stay shared.
+STATIC_PKGS := libarchive
+STATIC_LIBS = -l:libarchive.a $(filter-out -larchive,$(shell pkg-config --static --libs-only-l libarchive 2>/dev/null))
 
 BINARIES := k8c-apiserver k8c-controller-manager k8c-scheduler k8c-kubelet k8c-proxy k8cctl k8c-lab
 
 CSTD     := -std=gnu11
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out $(STATIC_PKGS),$(PKGS)) 2>/dev/null) $(STATIC_LIBS)
 BASE_CFLAGS = $(CSTD) $(WARN) -Iinclude -Isrc -D_GNU_SOURCE -pthread -MMD -MP $(PKG_CFLAGS)
 LDLIBS_ALL  = $(PKG_LIBS) $(EXTRA_LIBS) -lm -pthread
 

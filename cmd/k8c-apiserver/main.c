@@ -22,6 +22,7 @@ int main(int argc, char **argv)
         char *node_port_range = "30000-32767";
         int64_t max_body = 3 * 1024 * 1024;
         int watch_cache_size = 10000;
+        int http_threads = 0;
         int64_t bookmark_ms = 60000;
         int64_t watch_queue = 16 * 1024 * 1024;
         int64_t event_ttl_ms = 3600 * 1000;
@@ -46,6 +47,10 @@ int main(int argc, char **argv)
                   "largest request body accepted (413 beyond)", NULL },
                 { "watch-cache-size", 0, K8C_FLAG_INT, &watch_cache_size,
                   "recent events kept in memory for watches (older resourceVersions get 410)", NULL },
+                { "http-threads", 0, K8C_FLAG_INT, &http_threads,
+                  "HTTP worker threads (0 = the built-in 64); each open write waits on one until it is "
+                  "committed, so more threads carry more writes per commit, fewer use less memory",
+                  NULL },
                 { "watch-bookmark-interval", 0, K8C_FLAG_DURATION, &bookmark_ms,
                   "period of BOOKMARK events on watches that allow them", NULL },
                 { "watch-queue-bytes", 0, K8C_FLAG_INT64, &watch_queue,
@@ -71,6 +76,7 @@ int main(int argc, char **argv)
                 .service_node_port_range = node_port_range,
                 .max_request_body_bytes = max_body,
                 .watch_window = watch_cache_size,
+                .http_threads = http_threads,
                 .bookmark_interval_ms = (int)bookmark_ms,
                 .watch_queue_bytes = watch_queue,
                 .event_ttl_ms = event_ttl_ms,

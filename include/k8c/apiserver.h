@@ -25,6 +25,7 @@ struct k8c_apiserver_config {
         const char *service_node_port_range;  /* "30000-32767" */
         int64_t max_request_body_bytes;       /* 3 MiB; larger bodies → 413 */
         int watch_window;                     /* events kept in the watch cache (0 = 10000) */
+        int http_threads;                     /* HTTP thread pool of the main listener (0 = 64) */
         int bookmark_interval_ms;             /* BOOKMARK period for allowWatchBookmarks (0 = 60000) */
         int64_t watch_queue_bytes;            /* a watcher with more unsent bytes is dropped (0 = 16 MiB) */
         int64_t event_ttl_ms; /* Events are deleted this long after their last activity (0 = 1h) */

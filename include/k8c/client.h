@@ -15,6 +15,10 @@
 
 struct k8c_client;
 
+/* libcurl's global init, once per process and cheaper than curl_global_init
+ * alone (see client.c); every user of libcurl calls it before curl_easy_init. */
+void k8c_curl_global_init(void);
+
 struct k8c_client_config {
         const char *server; /* "http://127.0.0.1:6443" */
         const char *ca_file;

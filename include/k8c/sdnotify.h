@@ -2,7 +2,8 @@
  * sdnotify.h - systemd service notifications shared by every daemon.
  *
  * READY=1 and STOPPING=1 are sent by each daemon at the moment it is actually
- * serving and when it starts to shut down (libsystemd sd_notify). The watchdog
+ * serving and when it starts to shut down (k8c_sd_notify, the sd_notify(3)
+ * protocol without libsystemd). The watchdog
  * here keeps a unit with WatchdogSec= fed: a thread sends WATCHDOG=1 every half
  * of $WATCHDOG_USEC, but only while the daemon's health check passes, so a daemon
  * whose health check fails (or whose process hangs) is restarted by systemd.
@@ -13,6 +14,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Sends state ("READY=1", "STOPPING=1", ...) to $NOTIFY_SOCKET. Returns 1 if sent,
+ * 0 when $NOTIFY_SOCKET is unset (not under systemd), negative errno on failure. */
+int k8c_sd_notify(const char *state);
+/* $WATCHDOG_USEC when it is meant for this process ($WATCHDOG_PID unset or ours), else 0. */
+uint64_t k8c_sd_watchdog_usec(void);
 
 /* Health check for the watchdog; NULL means "the process is alive". */
 typedef bool (*k8c_health_fn)(void *opaque);

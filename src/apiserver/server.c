@@ -8,13 +8,13 @@
  * routing and REST live in router.c and rest.c.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "apiserver/apiserver_int.h"
@@ -28,7 +28,8 @@
  * carry, and MHD binds each connection to one thread: two busy clients on one
  * thread wait for each other's commits. With 4 threads, 64 concurrent clients got
  * ~2.4k creates/s; with 32, ~5.7k; 64 gives each of them a thread (bench/apiserver).
- * Waiting threads cost no CPU.
+ * Waiting threads cost no CPU, but each keeps a stack and often a malloc arena
+ * resident, so a small setup (the lab) asks for fewer with --http-threads.
  */
 #define HTTP_THREADS 64
 /*
@@ -242,6 +243,8 @@ static void config_defaults(struct k8c_apiserver_config *c)
                 c->max_request_body_bytes = 3 * 1024 * 1024;
         if (c->watch_window <= 0)
                 c->watch_window = 10000;
+        if (c->http_threads <= 0)
+                c->http_threads = HTTP_THREADS;
         if (c->watch_queue_bytes <= 0)
                 c->watch_queue_bytes = 16 * 1024 * 1024;
         if (c->bookmark_interval_ms <= 0)
@@ -257,6 +260,10 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         memset(srv, 0, sizeof(*srv));
         srv->cfg = *cfg;
         config_defaults(&srv->cfg);
+        /* One malloc arena per four HTTP threads (2..8) instead of glibc's up to 8 per
+         * core: each arena keeps its own free memory resident. */
+        int arenas = srv->cfg.http_threads / 4;
+        mallopt(M_ARENA_MAX, arenas < 2 ? 2 : arenas > 8 ? 8 : arenas);
         pthread_mutex_init(&srv->alloc_lock, NULL);
         int r;
 
@@ -318,7 +325,7 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
                              MHD_ALLOW_UPGRADE; /* exec and port-forward (proxy.c) */
         srv->mhd = MHD_start_daemon(
                 flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
-                on_completed, srv, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)HTTP_THREADS,
+                on_completed, srv, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->cfg.http_threads,
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
                 (unsigned int)600, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
@@ -344,14 +351,14 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         srv->ready = 1;
         k8c_log_info("serving", "address=%s port=%d storage=%s", srv->cfg.bind_address, srv->cfg.port,
                      srv->cfg.storage_backend);
-        sd_notify(0, "READY=1");
+        k8c_sd_notify("READY=1");
         k8c_watchdog_start(NULL, NULL);
 
         int sig = 0;
         while (sigwait(&set, &sig) != 0)
                 ;
         k8c_log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        sd_notify(0, "STOPPING=1");
+        k8c_sd_notify("STOPPING=1");
         k8c_watchdog_stop();
         srv->stopping = 1;
         srv->ready = 0;

@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "controllers/internal.h"
@@ -533,7 +532,7 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                                                    &m.run[i]) == 0)
                                         m.run[i].nthreads++;
                 atomic_store(&m.ready, true);
-                sd_notify(0, "READY=1");
+                k8c_sd_notify("READY=1");
                 k8c_watchdog_start(NULL, NULL);
                 k8c_log_info("caches synced", "controllers=%d", m.nrun);
                 int sig = 0;
@@ -541,7 +540,7 @@ int k8c_controller_manager_run(const struct k8c_controller_manager_config *cfg_i
                         ;
         }
         k8c_log_info("stopping", "%s", "signal");
-        sd_notify(0, "STOPPING=1");
+        k8c_sd_notify("STOPPING=1");
         k8c_watchdog_stop();
         r = 0;
 out_stop:

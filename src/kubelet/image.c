@@ -28,6 +28,7 @@
 #include <gnutls/gnutls.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/client.h"
 #include "k8c/fs.h"
 #include "k8c/image.h"
 #include "k8c/json.h"
@@ -413,6 +414,7 @@ static size_t fetch_header(char *p, size_t size, size_t n, void *opaque)
 
 static int http_get(const char *url, const char *accept, struct fetch *f, k8c_error_t *err)
 {
+        k8c_curl_global_init();
         CURL *c = curl_easy_init();
         if (c == NULL)
                 return k8c_make_error(err, K8C_EINTERNAL, "curl_easy_init");

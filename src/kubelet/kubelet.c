@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
@@ -225,14 +224,14 @@ int k8c_kubelet_run(const struct k8c_kubelet_config *cfg, const volatile bool *s
         while (!*stop && !k8c_informer_wait_synced(k->informer, 100))
                 ;
         if (!*stop) {
-                sd_notify(0, "READY=1");
+                k8c_sd_notify("READY=1");
                 k8c_watchdog_start(NULL, NULL);
                 k8c_log_info("pods listed", "node=%s", k->node_name);
         }
         while (!*stop)
                 usleep(100 * 1000);
         k8c_log_info("kubelet stopping", "node=%s", k->node_name);
-        sd_notify(0, "STOPPING=1");
+        k8c_sd_notify("STOPPING=1");
         k8c_watchdog_stop();
         k8c_kubelet_stop(k);
         return 0;

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/client.h"
 #include "k8c/events.h"
 #include "k8c/json.h"
 #include "k8c/log.h"
@@ -593,7 +594,7 @@ static void *exec_main(void *opaque)
 struct k8c_prober *k8c_prober_new(int threads, struct k8c_event_recorder *events,
                                   void (*changed)(void *opaque, const char *pod_key), void *opaque)
 {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        k8c_curl_global_init();
         struct k8c_prober *p = k8c_xcalloc(1, sizeof(*p));
         pthread_mutex_init(&p->lock, NULL);
         pthread_condattr_t ca;

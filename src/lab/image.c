@@ -28,6 +28,7 @@
 #include <zlib.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/client.h"
 #include "k8c/lab.h"
 
 extern char **environ;
@@ -263,6 +264,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *opaque)
 static int request(const char *method, const char *url, const char *content_type, const void *data,
                    size_t len, struct reply *rep, k8c_error_t *err)
 {
+        k8c_curl_global_init();
         CURL *c = curl_easy_init();
         if (c == NULL)
                 return k8c_make_error(err, K8C_EINTERNAL, "curl_easy_init");

@@ -757,9 +757,11 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
         cleanup_free char *api_bind = k8c_xasprintf("%s,%s", l.net.loopback_ip, l.net.bridge_ip);
         cleanup_free char *api_port = k8c_xasprintf("%d", K8C_LAB_API_PORT);
         cleanup_free char *data_dir = k8c_xasprintf("%s/apiserver", l.dir);
+        /* A lab's few clients need few HTTP threads; the default 64 (sized for write
+         * throughput) costs over 1 MB of stacks and malloc arenas. */
         json_t *aargv = strv_json("k8c-apiserver", "--bind-address", api_bind, "--advertise-address",
                                   l.net.bridge_ip, "--port", api_port, "--data-dir", data_dir,
-                                  "--service-cluster-ip-range", SERVICE_CIDR, NULL);
+                                  "--service-cluster-ip-range", SERVICE_CIDR, "--http-threads", "4", NULL);
         if (strcmp(storage, "etcd") == 0) {
                 cleanup_free char *etcd_dir = k8c_xasprintf("%s/etcd", l.dir);
                 cleanup_free char *client_url = k8c_xasprintf("http://%s:2379", l.net.loopback_ip);

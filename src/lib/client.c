@@ -9,6 +9,7 @@
 #include "k8c/client.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,22 @@ struct k8c_client {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
 {
+        /* curl_global_init sets up every backend libcurl was built with. Debian's
+         * libcurl-gnutls includes libssh2, whose init loads OpenSSL's algorithms and
+         * builtin engines (~1.4 MB of RSS in every process) for scp:// and sftp://,
+         * which k8c never uses. libssh2_init is reference counted and sets up crypto
+         * only on its first call, so a first call with LIBSSH2_INIT_NO_CRYPTO (1)
+         * skips that. Looked up at run time because libssh2 is only there as a
+         * dependency of libcurl; without it nothing changes. */
+        int (*ssh2_init)(int) = (int (*)(int))dlsym(RTLD_DEFAULT, "libssh2_init");
+        if (ssh2_init != NULL)
+                ssh2_init(1);
         curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void k8c_curl_global_init(void)
+{
+        pthread_once(&curl_once, curl_init_once);
 }
 
 static char *dup_or_null(const char *s)
@@ -65,7 +81,7 @@ int k8c_client_new(const struct k8c_client_config *cfg, struct k8c_client **ret,
                 return k8c_make_error(err, K8C_EBADREQUEST,
                                       "invalid server \"%s\": must start with http:// or https://",
                                       cfg->server);
-        pthread_once(&curl_once, curl_init_once);
+        k8c_curl_global_init();
         struct k8c_client *c = k8c_xcalloc(1, sizeof(*c));
         c->server = k8c_xstrdup(cfg->server);
         size_t l = strlen(c->server);

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "k8c/cleanup.h"
@@ -467,7 +466,7 @@ int k8c_proxy_run(const struct k8c_proxy_config *cfg_in, k8c_error_t *err)
                         p.last_ok_ms = now_ms();
                         if (!p.ready) {
                                 p.ready = true;
-                                sd_notify(0, "READY=1");
+                                k8c_sd_notify("READY=1");
                                 k8c_watchdog_start(NULL, NULL);
                                 k8c_log_info("rules synced", "service_ports=%zu endpoints=%zu",
                                              p.service_ports, p.endpoints_programmed);
@@ -476,7 +475,7 @@ int k8c_proxy_run(const struct k8c_proxy_config *cfg_in, k8c_error_t *err)
         }
         pthread_mutex_unlock(&p.lock);
         k8c_proxy_ruleset_free(&p.applied);
-        sd_notify(0, "STOPPING=1");
+        k8c_sd_notify("STOPPING=1");
         k8c_watchdog_stop();
         pthread_join(sigt, NULL);
         return 0;

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -880,7 +879,7 @@ int k8c_scheduler_run(const struct k8c_scheduler_config *cfg, k8c_error_t *err)
                 usleep(50 * 1000);
         if (!*cfg->stop) {
                 atomic_store(&s->ready, true);
-                sd_notify(0, "READY=1");
+                k8c_sd_notify("READY=1");
                 k8c_watchdog_start(NULL, NULL);
                 k8c_log_info("scheduler ready", "profile=%s nodes=%zu", s->profile.scheduler_name,
                              k8c_sched_cache_num_nodes(s->cache));
@@ -900,7 +899,7 @@ int k8c_scheduler_run(const struct k8c_scheduler_config *cfg, k8c_error_t *err)
         }
         r = 0;
 out:
-        sd_notify(0, "STOPPING=1");
+        k8c_sd_notify("STOPPING=1");
         k8c_watchdog_stop();
         if (s->queue != NULL)
                 k8c_sched_queue_shutdown(s->queue);

@@ -43,6 +43,7 @@
 #include <time.h>
 
 #include "k8c/cleanup.h"
+#include "k8c/client.h"
 #include "k8c/log.h"
 
 #define ETCD_DEFAULT_PREFIX "/registry"
@@ -1161,17 +1162,11 @@ static const struct k8c_store_ops etcd_ops = {
         .close = etcd_close,
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 int k8c_store_etcd_open(const struct k8c_store_config *cfg, struct k8c_store **ret, k8c_error_t *err)
 {
         if (cfg->etcd_servers == NULL || cfg->etcd_servers[0] == '\0')
                 return k8c_make_error(err, K8C_EBADREQUEST, "etcd backend: --etcd-servers is empty");
-        pthread_once(&curl_once, curl_init_once);
+        k8c_curl_global_init();
 
         struct etcd_store *s = k8c_xcalloc(1, sizeof(*s));
         s->base.ops = &etcd_ops;
