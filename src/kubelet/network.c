@@ -89,9 +89,33 @@ static void *ns_thread(void *opaque)
         return NULL;
 }
 
+/* As `ip netns add` does before it creates a file in /run/netns: the directory becomes a shared
+ * mount point (bound onto itself when it is not one yet). Otherwise the first `ip netns add`
+ * after ours binds /run/netns over itself, our namespace mounts end up beneath it and can no
+ * longer be removed. */
+static int share_netns_dir(const char *dir, k8c_error_t *err)
+{
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return k8c_make_errno(err, errno, "mkdir %s", dir);
+        if (mount("", dir, "none", MS_SHARED | MS_REC, NULL) == 0)
+                return 0;
+        if (errno != EINVAL)
+                return k8c_make_errno(err, errno, "make %s shared", dir);
+        if (mount(dir, dir, "none", MS_BIND | MS_REC, NULL) < 0)
+                return k8c_make_errno(err, errno, "bind %s onto itself", dir);
+        if (mount("", dir, "none", MS_SHARED | MS_REC, NULL) < 0)
+                return k8c_make_errno(err, errno, "make %s shared", dir);
+        return 0;
+}
+
 int k8c_ns_create(const char *net_path, const char *uts_path, const char *ipc_path, const char *hostname,
                   k8c_error_t *err)
 {
+        if (net_path != NULL && strncmp(net_path, "/run/netns/", 11) == 0) {
+                int r = share_netns_dir("/run/netns", err);
+                if (r < 0)
+                        return r;
+        }
         struct ns_job j = {
                 .net = net_path, .uts = uts_path, .ipc = ipc_path, .hostname = hostname, .err = err
         };
