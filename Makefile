@@ -20,7 +20,7 @@ DESTDIR  ?=
 FUZZ_SECONDS ?= 60
 
 PKGS := libmicrohttpd libcurl jansson yaml-0.1 libnl-3.0 libnl-route-3.0 libip4tc \
-        sqlite3 libarchive ldns gnutls zlib
+        sqlite3 libarchive ldns libsystemd gnutls zlib
 # Debian's libwslay-dev ships no .pc file: linked by name.
 EXTRA_LIBS := -lwslay
 # libarchive is linked statically: only the objects a binary calls come in, so the

@@ -7,7 +7,7 @@ PKGS=(
   build-essential pkg-config clang clang-format llvm libclang-rt-14-dev
   libmicrohttpd-dev libcurl4-gnutls-dev libjansson-dev libyaml-dev
   libnl-3-dev libnl-route-3-dev libip4tc-dev libsqlite3-dev sqlite3
-  libarchive-dev libldns-dev libgnutls28-dev zlib1g-dev
+  libarchive-dev libldns-dev libsystemd-dev libgnutls28-dev zlib1g-dev
   libzstd-dev liblz4-dev libacl1-dev
   libcmocka-dev libwslay-dev
   runc iptables iproute2 busybox-static etcd-server etcd-client docker-registry

@@ -2,8 +2,8 @@
  * sdnotify.h - systemd service notifications shared by every daemon.
  *
  * READY=1 and STOPPING=1 are sent by each daemon at the moment it is actually
- * serving and when it starts to shut down (k8c_sd_notify, the sd_notify(3)
- * protocol without libsystemd). The watchdog
+ * serving and when it starts to shut down (k8c_sd_notify, libsystemd's
+ * sd_notify(3)). The watchdog
  * here keeps a unit with WatchdogSec= fed: a thread sends WATCHDOG=1 every half
  * of $WATCHDOG_USEC, but only while the daemon's health check passes, so a daemon
  * whose health check fails (or whose process hangs) is restarted by systemd.
