@@ -4,7 +4,7 @@
 # 5-node lab with a test-unique name and dir, checks that status lists every
 # daemon running, that its printed total is the sum of its per-daemon lines and
 # agrees with /proc read here, and prints the total beside the 100 MB
-# bound. The bound itself is not met yet (about 127 MB: each of the 13 processes
+# bound. The bound itself is not met yet (about 137 MB: each of the 13 processes
 # maps Debian's libcurl-gnutls and its dependencies, ~7.8 MB RSS per process
 # before any k8c code), so it is reported, not asserted. The lab is removed at
 # the end.
