@@ -43,6 +43,30 @@ void *k8c_kubelet_runtime(struct k8c_kubelet *k)
         return rt;
 }
 
+/* Registration is retried while the apiserver is unreachable, slow or overloaded (a busy
+ * machine, an apiserver starting up), as the kubelet's registerWithAPIServer loop does: up to
+ * about a minute with growing pauses. A refusal (invalid node, forbidden) ends it at once. */
+static int register_with_retries(struct k8c_kubelet *k, k8c_error_t *err)
+{
+        int delay_ms = 200;
+        for (int attempt = 1;; attempt++) {
+                int r = k8c_kubelet_register_node(k, err);
+                if (r >= 0)
+                        return r;
+                k8c_reason_t reason = k8c_error_reason(err);
+                bool transient = reason == K8C_EUNAVAILABLE || reason == K8C_ETIMEOUT ||
+                                 reason == K8C_ETOOMANYREQUESTS || reason == K8C_EINTERNAL ||
+                                 reason == K8C_ECONFLICT;
+                if (!transient || attempt >= 15)
+                        return r;
+                k8c_log_warn("node registration failed, retrying", "node=%s attempt=%d err=\"%s\"",
+                             k->node_name, attempt, k8c_error_msg(err));
+                usleep((useconds_t)delay_ms * 1000);
+                if (delay_ms < 7000)
+                        delay_ms *= 2;
+        }
+}
+
 int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet **ret, k8c_error_t *err)
 {
         const char *runtime = cfg->runtime != NULL ? cfg->runtime : "runc";
@@ -115,7 +139,7 @@ int k8c_kubelet_start(const struct k8c_kubelet_config *cfg, struct k8c_kubelet *
         if (r >= 0)
                 r = k8c_mkdir_p(k->root_dir, 0755, err);
         if (r >= 0)
-                r = k8c_kubelet_register_node(k, err);
+                r = register_with_retries(k, err);
         if (r < 0) {
                 k8c_kubelet_stop(k);
                 return r;

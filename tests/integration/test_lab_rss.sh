@@ -35,7 +35,15 @@ trap cleanup EXIT
 
 "$LAB" up --name "$NAME" --nodes 5 --dir "$DIR" >"$TMP/up.log" 2>&1
 check "5-node lab $NAME up" "[ $? -eq 0 ]" || true
-grep -q "nodes Ready: 5/5" "$TMP/up.log" && ok "all 5 nodes Ready" || { bad "5 nodes Ready"; tail -5 "$TMP/up.log"; }
+grep -q "nodes Ready: 5/5" "$TMP/up.log" && ok "all 5 nodes Ready" || {
+  bad "5 nodes Ready"
+  tail -5 "$TMP/up.log"
+  # Why a daemon died: the end of its log, before the lab (and its logs) are removed.
+  for l in $(grep -o "see [^)]*\.log" "$TMP/up.log" | sort -u | cut -d' ' -f2); do
+    echo "---- $l"
+    tail -n 15 "$l"
+  done
+}
 # Idle: let the initial lists, node registration and first status updates settle.
 sleep 15
 
