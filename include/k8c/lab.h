@@ -61,8 +61,7 @@ int k8c_lab_node(const struct k8c_lab_config *cfg, const char *action, const cha
 
 /* ---- pieces (lab_*.c) ---- */
 
-/* net (libnl): the bridge on the host with addr_cidr. */
-int k8c_lab_net_bridge(const char *bridge, const char *addr_cidr, k8c_error_t *err);
+/* net (libnl); the bridge itself is the kubelet's k8c_net_ensure_bridge(NULL, ...). */
 /* A veth host_if on bridge with its peer "eth0" made inside netns, eth0 given addr_cidr, lo up,
  * ip_forward on in the netns. No default route. */
 int k8c_lab_net_attach_node(const char *netns, const char *bridge, const char *host_if, const char *addr_cidr,
@@ -71,7 +70,6 @@ int k8c_lab_net_attach_node(const char *netns, const char *bridge, const char *h
 int k8c_lab_net_route(const char *netns, const char *dst, const char *gw, const char *dev, k8c_error_t *err);
 /* Sets a link (in the host netns) up or down. */
 int k8c_lab_net_link_set_up(const char *ifname, bool up, k8c_error_t *err);
-int k8c_lab_net_link_delete(const char *ifname, k8c_error_t *err);
 
 /* cgroups: one directory "k8c-lab-<name>/<leaf>" below this process's own cgroup in every
  * hierarchy; the paths made are appended to *paths (a JSON array). */

@@ -732,7 +732,7 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
 
         struct k8c_client *client = NULL;
         cleanup_free char *bridge_cidr = k8c_xasprintf("%s/24", l.net.bridge_ip);
-        r = k8c_lab_net_bridge(l.net.bridge, bridge_cidr, err);
+        r = k8c_net_ensure_bridge(NULL, l.net.bridge, bridge_cidr, err);
         if (r < 0) {
                 k8c_error_wrap(err, "bridge %s", l.net.bridge);
                 goto out;
@@ -1075,9 +1075,9 @@ int k8c_lab_down(const struct k8c_lab_config *cfg, k8c_error_t *err)
         }
         for (int i = 1; i <= nodes; i++) {
                 cleanup_free char *host_if = k8c_xasprintf("%s-n%d", l.name, i);
-                k8c_lab_net_link_delete(host_if, NULL);
+                k8c_net_delete_link(NULL, host_if, NULL);
         }
-        k8c_lab_net_link_delete(l.net.bridge, NULL);
+        k8c_net_delete_link(NULL, l.net.bridge, NULL);
         if (l.state != NULL || exists(l.dir)) {
                 cleanup_free char *state = k8c_xasprintf("%s/lab.json", l.dir);
                 /* Only a directory that is a lab's is removed. */

@@ -125,30 +125,6 @@ static int add_addr(struct nl_sock *sk, const char *ifname, const char *cidr, k8
         return 0;
 }
 
-struct bridge_job {
-        const char *name, *cidr;
-};
-
-static int bridge_fn(struct nl_sock *sk, void *arg, k8c_error_t *err)
-{
-        struct bridge_job *j = arg;
-        struct rtnl_link *br = rtnl_link_bridge_alloc();
-        rtnl_link_set_name(br, j->name);
-        int r = rtnl_link_add(sk, br, NLM_F_CREATE | NLM_F_EXCL);
-        rtnl_link_put(br);
-        if (r < 0 && r != -NLE_EXIST)
-                return nl_error(err, r, j->name);
-        if ((r = add_addr(sk, j->name, j->cidr, err)) < 0)
-                return r;
-        return set_up(sk, j->name, true, err);
-}
-
-int k8c_lab_net_bridge(const char *bridge, const char *addr_cidr, k8c_error_t *err)
-{
-        struct bridge_job j = { bridge, addr_cidr };
-        return in_netns(NULL, bridge_fn, &j, err);
-}
-
 struct attach_job {
         const char *netns, *bridge, *host_if, *cidr;
 };
@@ -270,20 +246,4 @@ int k8c_lab_net_link_set_up(const char *ifname, bool up, k8c_error_t *err)
 {
         struct updown_job j = { ifname, up };
         return in_netns(NULL, updown_fn, &j, err);
-}
-
-static int delete_fn(struct nl_sock *sk, void *arg, k8c_error_t *err)
-{
-        struct rtnl_link *link = rtnl_link_alloc();
-        rtnl_link_set_name(link, arg);
-        int r = rtnl_link_delete(sk, link);
-        rtnl_link_put(link);
-        if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NODEV)
-                return nl_error(err, r, arg);
-        return 0;
-}
-
-int k8c_lab_net_link_delete(const char *ifname, k8c_error_t *err)
-{
-        return in_netns(NULL, delete_fn, (void *)ifname, err);
 }

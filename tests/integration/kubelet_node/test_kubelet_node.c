@@ -690,7 +690,7 @@ static void *switch_main(void *opaque)
                 snprintf(j->msg, sizeof(j->msg), "enter switch netns");
                 return NULL;
         }
-        if (k8c_lab_net_bridge(j->bridge, "192.168.251.254/24", &err) < 0 ||
+        if (k8c_net_ensure_bridge(NULL, j->bridge, "192.168.251.254/24", &err) < 0 ||
             k8c_lab_net_attach_node(j->node_a, j->bridge, j->if_a, j->addr_a, &err) < 0 ||
             k8c_lab_net_attach_node(j->node_b, j->bridge, j->if_b, j->addr_b, &err) < 0) {
                 snprintf(j->msg, sizeof(j->msg), "%s", k8c_error_msg(&err));
