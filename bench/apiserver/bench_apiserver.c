@@ -393,7 +393,14 @@ int main(void)
         }
 
         struct k8c_test_apiserver s;
-        const char *const args[] = { "--max-request-body-bytes=3145728", NULL };
+        /* BENCH_APISERVER_ARGS: extra flags (space-separated), to compare settings. */
+        const char *args[16] = { "--max-request-body-bytes=3145728", NULL };
+        cleanup_free char *extra = k8c_xstrdup(getenv("BENCH_APISERVER_ARGS") ? getenv("BENCH_APISERVER_ARGS") : "");
+        size_t nargs = 1;
+        for (char *save = NULL, *t = strtok_r(extra, " ", &save); t != NULL && nargs < 15;
+             t = strtok_r(NULL, " ", &save))
+                args[nargs++] = t;
+        args[nargs] = NULL;
         if (k8c_test_apiserver_start(&s, args) < 0) {
                 fprintf(stderr, "bench_apiserver: cannot start k8c-apiserver\n");
                 return 1;
@@ -424,6 +431,11 @@ int main(void)
         printf("%-44s %12.2f %12.2f\n", "  p50 (ms)", pct(&l64, 0.5) * 1000, pct(&e64, 0.5) * 1000);
         printf("%-44s %12.2f %12.2f\n", "  p99 (ms)", pct(&l64, 0.99) * 1000, pct(&e64, 0.99) * 1000);
         printf("%-44s %12ld\n", "  failed creates", errs1 + errs64);
+        if (getenv("BENCH_CREATES_ONLY") != NULL) { /* quick comparisons of create settings */
+                k8c_client_free(cl);
+                k8c_test_apiserver_stop(&s);
+                return 0;
+        }
 
         /* GET latency of single objects. */
         struct lat g = { 0 };
