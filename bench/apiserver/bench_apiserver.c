@@ -395,7 +395,8 @@ int main(void)
         struct k8c_test_apiserver s;
         /* BENCH_APISERVER_ARGS: extra flags (space-separated), to compare settings. */
         const char *args[16] = { "--max-request-body-bytes=3145728", NULL };
-        cleanup_free char *extra = k8c_xstrdup(getenv("BENCH_APISERVER_ARGS") ? getenv("BENCH_APISERVER_ARGS") : "");
+        cleanup_free char *extra =
+                k8c_xstrdup(getenv("BENCH_APISERVER_ARGS") ? getenv("BENCH_APISERVER_ARGS") : "");
         size_t nargs = 1;
         for (char *save = NULL, *t = strtok_r(extra, " ", &save); t != NULL && nargs < 15;
              t = strtok_r(NULL, " ", &save))

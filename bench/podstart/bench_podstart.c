@@ -231,6 +231,7 @@ int main(void)
         const struct k8c_informer_handlers h = { .on_add = on_add, .on_update = on_update };
         k8c_informer_add_handlers(inf, &h);
         cleanup_error k8c_error_t err = NULL;
+        json_auto_t *first = NULL;
         int rc = 1;
         if (k8c_informer_start(inf, &err) < 0 || !k8c_informer_wait_synced(inf, 10000)) {
                 fprintf(stderr, "bench_podstart: informer: %s\n", k8c_error_msg(&err));
@@ -250,7 +251,7 @@ int main(void)
                 seq[i] = obs.running[i] - obs.created[i];
         }
         struct cpu c1 = cpu_now(n->srv.pid);
-        json_auto_t *first = k8c_test_node_get(n, "/api/v1/namespaces/default/pods/ps-0");
+        first = k8c_test_node_get(n, "/api/v1/namespaces/default/pods/ps-0");
         double bare50 = -1, bare99 = -1;
         const char *uid0 = k8c_json_get_string(first, "metadata.uid");
         if (uid0 != NULL)

@@ -256,7 +256,7 @@ int bench_e2e(int nnodes, int npods)
                 return -1;
         int rc = -1;
         pid_t sched = -1;
-        cleanup_free char *metrics = NULL;
+        cleanup_free char *metrics = NULL, *log = NULL, *sched_url = NULL;
 
         double t_nodes = create_all(srv.url, nnodes, true, false);
         if (t_nodes < 0)
@@ -269,12 +269,12 @@ int bench_e2e(int nnodes, int npods)
                npods, nnodes / t_nodes, npods / t_pods, CREATORS);
 
         int port = free_port();
-        cleanup_free char *log = k8c_xasprintf("%s/scheduler.log", srv.dir);
+        log = k8c_xasprintf("%s/scheduler.log", srv.dir);
         double cpu_api0 = cpu_seconds(srv.pid);
         double t0 = bench_now_s();
         sched = start_scheduler(bindir, srv.url, port, log);
         double t_ready = -1, t_first = -1, t_last = -1, n_first = 0;
-        cleanup_free char *sched_url = k8c_xasprintf("http://127.0.0.1:%d", port);
+        sched_url = k8c_xasprintf("http://127.0.0.1:%d", port);
         struct k8c_client *poll = client(sched_url);
         if (poll == NULL)
                 goto out;

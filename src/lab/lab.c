@@ -731,7 +731,11 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
         fflush(stdout);
 
         struct k8c_client *client = NULL;
-        cleanup_free char *bridge_cidr = k8c_xasprintf("%s/24", l.net.bridge_ip);
+        cleanup_free char *bridge_cidr = NULL, *regcfg = NULL, *regstore = NULL, *regtext = NULL,
+                          *regurl = NULL, *api_bind = NULL, *api_port = NULL, *data_dir = NULL, *kc = NULL,
+                          *node_kc = NULL, *host_url = NULL, *node_url = NULL, *lb_range = NULL,
+                          *digest = NULL;
+        bridge_cidr = k8c_xasprintf("%s/24", l.net.bridge_ip);
         r = k8c_net_ensure_bridge(NULL, l.net.bridge, bridge_cidr, err);
         if (r < 0) {
                 k8c_error_wrap(err, "bridge %s", l.net.bridge);
@@ -740,23 +744,22 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
         progress(cfg, "bridge %s with %s", l.net.bridge, bridge_cidr);
 
         /* The registry: storage and config under the lab dir, on the bridge address only. */
-        cleanup_free char *regcfg = k8c_xasprintf("%s/config.yml", regdir);
-        cleanup_free char *regstore = k8c_xasprintf("%s/storage", regdir);
-        cleanup_free char *regtext =
-                k8c_xasprintf("version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: "
-                              "true\nstorage:\n  filesystem:\n"
-                              "    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s:%d\n",
-                              regstore, l.net.bridge_ip, K8C_LAB_REGISTRY_PORT);
+        regcfg = k8c_xasprintf("%s/config.yml", regdir);
+        regstore = k8c_xasprintf("%s/storage", regdir);
+        regtext = k8c_xasprintf("version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: "
+                                "true\nstorage:\n  filesystem:\n"
+                                "    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s:%d\n",
+                                regstore, l.net.bridge_ip, K8C_LAB_REGISTRY_PORT);
         if ((r = write_text(regcfg, regtext, err)) < 0)
                 goto out;
         if ((r = start_daemon(&l, bindir, "registry", NULL, NULL,
                               strv_json("docker-registry", "serve", regcfg, NULL), err)) < 0)
                 goto out;
-        cleanup_free char *regurl = k8c_xasprintf("http://%s:%d", l.net.bridge_ip, K8C_LAB_REGISTRY_PORT);
+        regurl = k8c_xasprintf("http://%s:%d", l.net.bridge_ip, K8C_LAB_REGISTRY_PORT);
 
-        cleanup_free char *api_bind = k8c_xasprintf("%s,%s", l.net.loopback_ip, l.net.bridge_ip);
-        cleanup_free char *api_port = k8c_xasprintf("%d", K8C_LAB_API_PORT);
-        cleanup_free char *data_dir = k8c_xasprintf("%s/apiserver", l.dir);
+        api_bind = k8c_xasprintf("%s,%s", l.net.loopback_ip, l.net.bridge_ip);
+        api_port = k8c_xasprintf("%d", K8C_LAB_API_PORT);
+        data_dir = k8c_xasprintf("%s/apiserver", l.dir);
         /* A lab's few clients need few HTTP threads; the default 64 (sized for write
          * throughput) costs over 1 MB of stacks and malloc arenas. */
         json_t *aargv = strv_json("k8c-apiserver", "--bind-address", api_bind, "--advertise-address",
@@ -796,16 +799,15 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
         progress(cfg, "apiserver on http://%s:%d (host) and http://%s:%d (nodes)", l.net.loopback_ip,
                  K8C_LAB_API_PORT, l.net.bridge_ip, K8C_LAB_API_PORT);
 
-        cleanup_free char *kc = k8c_xasprintf("%s/kubeconfig", l.dir);
-        cleanup_free char *node_kc = k8c_xasprintf("%s/node.kubeconfig", l.dir);
-        cleanup_free char *host_url = k8c_xasprintf("http://%s:%d", l.net.loopback_ip, K8C_LAB_API_PORT);
-        cleanup_free char *node_url = k8c_xasprintf("http://%s:%d", l.net.bridge_ip, K8C_LAB_API_PORT);
+        kc = k8c_xasprintf("%s/kubeconfig", l.dir);
+        node_kc = k8c_xasprintf("%s/node.kubeconfig", l.dir);
+        host_url = k8c_xasprintf("http://%s:%d", l.net.loopback_ip, K8C_LAB_API_PORT);
+        node_url = k8c_xasprintf("http://%s:%d", l.net.bridge_ip, K8C_LAB_API_PORT);
         if ((r = write_kubeconfig(kc, l.name, host_url, err)) < 0 ||
             (r = write_kubeconfig(node_kc, l.name, node_url, err)) < 0)
                 goto out;
         /* LoadBalancer addresses: the top of the lab /24, above every node (.11 up) and the bridge (.1). */
-        cleanup_free char *lb_range =
-                k8c_xasprintf("10.%u.%u.200-10.%u.%u.250", l.net.a, l.net.b, l.net.a, l.net.b);
+        lb_range = k8c_xasprintf("10.%u.%u.200-10.%u.%u.250", l.net.a, l.net.b, l.net.a, l.net.b);
         if ((r = start_daemon(&l, bindir, "controller-manager", NULL, NULL,
                               strv_json("k8c-controller-manager", "--kubeconfig", kc, "--port=0",
                                         "--cluster-cidr", CLUSTER_CIDR, "--loadbalancer-ip-range", lb_range,
@@ -818,7 +820,7 @@ int k8c_lab_up(const struct k8c_lab_config *cfg, k8c_error_t *err)
 
         if ((r = wait_http(regurl, "/v2/", 30, err)) < 0)
                 goto out;
-        cleanup_free char *digest = NULL;
+        digest = NULL;
         if ((r = k8c_lab_push_busybox(regurl, "/bin/busybox", &digest, err)) < 0)
                 goto out;
         progress(cfg, "registry on %s holds busybox:latest (%s)", regurl, digest);
