@@ -93,24 +93,6 @@ static double create_all(const char *url, int n, bool nodes, bool owned)
 
 /* ---- processes ---- */
 
-static double cpu_seconds(pid_t pid)
-{
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        cleanup_fclose FILE *f = fopen(path, "re");
-        if (f == NULL)
-                return -1;
-        char buf[1024];
-        if (fgets(buf, sizeof(buf), f) == NULL)
-                return -1;
-        const char *p = strrchr(buf, ')');
-        unsigned long utime = 0, stime = 0;
-        if (p == NULL ||
-            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-                return -1;
-        return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static int free_port(void)
 {
         /* The harness picked one for the apiserver; the scheduler's just needs to differ. */
@@ -270,7 +252,7 @@ int bench_e2e(int nnodes, int npods)
 
         int port = free_port();
         log = k8c_xasprintf("%s/scheduler.log", srv.dir);
-        double cpu_api0 = cpu_seconds(srv.pid);
+        double cpu_api0 = k8c_test_cpu_seconds(srv.pid);
         double t0 = bench_now_s();
         sched = start_scheduler(bindir, srv.url, port, log);
         double t_ready = -1, t_first = -1, t_last = -1, n_first = 0;
@@ -309,7 +291,7 @@ int bench_e2e(int nnodes, int npods)
                 fprintf(stderr, "e2e: not every pod was bound in time; log %s\n", log);
                 goto out;
         }
-        double cpu_sched = cpu_seconds(sched), cpu_api = cpu_seconds(srv.pid) - cpu_api0;
+        double cpu_sched = k8c_test_cpu_seconds(sched), cpu_api = k8c_test_cpu_seconds(srv.pid) - cpu_api0;
         metrics = http_get(port, "/metrics");
         int unbound = unbound_pods(srv.url);
         printf("e2e nodes=%d pods=%d: %s; scheduler start -> ready %.2f s (lists %d nodes + %d pods), "

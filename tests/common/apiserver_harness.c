@@ -2,6 +2,7 @@
  * apiserver_harness.c - see apiserver_harness.h. Test support only; no main().
  */
 #include "apiserver_harness.h"
+#include "k8c/cleanup.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -311,4 +312,22 @@ long long k8c_test_apiserver_revision(const struct k8c_test_apiserver *s)
         }
         k8c_test_http_reply_free(&r);
         return rev;
+}
+
+double k8c_test_cpu_seconds(pid_t pid)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        cleanup_fclose FILE *f = fopen(path, "re");
+        if (f == NULL)
+                return -1;
+        char buf[1024];
+        if (fgets(buf, sizeof(buf), f) == NULL)
+                return -1;
+        const char *p = strrchr(buf, ')');
+        unsigned long utime = 0, stime = 0;
+        if (p == NULL ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+                return -1;
+        return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }

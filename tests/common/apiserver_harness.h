@@ -49,4 +49,7 @@ int k8c_test_kubectl(const struct k8c_test_apiserver *s, char **ret_out, const c
 /* The server's storage revision from /metrics (k8c_storage_revision), or -1. */
 long long k8c_test_apiserver_revision(const struct k8c_test_apiserver *s);
 
+/* CPU time (user + system, seconds) process pid has used so far, -1 if unknown. */
+double k8c_test_cpu_seconds(pid_t pid);
+
 #endif
