@@ -16,6 +16,7 @@
 
 #include "apiserver/registry.h"
 #include "k8c/apiserver.h"
+#include "k8c/strmap.h"
 #include "k8c/error.h"
 #include "k8c/store.h"
 
@@ -32,6 +33,9 @@ struct k8c_apiserver {
         volatile int stopping;
         /* Serialises Service ClusterIP/NodePort allocation (scan + create). */
         pthread_mutex_t alloc_lock;
+        /* Namespaces the watch cache has seen stored and not terminating (names; no values). */
+        pthread_mutex_t ns_lock;
+        struct k8c_strmap ns_active;
         /* The Event TTL sweeper (eventttl.c). */
         pthread_t ttl_thread;
         pthread_mutex_t ttl_lock;
@@ -141,6 +145,17 @@ json_t *k8c_metrics_api_aggregated(void);
 
 /* ---- alloc.c ---- */
 /* Service create: allocates/validates clusterIP(s) and nodePorts in obj; adds field errors. */
+/* The namespace cache: whether each namespace is active (stored, not terminating) as of the
+ * revision it was last seen at. watch.c feeds it from the one storage watch and rest.c from its
+ * storage reads; a state older than the one held is ignored, so a late read never revives a
+ * namespace a newer event deleted. A create in a namespace known active skips the storage read;
+ * any other answer is looked up in storage. Cleared when the storage watch lost events. */
+void k8c_ns_cache_note(struct k8c_apiserver *srv, const char *ns, int64_t rev, bool active);
+void k8c_ns_cache_note_event(struct k8c_apiserver *srv, const char *key, const char *text, int64_t rev,
+                             bool deleted);
+bool k8c_ns_cache_active(struct k8c_apiserver *srv, const char *ns);
+void k8c_ns_cache_reset(struct k8c_apiserver *srv);
+
 int k8c_service_allocate(struct k8c_apiserver *srv, json_t *obj, const json_t *old,
                          struct k8c_field_errors *errs, k8c_error_t *err);
 

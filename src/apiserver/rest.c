@@ -306,10 +306,66 @@ static int unknown_fields(struct k8c_req *req, const struct k8c_resource *res, j
 
 /* Namespace lifecycle: objects are only created in a namespace that exists and is not being
  * terminated (the check Kubernetes' NamespaceLifecycle admission makes). */
+/* Namespaces live under one key prefix whatever the resource table says about storage. */
+#define NS_KEY_PREFIX "/registry/core/namespaces/"
+
+static bool ns_text_terminating(const char *text, size_t len)
+{
+        /* Decoding is only needed when the text could say it is terminating. */
+        if (text == NULL ||
+            (strstr(text, "Terminating") == NULL && strstr(text, "deletionTimestamp") == NULL))
+                return false;
+        json_auto_t *obj = json_loadb(text, len, 0, NULL);
+        const char *phase = k8c_json_get_string(obj, "status.phase");
+        return (phase != NULL && strcmp(phase, "Terminating") == 0) ||
+               k8c_json_get(obj, "metadata.deletionTimestamp") != NULL;
+}
+
+void k8c_ns_cache_note(struct k8c_apiserver *srv, const char *ns, int64_t rev, bool active)
+{
+        /* Value: revision << 1 | active; never NULL since revisions start at 1. */
+        pthread_mutex_lock(&srv->ns_lock);
+        void *v = NULL;
+        if (!k8c_strmap_get(&srv->ns_active, ns, &v) || ((intptr_t)v >> 1) <= rev)
+                k8c_strmap_put(&srv->ns_active, ns, (void *)(((intptr_t)rev << 1) | (active ? 1 : 0)), NULL);
+        pthread_mutex_unlock(&srv->ns_lock);
+}
+
+void k8c_ns_cache_note_event(struct k8c_apiserver *srv, const char *key, const char *text, int64_t rev,
+                             bool deleted)
+{
+        if (key == NULL || strncmp(key, NS_KEY_PREFIX, strlen(NS_KEY_PREFIX)) != 0)
+                return;
+        const char *ns = key + strlen(NS_KEY_PREFIX);
+        if (ns[0] == '\0' || strchr(ns, '/') != NULL)
+                return;
+        k8c_ns_cache_note(srv, ns, rev,
+                          !deleted && !ns_text_terminating(text, text != NULL ? strlen(text) : 0));
+}
+
+bool k8c_ns_cache_active(struct k8c_apiserver *srv, const char *ns)
+{
+        pthread_mutex_lock(&srv->ns_lock);
+        void *v = NULL;
+        bool active = k8c_strmap_get(&srv->ns_active, ns, &v) && ((intptr_t)v & 1);
+        pthread_mutex_unlock(&srv->ns_lock);
+        return active;
+}
+
+void k8c_ns_cache_reset(struct k8c_apiserver *srv)
+{
+        pthread_mutex_lock(&srv->ns_lock);
+        k8c_strmap_clear(&srv->ns_active);
+        k8c_strmap_init(&srv->ns_active);
+        pthread_mutex_unlock(&srv->ns_lock);
+}
+
 static int namespace_exists(struct k8c_apiserver *srv, const char *ns, k8c_error_t *err)
 {
         const struct k8c_resource *nsres = k8c_resource_find("", "v1", "namespaces");
         if (nsres == NULL)
+                return 0;
+        if (k8c_ns_cache_active(srv, ns))
                 return 0;
         cleanup_free char *key = k8c_rest_key(nsres, NULL, ns);
         struct k8c_kv kv = { 0 };
@@ -320,17 +376,10 @@ static int namespace_exists(struct k8c_apiserver *srv, const char *ns, k8c_error
                         return k8c_make_error(err, K8C_ENOTFOUND, "namespaces \"%s\" not found", ns);
                 return r;
         }
-        /* Decoding is only needed when the text could say it is terminating. */
-        if (kv.value == NULL ||
-            (strstr(kv.value, "Terminating") == NULL && strstr(kv.value, "deletionTimestamp") == NULL)) {
-                k8c_kv_free(&kv);
-                return 0;
-        }
-        json_auto_t *obj = json_loadb(kv.value, kv.value_len, 0, NULL);
+        bool terminating = ns_text_terminating(kv.value, kv.value_len);
+        k8c_ns_cache_note(srv, ns, kv.mod_revision, !terminating);
         k8c_kv_free(&kv);
-        const char *phase = k8c_json_get_string(obj, "status.phase");
-        if ((phase != NULL && strcmp(phase, "Terminating") == 0) ||
-            k8c_json_get(obj, "metadata.deletionTimestamp"))
+        if (terminating)
                 return k8c_make_error(
                         err, K8C_EFORBIDDEN,
                         "unable to create new content in namespace %s because it is being terminated", ns);
@@ -1518,8 +1567,14 @@ static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t 
                         req->stored_text = k8c_steal(&text);
                 }
         }
-        if (r >= 0)
+        if (r >= 0) {
                 set_rv(obj, kv.mod_revision);
+                /* Seen at once by creates that follow this reply, not only once the watch delivers it. */
+                if (is_namespaces(t->res))
+                        k8c_ns_cache_note(req->srv, t->name, kv.mod_revision,
+                                          !(deleting && !held_by_finalizers(t->res, obj)) &&
+                                                  json_object_get(md, "deletionTimestamp") == NULL);
+        }
         k8c_kv_free(&kv);
         if (r < 0 && k8c_error_reason(err) == K8C_ECONFLICT)
                 return k8c_make_error(
@@ -1642,6 +1697,8 @@ static int delete_object(struct k8c_req *req, const struct k8c_target *t, const 
                         return r;
                 }
                 set_rv(old, kv.mod_revision);
+                if (is_namespaces(t->res))
+                        k8c_ns_cache_note(req->srv, t->name, kv.mod_revision, false);
                 k8c_kv_free(&kv);
         }
         *ret_obj = json_incref(old);

@@ -265,6 +265,8 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         int arenas = srv->cfg.http_threads / 4;
         mallopt(M_ARENA_MAX, arenas < 2 ? 2 : arenas > 8 ? 8 : arenas);
         pthread_mutex_init(&srv->alloc_lock, NULL);
+        pthread_mutex_init(&srv->ns_lock, NULL);
+        k8c_strmap_init(&srv->ns_active);
         int r;
 
         /* --bind-address may list several addresses (e.g. loopback and a lab bridge): the first
@@ -386,5 +388,7 @@ out_store:
         k8c_store_close(srv->store);
         k8c_metrics_free(srv->metrics);
         pthread_mutex_destroy(&srv->alloc_lock);
+        k8c_strmap_clear(&srv->ns_active);
+        pthread_mutex_destroy(&srv->ns_lock);
         return r;
 }

@@ -395,6 +395,7 @@ static struct wevent *wevent_from(struct k8c_store_event *sev)
 static void process(struct k8c_watch_cache *wc, struct k8c_store_event *sev)
 {
         struct wevent *e = wevent_from(sev);
+        k8c_ns_cache_note_event(wc->srv, e->key, e->text, e->rev, e->type == K8C_STORE_DELETE);
         pthread_mutex_lock(&wc->lock);
         if (wc->ring_n == wc->ring_cap) {
                 struct wevent *old = wc->ring[wc->ring_head];
@@ -465,6 +466,7 @@ static void *fanout_main(void *arg)
                                 k8c_store_current_revision(wc->srv->store, &cur, NULL);
                                 wc->window_start = cur;
                                 wc->last_rev = cur;
+                                k8c_ns_cache_reset(wc->srv);
                                 for (struct watcher *w = wc->watchers; w != NULL; w = w->next) {
                                         w->done = true;
                                         wake(w);

@@ -1026,6 +1026,14 @@ static void test_namespace_lifecycle(void **state)
         out = kubectl(0, "create namespace pb");
         assert_string_equal(out, "namespace/pb created\n");
         free(out);
+        /* Content can be made while it is active (the apiserver now knows it as active). */
+        long code;
+        json_t *st =
+                http_json("POST", "/api/v1/namespaces/doomed/configmaps", "application/json",
+                          "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"before\"}}",
+                          NULL, &code);
+        assert_int_equal(code, 201);
+        json_decref(st);
         out = kubectl(0, "delete namespace doomed --wait=false");
         assert_string_equal(out, "namespace \"doomed\" deleted\n");
         free(out);
@@ -1034,10 +1042,10 @@ static void test_namespace_lifecycle(void **state)
         assert_memory_equal(sq, "doomed Terminating ", 19);
         free(sq);
         free(out);
-        long code;
-        json_t *st = http_json("POST", "/api/v1/namespaces/doomed/configmaps", "application/json",
-                               "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}",
-                               NULL, &code);
+        /* Right after the delete was answered, not once the watch caught up. */
+        st = http_json("POST", "/api/v1/namespaces/doomed/configmaps", "application/json",
+                       "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}", NULL,
+                       &code);
         assert_status(st, code, 403, "Forbidden",
                       "unable to create new content in namespace doomed because it is being terminated");
         json_decref(st);
@@ -1051,9 +1059,24 @@ static void test_namespace_lifecycle(void **state)
         free(body);
         assert_int_equal(code, 200);
         json_decref(ns);
+        /* Gone: a create right after is refused as in a namespace that never existed. */
+        st = http_json("POST", "/api/v1/namespaces/doomed/configmaps", "application/json",
+                       "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"after\"}}",
+                       NULL, &code);
+        assert_status(st, code, 404, "NotFound", "namespaces \"doomed\" not found");
+        json_decref(st);
         out = kubectl(1, "get namespace doomed");
         assert_string_equal(out, "Error from server (NotFound): namespaces \"doomed\" not found\n");
         free(out);
+        /* Made again under the same name: active again, content can be created. */
+        out = kubectl(0, "create namespace doomed");
+        assert_string_equal(out, "namespace/doomed created\n");
+        free(out);
+        st = http_json("POST", "/api/v1/namespaces/doomed/configmaps", "application/json",
+                       "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"again\"}}",
+                       NULL, &code);
+        assert_int_equal(code, 201);
+        json_decref(st);
 }
 
 static void test_pod_binding(void **state)
