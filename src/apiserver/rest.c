@@ -465,10 +465,15 @@ static int not_found_err(const struct k8c_resource *res, const char *name, k8c_e
 
 /* Creates obj (already kind-checked) in ns. On validation failure fills *ret_causes. With ret_text
  * (may be NULL) the stored text comes back too (not for dry runs). w (NULL for the server's own
- * objects) is recorded in managedFields, as an Apply of apply_config when that is not NULL. */
+ * objects) is recorded in managedFields, as an Apply of apply_config when that is not NULL.
+ * Without ret_obj (not for dry runs) the caller answers from *ret_text and *ret_rev alone: obj's
+ * members are then freed before the write is queued, while they are still in this CPU's cache
+ * rather than after the wait for the commit (where freeing them was ~15% of a create's CPU), and
+ * put back from the text only if the write fails. */
 static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *res, const char *ns,
                          json_t *obj, bool dry, const struct k8c_mf_writer *w, const json_t *apply_config,
-                         json_t **ret_obj, char **ret_text, json_t **ret_causes, k8c_error_t *err)
+                         json_t **ret_obj, char **ret_text, int64_t *ret_rev, json_t **ret_causes,
+                         k8c_error_t *err)
 {
         struct k8c_registry_ctx ctx;
         cleanup_free char *key = NULL;
@@ -546,22 +551,38 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
         if (dry) {
                 set_rv(obj, 0);
                 json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
-                *ret_obj = json_incref(obj);
+                if (ret_obj != NULL)
+                        *ret_obj = json_incref(obj);
                 goto out_unlock;
         }
         for (int attempt = 0;; attempt++) {
                 cleanup_free char *text = json_dumps(obj, JSON_COMPACT);
+                bool early = ret_obj == NULL && ret_text != NULL;
+                if (early)
+                        json_object_clear(obj);
                 struct k8c_kv kv = { 0 };
                 r = k8c_store_create(srv->store, key, text, strlen(text), &kv, err);
                 if (r >= 0) {
-                        set_rv(obj, kv.mod_revision);
+                        if (ret_rev != NULL)
+                                *ret_rev = kv.mod_revision;
+                        if (ret_obj != NULL) {
+                                set_rv(obj, kv.mod_revision);
+                                *ret_obj = json_incref(obj);
+                        }
                         k8c_kv_free(&kv);
-                        *ret_obj = json_incref(obj);
                         if (ret_text != NULL)
                                 *ret_text = k8c_steal(&text);
                         break;
                 }
                 k8c_kv_free(&kv);
+                if (early) {
+                        json_auto_t *back = json_loads(text, 0, NULL);
+                        json_object_update(obj, back);
+                        /* md, name and gen pointed into the members just freed. */
+                        md = meta_ensure(obj);
+                        name = meta_str(obj, "name");
+                        gen = json_string_value(json_object_get(md, "generateName"));
+                }
                 if (k8c_error_reason(err) != K8C_EALREADYEXISTS)
                         break;
                 if (!generate || attempt >= 5) {
@@ -626,7 +647,7 @@ static int bootstrap_kubernetes_endpoints(struct k8c_apiserver *srv, k8c_error_t
         }
         json_auto_t *out = NULL, *causes = NULL;
         cleanup_error k8c_error_t e = NULL;
-        int r = create_object(srv, eps, "default", obj, false, NULL, NULL, &out, NULL, &causes, &e);
+        int r = create_object(srv, eps, "default", obj, false, NULL, NULL, &out, NULL, NULL, &causes, &e);
         if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                 return k8c_make_error(err, k8c_error_reason(&e), "creating endpoints kubernetes: %s",
                                       k8c_error_msg(&e));
@@ -644,8 +665,8 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                                                      "v1", "metadata", "name", namespaces[i]);
                         json_auto_t *out = NULL, *causes = NULL;
                         cleanup_error k8c_error_t e = NULL;
-                        int r = create_object(srv, nsres, NULL, obj, false, NULL, NULL, &out, NULL, &causes,
-                                              &e);
+                        int r = create_object(srv, nsres, NULL, obj, false, NULL, NULL, &out, NULL, NULL,
+                                              &causes, &e);
                         if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                                 return k8c_make_error(err, k8c_error_reason(&e), "creating namespace %s: %s",
                                                       namespaces[i], k8c_error_msg(&e));
@@ -661,7 +682,8 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                                   "protocol", "TCP", "port", 443, "targetPort", srv->cfg.port);
                 json_auto_t *out = NULL, *causes = NULL;
                 cleanup_error k8c_error_t e = NULL;
-                int r = create_object(srv, svc, "default", obj, false, NULL, NULL, &out, NULL, &causes, &e);
+                int r = create_object(srv, svc, "default", obj, false, NULL, NULL, &out, NULL, NULL, &causes,
+                                      &e);
                 if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                         return k8c_make_error(err, k8c_error_reason(&e), "creating service kubernetes: %s",
                                               k8c_error_msg(&e));
@@ -1159,15 +1181,31 @@ static void handle_create(struct k8c_req *req, const struct k8c_target *t)
         bool apply = strcmp(req->method, "PATCH") == 0 && ct != NULL &&
                      strncmp(ct, "application/apply-patch", 23) == 0;
         json_auto_t *config = r >= 0 && apply ? json_deep_copy(obj) : NULL;
+        /* The usual answer is the stored text with its resourceVersion spliced in: then the decoded
+         * object is not needed once stored (see create_object). */
+        bool from_text = !dry_run(req) && t->res->storage_of == NULL && !k8c_req_wants_table(req);
+        int64_t rev = 0;
         if (r >= 0)
-                r = create_object(req->srv, t->res, t->ns, obj, dry_run(req), &w, config, &out, &text,
-                                  &causes, &err);
+                r = create_object(req->srv, t->res, t->ns, obj, dry_run(req), &w, config,
+                                  from_text ? NULL : &out, &text, &rev, &causes, &err);
         if (r < 0) {
                 fail(req, t, &err, obj != NULL ? meta_str(obj, "name") : NULL, causes);
                 return;
         }
-        if (reply_stored(req, t, 201, text, meta_str(out, "resourceVersion")))
+        char rvs[24];
+        snprintf(rvs, sizeof(rvs), "%" PRId64, rev);
+        if (from_text && reply_stored(req, t, 201, text, rvs))
                 return;
+        if (out == NULL) {
+                out = text != NULL ? json_loads(text, 0, NULL) : NULL;
+                if (out == NULL) {
+                        k8c_req_fail_msg(req, K8C_EINTERNAL, "the stored object could not be decoded");
+                        return;
+                }
+                set_rv(out, rev);
+        } else if (reply_stored(req, t, 201, text, meta_str(out, "resourceVersion"))) {
+                return;
+        }
         fix_kind(t->res, out);
         reply_object(req, t, 201, json_incref(out));
 }
