@@ -58,6 +58,11 @@ struct k8c_store_event {
 struct k8c_store;
 struct k8c_store_watch;
 
+/* The end of an asynchronous write: called exactly once, on the backend's writer thread, with the
+ * write's result; kv (the stored key/value and revisions when rc >= 0) and err are valid only
+ * during the call. It must not block or call back into the store. */
+typedef void (*k8c_store_done_fn)(void *arg, int rc, const struct k8c_kv *kv, k8c_error_t *err);
+
 struct k8c_store_ops {
         const char *name;
         int (*get)(struct k8c_store *s, const char *key, struct k8c_kv *ret_kv, k8c_error_t *err);
@@ -66,6 +71,11 @@ struct k8c_store_ops {
         /* Fails with K8C_EALREADYEXISTS when the key exists. ret_kv (optional) gets the stored kv. */
         int (*create)(struct k8c_store *s, const char *key, const char *value, size_t len,
                       struct k8c_kv *ret_kv, k8c_error_t *err);
+        /* Optional (NULL when the backend has no writer queue): create without waiting. Returns 0
+         * once queued (done is then called later, with key and value still valid until then) or
+         * <0 (done is never called). */
+        int (*create_async)(struct k8c_store *s, const char *key, const char *value, size_t len,
+                            k8c_store_done_fn done, void *arg, k8c_error_t *err);
         /* expected_mod_revision 0 = unconditional; the key must exist (else K8C_ENOTFOUND).
          * On K8C_ECONFLICT ret_kv (optional) receives the current kv. */
         int (*update)(struct k8c_store *s, const char *key, const char *value, size_t len,
@@ -133,6 +143,15 @@ static inline int k8c_store_create(struct k8c_store *s, const char *key, const c
                                    struct k8c_kv *ret_kv, k8c_error_t *err)
 {
         return s->ops->create(s, key, value, len, ret_kv, err);
+}
+static inline bool k8c_store_can_create_async(struct k8c_store *s)
+{
+        return s->ops->create_async != NULL;
+}
+static inline int k8c_store_create_async(struct k8c_store *s, const char *key, const char *value, size_t len,
+                                         k8c_store_done_fn done, void *arg, k8c_error_t *err)
+{
+        return s->ops->create_async(s, key, value, len, done, arg, err);
 }
 static inline int k8c_store_update(struct k8c_store *s, const char *key, const char *value, size_t len,
                                    int64_t expected, struct k8c_kv *ret_kv, k8c_error_t *err)

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -31,6 +32,9 @@ struct k8c_apiserver {
         struct MHD_Daemon *mhd;
         volatile int ready;
         volatile int stopping;
+        /* Asynchronous creates queued to storage and not yet called back: the HTTP daemon may only
+         * stop once none is left (a suspended connection at MHD_stop_daemon is fatal). */
+        atomic_int async_pending;
         /* Serialises Service ClusterIP/NodePort allocation (scan + create). */
         pthread_mutex_t alloc_lock;
         /* Namespaces the watch cache has seen stored and not terminating (names; no values). */
@@ -74,6 +78,16 @@ struct k8c_req {
         /* The text the last update of this request stored (its reply can be that text). */
         char *stored_text;
 
+        /* An asynchronous create (rest.c): queued to storage with the connection suspended, so the
+         * HTTP thread serves other connections meanwhile; storage's callback records the result
+         * and resumes the connection, and the next call of the access handler answers. */
+        int async_state; /* ASYNC_NONE, ASYNC_QUEUED, ASYNC_DONE */
+        const struct k8c_resource *async_res;
+        char *async_key, *async_text, *async_name;
+        int async_rc;
+        int64_t async_rev;
+        k8c_error_t async_err;
+
         /* For metrics. */
         const char *verb;
         char resource[96];
@@ -94,6 +108,11 @@ void k8c_req_reply_parts(struct k8c_req *req, int code, char *head, size_t head_
                          size_t body_len, const char *tail);
 const char *k8c_req_query(struct k8c_req *req, const char *name);
 const char *k8c_req_header(struct k8c_req *req, const char *name);
+
+enum { ASYNC_NONE, ASYNC_QUEUED, ASYNC_DONE };
+/* Answers a request whose asynchronous create storage has called back (req->async_state ==
+ * ASYNC_DONE), on the access handler's call after the resume. */
+void k8c_rest_async_finish(struct k8c_req *req);
 
 /* ---- router.c ---- */
 void k8c_route(struct k8c_req *req);

@@ -470,10 +470,60 @@ static int not_found_err(const struct k8c_resource *res, const char *name, k8c_e
  * members are then freed before the write is queued, while they are still in this CPU's cache
  * rather than after the wait for the commit (where freeing them was ~15% of a create's CPU), and
  * put back from the text only if the write fails. */
+/* Storage's answer to a queued create (its writer thread): record it and resume the connection.
+ * req may be answered and freed by an HTTP thread as soon as the resume is requested. */
+static void create_done(void *arg, int rc, const struct k8c_kv *kv, k8c_error_t *err)
+{
+        struct k8c_req *req = arg;
+        struct k8c_apiserver *srv = req->srv;
+        req->async_rc = rc;
+        if (rc >= 0)
+                req->async_rev = kv->mod_revision;
+        else
+                k8c_make_error(&req->async_err, k8c_error_reason(err), "%s", k8c_error_msg(err));
+        req->async_state = ASYNC_DONE;
+        MHD_resume_connection(req->conn);
+        atomic_fetch_sub(&srv->async_pending, 1);
+}
+
+/* Queues the create of key (text) to storage and suspends req's connection: returns 1 when queued
+ * (key and text are then req's), 0 when the caller is to write synchronously (storage without a
+ * queue, the server stopping), <0 on error. */
+static int queue_create(struct k8c_req *req, const struct k8c_resource *res, char **key, char **text,
+                        const char *name, k8c_error_t *err)
+{
+        struct k8c_apiserver *srv = req->srv;
+        if (!k8c_store_can_create_async(srv->store))
+                return 0;
+        atomic_fetch_add(&srv->async_pending, 1);
+        atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence after srv->stopping = 1 */
+        if (srv->stopping) {
+                atomic_fetch_sub(&srv->async_pending, 1);
+                return 0;
+        }
+        req->async_res = res;
+        req->async_name = k8c_xstrdup(name);
+        req->async_key = k8c_steal(key);
+        req->async_text = k8c_steal(text);
+        req->async_state = ASYNC_QUEUED;
+        MHD_suspend_connection(req->conn);
+        int r = k8c_store_create_async(srv->store, req->async_key, req->async_text, strlen(req->async_text),
+                                       create_done, req, err);
+        if (r < 0) {
+                req->async_state = ASYNC_NONE;
+                MHD_resume_connection(req->conn);
+                atomic_fetch_sub(&srv->async_pending, 1);
+                *key = k8c_steal(&req->async_key);
+                *text = k8c_steal(&req->async_text);
+                return r;
+        }
+        return 1;
+}
+
 static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *res, const char *ns,
                          json_t *obj, bool dry, const struct k8c_mf_writer *w, const json_t *apply_config,
-                         json_t **ret_obj, char **ret_text, int64_t *ret_rev, json_t **ret_causes,
-                         k8c_error_t *err)
+                         json_t **ret_obj, char **ret_text, int64_t *ret_rev, struct k8c_req *async_req,
+                         json_t **ret_causes, k8c_error_t *err)
 {
         struct k8c_registry_ctx ctx;
         cleanup_free char *key = NULL;
@@ -558,8 +608,22 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
         for (int attempt = 0;; attempt++) {
                 cleanup_free char *text = json_dumps(obj, JSON_COMPACT);
                 bool early = ret_obj == NULL && ret_text != NULL;
+                /* name points into obj's members. */
+                cleanup_free char *name_copy = k8c_xstrdup(name);
                 if (early)
                         json_object_clear(obj);
+                /* Without a name to regenerate or an allocation lock to hold, nothing here needs the
+                 * answer: the connection waits, not this thread. */
+                if (early && async_req != NULL && !generate && !locked) {
+                        r = queue_create(async_req, res, &key, &text, name_copy, err);
+                        if (r > 0)
+                                break;
+                        if (r < 0) {
+                                json_auto_t *back = json_loads(text, 0, NULL);
+                                json_object_update(obj, back);
+                                break;
+                        }
+                }
                 struct k8c_kv kv = { 0 };
                 r = k8c_store_create(srv->store, key, text, strlen(text), &kv, err);
                 if (r >= 0) {
@@ -647,7 +711,8 @@ static int bootstrap_kubernetes_endpoints(struct k8c_apiserver *srv, k8c_error_t
         }
         json_auto_t *out = NULL, *causes = NULL;
         cleanup_error k8c_error_t e = NULL;
-        int r = create_object(srv, eps, "default", obj, false, NULL, NULL, &out, NULL, NULL, &causes, &e);
+        int r = create_object(srv, eps, "default", obj, false, NULL, NULL, &out, NULL, NULL, NULL, &causes,
+                              &e);
         if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                 return k8c_make_error(err, k8c_error_reason(&e), "creating endpoints kubernetes: %s",
                                       k8c_error_msg(&e));
@@ -666,7 +731,7 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                         json_auto_t *out = NULL, *causes = NULL;
                         cleanup_error k8c_error_t e = NULL;
                         int r = create_object(srv, nsres, NULL, obj, false, NULL, NULL, &out, NULL, NULL,
-                                              &causes, &e);
+                                              NULL, &causes, &e);
                         if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                                 return k8c_make_error(err, k8c_error_reason(&e), "creating namespace %s: %s",
                                                       namespaces[i], k8c_error_msg(&e));
@@ -682,8 +747,8 @@ int k8c_rest_bootstrap(struct k8c_apiserver *srv, k8c_error_t *err)
                                   "protocol", "TCP", "port", 443, "targetPort", srv->cfg.port);
                 json_auto_t *out = NULL, *causes = NULL;
                 cleanup_error k8c_error_t e = NULL;
-                int r = create_object(srv, svc, "default", obj, false, NULL, NULL, &out, NULL, NULL, &causes,
-                                      &e);
+                int r = create_object(srv, svc, "default", obj, false, NULL, NULL, &out, NULL, NULL, NULL,
+                                      &causes, &e);
                 if (r < 0 && k8c_error_reason(&e) != K8C_EALREADYEXISTS)
                         return k8c_make_error(err, k8c_error_reason(&e), "creating service kubernetes: %s",
                                               k8c_error_msg(&e));
@@ -741,6 +806,34 @@ static bool reply_stored(struct k8c_req *req, const struct k8c_target *t, int co
         req->reply_len = b.len;
         req->code = code;
         return true;
+}
+
+void k8c_rest_async_finish(struct k8c_req *req)
+{
+        const struct k8c_target t = { .res = req->async_res };
+        req->async_state = ASYNC_NONE;
+        if (req->async_rc < 0) {
+                cleanup_error k8c_error_t err = k8c_steal(&req->async_err);
+                if (k8c_error_reason(&err) == K8C_EALREADYEXISTS) {
+                        k8c_error_release(&err);
+                        k8c_make_error(&err, K8C_EALREADYEXISTS, "%s%s%s \"%s\" already exists",
+                                       t.res->plural, t.res->group[0] ? "." : "", t.res->group,
+                                       req->async_name);
+                }
+                fail(req, &t, &err, req->async_name, NULL);
+                return;
+        }
+        char rvs[24];
+        snprintf(rvs, sizeof(rvs), "%" PRId64, req->async_rev);
+        if (reply_stored(req, &t, 201, req->async_text, rvs))
+                return;
+        json_t *out = json_loads(req->async_text, 0, NULL);
+        if (out == NULL) {
+                k8c_req_fail_msg(req, K8C_EINTERNAL, "the stored object could not be decoded");
+                return;
+        }
+        set_rv(out, req->async_rev);
+        reply_object(req, &t, 201, out);
 }
 
 static void fix_kind(const struct k8c_resource *res, json_t *obj)
@@ -1187,7 +1280,9 @@ static void handle_create(struct k8c_req *req, const struct k8c_target *t)
         int64_t rev = 0;
         if (r >= 0)
                 r = create_object(req->srv, t->res, t->ns, obj, dry_run(req), &w, config,
-                                  from_text ? NULL : &out, &text, &rev, &causes, &err);
+                                  from_text ? NULL : &out, &text, &rev, req, &causes, &err);
+        if (r > 0) /* queued: answered by k8c_rest_async_finish */
+                return;
         if (r < 0) {
                 fail(req, t, &err, obj != NULL ? meta_str(obj, "name") : NULL, causes);
                 return;

@@ -58,6 +58,10 @@ static void req_free(struct k8c_req *req)
         free(req->reply_body);
         free(req->stored_text);
         free(req->warning);
+        free(req->async_key);
+        free(req->async_text);
+        free(req->async_name);
+        k8c_error_release(&req->async_err);
         free(req);
 }
 
@@ -148,6 +152,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 *con_cls = req;
                 return MHD_YES;
         }
+        if (req->async_state == ASYNC_DONE) {
+                k8c_rest_async_finish(req);
+                return send_reply(req);
+        }
+        if (req->async_state == ASYNC_QUEUED) /* resumed early: the callback is still running */
+                return MHD_YES;
         if (*upload_data_size > 0) {
                 /* Keep reading past the limit (discarding) so the connection stays usable
                  * and the client gets its 413 instead of a reset. */
@@ -178,6 +188,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 k8c_req_fail_msg(req, K8C_ETOOLARGE, msg);
         } else {
                 k8c_route(req);
+                /* Suspended until storage answers (then called again, above). */
+                if (req->async_state != ASYNC_NONE)
+                        return MHD_YES;
         }
         return send_reply(req);
 }
@@ -363,6 +376,7 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         k8c_sd_notify("STOPPING=1");
         k8c_watchdog_stop();
         srv->stopping = 1;
+        atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence in rest.c's queue_create */
         srv->ready = 0;
         /* Stop accepting; then end watches (they resume and finish their streams) and give
          * the streams a moment to flush before the daemon goes. */
@@ -371,6 +385,12 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
                 MHD_quiesce_daemon(extra_mhd[i]);
         k8c_event_ttl_stop(srv);
         k8c_watch_cache_stop(srv);
+        /* Creates still queued in storage hold suspended connections; storage answers them within
+         * a commit or two (srv->stopping makes new ones synchronous). */
+        for (int i = 0; i < 10000 && atomic_load(&srv->async_pending) > 0; i++) {
+                struct timespec ts = { 0, 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
         for (int i = 0; i < nextra; i++)
                 MHD_stop_daemon(extra_mhd[i]);
         k8c_proxy_stop(srv);

@@ -71,6 +71,9 @@ struct wreq {
         struct k8c_kv kv; /* stored kv, or the current kv on conflict */
         bool done;
         pthread_cond_t cond;
+        /* An asynchronous write (heap-allocated, freed by the writer after done_fn). */
+        k8c_store_done_fn done_fn;
+        void *done_arg;
         struct wreq *next;
 };
 
@@ -444,14 +447,28 @@ out:
 
 static void complete(struct sqlite_store *s, struct wreq *batch)
 {
+        struct wreq *async = NULL;
         pthread_mutex_lock(&s->qlock);
         while (batch != NULL) {
                 struct wreq *next = batch->next;
-                batch->done = true;
-                pthread_cond_signal(&batch->cond);
-                batch = next; /* batch may be gone now: the caller owns it again */
+                if (batch->done_fn != NULL) {
+                        batch->next = async;
+                        async = batch;
+                } else {
+                        batch->done = true;
+                        pthread_cond_signal(&batch->cond);
+                }
+                batch = next; /* a waited-for batch may be gone now: its caller owns it again */
         }
         pthread_mutex_unlock(&s->qlock);
+        while (async != NULL) {
+                struct wreq *next = async->next;
+                async->done_fn(async->done_arg, async->rc, &async->kv, &async->err);
+                k8c_kv_free(&async->kv);
+                k8c_error_release(&async->err);
+                free(async);
+                async = next;
+        }
 }
 
 static size_t event_bytes(const struct k8c_store_event *ev)
@@ -700,6 +717,15 @@ static void *writer_main(void *arg)
         return NULL;
 }
 
+/* Appends req to the writer's queue; called with qlock held. */
+static void enqueue_locked(struct sqlite_store *s, struct wreq *req)
+{
+        req->next = NULL;
+        *s->qtail = req;
+        s->qtail = &req->next;
+        pthread_cond_signal(&s->qcond);
+}
+
 /* Queues a write and waits for its acknowledgement (after COMMIT). */
 static int submit(struct sqlite_store *s, struct wreq *req, struct k8c_kv *ret_kv, k8c_error_t *err)
 {
@@ -711,10 +737,7 @@ static int submit(struct sqlite_store *s, struct wreq *req, struct k8c_kv *ret_k
                 pthread_cond_destroy(&req->cond);
                 return k8c_make_error(err, K8C_EUNAVAILABLE, "sqlite store is closing");
         }
-        req->next = NULL;
-        *s->qtail = req;
-        s->qtail = &req->next;
-        pthread_cond_signal(&s->qcond);
+        enqueue_locked(s, req);
         while (!req->done)
                 pthread_cond_wait(&req->cond, &s->qlock);
         pthread_mutex_unlock(&s->qlock);
@@ -956,6 +979,32 @@ static int sq_create(struct k8c_store *base, const char *key, const char *value,
                 return r;
         struct wreq req = { .op = WOP_CREATE, .key = key, .value = value, .len = len };
         return submit(S(base), &req, ret_kv, err);
+}
+
+static int sq_create_async(struct k8c_store *base, const char *key, const char *value, size_t len,
+                           k8c_store_done_fn done, void *arg, k8c_error_t *err)
+{
+        int r = check_key(key, err);
+        if (r < 0)
+                return r;
+        struct sqlite_store *s = S(base);
+        struct wreq *req = k8c_xcalloc(1, sizeof(*req));
+        *req = (struct wreq){ .op = WOP_CREATE,
+                              .key = key,
+                              .value = value,
+                              .len = len,
+                              .want_kv = true,
+                              .done_fn = done,
+                              .done_arg = arg };
+        pthread_mutex_lock(&s->qlock);
+        if (s->stopping) {
+                pthread_mutex_unlock(&s->qlock);
+                free(req);
+                return k8c_make_error(err, K8C_EUNAVAILABLE, "sqlite store is closing");
+        }
+        enqueue_locked(s, req);
+        pthread_mutex_unlock(&s->qlock);
+        return 0;
 }
 
 static int sq_update(struct k8c_store *base, const char *key, const char *value, size_t len, int64_t expected,
@@ -1542,6 +1591,7 @@ static const struct k8c_store_ops sqlite_ops = {
         .get = sq_get,
         .list = sq_list,
         .create = sq_create,
+        .create_async = sq_create_async,
         .update = sq_update,
         .delete = sq_delete,
         .watch = sq_watch,
