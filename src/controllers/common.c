@@ -9,7 +9,9 @@
 
 #include "controllers/internal.h"
 #include "k8c/cleanup.h"
+#include "k8c/informer.h"
 #include "k8c/json.h"
+#include "k8c/labels.h"
 #include "k8c/names.h"
 
 /* ---- the real client behind the action pointers ---- */
@@ -325,4 +327,33 @@ int k8c_ctrl_remove_owner_refs(const struct k8c_object_control *ctl, const char 
                 return 0;
         }
         return rc;
+}
+
+void k8c_ctrl_enqueue_obj(struct k8c_workqueue *q, const json_t *obj)
+{
+        cleanup_free char *key = k8c_object_key(obj);
+        if (key != NULL)
+                k8c_workqueue_add(q, key);
+}
+
+void k8c_ctrl_enqueue_services_of(struct k8c_informer *services, struct k8c_workqueue *q, const json_t *pod)
+{
+        const char *ns = k8c_json_get_string(pod, "metadata.namespace");
+        if (ns == NULL)
+                return;
+        json_auto_t *svcs = k8c_informer_by_index(services, "namespace", ns);
+        size_t i;
+        json_t *svc;
+        json_array_foreach(svcs, i, svc)
+        {
+                json_t *set = k8c_json_get(svc, "spec.selector");
+                if (!json_is_object(set) || json_object_size(set) == 0)
+                        continue;
+                struct k8c_selector sel = { 0 };
+                cleanup_error k8c_error_t err = NULL;
+                if (k8c_selector_from_set(set, &sel, &err) == 0 &&
+                    k8c_selector_matches(&sel, k8c_json_get(pod, "metadata.labels")))
+                        k8c_ctrl_enqueue_obj(q, svc);
+                k8c_selector_free(&sel);
+        }
 }

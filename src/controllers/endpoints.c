@@ -230,9 +230,7 @@ json_t *k8c_endpoints_for_service(const json_t *svc, const json_t *pods)
 
 static void enqueue_obj(struct k8c_endpoints_controller *c, const json_t *obj)
 {
-        cleanup_free char *key = k8c_object_key(obj);
-        if (key != NULL)
-                k8c_workqueue_add(c->queue, key);
+        k8c_ctrl_enqueue_obj(c->queue, obj);
 }
 
 static void on_svc_add(void *o, json_t *obj)
@@ -245,27 +243,9 @@ static void on_svc_update(void *o, json_t *old, json_t *obj)
         enqueue_obj(o, obj);
 }
 
-/* Every Service of the pod's namespace whose selector matches pod. */
 static void enqueue_services_of(struct k8c_endpoints_controller *c, const json_t *pod)
 {
-        const char *ns = k8c_json_get_string(pod, "metadata.namespace");
-        if (ns == NULL)
-                return;
-        json_auto_t *svcs = k8c_informer_by_index(c->svc, "namespace", ns);
-        size_t i;
-        json_t *svc;
-        json_array_foreach(svcs, i, svc)
-        {
-                json_t *set = k8c_json_get(svc, "spec.selector");
-                if (!json_is_object(set) || json_object_size(set) == 0)
-                        continue;
-                struct k8c_selector sel = { 0 };
-                cleanup_error k8c_error_t err = NULL;
-                if (k8c_selector_from_set(set, &sel, &err) == 0 &&
-                    k8c_selector_matches(&sel, k8c_json_get(pod, "metadata.labels")))
-                        enqueue_obj(c, svc);
-                k8c_selector_free(&sel);
-        }
+        k8c_ctrl_enqueue_services_of(c->svc, c->queue, pod);
 }
 
 static void on_pod_add(void *o, json_t *pod)

@@ -11,6 +11,12 @@
 #include "k8c/controllers.h"
 
 /* The ownerReference with controller: true, or NULL (borrowed). */
+/* Queues the key of obj (namespace/name). */
+void k8c_ctrl_enqueue_obj(struct k8c_workqueue *q, const json_t *obj);
+/* Queues every Service of services (an informer with the "namespace" index) in pod's namespace
+ * whose selector matches pod's labels: what an Endpoints or EndpointSlice controller reconciles
+ * when the pod changes. */
+void k8c_ctrl_enqueue_services_of(struct k8c_informer *services, struct k8c_workqueue *q, const json_t *pod);
 const json_t *k8c_ctrl_controller_ref(const json_t *obj);
 
 /* "/api/v1/namespaces/ns/pods[/name]" or "/apis/apps/v1/...": api_version decides the prefix;
