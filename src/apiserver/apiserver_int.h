@@ -203,7 +203,8 @@ int k8c_service_allocate(struct k8c_apiserver *srv, json_t *obj, const json_t *o
 void k8c_service_alloc_begin(struct k8c_apiserver *srv);
 /* After the store write of a Service from old (NULL on create) to obj (NULL for a delete): r < 0
  * when nothing was stored (also dry runs; err may then be NULL), removed when the write deleted
- * the Service. Frees what the write gave up, or the reservation of a write not stored. */
+ * the Service. Frees what the write gave up, or the reservation of a write not stored. A stored
+ * create's obj is not read (create_object may have emptied it). */
 void k8c_service_alloc_done(struct k8c_apiserver *srv, const json_t *old, const json_t *obj, int r,
                             const k8c_error_t *err, bool removed);
 /* How many times the index was read from storage (the first allocation, and rebuilds). */
