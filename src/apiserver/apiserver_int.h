@@ -24,6 +24,22 @@
 struct k8c_watch_cache;
 struct k8c_metrics;
 
+/* Which Service addresses and node ports are taken (alloc.c), under alloc_lock. */
+struct k8c_service_index {
+        bool built;
+        time_t built_at;
+        uint32_t ip_base, ip_size; /* --service-cluster-ip-range */
+        uint64_t *ip_bits;         /* bit i: ip_base + i is taken (network and broadcast always) */
+        uint32_t ip_hint;          /* every ordinary offset (>= 2) below it is taken */
+        int port_lo, port_hi;      /* --service-node-port-range */
+        uint64_t *port_bits;       /* bit i: port_lo + i is taken */
+        uint32_t port_hint;        /* every port offset below it is taken */
+        unsigned inflight;         /* writes between allocate/begin and done */
+        bool stale;                /* to be read from storage again (another writer seen) */
+        bool draining;             /* a rebuild waits for inflight to reach 0 */
+        uint64_t builds;           /* times it was read from storage (for /metrics) */
+};
+
 struct k8c_apiserver {
         struct k8c_apiserver_config cfg;
         struct k8c_store *store;
@@ -35,8 +51,11 @@ struct k8c_apiserver {
         /* Asynchronous creates queued to storage and not yet called back: the HTTP daemon may only
          * stop once none is left (a suspended connection at MHD_stop_daemon is fatal). */
         atomic_int async_pending;
-        /* Serialises Service ClusterIP/NodePort allocation (scan + create). */
+        /* Guards alloc_index (Service ClusterIP/NodePort allocation, alloc.c); alloc_cond
+         * signals that no Service write is in flight or a rebuild finished. */
         pthread_mutex_t alloc_lock;
+        pthread_cond_t alloc_cond;
+        struct k8c_service_index alloc_index;
         /* Namespaces the watch cache has seen stored and not terminating (names; no values). */
         pthread_mutex_t ns_lock;
         struct k8c_strmap ns_active;
@@ -163,7 +182,6 @@ json_t *k8c_metrics_api_group(void);
 json_t *k8c_metrics_api_aggregated(void);
 
 /* ---- alloc.c ---- */
-/* Service create: allocates/validates clusterIP(s) and nodePorts in obj; adds field errors. */
 /* The namespace cache: whether each namespace is active (stored, not terminating) as of the
  * revision it was last seen at. watch.c feeds it from the one storage watch and rest.c from its
  * storage reads; a state older than the one held is ignored, so a late read never revives a
@@ -175,8 +193,23 @@ void k8c_ns_cache_note_event(struct k8c_apiserver *srv, const char *key, const c
 bool k8c_ns_cache_active(struct k8c_apiserver *srv, const char *ns);
 void k8c_ns_cache_reset(struct k8c_apiserver *srv);
 
+/* Service create/update (old NULL on create): allocates/validates clusterIP(s) and nodePorts in
+ * obj; adds field errors. When it returns 0 without adding field errors, what obj holds beyond old
+ * is reserved and the caller must call k8c_service_alloc_done() once, whatever the write does. */
 int k8c_service_allocate(struct k8c_apiserver *srv, json_t *obj, const json_t *old,
                          struct k8c_field_errors *errs, k8c_error_t *err);
+/* Before a Service delete goes to storage; k8c_service_alloc_done(srv, old, NULL, r, err, true)
+ * follows it. */
+void k8c_service_alloc_begin(struct k8c_apiserver *srv);
+/* After the store write of a Service from old (NULL on create) to obj (NULL for a delete): r < 0
+ * when nothing was stored (also dry runs; err may then be NULL), removed when the write deleted
+ * the Service. Frees what the write gave up, or the reservation of a write not stored. A stored
+ * create's obj is not read (create_object may have emptied it). */
+void k8c_service_alloc_done(struct k8c_apiserver *srv, const json_t *old, const json_t *obj, int r,
+                            const k8c_error_t *err, bool removed);
+/* How many times the index was read from storage (the first allocation, and rebuilds). */
+uint64_t k8c_service_index_builds(struct k8c_apiserver *srv);
+void k8c_service_index_free(struct k8c_service_index *x);
 
 /* ---- eventttl.c ---- */
 /* Deletes the stored Events last active more than cfg.event_ttl_ms before now; returns how many. */

@@ -1,6 +1,7 @@
 /*
  * metrics.c - Prometheus text for /metrics: requests by verb/resource/code, a
- * request latency histogram, the number of watchers and the storage revision.
+ * request latency histogram, the number of watchers, the storage revision and how
+ * often the Service allocator read all Services.
  * Counters live in a small table under one mutex (request rates here are low).
  */
 #include <inttypes.h>
@@ -112,6 +113,10 @@ char *k8c_metrics_render(struct k8c_apiserver *srv)
         fprintf(f, "# HELP k8c_storage_revision Current storage revision.\n");
         fprintf(f, "# TYPE k8c_storage_revision gauge\n");
         fprintf(f, "k8c_storage_revision %" PRId64 "\n", rev);
+        fprintf(f, "# HELP k8c_service_allocator_index_builds_total Times the Service ClusterIP/NodePort "
+                   "allocator read every stored Service.\n");
+        fprintf(f, "# TYPE k8c_service_allocator_index_builds_total counter\n");
+        fprintf(f, "k8c_service_allocator_index_builds_total %" PRIu64 "\n", k8c_service_index_builds(srv));
         fclose(f);
         return buf;
 }

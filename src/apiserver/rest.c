@@ -400,6 +400,16 @@ static bool held_by_finalizers(const struct k8c_resource *res, const json_t *obj
         return is_namespaces(res) && json_array_size(k8c_json_get(obj, "spec.finalizers")) > 0;
 }
 
+/* Whether storing obj removes it instead: it is being deleted, no grace period is pending and its
+ * last finalizer went away. */
+static bool removed_on_write(const struct k8c_resource *res, const json_t *obj)
+{
+        json_t *md = json_object_get(obj, "metadata");
+        json_t *dgp = json_object_get(md, "deletionGracePeriodSeconds");
+        return json_object_get(md, "deletionTimestamp") != NULL &&
+               (!json_is_integer(dgp) || json_integer_value(dgp) == 0) && !held_by_finalizers(res, obj);
+}
+
 /* ---- field managers ------------------------------------------------------------ */
 
 /* The writer of a request for managedFields: fieldManager, else the User-Agent's product name
@@ -568,13 +578,11 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
                 k8c_field_error(&errs, "FieldValueRequired", "metadata.name",
                                 "Required value: name or generateName is required");
         int r = 0;
-        bool locked = false;
+        bool reserved = false;
         if (k8c_field_errors_count(&errs) == 0 && is_services(res)) {
-                pthread_mutex_lock(&srv->alloc_lock);
-                locked = true;
+                /* Reserves the address and ports until k8c_service_alloc_done() below. */
                 r = k8c_service_allocate(srv, obj, NULL, &errs, err);
-                /* The lock is held across the store write below so two creates never pick
-                 * the same free address. */
+                reserved = r >= 0 && k8c_field_errors_count(&errs) == 0;
         }
         if (r < 0)
                 goto out_unlock;
@@ -612,9 +620,9 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
                 cleanup_free char *name_copy = k8c_xstrdup(name);
                 if (early)
                         json_object_clear(obj);
-                /* Without a name to regenerate or an allocation lock to hold, nothing here needs the
-                 * answer: the connection waits, not this thread. */
-                if (early && async_req != NULL && !generate && !locked) {
+                /* Without a name to regenerate or a Service allocation to settle (done below),
+                 * nothing here needs the answer: the connection waits, not this thread. */
+                if (early && async_req != NULL && !generate && !reserved) {
                         r = queue_create(async_req, res, &key, &text, name_copy, err);
                         if (r > 0)
                                 break;
@@ -661,8 +669,8 @@ static int create_object(struct k8c_apiserver *srv, const struct k8c_resource *r
                 key = k8c_rest_key(res, ns, name);
         }
 out_unlock:
-        if (locked)
-                pthread_mutex_unlock(&srv->alloc_lock);
+        if (reserved)
+                k8c_service_alloc_done(srv, NULL, obj, dry ? -1 : r, err, false);
         k8c_field_errors_free(&errs);
         return r;
 }
@@ -1348,7 +1356,7 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
         k8c_registry_ctx_init(req->srv, &ctx);
         bool status = t->sub != NULL && strcmp(t->sub, "status") == 0;
         bool finalize = t->sub != NULL && strcmp(t->sub, "finalize") == 0;
-        bool locked = false;
+        bool reserved = false;
         if (r >= 0)
                 r = check_kind(t->res, obj, &err);
         if (r < 0)
@@ -1451,14 +1459,13 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
         if (t->res->validate_update != NULL)
                 t->res->validate_update(obj, old, &ctx, &errs);
         if (k8c_field_errors_count(&errs) == 0 && is_services(t->res) && !status) {
-                /* Held until the write is stored, so no other Service takes the same address. */
-                pthread_mutex_lock(&req->srv->alloc_lock);
-                locked = true;
+                /* Reserves new addresses and ports until k8c_service_alloc_done() below. */
                 r = k8c_service_allocate(req->srv, obj, old, &errs, &err);
                 if (r < 0) {
                         k8c_field_errors_free(&errs);
                         goto fail;
                 }
+                reserved = k8c_field_errors_count(&errs) == 0;
         }
         if (k8c_field_errors_count(&errs) > 0) {
                 r = k8c_field_errors_to_error(&errs, t->res->kind, t->name, &err);
@@ -1475,9 +1482,10 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
         } else {
                 r = write_update(req, t, obj, cur, &causes, &err);
         }
-        if (locked) {
-                pthread_mutex_unlock(&req->srv->alloc_lock);
-                locked = false;
+        if (reserved) {
+                k8c_service_alloc_done(req->srv, old, obj, dry_run(req) ? -1 : r, &err,
+                                       r >= 0 && removed_on_write(t->res, obj));
+                reserved = false;
         }
         if (r < 0)
                 goto fail;
@@ -1485,8 +1493,8 @@ static int update_object(struct k8c_req *req, const struct k8c_target *t, json_t
         *ret_obj = json_incref(obj);
         return 0;
 fail:
-        if (locked)
-                pthread_mutex_unlock(&req->srv->alloc_lock);
+        if (reserved)
+                k8c_service_alloc_done(req->srv, old, obj, -1, NULL, false);
         *ret_causes = k8c_steal(&causes);
         *errp = k8c_steal(&err);
         return r;
@@ -1680,16 +1688,14 @@ static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t 
 {
         cleanup_free char *key = k8c_rest_key(t->res, t->ns, t->name);
         json_t *md = meta_ensure(obj);
-        json_t *dgp = json_object_get(md, "deletionGracePeriodSeconds");
-        bool deleting = json_object_get(md, "deletionTimestamp") != NULL &&
-                        (!json_is_integer(dgp) || json_integer_value(dgp) == 0);
+        bool removing = removed_on_write(t->res, obj);
         if (t->res->storage_of != NULL && t->res->to_storage != NULL)
                 t->res->to_storage(obj);
         if (dry_run(req))
                 return 0;
         struct k8c_kv kv = { 0 };
         int r;
-        if (deleting && !held_by_finalizers(t->res, obj)) {
+        if (removing) {
                 r = k8c_store_delete(req->srv->store, key, cur, &kv, err);
         } else {
                 json_object_del(md, "resourceVersion");
@@ -1705,8 +1711,7 @@ static int write_update(struct k8c_req *req, const struct k8c_target *t, json_t 
                 /* Seen at once by creates that follow this reply, not only once the watch delivers it. */
                 if (is_namespaces(t->res))
                         k8c_ns_cache_note(req->srv, t->name, kv.mod_revision,
-                                          !(deleting && !held_by_finalizers(t->res, obj)) &&
-                                                  json_object_get(md, "deletionTimestamp") == NULL);
+                                          !removing && json_object_get(md, "deletionTimestamp") == NULL);
         }
         k8c_kv_free(&kv);
         if (r < 0 && k8c_error_reason(err) == K8C_ECONFLICT)
@@ -1815,7 +1820,13 @@ static int delete_object(struct k8c_req *req, const struct k8c_target *t, const 
         }
         if (!dry_run(req)) {
                 cleanup_free char *key = k8c_rest_key(t->res, t->ns, t->name);
+                /* A Service's address and ports are free once its delete is stored. */
+                bool svc = is_services(t->res);
+                if (svc)
+                        k8c_service_alloc_begin(req->srv);
                 r = k8c_store_delete(req->srv->store, key, cur, &kv, err);
+                if (svc)
+                        k8c_service_alloc_done(req->srv, old, NULL, r, err, true);
                 if (r < 0) {
                         k8c_kv_free(&kv);
                         if (k8c_error_reason(err) == K8C_ENOTFOUND)

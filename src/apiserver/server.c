@@ -278,6 +278,7 @@ int k8c_apiserver_run(const struct k8c_apiserver_config *cfg, k8c_error_t *err)
         int arenas = srv->cfg.http_threads / 4;
         mallopt(M_ARENA_MAX, arenas < 2 ? 2 : arenas > 8 ? 8 : arenas);
         pthread_mutex_init(&srv->alloc_lock, NULL);
+        pthread_cond_init(&srv->alloc_cond, NULL);
         pthread_mutex_init(&srv->ns_lock, NULL);
         k8c_strmap_init(&srv->ns_active);
         int r;
@@ -407,6 +408,8 @@ out_watch:
 out_store:
         k8c_store_close(srv->store);
         k8c_metrics_free(srv->metrics);
+        k8c_service_index_free(&srv->alloc_index);
+        pthread_cond_destroy(&srv->alloc_cond);
         pthread_mutex_destroy(&srv->alloc_lock);
         k8c_strmap_clear(&srv->ns_active);
         pthread_mutex_destroy(&srv->ns_lock);

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "../../common/apiserver_harness.h"
@@ -1956,6 +1957,320 @@ static void test_service_allocation(void **state)
         free(out);
 }
 
+/* ---- a server of its own: a /29 and three node ports, filled, freed, restarted ---------- */
+
+/* POST a Service in ns with metadata md_extra (",\"finalizers\":[...]" or "") and spec. */
+static json_t *create_service_in(const char *ns, const char *name, const char *md_extra,
+                                 const char *spec_json, long *ret_code)
+{
+        char *body = NULL, *path = NULL;
+        assert_true(asprintf(&body,
+                             "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\"%s},"
+                             "\"spec\":%s}",
+                             name, md_extra, spec_json) >= 0);
+        assert_true(asprintf(&path, "/api/v1/namespaces/%s/services", ns) >= 0);
+        json_t *j = http_json("POST", path, "application/json", body, NULL, ret_code);
+        free(body);
+        free(path);
+        return j;
+}
+
+/* Creates Service name and asserts it got clusterIP want_ip (and, when want_np != 0, the node
+ * port want_np on its first port). */
+static void create_service_expect(const char *name, const char *spec_json, const char *want_ip, long want_np)
+{
+        long code;
+        json_t *s = create_service_in("default", name, "", spec_json, &code);
+        if (code != 201)
+                fprintf(stderr, "create %s: %ld %s\n", name, code,
+                        json_string_value(json_object_get(s, "message")));
+        assert_int_equal(code, 201);
+        assert_string_equal(spec_str(s, "clusterIP"), want_ip);
+        if (want_np != 0)
+                assert_int_equal(
+                        json_integer_value(json_object_get(
+                                json_array_get(json_object_get(json_object_get(s, "spec"), "ports"), 0),
+                                "nodePort")),
+                        want_np);
+        json_decref(s);
+}
+
+/* Asserts that creating Service name fails with 422 and a message holding want. */
+static void create_service_invalid(const char *name, const char *spec_json, const char *want)
+{
+        long code;
+        json_t *st = create_service_in("default", name, "", spec_json, &code);
+        assert_status(st, code, 422, "Invalid", NULL);
+        const char *msg = json_string_value(json_object_get(st, "message"));
+        if (strstr(msg, want) == NULL)
+                fprintf(stderr, "message \"%s\" lacks \"%s\"\n", msg, want);
+        assert_non_null(strstr(msg, want));
+        json_decref(st);
+}
+
+static void delete_service(const char *name)
+{
+        long code;
+        char *path = NULL;
+        assert_true(asprintf(&path, "/api/v1/namespaces/default/services/%s", name) >= 0);
+        json_decref(http_json("DELETE", path, NULL, NULL, NULL, &code));
+        free(path);
+        assert_int_equal(code, 200);
+}
+
+/* GETs Service name, lets edit change it and PUTs it back; returns the stored result. */
+static json_t *update_service(const char *name, void (*edit)(json_t *svc))
+{
+        long code;
+        char *path = NULL;
+        assert_true(asprintf(&path, "/api/v1/namespaces/default/services/%s", name) >= 0);
+        json_t *s = http_json("GET", path, NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        edit(s);
+        char *body = json_dumps(s, JSON_COMPACT);
+        json_decref(s);
+        json_t *out = http_json("PUT", path, "application/json", body, NULL, &code);
+        free(body);
+        free(path);
+        if (code != 200)
+                fprintf(stderr, "PUT %s: %ld %s\n", name, code,
+                        json_string_value(json_object_get(out, "message")));
+        assert_int_equal(code, 200);
+        return out;
+}
+
+static void to_node_port(json_t *svc)
+{
+        json_object_set_new(json_object_get(svc, "spec"), "type", json_string("NodePort"));
+}
+
+static void to_cluster_ip(json_t *svc)
+{
+        json_object_set_new(json_object_get(svc, "spec"), "type", json_string("ClusterIP"));
+}
+
+static void drop_finalizers(json_t *svc)
+{
+        json_object_del(json_object_get(svc, "metadata"), "finalizers");
+}
+
+/* How often the Service allocator read every stored Service (/metrics). */
+static long long alloc_index_builds(void)
+{
+        static const char key[] = "\nk8c_service_allocator_index_builds_total ";
+        struct k8c_test_http_reply r;
+        assert_int_equal(k8c_test_http(&srv, "GET", "/metrics", NULL, NULL, 0, NULL, &r), 0);
+        const char *p = strstr(r.body, key);
+        assert_non_null(p);
+        long long n = atoll(p + strlen(key));
+        k8c_test_http_reply_free(&r);
+        return n;
+}
+
+static void test_service_allocation_small_ranges(void **state)
+{
+        other = srv;
+        const char *args[] = { "--service-cluster-ip-range=10.100.0.0/29",
+                               "--service-node-port-range=30100-30102", NULL };
+        assert_int_equal(k8c_test_apiserver_start(&srv, args), 0);
+        /* The allocator read storage once, for the kubernetes Service at start-up. */
+        assert_int_equal(alloc_index_builds(), 1);
+        const char *one = "{\"ports\":[{\"port\":80}]}";
+        const char *np1 = "{\"type\":\"NodePort\",\"ports\":[{\"port\":80}]}";
+
+        /* Creates that fail after their address and port were chosen hold nothing: more of them
+         * than the ranges have room for, then the ranges still fill from their first entries. */
+        for (int i = 0; i < 6; i++) {
+                long code;
+                json_decref(create_service_in("missing", "lost", "", np1, &code));
+                assert_int_equal(code, 404);
+                create_service_invalid("bad",
+                                       "{\"type\":\"NodePort\",\"ports\":[{\"name\":\"a\",\"port\":80},"
+                                       "{\"name\":\"b\",\"port\":81,\"nodePort\":30999}]}",
+                                       "provided port is not in the valid range");
+        }
+        create_service_expect("c0",
+                              "{\"type\":\"NodePort\",\"ports\":[{\"name\":\"a\",\"port\":80},{\"name\":"
+                              "\"b\",\"port\":81},{\"name\":\"c\",\"port\":82}]}",
+                              "10.100.0.2", 30100);
+        long code;
+        json_decref(create_service_in("default", "c0", "", one, &code));
+        assert_int_equal(code, 409);
+        create_service_invalid("full-ports", np1, "range is full");
+        delete_service("c0");
+
+        /* ClusterIP -> NodePort takes a node port, NodePort -> ClusterIP gives it back. */
+        create_service_expect("flip", one, "10.100.0.2", 0);
+        json_t *s = update_service("flip", to_node_port);
+        assert_int_equal(
+                json_integer_value(json_object_get(
+                        json_array_get(json_object_get(json_object_get(s, "spec"), "ports"), 0), "nodePort")),
+                30100);
+        json_decref(s);
+        create_service_invalid("other",
+                               "{\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30100}]}",
+                               "provided port is already allocated");
+        s = update_service("flip", to_cluster_ip);
+        assert_null(json_object_get(json_array_get(json_object_get(json_object_get(s, "spec"), "ports"), 0),
+                                    "nodePort"));
+        json_decref(s);
+        create_service_expect("other", "{\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30100}]}",
+                              "10.100.0.3", 30100);
+
+        /* Fill the /29 (.0 network, .1 kubernetes, .7 broadcast): Kubernetes' 422 "range is full". */
+        create_service_expect("c1", one, "10.100.0.4", 0);
+        json_decref(
+                create_service_in("default", "held", ",\"finalizers\":[\"example.com/hold\"]", one, &code));
+        assert_int_equal(code, 201);
+        create_service_expect("c2", one, "10.100.0.6", 0);
+        create_service_invalid("c3", one, "range is full");
+        /* A Service held by a finalizer keeps its address until it is really gone. */
+        delete_service("held");
+        create_service_invalid("c3", one, "range is full");
+        json_decref(update_service("held", drop_finalizers));
+        assert_int_equal(get_code("/api/v1/namespaces/default/services/held"), 404);
+        create_service_expect("c3", one, "10.100.0.5", 0);
+        /* A plain delete frees at once. */
+        delete_service("c1");
+        create_service_expect("c4", one, "10.100.0.4", 0);
+        create_service_invalid("c5", one, "range is full");
+        /* None of that read all Services again. */
+        assert_int_equal(alloc_index_builds(), 1);
+
+        /* After a restart on the same data dir nothing held is handed out again. */
+        assert_int_equal(k8c_test_apiserver_restart(&srv, args), 0);
+        create_service_invalid("c5", one, "range is full");
+        create_service_invalid("c5", "{\"clusterIP\":\"10.100.0.6\",\"ports\":[{\"port\":80}]}",
+                               "provided IP is already allocated");
+        delete_service("c2");
+        /* 10.100.0.6 is free again; 30100 stays "other"'s. */
+        create_service_expect("c5", np1, "10.100.0.6", 30101);
+        create_service_invalid("c6", np1, "range is full");
+
+        int status = k8c_test_apiserver_stop(&srv);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        srv = other;
+        memset(&other, 0, sizeof(other));
+}
+
+/* ---- concurrent creates and deletes never share an address or a node port --------------- */
+
+struct svc_writer {
+        int id;
+        int n;
+        int created;
+};
+
+static void *svc_writer_run(void *arg)
+{
+        struct svc_writer *w = arg;
+        for (int i = 0; i < w->n; i++) {
+                char *body = NULL;
+                struct k8c_test_http_reply r;
+                if (asprintf(&body,
+                             "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"conc-%d-%"
+                             "d\"},"
+                             "\"spec\":{\"type\":\"NodePort\",\"ports\":[{\"name\":\"a\",\"port\":80},{"
+                             "\"name\":"
+                             "\"b\",\"port\":81}]}}",
+                             w->id, i) < 0)
+                        return NULL;
+                if (k8c_test_http(&srv, "POST", "/api/v1/namespaces/default/services", "application/json",
+                                  body, strlen(body), NULL, &r) == 0 &&
+                    r.code == 201)
+                        w->created++;
+                k8c_test_http_reply_free(&r);
+                free(body);
+                /* Every other one goes again at once, so frees race with allocations. */
+                if (i % 2 == 1) {
+                        char *path = NULL;
+                        if (asprintf(&path, "/api/v1/namespaces/default/services/conc-%d-%d", w->id, i) >=
+                                    0 &&
+                            k8c_test_http(&srv, "DELETE", path, NULL, NULL, 0, NULL, &r) == 0) {
+                                if (r.code == 200)
+                                        w->created--;
+                                k8c_test_http_reply_free(&r);
+                        }
+                        free(path);
+                }
+        }
+        return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+        return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+static void test_service_allocation_concurrent(void **state)
+{
+        enum { WRITERS = 16, EACH = 12 };
+        long long builds = alloc_index_builds();
+        struct svc_writer w[WRITERS];
+        pthread_t th[WRITERS];
+        for (int i = 0; i < WRITERS; i++) {
+                w[i] = (struct svc_writer){ .id = i, .n = EACH };
+                assert_int_equal(pthread_create(&th[i], NULL, svc_writer_run, &w[i]), 0);
+        }
+        int want = 0;
+        for (int i = 0; i < WRITERS; i++) {
+                pthread_join(th[i], NULL);
+                want += w[i].created;
+        }
+        assert_int_equal(want, WRITERS * EACH / 2);
+
+        long code;
+        json_t *l = http_json("GET", "/api/v1/namespaces/default/services", NULL, NULL, NULL, &code);
+        assert_int_equal(code, 200);
+        json_t *items = json_object_get(l, "items");
+        size_t n = json_array_size(items);
+        const char **ips = calloc(n, sizeof(*ips));
+        int *ports = calloc(2 * n, sizeof(*ports));
+        size_t nips = 0, nports = 0;
+        size_t i;
+        json_t *s;
+        json_array_foreach(items, i, s)
+        {
+                const char *ip = spec_str(s, "clusterIP");
+                if (ip != NULL && strcmp(ip, "None") != 0)
+                        ips[nips++] = ip;
+                size_t j;
+                json_t *p;
+                json_array_foreach(json_object_get(json_object_get(s, "spec"), "ports"), j, p)
+                {
+                        if (json_integer_value(json_object_get(p, "nodePort")) != 0)
+                                ports[nports++] = (int)json_integer_value(json_object_get(p, "nodePort"));
+                }
+        }
+        assert_true(nips >= (size_t)want);
+        assert_true(nports >= 2 * (size_t)want);
+        qsort(ips, nips, sizeof(*ips), cmp_str);
+        qsort(ports, nports, sizeof(*ports), cmp_int);
+        for (size_t k = 1; k < nips; k++)
+                if (strcmp(ips[k - 1], ips[k]) == 0)
+                        fail_msg("clusterIP %s given twice", ips[k]);
+        for (size_t k = 1; k < nports; k++)
+                if (ports[k - 1] == ports[k])
+                        fail_msg("nodePort %d given twice", ports[k]);
+        free(ips);
+        free(ports);
+        json_decref(l);
+        /* Allocating and freeing did not read all Services again. */
+        assert_int_equal(alloc_index_builds(), builds);
+        for (int k = 0; k < WRITERS; k++)
+                for (int j = 0; j < EACH; j += 2) {
+                        char path[96];
+                        snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/conc-%d-%d", k, j);
+                        json_decref(http_json("DELETE", path, NULL, NULL, NULL, &code));
+                        assert_int_equal(code, 200);
+                }
+}
+
 /* ---- restart: state and allocations persist; watches resume; bookmarks ------------------- */
 
 static void test_restart_persistence_and_bookmarks(void **state)
@@ -2339,6 +2654,8 @@ int main(void)
                 cmocka_unit_test(test_list_table_and_continue),
                 cmocka_unit_test(test_watch_raw),
                 cmocka_unit_test(test_service_allocation),
+                cmocka_unit_test(test_service_allocation_small_ranges),
+                cmocka_unit_test(test_service_allocation_concurrent),
                 cmocka_unit_test(test_metrics),
                 cmocka_unit_test(test_restart_persistence_and_bookmarks),
                 cmocka_unit_test(test_watch_too_old_and_drain),
