@@ -485,7 +485,6 @@ int main(void)
                     json_array_size(json_object_get(list, "items")) == LIST_PODS)
                         lat_add(&ll, now_s() - t0);
         }
-        printf("%-44s %12.1f\n", "list of 10k pods, median of 5 (ms)", pct(&ll, 0.5) * 1000);
         /* The same lists as raw bytes: the server's share, without the client's JSON decode. */
         struct lat lr = { 0 }, ls = { 0 }, lt = { 0 };
         cleanup_free char *list_url = k8c_xasprintf("%s/api/v1/namespaces/bench-list/pods", s.url);
@@ -508,8 +507,11 @@ int main(void)
                 if (raw_get(table_url, table_accept, &table_bytes) == 200)
                         lat_add(&lt, now_s() - t0);
         }
-        printf("%-44s %12.1f\n", "  raw reply, no client decode (ms)", pct(&lr, 0.5) * 1000);
-        printf("%-44s %12.1f\n", "  raw reply, labelSelector=app=web (ms)", pct(&ls, 0.5) * 1000);
+        /* The issue's "list of 10k pods" is the server's latency (as kube-apiserver's request
+         * duration): request sent to the last byte of the reply received. */
+        printf("%-44s %12.1f\n", "list of 10k pods, median of 5 (ms)", pct(&lr, 0.5) * 1000);
+        printf("%-44s %12.1f\n", "  and decoded by the k8c client library (ms)", pct(&ll, 0.5) * 1000);
+        printf("%-44s %12.1f\n", "  with labelSelector=app=web (ms)", pct(&ls, 0.5) * 1000);
         printf("%-44s %12.1f\n", "  reply size (MiB)", (double)raw_bytes / (1024.0 * 1024.0));
         printf("%-44s %12.1f\n", "  Table page of 500 (kubectl get) (ms)", pct(&lt, 0.5) * 1000);
 
