@@ -127,13 +127,13 @@ static const char *sort_table_name;
 static int chain_cmp(const void *a, const void *b)
 {
         const struct k8c_ipt_chain *x = a, *y = b;
-        int rx = builtin_rank(sort_table_name, x->name), ry = builtin_rank(sort_table_name, y->name);
-        if (rx >= 0 || ry >= 0) {
-                if (rx < 0)
+        /* builtin is set exactly for the names builtin_rank knows (table_chain's callers). */
+        if (x->builtin || y->builtin) {
+                if (!x->builtin)
                         return 1;
-                if (ry < 0)
+                if (!y->builtin)
                         return -1;
-                return rx - ry;
+                return builtin_rank(sort_table_name, x->name) - builtin_rank(sort_table_name, y->name);
         }
         return strcmp(x->name, y->name);
 }
@@ -325,7 +325,8 @@ struct build {
 
 static void add(struct chain_index *ix, const char *chain, const struct k8c_ipt_rule *r)
 {
-        chain_add(table_chain(ix, chain, builtin_rank(ix->t->name, chain) >= 0), r);
+        bool builtin = strncmp(chain, "K8C-", 4) != 0 && builtin_rank(ix->t->name, chain) >= 0;
+        chain_add(table_chain(ix, chain, builtin), r);
 }
 
 static void program_port(struct build *b, const char *ns, const char *name, const json_t *svc,
