@@ -958,7 +958,15 @@ static void test_runc_eviction(void **state)
                                      "echo filled; exec sleep 3600");
         post_pod(f, hog);
         json_auto_t *gone = wait_for(f, "/api/v1/namespaces/default/pods/hog", evicted, 60000);
-        assert_non_null(gone);
+        if (gone == NULL) {
+                /* Seen once in a full CI run (not reproduced alone): say what the node saw. */
+                json_auto_t *hp = get(f, "/api/v1/namespaces/default/pods/hog");
+                json_auto_t *nd = get(f, "/api/v1/nodes/node-small");
+                cleanup_free char *hs = json_dumps(json_object_get(hp, "status"), JSON_COMPACT);
+                cleanup_free char *ns = json_dumps(k8c_json_get(nd, "status.conditions"), JSON_COMPACT);
+                fail_msg("hog not evicted within 60 s; pod status %s; node conditions %s", hs ? hs : "-",
+                         ns ? ns : "-");
+        }
         assert_string_equal(k8c_json_get_string(gone, "status.qosClass"), "BestEffort");
         const char *msg = k8c_json_get_string(gone, "status.message");
         assert_non_null(msg);
