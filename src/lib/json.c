@@ -116,6 +116,25 @@ static void segs_free(struct seg *segs, size_t n)
 }
 
 /* Splits a path into segments. Returns the count, or -1 if the path is malformed. */
+/* The digits and closing bracket of an index, p just past its '[': the position after the ']',
+ * or NULL when that is not what follows (or the number overflows). */
+static const char *parse_index(const char *p, size_t *ret_idx)
+{
+        if (*p < '0' || *p > '9')
+                return NULL;
+        size_t idx = 0;
+        while (*p >= '0' && *p <= '9') {
+                if (idx > (SIZE_MAX - 9) / 10)
+                        return NULL;
+                idx = idx * 10 + (size_t)(*p - '0');
+                p++;
+        }
+        if (*p != ']')
+                return NULL;
+        *ret_idx = idx;
+        return p + 1;
+}
+
 static ssize_t parse_path(const char *path, struct seg **ret_segs)
 {
         size_t n = 0, cap = 4;
@@ -149,18 +168,9 @@ static ssize_t parse_path(const char *path, struct seg **ret_segs)
                                 p += 2;
                                 segs[n++] = (struct seg){ .kind = SEG_KEY, .key = key };
                         } else {
-                                if (*p < '0' || *p > '9')
-                                        goto fail;
                                 size_t idx = 0;
-                                while (*p >= '0' && *p <= '9') {
-                                        if (idx > (SIZE_MAX - 9) / 10)
-                                                goto fail;
-                                        idx = idx * 10 + (size_t)(*p - '0');
-                                        p++;
-                                }
-                                if (*p != ']')
+                                if ((p = parse_index(p, &idx)) == NULL)
                                         goto fail;
-                                p++;
                                 segs[n++] = (struct seg){ .kind = SEG_INDEX, .index = idx };
                         }
                         need_key = false;
@@ -204,19 +214,10 @@ static bool get_in_place(const json_t *root, const char *path, json_t **ret)
                 return false;
         while (*p != '\0') {
                 if (*p == '[') {
-                        p++;
-                        if (*p < '0' || *p > '9')
-                                return false; /* quoted key (or malformed): the full parser */
                         size_t idx = 0;
-                        while (*p >= '0' && *p <= '9') {
-                                if (idx > (SIZE_MAX - 9) / 10)
-                                        return false;
-                                idx = idx * 10 + (size_t)(*p - '0');
-                                p++;
-                        }
-                        if (*p != ']')
+                        /* Not an index: a quoted key (or malformed), for the full parser. */
+                        if ((p = parse_index(p + 1, &idx)) == NULL)
                                 return false;
-                        p++;
                         cur = json_is_array(cur) ? json_array_get(cur, idx) : NULL;
                         need_key = false;
                         continue;
