@@ -336,12 +336,12 @@ void k8c_ctrl_enqueue_obj(struct k8c_workqueue *q, const json_t *obj)
                 k8c_workqueue_add(q, key);
 }
 
-void k8c_ctrl_enqueue_services_of(struct k8c_informer *services, struct k8c_workqueue *q, const json_t *pod)
+static void enqueue_services_of(struct k8c_ctrl_service_watch *w, const json_t *pod)
 {
         const char *ns = k8c_json_get_string(pod, "metadata.namespace");
         if (ns == NULL)
                 return;
-        json_auto_t *svcs = k8c_informer_by_index(services, "namespace", ns);
+        json_auto_t *svcs = k8c_informer_by_index(w->svc, "namespace", ns);
         size_t i;
         json_t *svc;
         json_array_foreach(svcs, i, svc)
@@ -353,7 +353,44 @@ void k8c_ctrl_enqueue_services_of(struct k8c_informer *services, struct k8c_work
                 cleanup_error k8c_error_t err = NULL;
                 if (k8c_selector_from_set(set, &sel, &err) == 0 &&
                     k8c_selector_matches(&sel, k8c_json_get(pod, "metadata.labels")))
-                        k8c_ctrl_enqueue_obj(q, svc);
+                        k8c_ctrl_enqueue_obj(w->queue, svc);
                 k8c_selector_free(&sel);
         }
+}
+
+static void on_svc(void *o, json_t *svc)
+{
+        struct k8c_ctrl_service_watch *w = o;
+        k8c_ctrl_enqueue_obj(w->queue, svc);
+}
+
+static void on_svc_update(void *o, json_t *old, json_t *svc)
+{
+        on_svc(o, svc);
+}
+
+static void on_pod(void *o, json_t *pod)
+{
+        enqueue_services_of(o, pod);
+}
+
+static void on_pod_update(void *o, json_t *old, json_t *pod)
+{
+        const char *a = k8c_json_get_string(old, "metadata.resourceVersion");
+        const char *b = k8c_json_get_string(pod, "metadata.resourceVersion");
+        if (a != NULL && b != NULL && strcmp(a, b) == 0)
+                return;
+        /* Both: a relabelled pod leaves the old services and joins new ones. */
+        enqueue_services_of(o, old);
+        enqueue_services_of(o, pod);
+}
+
+void k8c_ctrl_watch_services_and_pods(struct k8c_ctrl_service_watch *w, struct k8c_informer *services,
+                                      struct k8c_informer *pods, struct k8c_workqueue *queue)
+{
+        w->svc = services;
+        w->queue = queue;
+        k8c_informer_add_handlers(services,
+                                  &(struct k8c_informer_handlers){ on_svc, on_svc_update, on_svc, w });
+        k8c_informer_add_handlers(pods, &(struct k8c_informer_handlers){ on_pod, on_pod_update, on_pod, w });
 }

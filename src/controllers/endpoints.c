@@ -17,9 +17,9 @@
 #include "k8c/labels.h"
 
 struct k8c_endpoints_controller {
-        struct k8c_informer *svc, *pods, *ep;
+        struct k8c_ctrl_service_watch sw; /* the Services informer and the queue */
+        struct k8c_informer *pods, *ep;
         struct k8c_object_control ctl;
-        struct k8c_workqueue *queue;
 };
 
 /* ---- computing ---- */
@@ -228,51 +228,10 @@ json_t *k8c_endpoints_for_service(const json_t *svc, const json_t *pods)
 
 /* ---- handlers ---- */
 
-static void enqueue_obj(struct k8c_endpoints_controller *c, const json_t *obj)
-{
-        k8c_ctrl_enqueue_obj(c->queue, obj);
-}
-
-static void on_svc_add(void *o, json_t *obj)
-{
-        enqueue_obj(o, obj);
-}
-
-static void on_svc_update(void *o, json_t *old, json_t *obj)
-{
-        enqueue_obj(o, obj);
-}
-
-static void enqueue_services_of(struct k8c_endpoints_controller *c, const json_t *pod)
-{
-        k8c_ctrl_enqueue_services_of(c->svc, c->queue, pod);
-}
-
-static void on_pod_add(void *o, json_t *pod)
-{
-        enqueue_services_of(o, pod);
-}
-
-static void on_pod_update(void *o, json_t *old, json_t *pod)
-{
-        const char *a = k8c_json_get_string(old, "metadata.resourceVersion");
-        const char *b = k8c_json_get_string(pod, "metadata.resourceVersion");
-        if (a != NULL && b != NULL && strcmp(a, b) == 0)
-                return;
-        /* Both: a relabelled pod leaves the old services and joins new ones. */
-        enqueue_services_of(o, old);
-        enqueue_services_of(o, pod);
-}
-
-static void on_pod_delete(void *o, json_t *pod)
-{
-        enqueue_services_of(o, pod);
-}
-
 static void on_ep_delete(void *o, json_t *ep)
 {
         /* Someone deleted an Endpoints a Service still needs: recreate it. */
-        enqueue_obj(o, ep);
+        k8c_ctrl_enqueue_obj(((struct k8c_endpoints_controller *)o)->sw.queue, ep);
 }
 
 struct k8c_endpoints_controller *k8c_endpoints_controller_new(struct k8c_informer *services,
@@ -281,15 +240,10 @@ struct k8c_endpoints_controller *k8c_endpoints_controller_new(struct k8c_informe
                                                               const struct k8c_object_control *ctl)
 {
         struct k8c_endpoints_controller *c = k8c_xcalloc(1, sizeof(*c));
-        c->svc = services;
         c->pods = pods;
         c->ep = endpoints;
         c->ctl = *ctl;
-        c->queue = k8c_workqueue_new(NULL);
-        k8c_informer_add_handlers(
-                services, &(struct k8c_informer_handlers){ on_svc_add, on_svc_update, on_svc_add, c });
-        k8c_informer_add_handlers(
-                pods, &(struct k8c_informer_handlers){ on_pod_add, on_pod_update, on_pod_delete, c });
+        k8c_ctrl_watch_services_and_pods(&c->sw, services, pods, k8c_workqueue_new(NULL));
         k8c_informer_add_handlers(endpoints, &(struct k8c_informer_handlers){ NULL, NULL, on_ep_delete, c });
         return c;
 }
@@ -298,13 +252,13 @@ void k8c_endpoints_controller_free(struct k8c_endpoints_controller *c)
 {
         if (c == NULL)
                 return;
-        k8c_workqueue_free(c->queue);
+        k8c_workqueue_free(c->sw.queue);
         free(c);
 }
 
 struct k8c_workqueue *k8c_endpoints_controller_queue(struct k8c_endpoints_controller *c)
 {
-        return c->queue;
+        return c->sw.queue;
 }
 
 /* ---- sync ---- */
@@ -316,7 +270,7 @@ int k8c_endpoints_controller_sync(struct k8c_endpoints_controller *c, const char
                 return 0;
         cleanup_free char *ns = k8c_xstrndup(key, (size_t)(slash - key));
         const char *name = slash + 1;
-        json_auto_t *svc = k8c_informer_get(c->svc, key);
+        json_auto_t *svc = k8c_informer_get(c->sw.svc, key);
         json_auto_t *cur = k8c_informer_get(c->ep, key);
         cleanup_free char *path = k8c_ctrl_path("v1", "endpoints", ns, name);
         if (svc == NULL) {
@@ -356,7 +310,7 @@ int k8c_endpoints_controller_sync(struct k8c_endpoints_controller *c, const char
         if (r < 0 && k8c_error_reason(err) == K8C_EALREADYEXISTS) {
                 /* The cache had not seen it yet: the watch brings it and the next sync updates it. */
                 k8c_error_release(err);
-                k8c_workqueue_add_after(c->queue, key, 100);
+                k8c_workqueue_add_after(c->sw.queue, key, 100);
                 return 0;
         }
         return r;

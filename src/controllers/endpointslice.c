@@ -29,9 +29,9 @@
 #define MAX_PER_SLICE 100
 
 struct k8c_endpointslice_controller {
-        struct k8c_informer *svc, *pods, *slices;
+        struct k8c_ctrl_service_watch sw; /* the Services informer and the queue */
+        struct k8c_informer *pods, *slices;
         struct k8c_object_control ctl;
-        struct k8c_workqueue *queue;
         pthread_mutex_t lock;
         json_t *pending; /* service key → [[name, monotonic ms]] of slices created, not yet in the cache */
 };
@@ -224,46 +224,6 @@ json_t *k8c_endpointslices_for_service(const json_t *svc, const json_t *pods)
 
 /* ---- handlers ---- */
 
-static void enqueue_obj(struct k8c_endpointslice_controller *c, const json_t *obj)
-{
-        k8c_ctrl_enqueue_obj(c->queue, obj);
-}
-
-static void on_svc_add(void *o, json_t *obj)
-{
-        enqueue_obj(o, obj);
-}
-
-static void on_svc_update(void *o, json_t *old, json_t *obj)
-{
-        enqueue_obj(o, obj);
-}
-
-static void enqueue_services_of(struct k8c_endpointslice_controller *c, const json_t *pod)
-{
-        k8c_ctrl_enqueue_services_of(c->svc, c->queue, pod);
-}
-
-static void on_pod_add(void *o, json_t *pod)
-{
-        enqueue_services_of(o, pod);
-}
-
-static void on_pod_update(void *o, json_t *old, json_t *pod)
-{
-        const char *a = k8c_json_get_string(old, "metadata.resourceVersion");
-        const char *b = k8c_json_get_string(pod, "metadata.resourceVersion");
-        if (a != NULL && b != NULL && strcmp(a, b) == 0)
-                return;
-        enqueue_services_of(o, old);
-        enqueue_services_of(o, pod);
-}
-
-static void on_pod_delete(void *o, json_t *pod)
-{
-        enqueue_services_of(o, pod);
-}
-
 /* A slice changed or vanished (ours arriving, or someone else's hand): look at its Service again. */
 static void on_slice(struct k8c_endpointslice_controller *c, const json_t *slice)
 {
@@ -272,7 +232,7 @@ static void on_slice(struct k8c_endpointslice_controller *c, const json_t *slice
         if (svc == NULL || ns == NULL)
                 return;
         cleanup_free char *key = k8c_xasprintf("%s/%s", ns, svc);
-        k8c_workqueue_add(c->queue, key);
+        k8c_workqueue_add(c->sw.queue, key);
 }
 
 static void on_slice_add(void *o, json_t *s)
@@ -296,17 +256,12 @@ struct k8c_endpointslice_controller *k8c_endpointslice_controller_new(struct k8c
                                                                       const struct k8c_object_control *ctl)
 {
         struct k8c_endpointslice_controller *c = k8c_xcalloc(1, sizeof(*c));
-        c->svc = services;
         c->pods = pods;
         c->slices = slices;
         c->ctl = *ctl;
-        c->queue = k8c_workqueue_new(NULL);
         c->pending = json_object();
         pthread_mutex_init(&c->lock, NULL);
-        k8c_informer_add_handlers(
-                services, &(struct k8c_informer_handlers){ on_svc_add, on_svc_update, on_svc_add, c });
-        k8c_informer_add_handlers(
-                pods, &(struct k8c_informer_handlers){ on_pod_add, on_pod_update, on_pod_delete, c });
+        k8c_ctrl_watch_services_and_pods(&c->sw, services, pods, k8c_workqueue_new(NULL));
         k8c_informer_add_handlers(
                 slices, &(struct k8c_informer_handlers){ on_slice_add, on_slice_update, on_slice_delete, c });
         return c;
@@ -316,7 +271,7 @@ void k8c_endpointslice_controller_free(struct k8c_endpointslice_controller *c)
 {
         if (c == NULL)
                 return;
-        k8c_workqueue_free(c->queue);
+        k8c_workqueue_free(c->sw.queue);
         json_decref(c->pending);
         pthread_mutex_destroy(&c->lock);
         free(c);
@@ -324,7 +279,7 @@ void k8c_endpointslice_controller_free(struct k8c_endpointslice_controller *c)
 
 struct k8c_workqueue *k8c_endpointslice_controller_queue(struct k8c_endpointslice_controller *c)
 {
-        return c->queue;
+        return c->sw.queue;
 }
 
 /* ---- sync ---- */
@@ -413,11 +368,11 @@ int k8c_endpointslice_controller_sync(struct k8c_endpointslice_controller *c, co
                 return 0;
         cleanup_free char *ns = k8c_xstrndup(key, (size_t)(slash - key));
         const char *name = slash + 1;
-        json_auto_t *svc = k8c_informer_get(c->svc, key);
+        json_auto_t *svc = k8c_informer_get(c->sw.svc, key);
         json_auto_t *cur = current_slices(c, ns, name);
         if (!creations_observed(c, key, cur)) {
                 /* Our last creations are still on their way: acting now could create them twice. */
-                k8c_workqueue_add_after(c->queue, key, 100);
+                k8c_workqueue_add_after(c->sw.queue, key, 100);
                 return 0;
         }
         json_auto_t *pods = k8c_informer_by_index(c->pods, "namespace", ns);

@@ -11,12 +11,18 @@
 #include "k8c/controllers.h"
 
 /* The ownerReference with controller: true, or NULL (borrowed). */
+/* What the Endpoints and EndpointSlice controllers share: the Services informer and the work queue
+ * of Service keys, fed by the same handlers. */
+struct k8c_ctrl_service_watch {
+        struct k8c_informer *svc;
+        struct k8c_workqueue *queue;
+};
+/* Registers the handlers that queue a Service's key when it changes and, when a pod changes (or is
+ * relabelled), the keys of every Service of its namespace whose selector matches it. */
+void k8c_ctrl_watch_services_and_pods(struct k8c_ctrl_service_watch *w, struct k8c_informer *services,
+                                      struct k8c_informer *pods, struct k8c_workqueue *queue);
 /* Queues the key of obj (namespace/name). */
 void k8c_ctrl_enqueue_obj(struct k8c_workqueue *q, const json_t *obj);
-/* Queues every Service of services (an informer with the "namespace" index) in pod's namespace
- * whose selector matches pod's labels: what an Endpoints or EndpointSlice controller reconciles
- * when the pod changes. */
-void k8c_ctrl_enqueue_services_of(struct k8c_informer *services, struct k8c_workqueue *q, const json_t *pod);
 const json_t *k8c_ctrl_controller_ref(const json_t *obj);
 
 /* "/api/v1/namespaces/ns/pods[/name]" or "/apis/apps/v1/...": api_version decides the prefix;
